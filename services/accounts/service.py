@@ -1,0 +1,118 @@
+"""Accounts: registration, sign-in, token revocation and privileged roles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.accounts.models import Participant, Role
+from services.accounts.security import hash_password, issue_token, read_token, verify_password
+from services.audit import service as audit
+from services.kit.errors import Conflict, InvalidInput, Unauthorized
+
+
+class EmailTaken(Conflict):
+    """An account with this email already exists."""
+
+    code = "email_taken"
+
+
+class InvalidCredentials(Unauthorized):
+    """Incorrect email or password."""
+
+    code = "invalid_credentials"
+
+
+class InvalidToken(Unauthorized):
+    """The token is missing, malformed, expired or revoked; sign in again."""
+
+    code = "invalid_token"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def by_email(session: AsyncSession, email: str) -> Participant | None:
+    return await session.scalar(select(Participant).where(Participant.email == normalise_email(email)))
+
+
+async def register(
+    session: AsyncSession, *, email: str, password: str, display_name: str, role: Role = Role.participant
+) -> Participant:
+    if await by_email(session, email) is not None:
+        raise EmailTaken()
+    participant = Participant(
+        email=normalise_email(email), display_name=display_name, password_hash=hash_password(password), role=role
+    )
+    session.add(participant)
+    await session.flush()
+    await audit.record(
+        session,
+        actor_id=participant.id,
+        action="participant.registered",
+        target_type="participant",
+        target_id=participant.id,
+        payload={"display_name": display_name, "role": role.value},
+    )
+    return participant
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> Participant:
+    """The participant these credentials belong to; one error whichever part is wrong."""
+    participant = await by_email(session, email)
+    if not verify_password(password, participant.password_hash if participant else None) or participant is None:
+        raise InvalidCredentials()
+    return participant
+
+
+def issue(participant: Participant, secret: str, lifetime: timedelta) -> tuple[str, datetime]:
+    return issue_token(participant.id, participant.token_version, secret, lifetime)
+
+
+async def participant_for_token(session: AsyncSession, token: str, secret: str) -> Participant:
+    """The participant a bearer token speaks for, if it is valid, unexpired and not revoked."""
+    claims = read_token(token, secret)
+    if claims is None:
+        raise InvalidToken()
+    participant = await session.get(Participant, claims.participant_id)
+    if participant is None or participant.token_version != claims.token_version:
+        raise InvalidToken()
+    return participant
+
+
+async def logout(session: AsyncSession, participant: Participant) -> None:
+    """Revoke every token issued to the participant so far."""
+    participant.token_version += 1
+    await session.flush()
+
+
+async def grant_role(session: AsyncSession, *, email: str, role: Role, password: str | None, display_name: str | None) -> Participant:
+    """Give an existing account a role, or create the account with it (a password is then required)."""
+    participant = await by_email(session, email)
+    if participant is None:
+        if not password:
+            raise InvalidInput(f"no account for {normalise_email(email)}; a password is needed to create it")
+        return await register(
+            session, email=email, password=password, display_name=display_name or email.split("@")[0], role=role
+        )
+    if participant.role != role:
+        previous = participant.role
+        participant.role = role
+        await session.flush()
+        await audit.record(
+            session,
+            actor_id=None,
+            action="participant.role_changed",
+            target_type="participant",
+            target_id=participant.id,
+            payload={"from": previous.value, "to": role.value},
+        )
+    return participant
+
+
+async def get(session: AsyncSession, participant_id: uuid.UUID) -> Participant | None:
+    return await session.get(Participant, participant_id)

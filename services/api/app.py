@@ -1,0 +1,59 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from services.accounts.router import router as accounts_router
+from services.api import errors
+from services.api.health import router as health_router
+from services.api.middleware import RequestId
+from services.audit.router import router as audit_router
+from services.kit import logging as kit_logging
+from services.kit.db import create_engine, create_sessionmaker
+from services.settings import Settings
+
+DESCRIPTION = """
+CoGov hosts self-forming multistakeholder expert networks that co-write voluntary norms,
+adopt a version only when no stakeholder group and no region can decide alone, and publish
+adopted norms through a clearing house. Errors are JSON `{"detail": ..., "code": ...}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A configured application; its engine opens connections lazily and closes on shutdown."""
+    settings = settings or Settings()
+    kit_logging.configure(settings.log_level, settings.log_json)
+    _ = settings.signing_key  # fail at start, not at first sign-in, if the secret is unusable
+    engine = create_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="CoGov",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    errors.install(app)
+    app.add_middleware(RequestId)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
+        )
+    for router in (health_router, accounts_router, audit_router):
+        app.include_router(router)
+    return app

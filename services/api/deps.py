@@ -1,0 +1,71 @@
+"""Request-scoped dependencies shared by every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.accounts import service as accounts
+from services.accounts.models import Participant, Role
+from services.kit.errors import Forbidden
+from services.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed when the handler succeeds, rolled back when it raises."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# scope="function": the commit happens before the response leaves, so a 2xx means it is stored.
+SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+async def get_optional_participant(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Participant | None:
+    if token is None:
+        return None
+    return await accounts.participant_for_token(session, token, settings.signing_key)
+
+
+async def get_current_participant(participant: Annotated[Participant | None, Depends(get_optional_participant)]) -> Participant:
+    if participant is None:
+        raise accounts.InvalidToken("Authentication required: send 'Authorization: Bearer <token>'")
+    return participant
+
+
+CurrentParticipant = Annotated[Participant, Depends(get_current_participant)]
+OptionalParticipant = Annotated[Participant | None, Depends(get_optional_participant)]
+
+
+async def get_staff(participant: CurrentParticipant) -> Participant:
+    if participant.role not in (Role.staff, Role.admin):
+        raise Forbidden("This action is for clearing-house staff")
+    return participant
+
+
+async def get_admin(participant: CurrentParticipant) -> Participant:
+    if participant.role is not Role.admin:
+        raise Forbidden("This action is for administrators")
+    return participant
+
+
+StaffParticipant = Annotated[Participant, Depends(get_staff)]
+AdminParticipant = Annotated[Participant, Depends(get_admin)]

@@ -1,0 +1,60 @@
+"""Every error leaves the API as JSON `{"detail": ..., "code": ...}` with the status it deserves."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.kit.errors import DomainError
+
+log = structlog.get_logger()
+
+_HEADERS_BY_STATUS = {401: {"WWW-Authenticate": "Bearer"}}
+
+
+def _code_for(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def _field_path(loc: tuple) -> str:
+    # ("body", "charter", "quorum") reads better as "charter.quorum"; keep "query."/"path." prefixes.
+    parts = [str(part) for part in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict]:
+    return [{"field": _field_path(tuple(error.get("loc", ()))), "message": error.get("msg", "invalid")} for error in exc.errors()]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        body = {"detail": exc.detail, "code": exc.code, **exc.extra}
+        return JSONResponse(body, status_code=exc.status_code, headers=_HEADERS_BY_STATUS.get(exc.status_code))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc)
+        detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
+        return JSONResponse({"detail": detail, "code": "validation_error", "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail, "code": _code_for(exc.status_code)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", path=request.url.path)
+        return JSONResponse({"detail": "Internal server error", "code": "internal_error"}, status_code=500)

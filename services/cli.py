@@ -1,0 +1,139 @@
+"""The `cogov` command: serve the app, migrate the database, manage privileged accounts, check the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+from rich.console import Console
+
+from services.settings import Settings, SettingsError
+
+app = typer.Typer(help="CoGov: multistakeholder norm-making with a public clearing house.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The public audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        _ = settings.signing_key
+        return settings
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Serve the API, pages and live sync (run `cogov db upgrade` first)."""
+    import uvicorn
+
+    settings = _settings()
+    console.print(f"CoGov on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs, database: {settings.database_url})")
+    uvicorn.run(
+        "services.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+        proxy_headers=True, log_level=settings.log_level.lower(),
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply every pending migration to the configured database."""
+    import migrations
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}: {settings.database_url}")
+
+
+def _read_password(confirm: bool) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+
+
+def _grant(email: str, role_name: str, display_name: str | None) -> None:
+    from services.accounts import service as accounts
+    from services.accounts.models import Role
+    from services.accounts.schemas import MIN_PASSWORD_LENGTH
+    from services.kit.db import create_engine, create_sessionmaker, transaction
+    from services.kit.errors import DomainError
+
+    settings = _settings()
+    role = Role(role_name)
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                password = None
+                if await accounts.by_email(session, email) is None:
+                    password = _read_password(confirm=True)
+                    if len(password) < MIN_PASSWORD_LENGTH:
+                        raise typer.BadParameter(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+                participant = await accounts.grant_role(session, email=email, role=role, password=password, display_name=display_name)
+                return participant.email
+        finally:
+            await engine.dispose()
+
+    try:
+        granted = asyncio.run(run())
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+    console.print(f"{granted} is now {role.value}")
+
+
+@app.command("create-staff")
+def create_staff(
+    email: str, name: str | None = typer.Option(None, help="Display name when the account is created.")
+) -> None:
+    """Make EMAIL clearing-house staff, creating the account (password prompted, or read from stdin) if needed."""
+    _grant(email, "staff", name)
+
+
+@app.command("create-admin")
+def create_admin(
+    email: str, name: str | None = typer.Option(None, help="Display name when the account is created.")
+) -> None:
+    """Make EMAIL an administrator, creating the account (password prompted, or read from stdin) if needed."""
+    _grant(email, "admin", name)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain; exit 1 and name each broken event if any row was altered, removed or reordered."""
+    from services.audit.service import verify_chain
+    from services.kit.db import create_engine, create_sessionmaker, transaction
+
+    settings = _settings()
+
+    async def run():
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                return await verify_chain(session)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    for broken in report.breaks:
+        console.print(f"[red]event {broken.seq}:[/red] {broken.reason}")
+    if not report.intact:
+        console.print(f"audit chain BROKEN: {len(report.breaks)} problem(s) in {report.events} events")
+        raise typer.Exit(1)
+    typer.echo(f"audit chain intact: {report.events} events")
+
+
+if __name__ == "__main__":
+    app()

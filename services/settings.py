@@ -1,0 +1,78 @@
+"""Runtime configuration: every value comes from a `COGOV_` environment variable or a laptop default."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values copied from examples and tutorials; a server started with one of them would sign forgeable tokens.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "secret", "secret-key", "secretkey", "your-secret-key",
+     "please-change-me", "dev", "development", "insecure", "cogov", "test", "password"}
+)
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COGOV_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/cogov.db"
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    access_token_minutes: int = Field(default=60 * 12, ge=1, le=60 * 24 * 30)
+    data_dir: Path = Path("var")
+    taxonomy_file: Path | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    log_level: str = "info"
+    log_json: bool = False
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("redis_url", "taxonomy_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The secret that signs tokens: from COGOV_SECRET_KEY, else `data_dir/secret.key`, created on first use."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            check_secret(value, "COGOV_SECRET_KEY")
+            return value
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48) + "\n")
+            path.chmod(0o600)
+        value = path.read_text().strip()
+        check_secret(value, str(path))
+        return value
+
+
+def check_secret(value: str, source: str) -> None:
+    """Refuse a secret that is a well-known placeholder or too short to resist guessing."""
+    if value.strip().lower() in PLACEHOLDER_SECRETS:
+        raise SettingsError(f"{source} is a well-known placeholder; set a random value of at least {MIN_SECRET_LENGTH} characters")
+    if len(value) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"{source} is {len(value)} characters long; it must have at least {MIN_SECRET_LENGTH}")

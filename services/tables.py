@@ -1,0 +1,7 @@
+"""Imports every model so the metadata Alembic and the drift test compare against is complete."""
+
+from services.accounts import models as accounts_models  # noqa: F401
+from services.audit import models as audit_models  # noqa: F401
+from services.kit.db import Base
+
+metadata = Base.metadata
