@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from datetime import timedelta
 from typing import Annotated
 
@@ -7,8 +9,9 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from services.accounts import service
-from services.accounts.schemas import ParticipantOut, Registration, Token
-from services.api.deps import CurrentParticipant, SessionDep, SettingsDep
+from services.accounts.schemas import ParticipantOut, Registration, RoleChange, Token
+from services.api.deps import AdminParticipant, CurrentParticipant, SessionDep, SettingsDep, StaffParticipant
+from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -36,3 +39,18 @@ async def logout(participant: CurrentParticipant, session: SessionDep) -> None:
 @router.get("/me", response_model=ParticipantOut)
 async def me(participant: CurrentParticipant):
     return participant
+
+
+@router.get("/participants", response_model=Page[ParticipantOut])
+async def participants(_staff: StaffParticipant, session: SessionDep, cursor: CursorQuery = None, limit: LimitQuery = 50):
+    """Every account with its email and role, for clearing-house staff."""
+    after = decode_cursor(cursor, str)[0] if cursor else None
+    rows = await service.directory(session, after_email=after, limit=limit + 1)
+    page = rows[:limit]
+    return Page(items=page, next_cursor=encode_cursor(page[-1].email) if len(rows) > limit else None)
+
+
+@router.put("/participants/{participant_id}/role", response_model=ParticipantOut)
+async def set_role(participant_id: uuid.UUID, body: RoleChange, admin: AdminParticipant, session: SessionDep):
+    """Make an account participant, staff or admin (administrators only; audited)."""
+    return await service.set_role(session, participant_id, body.role, by=admin)

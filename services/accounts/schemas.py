@@ -36,3 +36,9 @@ class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_at: datetime
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.accounts.models import Participant, Role
 from services.accounts.security import hash_password, issue_token, read_token, verify_password
 from services.audit import service as audit
-from services.kit.errors import Conflict, InvalidInput, Unauthorized
+from services.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 
 class EmailTaken(Conflict):
@@ -99,20 +99,38 @@ async def grant_role(session: AsyncSession, *, email: str, role: Role, password:
         return await register(
             session, email=email, password=password, display_name=display_name or email.split("@")[0], role=role
         )
-    if participant.role != role:
-        previous = participant.role
-        participant.role = role
-        await session.flush()
-        await audit.record(
-            session,
-            actor_id=None,
-            action="participant.role_changed",
-            target_type="participant",
-            target_id=participant.id,
-            payload={"from": previous.value, "to": role.value},
-        )
+    await _change_role(session, participant, role, by=None)
     return participant
 
 
-async def get(session: AsyncSession, participant_id: uuid.UUID) -> Participant | None:
-    return await session.get(Participant, participant_id)
+async def _change_role(session: AsyncSession, participant: Participant, role: Role, by: Participant | None) -> None:
+    if participant.role == role:
+        return
+    previous, participant.role = participant.role, role
+    await session.flush()
+    await audit.record(
+        session,
+        actor_id=by.id if by else None,
+        action="participant.role_changed",
+        target_type="participant",
+        target_id=participant.id,
+        payload={"from": previous.value, "to": role.value},
+    )
+
+
+async def set_role(session: AsyncSession, participant_id: uuid.UUID, role: Role, by: Participant) -> Participant:
+    participant = await session.get(Participant, participant_id)
+    if participant is None:
+        raise NotFound("No such participant")
+    if participant.id == by.id and role is not Role.admin:
+        raise Conflict("Administrators cannot remove their own admin role; ask another administrator")
+    await _change_role(session, participant, role, by=by)
+    return participant
+
+
+async def directory(session: AsyncSession, *, after_email: str | None, limit: int) -> list[Participant]:
+    query = select(Participant).order_by(Participant.email).limit(limit)
+    if after_email is not None:
+        query = query.where(Participant.email > after_email)
+    return list((await session.scalars(query)).all())
+

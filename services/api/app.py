@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.accounts.router import router as accounts_router
 from services.api import errors
 from services.api.health import router as health_router
-from services.api.middleware import RequestId
+from services.api.middleware import BodySizeLimit, RequestId
 from services.audit.router import router as audit_router
 from services.kit import logging as kit_logging
 from services.kit.db import create_engine, create_sessionmaker
@@ -40,7 +40,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
@@ -49,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     errors.install(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestId)
     if settings.allowed_origins:
         app.add_middleware(

@@ -1,11 +1,54 @@
-"""ASGI middleware: a request id in every log line and response."""
+"""ASGI middleware: a request id in every log line and response, and a cap on request bodies."""
 
 from __future__ import annotations
 
 import uuid
 
 import structlog
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodySizeLimit:
+    """Answer 413 for a body over `limit` bytes: by its Content-Length before reading, else once it streams past.
+
+    (Starlette's own limiter answers in plain text; ours keeps every error JSON.)
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def _too_large(self) -> HTTPException:
+        return HTTPException(413, f"Request body larger than the limit of {self.limit} bytes")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            too_large = declared.isdigit()
+            body = {
+                "detail": self._too_large().detail if too_large else "Invalid Content-Length header",
+                "code": "content_too_large" if too_large else "bad_request",
+            }
+            await JSONResponse(body, status_code=413 if too_large else 400)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    # An HTTPException passes through FastAPI's body parsing to the JSON error handler.
+                    raise self._too_large()
+            return message
+
+        await self.app(scope, limited_receive, send)
 
 
 class RequestId:

@@ -1,0 +1,56 @@
+"""Privileged roles: made by the CLI or an administrator, enforced on staff and admin endpoints."""
+
+from __future__ import annotations
+
+from tests.cli import run_cogov
+from tests.conftest import PASSWORD
+
+
+async def _sign_in(client, email: str) -> dict:
+    token = await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+async def test_create_staff_creates_an_account_that_reaches_staff_endpoints(client, database_url, sign_up, tmp_path):
+    participant = await sign_up()
+    result = run_cogov("create-staff", "curator@example.org", "--name", "Curator", database_url=database_url, stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    staff = await _sign_in(client, "curator@example.org")
+
+    listing = await client.get("/api/v1/participants", headers=staff)
+    assert listing.status_code == 200
+    assert {item["email"]: item["role"] for item in listing.json()["items"]}["curator@example.org"] == "staff"
+
+    refused = await client.get("/api/v1/participants", headers=participant["headers"])
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "forbidden"
+
+
+async def test_create_admin_promotes_an_existing_account_and_admins_grant_roles(client, database_url, sign_up):
+    admin = await sign_up(email="admin@example.org")
+    other = await sign_up()
+    assert (await client.put(f"/api/v1/participants/{other['id']}/role", json={"role": "staff"}, headers=admin["headers"])).status_code == 403
+
+    result = run_cogov("create-admin", "admin@example.org", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "admin@example.org is now admin" in result.stderr
+
+    granted = await client.put(f"/api/v1/participants/{other['id']}/role", json={"role": "staff"}, headers=admin["headers"])
+    assert granted.status_code == 200
+    assert granted.json()["role"] == "staff"
+    assert (await client.get("/api/v1/participants", headers=other["headers"])).status_code == 200
+
+    bogus = await client.put(f"/api/v1/participants/{other['id']}/role", json={"role": "emperor"}, headers=admin["headers"])
+    assert bogus.status_code == 422
+    self_demotion = await client.put(f"/api/v1/participants/{admin['id']}/role", json={"role": "participant"}, headers=admin["headers"])
+    assert self_demotion.status_code == 409
+
+    events = (await client.get("/api/v1/audit", params={"action": "participant.role_changed"})).json()["items"]
+    assert [(event["payload"]["from"], event["payload"]["to"]) for event in events] == [("participant", "staff"), ("participant", "admin")]
+
+
+async def test_create_staff_refuses_a_short_password(database_url):
+    result = run_cogov("create-staff", "weak@example.org", database_url=database_url, stdin="short\n")
+    assert result.returncode != 0
+    assert "at least 10 characters" in result.stderr
