@@ -1,0 +1,63 @@
+"""docker-compose.yml and the Dockerfile run commands and settings that exist (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from services.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _cogov_invocations(command: str) -> list[list[str]]:
+    return [shlex.split(part.strip())[1:] for part in command.split("&&") if part.strip().startswith("cogov")]
+
+
+def _check_cogov(args: list[str]) -> None:
+    words = [arg for arg in args if not arg.startswith("-")][:2]
+    sub = words[:2] if words and words[0] in ("db", "audit") else words[:1]
+    result = subprocess.run([sys.executable, "-m", "services.cli", *sub, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"cogov {' '.join(sub)}: {result.stderr}"
+    for option in (arg.split("=")[0] for arg in args if arg.startswith("--")):
+        assert option in result.stdout, f"cogov {' '.join(sub)} has no option {option}"
+
+
+def test_compose_runs_postgres_redis_and_two_api_replicas_behind_a_proxy():
+    services = COMPOSE["services"]
+    assert services["postgres"]["image"].startswith("postgres:16")
+    assert services["redis"]["image"].startswith("redis:7")
+    assert services["api"]["deploy"]["replicas"] == 2
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "pgdata" in COMPOSE["volumes"]
+    assert "dynamic a api 8000" in COMPOSE["configs"]["caddyfile"]["content"]
+
+
+def test_compose_commands_are_real_cogov_commands_and_migrate_first():
+    command = COMPOSE["services"]["api"]["command"][-1]
+    invocations = _cogov_invocations(command)
+    assert invocations[0][:2] == ["db", "upgrade"]
+    for args in invocations:
+        _check_cogov(args)
+
+
+def test_compose_environment_names_real_settings():
+    fields = {f"COGOV_{name.upper()}" for name in Settings.model_fields}
+    for name in COMPOSE["services"]["api"]["environment"]:
+        assert name in fields, f"{name} is not a setting"
+    url = COMPOSE["services"]["api"]["environment"]["COGOV_DATABASE_URL"]
+    assert url.startswith("postgresql+asyncpg://")
+
+
+def test_dockerfile_cmd_matches_compose():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = re.search(r'^CMD \["sh", "-c", "(.*)"\]$', dockerfile, re.M).group(1)
+    assert cmd == COMPOSE["services"]["api"]["command"][-1]
+    for package in ("networks", "norms", "services", "migrations"):
+        assert f"COPY {package} ./{package}" in dockerfile
