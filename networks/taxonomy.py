@@ -222,3 +222,8 @@ def _countries(entries: Any, problems: list[str]) -> dict[str, Country]:
             continue
         countries[code] = Country(code, name, region)
     return countries
+
+
+def configured_taxonomy(path: str | Path | None) -> Taxonomy:
+    """The taxonomy a deployment runs with: the file named in settings, else the shipped one."""
+    return load_taxonomy(path) if path else default_taxonomy()

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from networks.router import router as networks_router
+from networks.taxonomy import configured_taxonomy
 from services.accounts.router import router as accounts_router
 from services.api import errors
 from services.api.health import router as health_router
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.taxonomy = configured_taxonomy(settings.taxonomy_file)
     errors.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestId)
@@ -54,6 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
         )
-    for router in (health_router, accounts_router, audit_router):
+    for router in (health_router, accounts_router, audit_router, networks_router):
         app.include_router(router)
     return app

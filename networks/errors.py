@@ -1,0 +1,100 @@
+"""What can go wrong with affiliations, networks and membership; each error has a stable `code`."""
+
+from __future__ import annotations
+
+from services.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+AFFILIATION_HOW_TO = (
+    "PUT /api/v1/me/affiliation with {stakeholder_group, country, organisation?} "
+    "(GET /api/v1/taxonomy lists the groups and countries)"
+)
+
+
+class NetworkNotFound(NotFound):
+    """No network has this slug."""
+
+    code = "network_not_found"
+
+
+class ApplicationNotFound(NotFound):
+    """This network has no application with this id."""
+
+    code = "application_not_found"
+
+
+class AffiliationNotSet(NotFound):
+    """You have not set an affiliation yet."""
+
+    code = "affiliation_not_set"
+
+    def __init__(self) -> None:
+        super().__init__(f"You have not set an affiliation yet; set one with {AFFILIATION_HOW_TO}")
+
+
+class AffiliationRequired(Conflict):
+    """Joining or founding a network needs an affiliation."""
+
+    code = "affiliation_required"
+
+    def __init__(self, act: str) -> None:
+        super().__init__(f"You need an affiliation to {act}; set one with {AFFILIATION_HOW_TO}")
+
+
+class AffiliationInvalid(InvalidInput):
+    """The affiliation names a stakeholder group or country the taxonomy does not know."""
+
+    code = "affiliation_invalid"
+
+
+class FilterInvalid(InvalidInput):
+    """A listing filter names a stakeholder group or region the taxonomy does not know."""
+
+    code = "filter_invalid"
+
+
+class CharterInvalid(InvalidInput):
+    """The charter breaks a rule of formation."""
+
+    code = "charter_invalid"
+
+
+class AlreadyMember(Conflict):
+    """You are already a member of this network."""
+
+    code = "already_member"
+
+
+class ApplicationPending(Conflict):
+    """You already have an application to this network waiting for a convener."""
+
+    code = "application_pending"
+
+
+class NotAMember(Conflict):
+    """Not a member of this network."""
+
+    code = "not_a_member"
+
+
+class AlreadyConvener(Conflict):
+    """This member is already a convener."""
+
+    code = "already_convener"
+
+
+class LastConvener(Conflict):
+    """A network always keeps at least one convener."""
+
+    code = "last_convener"
+
+
+class ApplicationDecided(Conflict):
+    """This application has already been decided."""
+
+    code = "application_decided"
+
+
+class NotConvener(Forbidden):
+    """Only a convener of this network may do this."""
+
+    code = "not_convener"
