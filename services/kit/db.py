@@ -56,7 +56,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def create_engine(database_url: str, **kwargs) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, full fsync, foreign keys and write-serialising transactions."""
+    """An async engine; SQLite gets WAL, full fsync, foreign keys and real transactions around reads too."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
@@ -78,8 +78,8 @@ def create_engine(database_url: str, **kwargs) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection) -> None:
-        # IMMEDIATE takes the write lock up front: a read-then-write transaction never fails to upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Deferred: a reading session takes no lock, so a request may read while the norm store writes.
+        connection.exec_driver_sql("BEGIN")
 
     return engine
 
