@@ -147,6 +147,11 @@ def read_text(doc: am.Document, heads: Sequence[bytes] | None = None) -> str:
     return "" if body is None else doc.text(body, _heads(heads))
 
 
+def body_id(doc: am.Document) -> bytes | None:
+    """The object id of the body Text, or None if the document has none."""
+    return _body_id(doc)
+
+
 def text_length(doc: am.Document) -> int:
     """The body's length in code points, without reading the text."""
     body = _body_id(doc)

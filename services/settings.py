@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     taxonomy_file: Path | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Norm documents: a snapshot every N stored changes bounds load time; limits bound one norm and one submission.
+    snapshot_every: int = Field(default=1000, ge=1)
+    norm_max_chars: int = Field(default=1_000_000, ge=1)
+    submission_max_ops: int = Field(default=100_000, ge=1)
+    submission_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # A loaded document nobody has used for this long is dropped from memory.
+    document_idle_seconds: float = Field(default=300, gt=0)
     log_level: str = "info"
     log_json: bool = False
 

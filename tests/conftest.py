@@ -64,6 +64,20 @@ def drop_postgres_database(url: str) -> None:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing():
+    """Real argon2 with minimal cost: production parameters would spend ~0.3 s per sign-up in every test."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from services.accounts import security
+
+    original = security._hasher
+    security._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    yield
+    security._hasher = original
+
+
 @pytest.fixture(scope="session")
 def postgres_migrated() -> str | None:
     """One migrated PostgreSQL database for the session (tables are emptied after each test)."""

@@ -9,6 +9,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from networks.router import router as networks_router
 from networks.taxonomy import configured_taxonomy
+from norms.router import AUTOMERGE_UPLOAD
+from norms.router import router as norms_router
+from norms.store import Limits, NormStore
 from services.accounts.router import router as accounts_router
 from services.api import errors
 from services.api.health import router as health_router
@@ -49,14 +52,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.norm_store = NormStore(
+        app.state.sessionmaker,
+        Limits(
+            snapshot_every=settings.snapshot_every,
+            max_chars=settings.norm_max_chars,
+            max_ops=settings.submission_max_ops,
+            max_bytes=settings.submission_max_bytes,
+        ),
+        idle_seconds=settings.document_idle_seconds,
+    )
     app.state.taxonomy = configured_taxonomy(settings.taxonomy_file)
     errors.install(app)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        # Automerge uploads carry whole documents; the store applies its own, exact limit.
+        overrides={AUTOMERGE_UPLOAD: settings.submission_max_bytes + 1},
+    )
     app.add_middleware(RequestId)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
         )
-    for router in (health_router, accounts_router, audit_router, networks_router):
+    for router in (health_router, accounts_router, audit_router, networks_router, norms_router):
         app.include_router(router)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import structlog
@@ -16,25 +17,26 @@ class BodySizeLimit:
     (Starlette's own limiter answers in plain text; ours keeps every error JSON.)
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, overrides: dict[re.Pattern, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.overrides = overrides or {}
 
-    def _too_large(self) -> HTTPException:
-        return HTTPException(413, f"Request body larger than the limit of {self.limit} bytes")
+    def _limit_for(self, path: str) -> int:
+        return next((limit for pattern, limit in self.overrides.items() if pattern.match(path)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope["path"])
+        too_large = HTTPException(413, f"Request body larger than the limit of {limit} bytes")
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            too_large = declared.isdigit()
-            body = {
-                "detail": self._too_large().detail if too_large else "Invalid Content-Length header",
-                "code": "content_too_large" if too_large else "bad_request",
-            }
-            await JSONResponse(body, status_code=413 if too_large else 400)(scope, receive, send)
+        if declared is not None and not declared.isdigit():
+            await JSONResponse({"detail": "Invalid Content-Length header", "code": "bad_request"}, 400)(scope, receive, send)
+            return
+        if declared is not None and int(declared) > limit:
+            await JSONResponse({"detail": too_large.detail, "code": "content_too_large"}, 413)(scope, receive, send)
             return
         seen = 0
 
@@ -43,9 +45,9 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     # An HTTPException passes through FastAPI's body parsing to the JSON error handler.
-                    raise self._too_large()
+                    raise too_large
             return message
 
         await self.app(scope, limited_receive, send)

@@ -1,0 +1,73 @@
+"""What can go wrong with norms, each with its HTTP status and a stable code."""
+
+from __future__ import annotations
+
+from services.kit.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+
+
+class NormNotFound(NotFound):
+    """No such norm."""
+
+    code = "norm_not_found"
+
+
+class VersionNotFound(NotFound):
+    """No such version of this norm."""
+
+    code = "version_not_found"
+
+
+class ChangeNotFound(NotFound):
+    """No change with this hash in this norm's history."""
+
+    code = "change_not_found"
+
+
+class NotAMember(Forbidden):
+    """Only members of the norm's network may edit it."""
+
+    code = "not_a_member"
+
+
+class NotDrafting(Conflict):
+    """The norm is not in drafting: its text can no longer change."""
+
+    code = "not_drafting"
+
+
+class AttributionRefused(Forbidden):
+    """A change comes from an Automerge actor bound to another participant; authorship cannot be forged."""
+
+    code = "actor_bound_to_another_participant"
+
+
+class InvalidChanges(DomainError):
+    """The bytes are not valid Automerge changes for this document."""
+
+    status_code = 400
+    code = "invalid_changes"
+
+
+class UnknownDependencies(DomainError):
+    """A change depends on changes this server does not have; send those first."""
+
+    status_code = 400
+    code = "missing_dependencies"
+
+
+class InvalidSplice(InvalidInput):
+    """A splice reaches outside the text."""
+
+    code = "splice_out_of_range"
+
+
+class InvalidHeads(InvalidInput):
+    """Heads must be 64-character hex change hashes known to this norm."""
+
+    code = "invalid_heads"
+
+
+class NormTooLarge(PayloadTooLarge):
+    """The norm or this submission is over the size limit; nothing was stored."""
+
+    code = "norm_too_large"

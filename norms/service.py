@@ -1,0 +1,363 @@
+"""Norm use cases: create, read, edit, exchange Automerge bytes, versions, diffs, history, authorship."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from networks import service as networks
+from networks.models import Membership, Network
+from norms import diff as text_diff
+from norms import document
+from norms.errors import ChangeNotFound, InvalidHeads, NormNotFound, NotAMember, NotDrafting, VersionNotFound
+from norms.models import ActorBinding, Norm, NormChange, NormStatus, NormVersion
+from norms.schemas import (
+    Authorship,
+    AuthorshipSpan,
+    DiffOut,
+    EditRequest,
+    EditResult,
+    HistoryEntry,
+    NormCreate,
+    NormOut,
+    NormSummary,
+    PersonRef,
+    TextAt,
+    VersionCreate,
+    VersionOut,
+    VersionText,
+)
+from norms.store import Applied, NormStore, parse_heads
+from services.accounts.models import Participant
+from services.audit import service as audit
+from services.kit.pagination import encode_cursor
+
+SLUG_LENGTH = 80
+
+
+# --- Lookups and permissions -----------------------------------------------------------
+
+
+async def get_norm(session: AsyncSession, norm_id: uuid.UUID) -> Norm:
+    norm = await session.get(Norm, norm_id)
+    if norm is None:
+        raise NormNotFound(f"No norm with id {norm_id}")
+    return norm
+
+
+async def _is_member(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(Membership.participant_id).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
+    )
+    return found is not None
+
+
+def edit_permission(participant_id: uuid.UUID):
+    """The check the store runs inside its write transaction: a member, on a norm still in drafting."""
+
+    async def authorize(session: AsyncSession, norm: Norm) -> None:
+        if not await _is_member(session, norm.network_id, participant_id):
+            raise NotAMember()
+        if norm.status is not NormStatus.drafting:
+            raise NotDrafting()
+
+    return authorize
+
+
+# --- Creating and reading ----------------------------------------------------------------
+
+
+def _slug(title: str) -> str:
+    return networks.slugify(title)[:SLUG_LENGTH - 8].rstrip("-") or "norm"
+
+
+async def _free_slug(session: AsyncSession, network_id: uuid.UUID, title: str) -> str:
+    base = _slug(title)
+    taken = set(
+        (await session.scalars(select(Norm.slug).where(Norm.network_id == network_id, Norm.slug.startswith(base)))).all()
+    )
+    candidates = [base] + [f"{base}-{n}" for n in range(2, len(taken) + 2)]
+    return next(candidate for candidate in candidates if candidate not in taken)
+
+
+async def create_norm(
+    session: AsyncSession, store: NormStore, network_slug: str, participant: Participant, body: NormCreate
+) -> NormOut:
+    network = await networks.get_network(session, network_slug)
+    if not await _is_member(session, network.id, participant.id):
+        raise NotAMember("Only members of the network may start a norm in it")
+    norm = Norm(
+        document_id=document.new_document_id(),
+        network_id=network.id,
+        slug=await _free_slug(session, network.id, body.title),
+        title=body.title,
+        created_by=participant.id,
+    )
+    session.add(norm)
+    await session.flush()
+    heads = await store.create(session, norm, participant.id, body.title, body.text)
+    await audit.record(
+        session,
+        actor_id=participant.id,
+        action="norm.created",
+        target_type="norm",
+        target_id=norm.id,
+        payload={"network": network.slug, "slug": norm.slug, "title": norm.title, "url": document.document_url(norm.document_id)},
+    )
+    return NormOut(**_summary(norm, network.slug), text=body.text, heads=heads)
+
+
+def _summary(norm: Norm, network_slug: str) -> dict:
+    return {
+        "id": norm.id,
+        "network": network_slug,
+        "slug": norm.slug,
+        "title": norm.title,
+        "status": norm.status.value,
+        "url": document.document_url(norm.document_id),
+        "current_version": norm.version_count or None,
+        "change_count": norm.change_count,
+        "created_at": norm.created_at,
+    }
+
+
+async def list_norms(session: AsyncSession, network_slug: str) -> list[NormSummary]:
+    network = await networks.get_network(session, network_slug)
+    norms = (await session.scalars(select(Norm).where(Norm.network_id == network.id).order_by(Norm.created_at, Norm.id))).all()
+    return [NormSummary(**_summary(norm, network.slug)) for norm in norms]
+
+
+async def _network_slug(session: AsyncSession, norm: Norm) -> str:
+    return await session.scalar(select(Network.slug).where(Network.id == norm.network_id))
+
+
+async def norm_view(session: AsyncSession, store: NormStore, norm: Norm) -> NormOut:
+    async with store.reading(norm.document_id) as doc:
+        title, text, heads = document.read_title(doc), document.read_text(doc), document.heads_hex(doc)
+    summary = _summary(norm, await _network_slug(session, norm)) | {"title": title}
+    return NormOut(**summary, text=text, heads=heads)
+
+
+async def find_by_url(session: AsyncSession, url: str) -> Norm:
+    try:
+        document_id = document.parse_document_id(url)
+    except document.InvalidDocumentId as exc:
+        raise NormNotFound(str(exc)) from exc
+    norm = await session.scalar(select(Norm).where(Norm.document_id == document_id))
+    if norm is None:
+        raise NormNotFound()
+    return norm
+
+
+# --- Editing -------------------------------------------------------------------------------
+
+
+async def edit(store: NormStore, norm: Norm, participant: Participant, body: EditRequest) -> EditResult:
+    applied = await store.edit(
+        norm.document_id,
+        participant.id,
+        [(splice.index, splice.delete, splice.insert) for splice in body.splices],
+        title=body.title,
+        base_heads=body.base_heads,
+        authorize=edit_permission(participant.id),
+    )
+    async with store.reading(norm.document_id) as doc:
+        return EditResult(
+            heads=document.heads_hex(doc),
+            title=document.read_title(doc),
+            text=document.read_text(doc),
+            changes=[change.hash_hex for change in applied.changes],
+        )
+
+
+async def apply_automerge(store: NormStore, norm: Norm, participant: Participant, data: bytes) -> Applied:
+    return await store.apply(norm.document_id, participant.id, data, authorize=edit_permission(participant.id))
+
+
+async def save_automerge(store: NormStore, norm: Norm) -> bytes:
+    async with store.reading(norm.document_id) as doc:
+        return doc.save()
+
+
+# --- Versions ------------------------------------------------------------------------------
+
+
+async def _people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, PersonRef]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Participant.id, Participant.display_name).where(Participant.id.in_(ids)))
+    return {row.id: PersonRef(id=row.id, display_name=row.display_name) for row in rows}
+
+
+def _version_out(version: NormVersion, people: dict[uuid.UUID, PersonRef]) -> dict:
+    return {
+        "number": version.number,
+        "label": version.label,
+        "note": version.note,
+        "title": version.title,
+        "heads": version.heads,
+        "text_sha256": version.text_sha256,
+        "created_by": people[version.created_by],
+        "created_at": version.created_at,
+    }
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def create_version(
+    session: AsyncSession, store: NormStore, norm: Norm, participant: Participant, body: VersionCreate
+) -> VersionOut:
+    if not await _is_member(session, norm.network_id, participant.id):
+        raise NotAMember("Only members of the network may tag a version")
+    # Read the document before locking the norm row: the store's writers lock it while holding the document.
+    async with store.reading(norm.document_id) as doc:
+        heads, title, text = document.heads_hex(doc), document.read_title(doc), document.read_text(doc)
+    locked = await session.scalar(select(Norm).where(Norm.id == norm.id).with_for_update())
+    locked.version_count += 1
+    version = NormVersion(
+        norm_id=norm.id,
+        number=locked.version_count,
+        heads=heads,
+        text_sha256=text_sha256(text),
+        title=title,
+        label=body.label,
+        note=body.note,
+        created_by=participant.id,
+    )
+    session.add(version)
+    await session.flush()
+    await audit.record(
+        session,
+        actor_id=participant.id,
+        action="norm.version_created",
+        target_type="norm",
+        target_id=norm.id,
+        payload={"number": version.number, "label": version.label, "heads": heads, "text_sha256": version.text_sha256},
+    )
+    return VersionOut(**_version_out(version, await _people(session, {participant.id})))
+
+
+async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersion:
+    version = await session.scalar(select(NormVersion).where(NormVersion.norm_id == norm.id, NormVersion.number == number))
+    if version is None:
+        raise VersionNotFound(f"Norm {norm.slug} has no version {number}")
+    return version
+
+
+async def list_versions(session: AsyncSession, norm: Norm) -> list[VersionOut]:
+    versions = (await session.scalars(select(NormVersion).where(NormVersion.norm_id == norm.id).order_by(NormVersion.number))).all()
+    people = await _people(session, {version.created_by for version in versions})
+    return [VersionOut(**_version_out(version, people)) for version in versions]
+
+
+async def version_text(session: AsyncSession, store: NormStore, norm: Norm, number: int) -> VersionText:
+    version = await _version(session, norm, number)
+    async with store.reading(norm.document_id) as doc:
+        text = document.read_text(doc, parse_heads(version.heads))
+    return VersionText(**_version_out(version, await _people(session, {version.created_by})), text=text)
+
+
+# --- Diff ---------------------------------------------------------------------------------
+
+_HEADS_REF = re.compile(r"^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64})*$")
+
+
+async def _resolve(session: AsyncSession, norm: Norm, ref: str) -> tuple[str, list[bytes] | None]:
+    """A version number, comma-separated heads, or "current": its label and heads (None = current)."""
+    ref = ref.strip()
+    if ref == "current":
+        return "current", None
+    if ref.removeprefix("v").isdigit():
+        number = int(ref.removeprefix("v"))
+        return f"v{number}", parse_heads((await _version(session, norm, number)).heads)
+    if _HEADS_REF.fullmatch(ref):
+        return ref, parse_heads(ref.split(","))
+    raise InvalidHeads(f"'{ref[:80]}' is not a version number, 'current', or comma-separated 64-character change hashes")
+
+
+async def diff(session: AsyncSession, store: NormStore, norm: Norm, from_ref: str, to_ref: str) -> tuple[str, str, str, str]:
+    """The two texts to compare and their labels."""
+    (from_label, from_heads), (to_label, to_heads) = await _resolve(session, norm, from_ref), await _resolve(session, norm, to_ref)
+    async with store.reading(norm.document_id) as doc:
+        for heads in (from_heads, to_heads):
+            if heads is not None and not all(document.has_change(doc, head) for head in heads):
+                raise InvalidHeads("Those heads are not in this norm's history")
+        old, new = document.read_text(doc, from_heads), document.read_text(doc, to_heads)
+    return from_label, to_label, old, new
+
+
+def word_diff(from_label: str, to_label: str, old: str, new: str) -> DiffOut:
+    segments = text_diff.word_diff(old, new)
+    return DiffOut(
+        **{"from": from_label},
+        to=to_label,
+        segments=[{"op": segment.op, "text": segment.text} for segment in segments],
+        stats=text_diff.diff_stats(segments)._asdict(),
+    )
+
+
+# --- History and authorship ---------------------------------------------------------------
+
+
+async def history(session: AsyncSession, norm: Norm, before: int | None, limit: int) -> tuple[list[HistoryEntry], str | None]:
+    query = (
+        select(NormChange.id, NormChange.hash, NormChange.received_at, NormChange.inserted, NormChange.deleted,
+               Participant.id.label("participant_id"), Participant.display_name)
+        .join(Participant, Participant.id == NormChange.participant_id)
+        .where(NormChange.document_id == norm.document_id)
+        .order_by(NormChange.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        query = query.where(NormChange.id < before)
+    rows = (await session.execute(query)).all()
+    entries = [
+        HistoryEntry(
+            hash=row.hash.hex(),
+            participant=PersonRef(id=row.participant_id, display_name=row.display_name),
+            received_at=row.received_at,
+            inserted=row.inserted,
+            deleted=row.deleted,
+        )
+        for row in rows[:limit]
+    ]
+    return entries, encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+
+
+async def text_at(session: AsyncSession, store: NormStore, norm: Norm, change_hex: str) -> TextAt:
+    try:
+        change_hash = bytes.fromhex(change_hex)
+    except ValueError as exc:
+        raise InvalidHeads("`at` must be a 64-character hex change hash") from exc
+    stored = await session.scalar(
+        select(func.count()).select_from(NormChange).where(NormChange.document_id == norm.document_id, NormChange.hash == change_hash)
+    )
+    if not stored:
+        raise ChangeNotFound()
+    async with store.reading(norm.document_id) as doc:
+        return TextAt(change=change_hex.lower(), title=document.read_title(doc, [change_hash]), text=document.text_after(doc, change_hash))
+
+
+async def authorship(session: AsyncSession, store: NormStore, norm: Norm) -> Authorship:
+    async with store.reading(norm.document_id) as doc:
+        spans, heads = document.authorship(doc), document.heads_hex(doc)
+    actors = {bytes.fromhex(span.actor) for span in spans}
+    rows = await session.execute(select(ActorBinding.actor, ActorBinding.participant_id).where(ActorBinding.actor.in_(actors)))
+    owners = {actor: owner for actor, owner in rows}
+    people = await _people(session, set(owners.values()))
+    merged: list[AuthorshipSpan] = []
+    for span in spans:
+        owner = owners.get(bytes.fromhex(span.actor))
+        if owner is None:
+            raise RuntimeError(f"stored text from actor {span.actor}, which is bound to no participant")
+        if merged and merged[-1].participant.id == owner and merged[-1].end == span.start:
+            merged[-1].end = span.end
+        else:
+            merged.append(AuthorshipSpan(start=span.start, end=span.end, participant=people[owner]))
+    return Authorship(heads=heads, spans=merged)
+
