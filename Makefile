@@ -15,6 +15,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Node packages for the JS Automerge peers the tests drive (skipped, with a note, when npm is missing).
+node_modules/.package-lock.json: package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; else echo "npm not found: JS peer tests will be skipped"; fi
+
 install: $(VENV)/.installed
 
 run: install
@@ -22,8 +26,8 @@ run: install
 	@echo "CoGov: http://$(HOST):$(PORT)/   API docs: http://$(HOST):$(PORT)/api/docs"
 	$(BIN)/cogov serve --host $(HOST) --port $(PORT)
 
-test: install
+test: install node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
