@@ -7,6 +7,8 @@ from fractions import Fraction
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
+from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks import service
 from networks.errors import AffiliationNotSet
@@ -29,6 +31,7 @@ from networks.schemas import (
     NetworkOut,
     SignoffOut,
     TaxonomyOut,
+    no_nul,
 )
 from networks.taxonomy import Taxonomy
 from services.api.deps import CurrentParticipant, SessionDep
@@ -42,7 +45,20 @@ def get_taxonomy(request: Request) -> Taxonomy:
 
 
 TaxonomyDep = Annotated[Taxonomy, Depends(get_taxonomy)]
-SearchQuery = Annotated[str | None, Query(max_length=200, description="Text in the name, issue or aims")]
+
+
+async def get_writing_session(session: SessionDep) -> AsyncSession:
+    """The request's session, holding SQLite's write lock from its first statement."""
+    await service.take_write_lock(session)
+    return session
+
+
+# Declare it before CurrentParticipant: dependencies resolve in order, and the lock must come
+# before the session's first read (the token's participant).
+WritingSessionDep = Annotated[AsyncSession, Depends(get_writing_session)]
+SearchQuery = Annotated[
+    str | None, Query(max_length=200, description="Text in the name, issue or aims"), AfterValidator(no_nul)
+]
 
 
 def _affiliation_out(affiliation: Affiliation, taxonomy: Taxonomy) -> AffiliationOut:
@@ -127,7 +143,7 @@ async def taxonomy(taxonomy: TaxonomyDep):
 
 
 @router.put("/me/affiliation", response_model=AffiliationOut)
-async def set_affiliation(body: AffiliationIn, participant: CurrentParticipant, session: SessionDep, taxonomy: TaxonomyDep):
+async def set_affiliation(session: WritingSessionDep, body: AffiliationIn, participant: CurrentParticipant, taxonomy: TaxonomyDep):
     """Set your affiliation: stakeholder group, country (the region follows from it) and organisation.
 
     The previous affiliation is kept in your history; a change is recorded in the audit log and
@@ -160,7 +176,7 @@ async def affiliation_history(participant: CurrentParticipant, session: SessionD
 
 
 @router.post("/networks", status_code=status.HTTP_201_CREATED, response_model=NetworkOut)
-async def found_network(body: NetworkCreate, participant: CurrentParticipant, session: SessionDep, taxonomy: TaxonomyDep):
+async def found_network(session: WritingSessionDep, body: NetworkCreate, participant: CurrentParticipant, taxonomy: TaxonomyDep):
     """Found a network (needs an affiliation); you become its first member and convener.
 
     Charter defaults: every stakeholder group but intergovernmental, 3 regions, sign-off
@@ -193,7 +209,9 @@ async def get_network(slug: str, session: SessionDep):
 
 
 @router.patch("/networks/{slug}/charter", response_model=NetworkOut)
-async def amend_charter(slug: str, body: CharterPatch, participant: CurrentParticipant, session: SessionDep, taxonomy: TaxonomyDep):
+async def amend_charter(
+    session: WritingSessionDep, slug: str, body: CharterPatch, participant: CurrentParticipant, taxonomy: TaxonomyDep
+):
     """Amend the charter (conveners). Fields not sent stay; a new charter version is adopted,
     earlier versions stay as they were for ballots opened under them."""
     return _network_out(await service.amend_charter(session, taxonomy, participant.id, slug, body))
@@ -208,9 +226,9 @@ async def charter_history(slug: str, session: SessionDep):
 
 @router.post("/networks/{slug}/join", status_code=status.HTTP_201_CREATED, response_model=JoinOut)
 async def join(
+    session: WritingSessionDep,
     slug: str,
     participant: CurrentParticipant,
-    session: SessionDep,
     taxonomy: TaxonomyDep,
     body: Annotated[JoinIn | None, Body()] = None,
 ):
@@ -240,10 +258,10 @@ async def list_applications(
 
 @router.post("/networks/{slug}/applications/{application_id}/approve", response_model=ApplicationOut)
 async def approve_application(
+    session: WritingSessionDep,
     slug: str,
     application_id: uuid.UUID,
     participant: CurrentParticipant,
-    session: SessionDep,
     taxonomy: TaxonomyDep,
     body: Annotated[DecisionIn | None, Body()] = None,
 ):
@@ -256,10 +274,10 @@ async def approve_application(
 
 @router.post("/networks/{slug}/applications/{application_id}/decline", response_model=ApplicationOut)
 async def decline_application(
+    session: WritingSessionDep,
     slug: str,
     application_id: uuid.UUID,
     participant: CurrentParticipant,
-    session: SessionDep,
     taxonomy: TaxonomyDep,
     body: Annotated[DecisionIn | None, Body()] = None,
 ):
@@ -271,13 +289,13 @@ async def decline_application(
 
 
 @router.post("/networks/{slug}/leave", status_code=status.HTTP_204_NO_CONTENT)
-async def leave(slug: str, participant: CurrentParticipant, session: SessionDep, taxonomy: TaxonomyDep) -> None:
+async def leave(session: WritingSessionDep, slug: str, participant: CurrentParticipant, taxonomy: TaxonomyDep) -> None:
     """Leave the network. The last convener must appoint another first."""
     await service.leave(session, taxonomy, participant.id, slug)
 
 
 @router.post("/networks/{slug}/conveners", response_model=MemberOut)
-async def appoint_convener(slug: str, body: ConvenerIn, participant: CurrentParticipant, session: SessionDep):
+async def appoint_convener(session: WritingSessionDep, slug: str, body: ConvenerIn, participant: CurrentParticipant):
     """Appoint a member as convener (conveners)."""
     return _member_out(await service.appoint_convener(session, participant.id, slug, body.participant_id))
 

@@ -41,16 +41,16 @@ DEFAULT_THRESHOLD = Fraction(1, 2)
 DEFAULT_MIN_BALLOT_HOURS = 24
 
 
-def _no_nul(value: str) -> str:
+def no_nul(value: str | None) -> str | None:
     # PostgreSQL cannot store NUL in text; refuse it here rather than fail in the database.
-    if "\x00" in value:
+    if value is not None and "\x00" in value:
         raise PydanticCustomError("nul_character", "Must not contain NUL characters")
     return value
 
 
 def _text(max_length: int, min_length: int = 1) -> Any:
     return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length), AfterValidator(_no_nul)
+        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length), AfterValidator(no_nul)
     ]
 
 
