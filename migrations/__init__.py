@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -20,8 +22,15 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database to `revision` (creating a SQLite file if needed)."""
-    command.upgrade(alembic_config(database_url), revision)
+    """Bring the database to `revision` (creating a SQLite file if needed); callable with or without an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(database_url), revision)
+        return
+    # env.py runs its own event loop, which cannot nest inside a running one: give it a thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, alembic_config(database_url), revision).result()
 
 
 def head_revisions() -> set[str]:

@@ -324,6 +324,13 @@ def split_changes(data: bytes) -> list[Change]:
     return list(changes.values())
 
 
+def missing_dependencies(doc: am.Document, changes: Sequence[Change]) -> list[bytes]:
+    """Hashes ``changes`` depend on that are neither in ``doc`` nor among ``changes``."""
+    outside = {dep for change in changes for dep in change.deps}
+    outside -= {change.hash for change in changes}
+    return [dep for dep in outside if not has_change(doc, dep)]
+
+
 def merge_changes(doc: am.Document, changes: Sequence[Change]) -> list[Change]:
     """Apply ``changes`` to ``doc`` in place; return those it did not already hold.
 
@@ -334,9 +341,7 @@ def merge_changes(doc: am.Document, changes: Sequence[Change]) -> list[Change]:
     rc1 accepts some malformed changes (a forged actor or seq, corrupted op values) that
     only show when the document is saved and loaded again: see ``snapshot``.
     """
-    outside = {dep for change in changes for dep in change.deps}
-    outside -= {change.hash for change in changes}
-    missing = [dep for dep in outside if not has_change(doc, dep)]
+    missing = missing_dependencies(doc, changes)
     if missing:
         raise MissingDependencies(missing)
     before = doc.get_heads()

@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -51,8 +51,35 @@ class Limits:
 class _Resident:
     doc: am.Document
     last_change_id: int
+    # Each actor's last stored seq, learned as changes are read or written (a cache of norm_changes).
+    last_seq: dict[bytes, int] = field(default_factory=dict)
+    change_count: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Changes a write committed, for listeners: `origin` is what the writer passed to `apply` (e.g. a sync connection)."""
+
+    document_id: bytes
+    changes: list[Change]
+    origin: object = None
+
+
+@dataclass(frozen=True)
+class ResidentInfo:
+    """One document held in memory: its size estimate and how long it has been unused."""
+
+    document_id: bytes
+    change_count: int
+    approx_bytes: int
+    idle_seconds: float
+    pinned: bool
+
+
+# Memory one resident change costs in rc1, measured on a typing trace (see bench/RESULTS.md, "Live sync").
+BYTES_PER_RESIDENT_CHANGE = 1200
 
 
 @dataclass(frozen=True)
@@ -105,7 +132,11 @@ class NormStore:
         self.limits = limits
         self._idle_seconds = idle_seconds
         self._resident: dict[bytes, _Resident] = {}
+        # Bindings never change once committed, so every instance may remember them.
+        self._bindings: dict[bytes, uuid.UUID] = {}
         self._loading = asyncio.Lock()
+        self._pins: dict[bytes, int] = {}
+        self._listeners: list[Callable[[Stored], None]] = []
 
     # --- Creating ------------------------------------------------------------------------
 
@@ -125,22 +156,41 @@ class NormStore:
     # --- Reading -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def reading(self, document_id: bytes) -> AsyncIterator[am.Document]:
-        """The stored document, caught up with the database; read it inside the block, never change it."""
+    async def reading(self, document_id: bytes, *, catch_up: bool = True) -> AsyncIterator[am.Document]:
+        """The stored document, caught up with the database; read it inside the block, never change it.
+
+        The document's lock is held inside the block, so no write lands meanwhile: what is read there
+        (heads, sync messages generated from it) is committed. `catch_up=False` skips the database
+        query, for callers that keep the copy current through `catch_up` and the listeners.
+        """
         resident = await self._resident_for(document_id)
         async with resident.lock:
-            async with self._sessionmaker() as session:
-                await self._catch_up(session, document_id, resident)
+            if catch_up:
+                async with self._sessionmaker() as session:
+                    await self._catch_up(session, document_id, resident)
             resident.last_used = time.monotonic()
             yield resident.doc
 
+    async def catch_up(self, document_id: bytes) -> int:
+        """Merge into the resident copy what other writers (other instances) stored; how many changes it gained.
+
+        A document that is not resident is left alone: it loads fresh on first use.
+        """
+        resident = self._resident.get(document_id)
+        if resident is None:
+            return 0
+        async with resident.lock:
+            async with self._sessionmaker() as session:
+                return await self._catch_up(session, document_id, resident)
+
     # --- Writing -------------------------------------------------------------------------
 
-    async def apply(self, document_id: bytes, participant_id: uuid.UUID, data: bytes, authorize=None) -> Applied:
+    async def apply(self, document_id: bytes, participant_id: uuid.UUID, data: bytes, authorize=None, origin: object = None) -> Applied:
         """Validate changes (or a saved document) from `participant_id`'s Automerge peer and store the new ones.
 
         Commits before returning. Raises, storing nothing: InvalidChanges, UnknownDependencies,
         AttributionRefused (an actor bound to someone else), NormTooLarge, or what `authorize` raises.
+        Listeners hear of the stored changes, with `origin`, after the commit.
         """
         if len(data) > self.limits.max_bytes:
             raise NormTooLarge(f"A submission holds at most {self.limits.max_bytes} bytes")
@@ -152,17 +202,25 @@ class NormStore:
             raise NormTooLarge(f"A submission holds at most {self.limits.max_ops} operations")
 
         def prepare(doc: am.Document) -> list[Change]:
-            return topological([change for change in incoming if not document.has_change(doc, change.hash)])
+            fresh = [change for change in incoming if not document.has_change(doc, change.hash)]
+            missing = document.missing_dependencies(doc, fresh)
+            if missing:
+                raise UnknownDependencies(
+                    f"Unknown dependencies: {', '.join(h.hex() for h in missing)}; send those changes first",
+                    missing=sorted(h.hex() for h in missing),
+                )
+            return topological(fresh)
 
         def merge(doc: am.Document, fresh: list[Change]) -> None:
             try:
                 document.merge_changes(doc, fresh)
             except document.MissingDependencies as exc:
-                raise UnknownDependencies(f"Unknown dependencies: {', '.join(h.hex() for h in exc.hashes)}") from exc
+                missing = [h.hex() for h in exc.hashes]
+                raise UnknownDependencies(f"Unknown dependencies: {', '.join(missing)}", missing=missing) from exc
             except document.InvalidChange as exc:
                 raise InvalidChanges(f"The document refused the changes: {exc}") from exc
 
-        return await self._write(document_id, participant_id, prepare, merge, authorize)
+        return await self._write(document_id, participant_id, prepare, merge, authorize, origin)
 
     async def edit(
         self,
@@ -190,7 +248,7 @@ class NormStore:
 
         return await self._write(document_id, participant_id, make, None, authorize)
 
-    async def _write(self, document_id: bytes, participant_id: uuid.UUID, prepare, merge, authorize) -> Applied:
+    async def _write(self, document_id: bytes, participant_id: uuid.UUID, prepare, merge, authorize, origin: object = None) -> Applied:
         """One write, serialised per document: lock the norm, catch up, prepare, check, merge, store, commit.
 
         `prepare(doc)` returns the changes to store (it may change `doc`, as an edit does);
@@ -211,7 +269,7 @@ class NormStore:
                     changes = prepare(resident.doc)
                     if not changes:
                         return Applied([], document.heads_hex(resident.doc))
-                    await self._check_seqs(session, document_id, changes)
+                    await self._check_seqs(session, document_id, resident, changes)
                     await self._bind(session, participant_id, {change.actor for change in changes})
                     if merge is not None:
                         mutated = True
@@ -229,7 +287,11 @@ class NormStore:
                     if norm.change_count // self.limits.snapshot_every > before // self.limits.snapshot_every:
                         await self._snapshot(session, norm, resident.doc, rows[-1].id)
                 resident.last_change_id = max(resident.last_change_id, rows[-1].id)
+                resident.last_seq.update(_last_seqs(changes))
+                self._bindings.update(dict.fromkeys((change.actor for change in changes), participant_id))
+                resident.change_count += len(changes)
                 resident.last_used = time.monotonic()
+                self._tell(Stored(document_id, changes, origin))
                 return Applied(changes, document.heads_hex(resident.doc))
             except BaseException:
                 if mutated:
@@ -257,25 +319,31 @@ class NormStore:
 
     async def _bind(self, session: AsyncSession, participant_id: uuid.UUID, actors: set[bytes]) -> None:
         """Bind unseen actors to the participant; refuse if any is bound to someone else."""
-        rows = await session.execute(select(ActorBinding.actor, ActorBinding.participant_id).where(ActorBinding.actor.in_(actors)))
-        bound = {actor: owner for actor, owner in rows}
-        foreign = [actor.hex() for actor, owner in bound.items() if owner != participant_id]
+        unknown = actors - self._bindings.keys()
+        if unknown:
+            rows = await session.execute(select(ActorBinding.actor, ActorBinding.participant_id).where(ActorBinding.actor.in_(unknown)))
+            self._bindings.update({actor: owner for actor, owner in rows})
+        foreign = [actor.hex() for actor in actors if self._bindings.get(actor, participant_id) != participant_id]
         if foreign:
             raise AttributionRefused(
                 f"Automerge actor {foreign[0]} belongs to another participant; a change cannot be submitted in someone else's name"
             )
-        session.add_all(ActorBinding(actor=actor, participant_id=participant_id) for actor in actors - bound.keys())
-        await session.flush()
+        new = actors - self._bindings.keys()
+        if new:
+            session.add_all(ActorBinding(actor=actor, participant_id=participant_id) for actor in new)
+            await session.flush()
 
-    async def _check_seqs(self, session: AsyncSession, document_id: bytes, changes: Sequence[Change]) -> None:
+    async def _check_seqs(self, session: AsyncSession, document_id: bytes, resident: _Resident, changes: Sequence[Change]) -> None:
         """Each actor's changes must continue its sequence: rc1 would accept a forged seq it cannot reload."""
-        actors = {change.actor for change in changes}
-        rows = await session.execute(
-            select(NormChange.actor, func.max(NormChange.seq))
-            .where(NormChange.document_id == document_id, NormChange.actor.in_(actors))
-            .group_by(NormChange.actor)
-        )
-        last = {actor: seq for actor, seq in rows}
+        unknown = {change.actor for change in changes} - resident.last_seq.keys()
+        if unknown:
+            rows = await session.execute(
+                select(NormChange.actor, func.max(NormChange.seq))
+                .where(NormChange.document_id == document_id, NormChange.actor.in_(unknown))
+                .group_by(NormChange.actor)
+            )
+            resident.last_seq.update({actor: seq for actor, seq in rows})
+        last = dict(resident.last_seq)
         for change in sorted(changes, key=lambda c: (c.actor, c.seq)):
             expected = last.get(change.actor, 0) + 1
             if change.seq != expected:
@@ -334,10 +402,11 @@ class NormStore:
             )
         ).all()
         doc = document.load(base + b"".join(row.data for row in rows))
-        return _Resident(doc=doc, last_change_id=rows[-1].id if rows else after)
+        count = await session.scalar(select(Norm.change_count).where(Norm.document_id == document_id))
+        return _Resident(doc=doc, last_change_id=rows[-1].id if rows else after, change_count=count or 0)
 
-    async def _catch_up(self, session: AsyncSession, document_id: bytes, resident: _Resident) -> None:
-        """Merge what other writers stored since this copy last looked."""
+    async def _catch_up(self, session: AsyncSession, document_id: bytes, resident: _Resident) -> int:
+        """Merge what other writers stored since this copy last looked; how many changes were new to it."""
         rows = (
             await session.execute(
                 select(NormChange.id, NormChange.data)
@@ -346,24 +415,81 @@ class NormStore:
             )
         ).all()
         if not rows:
-            return
+            return 0
         changes = document.split_changes(b"".join(row.data for row in rows))
         fresh = [change for change in changes if not document.has_change(resident.doc, change.hash)]
         if fresh:
             document.merge_changes(resident.doc, fresh)
         resident.last_change_id = rows[-1].id
+        resident.last_seq.update(_last_seqs(changes))
+        resident.change_count += len(fresh)
+        return len(fresh)
 
     def _evict_idle(self) -> None:
         cutoff = time.monotonic() - self._idle_seconds
         for document_id, resident in list(self._resident.items()):
-            if resident.last_used < cutoff and not resident.lock.locked():
+            if resident.last_used < cutoff and not resident.lock.locked() and document_id not in self._pins:
                 del self._resident[document_id]
-                log.info("document.evicted", document=document.document_url(document_id))
+                log.info("document.evicted", document=document.document_url(document_id), changes=resident.change_count)
+
+    def evict_idle(self) -> None:
+        """Drop every resident document unused for the idle time and not pinned."""
+        self._evict_idle()
 
     def evict(self, document_id: bytes) -> None:
         self._resident.pop(document_id, None)
+
+    def pin(self, document_id: bytes) -> None:
+        """Keep the document resident however long it is unused (a live peer is on it), until as many `unpin`s."""
+        self._pins[document_id] = self._pins.get(document_id, 0) + 1
+
+    def unpin(self, document_id: bytes) -> None:
+        left = self._pins.get(document_id, 0) - 1
+        if left > 0:
+            self._pins[document_id] = left
+            return
+        self._pins.pop(document_id, None)
+        resident = self._resident.get(document_id)
+        if resident is not None:
+            resident.last_used = time.monotonic()  # the idle time starts when the last peer leaves
+
+    def is_resident(self, document_id: bytes) -> bool:
+        return document_id in self._resident
 
     @property
     def resident_count(self) -> int:
         return len(self._resident)
 
+    def residents(self) -> list[ResidentInfo]:
+        """What memory holds, with an estimate of each document's size (rc1 cannot report it)."""
+        now = time.monotonic()
+        return [
+            ResidentInfo(
+                document_id=document_id,
+                change_count=resident.change_count,
+                approx_bytes=resident.change_count * BYTES_PER_RESIDENT_CHANGE,
+                idle_seconds=round(now - resident.last_used, 1),
+                pinned=document_id in self._pins,
+            )
+            for document_id, resident in list(self._resident.items())
+        ]
+
+    # --- Listeners -----------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[Stored], None]) -> None:
+        """Call `listener` after each commit that stored changes (inside the document's lock: it must not block)."""
+        self._listeners.append(listener)
+
+    def _tell(self, stored: Stored) -> None:
+        for listener in self._listeners:
+            try:
+                listener(stored)
+            except Exception:
+                log.exception("store.listener_failed", document=document.document_url(stored.document_id))
+
+
+def _last_seqs(changes: Iterable[Change]) -> dict[bytes, int]:
+    last: dict[bytes, int] = {}
+    for change in changes:
+        last[change.actor] = max(change.seq, last.get(change.actor, 0))
+    return last

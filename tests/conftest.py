@@ -25,6 +25,8 @@ from services.tables import metadata
 REQUIRE_SERVICES = os.environ.get("COGOV_REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get("COGOV_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TEST_SECRET = "test-secret-" + "x" * 40
+# The shared editing traces live beside the repository (../shared), as on developer machines and in CI.
+TRACES = Path(os.environ.get("COGOV_TRACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"))
 PASSWORD = "correct horse battery"
 
 
@@ -62,6 +64,18 @@ def create_postgres_database() -> str:
 def drop_postgres_database(url: str) -> None:
     name = make_url(url).database
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def load_trace(name: str) -> dict:
+    """An editing trace from ../shared/data/traces (skips, or fails under COGOV_REQUIRE_SERVICES=1, without it)."""
+    import gzip
+    import json
+
+    path = TRACES / name
+    if not path.is_file():
+        service_unavailable(f"editing trace {path}")
+    with gzip.open(path, "rt") as handle:
+        return json.load(handle)
 
 
 @pytest.fixture(autouse=True, scope="session")

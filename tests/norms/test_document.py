@@ -1,9 +1,6 @@
-import gzip
 import hashlib
-import json
 from dataclasses import replace
 from itertools import islice
-from pathlib import Path
 
 import automerge.core as am
 import pytest
@@ -17,11 +14,11 @@ from norms.document import (
     MissingDependencies,
     SpliceOutOfRange,
 )
+from tests.conftest import load_trace
 from tests.jspeer import js_create, js_edit, need_js_peer
 
 ALICE = bytes.fromhex("a1" * 16)
 BOB = bytes.fromhex("b0b0b0b0")  # actors need not be 16 bytes
-PAPER_TRACE = Path("/work/shared/data/traces/automerge-paper.json.gz")
 
 
 def apply_to_str(text: str, splices) -> str:
@@ -194,8 +191,7 @@ def test_splices_edit_like_python_strings(data):
 
 
 def test_replaying_the_paper_trace_matches_python_strings():
-    with gzip.open(PAPER_TRACE, "rt") as f:
-        trace = json.load(f)
+    trace = load_trace("automerge-paper.json.gz")
     text = trace["startContent"]
     doc, _ = document.create("paper", text, ALICE)
     txns = iter(trace["txns"][:5000])

@@ -1,0 +1,129 @@
+"""The norm store on a real database: limits, snapshots, reloads, and the paper trace end to end."""
+
+from __future__ import annotations
+
+import os
+from itertools import islice
+
+import pytest
+from sqlalchemy import func, select
+
+from norms import document
+from norms.models import Norm, NormChange, NormSnapshot
+from norms.store import Limits, NormStore
+from services.settings import Settings
+from tests.conftest import TEST_SECRET, load_trace
+
+OCTETS = {"content-type": "application/octet-stream"}
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    return Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path / "var",
+        norm_max_chars=100,
+        submission_max_ops=60,
+        submission_max_bytes=4096,
+        snapshot_every=3,
+        _env_file=None,
+    )
+
+
+async def _count(app, model) -> int:
+    async with app.state.sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+async def test_a_norm_over_the_character_limit_is_413_and_not_created(client, network):
+    response = await client.post(
+        f"/api/v1/networks/{network['slug']}/norms", json={"title": "Long", "text": "x" * 101}, headers=network["members"][0]["headers"]
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "norm_too_large"
+    assert (await client.get(f"/api/v1/networks/{network['slug']}/norms")).json() == []
+
+
+async def test_edits_and_uploads_over_the_limits_are_413_and_store_nothing(client, app, network, norm):
+    headers = network["members"][0]["headers"]
+    changes_before = await _count(app, NormChange)
+    for body in (
+        {"splices": [{"index": 0, "insert": "y" * 60}]},  # the norm would hold 101 characters
+        {"splices": [{"index": 0, "delete": 30, "insert": "z" * 31}]},  # 61 operations in one submission
+    ):
+        response = await client.post(f"/api/v1/norms/{norm['id']}/edits", json=body, headers=headers)
+        assert response.status_code == 413, body
+    assert await _count(app, NormChange) == changes_before
+    assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"] == norm["text"]
+
+    saved = (await client.get(f"/api/v1/norms/{norm['id']}/automerge")).content
+    big = await client.post(f"/api/v1/norms/{norm['id']}/automerge", content=saved + os.urandom(5000), headers=headers | OCTETS)
+    assert big.status_code == 413
+    assert await _count(app, NormChange) == changes_before
+
+
+async def test_snapshots_every_n_changes_and_a_fresh_store_reloads_the_same_document(client, app, network, norm):
+    headers = network["members"][1]["headers"]
+    for n in range(7):
+        await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": str(n)}]}, headers=headers)
+    current = (await client.get(f"/api/v1/norms/{norm['id']}")).json()
+    assert current["change_count"] == 8
+    async with app.state.sessionmaker() as session:
+        snapshots = (await session.execute(select(NormSnapshot.change_count).order_by(NormSnapshot.id))).scalars().all()
+        document_id = await session.scalar(select(Norm.document_id))
+    assert snapshots == [3, 6]
+
+    restarted = NormStore(app.state.sessionmaker, Limits())
+    async with restarted.reading(document_id) as doc:
+        assert document.heads_hex(doc) == current["heads"]
+        assert document.read_text(doc) == current["text"] == "6543210" + norm["text"]
+
+
+async def test_a_second_store_sees_what_the_first_wrote(client, app, network, norm):
+    """Two instances share a database: each catches up from stored changes before reading or writing."""
+    other = NormStore(app.state.sessionmaker, Limits())
+    document_id = document.parse_document_id(norm["url"])
+    async with other.reading(document_id) as doc:
+        assert document.read_text(doc) == norm["text"]
+    await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=network["members"][0]["headers"])
+    await other.edit(document_id, network_member_id(network, 1), [(len("All Platforms"), 0, ", large and small,")])
+    assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"] == "All Platforms, large and small, publish their ranking criteria."
+
+
+def network_member_id(network, n: int):
+    import uuid
+
+    return uuid.UUID(network["members"][n]["id"])
+
+
+async def test_the_paper_trace_replays_through_the_store_and_reloads_identically(app, network, norm):
+    """259,778 single-character edits from one peer, stored as changes of 50 edits each."""
+    trace = load_trace("automerge-paper.json.gz")
+    store = NormStore(app.state.sessionmaker, Limits(snapshot_every=1000, max_chars=1_000_000))
+    document_id = document.parse_document_id(norm["url"])
+    member = network_member_id(network, 0)
+    clear = [(0, len(norm["text"]), trace["startContent"])]
+
+    async with store.reading(document_id) as doc:
+        peer = document.load(doc.save(), actor=os.urandom(16))
+    pending = document.apply_splices(peer, peer.get_actor(), clear)
+    txns = iter(trace["txns"])
+    while batch := [tuple(patch) for txn in islice(txns, 50) for patch in txn["patches"]]:
+        pending += document.apply_splices(peer, peer.get_actor(), batch)
+        if len(pending) >= 20:  # a peer sends what it has when the network lets it
+            await store.apply(document_id, member, b"".join(pending))
+            pending = []
+    if pending:
+        await store.apply(document_id, member, b"".join(pending))
+
+    async with store.reading(document_id) as doc:
+        assert document.read_text(doc) == trace["endContent"]
+        heads = document.heads_hex(doc)
+    assert heads == document.heads_hex(peer)
+
+    restarted = NormStore(app.state.sessionmaker, Limits())
+    async with restarted.reading(document_id) as doc:
+        assert document.heads_hex(doc) == heads
+        assert document.read_text(doc) == trace["endContent"]
+    assert await _count(app, NormSnapshot) == 5  # 5,198 changes, one snapshot per 1,000
