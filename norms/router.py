@@ -24,7 +24,7 @@ from norms.schemas import (
     VersionText,
 )
 from norms.store import NormStore
-from services.api.deps import CurrentParticipant, SessionDep
+from services.api.deps import CurrentParticipant, SessionDep, WritingSessionDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["norms"])
@@ -42,7 +42,7 @@ StoreDep = Annotated[NormStore, Depends(get_store)]
 
 
 @router.post("/networks/{slug}/norms", status_code=status.HTTP_201_CREATED, response_model=NormOut)
-async def create_norm(slug: str, body: NormCreate, participant: CurrentParticipant, session: SessionDep, store: StoreDep):
+async def create_norm(session: WritingSessionDep, slug: str, body: NormCreate, participant: CurrentParticipant, store: StoreDep):
     """Start a norm in a network (members only). Its document URL works with any Automerge Repo peer."""
     return await service.create_norm(session, store, slug, participant, body)
 
@@ -81,7 +81,9 @@ async def upload(norm_id: uuid.UUID, request: Request, participant: CurrentParti
 
 
 @router.post("/norms/{norm_id}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionOut)
-async def create_version(norm_id: uuid.UUID, body: VersionCreate, participant: CurrentParticipant, session: SessionDep, store: StoreDep):
+async def create_version(
+    session: WritingSessionDep, norm_id: uuid.UUID, body: VersionCreate, participant: CurrentParticipant, store: StoreDep
+):
     """Tag the current text as the next draft version (members). Versions never change."""
     return await service.create_version(session, store, await service.get_norm(session, norm_id), participant, body)
 

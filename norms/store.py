@@ -34,7 +34,7 @@ from norms.errors import (
     UnknownDependencies,
 )
 from norms.models import ActorBinding, Norm, NormChange, NormSnapshot
-from services.kit.db import transaction
+from services.kit.db import take_write_lock, transaction
 
 log = structlog.get_logger()
 
@@ -210,7 +210,10 @@ class NormStore:
             batch = {change.hash for change in fresh}
             missing = sorted({dep for change in fresh for dep in change.deps} - known - batch)
             if missing:
-                raise UnknownDependencies(f"Unknown dependencies: {', '.join(h.hex() for h in missing)}; send those changes first")
+                raise UnknownDependencies(
+                    f"Unknown dependencies: {', '.join(h.hex() for h in missing)}; send those changes first",
+                    missing=[h.hex() for h in missing],
+                )
             return topological(fresh)
 
         def merge(doc: am.Document, fresh: list[Change]) -> None:
@@ -257,10 +260,13 @@ class NormStore:
         `merge(doc, changes)`, if given, applies them after attribution is checked.
         """
         resident = await self._resident_for(document_id)
-        async with resident.lock:
-            mutated = False
-            try:
-                async with transaction(self._sessionmaker) as session:
+        mutated = False
+        try:
+            async with transaction(self._sessionmaker) as session:
+                # SQLite's write lock before the document's lock, as requests that write take them:
+                # one order for every writer, so no two ever wait on each other.
+                await take_write_lock(session)
+                async with resident.lock:
                     norm = await session.scalar(select(Norm).where(Norm.document_id == document_id).with_for_update())
                     if norm is None:
                         raise NormNotFound()
@@ -288,18 +294,20 @@ class NormStore:
                     await session.flush()
                     if norm.change_count // self.limits.snapshot_every > before // self.limits.snapshot_every:
                         await self._snapshot(session, norm, resident.doc, rows[-1].id)
-                resident.last_change_id = max(resident.last_change_id, rows[-1].id)
-                resident.last_seq.update(_last_seqs(changes))
-                self._bindings.update(dict.fromkeys((change.actor for change in changes), participant_id))
-                resident.change_count += len(changes)
-                resident.last_used = time.monotonic()
-                self._tell(Stored(document_id, changes, origin))
-                return Applied(changes, document.heads_hex(resident.doc))
-            except BaseException:
-                if mutated:
-                    # The resident copy may hold what was not committed: reload it next time.
-                    self._resident.pop(document_id, None)
-                raise
+                    # Commit inside the document's lock: no reader ever sees what is not stored.
+                    await session.commit()
+                    resident.last_change_id = max(resident.last_change_id, rows[-1].id)
+                    resident.last_seq.update(_last_seqs(changes))
+                    self._bindings.update(dict.fromkeys((change.actor for change in changes), participant_id))
+                    resident.change_count += len(changes)
+                    resident.last_used = time.monotonic()
+                    self._tell(Stored(document_id, changes, origin))
+                    return Applied(changes, document.heads_hex(resident.doc))
+        except BaseException:
+            if mutated:
+                # The resident copy may hold what was not committed: reload it next time.
+                self._resident.pop(document_id, None)
+            raise
 
     async def _snapshot(self, session: AsyncSession, norm: Norm, doc: am.Document, last_change_id: int) -> None:
         try:

@@ -10,14 +10,14 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from services.accounts import service
 from services.accounts.schemas import ParticipantOut, Registration, RoleChange, Token
-from services.api.deps import AdminParticipant, CurrentParticipant, SessionDep, SettingsDep, StaffParticipant
+from services.api.deps import AdminParticipant, CurrentParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=ParticipantOut)
-async def register(body: Registration, session: SessionDep):
+async def register(session: WritingSessionDep, body: Registration):
     """Create an account. Passwords need at least 10 characters; an email can register once."""
     return await service.register(session, email=body.email, password=body.password, display_name=body.display_name)
 
@@ -31,7 +31,7 @@ async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: 
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(participant: CurrentParticipant, session: SessionDep) -> None:
+async def logout(session: WritingSessionDep, participant: CurrentParticipant) -> None:
     """Revoke every token of the signed-in participant, this one included, at once."""
     await service.logout(session, participant)
 
@@ -51,6 +51,6 @@ async def participants(_staff: StaffParticipant, session: SessionDep, cursor: Cu
 
 
 @router.put("/participants/{participant_id}/role", response_model=ParticipantOut)
-async def set_role(participant_id: uuid.UUID, body: RoleChange, admin: AdminParticipant, session: SessionDep):
+async def set_role(session: WritingSessionDep, participant_id: uuid.UUID, body: RoleChange, admin: AdminParticipant):
     """Make an account participant, staff or admin (administrators only; audited)."""
     return await service.set_role(session, participant_id, body.role, by=admin)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
 from services.kit.errors import Forbidden
+from services.kit.db import take_write_lock
 from services.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -35,6 +36,18 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # scope="function": the commit happens before the response leaves, so a 2xx means it is stored.
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+async def get_writing_session(session: SessionDep) -> AsyncSession:
+    """The request's session, holding SQLite's write lock from its first statement (see take_write_lock)."""
+    await take_write_lock(session)
+    return session
+
+
+# For requests that write through the request session. Declare it before CurrentParticipant:
+# dependencies resolve in order, and the lock must come before the session's first read.
+# Requests that write a norm's document must not use it: the norm store writes in its own transaction.
+WritingSessionDep = Annotated[AsyncSession, Depends(get_writing_session)]
 
 
 async def get_optional_participant(
