@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     submission_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     # A loaded document nobody has used for this long is dropped from memory.
     document_idle_seconds: float = Field(default=300, gt=0)
+    # Live sync: ticket lifetime, limits per socket, and how often sockets are re-checked and rooms caught up.
+    sync_ticket_seconds: int = Field(default=60, ge=1, le=3600)
+    sync_max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    sync_max_messages_per_second: int = Field(default=200, ge=1)
+    sync_max_ephemeral_bytes: int = Field(default=64 * 1024, ge=64)
+    sync_outbox_limit: int = Field(default=5000, ge=10)
+    sync_revalidate_seconds: float = Field(default=2.0, gt=0)
+    sync_catch_up_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "info"
     log_json: bool = False
 

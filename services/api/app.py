@@ -9,6 +9,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from networks.router import router as networks_router
 from networks.taxonomy import configured_taxonomy
+from norms import ballots
+from norms.ballot_router import router as ballots_router
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
 from norms.store import Limits, NormStore
@@ -18,7 +20,11 @@ from services.api.health import router as health_router
 from services.api.middleware import BodySizeLimit, RequestId
 from services.audit.router import router as audit_router
 from services.kit import logging as kit_logging
+from services.kit.broker import create_broker
+from services.kit.clock import SystemClock
 from services.kit.db import create_engine, create_sessionmaker
+from services.realtime.hub import SyncHub
+from services.realtime.router import router as sync_router
 from services.settings import Settings
 
 DESCRIPTION = """
@@ -36,8 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        yield
+    async def lifespan(app: FastAPI):
+        # Closes ballots at their deadline; safe with several instances doing the same.
+        async with ballots.closing_ballots(app.state.sessionmaker, app.state.clock, interval=app.state.ballot_sweep_seconds):
+            yield
+        await app.state.sync_hub.stop()
         await engine.dispose()
 
     app = FastAPI(
@@ -63,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         idle_seconds=settings.document_idle_seconds,
     )
     app.state.taxonomy = configured_taxonomy(settings.taxonomy_file)
+    app.state.clock = SystemClock()
+    app.state.ballot_sweep_seconds = ballots.SWEEP_SECONDS
+    app.state.sync_hub = SyncHub(settings, app.state.sessionmaker, app.state.norm_store, create_broker(settings.redis_url))
     errors.install(app)
     app.add_middleware(
         BodySizeLimit,
@@ -75,6 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
         )
-    for router in (health_router, accounts_router, audit_router, networks_router, norms_router):
+    for router in (health_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, sync_router):
         app.include_router(router)
     return app

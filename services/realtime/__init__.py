@@ -1,0 +1,1 @@
+"""Live co-editing: an automerge-repo compatible sync server (WebSocket `/api/v1/sync`)."""

@@ -1,0 +1,257 @@
+"""A small asyncio automerge-repo peer: join, open documents, sync, send and hear ephemeral messages.
+
+It speaks the same protocol as `@automerge/automerge-repo-network-websocket`, so it works against
+this server or any automerge-repo sync server. Used by the tests, `bench/realtime.py` and
+`cogov sync-cat`.
+
+    client = await SyncClient.connect("ws://127.0.0.1:8000/api/v1/sync", ticket=ticket)
+    handle = await client.open("automerge:…")
+    await handle.splice(0, 0, "Hello ")
+    await handle.wait_synced()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable
+from urllib.parse import quote
+
+import automerge.core as am
+import cbor2
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from norms import document
+from services.realtime import sync_message
+
+
+class SyncError(Exception):
+    """The server refused the connection or the document, or closed the socket."""
+
+
+class DocumentUnavailable(SyncError):
+    """The server has no such document, or this peer may not read it."""
+
+
+class SyncClient:
+    def __init__(self, websocket: ClientConnection, peer_id: str) -> None:
+        self.websocket = websocket
+        self.peer_id = peer_id
+        self.server_id: str | None = None
+        self.documents: dict[str, DocumentHandle] = {}
+        self.errors: list[str] = []
+        self.closed: asyncio.Future[tuple[int | None, str]] = asyncio.get_running_loop().create_future()
+        self._reader: asyncio.Task | None = None
+        self._session = uuid.uuid4().hex[:12]
+        self._count = 0
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, ticket: str | None = None, peer_id: str | None = None, origin: str | None = None, timeout: float = 10
+    ) -> SyncClient:
+        """Open the socket, join, and wait for the server's `peer` answer."""
+        if ticket is not None:
+            url += ("&" if "?" in url else "?") + "ticket=" + quote(ticket)
+        websocket = await websockets.connect(url, max_size=None, origin=origin, open_timeout=timeout)
+        client = cls(websocket, peer_id or f"py-{uuid.uuid4().hex[:12]}")
+        await client._send({"type": "join", "senderId": client.peer_id, "peerMetadata": {"isEphemeral": True}, "supportedProtocolVersions": ["1"]})
+        try:
+            async with asyncio.timeout(timeout):
+                answer = cbor2.loads(await websocket.recv())
+        except websockets.ConnectionClosed as exc:
+            raise SyncError(f"closed during the handshake: {_close_of(exc)}") from None
+        if answer.get("type") != "peer":
+            await websocket.close()
+            raise SyncError(f"expected a peer message, got {answer!r}")
+        client.server_id = answer["senderId"]
+        client._reader = asyncio.create_task(client._read())
+        return client
+
+    async def open(self, url: str, local: am.Document | None = None, timeout: float = 10) -> DocumentHandle:
+        """Sync the document with the server and return its handle once the server has answered.
+
+        `local` continues from a replica kept from an earlier connection (its unsent changes go up).
+        """
+        wire_id = url.removeprefix(document.URL_PREFIX)
+        handle = DocumentHandle(self, wire_id, local if local is not None else am.Document())
+        self.documents[wire_id] = handle
+        await handle._sync(request=not handle.doc.get_heads())
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(handle.ready)
+        except TimeoutError:
+            raise SyncError(f"no answer for {url} within {timeout} s") from None
+        return handle
+
+    async def close(self) -> None:
+        await self.websocket.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def __aenter__(self) -> SyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def _send(self, message: dict) -> None:
+        await self.websocket.send(cbor2.dumps(message))
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.websocket:
+                message = cbor2.loads(frame)
+                kind = message.get("type")
+                handle = self.documents.get(message.get("documentId", ""))
+                if kind == "error":
+                    self.errors.append(message.get("message", ""))
+                elif handle is None:
+                    continue
+                elif kind in ("sync", "request"):
+                    await handle._receive(message["data"])
+                elif kind == "doc-unavailable":
+                    handle._unavailable()
+                elif kind == "ephemeral":
+                    handle._hear(message)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            code = self.websocket.close_code
+            reason = self.websocket.close_reason or ""
+            if not self.closed.done():
+                self.closed.set_result((code, reason))
+            for handle in self.documents.values():
+                handle._disconnected(code, reason)
+
+
+class DocumentHandle:
+    """A local replica of one document, kept in sync with the server over the client's socket."""
+
+    def __init__(self, client: SyncClient, wire_id: str, doc: am.Document) -> None:
+        self.client = client
+        self.wire_id = wire_id
+        self.doc = doc
+        self.actor = os.urandom(16)
+        self.state = am.SyncState()
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Every set of heads the server reported: what it has stored, hence acknowledged.
+        self.server_heads: set[bytes] = set()
+        self.acknowledged_heads: list[list[bytes]] = []
+        self.ephemeral: list[tuple[str, object]] = []
+        self.listeners: list[Callable[[DocumentHandle], None]] = []
+        self._changed = asyncio.Condition()
+
+    @property
+    def url(self) -> str:
+        return document.URL_PREFIX + self.wire_id
+
+    @property
+    def text(self) -> str:
+        return document.read_text(self.doc)
+
+    @property
+    def heads(self) -> set[bytes]:
+        return set(self.doc.get_heads())
+
+    async def splice(self, index: int, delete: int, insert: str) -> list[bytes]:
+        """Edit the body as this replica's actor (one change) and send it; the hashes of the changes made."""
+        made = document.apply_splices(self.doc, self.actor, [(index, delete, insert)])
+        await self._after_local_change()
+        return [change.hash for change in document.split_changes(b"".join(made))] if made else []
+
+    async def add_changes(self, data: bytes) -> None:
+        """Merge encoded changes (made elsewhere, say by another replica of this peer) and send them."""
+        changes = document.split_changes(data)
+        fresh = [change for change in changes if not document.has_change(self.doc, change.hash)]
+        if fresh:
+            document.merge_changes(self.doc, fresh)
+        await self._after_local_change()
+
+    async def send_ephemeral(self, payload: object) -> None:
+        """Broadcast a presence (or any transient) message to the document's other peers."""
+        self.client._count += 1
+        await self.client._send(
+            {
+                "type": "ephemeral",
+                "senderId": self.client.peer_id,
+                "targetId": self.client.server_id,
+                "count": self.client._count,
+                "sessionId": self.client._session,
+                "documentId": self.wire_id,
+                "data": cbor2.dumps(payload),
+            }
+        )
+
+    async def wait_for(self, predicate: Callable[[DocumentHandle], bool], timeout: float = 10) -> None:
+        """Wait until `predicate(handle)` holds (checked after each message); SyncError if the socket closes first."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                while not predicate(self):
+                    if self.client.closed.done():
+                        code, reason = self.client.closed.result()
+                        raise SyncError(f"socket closed ({code} {reason}) while waiting")
+                    await self._changed.wait()
+
+    async def wait_synced(self, timeout: float = 10) -> None:
+        """Wait until the server reports exactly this replica's heads: everything here is stored there."""
+        await self.wait_for(lambda handle: handle.server_heads == handle.heads, timeout)
+
+    # --- Protocol ----------------------------------------------------------------------
+
+    async def _after_local_change(self) -> None:
+        await self._sync()
+        await self._notify()
+
+    async def _sync(self, request: bool = False) -> None:
+        message = self.doc.generate_sync_message(self.state)
+        if message is None or self.client.closed.done():
+            return
+        await self.client._send(
+            {
+                "type": "request" if request else "sync",
+                "senderId": self.client.peer_id,
+                "targetId": self.client.server_id,
+                "documentId": self.wire_id,
+                "data": message.encode(),
+            }
+        )
+
+    async def _receive(self, data: bytes) -> None:
+        heads = sync_message.decode(data).heads
+        self.doc.receive_sync_message(self.state, am.Message.decode(data))
+        self.server_heads = set(heads)
+        self.acknowledged_heads.append(list(heads))
+        if not self.ready.done():
+            self.ready.set_result(None)
+        await self._sync()
+        await self._notify()
+
+    def _unavailable(self) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(DocumentUnavailable(f"{self.url} is unavailable"))
+
+    def _hear(self, message: dict) -> None:
+        try:
+            payload = cbor2.loads(message["data"])
+        except Exception:
+            payload = message.get("data")
+        self.ephemeral.append((message.get("senderId", ""), payload))
+        asyncio.get_running_loop().create_task(self._notify())
+
+    def _disconnected(self, code: int | None, reason: str) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(SyncError(f"socket closed ({code} {reason})"))
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        for listener in self.listeners:
+            listener(self)
+        async with self._changed:
+            self._changed.notify_all()
+
+
+def _close_of(exc: websockets.ConnectionClosed) -> str:
+    received = exc.rcvd
+    return f"{received.code} {received.reason}" if received is not None else "no close frame"

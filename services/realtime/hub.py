@@ -1,0 +1,418 @@
+"""The sync hub: every live peer of every document on this instance, and the fan-out between them.
+
+Each document with peers here has a room. A change committed by the norm store (from a peer, an
+HTTP edit, or another instance) makes the room generate a sync message for each of its peers
+from the resident document, under the document's lock, so no peer ever hears of an uncommitted
+change. Other instances learn of changes through the broker (one channel per document, carrying
+the raw change bytes) and catch up from the database, which stays the source of truth; each room
+also catches up on a timer, so a lost broker message delays a peer but never loses an edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+
+import automerge.core as am
+import cbor2
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.websockets import WebSocket
+
+from networks.models import Membership
+from norms import document
+from norms.models import Norm
+from norms.store import NormStore, Stored
+from services.accounts.models import Participant
+from services.kit.broker import Broker
+from services.realtime import protocol, sync_message, tickets
+from services.realtime.connection import Connection, Identity, PeerDocument
+from services.realtime.protocol import ProtocolError
+from services.settings import Settings
+
+log = structlog.get_logger()
+
+STATS_LOG_SECONDS = 60.0
+
+
+def channel(document_id: bytes) -> str:
+    return f"cogov:sync:{document_id.hex()}"
+
+
+@dataclass(eq=False)
+class Room:
+    """The peers of one document on this instance."""
+
+    document_id: bytes
+    peers: set[PeerDocument] = field(default_factory=set)
+    dirty: bool = False
+    fanout: asyncio.Task | None = None
+    follower: asyncio.Task | None = None
+
+
+class SyncHub:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        store: NormStore,
+        broker: Broker,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.store = store
+        self.broker = broker
+        self.ledger = tickets.create_ledger(settings.redis_url)
+        self.instance_id = secrets.token_hex(6)
+        self.server_id = f"cogov-server-{self.instance_id}"
+        self.connections: set[Connection] = set()
+        self.rooms: dict[bytes, Room] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._loops: list[asyncio.Task] = []
+        self._last_stats_log = time.monotonic()
+        store.add_listener(self._on_stored)
+
+    # --- Life cycle ------------------------------------------------------------------------
+
+    def ensure_started(self) -> None:
+        if not self._loops:
+            self._loops = [asyncio.create_task(self._revalidate_loop()), asyncio.create_task(self._maintenance_loop())]
+
+    async def stop(self) -> None:
+        for connection in list(self.connections):
+            connection.close(protocol.GOING_AWAY, "server shutting down")
+        await asyncio.sleep(0)
+        tasks = [*self._loops, *self._tasks]
+        for room in self.rooms.values():
+            tasks += [task for task in (room.fanout, room.follower) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loops = []
+        for closer in (self.ledger.close, self.broker.close):
+            try:
+                await closer()
+            except Exception as exc:  # a broker already gone is no reason to fail shutdown
+                log.warning("sync.close_failed", error=repr(exc))
+
+    def _spawn(self, coroutine: Coroutine) -> asyncio.Task:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- Connections -----------------------------------------------------------------------
+
+    async def redeem(self, ticket: str) -> Identity:
+        """The participant a ticket speaks for; `TicketRefused` if expired, reused, forged or revoked."""
+        claims = tickets.read(ticket, self.settings.signing_key)
+        if not await self.ledger.claim(claims.ticket_id, self.settings.sync_ticket_seconds):
+            raise tickets.TicketRefused("the ticket was already used; ask for a new one")
+        async with self.sessionmaker() as session:
+            participant = await session.get(Participant, claims.participant_id)
+        if participant is None or participant.token_version != claims.token_version:
+            raise tickets.TicketRefused("the ticket was revoked (signed out); sign in again")
+        return Identity(participant.id, participant.display_name, participant.token_version)
+
+    async def serve(self, websocket: WebSocket, identity: Identity) -> None:
+        self.ensure_started()
+        connection = Connection(self, websocket, identity)
+        self.connections.add(connection)
+        log.info("sync.connected", participant=str(identity.participant_id) if identity.participant_id else None)
+        await connection.serve()
+
+    def forget(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        for peer_document in connection.documents.values():
+            self._leave_room(peer_document)
+        connection.documents.clear()
+
+    async def access(self, document_id: bytes, participant_id: uuid.UUID | None) -> tuple[uuid.UUID, bool] | None:
+        """(network, member?) for a norm the participant may read; None if there is no such norm.
+
+        Norms are public: anyone may read; members of the network write (the store checks that).
+        """
+        async with self.sessionmaker() as session:
+            network_id = await session.scalar(select(Norm.network_id).where(Norm.document_id == document_id))
+            if network_id is None:
+                return None
+            member = participant_id is not None and (
+                await session.scalar(
+                    select(Membership.participant_id).where(
+                        Membership.network_id == network_id, Membership.participant_id == participant_id
+                    )
+                )
+                is not None
+            )
+        return network_id, member
+
+    # --- Rooms -----------------------------------------------------------------------------
+
+    def join_room(self, peer_document: PeerDocument) -> None:
+        room = self.rooms.get(peer_document.document_id)
+        if room is None:
+            room = self.rooms[peer_document.document_id] = Room(peer_document.document_id)
+            self.store.pin(room.document_id)
+            room.follower = asyncio.create_task(self._follow(room))
+        room.peers.add(peer_document)
+
+    def _leave_room(self, peer_document: PeerDocument) -> None:
+        room = self.rooms.get(peer_document.document_id)
+        if room is None:
+            return
+        room.peers.discard(peer_document)
+        if not room.peers:
+            del self.rooms[room.document_id]
+            self.store.unpin(room.document_id)
+            for task in (room.follower, room.fanout):
+                if task is not None:
+                    task.cancel()
+
+    async def receive(self, peer_document: PeerDocument, data: bytes) -> None:
+        """Take a sync message (its changes already stored) into the peer's sync state and answer it."""
+        document_id = peer_document.document_id
+        async with self.store.reading(document_id, catch_up=False) as doc:
+            try:
+                doc.receive_sync_message(peer_document.state, am.Message.decode(data))
+            except Exception as exc:
+                raise ProtocolError(f"Automerge refused the sync message: {exc}") from None
+            except BaseException as exc:
+                if type(exc).__module__ != "pyo3_runtime":
+                    raise
+                # A Rust panic poisons the document it happened in: load it again next time.
+                self.store.evict(document_id)
+                raise ProtocolError("Automerge could not process the sync message") from None
+            reply = self._generate(doc, peer_document)
+        if reply is not None:
+            self._send_sync(peer_document, reply)
+
+    def _generate(self, doc: am.Document, peer_document: PeerDocument) -> bytes | None:
+        """The next sync message for this peer, from the document as committed (call under its lock)."""
+        try:
+            message = doc.generate_sync_message(peer_document.state)
+        except Exception as exc:
+            log.warning("sync.generate_failed", document=document.document_url(peer_document.document_id), error=str(exc))
+            return None
+        if message is None:
+            return None
+        data = message.encode()
+        if peer_document.missing:
+            # Ask for what the held-back changes depend on, not for the held-back changes themselves.
+            parsed = sync_message.decode(data)
+            need = (set(parsed.need) - peer_document.pending_hashes) | peer_document.missing
+            data = sync_message.encode(parsed.with_need(need))
+        return data
+
+    def _send_sync(self, peer_document: PeerDocument, data: bytes) -> None:
+        connection = peer_document.connection
+        if connection.peer_id is not None:
+            connection.send(protocol.sync(self.server_id, connection.peer_id, peer_document.wire_id, data))
+
+    def _on_stored(self, stored: Stored) -> None:
+        room = self.rooms.get(stored.document_id)
+        if room is not None:
+            self._request_fanout(room)
+        if stored.changes:
+            payload = cbor2.dumps({"o": self.instance_id, "k": "c", "d": b"".join(change.data for change in stored.changes)})
+            self._spawn(self._publish(stored.document_id, payload))
+
+    def _request_fanout(self, room: Room) -> None:
+        room.dirty = True
+        if room.fanout is None or room.fanout.done():
+            room.fanout = asyncio.create_task(self._fanout(room))
+
+    async def _fanout(self, room: Room) -> None:
+        """Offer every peer of the room what it lacks; changes arriving meanwhile join the next round."""
+        try:
+            while room.dirty and room.peers:
+                room.dirty = False
+                async with self.store.reading(room.document_id, catch_up=False) as doc:
+                    for peer_document in list(room.peers):
+                        reply = self._generate(doc, peer_document)
+                        if reply is not None:
+                            self._send_sync(peer_document, reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sync.fanout_failed", document=document.document_url(room.document_id))
+
+    async def relay_ephemeral(self, peer_document: PeerDocument, frame: protocol.EphemeralFrame) -> None:
+        self._relay_locally(peer_document.document_id, frame, exclude=peer_document.connection)
+        message = {
+            "sender": frame.sender_id,
+            "count": frame.count,
+            "session": frame.session_id,
+            "document": frame.document_id,
+            "data": frame.data,
+        }
+        payload = cbor2.dumps({"o": self.instance_id, "k": "e", "m": message})
+        self._spawn(self._publish(peer_document.document_id, payload))
+
+    def _relay_locally(self, document_id: bytes, frame: protocol.EphemeralFrame, exclude: Connection | None) -> None:
+        room = self.rooms.get(document_id)
+        if room is None:
+            return
+        for peer_document in list(room.peers):
+            connection = peer_document.connection
+            if connection is exclude or connection.peer_id is None:
+                continue
+            # Each peer is addressed with the document id as it wrote it.
+            relayed = protocol.EphemeralFrame(
+                frame.sender_id, connection.peer_id, peer_document.wire_id, frame.count, frame.session_id, frame.data
+            )
+            connection.send(protocol.ephemeral(relayed, connection.peer_id))
+
+    # --- Across instances ------------------------------------------------------------------
+
+    async def _publish(self, document_id: bytes, payload: bytes) -> None:
+        try:
+            await self.broker.publish(channel(document_id), payload)
+        except Exception as exc:  # the database has it; other instances catch up on their timer
+            log.warning("sync.publish_failed", document=document.document_url(document_id), error=repr(exc))
+
+    async def _follow(self, room: Room) -> None:
+        """Listen to the room's channel; after each (re)subscription, catch up from the database."""
+        delay = 0.2
+        while True:
+            try:
+                async with self.broker.subscribe(channel(room.document_id)) as messages:
+                    delay = 0.2
+                    await self._catch_up(room)
+                    async for payload in messages:
+                        await self._on_broker_message(room, payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("sync.broker_lost", document=document.document_url(room.document_id), error=repr(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _on_broker_message(self, room: Room, payload: bytes) -> None:
+        try:
+            message = cbor2.loads(payload)
+            if not isinstance(message, dict) or message.get("o") == self.instance_id:
+                return
+            if message.get("k") == "c":
+                if not await self._holds(room.document_id, message.get("d")):
+                    await self._catch_up(room)
+            elif message.get("k") == "e":
+                sent = message["m"]
+                frame = protocol.EphemeralFrame(
+                    sent["sender"], self.server_id, sent["document"], sent["count"], sent["session"], sent["data"]
+                )
+                self._relay_locally(room.document_id, frame, exclude=None)
+        except Exception:
+            log.exception("sync.broker_message_failed", document=document.document_url(room.document_id))
+
+    async def _holds(self, document_id: bytes, data: object) -> bool:
+        """Whether the resident copy already holds these changes (say, this instance stored them)."""
+        if not isinstance(data, bytes) or not self.store.is_resident(document_id):
+            return False
+        try:
+            changes = document.split_changes(data)
+        except document.InvalidChange:
+            return False
+        async with self.store.reading(document_id, catch_up=False) as doc:
+            return all(document.has_change(doc, change.hash) for change in changes)
+
+    async def _catch_up(self, room: Room) -> None:
+        try:
+            gained = await self.store.catch_up(room.document_id)
+        except Exception as exc:
+            log.warning("sync.catch_up_failed", document=document.document_url(room.document_id), error=repr(exc))
+            return
+        if gained or not self.store.is_resident(room.document_id):
+            self._request_fanout(room)
+
+    # --- Timers ----------------------------------------------------------------------------
+
+    async def _revalidate_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sync_revalidate_seconds)
+            try:
+                await self.revalidate()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("sync.revalidate_failed", error=repr(exc))
+
+    async def revalidate(self) -> None:
+        """Close the sockets of participants who signed out or left the network of a norm they had open."""
+        signed_in = [connection for connection in self.connections if connection.participant_id and not connection.closing]
+        if not signed_in:
+            return
+        ids = {connection.participant_id for connection in signed_in}
+        async with self.sessionmaker() as session:
+            versions = dict((await session.execute(select(Participant.id, Participant.token_version).where(Participant.id.in_(ids)))).all())
+            memberships = set(
+                (await session.execute(select(Membership.participant_id, Membership.network_id).where(Membership.participant_id.in_(ids)))).all()
+            )
+        for connection in signed_in:
+            pid = connection.participant_id
+            if versions.get(pid) != connection.identity.token_version:
+                connection.close(protocol.UNAUTHORIZED, "signed out: this participant's tokens were revoked")
+                continue
+            for peer_document in list(connection.documents.values()):
+                if peer_document.member and (pid, peer_document.network_id) not in memberships:
+                    connection.close(protocol.FORBIDDEN, "no longer a member of the network of a norm open on this socket")
+                    break
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sync_catch_up_seconds)
+            try:
+                for room in list(self.rooms.values()):
+                    await self._catch_up(room)
+                self.store.evict_idle()
+                if time.monotonic() - self._last_stats_log >= STATS_LOG_SECONDS:
+                    self._last_stats_log = time.monotonic()
+                    summary = self.stats()
+                    log.info(
+                        "sync.stats",
+                        connections=summary["connections"],
+                        rooms=len(self.rooms),
+                        resident_documents=summary["resident_documents"],
+                        approx_bytes=summary["approx_bytes"],
+                        rss_bytes=summary["rss_bytes"],
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("sync.maintenance_failed", error=repr(exc))
+
+    # --- Stats -----------------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        residents = self.store.residents()
+        return {
+            "instance": self.instance_id,
+            "connections": len(self.connections),
+            "signed_in_connections": sum(1 for connection in self.connections if connection.participant_id),
+            "resident_documents": len(residents),
+            "approx_bytes": sum(info.approx_bytes for info in residents),
+            "rss_bytes": _rss_bytes(),
+            "documents": [
+                {
+                    "url": document.document_url(info.document_id),
+                    "peers": len(self.rooms[info.document_id].peers) if info.document_id in self.rooms else 0,
+                    "change_count": info.change_count,
+                    "approx_bytes": info.approx_bytes,
+                    "idle_seconds": info.idle_seconds,
+                }
+                for info in residents
+            ],
+        }
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None

@@ -1,0 +1,81 @@
+"""HTTP and WebSocket endpoints of live sync: tickets, the sync socket, and stats for staff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request, WebSocket, status
+
+from services.api.deps import CurrentParticipant, SettingsDep, StaffParticipant
+from services.realtime import protocol, tickets
+from services.realtime.connection import Identity
+from services.realtime.hub import SyncHub
+from services.realtime.schemas import SyncStats, TicketOut
+from services.settings import Settings
+
+router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
+
+SYNC_PATH = "/api/v1/sync"
+
+
+def _hub(app) -> SyncHub:
+    return app.state.sync_hub
+
+
+def sync_address(settings: Settings) -> str:
+    """The public ws:// or wss:// address of the sync socket."""
+    base = urlsplit(settings.base_url)
+    scheme = "wss" if base.scheme == "https" else "ws"
+    return f"{scheme}://{base.netloc}{base.path.rstrip('/')}{SYNC_PATH}"
+
+
+@router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketOut)
+async def create_ticket(participant: CurrentParticipant, settings: SettingsDep) -> TicketOut:
+    """A single-use ticket, valid for 60 seconds, to open an authenticated sync socket at `url`."""
+    ticket, expires_at = tickets.issue(
+        participant.id, participant.token_version, settings.signing_key, timedelta(seconds=settings.sync_ticket_seconds)
+    )
+    return TicketOut(ticket=ticket, expires_at=expires_at, url=f"{sync_address(settings)}?ticket={ticket}")
+
+
+@router.get("/stats", response_model=SyncStats)
+async def stats(request: Request, _staff: StaffParticipant) -> SyncStats:
+    """Sockets, resident documents and their approximate memory on this instance (staff)."""
+    return SyncStats(**_hub(request.app).stats())
+
+
+def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
+    """Browsers send Origin: allow the same origin, the configured base URL and COGOV_ALLOWED_ORIGINS.
+
+    Clients that are not browsers send none and are allowed (Origin protects browser users only).
+    """
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if origin in {allowed.lower() for allowed in settings.allowed_origins}:
+        return True
+    parsed, base = urlsplit(origin), urlsplit(settings.base_url)
+    if host and parsed.netloc == host.strip().lower():
+        return True
+    return (parsed.scheme, parsed.netloc) == (base.scheme, base.netloc.lower())
+
+
+@router.websocket("")
+async def sync_socket(websocket: WebSocket, ticket: str | None = None) -> None:
+    """The automerge-repo sync protocol (CBOR). Without a ticket the socket may read public norms."""
+    hub = _hub(websocket.app)
+    settings = hub.settings
+    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), settings):
+        await websocket.close(protocol.POLICY, "origin not allowed")  # before accepting: the browser sees 403
+        return
+    identity = Identity()
+    if ticket is not None:
+        try:
+            identity = await hub.redeem(ticket)
+        except tickets.TicketRefused as exc:
+            await websocket.accept()
+            await websocket.close(protocol.UNAUTHORIZED, str(exc))
+            return
+    await websocket.accept()
+    await hub.serve(websocket, identity)
