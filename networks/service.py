@@ -60,7 +60,7 @@ from services.audit import service as audit
 from services.kit.db import utcnow
 from services.kit.pagination import InvalidCursor, decode_cursor, encode_cursor
 
-SLUG_BASE_LENGTH = 60
+SLUG_BASE_LENGTH = SLUG_LENGTH - 20
 _SLUG_CHARACTERS = re.compile(r"[^a-z0-9]+")
 _SLUG_SUFFIXES = re.compile(r"(-\d+)+$")
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
@@ -343,9 +343,8 @@ async def _free_slug(session: AsyncSession, name: str) -> str:
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"cogov.network.slug:{family}"})
     taken = set((await session.scalars(select(Network.slug).where(Network.slug.startswith(base)))).all())
     candidates = (base if n == 1 else f"{base}-{n}" for n in count(1))
-    slug = next(candidate for candidate in candidates if candidate not in taken)
-    assert len(slug) <= SLUG_LENGTH
-    return slug
+    # A base of at most SLUG_BASE_LENGTH leaves room for any suffix within SLUG_LENGTH.
+    return next(candidate for candidate in candidates if candidate not in taken)
 
 
 async def found_network(session: AsyncSession, taxonomy: Taxonomy, founder_id: uuid.UUID, body: NetworkCreate) -> NetworkView:
