@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from pydantic import AfterValidator
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks import service
 from networks.errors import AffiliationNotSet
@@ -34,10 +33,12 @@ from networks.schemas import (
     no_nul,
 )
 from networks.taxonomy import Taxonomy
-from services.api.deps import CurrentParticipant, SessionDep
+from services.api.deps import CurrentParticipant, SessionDep, WritingSessionDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/api/v1", tags=["networks"])
+# Writing routes declare WritingSessionDep before CurrentParticipant: SQLite's write lock must
+# be taken before the session's first read (the token's participant).
 
 
 def get_taxonomy(request: Request) -> Taxonomy:
@@ -45,17 +46,6 @@ def get_taxonomy(request: Request) -> Taxonomy:
 
 
 TaxonomyDep = Annotated[Taxonomy, Depends(get_taxonomy)]
-
-
-async def get_writing_session(session: SessionDep) -> AsyncSession:
-    """The request's session, holding SQLite's write lock from its first statement."""
-    await service.take_write_lock(session)
-    return session
-
-
-# Declare it before CurrentParticipant: dependencies resolve in order, and the lock must come
-# before the session's first read (the token's participant).
-WritingSessionDep = Annotated[AsyncSession, Depends(get_writing_session)]
 SearchQuery = Annotated[
     str | None, Query(max_length=200, description="Text in the name, issue or aims"), AfterValidator(no_nul)
 ]

@@ -93,19 +93,6 @@ class ApplicationView:
     organisation: str | None
 
 
-async def take_write_lock(session: AsyncSession) -> None:
-    """On SQLite, take the database's write lock now, as the transaction's first statement.
-
-    SQLite transactions here begin deferred; one that reads and then writes fails ("database
-    is locked") when another writer commits in between. Taking the lock first makes
-    concurrent writers wait their turn instead, and every read after it sees their work.
-    PostgreSQL needs nothing: the row locks below do this job.
-    """
-    if session.bind.dialect.name == "sqlite":
-        # Writes nothing, yet SQLite takes the write lock (waiting up to busy_timeout) to run it.
-        await session.execute(text("UPDATE networks SET id = id WHERE 1 = 0"))
-
-
 # Affiliations
 
 
