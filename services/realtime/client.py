@@ -56,8 +56,9 @@ class SyncClient:
             url += ("&" if "?" in url else "?") + "ticket=" + quote(ticket)
         websocket = await websockets.connect(url, max_size=None, origin=origin, open_timeout=timeout)
         client = cls(websocket, peer_id or f"py-{uuid.uuid4().hex[:12]}")
-        await client._send({"type": "join", "senderId": client.peer_id, "peerMetadata": {"isEphemeral": True}, "supportedProtocolVersions": ["1"]})
+        join = {"type": "join", "senderId": client.peer_id, "peerMetadata": {"isEphemeral": True}, "supportedProtocolVersions": ["1"]}
         try:
+            await client._send(join)
             async with asyncio.timeout(timeout):
                 answer = cbor2.loads(await websocket.recv())
         except websockets.ConnectionClosed as exc:
