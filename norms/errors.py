@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from services.kit.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from services.kit.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+)
 
 
 class NormNotFound(NotFound):
@@ -71,3 +78,63 @@ class NormTooLarge(PayloadTooLarge):
     """The norm or this submission is over the size limit; nothing was stored."""
 
     code = "norm_too_large"
+
+
+class BallotNotFound(NotFound):
+    """No such ballot."""
+
+    code = "ballot_not_found"
+
+
+class NetworkNotActive(Conflict):
+    """Ballots open only in active networks, whose roster spans the groups and regions the charter requires."""
+
+    code = "network_not_active"
+
+
+class BallotAlreadyOpen(Conflict):
+    """This norm already has an open ballot; close it before opening another."""
+
+    code = "ballot_already_open"
+
+
+class VersionAlreadyAdopted(Conflict):
+    """This version is the one in force already."""
+
+    code = "version_already_adopted"
+
+
+class ElectorateTooNarrow(Conflict):
+    """The electorate must span at least 2 stakeholder groups and 2 regions, so none decides alone."""
+
+    code = "electorate_too_narrow"
+
+
+class ClosingTimeInvalid(InvalidInput):
+    """`closes_at` must leave the charter's minimum ballot duration, and be within a year."""
+
+    code = "closes_at_invalid"
+
+
+class BallotClosed(Conflict):
+    """The ballot is closed; its result is final."""
+
+    code = "ballot_closed"
+
+
+class NotAnElector(Forbidden):
+    """Only the electorate frozen when the ballot opened may vote on it."""
+
+    code = "not_an_elector"
+
+
+class TooEarlyToClose(Conflict):
+    """A convener may close a ballot only after the charter's minimum duration, or once everyone has voted."""
+
+    code = "too_early_to_close"
+
+
+class WhatIfInvalid(InvalidInput):
+    """A what-if vote names someone outside the electorate."""
+
+    code = "what_if_invalid"

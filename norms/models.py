@@ -9,8 +9,11 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    CheckConstraint,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -18,9 +21,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from norms.signoff import Position
 from services.kit.db import Base, UTCDateTime, new_id, utcnow
 
 # One BIGINT autoincrement key that also works as SQLite's rowid alias.
@@ -28,7 +33,14 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class NormStatus(enum.StrEnum):
+    """`adopted` once a ballot has adopted a version (`Norm.adopted_version`); drafting goes on either way."""
+
     drafting = "drafting"
+    adopted = "adopted"
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    return Enum(kind, native_enum=False, length=20, create_constraint=True, name=name)
 
 
 class Norm(Base):
@@ -49,6 +61,8 @@ class Norm(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     change_count: Mapped[int] = mapped_column(Integer, default=0)
     version_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The version the latest adoption adopted; None until one is.
+    adopted_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class ActorBinding(Base):
@@ -116,3 +130,109 @@ class NormVersion(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BallotStatus(enum.StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class CloseReason(enum.StrEnum):
+    deadline = "deadline"
+    all_voted = "all_voted"
+    convener = "convener"
+
+
+class Ballot(Base):
+    """A vote of a network's members on one version of a norm, under the charter's policy when it opened."""
+
+    __tablename__ = "ballots"
+    __table_args__ = (
+        # One open ballot per norm: a second one, however concurrent, fails here.
+        Index(
+            "uq_ballots_open_norm",
+            "norm_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_ballots_norm_opened", "norm_id", "opened_at"),
+        Index("ix_ballots_due", "status", "closes_at"),
+        CheckConstraint("closes_at > opened_at", name="closes_after_opening"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    norm_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("norms.id"))
+    version_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("norm_versions.id"))
+    version_number: Mapped[int] = mapped_column(Integer)
+    # The policy is copied from the charter in force at opening; amending the charter later changes nothing here.
+    charter_version: Mapped[int] = mapped_column(Integer)
+    quorum: Mapped[str] = mapped_column(String(32))
+    threshold: Mapped[str] = mapped_column(String(32))
+    min_ballot_hours: Mapped[int] = mapped_column(Integer)
+    status: Mapped[BallotStatus] = mapped_column(_enum(BallotStatus, "ballot_status"), default=BallotStatus.open)
+    opened_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason, "ballot_close_reason"))
+    closed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("participants.id"))
+    adopted: Mapped[bool | None] = mapped_column(Boolean)
+    # The rule's verdict at closing (tallies, missing), kept as it was reached.
+    result: Mapped[dict | None] = mapped_column(JSON)
+
+
+class BallotElector(Base):
+    """A member of the roster when the ballot opened, with the affiliation they had then."""
+
+    __tablename__ = "ballot_electors"
+
+    ballot_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("ballots.id"), primary_key=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"), primary_key=True, index=True)
+    stakeholder_group: Mapped[str] = mapped_column(String(40))
+    region: Mapped[str] = mapped_column(String(40))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+
+
+class BallotVote(Base):
+    """An elector's current position; each change is in the audit log."""
+
+    __tablename__ = "ballot_votes"
+    __table_args__ = (
+        # Only an elector of the ballot can hold a vote in it.
+        ForeignKeyConstraint(
+            ["ballot_id", "participant_id"],
+            ["ballot_electors.ballot_id", "ballot_electors.participant_id"],
+            name="fk_ballot_votes_elector",
+        ),
+        CheckConstraint("position <> 'object' OR reason IS NOT NULL", name="objection_has_reason"),
+    )
+
+    ballot_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    position: Mapped[Position] = mapped_column(_enum(Position, "vote_position"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Adoption(Base):
+    """The record of a version adopted by a ballot; the newest one for a norm is in force."""
+
+    __tablename__ = "norm_adoptions"
+    __table_args__ = (Index("ix_norm_adoptions_norm_adopted", "norm_id", "adopted_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    norm_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("norms.id"))
+    # One adoption per ballot: closing the same ballot twice cannot adopt twice.
+    ballot_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("ballots.id"), unique=True)
+    version_number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    heads: Mapped[list[str]] = mapped_column(JSON)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[dict] = mapped_column(JSON)
+    tallies: Mapped[dict] = mapped_column(JSON)
+    votes: Mapped[list] = mapped_column(JSON)
+    adopted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The adoption this one replaced; each is replaced at most once, so adoptions form one line per norm.
+    supersedes_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("norm_adoptions.id"), unique=True)

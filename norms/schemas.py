@@ -4,7 +4,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from networks.schemas import no_nul
+from norms.signoff import Position
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 HeadHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
@@ -30,6 +43,7 @@ class NormSummary(BaseModel):
     status: str
     url: str
     current_version: int | None
+    adopted_version: int | None = Field(default=None, description="The version in force, once a ballot has adopted one")
     change_count: int
     created_at: datetime
 
@@ -135,3 +149,154 @@ class AuthorshipSpan(BaseModel):
 class Authorship(BaseModel):
     heads: list[str]
     spans: list[AuthorshipSpan]
+
+
+# --- Ballots -------------------------------------------------------------------------------
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(no_nul)]
+
+
+class BallotCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, description="The version number to vote on")
+    closes_at: AwareDatetime = Field(description="When voting ends: at least the charter's `min_ballot_hours` from now")
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    position: Position
+    reason: Reason | None = Field(default=None, validate_default=True, description="Required to object; public")
+
+    @field_validator("reason")
+    @classmethod
+    def _objection_has_reason(cls, reason: str | None, info: ValidationInfo) -> str | None:
+        reason = reason or None
+        if info.data.get("position") is Position.object and reason is None:
+            raise PydanticCustomError("reason_required", "An objection needs a reason; it is shown with your vote")
+        return reason
+
+
+class WhatIfVote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant_id: uuid.UUID
+    position: Position
+
+
+class WhatIfIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    votes: list[WhatIfVote] = Field(max_length=100_000, description="Votes to add (replacing those electors' votes)")
+
+
+class PolicyOut(BaseModel):
+    charter_version: int
+    quorum: str = Field(description='Exact fraction, e.g. "1/2"')
+    quorum_value: float
+    threshold: str
+    threshold_value: float
+    min_ballot_hours: int
+
+
+class TallyOut(BaseModel):
+    dimension: Literal["group", "region"]
+    key: str
+    label: str
+    electors: int
+    voted: int
+    turnout: str = Field(description="Electors who voted, by head, over the electorate: an exact fraction")
+    turnout_value: float
+    turnout_needed: int = Field(description="Heads needed to reach the quorum")
+    approvals: str = Field(description="Weighted: each organisation counts once")
+    approvals_value: float
+    objections: str
+    objections_value: float
+    abstentions: str
+    abstentions_value: float
+    support: str | None = Field(description="approvals / (approvals + objections); null before either")
+    support_value: float | None
+    passes: bool
+    settled: bool = Field(description="The electors yet to vote cannot change `passes`")
+    missing: list[str]
+
+
+class OutcomeOut(BaseModel):
+    adopted: bool
+    settled: bool = Field(description="The electors yet to vote cannot change `adopted` (cast votes may still change)")
+    missing: list[str]
+    groups: list[TallyOut]
+    regions: list[TallyOut]
+
+
+class ElectorOut(BaseModel):
+    participant_id: uuid.UUID
+    name: str
+    stakeholder_group: str
+    region: str
+    organisation: str | None
+    voted: bool
+
+
+class VoteOut(BaseModel):
+    participant_id: uuid.UUID
+    name: str
+    stakeholder_group: str
+    region: str
+    organisation: str | None
+    position: Position
+    reason: str | None
+    cast_at: datetime
+    changed_at: datetime | None
+
+
+class BallotVersion(BaseModel):
+    number: int
+    title: str
+    label: str
+    heads: list[str]
+    text_sha256: str
+
+
+class BallotSummary(BaseModel):
+    id: uuid.UUID
+    norm_id: uuid.UUID
+    version_number: int
+    status: Literal["open", "closed"]
+    opened_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None
+    close_reason: Literal["deadline", "all_voted", "convener"] | None
+    adopted: bool | None
+    electors: int
+    voted: int
+
+
+class BallotOut(BallotSummary):
+    network: str
+    version: BallotVersion
+    policy: PolicyOut
+    opened_by: PersonRef
+    closed_by: PersonRef | None
+    convener_may_close_at: datetime = Field(description="When a convener may close it early (the charter's minimum duration)")
+    electorate: list[ElectorOut]
+    votes: list[VoteOut]
+    outcome: OutcomeOut
+    adoption_id: uuid.UUID | None
+
+
+class AdoptionOut(BaseModel):
+    id: uuid.UUID
+    norm_id: uuid.UUID
+    ballot_id: uuid.UUID
+    version_number: int
+    title: str
+    heads: list[str]
+    text_sha256: str
+    policy: PolicyOut
+    outcome: OutcomeOut
+    votes: list[VoteOut]
+    adopted_at: datetime
+    supersedes_id: uuid.UUID | None
+    in_force: bool

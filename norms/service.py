@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +13,14 @@ from networks import service as networks
 from networks.models import Membership, Network
 from norms import diff as text_diff
 from norms import document
-from norms.errors import ChangeNotFound, InvalidHeads, NormNotFound, NotAMember, NotDrafting, VersionNotFound
+from norms.errors import (
+    ChangeNotFound,
+    InvalidHeads,
+    NormNotFound,
+    NotAMember,
+    NotDrafting,
+    VersionNotFound,
+)
 from norms.models import ActorBinding, Norm, NormChange, NormStatus, NormVersion
 from norms.schemas import (
     Authorship,
@@ -55,13 +63,18 @@ async def _is_member(session: AsyncSession, network_id: uuid.UUID, participant_i
     return found is not None
 
 
+# Adoption fixes a version, not the document: members go on editing the working draft, and a
+# later version can be balloted again.
+EDITABLE = frozenset({NormStatus.drafting, NormStatus.adopted})
+
+
 def edit_permission(participant_id: uuid.UUID):
-    """The check the store runs inside its write transaction: a member, on a norm still in drafting."""
+    """The check the store runs inside its write transaction: a member, on a norm whose draft is editable."""
 
     async def authorize(session: AsyncSession, norm: Norm) -> None:
         if not await _is_member(session, norm.network_id, participant_id):
             raise NotAMember()
-        if norm.status is not NormStatus.drafting:
+        if norm.status not in EDITABLE:
             raise NotDrafting()
 
     return authorize
@@ -119,6 +132,7 @@ def _summary(norm: Norm, network_slug: str) -> dict:
         "status": norm.status.value,
         "url": document.document_url(norm.document_id),
         "current_version": norm.version_count or None,
+        "adopted_version": norm.adopted_version,
         "change_count": norm.change_count,
         "created_at": norm.created_at,
     }

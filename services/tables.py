@@ -2,6 +2,7 @@
 
 from networks import models as networks_models  # noqa: F401
 from norms import models as norms_models  # noqa: F401
+from norms import outbox as outbox_models  # noqa: F401
 from services.accounts import models as accounts_models  # noqa: F401
 from services.audit import models as audit_models  # noqa: F401
 from services.kit.db import Base

@@ -270,7 +270,7 @@ ORGANISATIONS = [None, "Acme", "acme ", "Rede", "EDRi", "NUS", "Ministry"]
 POSITIONS = list(Position)
 MANY = settings(max_examples=1000, deadline=None)
 
-fractions_between = lambda low, high: st.builds(Fraction, st.integers(1, 12), st.integers(1, 12)).filter(  # noqa: E731
+fractions_between = lambda low, high: st.builds(Fraction, st.integers(1, 12), st.integers(1, 12)).filter(
     lambda f: low <= f <= high
 )
 policies = st.builds(Policy, quorum=st.one_of(st.just(F(1, 2)), fractions_between(F(1, 12), F(1))),
@@ -316,7 +316,7 @@ def test_an_adoption_has_an_approval_in_every_group_and_region(ballot):
 @MANY
 @given(ballots(), st.sampled_from(["stakeholder_group", "region"]), st.data())
 def test_the_votes_of_one_group_or_one_region_alone_never_adopt(ballot, attribute, data):
-    policy, electorate, votes = ballot
+    policy, electorate, _ = ballot
     alone = data.draw(st.sampled_from(sorted({getattr(e, attribute) for e in electorate})))
     # Everyone in that group (or region) approves; nobody else votes.
     only = {e.id: A for e in electorate if getattr(e, attribute) == alone}
@@ -353,7 +353,7 @@ def test_adding_electors_of_an_organisation_already_present_never_raises_its_wei
     # Only that organisation votes, so each tally's weighted total is that organisation's weight.
     own_votes = {e.id: rng.choice(POSITIONS) for e in colleagues}
     all_votes = {**own_votes, **{e.id: rng.choice(POSITIONS) for e in newcomers}}
-    weight = lambda t: t.approvals + t.objections + t.abstentions  # noqa: E731
+    weight = lambda t: t.approvals + t.objections + t.abstentions
     assert all(weight(t) <= 1 for t in tally(policy, electorate, own_votes).tallies)
     assert all(weight(t) <= 1 for t in tally(policy, [*electorate, *newcomers], all_votes).tallies)
     unanimous = tally(policy, [*electorate, *newcomers], dict.fromkeys(all_votes, A))

@@ -1,0 +1,100 @@
+"""A durable outbox: events written in the same transaction as the change they announce.
+
+A producer `emit`s inside its unit of work, so an event exists exactly when its change
+committed. A consumer (the clearing house) `claim`s pending events under a lease — several
+workers may claim at once; each event goes to one of them at a time, and to another once
+the lease runs out without `complete` — and marks each `complete` when handled.
+
+Kinds written today: `norm.adopted` (payload: adoption, norm, network, version, heads, text hash).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.kit.db import Base, UTCDateTime
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index(
+            "ix_outbox_events_pending",
+            "kind",
+            "id",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # How many times a worker has claimed it (a retry count for the consumer's backoff).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+async def emit(session: AsyncSession, kind: str, payload: dict, *, at: datetime) -> OutboxEvent:
+    """Add an event to the caller's transaction; it commits, or vanishes, with the change it announces."""
+    event = OutboxEvent(kind=kind, payload=payload, created_at=at, attempts=0)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def claim(
+    session: AsyncSession, *, kinds: list[str], worker: str, now: datetime, lease: timedelta, limit: int = 100
+) -> list[OutboxEvent]:
+    """Up to `limit` pending events of these kinds, oldest first, leased to `worker` until `now + lease`.
+
+    Rows another transaction is claiming are skipped (PostgreSQL `SKIP LOCKED`); on SQLite the
+    caller takes the write lock first, which makes claimers take turns.
+    """
+    query = (
+        select(OutboxEvent)
+        .where(
+            OutboxEvent.kind.in_(kinds),
+            OutboxEvent.processed_at.is_(None),
+            or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until <= now),
+        )
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    events = list((await session.scalars(query.execution_options(populate_existing=True))).all())
+    for event in events:
+        event.claimed_by = worker
+        event.claimed_until = now + lease
+        event.attempts += 1
+    await session.flush()
+    return events
+
+
+async def complete(session: AsyncSession, event_id: int, *, worker: str, now: datetime) -> bool:
+    """Mark an event handled; False when `worker` no longer holds it (its lease passed to another)."""
+    result = await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == event_id, OutboxEvent.claimed_by == worker, OutboxEvent.processed_at.is_(None))
+        .values(processed_at=now)
+    )
+    return result.rowcount == 1
