@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from services.kit.validation import no_nul
 from networks.models import (
     NAME_LENGTH,
     ORGANISATION_LENGTH,
@@ -39,13 +40,6 @@ MAX_DENOMINATOR = 1_000_000
 DEFAULT_QUORUM = Fraction(1, 2)
 DEFAULT_THRESHOLD = Fraction(1, 2)
 DEFAULT_MIN_BALLOT_HOURS = 24
-
-
-def no_nul(value: str | None) -> str | None:
-    # PostgreSQL cannot store NUL in text; refuse it here rather than fail in the database.
-    if value is not None and "\x00" in value:
-        raise PydanticCustomError("nul_character", "Must not contain NUL characters")
-    return value
 
 
 def _text(max_length: int, min_length: int = 1) -> Any:

@@ -7,10 +7,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.accounts.models import Role
+from services.kit.validation import Text
 
 MIN_PASSWORD_LENGTH = 10
 
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+DisplayName = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
 
 

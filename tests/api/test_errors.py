@@ -56,3 +56,18 @@ async def test_openapi_document_describes_the_api(client):
     spec = (await client.get("/api/openapi.json")).json()
     assert "/api/v1/auth/register" in spec["paths"]
     assert (await client.get("/api/docs")).status_code == 200
+
+
+async def test_nul_characters_are_422_on_every_database(client, sign_up):
+    """PostgreSQL cannot store NUL in text, so no database gets it: the answer is the same 422 everywhere."""
+    participant = await sign_up()
+    for params in ({"target_id": "a\x00b"}, {"action": "x\x00"}):
+        response = await client.get("/api/v1/audit", params=params)
+        assert response.status_code == 422, params
+        assert "NUL" in response.json()["detail"]
+    name = await client.post(
+        "/api/v1/auth/register", json={"email": "nul@example.org", "password": "correct horse battery", "display_name": "Nul\x00"}
+    )
+    assert name.status_code == 422
+    assert name.json()["errors"][0]["field"] == "display_name"
+    assert (await client.get("/api/v1/me", headers=participant["headers"])).status_code == 200

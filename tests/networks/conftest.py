@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
-
-from services.accounts import security
 
 NETWORK = {
     "name": "Open Routing Security",
@@ -16,15 +12,6 @@ NETWORK = {
     "aims": "A voluntary norm for route origin validation across operators.",
     "intended_outcome": "A norm operators and regulators can adopt as is.",
 }
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """These tests sign up many participants; argon2 at its smallest cost keeps them quick.
-
-    Password hashing itself is tested under tests/api with the production parameters.
-    """
-    monkeypatch.setattr(security, "_hasher", PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),)))
 
 
 @pytest.fixture
