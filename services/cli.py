@@ -46,6 +46,38 @@ def serve(
     )
 
 
+@app.command()
+def worker(once: bool = typer.Option(False, "--once", help="Do one round and exit (for cron jobs and checks).")) -> None:
+    """Run the background jobs without serving HTTP: close ballots at their deadline.
+
+    Any number of workers (and `cogov serve` instances, which do the same) may run at once.
+    """
+    from norms import ballots
+    from services.kit.clock import SystemClock
+    from services.kit.db import create_engine, create_sessionmaker
+
+    settings = _settings()
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
+        try:
+            if once:
+                return await ballots.close_due(sessionmaker, clock)
+            console.print(f"CoGov worker: closing ballots at their deadline (database: {settings.database_url})")
+            await ballots.keep_closing(sessionmaker, clock, interval=ballots.SWEEP_SECONDS)
+            return 0
+        finally:
+            await engine.dispose()
+
+    try:
+        closed = asyncio.run(run())
+    except KeyboardInterrupt:
+        return
+    if once:
+        typer.echo(f"ballots closed: {closed}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply every pending migration to the configured database."""
