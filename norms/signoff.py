@@ -150,18 +150,27 @@ def tally(policy: Policy, electorate: Iterable[Elector], votes: Mapping[Hashable
     strangers = [voter for voter in votes if voter not in ids]
     if strangers:
         raise ValueError(f"votes from outside the electorate: {strangers[:5]!r}")
-    positions = {voter: Position(position) for voter, position in votes.items()}
+    columns = {voter: _column(position) for voter, position in votes.items()}
 
     # Per tally, per organisation (or lone elector): [electors, approvals, objections, abstentions] by head.
     heads: dict[tuple[Dimension, str], dict[Hashable, list[int]]] = {}
+    organisations: dict[str, str | None] = {}
     for elector in electors:
-        organisation = organisation_key(elector.organisation)
+        name = elector.organisation
+        organisation = None
+        if name is not None:
+            organisation = organisations.get(name, ...)
+            if organisation is ...:
+                organisation = organisations[name] = organisation_key(name)
         unit = ("organisation", organisation) if organisation is not None else ("elector", elector.id)
-        column = _COLUMN.get(positions.get(elector.id))
+        column = columns.get(elector.id)
         for place in ((Dimension.group, elector.stakeholder_group), (Dimension.region, elector.region)):
-            row = heads.setdefault(place, {}).get(unit)
+            units = heads.get(place)
+            if units is None:
+                units = heads[place] = {}
+            row = units.get(unit)
             if row is None:
-                row = heads[place][unit] = [0, 0, 0, 0]
+                row = units[unit] = [0, 0, 0, 0]
             row[0] += 1
             if column:
                 row[column] += 1
@@ -187,6 +196,14 @@ def tally(policy: Policy, electorate: Iterable[Elector], votes: Mapping[Hashable
 # Internals
 
 _COLUMN = {Position.approve: 1, Position.object: 2, Position.abstain: 3}
+
+
+def _column(position: Position | str) -> int:
+    """Where a position is counted (1 approve, 2 object, 3 abstain); ValueError for an unknown one."""
+    column = _COLUMN.get(position)  # a StrEnum hashes as its string, so "approve" finds it too
+    if column is None:
+        raise ValueError(f"{position!r} is not a position: use approve, object or abstain")
+    return column
 
 
 @dataclass(frozen=True)
