@@ -402,3 +402,37 @@ def test_a_failing_tally_says_what_is_missing_and_a_passing_one_says_nothing(bal
         assert t.passes == (t.voted >= t.turnout_needed and t.support is not None and t.support > F(1, 2)
                             and t.support >= ballot[0].threshold)
     assert outcome.adopted == (not outcome.missing)
+
+
+def test_the_worked_example_in_the_readme():
+    rows = [
+        ("Aiko", "private_sector", "asia_pacific", "BigTel", A),
+        ("Bao", "private_sector", "asia_pacific", "BigTel", A),
+        ("Chidi", "private_sector", "africa", "BigTel", A),
+        ("Dmitri", "private_sector", "eastern_europe", "CloudCo", O),
+        ("Elena", "private_sector", "latin_america_caribbean", "FiberSur", O),
+        ("Fatou", "civil_society", "africa", "Net Rights Africa", A),
+        ("Gabriel", "civil_society", "latin_america_caribbean", None, A),
+        ("Hanna", "technical_academic", "western_europe_others", "TU Routing", A),
+        ("Ines", "technical_academic", "eastern_europe", "TU Routing", X),
+    ]
+    electorate = [Elector(name, group, region, organisation) for name, group, region, organisation, _ in rows]
+    votes = {name: vote for name, *_, vote in rows}
+    policy = Policy(F(1, 2), F(2, 3))
+
+    outcome = tally(policy, electorate, votes)
+    assert not outcome.adopted
+    private = by_key(outcome, "private_sector")
+    assert (private.approvals, private.objections, private.support) == (1, 2, F(1, 3))
+    technical = by_key(outcome, "technical_academic")
+    assert (technical.approvals, technical.abstentions, technical.voted, technical.passes) == (F(1, 2), F(1, 2), 2, True)
+    assert by_key(outcome, "asia_pacific").approvals == 1 and by_key(outcome, "africa").approvals == 2
+    assert failing(outcome) == {"private_sector", "eastern_europe", "latin_america_caribbean"}
+    assert outcome.missing == (
+        "needs approvals from 3 more organisations in private_sector (support 1/3, needs at least 2/3 and more than 1/2)",
+        "needs approvals from 2 more organisations in eastern_europe (support 0, needs at least 2/3 and more than 1/2)",
+        "needs approvals from 1 more organisation in latin_america_caribbean (support 1/2, needs at least 2/3 and more than 1/2)",
+    )
+    dmitri = tally(policy, electorate, votes | {"Dmitri": A})
+    assert by_key(dmitri, "private_sector").support == F(2, 3) and failing(dmitri) == {"latin_america_caribbean"}
+    assert tally(policy, electorate, votes | {"Dmitri": A, "Elena": A}).adopted
