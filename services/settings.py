@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     sync_outbox_limit: int = Field(default=5000, ge=10)
     sync_revalidate_seconds: float = Field(default=2.0, gt=0)
     sync_catch_up_seconds: float = Field(default=5.0, gt=0)
+    # Clearing house: the Ed25519 key signing adoption records (PEM or base64url seed; default: a
+    # key generated into data_dir), the worker that publishes and delivers, and WebSub callbacks.
+    publication_key: SecretStr | None = None
+    worker_in_serve: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    allow_private_callbacks: bool = False
+    callback_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    delivery_retry_hours: float = Field(default=72.0, ge=24)
+    delivery_concurrency: int = Field(default=32, ge=1, le=1000)
     log_level: str = "info"
     log_json: bool = False
 
@@ -59,7 +69,7 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("redis_url", "taxonomy_file", mode="before")
+    @field_validator("redis_url", "taxonomy_file", "publication_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

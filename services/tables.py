@@ -5,6 +5,7 @@ from norms import models as norms_models  # noqa: F401
 from norms import outbox as outbox_models  # noqa: F401
 from services.accounts import models as accounts_models  # noqa: F401
 from services.audit import models as audit_models  # noqa: F401
+from services.clearinghouse import models as clearinghouse_models  # noqa: F401
 from services.kit.db import Base
 
 metadata = Base.metadata

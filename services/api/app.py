@@ -19,6 +19,8 @@ from services.api import errors
 from services.api.health import router as health_router
 from services.api.middleware import BodySizeLimit, RequestId
 from services.audit.router import router as audit_router
+from services.clearinghouse import router as clearinghouse
+from services.clearinghouse import worker as clearinghouse_worker
 from services.kit import logging as kit_logging
 from services.kit.broker import create_broker
 from services.kit.clock import SystemClock
@@ -45,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # Closes ballots at their deadline; safe with several instances doing the same.
         async with ballots.closing_ballots(app.state.sessionmaker, app.state.clock, interval=app.state.ballot_sweep_seconds):
-            yield
+            # Publishes adoptions and makes WebSub deliveries, unless a separate `cogov worker` does.
+            async with clearinghouse_worker.in_serve(app):
+                yield
         await app.state.sync_hub.stop()
         await engine.dispose()
 
@@ -89,4 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     for router in (health_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, sync_router):
         app.include_router(router)
+    clearinghouse.install(app, settings)
     return app

@@ -1,0 +1,183 @@
+"""The delivery outbox: POST each notification to each subscriber until it is acknowledged.
+
+A worker claims due deliveries under a lease (PostgreSQL `SKIP LOCKED`; the SQLite write lock
+makes claimers take turns), POSTs outside any transaction, then records the attempt. A 2xx
+delivers; a 410 ends the subscription; anything else (an error status, a timeout, a refused
+connection) is retried with exponential backoff and jitter until `retry_window` has passed.
+A worker killed mid-delivery leaves its claims to expire, and another round sends them again:
+a delivery may arrive twice (its `X-CoGov-Delivery` id tells), never zero times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.clearinghouse.callbacks import CallbackClient, Reply
+from services.clearinghouse.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Notification,
+    Subscription,
+    SubscriptionState,
+)
+from services.clearinghouse.websub import stop_deliveries
+from services.kit.clock import Clock
+from services.kit.db import take_write_lock, transaction
+
+log = structlog.get_logger()
+
+FIRST_RETRY = timedelta(seconds=10)
+LONGEST_WAIT = timedelta(hours=1)
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """The wait before the next try after `attempts` failures: doubling from 10 s to at most 1 h, the second half random."""
+    ceiling = min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 20), LONGEST_WAIT)
+    return ceiling / 2 + ceiling / 2 * rng.random()
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: int
+    attempts: int
+    created_at: datetime
+    callback: str
+    topic: str
+    secret: str | None
+    content_type: str
+    body: bytes
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature` value: `sha256=` + hex HMAC-SHA256 of the body under the subscription's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def claim_due(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *, worker: str, lease: timedelta, limit: int = 100
+) -> list[Job]:
+    """Due deliveries of live subscriptions, leased to `worker`; those of ended subscriptions stop here."""
+    async with transaction(sessionmaker) as session:
+        await take_write_lock(session)
+        now = clock.now()
+        deliveries = (
+            await session.scalars(
+                select(Delivery)
+                .where(
+                    Delivery.status == DeliveryStatus.pending,
+                    Delivery.next_attempt_at <= now,
+                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now),
+                )
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+        if not deliveries:
+            return []
+        subscriptions = {
+            s.id: s for s in await session.scalars(select(Subscription).where(Subscription.id.in_({d.subscription_id for d in deliveries})))
+        }
+        bodies = {
+            n.id: n for n in await session.scalars(select(Notification).where(Notification.id.in_({d.notification_id for d in deliveries})))
+        }
+        jobs = []
+        for delivery in deliveries:
+            subscription = subscriptions[delivery.subscription_id]
+            stopped = _stopped(subscription, now)
+            if stopped is not None:
+                delivery.status, delivery.finished_at = stopped, now
+                continue
+            delivery.claimed_by, delivery.claimed_until = worker, now + lease
+            delivery.attempts += 1
+            notification = bodies[delivery.notification_id]
+            jobs.append(
+                Job(delivery.id, delivery.attempts, delivery.created_at, subscription.callback, subscription.topic,
+                    subscription.secret, notification.content_type, notification.body)
+            )
+        return jobs
+
+
+def _stopped(subscription: Subscription, now: datetime) -> DeliveryStatus | None:
+    if subscription.state is SubscriptionState.gone:
+        return DeliveryStatus.gone
+    if subscription.state is SubscriptionState.unsubscribed:
+        return DeliveryStatus.unsubscribed
+    if subscription.expires_at <= now:
+        return DeliveryStatus.expired
+    return None
+
+
+async def send(client: CallbackClient, job: Job, *, hub_url: str) -> Reply:
+    headers = {
+        "Content-Type": job.content_type,
+        "Link": f'<{hub_url}>; rel="hub", <{job.topic}>; rel="self"',
+        "X-CoGov-Delivery": str(job.delivery_id),
+    }
+    if job.secret:
+        headers["X-Hub-Signature"] = signature(job.secret, job.body)
+    return await client.request("POST", job.callback, content=job.body, headers=headers)
+
+
+async def record(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, job: Job, reply: Reply, *, worker: str,
+    retry_window: timedelta, rng: random.Random,
+) -> DeliveryStatus:
+    """Store the attempt and what follows from it; the delivery's status afterwards."""
+    async with transaction(sessionmaker) as session:
+        await take_write_lock(session)
+        now = clock.now()
+        delivery = await session.scalar(
+            select(Delivery).where(Delivery.id == job.delivery_id).with_for_update().execution_options(populate_existing=True)
+        )
+        error = reply.error or (None if reply.ok else f"the callback answered {reply.status_code}")
+        session.add(DeliveryAttempt(delivery_id=delivery.id, at=now, status_code=reply.status_code, error=error, duration_ms=reply.duration_ms))
+        if delivery.status is not DeliveryStatus.pending or delivery.claimed_by != worker:
+            return delivery.status  # settled meanwhile (unsubscribed, or retried by another after our lease ran out)
+        delivery.last_status_code, delivery.last_error = reply.status_code, error
+        delivery.claimed_by = delivery.claimed_until = None
+        if reply.ok:
+            delivery.status, delivery.finished_at = DeliveryStatus.delivered, now
+        elif reply.status_code == 410:
+            subscription = await session.get(Subscription, delivery.subscription_id, with_for_update=True)
+            subscription.state, subscription.ended_at = SubscriptionState.gone, now
+            delivery.status, delivery.finished_at = DeliveryStatus.gone, now
+            await session.flush()
+            await stop_deliveries(session, subscription.id, DeliveryStatus.gone, now)
+        elif now - delivery.created_at >= retry_window:
+            delivery.status, delivery.finished_at = DeliveryStatus.failed, now
+            log.warning("delivery_abandoned", delivery_id=delivery.id, callback=job.callback, attempts=delivery.attempts)
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts, rng)
+        return delivery.status
+
+
+async def deliver_due(
+    sessionmaker: async_sessionmaker[AsyncSession], client: CallbackClient, clock: Clock, *, worker: str, lease: timedelta,
+    retry_window: timedelta, hub_url: str, concurrency: int, rng: random.Random, limit: int = 200,
+) -> int:
+    """Make one round of due deliveries, `concurrency` at a time; how many were attempted."""
+    jobs = await claim_due(sessionmaker, clock, worker=worker, lease=lease, limit=limit)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: Job) -> None:
+        async with gate:
+            reply = await send(client, job, hub_url=hub_url)
+            try:
+                await record(sessionmaker, clock, job, reply, worker=worker, retry_window=retry_window, rng=rng)
+            except Exception:  # the claim runs out and the delivery is made again
+                log.exception("delivery_record_failed", delivery_id=job.delivery_id)
+
+    await asyncio.gather(*(one(job) for job in jobs))
+    return len(jobs)

@@ -1,0 +1,181 @@
+"""Published entries as readers see them: the signed entry with its curation, and their addresses."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from networks.models import Network
+from services.accounts.models import Participant
+from services.clearinghouse.errors import EntryNotFound
+from services.clearinghouse.models import (
+    Collection,
+    CollectionEntry,
+    EntryCuration,
+    EntryTopic,
+    FeedEntry,
+    RelatedEntry,
+    RelatedNetwork,
+    Topic,
+)
+from services.clearinghouse.schemas import (
+    CurationOut,
+    EntryOut,
+    EntryRef,
+    NetworkRef,
+    PersonRef,
+    SignatureOut,
+    TopicOut,
+)
+
+KEYS_PATH = "/.well-known/cogov-keys.json"
+HUB_PATH = "/websub"
+
+
+def urn(network: str, norm: str, version: int) -> str:
+    return f"urn:cogov:norm:{network}:{norm}:v{version}"
+
+
+def permalink(base_url: str, entry: FeedEntry) -> str:
+    return f"{base_url}/clearinghouse/{entry.network_slug}/{entry.norm_slug}/v{entry.version_number}"
+
+
+def entry_url(base_url: str, entry_id: uuid.UUID) -> str:
+    return f"{base_url}/api/v1/clearinghouse/entries/{entry_id}"
+
+
+def network_url(base_url: str, slug: str) -> str:
+    return f"{base_url}/networks/{slug}"
+
+
+@dataclass
+class EntryView:
+    """An entry with everything shown beside it: network name and staff's curation."""
+
+    entry: FeedEntry
+    network_name: str
+    curation: EntryCuration | None = None
+    topics: list[Topic] = field(default_factory=list)
+    related_entries: list[FeedEntry] = field(default_factory=list)
+    related_networks: list[Network] = field(default_factory=list)
+    collections: list[str] = field(default_factory=list)
+    people: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str | None:
+        return self.curation.summary if self.curation else None
+
+    @property
+    def featured(self) -> bool:
+        return bool(self.curation and self.curation.featured)
+
+
+async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details: bool = True) -> list[EntryView]:
+    """Views of `entries` in their order; `details` adds related entries and networks, collections and names."""
+    if not entries:
+        return []
+    ids = [entry.id for entry in entries]
+    names = dict((await session.execute(select(Network.id, Network.name).where(Network.id.in_({e.network_id for e in entries})))).tuples().all())
+    curations = {c.entry_id: c for c in await session.scalars(select(EntryCuration).where(EntryCuration.entry_id.in_(ids)))}
+    topics: dict[uuid.UUID, list[Topic]] = defaultdict(list)
+    for entry_id, topic in await session.execute(
+        select(EntryTopic.entry_id, Topic).join(Topic, Topic.id == EntryTopic.topic_id).where(EntryTopic.entry_id.in_(ids)).order_by(Topic.label)
+    ):
+        topics[entry_id].append(topic)
+    result = [
+        EntryView(entry, names.get(entry.network_id, entry.network_slug), curations.get(entry.id), topics.get(entry.id, []))
+        for entry in entries
+    ]
+    if not details:
+        return result
+    by_id = {view.entry.id: view for view in result}
+    for entry_id, related in await session.execute(
+        select(RelatedEntry.entry_id, FeedEntry).join(FeedEntry, FeedEntry.id == RelatedEntry.related_id).where(RelatedEntry.entry_id.in_(ids)).order_by(FeedEntry.seq.desc())
+    ):
+        by_id[entry_id].related_entries.append(related)
+    for entry_id, network in await session.execute(
+        select(RelatedNetwork.entry_id, Network).join(Network, Network.id == RelatedNetwork.network_id).where(RelatedNetwork.entry_id.in_(ids)).order_by(Network.name)
+    ):
+        by_id[entry_id].related_networks.append(network)
+    for entry_id, slug in await session.execute(
+        select(CollectionEntry.entry_id, Collection.slug).join(Collection, Collection.id == CollectionEntry.collection_id).where(CollectionEntry.entry_id.in_(ids)).order_by(Collection.slug)
+    ):
+        by_id[entry_id].collections.append(slug)
+    people = {
+        person
+        for view in result
+        if view.curation
+        for person in (view.curation.summary_by, view.curation.updated_by)
+        if person
+    }
+    if people:
+        names_by_id = dict((await session.execute(select(Participant.id, Participant.display_name).where(Participant.id.in_(people)))).tuples().all())
+        for view in result:
+            view.people = names_by_id
+    return result
+
+
+async def get_entry(session: AsyncSession, entry_id: uuid.UUID) -> FeedEntry:
+    entry = await session.get(FeedEntry, entry_id)
+    if entry is None:
+        raise EntryNotFound(f"No published entry with id {entry_id}")
+    return entry
+
+
+async def entry_by_path(session: AsyncSession, network: str, norm: str, version: int) -> FeedEntry:
+    entry = await session.scalar(select(FeedEntry).where(FeedEntry.urn == urn(network, norm, version)))
+    if entry is None:
+        raise EntryNotFound(f"No published entry {urn(network, norm, version)}")
+    return entry
+
+
+def ref(base_url: str, entry: FeedEntry) -> EntryRef:
+    return EntryRef(
+        id=entry.id, urn=entry.urn, title=entry.title, network=entry.network_slug, version=entry.version_number,
+        permalink=permalink(base_url, entry),
+    )
+
+
+def out(base_url: str, view: EntryView) -> EntryOut:
+    entry, curation = view.entry, view.curation
+
+    def person(person_id: uuid.UUID | None) -> PersonRef | None:
+        return PersonRef(id=person_id, display_name=view.people.get(person_id, "clearing-house staff")) if person_id else None
+
+    return EntryOut(
+        id=entry.id,
+        urn=entry.urn,
+        permalink=permalink(base_url, entry),
+        entry_url=entry_url(base_url, entry.id),
+        title=entry.title,
+        text=entry.text,
+        network=NetworkRef(slug=entry.network_slug, name=view.network_name, url=network_url(base_url, entry.network_slug)),
+        norm_id=entry.norm_id,
+        norm_slug=entry.norm_slug,
+        version=entry.version_number,
+        adopted_at=entry.adopted_at,
+        published_at=entry.published_at,
+        record=entry.record,
+        signature=SignatureOut(kid=entry.kid, value=entry.signature),
+        keys_url=base_url + KEYS_PATH,
+        curation=CurationOut(
+            summary=curation.summary if curation else None,
+            summary_by=person(curation.summary_by) if curation else None,
+            summary_at=curation.summary_at if curation else None,
+            featured=view.featured,
+            featured_at=curation.featured_at if curation and curation.featured else None,
+            topics=[TopicOut(slug=t.slug, label=t.label, description=t.description) for t in view.topics],
+            related_entries=[ref(base_url, related) for related in view.related_entries],
+            related_networks=[
+                NetworkRef(slug=n.slug, name=n.name, url=network_url(base_url, n.slug)) for n in view.related_networks
+            ],
+            collections=view.collections,
+            updated_by=person(curation.updated_by) if curation else None,
+            updated_at=curation.updated_at if curation else None,
+        ),
+    )

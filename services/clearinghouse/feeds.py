@@ -1,0 +1,358 @@
+"""The feeds: which entries a feed URL selects, its canonical address, and its Atom, JSON Feed and REST documents.
+
+One `FeedQuery` describes a feed whether it arrives as a request or as a WebSub `hub.topic`,
+so the `rel="self"` a subscriber reads and the topic it subscribes to are the same string.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from networks.models import Network
+from networks.taxonomy import Taxonomy
+from services.clearinghouse import entries as published
+from services.clearinghouse.entries import EntryView
+from services.clearinghouse.errors import CollectionNotFound, FilterInvalid, HubRequestInvalid, TopicNotFound
+from services.clearinghouse.models import Collection, CollectionEntry, EntryTopic, FeedEntry, FeedEntryRegion, Topic
+from services.kit.pagination import decode_cursor, encode_cursor
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+FEED_AUTHOR = "CoGov clearing house"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_PATHS = [
+    (re.compile(r"^/feeds/norms\.(atom|json)$"), None),
+    (re.compile(r"^/feeds/collections/([a-z0-9]+(?:-[a-z0-9]+)*)\.(atom|json)$"), "collection"),
+    (re.compile(r"^/api/v1/clearinghouse/entries$"), "rest"),
+]
+FILTERS = ("network", "region", "topic")
+
+
+class FeedFormat(enum.StrEnum):
+    atom = "atom"
+    json = "json"
+    rest = "rest"
+
+
+CONTENT_TYPES = {
+    FeedFormat.atom: "application/atom+xml; charset=utf-8",
+    FeedFormat.json: "application/feed+json; charset=utf-8",
+    FeedFormat.rest: "application/json",
+}
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """A feed: its format, an optional collection, filters, size, and (REST only) `since` and a cursor."""
+
+    format: FeedFormat
+    collection: str | None = None
+    topic: str | None = None
+    network: str | None = None
+    region: str | None = None
+    limit: int = DEFAULT_LIMIT
+    since: datetime | None = None
+    cursor: str | None = None
+
+    @property
+    def path(self) -> str:
+        if self.format is FeedFormat.rest:
+            return "/api/v1/clearinghouse/entries"
+        if self.collection:
+            return f"/feeds/collections/{self.collection}.{self.format.value}"
+        return f"/feeds/norms.{self.format.value}"
+
+    def params(self) -> list[tuple[str, str]]:
+        pairs = [(name, getattr(self, name)) for name in FILTERS if getattr(self, name)]
+        if self.limit != DEFAULT_LIMIT:
+            pairs.append(("limit", str(self.limit)))
+        if self.since is not None:
+            pairs.append(("since", self.since.isoformat()))
+        if self.cursor:
+            pairs.append(("cursor", self.cursor))
+        return sorted(pairs)
+
+    def url(self, base_url: str) -> str:
+        """The canonical address: what `rel="self"` says and what a WebSub subscription names."""
+        query = urlencode(self.params())
+        return f"{base_url}{self.path}" + (f"?{query}" if query else "")
+
+    @property
+    def topic_url_form(self) -> FeedQuery:
+        """The feed as a WebSub topic: the first page, whatever page was asked for."""
+        return replace(self, cursor=None, since=None)
+
+    def describe(self) -> str:
+        parts = [f"{name} {getattr(self, name)}" for name in FILTERS if getattr(self, name)]
+        return ", ".join(parts)
+
+
+def make_query(
+    format: FeedFormat, *, collection: str | None = None, topic: str | None = None, network: str | None = None,
+    region: str | None = None, limit: int | None = None, since: datetime | None = None, cursor: str | None = None,
+) -> FeedQuery:
+    """A query from request parameters, shape-checked (FilterInvalid); existence is `check`'s job."""
+    for name, value in (("topic", topic), ("network", network), ("region", region), ("collection", collection)):
+        if value is not None and not _SLUG.fullmatch(value):
+            raise FilterInvalid(f"{name} must be a slug (lowercase letters, digits and hyphens), not {value[:80]!r}")
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise FilterInvalid(f"limit must be between 1 and {MAX_LIMIT}")
+    if since is not None and since.tzinfo is None:
+        raise FilterInvalid("since must carry a time zone, e.g. 2026-01-31T12:00:00Z")
+    return FeedQuery(
+        format=format, collection=collection, topic=topic or None, network=network or None, region=region or None,
+        limit=limit or DEFAULT_LIMIT, since=since, cursor=cursor or None,
+    )
+
+
+def parse_topic(url: str, base_url: str) -> FeedQuery:
+    """The feed a WebSub `hub.topic` names, or HubRequestInvalid when it is not a feed of this clearing house."""
+    examples = f"{base_url}/feeds/norms.atom, {base_url}/feeds/norms.json, {base_url}/feeds/collections/SLUG.atom"
+    not_ours = HubRequestInvalid(f"hub.topic must be a feed of this clearing house, such as {examples}")
+    try:
+        split, base = urlsplit(url), urlsplit(base_url)
+    except ValueError as exc:
+        raise not_ours from exc
+    if (split.scheme.lower(), split.netloc.lower()) != (base.scheme.lower(), base.netloc.lower()) or split.fragment:
+        raise not_ours
+    path = split.path
+    prefix = base.path.rstrip("/")
+    if prefix:
+        if not path.startswith(prefix + "/"):
+            raise not_ours
+        path = path[len(prefix):]
+    for pattern, kind in _PATHS:
+        match = pattern.fullmatch(path)
+        if match:
+            break
+    else:
+        raise not_ours
+    if kind is None:
+        format, collection = FeedFormat(match.group(1)), None
+    elif kind == "collection":
+        format, collection = FeedFormat(match.group(2)), match.group(1)
+    else:
+        format, collection = FeedFormat.rest, None
+    values: dict[str, str] = {}
+    for name, value in parse_qsl(split.query, keep_blank_values=True):
+        if name not in (*FILTERS, "limit"):
+            raise HubRequestInvalid(f"hub.topic has an unknown parameter {name[:40]!r}; feeds take {', '.join(FILTERS)} and limit")
+        if name in values:
+            raise HubRequestInvalid(f"hub.topic gives {name} twice")
+        values[name] = value
+    limit = values.pop("limit", None)
+    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
+        raise HubRequestInvalid(f"hub.topic limit must be between 1 and {MAX_LIMIT}")
+    try:
+        return make_query(format, collection=collection, limit=int(limit) if limit else None, **values)
+    except FilterInvalid as exc:
+        raise HubRequestInvalid(f"hub.topic: {exc.detail}") from exc
+
+
+async def check(session: AsyncSession, taxonomy: Taxonomy, query: FeedQuery) -> None:
+    """Refuse a feed whose collection, topic, network or region does not exist."""
+    if query.collection and await session.scalar(select(Collection.id).where(Collection.slug == query.collection)) is None:
+        raise CollectionNotFound(f"No collection {query.collection!r}")
+    if query.topic and await session.scalar(select(Topic.id).where(Topic.slug == query.topic)) is None:
+        raise TopicNotFound(f"No topic {query.topic!r}; GET /api/v1/clearinghouse/topics lists them")
+    if query.network and await session.scalar(select(Network.id).where(Network.slug == query.network)) is None:
+        raise FilterInvalid(f"No network {query.network!r}")
+    if query.region and query.region not in taxonomy.regions:
+        raise FilterInvalid(f"region must be one of {', '.join(taxonomy.regions)}")
+
+
+def _filtered(statement, query: FeedQuery):
+    if query.network:
+        statement = statement.where(FeedEntry.network_slug == query.network)
+    if query.topic:
+        statement = statement.where(
+            FeedEntry.id.in_(select(EntryTopic.entry_id).join(Topic, Topic.id == EntryTopic.topic_id).where(Topic.slug == query.topic))
+        )
+    if query.region:
+        statement = statement.where(FeedEntry.id.in_(select(FeedEntryRegion.entry_id).where(FeedEntryRegion.region == query.region)))
+    if query.since is not None:
+        statement = statement.where(FeedEntry.published_at >= query.since)
+    return statement
+
+
+async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[FeedEntry], str | None]:
+    """The entries of the feed in feed order (newest first; a collection in its curated order) and the next cursor."""
+    if query.collection:
+        statement = (
+            select(FeedEntry, CollectionEntry.position)
+            .join(CollectionEntry, CollectionEntry.entry_id == FeedEntry.id)
+            .join(Collection, Collection.id == CollectionEntry.collection_id)
+            .where(Collection.slug == query.collection)
+            .order_by(CollectionEntry.position)
+        )
+        if query.cursor:
+            (after,) = decode_cursor(query.cursor, int)
+            statement = statement.where(CollectionEntry.position > after)
+    else:
+        statement = select(FeedEntry, FeedEntry.seq).order_by(FeedEntry.seq.desc())
+        if query.cursor:
+            (before,) = decode_cursor(query.cursor, int)
+            statement = statement.where(FeedEntry.seq < before)
+    rows = (await session.execute(_filtered(statement, query).limit(query.limit + 1))).all()
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_cursor = encode_cursor(rows[-1][1]) if more and rows else None
+    return [row[0] for row in rows], next_cursor
+
+
+async def entries_containing(session: AsyncSession, query: FeedQuery, entry_ids: Sequence) -> bool:
+    """Whether the feed's first page holds any of these entries."""
+    found, _ = await select_entries(session, query.topic_url_form)
+    wanted = set(entry_ids)
+    return any(entry.id in wanted for entry in found)
+
+
+# --- Documents ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    title: str
+    description: str
+    self_url: str
+    home_url: str
+    hub_url: str
+    updated: datetime
+
+
+async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime) -> FeedMeta:
+    if query.collection:
+        collection = await session.scalar(select(Collection).where(Collection.slug == query.collection))
+        title, description = f"{collection.title} · CoGov clearing house", collection.description or collection.title
+        home = f"{base_url}/clearinghouse/collections/{collection.slug}"
+    else:
+        title = "Adopted norms · CoGov clearing house"
+        description = "Norms adopted by CoGov networks under a multistakeholder sign-off rule, with signed adoption records."
+        home = f"{base_url}/clearinghouse"
+    if query.describe():
+        title += f" ({query.describe()})"
+    return FeedMeta(title, description, query.topic_url_form.url(base_url), home, base_url + published.HUB_PATH, updated)
+
+
+class _EntryLinks(BaseExtension):
+    """Feed half of the extension that writes each entry's links (feedgen 1.0 drops `rel` on entry links)."""
+
+
+class _EntryLinksEntry(BaseEntryExtension):
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+
+    def extend_atom(self, entry):
+        for link in self.links:
+            etree.SubElement(entry, "link", **link)
+        return entry
+
+
+def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
+    """RFC 4287: feed id, title, updated, author, self and hub links; each entry's id is its URN, with full text."""
+    feed = FeedGenerator()
+    feed.register_extension("cogov", _EntryLinks, _EntryLinksEntry, atom=True, rss=False)
+    feed.id(meta_.self_url)
+    feed.title(meta_.title)
+    feed.subtitle(meta_.description)
+    feed.updated(meta_.updated)
+    feed.author(name=FEED_AUTHOR, uri=base_url)
+    feed.link(href=meta_.self_url, rel="self", type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
+    feed.link(href=meta_.hub_url, rel="hub")
+    feed.link(href=meta_.home_url, rel="alternate", type="text/html")
+    feed.language("en")
+    feed.generator("CoGov", uri=base_url)
+    for view in views:
+        entry = view.entry
+        item = feed.add_entry(order="append")
+        item.id(entry.urn)
+        item.title(entry.title)
+        item.published(entry.adopted_at)
+        item.updated(entry.published_at)
+        item.author(name=view.network_name, uri=published.network_url(base_url, entry.network_slug))
+        item.content(entry.text, type="text")
+        if view.summary:
+            item.summary(view.summary)
+        for topic in view.topics:
+            item.category(term=topic.slug, label=topic.label, scheme=f"{base_url}/clearinghouse/topics")
+        item.cogov.links = [
+            {"rel": "alternate", "type": "text/html", "href": published.permalink(base_url, entry)},
+            {
+                "rel": "related", "type": "application/json", "title": "Signed adoption record",
+                "href": published.entry_url(base_url, entry.id),
+            },
+        ]
+    return feed.atom_str(pretty=False)
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
+    """JSON Feed 1.1 with a WebSub hub; each item carries its signed record under `_cogov`."""
+    items = []
+    for view in views:
+        entry = view.entry
+        item = {
+            "id": entry.urn,
+            "url": published.permalink(base_url, entry),
+            "title": entry.title,
+            "content_text": entry.text,
+            "date_published": _rfc3339(entry.adopted_at),
+            "date_modified": _rfc3339(entry.published_at),
+            "authors": [{"name": view.network_name, "url": published.network_url(base_url, entry.network_slug)}],
+            "_cogov": {
+                "entry_url": published.entry_url(base_url, entry.id),
+                "network": entry.network_slug,
+                "version": entry.version_number,
+                "featured": view.featured,
+                "record": entry.record,
+                "signature": {"alg": "EdDSA", "kid": entry.kid, "value": entry.signature},
+            },
+        }
+        if view.summary:
+            item["summary"] = view.summary
+        if view.topics:
+            item["tags"] = [topic.slug for topic in view.topics]
+        items.append(item)
+    document = {
+        "version": JSON_FEED_VERSION,
+        "title": meta_.title,
+        "home_page_url": meta_.home_url,
+        "feed_url": meta_.self_url,
+        "description": meta_.description,
+        "authors": [{"name": FEED_AUTHOR, "url": base_url}],
+        "language": "en",
+        "hubs": [{"type": "WebSub", "url": meta_.hub_url}],
+        "items": items,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def render(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime) -> bytes:
+    """The feed's document as it stands in `session` (which may hold uncommitted publications)."""
+    found, next_cursor = await select_entries(session, query)
+    if query.format is FeedFormat.rest:
+        views = await published.views(session, found)
+        page = {
+            "items": [json.loads(published.out(base_url, view).model_dump_json()) for view in views],
+            "next_cursor": next_cursor,
+        }
+        return json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+    views = await published.views(session, found, details=False)
+    meta_ = await meta(session, query, base_url, updated)
+    return atom(meta_, views, base_url) if query.format is FeedFormat.atom else json_feed(meta_, views, base_url)

@@ -1,0 +1,347 @@
+"""HTTP for the clearing house: feeds, entries, the key set, curation and the WebSub hub."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+
+from networks.router import TaxonomyDep
+from norms.ballot_router import ClockDep
+from services.accounts.models import Role
+from services.api.errors import validation_errors
+from services.api.deps import OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.clearinghouse import curation, entries, feeds, signing, websub
+from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
+from services.clearinghouse.errors import NotCurators
+from services.clearinghouse.feeds import FeedFormat, FeedQuery
+from services.clearinghouse.feedstate import FeedCache, Rendered
+from services.clearinghouse.models import PublicationKey
+from services.clearinghouse.schemas import (
+    CollectionCreate,
+    CollectionOut,
+    CollectionUpdate,
+    CurationIn,
+    EntryOut,
+    SubscriptionStatus,
+    TopicCreate,
+    TopicOut,
+    TopicUpdate,
+)
+from services.clearinghouse.signing import SigningKey
+from services.kit.errors import DomainError
+from services.kit.pagination import CursorQuery, Page
+from services.settings import Settings
+
+
+@dataclass
+class ClearingHouse:
+    """What the clearing house keeps on `app.state.clearinghouse`."""
+
+    key: SigningKey
+    cache: FeedCache = field(default_factory=FeedCache)
+    # Set by a worker running in this process, so a request that gives it work wakes it.
+    wake: asyncio.Event | None = None
+
+    def nudge(self) -> None:
+        if self.wake is not None:
+            self.wake.set()
+
+
+def get_clearinghouse(request: Request) -> ClearingHouse:
+    return request.app.state.clearinghouse
+
+
+ClearingHouseDep = Annotated[ClearingHouse, Depends(get_clearinghouse)]
+
+class MachineRoute(APIRoute):
+    """Feeds, the key set and the hub answer programs, not browsers: their errors stay JSON
+    `{"detail", "code"}` (as under /api/) whatever the page layer makes of other paths' errors."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except DomainError as exc:
+                return JSONResponse({"detail": exc.detail, "code": exc.code, **exc.extra}, status_code=exc.status_code)
+            except RequestValidationError as exc:
+                found = validation_errors(exc)
+                detail = "; ".join(f"{error['field']}: {error['message']}" for error in found)
+                return JSONResponse({"detail": detail, "code": "validation_error", "errors": found}, status_code=422)
+
+        return route
+
+
+feeds_router = APIRouter(tags=["clearing house: feeds"], route_class=MachineRoute)
+api = APIRouter(prefix="/api/v1", tags=["clearing house"])
+hub = APIRouter(tags=["clearing house: WebSub hub"], route_class=MachineRoute)
+
+TopicFilter = Annotated[str | None, Query(max_length=80, description="Entries curated under this topic (slug)")]
+NetworkFilter = Annotated[str | None, Query(max_length=80, description="Entries of this network (slug)")]
+RegionFilter = Annotated[str | None, Query(max_length=80, description="Entries whose electors in this region approved")]
+FeedLimit = Annotated[int | None, Query(description=f"Entries in the document (default {feeds.DEFAULT_LIMIT}, at most {feeds.MAX_LIMIT})")]
+FEED_RESPONSES = {304: {"description": "Not modified since the ETag or date given"}}
+
+
+# --- Conditional GET -----------------------------------------------------------------------
+
+
+def _not_modified(request: Request, etag: str, changed_at: datetime) -> bool:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or etag.removeprefix("W/") in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return changed_at.replace(microsecond=0) <= since
+    return False
+
+
+async def serve(request: Request, query: FeedQuery) -> Response:
+    """The feed's document, or 304, with ETag, Last-Modified and the hub and self links."""
+    app_state = request.app.state
+    settings: Settings = app_state.settings
+    clearinghouse: ClearingHouse = app_state.clearinghouse
+    state = await clearinghouse.cache.state(app_state.sessionmaker)
+    base = settings.base_url
+    address = query.url(base)
+    tag = hashlib.sha256(f"{state.revision}|{address}".encode()).hexdigest()[:32]
+    etag = f'W/"{tag}"'
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(state.changed_at, usegmt=True),
+        "Link": f'<{base}{HUB_PATH}>; rel="hub", <{query.topic_url_form.url(base)}>; rel="self"',
+        "Cache-Control": "no-cache",
+        "Vary": "Accept-Encoding",
+    }
+    if _not_modified(request, etag, state.changed_at):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    rendered = clearinghouse.cache.get(tag)
+    if rendered is None:
+        async with app_state.sessionmaker() as session:
+            await feeds.check(session, app_state.taxonomy, query)
+            body = await feeds.render(session, query, base, state.changed_at)
+        rendered = Rendered(body, gzip.compress(body, 6) if len(body) > 1024 else None, feeds.CONTENT_TYPES[query.format])
+        clearinghouse.cache.put(tag, rendered)
+    if rendered.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(rendered.gzipped, media_type=rendered.content_type, headers=headers | {"Content-Encoding": "gzip"})
+    return Response(rendered.body, media_type=rendered.content_type, headers=headers)
+
+
+# --- Feeds ---------------------------------------------------------------------------------
+
+
+def _feed_route(format: FeedFormat, path: str, summary: str):
+    async def feed(request: Request, topic: TopicFilter = None, network: NetworkFilter = None, region: RegionFilter = None, limit: FeedLimit = None):
+        return await serve(request, feeds.make_query(format, topic=topic, network=network, region=region, limit=limit))
+
+    feeds_router.add_api_route(path, feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES, name=f"feed_{format.value}")
+
+
+def _collection_route(format: FeedFormat, path: str, summary: str):
+    async def feed(request: Request, slug: str, topic: TopicFilter = None, network: NetworkFilter = None, region: RegionFilter = None, limit: FeedLimit = None):
+        return await serve(request, feeds.make_query(format, collection=slug, topic=topic, network=network, region=region, limit=limit))
+
+    feeds_router.add_api_route(path, feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES, name=f"collection_feed_{format.value}")
+
+
+_feed_route(FeedFormat.atom, "/feeds/norms.atom", "Adopted norms as Atom (RFC 4287)")
+_feed_route(FeedFormat.json, "/feeds/norms.json", "Adopted norms as JSON Feed 1.1")
+_collection_route(FeedFormat.atom, "/feeds/collections/{slug}.atom", "A curated collection as Atom")
+_collection_route(FeedFormat.json, "/feeds/collections/{slug}.json", "A curated collection as JSON Feed 1.1")
+
+
+@feeds_router.get(KEYS_PATH, summary="The clearing house's public keys (JWK set)")
+async def keys(session: SessionDep, clearinghouse: ClearingHouseDep):
+    """Every Ed25519 key that has signed entries (old keys stay listed after rotation), the current one first."""
+    rows = (await session.scalars(select(PublicationKey).order_by(PublicationKey.first_used_at.desc()))).all()
+    current = clearinghouse.key
+    listed = [signing.jwk(current.public_key)] + [signing.jwk(row.public_key) for row in rows if row.kid != current.kid]
+    return JSONResponse({"keys": listed}, headers={"Cache-Control": "public, max-age=300"})
+
+
+# --- Entries -------------------------------------------------------------------------------
+
+
+@api.get("/clearinghouse/entries", response_model=Page[EntryOut], responses=FEED_RESPONSES)
+async def list_entries(
+    request: Request,
+    topic: TopicFilter = None,
+    network: NetworkFilter = None,
+    region: RegionFilter = None,
+    since: Annotated[datetime | None, Query(description="Entries published at or after this time (ISO 8601 with zone)")] = None,
+    cursor: CursorQuery = None,
+    limit: FeedLimit = None,
+):
+    """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304."""
+    query = feeds.make_query(FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor)
+    return await serve(request, query)
+
+
+@api.get("/clearinghouse/entries/{entry_id}", response_model=EntryOut)
+async def get_entry(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
+    """One entry: save it as ENTRY.json and check it offline with `cogov verify ENTRY.json`."""
+    entry = await entries.get_entry(session, entry_id)
+    [view] = await entries.views(session, [entry])
+    return entries.out(settings.base_url, view)
+
+
+async def _immutable(entry_id: uuid.UUID, session: WritingSessionDep, participant: StaffParticipant):
+    await entries.get_entry(session, entry_id)
+    raise NotCurators(
+        "A published entry's text, adoption record and place in the feeds never change: "
+        "staff curate it through PATCH /api/v1/clearinghouse/entries/{id}/curation"
+    )
+
+
+for _method in ("PUT", "PATCH", "DELETE"):
+    api.add_api_route(
+        "/clearinghouse/entries/{entry_id}", _immutable, methods=[_method], status_code=403, include_in_schema=False,
+        name=f"entry_immutable_{_method.lower()}",
+    )
+
+
+@api.patch("/clearinghouse/entries/{entry_id}/curation", response_model=EntryOut)
+async def curate_entry(
+    session: WritingSessionDep, entry_id: uuid.UUID, body: CurationIn, participant: StaffParticipant, clock: ClockDep,
+    settings: SettingsDep, clearinghouse: ClearingHouseDep,
+):
+    """Staff: set the summary, topics, featured flag, related entries and related networks (each field given replaces
+    what is there). Every change is in the public audit log. Text, record and presence cannot be changed (403)."""
+    changed = await curation.curate_entry(session, clock.now(), participant, entry_id, body, base_url=settings.base_url)
+    if changed:
+        clearinghouse.cache.invalidate()
+        clearinghouse.nudge()
+    [view] = await entries.views(session, [await entries.get_entry(session, entry_id)])
+    return entries.out(settings.base_url, view)
+
+
+# --- Topics and collections ----------------------------------------------------------------
+
+
+@api.get("/clearinghouse/topics", response_model=list[TopicOut])
+async def list_topics(session: SessionDep):
+    """The topics vocabulary."""
+    return await curation.list_topics(session)
+
+
+@api.post("/clearinghouse/topics", response_model=TopicOut, status_code=status.HTTP_201_CREATED)
+async def create_topic(session: WritingSessionDep, body: TopicCreate, participant: StaffParticipant, clock: ClockDep):
+    """Staff: add a topic (slug from the label unless given)."""
+    return await curation.create_topic(session, clock.now(), participant, body)
+
+
+@api.patch("/clearinghouse/topics/{slug}", response_model=TopicOut)
+async def update_topic(session: WritingSessionDep, slug: str, body: TopicUpdate, participant: StaffParticipant, clock: ClockDep, clearinghouse: ClearingHouseDep):
+    """Staff: relabel or describe a topic."""
+    topic = await curation.update_topic(session, clock.now(), participant, slug, body)
+    clearinghouse.cache.invalidate()
+    return topic
+
+
+@api.get("/clearinghouse/collections", response_model=list[CollectionOut])
+async def list_collections(session: SessionDep, settings: SettingsDep):
+    """Curated collections with their entries and feed addresses."""
+    return await curation.list_collections(session, settings.base_url)
+
+
+@api.post("/clearinghouse/collections", response_model=CollectionOut, status_code=status.HTTP_201_CREATED)
+async def create_collection(
+    session: WritingSessionDep, body: CollectionCreate, participant: StaffParticipant, clock: ClockDep, settings: SettingsDep,
+    clearinghouse: ClearingHouseDep,
+):
+    """Staff: create a collection (title, description, ordered entries); it gets its own Atom and JSON feeds."""
+    collection = await curation.create_collection(session, clock.now(), participant, body, base_url=settings.base_url)
+    clearinghouse.cache.invalidate()
+    return await curation.collection_view(session, collection.slug, settings.base_url)
+
+
+@api.get("/clearinghouse/collections/{slug}", response_model=CollectionOut)
+async def get_collection(slug: str, session: SessionDep, settings: SettingsDep):
+    return await curation.collection_view(session, slug, settings.base_url)
+
+
+@api.patch("/clearinghouse/collections/{slug}", response_model=CollectionOut)
+async def update_collection(
+    session: WritingSessionDep, slug: str, body: CollectionUpdate, participant: StaffParticipant, clock: ClockDep,
+    settings: SettingsDep, clearinghouse: ClearingHouseDep,
+):
+    """Staff: retitle, describe or reorder a collection; `entries` replaces its list. Subscribers of its feeds are
+    notified of entries added."""
+    await curation.update_collection(session, clock.now(), participant, slug, body, base_url=settings.base_url)
+    clearinghouse.cache.invalidate()
+    clearinghouse.nudge()
+    return await curation.collection_view(session, slug, settings.base_url)
+
+
+# --- WebSub hub ----------------------------------------------------------------------------
+
+
+@hub.post(HUB_PATH, status_code=status.HTTP_202_ACCEPTED)
+async def websub_request(
+    request: Request,
+    clock: ClockDep,
+    taxonomy: TaxonomyDep,
+    settings: SettingsDep,
+    clearinghouse: ClearingHouseDep,
+    mode: Annotated[str | None, Form(alias="hub.mode")] = None,
+    topic: Annotated[str | None, Form(alias="hub.topic")] = None,
+    callback: Annotated[str | None, Form(alias="hub.callback")] = None,
+    lease_seconds: Annotated[str | None, Form(alias="hub.lease_seconds")] = None,
+    secret: Annotated[str | None, Form(alias="hub.secret")] = None,
+):
+    """W3C WebSub subscribe/unsubscribe (form-encoded `hub.*` fields). Answers 202 at once; the hub then verifies intent
+    with a GET to the callback carrying `hub.challenge`, which must be echoed. Refusals answer 422 with the reason,
+    also shown by GET /api/v1/websub/subscriptions."""
+    request_id = await websub.receive(
+        request.app.state.sessionmaker,
+        clock,
+        taxonomy,
+        websub.HubForm(mode=mode, topic=topic, callback=callback, lease_seconds=lease_seconds, secret=secret),
+        base_url=settings.base_url,
+        allow_private=settings.allow_private_callbacks,
+    )
+    clearinghouse.nudge()
+    return {"detail": "Accepted: the hub will verify intent with a GET to the callback", "request_id": request_id}
+
+
+@api.get("/websub/subscriptions", response_model=SubscriptionStatus, tags=["clearing house: WebSub hub"])
+async def subscription_status(
+    session: SessionDep,
+    participant: OptionalParticipant,
+    clock: ClockDep,
+    callback: Annotated[str, Query(max_length=2000)],
+    topic: Annotated[str, Query(max_length=2000)],
+    x_hub_signature: Annotated[str | None, Header(description="sha256=HMAC-SHA256(secret, callback), hex")] = None,
+):
+    """A subscription's state, its recent requests and delivery attempts: for whoever proves its secret, or staff."""
+    staff = participant is not None and participant.role in (Role.staff, Role.admin)
+    return await websub.status(session, callback=callback, topic=topic, proof=x_hub_signature, staff=staff, now=clock.now())
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Load the publication key (creating it on first start) and mount the clearing house's routes."""
+    key = signing.configured_key(settings.publication_key.get_secret_value() if settings.publication_key else None, settings.data_dir)
+    app.state.clearinghouse = ClearingHouse(key=key)
+    for router in (feeds_router, api, hub):
+        app.include_router(router)

@@ -1,0 +1,177 @@
+"""What the clearing house's API reads and writes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.kit.validation import Text
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=80)]
+
+
+class PersonRef(BaseModel):
+    id: uuid.UUID
+    display_name: str
+
+
+class SignatureOut(BaseModel):
+    alg: str = "EdDSA"
+    kid: str
+    value: str = Field(description="Ed25519 signature of the record's canonical JSON, base64url")
+
+
+class NetworkRef(BaseModel):
+    slug: str
+    name: str
+    url: str
+
+
+class TopicOut(BaseModel):
+    slug: str
+    label: str
+    description: str = ""
+
+
+class EntryRef(BaseModel):
+    id: uuid.UUID
+    urn: str
+    title: str
+    network: str
+    version: int
+    permalink: str
+
+
+class CurationOut(BaseModel):
+    """Added by clearing-house staff; not part of the signed record."""
+
+    summary: str | None = None
+    summary_by: PersonRef | None = None
+    summary_at: datetime | None = None
+    featured: bool = False
+    featured_at: datetime | None = None
+    topics: list[TopicOut] = []
+    related_entries: list[EntryRef] = []
+    related_networks: list[NetworkRef] = []
+    collections: list[str] = []
+    updated_by: PersonRef | None = None
+    updated_at: datetime | None = None
+
+
+class EntryOut(BaseModel):
+    """A published entry: save it as ENTRY.json and `cogov verify ENTRY.json` checks it offline."""
+
+    id: uuid.UUID
+    urn: str
+    permalink: str
+    entry_url: str
+    title: str
+    text: str
+    network: NetworkRef
+    norm_id: uuid.UUID
+    norm_slug: str
+    version: int
+    adopted_at: datetime
+    published_at: datetime
+    record: dict
+    signature: SignatureOut
+    keys_url: str
+    curation: CurationOut
+
+
+class CurationIn(BaseModel):
+    """Staff curation of one entry; each field present replaces what is there."""
+
+    model_config = ConfigDict(extra="allow")
+
+    summary: Annotated[Text, StringConstraints(max_length=5000)] | None = None
+    topics: list[Slug] | None = Field(default=None, max_length=50)
+    featured: bool | None = None
+    related_entries: list[uuid.UUID] | None = Field(default=None, max_length=100)
+    related_networks: list[Slug] | None = Field(default=None, max_length=100)
+
+
+class TopicCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug | None = None
+    label: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    description: Annotated[Text, StringConstraints(max_length=2000)] = ""
+
+
+class TopicUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
+    description: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+
+
+class CollectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug | None = None
+    title: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Annotated[Text, StringConstraints(max_length=5000)] = ""
+    entries: list[uuid.UUID] = Field(default_factory=list, max_length=500)
+
+
+class CollectionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    description: Annotated[Text, StringConstraints(max_length=5000)] | None = None
+    entries: list[uuid.UUID] | None = Field(default=None, max_length=500, description="The ordered entries; replaces the list")
+
+
+class CollectionOut(BaseModel):
+    slug: str
+    title: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    entries: list[EntryRef]
+    feeds: dict[str, str]
+
+
+class DeliveryAttemptOut(BaseModel):
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    status: str
+    entries: list[str]
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    finished_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    recent_attempts: list[DeliveryAttemptOut]
+
+
+class HubRequestOut(BaseModel):
+    id: int
+    mode: str
+    status: str
+    reason: str | None
+    requested_at: datetime
+    completed_at: datetime | None
+
+
+class SubscriptionStatus(BaseModel):
+    topic: str
+    callback: str
+    state: str = Field(description="pending (intent not yet verified), active, expired, unsubscribed, gone (410), refused")
+    reason: str | None = None
+    lease_seconds: int | None = None
+    expires_at: datetime | None = None
+    verified_at: datetime | None = None
+    requests: list[HubRequestOut]
+    deliveries: list[DeliveryOut]

@@ -1,0 +1,143 @@
+"""Ed25519 signatures over adoption records, and their offline verification.
+
+A record is signed as canonical JSON: keys sorted, no whitespace, UTF-8 (for the records the
+clearing house writes, which hold only strings, integers, booleans, lists and objects, this is
+the RFC 8785 form too). Keys are named by their RFC 7638 JWK thumbprint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.settings import SettingsError
+
+KEY_FILE = "publication-ed25519.pem"
+ALGORITHM = "EdDSA"
+
+
+class PublicationKeyInvalid(SettingsError):
+    """The configured publication key cannot be used."""
+
+
+def canonical_json(value: object) -> bytes:
+    """The bytes a signature covers."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwk(public_key: str) -> dict:
+    """The JWK of a raw Ed25519 public key given as base64url, with its thumbprint as `kid`."""
+    return {"kty": "OKP", "crv": "Ed25519", "x": public_key, "kid": thumbprint(public_key), "alg": ALGORITHM, "use": "sig"}
+
+
+def thumbprint(public_key: str) -> str:
+    """RFC 7638: SHA-256 of the key's required members in canonical order."""
+    required = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": public_key}, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(required.encode()).digest())
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    private: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> str:
+        raw = self.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return b64url(raw)
+
+    @property
+    def kid(self) -> str:
+        return thumbprint(self.public_key)
+
+    def sign(self, record: dict) -> str:
+        return b64url(self.private.sign(canonical_json(record)))
+
+
+def parse_private_key(value: str, source: str = "COGOV_PUBLICATION_KEY") -> SigningKey:
+    """A key from PEM (PKCS#8) text or the base64url of its 32-byte seed."""
+    value = value.strip()
+    try:
+        if value.startswith("-----BEGIN"):
+            private = serialization.load_pem_private_key(value.encode(), password=None)
+            if not isinstance(private, Ed25519PrivateKey):
+                raise PublicationKeyInvalid(f"{source} is not an Ed25519 key")
+            return SigningKey(private)
+        seed = unb64url(value)
+    except (ValueError, TypeError) as exc:
+        raise PublicationKeyInvalid(f"{source} is neither PEM nor the base64url of a 32-byte seed: {exc}") from exc
+    if len(seed) != 32:
+        raise PublicationKeyInvalid(f"{source} holds {len(seed)} bytes; an Ed25519 seed has 32")
+    return SigningKey(Ed25519PrivateKey.from_private_bytes(seed))
+
+
+def load_or_create(path: Path) -> SigningKey:
+    """The key in `path`, created (mode 0600) on first use; safe when several processes start at once."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        try:
+            # O_EXCL: of two processes creating it at once, one writes and both then read the same key.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(pem)
+    return parse_private_key(path.read_text(), str(path))
+
+
+class VerificationFailed(Exception):
+    """The entry is not what the clearing house signed; the message says what does not hold."""
+
+
+def verify_entry(entry: dict, keys: dict) -> str:
+    """Check a published entry offline against a JWK set; the kid that signed it, or VerificationFailed.
+
+    Holds when the record's signature verifies under the named key, and the entry's text, title
+    and URN are those the record names (the text through its SHA-256).
+    """
+    try:
+        record, signature = entry["record"], entry["signature"]
+        kid, value = signature["kid"], signature["value"]
+    except (KeyError, TypeError) as exc:
+        raise VerificationFailed(f"not a clearing-house entry: missing {exc}") from exc
+    key = next((k for k in keys.get("keys", []) if k.get("kid") == kid), None)
+    if key is None:
+        raise VerificationFailed(f"key {kid} is not in the key set")
+    if (key.get("kty"), key.get("crv")) != ("OKP", "Ed25519") or thumbprint(key.get("x", "")) != kid:
+        raise VerificationFailed(f"key {kid} in the key set is not the Ed25519 key its id names")
+    try:
+        Ed25519PublicKey.from_public_bytes(unb64url(key["x"])).verify(unb64url(value), canonical_json(record))
+    except (InvalidSignature, ValueError) as exc:
+        raise VerificationFailed("the signature does not match the adoption record") from exc
+    if hashlib.sha256(str(entry.get("text", "")).encode()).hexdigest() != record.get("text_sha256"):
+        raise VerificationFailed("the text is not the one the record's text_sha256 names")
+    for field in ("title", "urn"):
+        if field in entry and entry[field] != record.get(field):
+            raise VerificationFailed(f"the entry's {field} differs from the signed record's")
+    return kid
+
+
+def configured_key(publication_key: str | None, data_dir: Path) -> SigningKey:
+    """COGOV_PUBLICATION_KEY when set, else the key file in the data directory (created on first start)."""
+    if publication_key:
+        return parse_private_key(publication_key)
+    return load_or_create(data_dir / KEY_FILE)

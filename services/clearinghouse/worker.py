@@ -1,0 +1,135 @@
+"""The clearing-house worker: publishes adoptions, verifies subscribers' intent, makes deliveries.
+
+`cogov serve` runs one in the background unless COGOV_WORKER_IN_SERVE=false; `cogov worker` runs
+one alone. Any number may run at once: every step claims its rows, so each row goes to one of
+them at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from norms.store import NormStore
+from services.clearinghouse import delivery, websub
+from services.clearinghouse.callbacks import CallbackClient
+from services.clearinghouse.entries import HUB_PATH
+from services.clearinghouse.feedstate import FeedCache
+from services.clearinghouse.publication import Publisher
+from services.clearinghouse.signing import SigningKey
+from services.kit.clock import Clock
+from services.settings import Settings
+
+log = structlog.get_logger()
+
+
+class ClearingHouseWorker:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        store: NormStore,
+        clock: Clock,
+        settings: Settings,
+        key: SigningKey,
+        cache: FeedCache | None = None,
+    ) -> None:
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.sessionmaker = sessionmaker
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.key = key
+        self.cache = cache
+        self.lease = timedelta(seconds=settings.delivery_lease_seconds)
+        self.retry_window = timedelta(hours=settings.delivery_retry_hours)
+        self.client = CallbackClient(
+            allow_private=settings.allow_private_callbacks,
+            timeout=settings.callback_timeout_seconds,
+            concurrency=settings.delivery_concurrency,
+        )
+        self.rng = random.Random()
+        self.wake = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        publisher = Publisher(
+            self.sessionmaker, self.store, self.clock, self.key, self.settings.base_url, self.id, lease=self.lease
+        )
+        created = await publisher.publish_pending()
+        if created and self.cache is not None:
+            self.cache.invalidate()
+        return len(created)
+
+    async def verify_pending(self) -> int:
+        return await websub.verify_pending(self.sessionmaker, self.client, self.clock, worker=self.id, lease=self.lease)
+
+    async def deliver_due(self) -> int:
+        return await delivery.deliver_due(
+            self.sessionmaker, self.client, self.clock, worker=self.id, lease=self.lease, retry_window=self.retry_window,
+            hub_url=self.settings.base_url + HUB_PATH, concurrency=self.settings.delivery_concurrency, rng=self.rng,
+        )
+
+    async def run_once(self) -> int:
+        """One round of each step; how much work it found."""
+        return await self.publish_pending() + await self.verify_pending() + await self.deliver_due()
+
+    async def run(self) -> None:
+        """Rounds until cancelled: at once while there is work, else after `worker_poll_seconds` or a wake-up."""
+        log.info("clearinghouse_worker_started", worker=self.id)
+        while True:
+            try:
+                busy = await self.run_once()
+            except Exception:  # the database may be away for a moment; try again next round
+                log.exception("clearinghouse_worker_round_failed")
+                busy = 0
+            if not busy:
+                self.wake.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.settings.worker_poll_seconds)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+@asynccontextmanager
+async def running(worker: ClearingHouseWorker) -> AsyncIterator[ClearingHouseWorker]:
+    """Run the worker in the background for the duration of the block."""
+    task = asyncio.create_task(worker.run(), name="clearinghouse-worker")
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await worker.aclose()
+
+
+def for_app(app) -> ClearingHouseWorker:
+    """A worker sharing the app's database, norm store, clock, key and feed cache."""
+    state = app.state
+    return ClearingHouseWorker(
+        sessionmaker=state.sessionmaker, store=state.norm_store, clock=state.clock, settings=state.settings,
+        key=state.clearinghouse.key, cache=state.clearinghouse.cache,
+    )
+
+
+@asynccontextmanager
+async def in_serve(app) -> AsyncIterator[None]:
+    """Run a worker beside the app unless COGOV_WORKER_IN_SERVE=false (a deployment running `cogov worker`)."""
+    if not app.state.settings.worker_in_serve:
+        yield
+        return
+    worker = for_app(app)
+    app.state.clearinghouse.wake = worker.wake
+    async with running(worker):
+        yield
+    app.state.clearinghouse.wake = None
