@@ -142,6 +142,75 @@ def create_admin(
     _grant(email, "admin", name)
 
 
+@app.command()
+def worker() -> None:
+    """Publish adoptions, verify WebSub subscribers, make deliveries and close due ballots until stopped.
+
+    Run it beside `cogov serve` instances started with COGOV_WORKER_IN_SERVE=false; several may run at once.
+    """
+    import signal
+
+    from norms import ballots
+    from services.api.app import create_app
+    from services.clearinghouse import worker as clearinghouse_worker
+
+    settings = _settings()
+
+    async def run() -> None:
+        application = create_app(settings)
+        state = application.state
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        made = clearinghouse_worker.for_app(application)
+        console.print(f"worker {made.id}: publishing, verifying and delivering ({settings.database_url})")
+        try:
+            async with ballots.closing_ballots(state.sessionmaker, state.clock, interval=state.ballot_sweep_seconds):
+                async with clearinghouse_worker.running(made):
+                    await stop.wait()
+        finally:
+            await state.sync_hub.stop()
+            await state.engine.dispose()
+
+    asyncio.run(run())
+
+
+@app.command()
+def verify(
+    entry_file: str = typer.Argument(..., metavar="ENTRY.json", help="A saved entry (GET /api/v1/clearinghouse/entries/{id}), or - for stdin."),
+    keys: str | None = typer.Option(None, help="The key set: a file, or a URL (default: the entry's keys_url)."),
+) -> None:
+    """Check a published entry offline: its signature under the clearing house's key, and its text against the record."""
+    import json
+    from pathlib import Path
+
+    from services.clearinghouse.signing import VerificationFailed, verify_entry
+
+    try:
+        entry = json.loads(sys.stdin.read() if entry_file == "-" else Path(entry_file).read_text(encoding="utf-8"))
+        source = keys or entry.get("keys_url")
+        if not source:
+            raise VerificationFailed("no key set: pass --keys FILE or URL")
+        if source.startswith(("http://", "https://")):
+            import httpx
+
+            key_set = httpx.get(source, timeout=15).raise_for_status().json()
+        else:
+            key_set = json.loads(Path(source).read_text(encoding="utf-8"))
+        kid = verify_entry(entry, key_set)
+    except (OSError, ValueError, AttributeError) as exc:
+        console.print(f"[red]cannot verify:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except VerificationFailed as exc:
+        console.print(f"[red]NOT VERIFIED:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except Exception as exc:  # httpx errors: the key set could not be fetched
+        console.print(f"[red]cannot verify:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    typer.echo(f"verified: {entry.get('urn')} as signed by key {kid}; its text matches the signed SHA-256")
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the audit chain; exit 1 and name each broken event if any row was altered, removed or reordered."""

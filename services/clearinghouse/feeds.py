@@ -33,6 +33,8 @@ MAX_LIMIT = 500
 FEED_AUTHOR = "CoGov clearing house"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Region codes come from the taxonomy (`western_europe_others`).
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _PATHS = [
     (re.compile(r"^/feeds/norms\.(atom|json)$"), None),
     (re.compile(r"^/feeds/collections/([a-z0-9]+(?:-[a-z0-9]+)*)\.(atom|json)$"), "collection"),
@@ -105,9 +107,11 @@ def make_query(
     region: str | None = None, limit: int | None = None, since: datetime | None = None, cursor: str | None = None,
 ) -> FeedQuery:
     """A query from request parameters, shape-checked (FilterInvalid); existence is `check`'s job."""
-    for name, value in (("topic", topic), ("network", network), ("region", region), ("collection", collection)):
+    for name, value in (("topic", topic), ("network", network), ("collection", collection)):
         if value is not None and not _SLUG.fullmatch(value):
             raise FilterInvalid(f"{name} must be a slug (lowercase letters, digits and hyphens), not {value[:80]!r}")
+    if region is not None and not _CODE.fullmatch(region):
+        raise FilterInvalid(f"region must be a region code such as africa, not {region[:80]!r}")
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         raise FilterInvalid(f"limit must be between 1 and {MAX_LIMIT}")
     if since is not None and since.tzinfo is None:

@@ -30,6 +30,7 @@ class Subscriber:
     delay: float = 0.0
     verifications: list[dict] = field(default_factory=list)
     deliveries: list[Received] = field(default_factory=list)
+    arrivals: int = 0
     port: int = 0
     _server: uvicorn.Server | None = None
     _task: asyncio.Task | None = None
@@ -60,6 +61,7 @@ class Subscriber:
                 return await self._answer(send, 404, b"no such subscription")
             answer = params.get("hub.challenge", "") if self.echo == "challenge" else "something else"
             return await self._answer(send, 200, answer.encode())
+        self.arrivals += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         status = self.replies.pop(0) if self.replies else self.default_status
@@ -71,7 +73,7 @@ class Subscriber:
         await send({"type": "http.response.body", "body": body})
 
     async def start(self) -> Subscriber:
-        config = uvicorn.Config(self, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        config = uvicorn.Config(self, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
@@ -92,3 +94,21 @@ class Subscriber:
 
 def hub_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Serving:
+    """Any ASGI app on an ephemeral port of 127.0.0.1, for as long as the block runs."""
+
+    def __init__(self, app) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off"))
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> str:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            await asyncio.sleep(0.01)
+        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.should_exit = self.server.force_exit = True
+        await self.task
