@@ -61,3 +61,17 @@ def test_dockerfile_cmd_matches_compose():
     assert cmd == COMPOSE["services"]["api"]["command"][-1]
     for package in ("networks", "norms", "services", "migrations"):
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_compose_runs_a_worker_and_the_replicas_leave_its_work_to_it():
+    worker, api = COMPOSE["services"]["worker"], COMPOSE["services"]["api"]
+    invocations = _cogov_invocations(worker["command"][-1])
+    assert invocations[0][:2] == ["db", "upgrade"] and invocations[-1][:1] == ["worker"]
+    for args in invocations:
+        _check_cogov(args)
+    fields = {f"COGOV_{name.upper()}" for name in Settings.model_fields}
+    assert set(worker["environment"]) <= fields
+    assert api["environment"]["COGOV_WORKER_IN_SERVE"] == "false"
+    assert worker["environment"]["COGOV_DATABASE_URL"] == api["environment"]["COGOV_DATABASE_URL"]
+    # One publication key for all: generated into the data volume they share.
+    assert worker["volumes"] == api["volumes"] == ["cogov-data:/var/lib/cogov"]
