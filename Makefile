@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install clean
+FRONTEND := services/web/frontend
+BUNDLE := services/web/static/build/manifest.json
+
+.PHONY: run test install bundle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +24,24 @@ node_modules/.package-lock.json: package-lock.json
 
 install: $(VENV)/.installed
 
-run: install
+# The live editor's bundle (esbuild), rebuilt when its sources or lockfile change; never committed.
+# Without npm the pages still work, without the live editor.
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	@if command -v npm >/dev/null; then cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error; else echo "npm not found: the live editor will not be built"; fi
+
+$(BUNDLE): $(FRONTEND)/node_modules/.package-lock.json $(FRONTEND)/package.json $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*.js)
+	@if command -v npm >/dev/null; then cd $(FRONTEND) && npm run --silent build; fi
+
+bundle: $(BUNDLE)
+
+run: install bundle
 	$(BIN)/cogov db upgrade
+	$(BIN)/cogov demo --if-empty
 	@echo "CoGov: http://$(HOST):$(PORT)/   API docs: http://$(HOST):$(PORT)/api/docs"
 	$(BIN)/cogov serve --host $(HOST) --port $(PORT)
 
-test: install node_modules/.package-lock.json
+test: install node_modules/.package-lock.json bundle
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules $(FRONTEND)/node_modules services/web/static/build .pytest_cache .hypothesis

@@ -143,6 +143,47 @@ def create_admin(
 
 
 @app.command()
+def demo(
+    if_empty: bool = typer.Option(False, "--if-empty", help="Seed only a database without any account (as `make run` does)."),
+    password: str | None = typer.Option(None, help="Password for every demo account (default: a random one, printed once)."),
+) -> None:
+    """Seed a realistic demo: 30 experts, three networks, norms with versions (idempotent)."""
+    from services.api.app import create_app
+    from services.web import demo as demo_data
+
+    settings = _settings()
+
+    async def run():
+        app = create_app(settings)
+        state = app.state
+        try:
+            if await demo_data.seeded_already(state.sessionmaker):
+                return "seeded", None
+            if if_empty and await demo_data.participant_count(state.sessionmaker):
+                return "not_empty", None
+            return "new", await demo_data.seed(state.sessionmaker, state.norm_store, state.taxonomy, password)
+        finally:
+            await state.sync_hub.stop()
+            await state.engine.dispose()
+
+    outcome, seeded = asyncio.run(run())
+    if outcome == "seeded":
+        typer.echo(f"The demo is already seeded: sign in as {demo_data.EXPERTS[0].email} with the password printed when it was seeded.")
+        return
+    if outcome == "not_empty":
+        typer.echo("The database already has accounts: no demo seeded (run `cogov demo` to add it anyway).")
+        return
+    typer.echo(f"Demo seeded: {seeded.experts} experts, {len(seeded.networks)} networks.")
+    for name, status in seeded.networks:
+        typer.echo(f"  {name}: {status}")
+    typer.echo("Sign in at /signin as any demo expert, for instance:")
+    for email, what in seeded.sample:
+        typer.echo(f"  {email:<32} {what}")
+    typer.echo(f"Every demo account's password is: {seeded.password}")
+    typer.echo("(It is shown only now; run `cogov demo --password ...` on an empty database to choose it.)")
+
+
+@app.command()
 def worker() -> None:
     """Publish adoptions, verify WebSub subscribers, make deliveries and close due ballots until stopped.
 

@@ -28,6 +28,7 @@ from services.kit.db import create_engine, create_sessionmaker
 from services.realtime.hub import SyncHub
 from services.realtime.router import router as sync_router
 from services.settings import Settings
+from services.web import router as web
 
 DESCRIPTION = """
 CoGov hosts self-forming multistakeholder expert networks that co-write voluntary norms,
@@ -94,4 +95,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, sync_router):
         app.include_router(router)
     clearinghouse.install(app, settings)
+    web.install(app)
     return app

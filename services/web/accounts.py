@@ -1,0 +1,118 @@
+"""Pages for signing up, in and out, and for one's affiliation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from networks import service as networks
+from networks.schemas import AffiliationIn
+from networks.taxonomy import Taxonomy
+from services.accounts import service as accounts
+from services.accounts.schemas import MIN_PASSWORD_LENGTH, Registration
+from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.web import session as web_session
+from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect, safe_next
+from services.web.session import Csrf, CsrfChecked, PageParticipant, ViewerDep
+from services.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _countries(taxonomy: Taxonomy) -> list:
+    return sorted(taxonomy.countries.values(), key=lambda country: country.name)
+
+
+@router.get("/signup")
+async def signup_page(request: Request, viewer: ViewerDep, next: str | None = None):
+    return render(request, viewer, "signup.html", {"form": {}, "errors": {}, "next": safe_next(next, ""),
+                                                   "min_password": MIN_PASSWORD_LENGTH}, title="Sign up")
+
+
+@router.post("/signup", dependencies=[CsrfChecked])
+async def signup(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
+    form = await fields(request)
+    next_url = safe_next(form.get("next"), "/me/affiliation")
+    try:
+        body = parse(Registration, {"email": form.get("email", ""), "password": form.get("password", ""),
+                                    "display_name": form.get("display_name", "")})
+        participant, error = await attempt(
+            session, lambda: accounts.register(session, email=body.email, password=body.password, display_name=body.display_name)
+        )
+        if error is not None:
+            raise FormInvalid({"email": error.detail} if error.code == "email_taken" else field_errors(error))
+    except FormInvalid as invalid:
+        context = {"form": {**form, "password": ""}, "errors": invalid.errors, "next": form.get("next", ""),
+                   "min_password": MIN_PASSWORD_LENGTH}
+        return render(request, viewer, "signup.html", context, status_code=422, title="Sign up")
+    response = redirect(next_url, viewer, settings, flash=("ok", f"Welcome, {participant.display_name}. You are signed in."))
+    web_session.sign_in(response, participant, settings)
+    return response
+
+
+@router.get("/signin")
+async def signin_page(request: Request, viewer: ViewerDep, next: str | None = None):
+    return render(request, viewer, "signin.html", {"form": {}, "errors": {}, "next": safe_next(next, "")}, title="Sign in")
+
+
+@router.post("/signin", dependencies=[CsrfChecked])
+async def signin(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
+    form = await fields(request)
+    participant, error = await attempt(session, lambda: accounts.authenticate(session, form.get("email", ""), form.get("password", "")))
+    if error is not None:
+        context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
+        return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")
+    response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", f"Signed in as {participant.display_name}."))
+    web_session.sign_in(response, participant, settings)
+    return response
+
+
+@router.post("/signout", dependencies=[CsrfChecked])
+async def signout(session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
+    if viewer.participant is not None:
+        # Revokes this cookie and every bearer token of the participant, on every device.
+        await accounts.logout(session, viewer.participant)
+    response = redirect("/", viewer, settings, flash=("ok", "You are signed out."))
+    web_session.sign_out(response, settings)
+    # Pages of the live editor may be cached for offline use; a shared computer should not keep them.
+    response.headers["Clear-Site-Data"] = '"cache"'
+    return response
+
+
+async def _affiliation_context(request: Request, session, participant, form: dict | None = None, errors: dict | None = None) -> dict:
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    current = await networks.current_affiliation(session, participant.id)
+    history = await networks.affiliation_history(session, participant.id)
+    if form is None:
+        form = {
+            "stakeholder_group": current.stakeholder_group if current else "",
+            "country": current.country if current else "",
+            "organisation": (current.organisation or "") if current else "",
+        }
+    return {"current": current, "history": history, "countries": _countries(taxonomy), "form": form, "errors": errors or {}}
+
+
+@router.get("/me/affiliation")
+async def affiliation_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant):
+    context = await _affiliation_context(request, session, participant)
+    return render(request, viewer, "affiliation.html", context, title="My affiliation")
+
+
+@router.post("/me/affiliation")
+async def set_affiliation(
+    request: Request, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep, participant: PageParticipant
+):
+    form = await fields(request)
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    try:
+        body = parse(AffiliationIn, {"stakeholder_group": form.get("stakeholder_group", ""), "country": form.get("country", ""),
+                                     "organisation": form.get("organisation") or None})
+        _, error = await attempt(session, lambda: networks.set_affiliation(
+            session, taxonomy, participant.id, stakeholder_group=body.stakeholder_group, country=body.country,
+            organisation=body.organisation,
+        ))
+        if error is not None:
+            raise FormInvalid(field_errors(error))
+    except FormInvalid as invalid:
+        context = await _affiliation_context(request, session, participant, form, invalid.errors)
+        return render(request, viewer, "affiliation.html", context, status_code=422, title="My affiliation")
+    return redirect(safe_next(form.get("next"), "/me/affiliation"), viewer, settings, flash=("ok", "Your affiliation is saved."))

@@ -1,0 +1,92 @@
+"""Errors on pages render as HTML pages; errors on the API stay JSON.
+
+`install` wraps the API's handlers: a request for a page (any path outside `/api/`, the health
+checks and static files) gets an HTML page with the same status and message.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.api.errors import validation_errors
+from services.kit.errors import DomainError
+from services.web.session import SignInRequired, get_viewer
+
+log = structlog.get_logger()
+
+_NOT_PAGES = ("/api/", "/static/", "/healthz", "/readyz", "/sw.js")
+
+_TITLES = {
+    400: "Bad request",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    409: "Cannot do that now",
+    413: "Too large",
+    422: "Please check what you entered",
+    500: "Something went wrong",
+}
+
+
+def is_page(request: Request) -> bool:
+    return not request.url.path.startswith(_NOT_PAGES) and request.url.path != "/api"
+
+
+async def render_error(request: Request, status_code: int, detail: str):
+    from services.api.deps import get_settings
+    from services.web.templating import render
+
+    settings = get_settings(request)
+    async with request.app.state.sessionmaker() as session:
+        viewer = await get_viewer(request, session, settings)
+    return render(
+        request,
+        viewer,
+        "error.html",
+        {"status": status_code, "heading": _TITLES.get(status_code, "Error"), "detail": detail,
+         "sign_in": status_code == 401},
+        status_code=status_code,
+        title=_TITLES.get(status_code, "Error"),
+    )
+
+
+def install(app: FastAPI) -> None:
+    json_handlers = dict(app.exception_handlers)
+
+    def dispatch(kind: type[Exception], describe):
+        api_handler = json_handlers[kind]
+
+        async def handler(request: Request, exc: Exception):
+            if not is_page(request):
+                return await api_handler(request, exc)
+            if isinstance(exc, SignInRequired) and request.method == "GET":
+                return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
+            status_code, detail = describe(exc)
+            if status_code >= 500:
+                log.error("page_error", path=request.url.path, exc_info=exc)
+            return await render_error(request, status_code, detail)
+
+        app.add_exception_handler(kind, handler)
+
+    dispatch(DomainError, lambda exc: (exc.status_code, exc.detail))
+    dispatch(
+        RequestValidationError,
+        lambda exc: (422, "; ".join(f"{error['field']}: {error['message']}" for error in validation_errors(exc))),
+    )
+    dispatch(StarletteHTTPException, lambda exc: (exc.status_code, _http_detail(exc)))
+    dispatch(Exception, lambda exc: (500, "The server could not show this page. Please try again in a moment."))
+
+
+def _http_detail(exc: StarletteHTTPException) -> str:
+    if exc.status_code == 404:
+        return "There is no page at this address."
+    if exc.status_code == 405:
+        return "This address does not accept that kind of request."
+    return str(exc.detail)

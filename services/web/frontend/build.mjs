@@ -1,0 +1,56 @@
+// Bundles the live editor into ../static/build with content-hashed names and a manifest.json
+// that the pages read (services/web/templating.py). Run by `make` through `npm run build`.
+import { createHash } from "node:crypto"
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as esbuild from "esbuild"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const out = join(here, "..", "static", "build")
+const require = createRequire(import.meta.url)
+
+// One Automerge for everyone, the slim build: its wasm is fetched as a file, not inlined as base64.
+const slimAutomerge = {
+  name: "slim-automerge",
+  setup(build) {
+    build.onResolve({ filter: /^@automerge\/automerge$/ }, args =>
+      build.resolve("@automerge/automerge/slim", { kind: args.kind, resolveDir: args.resolveDir }),
+    )
+  },
+}
+
+rmSync(out, { recursive: true, force: true })
+mkdirSync(out, { recursive: true })
+
+const result = await esbuild.build({
+  entryPoints: { editor: join(here, "src", "editor.js") },
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: ["es2022"],
+  minify: true,
+  sourcemap: false,
+  legalComments: "linked",
+  entryNames: "[name]-[hash]",
+  outdir: out,
+  metafile: true,
+  define: { "process.env.NODE_ENV": '"production"' },
+  plugins: [slimAutomerge],
+  logLevel: "warning",
+})
+
+const manifest = {}
+for (const [file, meta] of Object.entries(result.metafile.outputs)) {
+  if (meta.entryPoint && file.endsWith(".js")) manifest["editor.js"] = file.split("/").pop()
+}
+
+const wasm = require.resolve("@automerge/automerge/automerge.wasm")
+const wasmBytes = readFileSync(wasm)
+const wasmName = `automerge-${createHash("sha256").update(wasmBytes).digest("hex").slice(0, 12)}.wasm`
+copyFileSync(wasm, join(out, wasmName))
+manifest["automerge.wasm"] = wasmName
+
+writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n")
+console.log("built", Object.values(manifest).join(", "))

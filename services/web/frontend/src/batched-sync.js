@@ -1,0 +1,98 @@
+// Binds a CodeMirror view to a text field of an automerge-repo document, like
+// @automerge/automerge-codemirror's plugin (whose patch applier and reconcile annotation we use),
+// except that keystrokes are batched: local edits collect for `flushMs` and become one Automerge
+// change, so a document's history grows by a few changes a second at most, not one per key.
+import * as A from "@automerge/automerge/slim"
+import { ViewPlugin } from "@codemirror/view"
+import { EditorState, Transaction } from "@codemirror/state"
+import { isReconcileTx } from "@automerge/automerge-codemirror/dist/plugin.js"
+import { applyAmPatchesToCm } from "@automerge/automerge-codemirror/dist/amToCodemirror.js"
+import { decodeHeads, encodeHeads } from "@automerge/automerge-repo/slim"
+
+// Remote edits must not land on the local undo stack.
+export const remoteEditsOutsideHistory = EditorState.transactionExtender.of(tr =>
+  isReconcileTx(tr) ? { annotations: Transaction.addToHistory.of(false) } : null,
+)
+
+export function batchedAutomergeSync({ handle, path, flushMs = 400, onLocalChange = () => {} }) {
+  if (!handle.isReady()) throw new Error("the document handle must be ready")
+  let instance = null
+  const plugin = ViewPlugin.fromClass(
+    class {
+      constructor(view) {
+        this.view = view
+        // The heads whose text the editor shows, not counting `pending`.
+        this.reconciledHeads = A.getHeads(handle.doc())
+        this.pending = null
+        this.timer = null
+        this.flushing = false
+        this.onChange = this.onChange.bind(this)
+        handle.on("change", this.onChange)
+        instance = this
+      }
+
+      update(update) {
+        for (const tr of update.transactions) {
+          if (isReconcileTx(tr) || tr.changes.empty) continue
+          this.pending = this.pending ? this.pending.compose(tr.changes) : tr.changes
+        }
+        if (this.pending && this.timer === null) this.timer = setTimeout(() => this.flush(), flushMs)
+      }
+
+      // Turns the collected edits into one change made at the heads the editor started from,
+      // then shows whatever else the document gained meanwhile.
+      flush({ catchUp = true } = {}) {
+        if (this.timer !== null) clearTimeout(this.timer)
+        this.timer = null
+        const pending = this.pending
+        if (!pending) return
+        this.pending = null
+        this.flushing = true
+        let heads
+        try {
+          // The repo's handle speaks bs58 heads; Automerge itself speaks hex.
+          heads = handle.changeAt(encodeHeads(this.reconciledHeads), doc => {
+            pending.iterChanges((fromA, toA, fromB, _toB, inserted) => {
+              A.splice(doc, path.slice(), fromB, toA - fromA, inserted.toString())
+            })
+          })
+        } finally {
+          this.flushing = false
+        }
+        onLocalChange()
+        if (!heads) return
+        // The editor now shows the text at our change alone (it was made on the heads it showed).
+        this.reconciledHeads = decodeHeads(heads)
+        if (catchUp) this.catchUp()
+      }
+
+      // Apply to the editor what the document has that the editor does not show yet.
+      catchUp() {
+        const current = A.getHeads(handle.doc())
+        if (A.equals(current, this.reconciledHeads)) return
+        const patches = A.diff(handle.doc(), this.reconciledHeads, current)
+        this.reconciledHeads = current
+        applyAmPatchesToCm(this.view, path, patches)
+      }
+
+      onChange() {
+        if (this.flushing) return
+        if (!this.pending) {
+          this.catchUp()
+          return
+        }
+        // A change made from inside the handle's own "change" event is queued by its state machine
+        // and happens later; flush (then catch up) once the event is over instead.
+        if (this.timer !== null) clearTimeout(this.timer)
+        this.timer = setTimeout(() => this.flush(), 0)
+      }
+
+      destroy() {
+        this.flush({ catchUp: false })
+        handle.off("change", this.onChange)
+        instance = null
+      }
+    },
+  )
+  return { extension: [plugin, remoteEditsOutsideHistory], flush: () => instance?.flush(), hasPending: () => !!instance?.pending }
+}

@@ -1,0 +1,183 @@
+// The sync socket and what the page says about it.
+//
+// A signed-in browser opens each socket with a fresh single-use ticket from the page's own
+// endpoint (cookie session + CSRF header); a signed-out one connects without, read-only. The
+// status line says connected / reconnecting / offline and how many of our changes the server
+// has not confirmed yet, computed from the heads the server last told us it has (kept in
+// localStorage, so the count survives a reload while offline).
+import * as A from "@automerge/automerge/slim"
+import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
+
+const RETRY_MS = 3000
+
+function socketUrl(path) {
+  const url = new URL(path, location.href)
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:"
+  return url
+}
+
+export class TicketedWebSocketAdapter extends WebSocketClientAdapter {
+  constructor({ syncPath, ticketPath, csrfToken, signedIn, onTicketProblem }) {
+    super(socketUrl(syncPath).href, RETRY_MS)
+    this.syncPath = syncPath
+    this.ticketPath = ticketPath
+    this.csrfToken = csrfToken
+    this.signedIn = signedIn
+    this.onTicketProblem = onTicketProblem
+    this.fetching = false
+    this.paused = false
+  }
+
+  async address() {
+    const url = socketUrl(this.syncPath)
+    if (!this.signedIn) return url.href
+    const response = await fetch(this.ticketPath, {
+      method: "POST",
+      headers: { "X-CSRF-Token": this.csrfToken },
+      credentials: "same-origin",
+      cache: "no-store",
+    })
+    if (!response.ok) throw Object.assign(new Error(`ticket refused (${response.status})`), { status: response.status })
+    const { ticket } = await response.json()
+    url.searchParams.set("ticket", ticket)
+    return url.href
+  }
+
+  connect(peerId, peerMetadata) {
+    if (this.fetching || this.paused) return
+    this.fetching = true
+    this.address().then(
+      url => {
+        this.fetching = false
+        this.url = url
+        super.connect(peerId, peerMetadata)
+      },
+      error => {
+        this.fetching = false
+        this.onTicketProblem?.(error)
+        this.peerId = this.peerId ?? peerId
+        this.peerMetadata = this.peerMetadata ?? peerMetadata
+        setTimeout(() => this.connect(peerId, peerMetadata), RETRY_MS)
+      },
+    )
+  }
+
+  // automerge-repo passes on the ephemeral messages it hears to its other peers; here the only
+  // peer is the server, which relays them itself, so sending them back would only echo.
+  send(message) {
+    if (message.type === "ephemeral" && message.senderId !== this.peerId) return
+    super.send(message)
+  }
+
+  // The browser says it is offline: close now instead of waiting for timeouts, and stay closed.
+  pause() {
+    this.paused = true
+    if (this.socket) this.disconnect()
+  }
+
+  resume() {
+    if (!this.paused) return
+    this.paused = false
+    if (this.peerId) this.connect(this.peerId, this.peerMetadata)
+  }
+}
+
+export class ConnectionStatus {
+  // Made before the document is found, so that the server's first messages are heard too.
+  constructor({ element, adapter, documentId }) {
+    this.element = element
+    this.adapter = adapter
+    this.handle = null
+    this.documentId = documentId
+    this.onDisconnected = null
+    this.key = `cogov:server-heads:${documentId}`
+    this.serverHeads = this.load()
+    this.state = navigator.onLine ? "connecting" : "offline"
+    this.problem = null
+    this.unsynced = 0
+    this.savedLocally = true
+    this.timer = null
+
+    adapter.on("peer-candidate", () => this.set("connected"))
+    adapter.on("peer-disconnected", () => {
+      this.set(navigator.onLine ? "reconnecting" : "offline")
+      this.onDisconnected?.()
+    })
+    adapter.on("message", message => {
+      if (message.type !== "sync" || message.documentId !== documentId) return
+      try {
+        this.serverHeads = A.decodeSyncMessage(message.data).heads
+        localStorage.setItem(this.key, JSON.stringify(this.serverHeads))
+      } catch {}
+      this.refresh()
+    })
+    addEventListener("offline", () => this.set("offline"))
+    addEventListener("online", () => this.set("reconnecting"))
+  }
+
+  attach(handle, { onDisconnected }) {
+    this.handle = handle
+    this.onDisconnected = onDisconnected
+    handle.on("change", () => this.refresh())
+    this.refresh()
+  }
+
+  load() {
+    try {
+      const heads = JSON.parse(localStorage.getItem(this.key) || "null")
+      return Array.isArray(heads) ? heads : null
+    } catch {
+      return null
+    }
+  }
+
+  set(state) {
+    if (state === "connected") this.problem = null
+    this.state = state
+    this.refresh()
+  }
+
+  ticketProblem(error) {
+    this.problem = error.status === 401 || error.status === 403 ? "signed out: reload the page to edit" : null
+    this.refresh()
+  }
+
+  savingLocally(saving) {
+    this.savedLocally = !saving
+    this.refresh()
+  }
+
+  // How many changes in our document the server has not confirmed it holds.
+  count() {
+    const doc = this.handle?.doc()
+    if (!doc) return 0
+    if (this.serverHeads === null) return 0
+    const known = this.serverHeads.filter(head => A.hasHeads(doc, [head]))
+    return A.getChangesMetaSince(doc, known).length
+  }
+
+  refresh() {
+    if (this.timer !== null || this.handle === null) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.render()
+    }, 150)
+  }
+
+  render() {
+    this.unsynced = this.count()
+    const n = this.unsynced
+    const changes = `${n} unsynced ${n === 1 ? "change" : "changes"}`
+    const where = n && this.savedLocally ? ", saved on this device" : ""
+    let text
+    if (this.state === "connected") text = n ? `Connected — sending ${changes}…` : "Connected — all changes saved"
+    else if (this.state === "offline") text = `Offline — ${changes}${where}`
+    else if (this.state === "reconnecting") text = `Reconnecting… ${changes}${where}`
+    else text = "Connecting…"
+    if (this.problem) text += ` (${this.problem})`
+    if (this.element.textContent !== text) this.element.textContent = text
+    this.element.dataset.state = this.state
+    this.element.dataset.unsynced = String(n)
+    this.element.dataset.savedLocally = String(this.savedLocally)
+  }
+}

@@ -1,0 +1,118 @@
+// The live editor of a norm page: CodeMirror 6 on an automerge-repo Repo that syncs over the
+// server's WebSocket and keeps a copy in IndexedDB, so edits made offline survive a reload and
+// reach the others on reconnect. Members edit; everyone else gets a live, read-only view.
+import { initializeWasm, parseAutomergeUrl, Repo } from "@automerge/automerge-repo/slim"
+import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
+import { EditorState } from "@codemirror/state"
+import { EditorView, keymap, drawSelection, highlightActiveLine } from "@codemirror/view"
+import { defaultKeymap, history, historyKeymap } from "@codemirror/commands"
+import { batchedAutomergeSync } from "./batched-sync.js"
+import { ConnectionStatus, TicketedWebSocketAdapter } from "./connection.js"
+import { Presence } from "./presence.js"
+
+const BODY = ["body"]
+
+function text(value) {
+  return value === undefined || value === null ? "" : String(value)
+}
+
+async function start() {
+  const configElement = document.getElementById("editor-config")
+  const host = document.getElementById("editor")
+  if (!configElement || !host) return
+  const config = JSON.parse(configElement.textContent)
+  const bar = document.getElementById("live-bar")
+  const connection = document.getElementById("connection")
+  const titleElement = document.getElementById("norm-title")
+
+  await initializeWasm(fetch(config.wasmUrl))
+
+  const adapter = new TicketedWebSocketAdapter({
+    syncPath: config.syncPath,
+    ticketPath: config.ticketPath,
+    csrfToken: config.csrfToken,
+    signedIn: !!config.me,
+    onTicketProblem: error => status.ticketProblem(error),
+  })
+  // One local database per participant: one person's unsynced edits are never sent as another's.
+  const storage = new IndexedDBStorageAdapter(`cogov-${config.me ? config.me.participant : "guest"}`)
+  const status = new ConnectionStatus({ element: connection, adapter, documentId: parseAutomergeUrl(config.documentUrl).documentId })
+  const repo = new Repo({ network: [adapter], storage })
+
+  const handle = await repo.find(config.documentUrl)
+  const doc = handle.doc()
+
+  const presence = new Presence({ handle, me: config.me, list: document.getElementById("presence"), canEdit: config.canEdit })
+  status.attach(handle, { onDisconnected: () => presence.clear() })
+
+  let saving = Promise.resolve()
+  const sync = batchedAutomergeSync({
+    handle,
+    path: BODY,
+    flushMs: 400,
+    onLocalChange: () => {
+      status.savingLocally(true)
+      saving = saving.then(() => repo.flush([handle.documentId])).catch(() => {}).then(() => status.savingLocally(false))
+    },
+  })
+
+  const readOnly = !config.canEdit
+  const view = new EditorView({
+    parent: host,
+    state: EditorState.create({
+      doc: text(doc?.body),
+      extensions: [
+        history(),
+        drawSelection(),
+        highlightActiveLine(),
+        keymap.of([...defaultKeymap, ...historyKeymap]),
+        EditorView.lineWrapping,
+        EditorState.readOnly.of(readOnly),
+        EditorView.editable.of(!readOnly),
+        EditorView.contentAttributes.of({
+          "aria-label": readOnly ? "Text of the norm (read-only, updates live)" : "Text of the norm",
+          "aria-readonly": String(readOnly),
+          ...(readOnly ? { tabindex: "0" } : {}),
+        }),
+        sync.extension,
+        presence.extension(),
+      ],
+    }),
+  })
+  host.querySelector("#norm-text")?.remove()
+  host.classList.add("live")
+  host.dataset.live = "true"
+  presence.attach(view)
+  bar.hidden = false
+  // The live editor replaces the plain form; it stays reachable without JavaScript.
+  const plain = document.getElementById("plain-edit")
+  if (plain) plain.hidden = true
+
+  handle.on("change", ({ doc }) => {
+    const title = text(doc?.title)
+    if (title && titleElement && titleElement.textContent !== title) titleElement.textContent = title
+  })
+
+  const flushNow = () => sync.flush()
+  addEventListener("pagehide", flushNow)
+  document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushNow())
+  addEventListener("offline", () => {
+    flushNow()
+    adapter.pause()
+  })
+  addEventListener("online", () => adapter.resume())
+  if (!navigator.onLine) adapter.pause()
+
+  window.cogovEditor = { view, handle, repo, status, presence, flush: flushNow }
+}
+
+start().catch(error => {
+  const connection = document.getElementById("connection")
+  const bar = document.getElementById("live-bar")
+  if (connection && bar) {
+    bar.hidden = false
+    connection.dataset.state = "offline"
+    connection.textContent = "The live editor could not start; the text below is as the server last had it. Reload to try again."
+  }
+  console.error("cogov editor:", error)
+})

@@ -1,0 +1,229 @@
+"""Pages for the home page, the networks directory, founding a network and a network's own page."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func, select
+
+from networks import service as networks
+from networks.errors import NetworkNotFound
+from networks.models import Application, ApplicationStatus, MemberRole, MembershipPolicy, Network, NetworkStatus
+from networks.schemas import DecisionIn, JoinIn, NetworkCreate
+from networks.taxonomy import Taxonomy
+from norms import service as norms
+from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.kit.errors import DomainError, InvalidInput
+from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect
+from services.web.session import Csrf, PageParticipant, ViewerDep
+from services.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+DIRECTORY_PAGE = 20
+ROSTER_LIMIT = 200
+
+
+@router.get("/")
+async def home(request: Request, session: SessionDep, viewer: ViewerDep):
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    recent, _ = await networks.list_networks(session, taxonomy, limit=6)
+    counts = dict((await session.execute(select(Network.status, func.count()).group_by(Network.status))).tuples().all())
+    mine = []
+    affiliation = None
+    if viewer.participant is not None:
+        affiliation = await networks.current_affiliation(session, viewer.participant.id)
+        mine = await _networks_of(session, viewer.participant.id)
+    context = {"recent": recent, "active_count": counts.get(NetworkStatus.active, 0),
+               "forming_count": counts.get(NetworkStatus.forming, 0), "mine": mine, "affiliation": affiliation}
+    return render(request, viewer, "home.html", context)
+
+
+async def _networks_of(session, participant_id: uuid.UUID) -> list[tuple[Network, MemberRole]]:
+    from networks.models import Membership
+
+    rows = await session.execute(
+        select(Network, Membership.role).join(Membership, Membership.network_id == Network.id)
+        .where(Membership.participant_id == participant_id).order_by(Network.name)
+    )
+    return list(rows.tuples().all())
+
+
+@router.get("/networks")
+async def directory(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    q: str = "",
+    status: str = "",
+    group: str = "",
+    region: str = "",
+    cursor: str = "",
+):
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    filters = {"q": q.strip()[:200], "status": status, "group": group, "region": region}
+    error = None
+    views, next_cursor = [], None
+    try:
+        if status and status not in NetworkStatus.__members__:
+            raise InvalidInput(f"Unknown status {status!r}; choose active or forming")
+        if "\x00" in q:
+            raise InvalidInput("The search must not contain NUL characters")
+        views, next_cursor = await networks.list_networks(
+            session, taxonomy, status=NetworkStatus(status) if status else None, q=filters["q"] or None,
+            group=group or None, region=region or None, cursor=cursor or None, limit=DIRECTORY_PAGE,
+        )
+    except DomainError as exc:
+        error = exc.detail
+    context = {"views": views, "next_cursor": next_cursor, "filters": filters, "error": error, "paged": bool(cursor)}
+    return render(request, viewer, "networks.html", context, status_code=422 if error else 200, title="Networks")
+
+
+@router.get("/networks/new")
+async def new_network_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant):
+    affiliation = await networks.current_affiliation(session, participant.id)
+    return render(request, viewer, "network_new.html", {"form": {"membership_policy": "open"}, "errors": {},
+                                                        "affiliation": affiliation}, title="Found a network")
+
+
+@router.post("/networks/new")
+async def found_network(
+    request: Request, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep, participant: PageParticipant
+):
+    form = await fields(request)
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    try:
+        body = parse(NetworkCreate, {key: form.get(key, "") for key in ("name", "issue", "aims", "intended_outcome")}
+                     | {"membership_policy": form.get("membership_policy") or "open"})
+        view, error = await attempt(session, lambda: networks.found_network(session, taxonomy, participant.id, body))
+        if error is not None:
+            raise FormInvalid(field_errors(error))
+    except FormInvalid as invalid:
+        affiliation = await networks.current_affiliation(session, participant.id)
+        context = {"form": form, "errors": invalid.errors, "affiliation": affiliation}
+        return render(request, viewer, "network_new.html", context, status_code=422, title="Found a network")
+    return redirect(f"/networks/{view.network.slug}", viewer, settings,
+                    flash=("ok", f"You founded {view.network.name}. Invite experts from other groups and regions to join."))
+
+
+@router.get("/networks/{slug}")
+async def network_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep):
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    network = await networks.get_network(session, slug)
+    view = await networks.network_view(session, network)
+    charter, verdict, member_count = await networks.formation(session, taxonomy, slug)
+    roster, more_members = await networks.members(session, slug, limit=ROSTER_LIMIT)
+    me = viewer.participant
+    my_role = next((member.role for member in roster if me is not None and member.participant_id == me.id), None)
+    my_application = None
+    applications = []
+    affiliation = None
+    if me is not None:
+        affiliation = await networks.current_affiliation(session, me.id)
+        my_application = await session.scalar(
+            select(Application).where(Application.network_id == network.id, Application.participant_id == me.id,
+                                      Application.status == ApplicationStatus.pending)
+        )
+        if my_role is MemberRole.convener:
+            applications, _ = await networks.list_applications(session, me.id, slug, limit=100)
+    context = {
+        "network": network,
+        "view": view,
+        "charter": charter,
+        "verdict": verdict,
+        "member_count": member_count,
+        "roster": roster,
+        "more_members": more_members is not None,
+        "my_role": my_role,
+        "my_application": my_application,
+        "applications": applications,
+        "affiliation": affiliation,
+        "norms": await norms.list_norms(session, slug),
+        "by_application": network.membership_policy is MembershipPolicy.by_application,
+    }
+    return render(request, viewer, "network.html", context, title=network.name)
+
+
+@router.post("/networks/{slug}/join")
+async def join(
+    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    form = await fields(request)
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    back = f"/networks/{slug}"
+    try:
+        body = parse(JoinIn, {"motivation": form.get("motivation", "")})
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+    result, error = await attempt(session, lambda: networks.join(session, taxonomy, participant.id, slug, body.motivation))
+    if error is not None:
+        _not_found_is_final(error)
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    if isinstance(result, networks.MemberView):
+        return redirect(back, viewer, settings, flash=("ok", "You are now a member of this network."))
+    return redirect(back, viewer, settings, flash=("ok", "Your application is sent; a convener will decide on it."))
+
+
+@router.post("/networks/{slug}/leave")
+async def leave(
+    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    _, error = await attempt(session, lambda: networks.leave(session, taxonomy, participant.id, slug))
+    if error is not None:
+        _not_found_is_final(error)
+        detail = error.detail
+        if error.code == "last_convener":
+            detail = "You are the last convener of this network: appoint another member as convener first."
+        return redirect(f"/networks/{slug}", viewer, settings, flash=("error", detail))
+    return redirect(f"/networks/{slug}", viewer, settings, flash=("ok", "You have left this network."))
+
+
+@router.post("/networks/{slug}/applications/{application_id}/{decision}")
+async def decide(
+    request: Request, slug: str, application_id: uuid.UUID, decision: str, session: WritingSessionDep, _csrf: Csrf,
+    settings: SettingsDep, viewer: ViewerDep, participant: PageParticipant,
+):
+    if decision not in ("approve", "decline"):
+        raise NetworkNotFound("There is no such action on applications")
+    form = await fields(request)
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    back = f"/networks/{slug}#applications"
+    try:
+        note = parse(DecisionIn, {"note": form.get("note") or None}).note
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+    view, error = await attempt(session, lambda: networks.decide_application(
+        session, taxonomy, participant.id, slug, application_id, approve=decision == "approve", note=note))
+    if error is not None:
+        _not_found_is_final(error)
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    verb = "approved: they are now a member" if decision == "approve" else "declined"
+    return redirect(back, viewer, settings, flash=("ok", f"The application of {view.name} is {verb}."))
+
+
+@router.post("/networks/{slug}/conveners")
+async def appoint_convener(
+    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    form = await fields(request)
+    back = f"/networks/{slug}#roster"
+    try:
+        target = uuid.UUID(form.get("participant_id", ""))
+    except ValueError:
+        return redirect(back, viewer, settings, flash=("error", "Choose a member to appoint."))
+    view, error = await attempt(session, lambda: networks.appoint_convener(session, participant.id, slug, target))
+    if error is not None:
+        _not_found_is_final(error)
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    return redirect(back, viewer, settings, flash=("ok", f"{view.name} is now a convener."))
+
+
+def _not_found_is_final(error: DomainError) -> None:
+    # A network that does not exist has no page to go back to.
+    if isinstance(error, NetworkNotFound):
+        raise error

@@ -1,0 +1,276 @@
+"""Pages for a norm: its text with the live editor, versions, history, authorship and diffs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from networks import service as networks
+from networks.models import Membership
+from norms import document
+from norms import service as norms
+from norms.errors import InvalidHeads, NormNotFound
+from norms.models import Norm, NormStatus
+from norms.schemas import EditRequest, NormCreate, Splice, VersionCreate
+from norms.store import NormStore, parse_heads
+from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.kit.errors import DomainError
+from services.kit.pagination import decode_cursor
+from services.realtime.router import SYNC_PATH, create_ticket
+from services.web.forms import FormInvalid, attempt, fields, parse, redirect
+from services.web.session import Csrf, PageParticipant, ViewerDep
+from services.web.templating import bundle, render
+
+router = APIRouter(include_in_schema=False)
+
+RECENT_HISTORY = 8
+HISTORY_PAGE = 50
+# Colour-blind-safe hues (Okabe–Ito and Tol), dark enough for white text and cursor lines.
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#8a6d00", "#56b4e9", "#882255", "#117733", "#6a3d9a", "#b15928")
+
+
+def colour_of(participant_id: uuid.UUID | str) -> str:
+    """The colour a participant has everywhere: authorship marks, live cursors and presence."""
+    digest = hashlib.sha256(str(participant_id).encode()).digest()
+    return PALETTE[digest[0] % len(PALETTE)]
+
+
+def _store(request: Request) -> NormStore:
+    return request.app.state.norm_store
+
+
+async def _find(session, network_slug: str, norm_slug: str) -> Norm:
+    network = await networks.get_network(session, network_slug)
+    norm = await session.scalar(select(Norm).where(Norm.network_id == network.id, Norm.slug == norm_slug))
+    if norm is None:
+        raise NormNotFound(f"The network {network.name} has no norm at this address")
+    return norm
+
+
+def _norm_path(network_slug: str, norm: Norm) -> str:
+    return f"/networks/{network_slug}/norms/{norm.slug}"
+
+
+@dataclass(frozen=True)
+class AuthorSpan:
+    text: str
+    participant_id: uuid.UUID
+    name: str
+    colour: str
+
+
+@router.post("/networks/{slug}/norms")
+async def create_norm(
+    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    form = await fields(request)
+    back = f"/networks/{slug}#norms"
+    try:
+        body = parse(NormCreate, {"title": form.get("title", ""), "text": form.get("text", "").replace("\r\n", "\n")})
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "The norm needs a title (up to 300 characters)."
+                                                        if "title" in invalid.errors else "; ".join(invalid.errors.values())))
+    created, error = await attempt(session, lambda: norms.create_norm(session, _store(request), slug, participant, body))
+    if error is not None:
+        if isinstance(error, NormNotFound) or error.status_code == 404:
+            raise error
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    return redirect(f"/networks/{slug}/norms/{created.slug}", viewer, settings,
+                    flash=("ok", "The norm is created. Members of the network can now write it together."))
+
+
+async def _is_member(session, norm: Norm, participant_id: uuid.UUID | None) -> bool:
+    if participant_id is None:
+        return False
+    found = await session.scalar(
+        select(Membership.participant_id).where(Membership.network_id == norm.network_id, Membership.participant_id == participant_id)
+    )
+    return found is not None
+
+
+@router.get("/networks/{slug}/norms/{norm_slug}")
+async def norm_page(request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep):
+    norm = await _find(session, slug, norm_slug)
+    network = await networks.get_network(session, slug)
+    store = _store(request)
+    view = await norms.norm_view(session, store, norm)
+    versions = await norms.list_versions(session, norm)
+    history, more_history = await norms.history(session, norm, None, RECENT_HISTORY)
+    authorship = await norms.authorship(session, store, norm)
+    member = await _is_member(session, norm, viewer.participant.id if viewer.participant else None)
+    can_edit = member and norm.status is NormStatus.drafting
+
+    spans: list[AuthorSpan] = []
+    authors: dict[uuid.UUID, dict] = {}
+    for span in authorship.spans:
+        who = span.participant
+        spans.append(AuthorSpan(view.text[span.start:span.end], who.id, who.display_name, colour_of(who.id)))
+        entry = authors.setdefault(who.id, {"name": who.display_name, "colour": colour_of(who.id), "characters": 0})
+        entry["characters"] += span.end - span.start
+
+    assets = bundle()
+    editor = None
+    if assets is not None and "editor.js" in assets:
+        me = viewer.participant
+        editor = {
+            "documentUrl": view.url,
+            "syncPath": SYNC_PATH,
+            "ticketPath": "/web/sync-ticket",
+            "csrfToken": viewer.csrf_token,
+            "canEdit": can_edit,
+            "wasmUrl": assets.get("automerge.wasm"),
+            "me": {"participant": str(me.id), "name": me.display_name, "colour": colour_of(me.id)} if me else None,
+        }
+    context = {
+        "network": network,
+        "norm": norm,
+        "view": view,
+        "versions": versions,
+        "history": history,
+        "more_history": more_history is not None,
+        "spans": spans,
+        "authors": sorted(authors.values(), key=lambda author: -author["characters"]),
+        "member": member,
+        "can_edit": can_edit,
+        "editor": editor,
+        "editor_json": json.dumps(editor).replace("</", "<\\/") if editor else None,
+        "assets": assets,
+        "path": _norm_path(slug, norm),
+    }
+    return render(request, viewer, "norm.html", context, title=view.title)
+
+
+def _splice_between(old: str, new: str) -> Splice | None:
+    """One splice that turns `old` into `new` (common prefix and suffix kept), or None if equal."""
+    if old == new:
+        return None
+    prefix = 0
+    limit = min(len(old), len(new))
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
+        suffix += 1
+    return Splice(index=prefix, delete=len(old) - prefix - suffix, insert=new[prefix:len(new) - suffix])
+
+
+@router.post("/networks/{slug}/norms/{norm_slug}/edit")
+async def edit_text(
+    request: Request, slug: str, norm_slug: str, session: SessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    """Without JavaScript, members edit the whole text in a form; it merges with what others wrote since."""
+    norm = await _find(session, slug, norm_slug)
+    store = _store(request)
+    form = await fields(request)
+    back = _norm_path(slug, norm)
+    new_text = form.get("text", "").replace("\r\n", "\n")
+    new_title = form.get("title", "").strip()
+    try:
+        base_heads = [head for head in form.get("base_heads", "").split(",") if head]
+        heads = parse_heads(base_heads) if base_heads else None
+        async with store.reading(norm.document_id) as doc:
+            if heads is not None and not all(document.has_change(doc, head) for head in heads):
+                raise InvalidHeads("The page you edited is from a history this norm does not have; reload it")
+            old_text, old_title = document.read_text(doc, heads), document.read_title(doc, heads)
+    except (DomainError, ValueError) as exc:
+        return redirect(back, viewer, settings, flash=("error", getattr(exc, "detail", "Reload the page and edit again.")))
+    splice = _splice_between(old_text, new_text)
+    title = new_title if new_title and new_title != old_title else None
+    if splice is None and title is None:
+        return redirect(back, viewer, settings, flash=("ok", "Nothing changed."))
+    try:
+        request_body = parse(EditRequest, {"base_heads": base_heads or None, "splices": [splice.model_dump()] if splice else [],
+                                           "title": title})
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+    _, error = await attempt(session, lambda: norms.edit(store, norm, participant, request_body))
+    if error is not None:
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    return redirect(back, viewer, settings, flash=("ok", "Your edit is saved and merged with the others'."))
+
+
+@router.post("/networks/{slug}/norms/{norm_slug}/versions")
+async def create_version(
+    request: Request, slug: str, norm_slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep,
+    viewer: ViewerDep, participant: PageParticipant,
+):
+    norm = await _find(session, slug, norm_slug)
+    form = await fields(request)
+    back = _norm_path(slug, norm) + "#versions"
+    try:
+        body = parse(VersionCreate, {"label": form.get("label", ""), "note": form.get("note", "").replace("\r\n", "\n")})
+    except FormInvalid as invalid:
+        message = "A version needs a label (up to 120 characters)." if "label" in invalid.errors else "; ".join(invalid.errors.values())
+        return redirect(back, viewer, settings, flash=("error", message))
+    version, error = await attempt(session, lambda: norms.create_version(session, _store(request), norm, participant, body))
+    if error is not None:
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    return redirect(back, viewer, settings, flash=("ok", f"Version v{version.number} “{version.label}” is tagged."))
+
+
+@router.get("/networks/{slug}/norms/{norm_slug}/versions/{number}")
+async def version_page(request: Request, slug: str, norm_slug: str, number: int, session: SessionDep, viewer: ViewerDep):
+    norm = await _find(session, slug, norm_slug)
+    network = await networks.get_network(session, slug)
+    version = await norms.version_text(session, _store(request), norm, number)
+    context = {"network": network, "norm": norm, "version": version, "path": _norm_path(slug, norm),
+               "version_count": norm.version_count}
+    return render(request, viewer, "version.html", context, title=f"{version.title} — v{version.number}")
+
+
+@router.get("/networks/{slug}/norms/{norm_slug}/diff")
+async def diff_page(
+    request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep, from_: str = "", to: str = ""
+):
+    norm = await _find(session, slug, norm_slug)
+    network = await networks.get_network(session, slug)
+    versions = await norms.list_versions(session, norm)
+    # Query parameters are named from/to, as in the API; `from` is a Python keyword.
+    from_ref = request.query_params.get("from") or from_ or (str(versions[-2].number) if len(versions) >= 2 else
+                                                              str(versions[-1].number) if versions else "current")
+    to_ref = request.query_params.get("to") or to or (str(versions[-1].number) if len(versions) >= 2 else "current")
+    result = None
+    error = None
+    try:
+        from_label, to_label, old, new = await norms.diff(session, _store(request), norm, from_ref, to_ref)
+        result = norms.word_diff(from_label, to_label, old, new)
+    except DomainError as exc:
+        error = exc.detail
+    context = {"network": network, "norm": norm, "versions": versions, "from_ref": from_ref, "to_ref": to_ref,
+               "result": result, "error": error, "path": _norm_path(slug, norm)}
+    return render(request, viewer, "diff.html", context, status_code=200 if error is None else 422,
+                  title=f"Changes in {norm.title}")
+
+
+@router.get("/networks/{slug}/norms/{norm_slug}/history")
+async def history_page(
+    request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep, cursor: str = "", at: str = ""
+):
+    norm = await _find(session, slug, norm_slug)
+    network = await networks.get_network(session, slug)
+    before = decode_cursor(cursor, int)[0] if cursor else None
+    entries, next_cursor = await norms.history(session, norm, before, HISTORY_PAGE)
+    snapshot = None
+    if at:
+        try:
+            snapshot = await norms.text_at(session, _store(request), norm, at)
+        except DomainError as exc:
+            raise InvalidHeads("No change with this hash in this norm's history") from exc
+    context = {"network": network, "norm": norm, "entries": entries, "next_cursor": next_cursor, "snapshot": snapshot,
+               "path": _norm_path(slug, norm), "colour_of": colour_of}
+    return render(request, viewer, "history.html", context, title=f"History of {norm.title}")
+
+
+@router.post("/web/sync-ticket")
+async def sync_ticket(_csrf: Csrf, settings: SettingsDep, participant: PageParticipant) -> JSONResponse:
+    """A single-use ticket for the live editor's sync socket, for the signed-in browser (CSRF header required)."""
+    ticket = await create_ticket(participant, settings)
+    return JSONResponse(ticket.model_dump(mode="json"), status_code=201, headers={"Cache-Control": "no-store"})

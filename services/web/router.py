@@ -1,0 +1,34 @@
+"""The web app: server-rendered pages, their static files, and HTML errors for page requests."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.web import accounts, audit, errors, networks, norms
+from services.web.templating import STATIC_DIR
+
+
+class CompressPages:
+    """gzip for pages and static files (the editor bundle shrinks to a third); the API is left as it is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1024)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/api/"):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages and `/static` on the app; call after the API's error handlers are installed."""
+    errors.install(app)
+    app.add_middleware(CompressPages)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    for module in (networks, accounts, norms, audit):
+        app.include_router(module.router)

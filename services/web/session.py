@@ -1,0 +1,182 @@
+"""Browser sessions for the pages: a signed-in cookie, CSRF tokens and one-shot flash messages.
+
+The session cookie holds the same access token the API issues as a bearer token (HttpOnly,
+SameSite=Lax), so signing out — which bumps the participant's token version — revokes cookies
+and bearer tokens alike. Every form post carries a CSRF token: an HMAC of a random per-browser
+cookie under the server's key (the signed double-submit pattern); a script sends it in the
+`X-CSRF-Token` header instead. Pages never read the bearer header, and the API never reads these
+cookies, so neither can be used to forge requests to the other.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request, Response
+
+from services.accounts import service as accounts
+from services.accounts.models import Participant
+from services.api.deps import SessionDep, SettingsDep
+from services.kit.errors import Forbidden, Unauthorized
+from services.settings import Settings
+
+SESSION_COOKIE = "cogov_session"
+CSRF_COOKIE = "cogov_csrf"
+FLASH_COOKIE = "cogov_flash"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+class CsrfRefused(Forbidden):
+    """The form's security token is missing or stale: reload the page and send it again."""
+
+    code = "csrf_refused"
+
+
+class SignInRequired(Unauthorized):
+    """Sign in to do this."""
+
+    code = "sign_in_required"
+
+
+def _secure(settings: Settings) -> bool:
+    return urlsplit(settings.base_url).scheme == "https"
+
+
+def _mac(settings: Settings, purpose: str, value: str) -> str:
+    digest = hmac.new(settings.signing_key.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass
+class Viewer:
+    """Who is looking at a page, and the browser state the page needs (CSRF token, flash)."""
+
+    participant: Participant | None
+    csrf_seed: str
+    csrf_seed_is_new: bool
+    csrf_token: str
+    flash: dict | None
+    clear_session: bool = False
+
+    @property
+    def signed_in(self) -> bool:
+        return self.participant is not None
+
+
+def _read_flash(request: Request, settings: Settings) -> dict | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw or "." not in raw:
+        return None
+    body, mac = raw.rsplit(".", 1)
+    if not hmac.compare_digest(mac, _mac(settings, "flash", body)):
+        return None
+    try:
+        flash = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except ValueError:
+        return None
+    if not isinstance(flash, dict) or flash.get("kind") not in ("ok", "error") or not isinstance(flash.get("text"), str):
+        return None
+    return flash
+
+
+async def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
+    participant = None
+    clear_session = False
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        try:
+            participant = await accounts.participant_for_token(session, token, settings.signing_key)
+        except accounts.InvalidToken:
+            clear_session = True  # expired or revoked: drop it rather than send it forever
+    seed = request.cookies.get(CSRF_COOKIE) or ""
+    is_new = not (16 <= len(seed) <= 64 and seed.isascii())
+    if is_new:
+        seed = secrets.token_urlsafe(24)
+    return Viewer(
+        participant=participant,
+        csrf_seed=seed,
+        csrf_seed_is_new=is_new,
+        csrf_token=_mac(settings, "csrf", seed),
+        flash=_read_flash(request, settings),
+        clear_session=clear_session,
+    )
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def require_csrf(request: Request, viewer: ViewerDep, settings: SettingsDep) -> None:
+    """Refuse a state-changing request whose token does not match this browser's CSRF cookie."""
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = (await request.form()).get(CSRF_FIELD)
+    if viewer.csrf_seed_is_new or not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.csrf_token):
+        raise CsrfRefused()
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        # Defence in depth: a browser names the page a post came from; it must be ours.
+        allowed = {f"{request.url.scheme}://{request.headers.get('host', '')}".lower(), settings.base_url.rstrip("/").lower()}
+        if origin.rstrip("/").lower() not in allowed | {o.lower() for o in settings.allowed_origins}:
+            raise CsrfRefused("This form was sent from another site; open the page here and send it again")
+
+
+CsrfChecked = Depends(require_csrf)
+# As a parameter, after a writing session, so SQLite's write lock comes before the first read.
+Csrf = Annotated[None, Depends(require_csrf)]
+
+
+async def require_participant(viewer: ViewerDep) -> Participant:
+    if viewer.participant is None:
+        raise SignInRequired()
+    return viewer.participant
+
+
+PageParticipant = Annotated[Participant, Depends(require_participant)]
+
+
+def finish(response: Response, viewer: Viewer, settings: Settings, *, keep_flash: bool = False) -> Response:
+    """Set or clear this browser's cookies on a page's response."""
+    secure = _secure(settings)
+    if viewer.csrf_seed_is_new:
+        response.set_cookie(CSRF_COOKIE, viewer.csrf_seed, httponly=True, samesite="lax", secure=secure, path="/")
+    if viewer.flash is not None and not keep_flash:
+        response.delete_cookie(FLASH_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    if viewer.clear_session:
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def set_flash(response: Response, settings: Settings, kind: str, text: str) -> None:
+    body = base64.urlsafe_b64encode(json.dumps({"kind": kind, "text": text[:500]}).encode()).decode().rstrip("=")
+    response.set_cookie(
+        FLASH_COOKIE, f"{body}.{_mac(settings, 'flash', body)}", httponly=True, samesite="lax", secure=_secure(settings), path="/"
+    )
+
+
+def sign_in(response: Response, participant: Participant, settings: Settings) -> None:
+    """Put a fresh session cookie and a fresh CSRF seed on the response (no fixation across sign-ins)."""
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    token, _expires_at = accounts.issue(participant, settings.signing_key, lifetime)
+    secure = _secure(settings)
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()), httponly=True, samesite="lax", secure=secure, path="/"
+    )
+    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=True, samesite="lax", secure=secure, path="/")
+
+
+def sign_out(response: Response, settings: Settings) -> None:
+    secure = _secure(settings)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=True, samesite="lax", secure=secure, path="/")

@@ -1,0 +1,93 @@
+"""Jinja2 rendering for the pages, and the addresses of static assets (cache-busted)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from services.settings import Settings
+from services.web.session import CSRF_FIELD, Viewer, finish
+
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+BUILD_DIR = STATIC_DIR / "build"
+MANIFEST = BUILD_DIR / "manifest.json"
+
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+
+
+@cache
+def _static_version(name: str) -> str:
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """`/static/NAME?v=HASH`, so browsers may cache it for as long as it does not change."""
+    return f"/static/{name}?v={_static_version(name)}"
+
+
+def bundle() -> dict[str, str] | None:
+    """The built editor's files by role (`editor.js`, `automerge.wasm`, …) as URLs; None until `make` built them."""
+    try:
+        manifest = json.loads(MANIFEST.read_text())
+    except (OSError, ValueError):
+        return None
+    return {role: f"/static/build/{name}" for role, name in manifest.items()}
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _label(value: str | None, labels: dict) -> str:
+    if value is None:
+        return "—"
+    return labels.get(value, value)
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["iso"] = _iso
+templates.env.filters["label"] = _label
+templates.env.globals["static_url"] = static_url
+
+
+def render(
+    request: Request,
+    viewer: Viewer,
+    name: str,
+    context: dict | None = None,
+    *,
+    status_code: int = 200,
+    title: str | None = None,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    csrf = Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{viewer.csrf_token}">')
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "viewer": viewer,
+            "me": viewer.participant,
+            "csrf_field": csrf,
+            "flash": viewer.flash,
+            "taxonomy": request.app.state.taxonomy,
+            "title": title,
+            **(context or {}),
+        },
+        status_code=status_code,
+    )
+    return finish(response, viewer, settings)

@@ -1,0 +1,153 @@
+"""The live editor in a real Chromium: co-editing, presence, read-only viewers, offline edits."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.web.conftest import WAIT_MS, open_editor, shoot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def _members(live_server, count: int = 2) -> list[dict]:
+    groups = [("government", "FR"), ("civil_society", "KE"), ("private_sector", "JP")]
+    people = [live_server.person(f"Member {i + 1}", group=groups[i][0], country=groups[i][1]) for i in range(count)]
+    return people
+
+
+def _type_at_end(page, text: str) -> None:
+    page.click("#editor .cm-content")
+    page.keyboard.press("Control+End")
+    page.keyboard.type(text)
+
+
+def test_two_members_see_each_others_text_and_presence_and_a_guest_reads_only(live_server, new_page):
+    ana, ben = _members(live_server)
+    ana["name"], ben["name"] = "Ana Member", "Ben Member"
+    network = live_server.network(ana, ben)
+    norm = live_server.norm(ana, network, "Shared norm", "Opening line.")
+    # Display names as the pages show them.
+    for person, name in ((ana, "Member 1"), (ben, "Member 2")):
+        person["name"] = name
+
+    first, second, guest = new_page(), new_page(), new_page()
+    sign_in(first, live_server, ana)
+    sign_in(second, live_server, ben)
+    for page in (first, second, guest):
+        open_editor(page, norm["page"])
+
+    _type_at_end(first, " Ana writes here.")
+    second.click("#editor .cm-content")
+    second.keyboard.press("Control+Home")
+    second.keyboard.type("Ben begins. ")
+
+    for page in (first, second, guest):
+        expect(page.locator("#editor .cm-content")).to_contain_text("Ben begins. Opening line. Ana writes here.", timeout=WAIT_MS)
+
+    # Presence: each member sees the other by name, with a cursor in the text.
+    expect(first.locator("#presence")).to_contain_text("Member 2", timeout=WAIT_MS)
+    expect(second.locator("#presence")).to_contain_text("Member 1", timeout=WAIT_MS)
+    expect(first.locator('.cm-remote-caret[data-name="Member 2"]')).to_have_count(1, timeout=WAIT_MS)
+    expect(guest.locator("#presence")).to_contain_text("Member 1", timeout=WAIT_MS)
+    expect(first.locator("#connection")).to_contain_text("Connected", timeout=WAIT_MS)
+    shoot(first, "norm-live-member")
+
+    # The signed-out guest reads live but cannot type into the text.
+    content = guest.locator("#editor .cm-content")
+    expect(content).to_have_attribute("contenteditable", "false")
+    expect(content).to_have_attribute("aria-readonly", "true")
+    content.click()
+    guest.keyboard.press("Control+End")
+    guest.keyboard.type("Guest graffiti")
+    guest.wait_for_timeout(600)  # longer than the editor's batching delay: anything typed would be on its way
+    expect(content).not_to_contain_text("Guest graffiti")
+    shoot(guest, "norm-live-guest")
+
+    live_server.wait_for_text(norm, "Ben begins. Opening line. Ana writes here.")
+    expect(first.locator("#connection")).to_contain_text("all changes saved", timeout=WAIT_MS)
+
+
+def test_a_non_member_reads_live_but_cannot_edit(live_server, new_page):
+    (ana,) = _members(live_server, 1)
+    outsider = live_server.person("Outsider", group="technical_academic", country="BR")
+    network = live_server.network(ana)
+    norm = live_server.norm(ana, network, "Members only", "Written by members.")
+    page = new_page()
+    sign_in(page, live_server, outsider)
+    open_editor(page, norm["page"])
+    expect(page.locator("#edit-mode")).to_contain_text("Only members of the network edit")
+    expect(page.locator("#editor .cm-content")).to_have_attribute("contenteditable", "false")
+    expect(page.locator("#plain-edit")).to_have_count(0)
+
+
+def test_edits_made_offline_survive_closing_the_page_and_sync_on_reconnect(live_server, new_page):
+    ana, ben = _members(live_server)
+    network = live_server.network(ana, ben)
+    norm = live_server.norm(ana, network, "Offline norm", "Start.")
+
+    writer, reader = new_page(), new_page()
+    sign_in(writer, live_server, ana)
+    sign_in(reader, live_server, ben)
+    open_editor(writer, norm["page"])
+    open_editor(reader, norm["page"])
+
+    writer.context.set_offline(True)
+    expect(writer.locator("#connection")).to_have_attribute("data-state", "offline", timeout=WAIT_MS)
+    _type_at_end(writer, " Typed on a train.")
+    status = writer.locator("#connection")
+    expect(status).to_contain_text("Offline — 1 unsynced change, saved on this device", timeout=WAIT_MS)
+    shoot(writer, "norm-offline")
+
+    # Close the page while offline (as a reload or a crash would); nothing has reached the server.
+    context = writer.context
+    writer.close()
+    assert live_server.text_of(norm) == "Start."
+
+    # Back online, the norm page opened again finds the edit on this device and sends it.
+    context.set_offline(False)
+    again = context.new_page()
+    open_editor(again, norm["page"])
+    expect(again.locator("#editor .cm-content")).to_contain_text("Start. Typed on a train.", timeout=WAIT_MS)
+    expect(reader.locator("#editor .cm-content")).to_contain_text("Start. Typed on a train.", timeout=WAIT_MS)
+    live_server.wait_for_text(norm, "Start. Typed on a train.")
+
+
+def test_typing_is_batched_into_a_few_changes(live_server, new_page):
+    (ana,) = _members(live_server, 1)
+    network = live_server.network(ana)
+    norm = live_server.norm(ana, network, "Batched", "")
+    page = new_page()
+    sign_in(page, live_server, ana)
+    open_editor(page, norm["page"])
+    sentence = "Forty characters typed one key at a time"
+    page.click("#editor .cm-content")
+    page.keyboard.type(sentence)
+    live_server.wait_for_text(norm, sentence)
+    history = live_server.api.get(f"/api/v1/norms/{norm['id']}/history", params={"limit": 200}).json()["items"]
+    typed = [entry for entry in history if entry["inserted"]]
+    # One change per flush, not one per key: far fewer changes than characters.
+    assert sum(entry["inserted"] for entry in typed) == len(sentence)
+    assert len(typed) < len(sentence) // 2
+
+
+def test_the_editor_is_reachable_and_usable_with_the_keyboard_alone(live_server, new_page):
+    (ana,) = _members(live_server, 1)
+    network = live_server.network(ana)
+    norm = live_server.norm(ana, network, "Keyboard", "Typed by keys.")
+    page = new_page()
+    sign_in(page, live_server, ana)
+    open_editor(page, norm["page"])
+    page.locator("body").focus()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement?.classList.contains('cm-content')"):
+            break
+    else:
+        pytest.fail("Tab never reached the editor")
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" More.")
+    live_server.wait_for_text(norm, "Typed by keys. More.")
+    # Tab leaves the editor again (no keyboard trap).
+    page.keyboard.press("Tab")
+    assert not page.evaluate("() => document.activeElement?.classList.contains('cm-content')")
