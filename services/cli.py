@@ -48,34 +48,44 @@ def serve(
 
 @app.command()
 def worker(once: bool = typer.Option(False, "--once", help="Do one round and exit (for cron jobs and checks).")) -> None:
-    """Run the background jobs without serving HTTP: close ballots at their deadline.
+    """Run the background jobs without serving HTTP: close ballots at their deadline, publish adopted norms,
+    verify WebSub subscribers and make deliveries.
 
-    Any number of workers (and `cogov serve` instances, which do the same) may run at once.
+    Any number of workers (and `cogov serve` instances, which do the same unless COGOV_WORKER_IN_SERVE=false)
+    may run at once.
     """
+    import signal
+
     from norms import ballots
-    from services.kit.clock import SystemClock
-    from services.kit.db import create_engine, create_sessionmaker
+    from services.api.app import create_app
+    from services.clearinghouse import worker as clearinghouse_worker
 
     settings = _settings()
 
-    async def run() -> int:
-        engine = create_engine(settings.database_url)
-        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
+    async def run() -> tuple[int, int]:
+        application = create_app(settings)
+        state = application.state
+        made = clearinghouse_worker.for_app(application)
         try:
             if once:
-                return await ballots.close_due(sessionmaker, clock)
-            console.print(f"CoGov worker: closing ballots at their deadline (database: {settings.database_url})")
-            await ballots.keep_closing(sessionmaker, clock, interval=ballots.SWEEP_SECONDS)
-            return 0
+                closed = await ballots.close_due(state.sessionmaker, state.clock)
+                return closed, await made.run_once()
+            stop = asyncio.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+            console.print(f"CoGov worker {made.id}: closing ballots, publishing, verifying subscribers, delivering ({settings.database_url})")
+            async with ballots.closing_ballots(state.sessionmaker, state.clock, interval=state.ballot_sweep_seconds):
+                async with clearinghouse_worker.running(made):
+                    await stop.wait()
+            return 0, 0
         finally:
-            await engine.dispose()
+            await made.aclose()
+            await state.sync_hub.stop()
+            await state.engine.dispose()
 
-    try:
-        closed = asyncio.run(run())
-    except KeyboardInterrupt:
-        return
+    closed, done = asyncio.run(run())
     if once:
-        typer.echo(f"ballots closed: {closed}")
+        typer.echo(f"ballots closed: {closed}; clearing-house jobs done: {done}")
 
 
 @db_app.command("upgrade")
@@ -181,40 +191,6 @@ def demo(
         typer.echo(f"  {email:<32} {what}")
     typer.echo(f"Every demo account's password is: {seeded.password}")
     typer.echo("(It is shown only now; run `cogov demo --password ...` on an empty database to choose it.)")
-
-
-@app.command()
-def worker() -> None:
-    """Publish adoptions, verify WebSub subscribers, make deliveries and close due ballots until stopped.
-
-    Run it beside `cogov serve` instances started with COGOV_WORKER_IN_SERVE=false; several may run at once.
-    """
-    import signal
-
-    from norms import ballots
-    from services.api.app import create_app
-    from services.clearinghouse import worker as clearinghouse_worker
-
-    settings = _settings()
-
-    async def run() -> None:
-        application = create_app(settings)
-        state = application.state
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        made = clearinghouse_worker.for_app(application)
-        console.print(f"worker {made.id}: publishing, verifying and delivering ({settings.database_url})")
-        try:
-            async with ballots.closing_ballots(state.sessionmaker, state.clock, interval=state.ballot_sweep_seconds):
-                async with clearinghouse_worker.running(made):
-                    await stop.wait()
-        finally:
-            await state.sync_hub.stop()
-            await state.engine.dispose()
-
-    asyncio.run(run())
 
 
 @app.command()

@@ -92,8 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
         )
+    # First: feeds are the most requested paths, and routes are matched in order.
+    clearinghouse.install(app, settings)
     for router in (health_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, sync_router):
         app.include_router(router)
-    clearinghouse.install(app, settings)
+    clearinghouse.install_api(app)
     web.install(app)
     return app

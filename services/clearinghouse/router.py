@@ -24,7 +24,7 @@ from services.api.errors import validation_errors
 from services.api.deps import OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
 from services.clearinghouse import curation, entries, feeds, signing, websub
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
-from services.clearinghouse.errors import NotCurators
+from services.clearinghouse.errors import FilterInvalid, NotCurators
 from services.clearinghouse.feeds import FeedFormat, FeedQuery
 from services.clearinghouse.feedstate import FeedCache, Rendered
 from services.clearinghouse.models import PublicationKey
@@ -151,18 +151,48 @@ async def serve(request: Request, query: FeedQuery) -> Response:
 # --- Feeds ---------------------------------------------------------------------------------
 
 
-def _feed_route(format: FeedFormat, path: str, summary: str):
-    async def feed(request: Request, topic: TopicFilter = None, network: NetworkFilter = None, region: RegionFilter = None, limit: FeedLimit = None):
-        return await serve(request, feeds.make_query(format, topic=topic, network=network, region=region, limit=limit))
+def _filters(request: Request) -> dict:
+    # Read by hand rather than declared: feeds are the hottest path, and FastAPI's parameter
+    # machinery costs more than the rest of a 304 answer (see bench/feeds.py).
+    params = request.query_params
+    limit = params.get("limit")
+    if limit is not None and not limit.isdigit():
+        raise FilterInvalid("limit must be a whole number")
+    return {
+        "topic": params.get("topic") or None,
+        "network": params.get("network") or None,
+        "region": params.get("region") or None,
+        "limit": int(limit) if limit else None,
+    }
 
-    feeds_router.add_api_route(path, feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES, name=f"feed_{format.value}")
+
+FEED_PARAMETERS = [
+    {"name": "topic", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Entries curated under this topic (slug)"},
+    {"name": "network", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Entries of this network (slug)"},
+    {"name": "region", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Entries whose electors in this region approved"},
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": feeds.MAX_LIMIT},
+     "description": f"Entries in the document (default {feeds.DEFAULT_LIMIT})"},
+]
+
+
+def _feed_route(format: FeedFormat, path: str, summary: str):
+    async def feed(request: Request):
+        return await serve(request, feeds.make_query(format, **_filters(request)))
+
+    feeds_router.add_api_route(
+        path, feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES, name=f"feed_{format.value}",
+        openapi_extra={"parameters": FEED_PARAMETERS},
+    )
 
 
 def _collection_route(format: FeedFormat, path: str, summary: str):
-    async def feed(request: Request, slug: str, topic: TopicFilter = None, network: NetworkFilter = None, region: RegionFilter = None, limit: FeedLimit = None):
-        return await serve(request, feeds.make_query(format, collection=slug, topic=topic, network=network, region=region, limit=limit))
+    async def feed(request: Request, slug: str):
+        return await serve(request, feeds.make_query(format, collection=slug, **_filters(request)))
 
-    feeds_router.add_api_route(path, feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES, name=f"collection_feed_{format.value}")
+    feeds_router.add_api_route(
+        path, feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES,
+        name=f"collection_feed_{format.value}", openapi_extra={"parameters": FEED_PARAMETERS},
+    )
 
 
 _feed_route(FeedFormat.atom, "/feeds/norms.atom", "Adopted norms as Atom (RFC 4287)")
@@ -340,8 +370,14 @@ async def subscription_status(
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Load the publication key (creating it on first start) and mount the clearing house's routes."""
+    """Load the publication key (creating it on first start) and mount the feeds; call before other routers,
+    since routes match in order and feeds are the most requested paths."""
     key = signing.configured_key(settings.publication_key.get_secret_value() if settings.publication_key else None, settings.data_dir)
     app.state.clearinghouse = ClearingHouse(key=key)
-    for router in (feeds_router, api, hub):
-        app.include_router(router)
+    app.include_router(feeds_router)
+
+
+def install_api(app: FastAPI) -> None:
+    """Mount the entries, curation and WebSub hub endpoints."""
+    app.include_router(api)
+    app.include_router(hub)
