@@ -143,6 +143,10 @@ class DocumentHandle:
         self.ephemeral: list[tuple[str, object]] = []
         self.listeners: list[Callable[[DocumentHandle], None]] = []
         self._changed = asyncio.Condition()
+        self._made_here: dict[bytes, bytes] = {}  # hash -> bytes of changes this replica sent up
+        self._known: set[bytes] | None = None  # hashes in `doc`, kept up to date from `_known_at`
+        self._known_at: list[bytes] = []
+        self._last_have: tuple[sync_message.Have, ...] = ()
 
     @property
     def url(self) -> str:
@@ -156,18 +160,39 @@ class DocumentHandle:
     def heads(self) -> set[bytes]:
         return set(self.doc.get_heads())
 
+    def has_change(self, change_hash: bytes) -> bool:
+        """Whether the replica holds this change (rc1 would scan all history for an unknown hash)."""
+        heads = self.doc.get_heads()
+        if self._known is None:
+            self._known = {change.hash for change in self.doc.get_changes([])}
+        elif heads != self._known_at:
+            self._known.update(change.hash for change in self.doc.get_changes(self._known_at))
+        self._known_at = heads
+        return change_hash in self._known
+
     async def splice(self, index: int, delete: int, insert: str) -> list[bytes]:
         """Edit the body as this replica's actor (one change) and send it; the hashes of the changes made."""
         made = document.apply_splices(self.doc, self.actor, [(index, delete, insert)])
+        changes = document.split_changes(b"".join(made)) if made else []
+        self._made_here.update((change.hash, change.data) for change in changes)
         await self._after_local_change()
-        return [change.hash for change in document.split_changes(b"".join(made))] if made else []
+        return [change.hash for change in changes]
 
-    async def add_changes(self, data: bytes) -> None:
-        """Merge encoded changes (made elsewhere, say by another replica of this peer) and send them."""
+    async def add_changes(self, data: bytes, send: bool = True) -> None:
+        """Merge encoded changes (made elsewhere, say by another replica of this peer) and send them.
+
+        With `send=False` they wait for the next `flush` (or edit), so many go up in one message.
+        """
         changes = document.split_changes(data)
-        fresh = [change for change in changes if not document.has_change(self.doc, change.hash)]
+        fresh = [change for change in changes if not self.has_change(change.hash)]
         if fresh:
             document.merge_changes(self.doc, fresh)
+            self._made_here.update((change.hash, change.data) for change in fresh)
+        if send:
+            await self._after_local_change()
+
+    async def flush(self) -> None:
+        """Send what the server lacks (a no-op when nothing is new)."""
         await self._after_local_change()
 
     async def send_ephemeral(self, payload: object) -> None:
@@ -205,9 +230,19 @@ class DocumentHandle:
         await self._sync()
         await self._notify()
 
-    async def _sync(self, request: bool = False) -> None:
+    async def _sync(self, request: bool = False, need: tuple[bytes, ...] = (), their_heads: tuple[bytes, ...] = ()) -> None:
         message = self.doc.generate_sync_message(self.state)
-        if message is None or self.client.closed.done():
+        data = message.encode() if message is not None else None
+        if data is not None:
+            self._last_have = sync_message.decode(data).have
+        if need:
+            data = self._answer_need(data, need)
+        unknown = [h for h in their_heads if not self.has_change(h)]
+        if data is None and unknown:
+            # rc1 is "in flight" and silent: ask for what the server has that we lack.
+            heads = tuple(sorted(self.doc.get_heads()))
+            data = sync_message.encode(sync_message.SyncMessage(sync_message.V1, heads, tuple(sorted(unknown)), self._last_have, ()))
+        if data is None or self.client.closed.done():
             return
         await self.client._send(
             {
@@ -215,18 +250,40 @@ class DocumentHandle:
                 "senderId": self.client.peer_id,
                 "targetId": self.client.server_id,
                 "documentId": self.wire_id,
-                "data": message.encode(),
+                "data": data,
             }
         )
 
+    def _answer_need(self, data: bytes | None, need: tuple[bytes, ...]) -> bytes | None:
+        """Make sure the changes the server asked for go up.
+
+        rc1 stays "in flight" while a change it sent is unacknowledged, and then sends nothing, not
+        even what the server explicitly needs (say, a change its Bloom filter wrongly claimed).
+        """
+        message = sync_message.decode(data) if data is not None else sync_message.SyncMessage(
+            sync_message.V1, tuple(sorted(self.doc.get_heads())), (), self._last_have, ()
+        )
+        if message.version != sync_message.V1:
+            return data
+        sent = {change.hash for change in document.split_changes(b"".join(message.changes))} if message.changes else set()
+        wanted = [h for h in need if h not in sent]
+        if not wanted:
+            return data
+        if any(h not in self._made_here for h in wanted):
+            self._made_here.update((change.hash, change.bytes) for change in self.doc.get_changes([]))
+        extra = tuple(self._made_here[h] for h in wanted if h in self._made_here)
+        if not extra:
+            return data
+        return sync_message.encode(sync_message.SyncMessage(message.version, message.heads, message.need, message.have, message.changes + extra, message.flags))
+
     async def _receive(self, data: bytes) -> None:
-        heads = sync_message.decode(data).heads
+        parsed = sync_message.decode(data)
         self.doc.receive_sync_message(self.state, am.Message.decode(data))
-        self.server_heads = set(heads)
-        self.acknowledged_heads.append(list(heads))
+        self.server_heads = set(parsed.heads)
+        self.acknowledged_heads.append(list(parsed.heads))
         if not self.ready.done():
             self.ready.set_result(None)
-        await self._sync()
+        await self._sync(need=parsed.need, their_heads=parsed.heads)
         await self._notify()
 
     def _unavailable(self) -> None:

@@ -59,6 +59,7 @@ class PeerDocument:
     pending: list[bytes] = field(default_factory=list)
     pending_hashes: set[bytes] = field(default_factory=set)
     missing: set[bytes] = field(default_factory=set)
+    last_have: tuple[sync_message.Have, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ class Connection:
             raise ProtocolError(f"invalid changes: {exc}") from None
         if len(held) > MAX_PENDING_CHANGES or sum(map(len, chunks)) > self.hub.store.limits.max_bytes:
             raise ProtocolError("too many changes whose dependencies never came", POLICY)
+        log.debug("sync.changes_held", peer=self.peer_id, held=len(held), missing=missing)
         peer_document.pending = chunks
         peer_document.pending_hashes = {change.hash for change in held}
         peer_document.missing = {bytes.fromhex(value) for value in missing}

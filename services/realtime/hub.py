@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket
 
 from networks.models import Membership
 from norms import document
-from norms.models import Norm
+from norms.models import Norm, NormChange
 from norms.store import NormStore, Stored
 from services.accounts.models import Participant
 from services.kit.broker import Broker
@@ -177,6 +177,8 @@ class SyncHub:
     async def receive(self, peer_document: PeerDocument, data: bytes) -> None:
         """Take a sync message (its changes already stored) into the peer's sync state and answer it."""
         document_id = peer_document.document_id
+        parsed = sync_message.decode(data)
+        unknown: set[bytes] = set()
         async with self.store.reading(document_id, catch_up=False) as doc:
             try:
                 doc.receive_sync_message(peer_document.state, am.Message.decode(data))
@@ -189,8 +191,30 @@ class SyncHub:
                 self.store.evict(document_id)
                 raise ProtocolError("Automerge could not process the sync message") from None
             reply = self._generate(doc, peer_document)
+            if reply is None:
+                # rc1 keeps a sync state "in flight" until the peer acknowledges every change it was
+                # sent, and meanwhile answers nothing, not even a peer that needs a change (or holds
+                # one we need) after a Bloom filter false positive. Answer those by hand.
+                unknown = {h for h in parsed.heads if not document.has_change(doc, h)} - peer_document.pending_hashes
+                wanted = [h for h in parsed.need if document.has_change(doc, h)]
+                heads = tuple(sorted(doc.get_heads()))
         if reply is not None:
             self._send_sync(peer_document, reply)
+        elif unknown or wanted or peer_document.missing:
+            changes = await self._stored_changes(document_id, wanted)
+            need = unknown | peer_document.missing
+            # The last summary rc1 made for this peer: a message without one would stop the peer sending.
+            message = sync_message.SyncMessage(sync_message.V1, heads, tuple(sorted(need)), peer_document.last_have, changes)
+            self._send_sync(peer_document, sync_message.encode(message))
+
+    async def _stored_changes(self, document_id: bytes, hashes: list[bytes]) -> tuple[bytes, ...]:
+        if not hashes:
+            return ()
+        async with self.sessionmaker() as session:
+            rows = await session.execute(
+                select(NormChange.id, NormChange.data).where(NormChange.document_id == document_id, NormChange.hash.in_(hashes)).order_by(NormChange.id)
+            )
+            return tuple(row.data for row in rows)
 
     def _generate(self, doc: am.Document, peer_document: PeerDocument) -> bytes | None:
         """The next sync message for this peer, from the document as committed (call under its lock)."""
@@ -202,9 +226,11 @@ class SyncHub:
         if message is None:
             return None
         data = message.encode()
-        if peer_document.missing:
+        parsed = sync_message.decode(data)
+        if parsed.have:
+            peer_document.last_have = parsed.have
+        if peer_document.missing and any(not document.has_change(doc, h) for h in peer_document.missing):
             # Ask for what the held-back changes depend on, not for the held-back changes themselves.
-            parsed = sync_message.decode(data)
             need = (set(parsed.need) - peer_document.pending_hashes) | peer_document.missing
             data = sync_message.encode(parsed.with_need(need))
         return data
