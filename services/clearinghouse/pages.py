@@ -1,0 +1,288 @@
+"""The clearing house's pages: home, entry pages, collections, topics, subscription help, and staff curation.
+
+They use the web layer's layout, session and forms; every staff form calls the same use cases
+as the API (`curation`), so pages and API audit the same acts the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from fractions import Fraction
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from networks.models import Network
+from services.accounts.models import Participant, Role
+from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.clearinghouse import curation, entries, feeds
+from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
+from services.clearinghouse.feeds import FeedFormat
+from services.clearinghouse.models import EntryCuration, FeedEntry
+from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, CurationIn, TopicCreate
+from services.kit.errors import Forbidden
+from services.web.forms import FormInvalid, attempt, parse, redirect
+from services.web.session import Csrf, PageParticipant, ViewerDep
+from services.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+LATEST = 20
+FEATURED = 6
+
+
+def _staff(participant: Participant) -> Participant:
+    if participant.role not in (Role.staff, Role.admin):
+        raise Forbidden("These pages are for clearing-house staff")
+    return participant
+
+
+def _subscribe_links(base: str) -> dict:
+    return {
+        "atom": f"{base}/feeds/norms.atom",
+        "json": f"{base}/feeds/norms.json",
+        "rest": f"{base}/api/v1/clearinghouse/entries",
+        "hub": base + HUB_PATH,
+        "key_set": base + KEYS_PATH,
+    }
+
+
+# --- Public pages ----------------------------------------------------------------------------
+
+
+@router.get("/clearinghouse")
+async def home(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+    base = settings.base_url
+    latest, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, limit=LATEST))
+    featured_rows = (
+        await session.scalars(
+            select(FeedEntry).join(EntryCuration, EntryCuration.entry_id == FeedEntry.id)
+            .where(EntryCuration.featured.is_(True)).order_by(EntryCuration.featured_at.desc()).limit(FEATURED)
+        )
+    ).all()
+    context = {
+        "latest": await entries.views(session, latest, details=False),
+        "featured": await entries.views(session, featured_rows, details=False),
+        "collections": await curation.list_collections(session, base),
+        "topics": await curation.list_topics(session),
+        "links": _subscribe_links(base),
+        "is_staff": viewer.participant is not None and viewer.participant.role in (Role.staff, Role.admin),
+    }
+    return render(request, viewer, "clearinghouse/home.html", context, title="Clearing house")
+
+
+def _chart(outcome: dict) -> list[dict]:
+    """The ballot's tallies for a read-only chart: each group and region with shares as percentages."""
+    rows = []
+    for tally in outcome.get("groups", []) + outcome.get("regions", []):
+        def share(value: str | None) -> float:
+            return 0.0 if value is None else float(Fraction(value))
+
+        weighted = share(tally["approvals"]) + share(tally["objections"]) + share(tally["abstentions"])
+        rows.append(tally | {
+            "turnout_pct": round(100 * share(tally["turnout"])),
+            "support_pct": None if tally["support"] is None else round(100 * share(tally["support"])),
+            "approve_pct": round(100 * share(tally["approvals"]) / weighted) if weighted else 0,
+            "object_pct": round(100 * share(tally["objections"]) / weighted) if weighted else 0,
+        })
+    return rows
+
+
+@router.get("/clearinghouse/{network}/{norm}/v{version:int}")
+async def entry_page(
+    request: Request, network: str, norm: str, version: int, session: SessionDep, viewer: ViewerDep, settings: SettingsDep
+):
+    entry = await entries.entry_by_path(session, network, norm, version)
+    [view] = await entries.views(session, [entry])
+    published = entries.out(settings.base_url, view)
+    others = (
+        await session.scalars(select(FeedEntry).where(FeedEntry.norm_id == entry.norm_id).order_by(FeedEntry.version_number.desc()))
+    ).all()
+    norm_path = f"/networks/{entry.network_slug}/norms/{entry.norm_slug}"
+    context = {
+        "entry": published,
+        "view": view,
+        "chart": _chart(entry.record.get("outcome", {})),
+        "votes": entry.record.get("votes", []),
+        "policy": entry.record.get("policy", {}),
+        "published_versions": others,
+        "norm_path": norm_path,
+        "links": _subscribe_links(settings.base_url),
+        "is_staff": viewer.participant is not None and viewer.participant.role in (Role.staff, Role.admin),
+    }
+    return render(request, viewer, "clearinghouse/entry.html", context, title=f"{entry.title} v{entry.version_number}")
+
+
+@router.get("/clearinghouse/collections/{slug}")
+async def collection_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+    collection = await curation.collection_view(session, slug, settings.base_url)
+    found, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, collection=slug, limit=feeds.MAX_LIMIT))
+    context = {"collection": collection, "views": await entries.views(session, found, details=False)}
+    return render(request, viewer, "clearinghouse/collection.html", context, title=collection.title)
+
+
+@router.get("/clearinghouse/topics")
+async def topics_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+    context = {"topics": await curation.list_topics(session), "base": settings.base_url}
+    return render(request, viewer, "clearinghouse/topics.html", context, title="Topics")
+
+
+@router.get("/clearinghouse/subscribe")
+async def subscribe_help(request: Request, viewer: ViewerDep, settings: SettingsDep):
+    context = {"links": _subscribe_links(settings.base_url), "base": settings.base_url}
+    return render(request, viewer, "clearinghouse/subscribe.html", context, title="Subscribing to the clearing house")
+
+
+# --- Staff curation --------------------------------------------------------------------------
+
+
+@router.get("/clearinghouse/staff")
+async def staff_home(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep):
+    _staff(participant)
+    rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
+    context = {
+        "views": await entries.views(session, rows, details=False),
+        "topics": await curation.list_topics(session),
+        "collections": await curation.list_collections(session, settings.base_url),
+        "errors": {},
+    }
+    return render(request, viewer, "clearinghouse/staff.html", context, title="Curation")
+
+
+async def _form(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+    form = await request.form()
+    single = {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
+    multi = {key: [v for v in form.getlist(key) if isinstance(v, str) and v] for key in form.keys()}
+    return single, multi
+
+
+@router.get("/clearinghouse/staff/entries/{entry_id}")
+async def staff_entry(
+    request: Request, entry_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
+):
+    _staff(participant)
+    entry = await entries.get_entry(session, entry_id)
+    [view] = await entries.views(session, [entry])
+    context = {
+        "entry": entries.out(settings.base_url, view),
+        "topics": await curation.list_topics(session),
+        "others": (await session.scalars(select(FeedEntry).where(FeedEntry.id != entry.id).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all(),
+        "networks": (await session.scalars(select(Network).order_by(Network.name))).all(),
+        "errors": {},
+    }
+    return render(request, viewer, "clearinghouse/staff_entry.html", context, title=f"Curate {entry.title} v{entry.version_number}")
+
+
+@router.post("/clearinghouse/staff/entries/{entry_id}")
+async def staff_entry_save(
+    request: Request, entry_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant,
+    settings: SettingsDep,
+):
+    _staff(participant)
+    single, multi = await _form(request)
+    back = f"/clearinghouse/staff/entries/{entry_id}"
+    try:
+        body = parse(CurationIn, {
+            "summary": single.get("summary", "").replace("\r\n", "\n"),
+            "featured": single.get("featured") == "on",
+            "topics": multi.get("topics", []),
+            "related_entries": multi.get("related_entries", []),
+            "related_networks": multi.get("related_networks", []),
+        })
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+    now = request.app.state.clock.now()
+    changed, error = await attempt(
+        session, lambda: curation.curate_entry(session, now, participant, entry_id, body, base_url=settings.base_url)
+    )
+    if error is not None:
+        if error.status_code == 404:
+            raise error
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    if changed:
+        request.app.state.clearinghouse.cache.invalidate()
+        request.app.state.clearinghouse.nudge()
+    return redirect(back, viewer, settings, flash=("ok", "Saved; each change is in the public audit log." if changed else "Nothing changed."))
+
+
+@router.post("/clearinghouse/staff/topics")
+async def staff_topic_create(
+    request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
+):
+    _staff(participant)
+    single, _ = await _form(request)
+    try:
+        body = parse(TopicCreate, {"label": single.get("label", ""), "description": single.get("description", "")})
+    except FormInvalid as invalid:
+        return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+    topic, error = await attempt(session, lambda: curation.create_topic(session, request.app.state.clock.now(), participant, body))
+    if error is not None:
+        return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("error", error.detail))
+    return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("ok", f"Topic “{topic.label}” added."))
+
+
+@router.post("/clearinghouse/staff/collections")
+async def staff_collection_create(
+    request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
+):
+    _staff(participant)
+    single, _ = await _form(request)
+    try:
+        body = parse(CollectionCreate, {"title": single.get("title", ""), "description": single.get("description", "").replace("\r\n", "\n")})
+    except FormInvalid as invalid:
+        return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+    made, error = await attempt(
+        session, lambda: curation.create_collection(session, request.app.state.clock.now(), participant, body, base_url=settings.base_url)
+    )
+    if error is not None:
+        return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", error.detail))
+    request.app.state.clearinghouse.cache.invalidate()
+    return redirect(f"/clearinghouse/staff/collections/{made.slug}", viewer, settings, flash=("ok", "Collection created: now choose its entries."))
+
+
+@router.get("/clearinghouse/staff/collections/{slug}")
+async def staff_collection(
+    request: Request, slug: str, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
+):
+    _staff(participant)
+    collection = await curation.collection_view(session, slug, settings.base_url)
+    positions = {ref.id: index for index, ref in enumerate(collection.entries, start=1)}
+    rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
+    context = {"collection": collection, "rows": rows, "positions": positions}
+    return render(request, viewer, "clearinghouse/staff_collection.html", context, title=f"Curate {collection.title}")
+
+
+@router.post("/clearinghouse/staff/collections/{slug}")
+async def staff_collection_save(
+    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant,
+    settings: SettingsDep,
+):
+    _staff(participant)
+    single, multi = await _form(request)
+    back = f"/clearinghouse/staff/collections/{slug}"
+    # Ticked entries, in the order of the positions typed beside them (unnumbered ones last, newest first).
+    chosen = multi.get("entries", [])
+
+    def position(entry_id: str) -> tuple[int, int]:
+        typed = single.get(f"position-{entry_id}", "")
+        return (int(typed), chosen.index(entry_id)) if typed.isdigit() else (10**6, chosen.index(entry_id))
+
+    try:
+        body = parse(CollectionUpdate, {
+            "title": single.get("title", ""),
+            "description": single.get("description", "").replace("\r\n", "\n"),
+            "entries": sorted(chosen, key=position),
+        })
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+    _, error = await attempt(
+        session, lambda: curation.update_collection(session, request.app.state.clock.now(), participant, slug, body, base_url=settings.base_url)
+    )
+    if error is not None:
+        if error.status_code == 404:
+            raise error
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    request.app.state.clearinghouse.cache.invalidate()
+    request.app.state.clearinghouse.nudge()
+    return redirect(back, viewer, settings, flash=("ok", "Collection saved; the change is in the public audit log."))
+
