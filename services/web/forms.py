@@ -52,12 +52,19 @@ def parse(model: type[Model], data: dict[str, Any]) -> Model:
 
 
 async def attempt(session: AsyncSession, action: Callable[[], Awaitable[T]]) -> tuple[T | None, DomainError | None]:
-    """Run a use case; on a domain error roll back everything it wrote and return the error."""
+    """Run a use case in a savepoint; on a domain error undo everything it wrote and return the error.
+
+    Only the savepoint is rolled back, so what the page loaded before (the signed-in participant)
+    stays usable for showing the form again.
+    """
+    savepoint = await session.begin_nested()
     try:
-        return await action(), None
+        result = await action()
     except DomainError as exc:
-        await session.rollback()
+        await savepoint.rollback()
         return None, exc
+    await savepoint.commit()
+    return result, None
 
 
 def field_errors(exc: DomainError) -> dict[str, str]:

@@ -206,6 +206,8 @@ async def create_version(
     form = await fields(request)
     back = _norm_path(slug, norm) + "#versions"
     try:
+        if not form.get("label", "").strip():
+            raise FormInvalid({"label": "A label is required"})
         body = parse(VersionCreate, {"label": form.get("label", ""), "note": form.get("note", "").replace("\r\n", "\n")})
     except FormInvalid as invalid:
         message = "A version needs a label (up to 120 characters)." if "label" in invalid.errors else "; ".join(invalid.errors.values())

@@ -187,7 +187,7 @@ def new_page(browser):
     contexts = []
 
     def make(**options):
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, **options)
+        context = browser.new_context(**{"viewport": {"width": 1200, "height": 900}, **options})
         contexts.append(context)
         return context.new_page()
 

@@ -1,0 +1,219 @@
+"""The pages without a browser: cookie sessions, CSRF, HTML errors, forms that work without JavaScript, the demo."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.web import demo
+from tests.conftest import PASSWORD
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+async def _token(client, path: str = "/signin") -> str:
+    return _csrf((await client.get(path)).text)
+
+
+async def _sign_up(client, name: str = "Page Person", email: str | None = None) -> str:
+    email = email or f"{name.lower().replace(' ', '.')}@example.org"
+    response = await client.post(
+        "/signup", data={"csrf_token": await _token(client, "/signup"), "display_name": name, "email": email, "password": PASSWORD}
+    )
+    assert response.status_code == 303, response.text
+    return email
+
+
+async def test_signing_up_sets_an_httponly_lax_session_cookie_and_signs_in(client):
+    response = await client.post(
+        "/signup",
+        data={"csrf_token": await _token(client, "/signup"), "display_name": "Ada", "email": "ada@example.org", "password": PASSWORD},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/me/affiliation"
+    cookie = next(value for value in response.headers.get_list("set-cookie") if value.startswith("cogov_session="))
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    page = await client.get("/me/affiliation")
+    assert page.status_code == 200
+    assert "Signed in as </span>Ada" in page.text
+    assert "Welcome, Ada" in page.text  # the flash message, shown once
+    assert "Welcome, Ada" not in (await client.get("/me/affiliation")).text
+
+
+async def test_a_form_post_without_its_csrf_token_is_refused_and_nothing_happens(client):
+    await client.get("/signup")  # the browser has its CSRF cookie, but the post lacks the token
+    response = await client.post("/signup", data={"display_name": "Eve", "email": "eve@example.org", "password": PASSWORD})
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    assert "security token" in response.text
+    forged = await client.post(
+        "/signup", data={"csrf_token": "forged", "display_name": "Eve", "email": "eve@example.org", "password": PASSWORD}
+    )
+    assert forged.status_code == 403
+    token = await client.post("/api/v1/auth/token", data={"username": "eve@example.org", "password": PASSWORD})
+    assert token.status_code == 401  # no account was made
+
+
+async def test_a_post_from_another_site_is_refused_even_with_a_token(client):
+    token = await _token(client, "/signup")
+    response = await client.post(
+        "/signup", data={"csrf_token": token, "display_name": "Eve", "email": "eve@example.org", "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+
+
+async def test_signing_out_revokes_the_cookie_and_every_bearer_token(client):
+    email = await _sign_up(client)
+    bearer = (await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()["access_token"]
+    old_cookie = client.cookies.get("cogov_session")
+    response = await client.post("/signout", data={"csrf_token": _csrf((await client.get("/")).text)})
+    assert response.status_code == 303
+    assert response.headers["clear-site-data"] == '"cache"'
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {bearer}"})).status_code == 401
+    # A copy of the old cookie no longer signs anyone in.
+    client.cookies.set("cogov_session", old_cookie)
+    page = await client.get("/me/affiliation")
+    assert page.status_code == 303 and page.headers["location"] == "/signin?next=/me/affiliation"
+
+
+async def test_wrong_password_shows_the_form_again_with_an_error(client):
+    email = await _sign_up(client)
+    client.cookies.delete("cogov_session")
+    response = await client.post("/signin", data={"csrf_token": await _token(client), "email": email, "password": "wrong password!"})
+    assert response.status_code == 401
+    assert "Incorrect email or password" in response.text
+    assert f'value="{email}"' in response.text
+
+
+async def test_sign_in_never_redirects_off_site(client):
+    email = await _sign_up(client)
+    client.cookies.delete("cogov_session")
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        response = await client.post(
+            "/signin", data={"csrf_token": await _token(client), "email": email, "password": PASSWORD, "next": target}
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == "/"
+
+
+async def test_page_errors_are_html_and_api_errors_stay_json(client):
+    page = await client.get("/networks/no-such-network")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "No network has the slug" in page.text
+    missing = await client.get("/no/such/page")
+    assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
+    api = await client.get("/api/v1/networks/no-such-network")
+    assert api.status_code == 404
+    assert api.json()["code"] == "network_not_found"
+
+
+async def test_invalid_fields_come_back_with_messages_and_what_was_typed(client):
+    await _sign_up(client)
+    response = await client.post(
+        "/me/affiliation", data={"csrf_token": _csrf((await client.get("/me/affiliation")).text), "stakeholder_group": "aliens",
+                                 "country": "ZZ", "organisation": "Mars"}
+    )
+    assert response.status_code == 422
+    assert "Unknown stakeholder group" in response.text and "Unknown country" in response.text
+    assert 'value="Mars"' in response.text
+    assert 'aria-invalid="true"' in response.text
+
+
+async def _member_with_network(client) -> tuple[str, str]:
+    await _sign_up(client, "Norm Author")
+    token = _csrf((await client.get("/me/affiliation")).text)
+    await client.post("/me/affiliation", data={"csrf_token": token, "stakeholder_group": "civil_society", "country": "KE"})
+    created = await client.post(
+        "/networks/new", data={"csrf_token": token, "name": "Data Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."}
+    )
+    assert created.status_code == 303, created.text
+    network = created.headers["location"]
+    norm = await client.post(f"{network}/norms", data={"csrf_token": token, "title": "A norm", "text": "One two three."})
+    assert norm.status_code == 303
+    return token, norm.headers["location"]
+
+
+async def test_without_javascript_members_edit_in_a_form_and_concurrent_edits_merge(client):
+    token, norm = await _member_with_network(client)
+    page = (await client.get(norm)).text
+    heads = re.search(r'name="base_heads" value="([^"]*)"', page).group(1)
+    # Two forms opened on the same text, sent one after the other: both edits survive.
+    first = await client.post(f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm",
+                                                    "text": "Zero one two three."})
+    second = await client.post(f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm",
+                                                     "text": "One two three four.\r\n"})
+    assert first.status_code == second.status_code == 303
+    text = (await client.get(norm)).text
+    assert 'id="norm-text">Zero one two three four.\n</div>' in text
+
+
+async def test_versions_and_the_diff_page(client):
+    token, norm = await _member_with_network(client)
+    assert (await client.post(f"{norm}/versions", data={"csrf_token": token, "label": "First"})).status_code == 303
+    heads = re.search(r'name="base_heads" value="([^"]*)"', (await client.get(norm)).text).group(1)
+    await client.post(f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm", "text": "One 2 three."})
+    await client.post(f"{norm}/versions", data={"csrf_token": token, "label": "Second"})
+    diff = await client.get(f"{norm}/diff?from=1&to=2")
+    assert diff.status_code == 200
+    assert re.search(r"<del><span class=\"visually-hidden\">\[deleted: </span>two<", diff.text)
+    assert re.search(r"<ins><span class=\"visually-hidden\">\[inserted: </span>2<", diff.text)
+    bad = await client.get(f"{norm}/diff?from=9&to=2")
+    assert bad.status_code == 422 and "has no version 9" in bad.text
+    empty_label = await client.post(f"{norm}/versions", data={"csrf_token": token, "label": " "})
+    assert empty_label.status_code == 303
+    assert "A version needs a label" in (await client.get(norm)).text
+
+
+async def test_the_sync_ticket_needs_a_session_and_the_csrf_header(client):
+    assert (await client.post("/web/sync-ticket")).status_code == 403  # no CSRF cookie or header
+    token = await _token(client)
+    assert (await client.post("/web/sync-ticket", headers={"X-CSRF-Token": token})).status_code == 401
+    await _sign_up(client)
+    token = _csrf((await client.get("/")).text)
+    response = await client.post("/web/sync-ticket", headers={"X-CSRF-Token": token})
+    assert response.status_code == 201
+    assert response.json()["ticket"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_the_directory_filters_and_reports_bad_filters_on_the_page(client):
+    await _member_with_network(client)
+    found = await client.get("/networks", params={"q": "Data", "status": "forming", "group": "civil_society"})
+    assert "Data Flows" in found.text
+    none = await client.get("/networks", params={"status": "active"})
+    assert "No network matches" in none.text
+    bad = await client.get("/networks", params={"region": "atlantis"})
+    assert bad.status_code == 422 and "Unknown region" in bad.text
+
+
+async def test_the_audit_page_lists_public_acts(client):
+    await _member_with_network(client)
+    page = await client.get("/audit", params={"target_type": "network"})
+    assert page.status_code == 200
+    assert "network.founded" in page.text or "network." in page.text
+    assert "participant.registered" not in page.text
+
+
+@pytest.mark.parametrize("seed_twice", [True])
+async def test_the_demo_seeds_a_realistic_dataset_once(app, client, seed_twice):
+    state = app.state
+    seeded = await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, password="demo password 1")
+    assert seeded is not None and seeded.experts == 30
+    assert await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy) is None  # idempotent
+    networks = {item["name"]: item for item in (await client.get("/api/v1/networks")).json()["items"]}
+    assert networks["Cross-border Data Flows and Privacy"]["status"] == "active"
+    assert networks["Routing Security Collaborative"]["status"] == "active"
+    assert networks["Transparency of AI Systems in Public Services"]["status"] == "forming"
+    formation = (await client.get("/api/v1/networks/transparency-of-ai-systems-in-public-services/formation")).json()
+    assert formation["groups_missing"] == ["private_sector"]
+    norms = (await client.get("/api/v1/networks/cross-border-data-flows-and-privacy/norms")).json()
+    assert norms[0]["current_version"] == 3
+    token = await client.post("/api/v1/auth/token", data={"username": "sophie.laurent@example.org", "password": "demo password 1"})
+    assert token.status_code == 200
+    page = await client.get("/networks/cross-border-data-flows-and-privacy/norms/principles-for-trusted-cross-border-data-transfers")
+    assert "7. Security" in page.text and "Kenji Watanabe" in page.text
