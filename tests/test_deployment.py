@@ -75,3 +75,4 @@ def test_compose_runs_a_worker_and_the_replicas_leave_its_work_to_it():
     assert worker["environment"]["COGOV_DATABASE_URL"] == api["environment"]["COGOV_DATABASE_URL"]
     # One publication key for all: generated into the data volume they share.
     assert worker["volumes"] == api["volumes"] == ["cogov-data:/var/lib/cogov"]
+    assert worker["healthcheck"] == {"disable": True}  # the image's check asks /readyz, which a worker does not serve
