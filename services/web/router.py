@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,6 +26,15 @@ class CompressPages:
             await self.app(scope, receive, send)
 
 
+offline = APIRouter(include_in_schema=False)
+
+
+@offline.get("/sw.js")
+async def service_worker() -> FileResponse:
+    """The service worker that keeps norm pages usable offline; served from the root so its scope is the site."""
+    return FileResponse(STATIC_DIR / "sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
 def install(app: FastAPI) -> None:
     """Mount the pages and `/static` on the app; call after the API's error handlers are installed."""
     errors.install(app)
@@ -32,3 +42,4 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     for module in (networks, accounts, norms, audit):
         app.include_router(module.router)
+    app.include_router(offline)

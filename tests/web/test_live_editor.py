@@ -81,7 +81,7 @@ def test_a_non_member_reads_live_but_cannot_edit(live_server, new_page):
     expect(page.locator("#plain-edit")).to_have_count(0)
 
 
-def test_edits_made_offline_survive_closing_the_page_and_sync_on_reconnect(live_server, new_page):
+def test_edits_made_offline_survive_a_reload_and_sync_on_reconnect(live_server, new_page):
     ana, ben = _members(live_server)
     network = live_server.network(ana, ben)
     norm = live_server.norm(ana, network, "Offline norm", "Start.")
@@ -91,26 +91,29 @@ def test_edits_made_offline_survive_closing_the_page_and_sync_on_reconnect(live_
     sign_in(reader, live_server, ben)
     open_editor(writer, norm["page"])
     open_editor(reader, norm["page"])
+    # The page keeps an offline copy of itself once its service worker is ready.
+    writer.wait_for_function("async () => !!(await caches.open('cogov-offline-v1').then(c => c.match(location.pathname)))",
+                             timeout=WAIT_MS)
 
     writer.context.set_offline(True)
-    expect(writer.locator("#connection")).to_have_attribute("data-state", "offline", timeout=WAIT_MS)
-    _type_at_end(writer, " Typed on a train.")
     status = writer.locator("#connection")
+    expect(status).to_have_attribute("data-state", "offline", timeout=WAIT_MS)
+    _type_at_end(writer, " Typed on a train.")
     expect(status).to_contain_text("Offline — 1 unsynced change, saved on this device", timeout=WAIT_MS)
     shoot(writer, "norm-offline")
 
-    # Close the page while offline (as a reload or a crash would); nothing has reached the server.
-    context = writer.context
-    writer.close()
-    assert live_server.text_of(norm) == "Start."
+    # Reload while still offline: the page comes from the service worker, the text from IndexedDB.
+    writer.reload()
+    writer.wait_for_selector("#editor[data-live=true] .cm-content", timeout=WAIT_MS)
+    expect(writer.locator("#editor .cm-content")).to_have_text("Start. Typed on a train.", timeout=WAIT_MS)
+    expect(status).to_contain_text("Offline — 1 unsynced change", timeout=WAIT_MS)
+    assert live_server.text_of(norm) == "Start."  # nothing has left this device yet
 
-    # Back online, the norm page opened again finds the edit on this device and sends it.
-    context.set_offline(False)
-    again = context.new_page()
-    open_editor(again, norm["page"])
-    expect(again.locator("#editor .cm-content")).to_contain_text("Start. Typed on a train.", timeout=WAIT_MS)
+    # Back online, the edit reaches the server and the other member.
+    writer.context.set_offline(False)
     expect(reader.locator("#editor .cm-content")).to_contain_text("Start. Typed on a train.", timeout=WAIT_MS)
     live_server.wait_for_text(norm, "Start. Typed on a train.")
+    expect(status).to_contain_text("Connected — all changes saved", timeout=WAIT_MS)
 
 
 def test_typing_is_batched_into_a_few_changes(live_server, new_page):

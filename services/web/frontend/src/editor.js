@@ -104,6 +104,21 @@ async function start() {
   if (!navigator.onLine) adapter.pause()
 
   window.cogovEditor = { view, handle, repo, status, presence, flush: flushNow }
+  keepForOffline(config)
+}
+
+// Register the service worker and put this page and what it loads in its cache now, so that
+// a reload without a connection finds them even on the first visit.
+async function keepForOffline(config) {
+  if (!("serviceWorker" in navigator) || !("caches" in window)) return
+  try {
+    await navigator.serviceWorker.register("/sw.js")
+    const cache = await caches.open("cogov-offline-v1")
+    const assets = [...document.querySelectorAll('link[rel="stylesheet"], script[src]')].map(e => e.href || e.src)
+    await Promise.all([location.pathname, config.wasmUrl, ...assets].map(url => cache.add(url)))
+  } catch (error) {
+    console.warn("cogov editor: offline copy unavailable", error)
+  }
 }
 
 start().catch(error => {
