@@ -131,36 +131,44 @@ async def send(client: CallbackClient, job: Job, *, hub_url: str) -> Reply:
 
 
 async def record(
-    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, job: Job, reply: Reply, *, worker: str,
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, results: list[tuple[Job, Reply]], *, worker: str,
     retry_window: timedelta, rng: random.Random,
-) -> DeliveryStatus:
-    """Store the attempt and what follows from it; the delivery's status afterwards."""
+) -> list[DeliveryStatus]:
+    """Store the attempts and what follows from each, in one transaction; the deliveries' statuses (in id order)."""
     async with transaction(sessionmaker) as session:
         await take_write_lock(session)
-        now = clock.now()
-        delivery = await session.scalar(
-            select(Delivery).where(Delivery.id == job.delivery_id).with_for_update().execution_options(populate_existing=True)
-        )
-        error = reply.error or (None if reply.ok else f"the callback answered {reply.status_code}")
-        session.add(DeliveryAttempt(delivery_id=delivery.id, at=now, status_code=reply.status_code, error=error, duration_ms=reply.duration_ms))
-        if delivery.status is not DeliveryStatus.pending or delivery.claimed_by != worker:
-            return delivery.status  # settled meanwhile (unsubscribed, or retried by another after our lease ran out)
-        delivery.last_status_code, delivery.last_error = reply.status_code, error
-        delivery.claimed_by = delivery.claimed_until = None
-        if reply.ok:
-            delivery.status, delivery.finished_at = DeliveryStatus.delivered, now
-        elif reply.status_code == 410:
-            subscription = await session.get(Subscription, delivery.subscription_id, with_for_update=True)
-            subscription.state, subscription.ended_at = SubscriptionState.gone, now
-            delivery.status, delivery.finished_at = DeliveryStatus.gone, now
-            await session.flush()
-            await stop_deliveries(session, subscription.id, DeliveryStatus.gone, now)
-        elif now - delivery.created_at >= retry_window:
-            delivery.status, delivery.finished_at = DeliveryStatus.failed, now
-            log.warning("delivery_abandoned", delivery_id=delivery.id, callback=job.callback, attempts=delivery.attempts)
-        else:
-            delivery.next_attempt_at = now + backoff(delivery.attempts, rng)
-        return delivery.status
+        # In id order, so two workers recording overlapping rounds lock rows in the same order.
+        ordered = sorted(results, key=lambda result: result[0].delivery_id)
+        return [await _record_one(session, clock.now(), job, reply, worker=worker, retry_window=retry_window, rng=rng) for job, reply in ordered]
+
+
+async def _record_one(
+    session: AsyncSession, now: datetime, job: Job, reply: Reply, *, worker: str, retry_window: timedelta, rng: random.Random
+) -> DeliveryStatus:
+    delivery = await session.scalar(
+        select(Delivery).where(Delivery.id == job.delivery_id).with_for_update().execution_options(populate_existing=True)
+    )
+    error = reply.error or (None if reply.ok else f"the callback answered {reply.status_code}")
+    session.add(DeliveryAttempt(delivery_id=delivery.id, at=now, status_code=reply.status_code, error=error, duration_ms=reply.duration_ms))
+    if delivery.status is not DeliveryStatus.pending or delivery.claimed_by != worker:
+        return delivery.status  # settled meanwhile (unsubscribed, or retried by another after our lease ran out)
+    delivery.last_status_code, delivery.last_error = reply.status_code, error
+    delivery.claimed_by = delivery.claimed_until = None
+    if reply.ok:
+        delivery.status, delivery.finished_at = DeliveryStatus.delivered, now
+    elif reply.status_code == 410:
+        subscription = await session.get(Subscription, delivery.subscription_id, with_for_update=True, populate_existing=True)
+        subscription.state, subscription.ended_at = SubscriptionState.gone, now
+        delivery.status, delivery.finished_at = DeliveryStatus.gone, now
+        await session.flush()
+        await stop_deliveries(session, subscription.id, DeliveryStatus.gone, now)
+    elif now - delivery.created_at >= retry_window:
+        delivery.status, delivery.finished_at = DeliveryStatus.failed, now
+        log.warning("delivery_abandoned", delivery_id=delivery.id, callback=job.callback, attempts=delivery.attempts)
+    else:
+        delivery.next_attempt_at = now + backoff(delivery.attempts, rng)
+    await session.flush()
+    return delivery.status
 
 
 async def deliver_due(
@@ -171,13 +179,20 @@ async def deliver_due(
     jobs = await claim_due(sessionmaker, clock, worker=worker, lease=lease, limit=limit)
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(job: Job) -> None:
+    async def one(job: Job) -> tuple[Job, Reply]:
         async with gate:
-            reply = await send(client, job, hub_url=hub_url)
-            try:
-                await record(sessionmaker, clock, job, reply, worker=worker, retry_window=retry_window, rng=rng)
-            except Exception:  # the claim runs out and the delivery is made again
-                log.exception("delivery_record_failed", delivery_id=job.delivery_id)
+            return job, await send(client, job, hub_url=hub_url)
 
-    await asyncio.gather(*(one(job) for job in jobs))
+    results = await asyncio.gather(*(one(job) for job in jobs))
+    # One transaction for the round's outcomes (one commit, not one per subscriber); should it fail,
+    # each is stored alone, and any still unstored is sent again once its claim runs out.
+    try:
+        await record(sessionmaker, clock, results, worker=worker, retry_window=retry_window, rng=rng)
+    except Exception:
+        log.exception("delivery_record_failed", deliveries=len(results))
+        for result in results:
+            try:
+                await record(sessionmaker, clock, [result], worker=worker, retry_window=retry_window, rng=rng)
+            except Exception:
+                log.exception("delivery_record_failed", delivery_id=result[0].delivery_id)
     return len(jobs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from sqlalchemy import select, update
@@ -86,3 +87,27 @@ async def test_a_rotated_key_stays_listed_and_old_entries_still_verify(client, a
     keys = (await client.get("/.well-known/cogov-keys.json")).json()
     assert [k["kid"] for k in keys["keys"]] == [new_key.kid, old["signature"]["kid"]]
     assert signing.verify_entry(old, keys) == old["signature"]["kid"]
+
+
+async def test_two_workers_at_once_publish_an_adoption_once(client, app, council, clock, worker):
+    from services.clearinghouse import worker as clearinghouse_worker
+
+    other = clearinghouse_worker.for_app(app)
+    try:
+        for version in (1, 2):
+            if version == 2:
+                norm_id = council["norm"]["id"]
+                await client.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "Again"}, headers=council["convener"]["headers"])
+                clock.advance(hours=3)
+            await adopt(client, council, clock, version=version)
+            created = await asyncio.gather(worker.publish_pending(), other.publish_pending())
+            assert sorted(created) == [0, 1]
+        # Even when the first's lease runs out and the second takes the event over, it publishes once.
+        async with app.state.sessionmaker() as session:
+            await session.execute(update(OutboxEvent).values(processed_at=None, claimed_until=None))
+            await session.commit()
+        assert await asyncio.gather(worker.publish_pending(), other.publish_pending()) == [0, 0]
+        async with app.state.sessionmaker() as session:
+            assert len((await session.scalars(select(FeedEntry))).all()) == 2
+    finally:
+        await other.aclose()
