@@ -326,6 +326,7 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
                 "featured": view.featured,
                 "record": entry.record,
                 "signature": {"alg": "EdDSA", "kid": entry.kid, "value": entry.signature},
+                "keys_url": base_url + published.KEYS_PATH,
             },
         }
         if view.summary:

@@ -278,3 +278,14 @@ async def test_a_filtered_topic_is_delivered_only_what_it_selects(client, app, c
     [received] = subscriber.deliveries
     assert received.path == "/africa"
     assert f'<{africa}>; rel="self"' in received.headers["link"]
+
+
+async def test_the_rest_listing_is_a_topic_too(client, app, council, clock, worker, subscriber):
+    listing = f"{BASE}/api/v1/clearinghouse/entries?limit=10"
+    await subscribed(client, worker, subscriber.url(), listing)
+    await adopt(client, council, clock)
+    await worker.run_once()
+    [received] = subscriber.deliveries
+    assert received.headers["content-type"] == "application/json"
+    [item] = json.loads(received.body)["items"]
+    assert item["text"] == TEXT and item["signature"]["kid"]
