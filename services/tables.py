@@ -1,6 +1,7 @@
 """Imports every model so the metadata Alembic and the drift test compare against is complete."""
 
 from networks import models as networks_models  # noqa: F401
+from norms import consultation_models  # noqa: F401
 from norms import models as norms_models  # noqa: F401
 from norms import outbox as outbox_models  # noqa: F401
 from services.accounts import models as accounts_models  # noqa: F401

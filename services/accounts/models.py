@@ -14,6 +14,8 @@ class Role(enum.StrEnum):
     participant = "participant"
     staff = "staff"
     admin = "admin"
+    # An organisation following adopted norms: records their follow-up (received, implemented …).
+    subscriber = "subscriber"
 
 
 class Participant(Base):

@@ -11,6 +11,7 @@ from networks.router import router as networks_router
 from networks.taxonomy import configured_taxonomy
 from norms import ballots
 from norms.ballot_router import router as ballots_router
+from norms.consultation_router import router as consultations_router
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
 from norms.store import Limits, NormStore
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # First: feeds are the most requested paths, and routes are matched in order.
     clearinghouse.install(app, settings)
-    for router in (health_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, sync_router):
+    for router in (health_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, consultations_router, sync_router):
         app.include_router(router)
     clearinghouse.install_api(app)
     web.install(app)

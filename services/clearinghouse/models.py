@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -300,3 +301,43 @@ class DeliveryAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+# --- Follow-up by subscribers ------------------------------------------------------------
+
+
+class FollowUpStatus(enum.StrEnum):
+    received = "received"
+    under_review = "under_review"
+    implemented = "implemented"
+    not_applicable = "not_applicable"
+
+
+class FollowUp(Base):
+    """Where a subscriber organisation stands with one adopted norm; each change is in the audit log."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("entry_id", "subscriber_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    entry_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("feed_entries.id"), index=True)
+    subscriber_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"), index=True)
+    status: Mapped[FollowUpStatus] = mapped_column(_enum(FollowUpStatus, "follow_up_status"))
+    status_date: Mapped[date] = mapped_column(Date)
+    instrument_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    note: Mapped[str | None] = mapped_column(Text)
+    # The subscriber's affiliation when it last wrote, so the summary counts it in that region.
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(40))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReceiptToken(Base):
+    """A subscriber's receipt token (SHA-256 kept): a WebSub callback answering `X-CoGov-Receipt: <token>` acknowledges receipt."""
+
+    __tablename__ = "receipt_tokens"
+
+    subscriber_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
