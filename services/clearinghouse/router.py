@@ -22,7 +22,7 @@ from norms.ballot_router import ClockDep
 from services.accounts.models import Role
 from services.api.errors import validation_errors
 from services.api.deps import OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
-from services.clearinghouse import curation, entries, feeds, pages, signing, websub
+from services.clearinghouse import curation, entries, entry_router, feeds, pages, signing, websub
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.errors import FilterInvalid, NotCurators
 from services.clearinghouse.feeds import FeedFormat, FeedQuery
@@ -378,7 +378,8 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 def install_api(app: FastAPI) -> None:
-    """Mount the entries, curation and WebSub hub endpoints, and the clearing house's pages."""
+    """Mount the entries, exports, follow-up, curation and WebSub hub endpoints, and the clearing house's pages."""
+    app.include_router(entry_router.router)  # first: `/entries/{id}.md` is not an entry id
     app.include_router(api)
     app.include_router(hub)
     app.include_router(pages.router)

@@ -1,0 +1,50 @@
+"""HTTP for what hangs off a published entry: its exports (Akoma Ntoso, Markdown, text) and subscribers' follow-up.
+
+Mounted before the entries API: `/entries/{id}.md` must not be taken for an entry id.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
+
+from norms.ballot_router import ClockDep
+from services.api.deps import SessionDep, SettingsDep
+from services.clearinghouse import entries, exports
+
+router = APIRouter(prefix="/api/v1/clearinghouse", tags=["clearing house: exports and follow-up"])
+
+
+async def _view(session, entry_id: uuid.UUID) -> entries.EntryView:
+    [view] = await entries.views(session, [await entries.get_entry(session, entry_id)], details=False)
+    return view
+
+
+def _filename(view: entries.EntryView, extension: str) -> dict[str, str]:
+    name = f"{view.entry.network_slug}-{view.entry.norm_slug}-v{view.entry.version_number}.{extension}"
+    return {"Content-Disposition": f'inline; filename="{name}"'}
+
+
+@router.get(
+    "/entries/{entry_id}/akn.xml", response_class=Response, responses={200: {"content": {exports.AKN_MEDIA_TYPE: {}}}},
+    summary="The entry as Akoma Ntoso 3.0 XML",
+)
+async def akoma_ntoso(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep, clock: ClockDep):
+    """An Akoma Ntoso 3.0 `statement` with FRBR identification, the network as author, the adoption in its lifecycle
+    and the signed record in `proprietary`; it validates against the OASIS schema."""
+    view = await _view(session, entry_id)
+    return Response(exports.akn(view, settings.base_url, clock.now()), media_type=exports.AKN_MEDIA_TYPE, headers=_filename(view, "xml"))
+
+
+@router.get("/entries/{entry_id}.md", response_class=PlainTextResponse, summary="The entry as Markdown")
+async def as_markdown(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
+    view = await _view(session, entry_id)
+    return PlainTextResponse(exports.markdown(view, settings.base_url), media_type="text/markdown; charset=utf-8", headers=_filename(view, "md"))
+
+
+@router.get("/entries/{entry_id}.txt", response_class=PlainTextResponse, summary="The entry as plain text")
+async def as_text(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
+    view = await _view(session, entry_id)
+    return PlainTextResponse(exports.plain_text(view, settings.base_url), headers=_filename(view, "txt"))
