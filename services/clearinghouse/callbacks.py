@@ -132,6 +132,8 @@ class Reply:
     body: bytes
     error: str | None
     duration_ms: int
+    # The subscriber's receipt token when it acknowledged the delivery (`X-CoGov-Receipt`, see followup.py).
+    receipt: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -170,7 +172,9 @@ class CallbackClient:
                         body += chunk
                         if len(body) >= MAX_RESPONSE_BYTES:
                             break
-                    return Reply(response.status_code, bytes(body[:MAX_RESPONSE_BYTES]), None, elapsed())
+                    return Reply(
+                        response.status_code, bytes(body[:MAX_RESPONSE_BYTES]), None, elapsed(), response.headers.get("x-cogov-receipt")
+                    )
                 finally:
                     await response.aclose()
         except TimeoutError:

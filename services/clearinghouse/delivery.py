@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.clearinghouse import followup
 from services.clearinghouse.callbacks import CallbackClient, Reply
 from services.clearinghouse.models import (
     Delivery,
@@ -56,6 +57,8 @@ class Job:
     secret: str | None
     content_type: str
     body: bytes
+    # URNs of the entries the notification announces (a receipt acknowledges them).
+    entries: tuple[str, ...] = ()
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -104,7 +107,7 @@ async def claim_due(
             notification = bodies[delivery.notification_id]
             jobs.append(
                 Job(delivery.id, delivery.attempts, delivery.created_at, subscription.callback, subscription.topic,
-                    subscription.secret, notification.content_type, notification.body)
+                    subscription.secret, notification.content_type, notification.body, tuple(notification.entries or ()))
             )
         return jobs
 
@@ -156,6 +159,8 @@ async def _record_one(
     delivery.claimed_by = delivery.claimed_until = None
     if reply.ok:
         delivery.status, delivery.finished_at = DeliveryStatus.delivered, now
+        if reply.receipt:
+            await followup.acknowledge(session, now, reply.receipt, job.entries)
     elif reply.status_code == 410:
         subscription = await session.get(Subscription, delivery.subscription_id, with_for_update=True, populate_existing=True)
         subscription.state, subscription.ended_at = SubscriptionState.gone, now

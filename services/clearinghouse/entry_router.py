@@ -11,8 +11,8 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from norms.ballot_router import ClockDep
-from services.api.deps import SessionDep, SettingsDep
-from services.clearinghouse import entries, exports
+from services.api.deps import CurrentParticipant, SessionDep, SettingsDep, WritingSessionDep
+from services.clearinghouse import entries, exports, followup
 
 router = APIRouter(prefix="/api/v1/clearinghouse", tags=["clearing house: exports and follow-up"])
 
@@ -48,3 +48,30 @@ async def as_markdown(entry_id: uuid.UUID, session: SessionDep, settings: Settin
 async def as_text(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
     view = await _view(session, entry_id)
     return PlainTextResponse(exports.plain_text(view, settings.base_url), headers=_filename(view, "txt"))
+
+
+# --- Follow-up by subscribers ------------------------------------------------------------------
+
+
+@router.get("/entries/{entry_id}/follow-up", response_model=followup.FollowUpOut)
+async def follow_up(entry_id: uuid.UUID, session: SessionDep):
+    """Every subscriber organisation's status for this norm, with counts per status and per world region."""
+    return await followup.table(session, await entries.get_entry(session, entry_id))
+
+
+@router.put("/entries/{entry_id}/follow-up", response_model=followup.FollowUpOut)
+async def record_follow_up(
+    session: WritingSessionDep, entry_id: uuid.UUID, body: followup.FollowUpIn, participant: CurrentParticipant, clock: ClockDep
+):
+    """Record your organisation's status for this norm (subscribers): `received`, `under_review`, `implemented` or
+    `not_applicable`, with its date, the national instrument and a note. Audited."""
+    entry = await entries.get_entry(session, entry_id)
+    await followup.record(session, clock.now(), participant, entry, body)
+    return await followup.table(session, entry)
+
+
+@router.post("/receipt-token", response_model=followup.ReceiptTokenOut, status_code=201)
+async def receipt_token(session: WritingSessionDep, participant: CurrentParticipant, clock: ClockDep):
+    """A new receipt token (subscribers; the previous one stops working). A WebSub callback answering a delivery with
+    `X-CoGov-Receipt: <token>` marks the delivered norms `received` for you, unless you already set a status."""
+    return await followup.new_receipt_token(session, clock.now(), participant)

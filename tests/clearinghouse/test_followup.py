@@ -1,0 +1,102 @@
+"""Follow-up of adopted norms by subscriber organisations: statuses per subscriber counted by region, only
+subscribers write, every change audited, and WebSub receipts acknowledging deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.accounts import service as accounts
+from services.accounts.models import Role
+from services.kit.db import transaction
+from tests.clearinghouse.conftest import adopt
+from tests.clearinghouse.subscriber import Subscriber
+from tests.clearinghouse.test_websub import ATOM, subscribed
+
+
+async def make_subscriber(client, app, sign_up, name: str, country: str, organisation: str) -> dict:
+    person = await sign_up(name)
+    answer = await client.put(
+        "/api/v1/me/affiliation", json={"stakeholder_group": "government", "country": country, "organisation": organisation},
+        headers=person["headers"],
+    )
+    assert answer.status_code == 200, answer.text
+    async with transaction(app.state.sessionmaker) as session:
+        await accounts.grant_role(session, email=person["email"], role=Role.subscriber, password=None, display_name=None)
+    return person
+
+
+async def test_statuses_are_counted_by_region_and_only_subscribers_write(client, app, sign_up, published):
+    entry = published["entry"]
+    url = f"/api/v1/clearinghouse/entries/{entry['id']}/follow-up"
+    france = await make_subscriber(client, app, sign_up, "France", "FR", "Ministère du Numérique")
+    germany = await make_subscriber(client, app, sign_up, "Germany", "DE", "BMDV")
+    kenya = await make_subscriber(client, app, sign_up, "Kenya", "KE", "ICT Authority")
+    for person, status in ((france, "implemented"), (germany, "under_review"), (kenya, "implemented")):
+        answer = await client.put(
+            url, json={"status": status, "date": "2026-11-01", "instrument_url": "https://example.org/law", "note": "ok"},
+            headers=person["headers"],
+        )
+        assert answer.status_code == 200, answer.text
+    shown = (await client.get(url)).json()
+    assert shown["total"] == 3
+    assert shown["by_status"] == {"received": 0, "under_review": 1, "implemented": 2, "not_applicable": 0}
+    assert shown["by_region"] == {"africa": {"implemented": 1}, "western_europe_others": {"implemented": 1, "under_review": 1}}
+    assert {row["organisation"] for row in shown["items"]} == {"Ministère du Numérique", "BMDV", "ICT Authority"}
+    # Changing a status replaces it, and the audit log keeps both.
+    changed = await client.put(url, json={"status": "not_applicable", "date": "2026-11-05"}, headers=germany["headers"])
+    assert changed.json()["by_region"]["western_europe_others"] == {"implemented": 1, "not_applicable": 1}
+    events = (await client.get("/api/v1/audit", params={"target_id": entry["id"], "action": "clearinghouse.follow_up_recorded"})).json()["items"]
+    assert len(events) == 4 and events[0]["payload"]["from"] == "under_review" and events[0]["payload"]["to"] == "not_applicable"
+
+    member = published["council"]["members"][0]
+    assert (await client.put(url, json={"status": "received", "date": "2026-11-01"}, headers=member["headers"])).status_code == 403
+    assert (await client.put(url, json={"status": "received", "date": "2026-11-01"})).status_code == 401
+    for bad in ({"status": "ratified", "date": "2026-11-01"}, {"status": "received"}, {"status": "received", "date": "soon"},
+                {"status": "received", "date": "2026-11-01", "instrument_url": "javascript:alert(1)"},
+                {"status": "received", "date": "2026-11-01", "note": "x" * 5001}):
+        answer = await client.put(url, json=bad, headers=france["headers"])
+        assert answer.status_code == 422, bad
+        assert answer.json()["detail"]
+    missing = "/api/v1/clearinghouse/entries/00000000-0000-0000-0000-000000000000/follow-up"
+    assert (await client.get(missing)).status_code == 404
+
+
+async def test_admins_make_subscribers(client, app, sign_up):
+    admin = await sign_up("Ada Admin")
+    async with transaction(app.state.sessionmaker) as session:
+        await accounts.grant_role(session, email=admin["email"], role=Role.admin, password=None, display_name=None)
+    government = await sign_up("Gov")
+    me = (await client.get("/api/v1/me", headers=government["headers"])).json()
+    made = await client.put(f"/api/v1/participants/{me['id']}/role", json={"role": "subscriber"}, headers=admin["headers"])
+    assert made.status_code == 200 and made.json()["role"] == "subscriber"
+
+
+@dataclass
+class ReceiptSubscriber(Subscriber):
+    """A callback that acknowledges each delivery with its receipt token."""
+
+    receipt: str = ""
+
+    async def _answer(self, send, status: int, body: bytes) -> None:
+        headers = [(b"content-type", b"text/plain"), (b"x-cogov-receipt", self.receipt.encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def test_a_receipt_header_acknowledges_delivered_norms_as_received(client, app, sign_up, council, clock, worker):
+    government = await make_subscriber(client, app, sign_up, "France", "FR", "Ministère")
+    refused = await client.post("/api/v1/clearinghouse/receipt-token", headers=council["convener"]["headers"])
+    assert refused.status_code == 403
+    token = (await client.post("/api/v1/clearinghouse/receipt-token", headers=government["headers"])).json()["token"]
+    server = await ReceiptSubscriber(receipt=token).start()
+    try:
+        await subscribed(client, worker, server.url("/hook"), ATOM)
+        await adopt(client, council, clock)
+        await worker.run_once()
+        assert len(server.accepted()) == 1
+    finally:
+        await server.stop()
+    [entry] = (await client.get("/api/v1/clearinghouse/entries")).json()["items"]
+    shown = (await client.get(f"/api/v1/clearinghouse/entries/{entry['id']}/follow-up")).json()
+    assert [(row["status"], row["organisation"]) for row in shown["items"]] == [("received", "Ministère")]
+    assert shown["by_region"] == {"western_europe_others": {"received": 1}}
