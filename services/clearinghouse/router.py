@@ -22,7 +22,7 @@ from norms.ballot_router import ClockDep
 from services.accounts.models import Role
 from services.api.errors import validation_errors
 from services.api.deps import OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
-from services.clearinghouse import curation, entries, entry_router, feeds, pages, signing, websub
+from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, signing, websub
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.errors import FilterInvalid, NotCurators
 from services.clearinghouse.feeds import FeedFormat, FeedQuery
@@ -199,6 +199,27 @@ _feed_route(FeedFormat.atom, "/feeds/norms.atom", "Adopted norms as Atom (RFC 42
 _feed_route(FeedFormat.json, "/feeds/norms.json", "Adopted norms as JSON Feed 1.1")
 _collection_route(FeedFormat.atom, "/feeds/collections/{slug}.atom", "A curated collection as Atom")
 _collection_route(FeedFormat.json, "/feeds/collections/{slug}.json", "A curated collection as JSON Feed 1.1")
+
+
+def _consultations_route(format: FeedFormat, summary: str):
+    async def feed(request: Request, session: SessionDep):
+        settings: Settings = request.app.state.settings
+        body, content_type, changed_at = await consultation_feed.render(session, format, settings.base_url, request.app.state.clock.now())
+        etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+        # No Last-Modified: a consultation closing changes the feed at no stored moment, so only the ETag says so.
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") is not None and _not_modified(request, etag, changed_at):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(body, media_type=content_type, headers=headers)
+
+    feeds_router.add_api_route(
+        consultation_feed.PATHS[format], feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES,
+        name=f"consultations_feed_{format.value}",
+    )
+
+
+_consultations_route(FeedFormat.atom, "Open public consultations as Atom (RFC 4287)")
+_consultations_route(FeedFormat.json, "Open public consultations as JSON Feed 1.1")
 
 
 @feeds_router.get(KEYS_PATH, summary="The clearing house's public keys (JWK set)")
