@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import structlog
 from fastapi import APIRouter, Request, WebSocket, status
 
 from services.api.deps import CurrentParticipant, SettingsDep, StaffParticipant
@@ -13,6 +14,8 @@ from services.realtime.connection import Identity
 from services.realtime.hub import SyncHub
 from services.realtime.schemas import SyncStats, TicketOut
 from services.settings import Settings
+
+log = structlog.get_logger()
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
@@ -76,6 +79,11 @@ async def sync_socket(websocket: WebSocket, ticket: str | None = None) -> None:
         except tickets.TicketRefused as exc:
             await websocket.accept()
             await websocket.close(protocol.UNAUTHORIZED, str(exc))
+            return
+        except Exception as exc:  # the ticket ledger (Redis) or the database is unreachable
+            log.warning("sync.ticket_check_failed", error=repr(exc))
+            await websocket.accept()
+            await websocket.close(protocol.TRY_AGAIN_LATER, "cannot check tickets right now; try again")
             return
     await websocket.accept()
     await hub.serve(websocket, identity)
