@@ -16,10 +16,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from networks.schemas import no_nul
 from norms.signoff import Position
+from services.kit.validation import no_nul
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(no_nul)]
 HeadHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 
 
@@ -86,8 +86,8 @@ class ApplyResult(BaseModel):
 class VersionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-    note: Annotated[str, StringConstraints(max_length=10_000)] = ""
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(no_nul)]
+    note: Annotated[str, StringConstraints(max_length=10_000), AfterValidator(no_nul)] = ""
 
 
 class VersionOut(BaseModel):

@@ -4,14 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.accounts.models import Role
-from services.kit.validation import Text
+from services.kit.validation import no_nul
 
 MIN_PASSWORD_LENGTH = 10
 
-DisplayName = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(no_nul)]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
 
 
