@@ -142,7 +142,7 @@ async def get_consultation(session: AsyncSession, consultation_id: uuid.UUID) ->
     return found
 
 
-async def _comment(session: AsyncSession, comment_id: uuid.UUID) -> tuple[ConsultationComment, Consultation, Norm]:
+async def find_comment(session: AsyncSession, comment_id: uuid.UUID) -> tuple[ConsultationComment, Consultation, Norm]:
     comment = await session.get(ConsultationComment, comment_id)
     if comment is None:
         raise CommentNotFound(f"No comment with id {comment_id}")
@@ -150,19 +150,19 @@ async def _comment(session: AsyncSession, comment_id: uuid.UUID) -> tuple[Consul
     return comment, consultation, await session.get(Norm, consultation.norm_id)
 
 
-async def _role(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> MemberRole | None:
+async def member_role(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> MemberRole | None:
     return await session.scalar(
         select(Membership.role).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
     )
 
 
 async def _require_member(session: AsyncSession, norm: Norm, participant_id: uuid.UUID) -> None:
-    if await _role(session, norm.network_id, participant_id) is None:
+    if await member_role(session, norm.network_id, participant_id) is None:
         raise NotAMember("Only members of the norm's network may answer or resolve comments")
 
 
 async def _require_convener(session: AsyncSession, norm: Norm, participant_id: uuid.UUID) -> None:
-    if await _role(session, norm.network_id, participant_id) is not MemberRole.convener:
+    if await member_role(session, norm.network_id, participant_id) is not MemberRole.convener:
         raise NotAConvener()
 
 
@@ -249,7 +249,7 @@ async def add_comment(
 
 
 async def reply(session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: ReplyCreate) -> ConsultationComment:
-    comment, _, norm = await _comment(session, comment_id)
+    comment, _, norm = await find_comment(session, comment_id)
     await _require_member(session, norm, participant.id)
     answer = CommentReply(comment_id=comment.id, author_id=participant.id, body=body.body, created_at=now)
     session.add(answer)
@@ -262,7 +262,7 @@ async def reply(session: AsyncSession, now: datetime, participant: Participant, 
 
 
 async def resolve(session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: Resolution) -> ConsultationComment:
-    comment, _, norm = await _comment(session, comment_id)
+    comment, _, norm = await find_comment(session, comment_id)
     await _require_member(session, norm, participant.id)
     if body.status == "addressed":
         await _version(session, norm, body.version)
@@ -278,7 +278,7 @@ async def resolve(session: AsyncSession, now: datetime, participant: Participant
 
 
 async def hide(session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: Moderation) -> ConsultationComment:
-    comment, _, norm = await _comment(session, comment_id)
+    comment, _, norm = await find_comment(session, comment_id)
     await _require_convener(session, norm, participant.id)
     comment.hidden, comment.hidden_reason, comment.hidden_by, comment.hidden_at = True, body.reason, participant.id, now
     await audit.record(

@@ -29,6 +29,7 @@ from services.kit.db import create_engine, create_sessionmaker
 from services.realtime.hub import SyncHub
 from services.realtime.router import router as sync_router
 from services.settings import Settings
+from services.web import consultations as consultation_pages
 from services.web import router as web
 
 DESCRIPTION = """
@@ -99,4 +100,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     clearinghouse.install_api(app)
     web.install(app)
+    app.include_router(consultation_pages.router)
     return app

@@ -13,9 +13,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from networks.models import Network
+from norms import consultations
 from services.accounts.models import Participant, Role
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
-from services.clearinghouse import curation, entries, feeds
+from services.clearinghouse import curation, entries, feeds, followup
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.feeds import FeedFormat
 from services.clearinghouse.models import EntryCuration, FeedEntry
@@ -67,6 +68,10 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep, setting
         "topics": await curation.list_topics(session),
         "links": _subscribe_links(base),
         "is_staff": viewer.participant is not None and viewer.participant.role in (Role.staff, Role.admin),
+        "consultations": await consultations.views(
+            session, await consultations.list_consultations(session, request.app.state.clock.now(), status="open", limit=LATEST),
+            request.app.state.clock.now(), base,
+        ),
     }
     return render(request, viewer, "clearinghouse/home.html", context, title="Clearing house")
 
@@ -109,6 +114,7 @@ async def entry_page(
         "norm_path": norm_path,
         "links": _subscribe_links(settings.base_url),
         "is_staff": viewer.participant is not None and viewer.participant.role in (Role.staff, Role.admin),
+        "follow_up": await followup.table(session, entry),
     }
     return render(request, viewer, "clearinghouse/entry.html", context, title=f"{entry.title} v{entry.version_number}")
 

@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from networks import service as networks
-from networks.models import Membership
-from norms import document
+from networks.models import MemberRole, Membership
+from norms import consultations, document
 from norms import service as norms
 from norms.errors import InvalidHeads, NormNotFound
 from norms.models import Norm, NormStatus
@@ -23,6 +23,7 @@ from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.kit.errors import DomainError
 from services.kit.pagination import decode_cursor
 from services.realtime.router import SYNC_PATH, create_ticket
+from services.web import consultations as consultation_pages
 from services.web.forms import FormInvalid, attempt, fields, parse, redirect
 from services.web.session import Csrf, PageParticipant, ViewerDep
 from services.web.templating import bundle, render
@@ -106,6 +107,10 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
     authorship = await norms.authorship(session, store, norm)
     member = await _is_member(session, norm, viewer.participant.id if viewer.participant else None)
     can_edit = member and norm.status is NormStatus.drafting
+    comments = await consultation_pages.sidebar(session, store, norm, request.app.state.clock.now())
+    convener = viewer.participant is not None and (
+        await consultations.member_role(session, norm.network_id, viewer.participant.id)
+    ) is MemberRole.convener
 
     spans: list[AuthorSpan] = []
     authors: dict[uuid.UUID, dict] = {}
@@ -139,6 +144,8 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
         "authors": sorted(authors.values(), key=lambda author: -author["characters"]),
         "member": member,
         "can_edit": can_edit,
+        "comments": comments,
+        "convener": convener,
         "editor": editor,
         "editor_json": json.dumps(editor).replace("</", "<\\/") if editor else None,
         "assets": assets,

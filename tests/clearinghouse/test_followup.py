@@ -100,3 +100,13 @@ async def test_a_receipt_header_acknowledges_delivered_norms_as_received(client,
     shown = (await client.get(f"/api/v1/clearinghouse/entries/{entry['id']}/follow-up")).json()
     assert [(row["status"], row["organisation"]) for row in shown["items"]] == [("received", "Ministère")]
     assert shown["by_region"] == {"western_europe_others": {"received": 1}}
+
+
+async def test_the_entry_page_shows_the_follow_up_table_and_region_summary(client, app, sign_up, published):
+    entry = published["entry"]
+    kenya = await make_subscriber(client, app, sign_up, "Kenya", "KE", "ICT Authority")
+    await client.put(f"/api/v1/clearinghouse/entries/{entry['id']}/follow-up", json={"status": "implemented", "date": "2026-10-01"},
+                     headers=kenya["headers"])
+    page = await client.get(entry["permalink"].removeprefix("http://127.0.0.1:8000"))
+    assert page.status_code == 200
+    assert 'id="follow-up-regions"' in page.text and "ICT Authority" in page.text and "akn.xml" in page.text

@@ -1,0 +1,206 @@
+"""Pages for public consultations: the consultation with its version's text, anchored comments, replies,
+resolutions, moderation and (once closed) its summary; the forms that open, comment on and answer one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time
+
+from fastapi import APIRouter, Request
+
+from networks.models import MemberRole
+from norms import consultations
+from norms import service as norms
+from norms.consultation_schemas import CommentCreate, ConsultationCreate, Moderation, ReplyCreate, Resolution
+from norms.models import Norm, NormVersion
+from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.web.forms import FormInvalid, attempt, fields, parse, redirect
+from services.web.session import Csrf, PageParticipant, ViewerDep
+from services.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock.now()
+
+
+def _store(request: Request):
+    return request.app.state.norm_store
+
+
+def page_path(consultation_id: uuid.UUID) -> str:
+    return f"/consultations/{consultation_id}"
+
+
+def passages(text: str, anchored: list[tuple[int, int, str]]) -> list[dict]:
+    """The text cut into plain runs and marked passages (overlaps merged into the first one), for rendering."""
+    pieces, at = [], 0
+    for start, end, comment_id in sorted(anchored):
+        if start < at:
+            continue
+        if start > at:
+            pieces.append({"text": text[at:start], "comment": None})
+        pieces.append({"text": text[start:end], "comment": comment_id})
+        at = end
+    if at < len(text):
+        pieces.append({"text": text[at:], "comment": None})
+    return pieces
+
+
+async def sidebar(session, store, norm: Norm, now: datetime) -> dict | None:
+    """What the norm page shows beside its text: the latest consultation and its comments mapped onto the current text."""
+    found = await consultations.list_consultations(session, now, norm_id=norm.id, limit=1)
+    if not found:
+        return None
+    consultation = found[0]
+    anchors = {anchor.comment_id: anchor for anchor in await consultations.current_anchors(session, store, consultation)}
+    listed = [c for c in await consultations.comments(session, consultation.id) if not c.hidden]
+    return {
+        "consultation": consultation,
+        "open": consultations.is_open(consultation, now),
+        "comments": [{"comment": c, "anchor": anchors.get(c.id)} for c in listed],
+    }
+
+
+@router.get("/consultations/{consultation_id}")
+async def consultation_page(request: Request, consultation_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+    consultation = await consultations.get_consultation(session, consultation_id)
+    now = _now(request)
+    view = await consultations.view(session, consultation, now, settings.base_url)
+    norm = await session.get(Norm, consultation.norm_id)
+    version = await session.get(NormVersion, consultation.version_id)
+    text = await consultations.version_text(_store(request), norm, version.heads)
+    listed = await consultations.comments(session, consultation.id)
+    role = await consultations.member_role(session, norm.network_id, viewer.participant.id) if viewer.participant else None
+    versions = await norms.list_versions(session, norm)
+    context = {
+        "consultation": view,
+        "norm": norm,
+        "norm_path": f"/networks/{view.network}/norms/{norm.slug}",
+        "text": text,
+        "pieces": passages(text, [(c.anchor.start, c.anchor.end, str(c.id)) for c in listed if c.anchor and not c.hidden]),
+        "comments": listed,
+        "member": role is not None,
+        "convener": role is MemberRole.convener,
+        "versions": versions,
+        "summary": view.summary,
+        "path": page_path(consultation.id),
+    }
+    return render(request, viewer, "consultation.html", context, title=f"Consultation on {norm.title}")
+
+
+def _closing(value: str) -> str:
+    """A date (end of that day, UTC) or a datetime from the form, as ISO 8601 with a zone."""
+    value = value.strip()
+    if len(value) == 10:
+        try:
+            return datetime.combine(datetime.fromisoformat(value).date(), time(23, 59), tzinfo=UTC).isoformat()
+        except ValueError:
+            return value
+    return value if not value or value.endswith("Z") or "+" in value[10:] else value + "+00:00"
+
+
+@router.post("/norms/{norm_id}/consultations")
+async def open_consultation(
+    request: Request, norm_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    norm = await norms.get_norm(session, norm_id)
+    form = await fields(request)
+    back = request.headers.get("referer") or "/"
+    try:
+        body = parse(ConsultationCreate, {"version": form.get("version", ""), "closes_at": _closing(form.get("closes_at", "")),
+                                          "question": form.get("question", "").replace("\r\n", "\n")})
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
+    made, error = await attempt(session, lambda: consultations.open_consultation(session, _now(request), participant, norm, body))
+    if error is not None:
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    return redirect(page_path(made.id), viewer, settings, flash=("ok", f"Version v{made.version_number} is open for public comment."))
+
+
+@router.post("/consultations/{consultation_id}/comments")
+async def comment(
+    request: Request, consultation_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    consultation = await consultations.get_consultation(session, consultation_id)
+    form = await fields(request)
+    back = page_path(consultation.id)
+    anchor = None
+    if form.get("start") and form.get("end"):
+        anchor = {"start": form["start"], "end": form["end"], "quote": form.get("quote") or None}
+    try:
+        body = parse(CommentCreate, {"body": form.get("body", "").replace("\r\n", "\n"), "anchor": anchor})
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
+    _, error = await attempt(session, lambda: consultations.add_comment(session, _store(request), _now(request), participant, consultation, body))
+    if error is not None:
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    return redirect(back + "#comments", viewer, settings, flash=("ok", "Your comment is published."))
+
+
+async def _comment_action(request: Request, session, viewer, settings, comment_id: uuid.UUID, model, data: dict, action, done: str):
+    comment, consultation, _ = await consultations.find_comment(session, comment_id)
+    back = page_path(consultation.id) + f"#comment-{comment.id}"
+    try:
+        body = parse(model, data)
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+    _, error = await attempt(session, lambda: action(body))
+    if error is not None:
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    return redirect(back, viewer, settings, flash=("ok", done))
+
+
+@router.post("/comments/{comment_id}/reply")
+async def reply(
+    request: Request, comment_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    form = await fields(request)
+    return await _comment_action(
+        request, session, viewer, settings, comment_id, ReplyCreate, {"body": form.get("body", "").replace("\r\n", "\n")},
+        lambda body: consultations.reply(session, _now(request), participant, comment_id, body), "Your reply is published.",
+    )
+
+
+@router.post("/comments/{comment_id}/resolve")
+async def resolve(
+    request: Request, comment_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    form = await fields(request)
+    data = {"status": form.get("status", ""), "version": form.get("version") or None, "reason": form.get("reason") or None}
+    return await _comment_action(
+        request, session, viewer, settings, comment_id, Resolution, data,
+        lambda body: consultations.resolve(session, _now(request), participant, comment_id, body), "The comment is marked.",
+    )
+
+
+@router.post("/comments/{comment_id}/hide")
+async def hide(
+    request: Request, comment_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    form = await fields(request)
+    return await _comment_action(
+        request, session, viewer, settings, comment_id, Moderation, {"reason": form.get("reason", "")},
+        lambda body: consultations.hide(session, _now(request), participant, comment_id, body), "The comment is hidden.",
+    )
+
+
+@router.post("/consultations/{consultation_id}/close")
+async def close(
+    request: Request, consultation_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    consultation = await consultations.get_consultation(session, consultation_id)
+    _, error = await attempt(session, lambda: consultations.close_consultation(session, _now(request), participant, consultation))
+    back = page_path(consultation.id)
+    if error is not None:
+        return redirect(back, viewer, settings, flash=("error", error.detail))
+    return redirect(back, viewer, settings, flash=("ok", "The consultation is closed."))
+
+
