@@ -253,5 +253,69 @@ def audit_verify() -> None:
     typer.echo(f"audit chain intact: {report.events} events")
 
 
+@app.command("sync-cat")
+def sync_cat(
+    url: str = typer.Argument(..., help="The norm's Automerge URL (automerge:…), as the norm's page and API show it."),
+    server: str = typer.Option("http://127.0.0.1:8000", help="The CoGov server's address."),
+    token: str | None = typer.Option(None, envvar="COGOV_TOKEN", help="A bearer token, to connect as yourself (public norms need none)."),
+    once: bool = typer.Option(False, "--once", help="Print the current text and exit."),
+) -> None:
+    """Print a norm's text, live: again each time anyone changes it (Ctrl-C to stop)."""
+    import httpx
+
+    from services.realtime.client import SyncClient, SyncError
+
+    base = server.rstrip("/")
+    sync_url = ("wss://" if base.startswith("https://") else "ws://") + base.split("://", 1)[-1] + "/api/v1/sync"
+
+    async def run() -> None:
+        ticket = None
+        if token:
+            async with httpx.AsyncClient() as http:
+                answer = await http.post(f"{base}/api/v1/sync/tickets", headers={"Authorization": f"Bearer {token}"})
+            if answer.status_code != 201:
+                raise SyncError(f"no ticket: {answer.status_code} {answer.text[:200]}")
+            ticket = answer.json()["ticket"]
+        client = await SyncClient.connect(sync_url, ticket=ticket)
+        try:
+            handle = await client.open(url)
+            shown = handle.text
+            _show(shown, first=True)
+            if once:
+                return
+            changed = asyncio.Event()
+            handle.listeners.append(lambda _handle: changed.set())
+            while not client.closed.done():
+                closed = asyncio.ensure_future(asyncio.shield(client.closed))
+                waiter = asyncio.ensure_future(changed.wait())
+                await asyncio.wait({closed, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                changed.clear()
+                if handle.text != shown:
+                    shown = handle.text
+                    _show(shown, first=False)
+            code, reason = client.closed.result()
+            raise SyncError(f"the server closed the connection ({code} {reason})")
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except (SyncError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _show(text: str, first: bool) -> None:
+    if sys.stdout.isatty():
+        sys.stdout.write("\x1b[2J\x1b[H")  # redraw in place
+    elif not first:
+        sys.stdout.write("\f\n")  # a form feed between versions when piped
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 if __name__ == "__main__":
     app()
