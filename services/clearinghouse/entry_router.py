@@ -11,7 +11,8 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from norms.ballot_router import ClockDep
-from services.api.deps import CurrentParticipant, SessionDep, SettingsDep, WritingSessionDep
+from services.accounts.schemas import ParticipantOut
+from services.api.deps import CurrentParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
 from services.clearinghouse import entries, exports, followup
 
 router = APIRouter(prefix="/api/v1/clearinghouse", tags=["clearing house: exports and follow-up"])
@@ -75,3 +76,9 @@ async def receipt_token(session: WritingSessionDep, participant: CurrentParticip
     """A new receipt token (subscribers; the previous one stops working). A WebSub callback answering a delivery with
     `X-CoGov-Receipt: <token>` marks the delivered norms `received` for you, unless you already set a status."""
     return await followup.new_receipt_token(session, clock.now(), participant)
+
+
+@router.post("/subscribers", response_model=ParticipantOut)
+async def verify_subscriber(session: WritingSessionDep, body: followup.SubscriberVerification, staff: StaffParticipant):
+    """Verify a self-registered organisation (staff): its account becomes a `subscriber`. Audited as a role change."""
+    return await followup.verify_subscriber(session, staff, body.participant_id)

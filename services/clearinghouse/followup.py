@@ -24,7 +24,8 @@ from services.accounts.models import Participant, Role
 from services.audit import service as audit
 from services.clearinghouse.models import FeedEntry, FollowUp, FollowUpStatus, ReceiptToken, URL_LENGTH
 from services.clearinghouse.schemas import PersonRef
-from services.kit.errors import Forbidden
+from services.accounts import service as accounts
+from services.kit.errors import Conflict, Forbidden, NotFound
 from services.kit.validation import Text
 
 RECEIPT_HEADER = "X-CoGov-Receipt"
@@ -35,6 +36,22 @@ class NotASubscriber(Forbidden):
     """Only subscriber organisations record follow-up (role `subscriber`, given by an administrator)."""
 
     code = "not_a_subscriber"
+
+
+class SubscriberVerification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant_id: uuid.UUID = Field(description="A self-registered account whose organisation staff have verified")
+
+
+async def verify_subscriber(session: AsyncSession, staff: Participant, participant_id: uuid.UUID) -> Participant:
+    """Staff turn a self-registered participant into a subscriber (audited as a role change); 409 for staff or admins."""
+    participant = await session.get(Participant, participant_id)
+    if participant is None:
+        raise NotFound("No such participant")
+    if participant.role in (Role.staff, Role.admin):
+        raise Conflict("Staff and administrators keep their role; only participants become subscribers")
+    return await accounts.set_role(session, participant.id, Role.subscriber, by=staff)
 
 
 class FollowUpIn(BaseModel):

@@ -110,3 +110,18 @@ async def test_the_entry_page_shows_the_follow_up_table_and_region_summary(clien
     page = await client.get(entry["permalink"].removeprefix("http://127.0.0.1:8000"))
     assert page.status_code == 200
     assert 'id="follow-up-regions"' in page.text and "ICT Authority" in page.text and "akn.xml" in page.text
+
+
+async def test_staff_verify_a_self_registered_organisation_as_subscriber(client, sign_up, staff):
+    applicant = await sign_up("Self Registered Ministry")
+    me = (await client.get("/api/v1/me", headers=applicant["headers"])).json()
+    refused = await client.post("/api/v1/clearinghouse/subscribers", json={"participant_id": me["id"]}, headers=applicant["headers"])
+    assert refused.status_code == 403
+    verified = await client.post("/api/v1/clearinghouse/subscribers", json={"participant_id": me["id"]}, headers=staff["headers"])
+    assert verified.status_code == 200 and verified.json()["role"] == "subscriber"
+    events = (await client.get("/api/v1/audit", params={"target_id": me["id"], "action": "participant.role_changed"})).json()["items"]
+    assert events[0]["payload"] == {"from": "participant", "to": "subscriber"}
+    staff_id = (await client.get("/api/v1/me", headers=staff["headers"])).json()["id"]
+    assert (await client.post("/api/v1/clearinghouse/subscribers", json={"participant_id": staff_id}, headers=staff["headers"])).status_code == 409
+    missing = {"participant_id": "00000000-0000-0000-0000-000000000000"}
+    assert (await client.post("/api/v1/clearinghouse/subscribers", json=missing, headers=staff["headers"])).status_code == 404
