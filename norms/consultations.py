@@ -105,11 +105,16 @@ def _map(segments, position: int, *, start: bool) -> int:
     return new
 
 
-def reanchor(quote: str, start: int, end: int, old_text: str, new_text: str) -> tuple[str, int | None, int | None]:
-    """Where the passage `old_text[start:end]` (== quote) is in `new_text`: ("exact"|"shifted"|"lost", start, end)."""
+def reanchor(
+    quote: str, start: int, end: int, old_text: str, new_text: str, segments: list | None = None
+) -> tuple[str, int | None, int | None]:
+    """Where the passage `old_text[start:end]` (== quote) is in `new_text`: ("exact"|"shifted"|"lost", start, end).
+
+    `segments`, the word diff of the two texts, may be passed in when mapping many anchors.
+    """
     if old_text == new_text:
         return "exact", start, end
-    segments = word_diff(old_text, new_text)
+    segments = segments if segments is not None else word_diff(old_text, new_text)
     new_start, new_end = _map(segments, start, start=True), _map(segments, end, start=False)
     if new_end > new_start:
         return ("exact" if new_text[new_start:new_end] == quote else "shifted"), new_start, new_end
@@ -403,8 +408,9 @@ async def current_anchors(session: AsyncSession, store: NormStore, consultation:
         ).order_by(ConsultationComment.anchor_start, ConsultationComment.created_at)
     )).all()
     out = []
+    segments = word_diff(old, new) if anchored and old != new else None  # once for every anchor
     for c in anchored:
-        state, start, end = reanchor(c.anchor_quote, c.anchor_start, c.anchor_end, old, new)
+        state, start, end = reanchor(c.anchor_quote, c.anchor_start, c.anchor_end, old, new, segments)
         out.append(CurrentAnchor(
             comment_id=c.id, state=state, start=start, end=end, quote=c.anchor_quote,
             current=new[start:end] if start is not None else None,
