@@ -16,13 +16,14 @@ from networks.models import MemberRole, Membership
 from norms import consultations, document
 from norms import service as norms
 from norms.errors import InvalidHeads, NormNotFound
-from norms.models import Norm, NormStatus
+from norms.models import Norm
 from norms.schemas import EditRequest, NormCreate, Splice, VersionCreate
 from norms.store import NormStore, parse_heads
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.kit.errors import DomainError
 from services.kit.pagination import decode_cursor
 from services.realtime.router import SYNC_PATH, create_ticket
+from services.web import ballots as ballot_pages
 from services.web import consultations as consultation_pages
 from services.web.forms import FormInvalid, attempt, fields, parse, redirect
 from services.web.session import Csrf, PageParticipant, ViewerDep
@@ -106,7 +107,8 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
     history, more_history = await norms.history(session, norm, None, RECENT_HISTORY)
     authorship = await norms.authorship(session, store, norm)
     member = await _is_member(session, norm, viewer.participant.id if viewer.participant else None)
-    can_edit = member and norm.status is NormStatus.drafting
+    can_edit = member and norm.status in norms.EDITABLE
+    ballot_panel = await ballot_pages.panel(session, request, norm, viewer)
     comments = await consultation_pages.sidebar(session, store, norm, request.app.state.clock.now())
     convener = viewer.participant is not None and (
         await consultations.member_role(session, norm.network_id, viewer.participant.id)
@@ -144,6 +146,7 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
         "authors": sorted(authors.values(), key=lambda author: -author["characters"]),
         "member": member,
         "can_edit": can_edit,
+        "ballot_panel": ballot_panel,
         "comments": comments,
         "convener": convener,
         "editor": editor,

@@ -38,6 +38,12 @@ CHROMIUM_ARGS = [
 WAIT_MS = 15_000
 
 
+def pytest_collection_modifyitems(items: list) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
+    for the rest of the session, and async tests after it could not start theirs."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def _need_browser() -> None:
     if not CHROMIUM.exists():
         service_unavailable(f"Chromium at {CHROMIUM} (apt-get install chromium)")
