@@ -100,6 +100,7 @@ class Connection:
             if writer.done() and not reader.done():
                 reader.cancel()
             elif reader.done() and not writer.done():
+                self.closing = True
                 self._wake.set()
                 try:
                     async with asyncio.timeout(5):
@@ -140,6 +141,8 @@ class Connection:
     async def _write_loop(self) -> None:
         while True:
             while not self._outbox:
+                if self.closing:
+                    return  # the peer left and nothing is left to say
                 self._wake.clear()
                 await self._wake.wait()
             item = self._outbox.popleft()

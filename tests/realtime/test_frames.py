@@ -78,7 +78,7 @@ def cbor_messages(draw):
     return cbor2.dumps(message)
 
 
-@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
 @given(cbor_messages())
 def test_maps_of_the_wrong_shape(frame):
     _decodes_or_refuses(frame)
