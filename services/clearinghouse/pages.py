@@ -24,6 +24,7 @@ from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, C
 from services.kit.errors import Forbidden
 from services.web.forms import FormInvalid, attempt, parse, redirect
 from services.web.session import Csrf, PageParticipant, ViewerDep
+from services.web.ballots import weight
 from services.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -76,21 +77,36 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep, setting
     return render(request, viewer, "clearinghouse/home.html", context, title="Clearing house")
 
 
-def _chart(outcome: dict) -> list[dict]:
-    """The ballot's tallies for a read-only chart: each group and region with shares as percentages."""
-    rows = []
-    for tally in outcome.get("groups", []) + outcome.get("regions", []):
-        def share(value: str | None) -> float:
-            return 0.0 if value is None else float(Fraction(value))
+def _chart(record: dict, taxonomy) -> list[tuple[str, list[dict]]]:
+    """The signed record's tallies, drawn as the ballot page draws them: per group, then per region."""
 
-        weighted = share(tally["approvals"]) + share(tally["objections"]) + share(tally["abstentions"])
-        rows.append(tally | {
-            "turnout_pct": round(100 * share(tally["turnout"])),
-            "support_pct": None if tally["support"] is None else round(100 * share(tally["support"])),
-            "approve_pct": round(100 * share(tally["approvals"]) / weighted) if weighted else 0,
-            "object_pct": round(100 * share(tally["objections"]) / weighted) if weighted else 0,
-        })
-    return rows
+    def share(value: str | None) -> float:
+        return 0.0 if value is None else float(Fraction(value))
+
+    def percent(part: float, whole: float) -> float:
+        return round(100 * part / whole, 2) if whole else 0.0
+
+    outcome = record.get("outcome", {})
+    threshold = share(record.get("policy", {}).get("threshold"))
+    charts = []
+    for title, key, labels in (("Stakeholder groups", "groups", taxonomy.groups), ("Regions", "regions", taxonomy.regions)):
+        rows = []
+        for tally in outcome.get(key, []):
+            counted = share(tally["approvals"]) + share(tally["objections"])
+            rows.append(tally | {
+                "label": labels.get(tally["key"], tally["key"]),
+                "voted_pct": percent(tally["voted"], tally["electors"]),
+                "quorum_pct": percent(tally["turnout_needed"], tally["electors"]),
+                "approve_pct": percent(share(tally["approvals"]), counted),
+                "object_pct": percent(share(tally["objections"]), counted),
+                "threshold_pct": percent(threshold, 1),
+                "approvals_text": weight(tally["approvals"]),
+                "objections_text": weight(tally["objections"]),
+                "abstentions_text": weight(tally["abstentions"]),
+                "support_text": None if tally["support"] is None else weight(tally["support"]),
+            })
+        charts.append((title, rows))
+    return charts
 
 
 @router.get("/clearinghouse/{network}/{norm}/v{version:int}")
@@ -107,7 +123,8 @@ async def entry_page(
     context = {
         "entry": published,
         "view": view,
-        "chart": _chart(entry.record.get("outcome", {})),
+        "chart": _chart(entry.record, request.app.state.taxonomy),
+        "ballot_path": f"{norm_path}/ballots/{entry.record.get('ballot_id')}",
         "votes": entry.record.get("votes", []),
         "policy": entry.record.get("policy", {}),
         "published_versions": others,

@@ -38,16 +38,18 @@ async def test_home_and_entry_pages_show_the_norm_its_ballot_and_how_to_verify_i
     assert '<link rel="alternate" type="application/atom+xml"' in home.text
 
     response = await client.get(entry["permalink"].removeprefix("http://127.0.0.1:8000"))
+    norm_path = f"/networks/{council['slug']}/norms/{council['norm']['slug']}"
     assert response.status_code == 200
     page = html.unescape(response.text)
     assert TEXT in page and "Platform Transparency Council" in page and entry["urn"] in page
     assert entry["record"]["text_sha256"] in page and entry["signature"]["value"] in page and entry["signature"]["kid"] in page
     assert "Summary written by clearing-house staff (Clara Curator) on" in page and "Ranking criteria, in public." in page
     assert "cogov verify ENTRY.json" in page
-    norm_path = f"/networks/{council['slug']}/norms/{council['norm']['slug']}"
     assert f'href="{norm_path}/versions/1"' in response.text and f"{norm_path}/diff?from=1&amp;to=current" in response.text
     # The ballot chart, read-only: each group and region, with turnout and support.
-    assert page.count("<meter") == 2 * 7  # three groups and four regions: turnout and support
+    assert page.count('<li class="tally passes"') == 7  # three groups and four regions, each with turnout and support bars
+    assert 'data-tally="group:civil_society"' in page and 'data-tally="region:asia_pacific"' in page
+    assert f'href="{norm_path}/ballots/{published["ballot"]["id"]}"' in response.text
     assert "Civil society" in page and "Asia-Pacific" in page and "Western Europe and others" in page
     assert "Amina" in page and "approve" in page
     assert f"/audit?target_id={entry['id']}" in page
