@@ -20,9 +20,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import platform
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from tests.realtime.servers import CogovServer, RedisServer, free_port  # noqa: E402
 
 PASSWORD = "benchmark password 1"
@@ -93,7 +92,7 @@ async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds):
 
     await asyncio.sleep(max(0.0, start_at - time.time()))
     await asyncio.gather(*(type_(handle, seed) for handle, (_ticket, seed) in zip(writer_handles, writers, strict=True)))
-    await asyncio.sleep(3)  # let the last edits arrive
+    await asyncio.sleep(max(0.0, start_at + seconds - time.time()) + 3)  # let the last edits arrive
     writer_peers = set(range(len(writer_handles)))
     for handle in handles:
         await handle.client.close()
@@ -228,8 +227,8 @@ async def main(args) -> None:
     redis = await RedisServer().start() if args.instances > 1 else None
     servers = [await CogovServer(database_url, work, redis.url if redis else None, port=free_port()).start() for _ in range(args.instances)]
     base = f"http://127.0.0.1:{servers[0].port}"
-    print(f"# {platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"database {args.database}, {args.instances} instance(s){' behind Redis' if redis else ''}", flush=True)
+    print(f"# {describe()} · database {args.database}, {args.instances} instance(s){' behind Redis' if redis else ''}; "
+          f"peers in 2 client processes on the same machine", flush=True)
     try:
         if "1" in args.scenario:
             _print("(1)", await scenario(servers, base, 1, 50, 1 / 0.3, args.seconds))
