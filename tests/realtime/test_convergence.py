@@ -13,17 +13,13 @@ minutes) and the text must be the trace's `endContent`.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
 import os
-from pathlib import Path
 
-import pytest
 
 from norms import document
 from norms.store import topological
+from tests.conftest import load_trace
 
-TRACE = Path(__file__).resolve().parents[3] / "shared" / "data" / "traces" / "clownschool.json.gz"
 FULL = os.environ.get("COGOV_FULL_TRACE") == "1"
 PREFIX = 3000
 
@@ -76,9 +72,7 @@ class Agent:
 
 
 async def test_concurrent_trace_converges_through_the_server(client, network, connect):
-    if not TRACE.is_file():
-        pytest.skip(f"trace not found at {TRACE}")
-    trace = json.loads(gzip.decompress(TRACE.read_bytes()))
+    trace = load_trace("clownschool.json.gz")
     if not FULL:
         trace["txns"] = trace["txns"][:PREFIX]
     created = await client.post(
