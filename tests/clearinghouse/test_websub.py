@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import feedparser
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.clearinghouse.models import Delivery, DeliveryStatus
 from services.clearinghouse.websub import proof_for

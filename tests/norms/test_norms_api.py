@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base58
 
-from norms import document
 
 
 async def test_member_creates_a_norm_with_an_automerge_url(client, network, norm):
