@@ -205,6 +205,12 @@ class Connection:
         if self.peer_id is None:
             raise ProtocolError(f"send join before {type(frame).__name__}", POLICY)
         if frame.sender_id != self.peer_id:
+            if isinstance(frame, protocol.EphemeralFrame):
+                # Stock automerge-repo peers pass every ephemeral message they hear on to their other
+                # peers, us included, under its author's senderId. Drop it: its author's own copy
+                # was already relayed, and this socket may not speak for another peer.
+                log.debug("sync.foreign_ephemeral_dropped", peer=self.peer_id, sender=frame.sender_id[:40])
+                return
             raise ProtocolError("senderId is not the peer that joined on this socket", POLICY)
         if isinstance(frame, protocol.SyncFrame):
             self._check_target(frame.target_id)

@@ -1,0 +1,19 @@
+"""The hostile-input suite: every test here is marked `security`; live sync fixtures come from tests/realtime."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.norms.conftest import make_council, network, norm  # noqa: F401  (fixtures shared with the norm tests)
+from tests.realtime.conftest import connect, live, ticket_for  # noqa: F401  (a uvicorn server in the test's loop)
+
+# Most of these tests attack the HTTP and WebSocket layers, which do not depend on the database:
+# they run on SQLite only (`ON_SQLITE`); those whose outcome rests on the database run on both.
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def pytest_collection_modifyitems(items):
+    here = __file__.rsplit("/", 1)[0]
+    for item in items:
+        if str(item.fspath).startswith(here):
+            item.add_marker(pytest.mark.security)
