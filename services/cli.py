@@ -1,12 +1,14 @@
-"""The `cogov` command: serve the app, migrate the database, manage privileged accounts, check the audit chain."""
+"""The `cogov` command: serve the app, migrate the database, manage privileged accounts, check the audit chain, back up and restore."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from services.settings import Settings, SettingsError
 
@@ -42,7 +44,8 @@ def serve(
     console.print(f"CoGov on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs, database: {settings.database_url})")
     uvicorn.run(
         "services.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        proxy_headers=True, log_level=settings.log_level.lower(),
+        # The app logs each request itself, with its request id, route and duration.
+        proxy_headers=True, log_level=settings.log_level.lower(), access_log=False,
     )
 
 
@@ -251,6 +254,63 @@ def audit_verify() -> None:
         console.print(f"audit chain BROKEN: {len(report.breaks)} problem(s) in {report.events} events")
         raise typer.Exit(1)
     typer.echo(f"audit chain intact: {report.events} events")
+
+
+@app.command("export")
+def export_backup(
+    path: Path = typer.Argument(..., help="The archive to write (a new file; refused if it exists)."),
+) -> None:
+    """Back up the whole database into one archive, read from one consistent snapshot (safe while serving).
+
+    The archive holds secrets (password hashes, WebSub secrets): store it as carefully as the database.
+    """
+    from services.backup.service import DatabaseNotReady, export_database
+
+    settings = _settings()
+    try:
+        manifest = asyncio.run(export_database(settings.database_url, path))
+    except (DatabaseNotReady, FileExistsError) as exc:
+        console.print(f"[red]export refused:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(3) from exc
+    except OSError as exc:
+        console.print(f"[red]export failed:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    rows = sum(entry.rows for entry in manifest.tables)
+    typer.echo(
+        f"exported {rows} rows of {len(manifest.tables)} tables (schema {manifest.schema_revision}) "
+        f"to {path} ({path.stat().st_size} bytes)"
+    )
+
+
+@app.command("import")
+def import_backup(
+    path: Path = typer.Argument(..., help="An archive written by `cogov export`."),
+    max_member_bytes: int = typer.Option(
+        64 * 2**30, min=1, help="Refuse an archive whose table file would unpack to more than this many bytes."
+    ),
+) -> None:
+    """Restore an archive into the configured database, which must be new, empty and migrated (`cogov db upgrade`).
+
+    All or nothing: any problem with the archive or the database leaves the database as it was.
+    Exit codes: 1 the archive is refused, 3 the database is not ready (not migrated, or not empty).
+    """
+    from services.backup.archive import ArchiveRejected, Limits
+    from services.backup.service import DatabaseNotReady, import_database
+
+    settings = _settings()
+    try:
+        restored = asyncio.run(import_database(settings.database_url, path, Limits(member_bytes=max_member_bytes)))
+    except ArchiveRejected as exc:
+        console.print(f"[red]archive refused, nothing restored:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except DatabaseNotReady as exc:
+        console.print(f"[red]import refused, nothing restored:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(3) from exc
+    manifest = restored.manifest
+    typer.echo(
+        f"restored {restored.rows} rows of {len(manifest.tables)} tables from {path} "
+        f"(exported from {manifest.source} at {manifest.created_at.isoformat()})"
+    )
 
 
 @app.command("sync-cat")

@@ -1,0 +1,1 @@
+"""Backups: the whole database to one archive (`cogov export`) and back (`cogov import`)."""
