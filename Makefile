@@ -8,7 +8,7 @@ PORT ?= 8000
 FRONTEND := services/web/frontend
 BUNDLE := services/web/static/build/manifest.json
 
-.PHONY: run test install bundle clean
+.PHONY: run test install bundle clean bench bench-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,18 @@ run: install bundle
 test: install node_modules/.package-lock.json bundle
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# CoGov's live sync side by side with the reference automerge-repo sync server (bench/compare.py):
+# `make bench` is the quick run (about 5 minutes), `make bench-full` the full one (about an hour).
+# Both write their table into bench/RESULTS.md.
+REFERENCE := bench/reference
+$(REFERENCE)/node_modules/.package-lock.json: $(REFERENCE)/package-lock.json
+	npm ci --prefix $(REFERENCE) --no-audit --no-fund --loglevel=error
+
+bench: install $(REFERENCE)/node_modules/.package-lock.json
+	$(BIN)/python -m bench.compare
+
+bench-full: install $(REFERENCE)/node_modules/.package-lock.json
+	$(BIN)/python -m bench.compare --full
+
 clean:
-	rm -rf $(VENV) node_modules $(FRONTEND)/node_modules services/web/static/build .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules $(FRONTEND)/node_modules $(REFERENCE)/node_modules services/web/static/build .pytest_cache .hypothesis
