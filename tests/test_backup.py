@@ -13,6 +13,7 @@ import zipfile
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy import func, select
@@ -28,7 +29,7 @@ from services.tables import metadata
 from tests.cli import run_cogov
 from tests.clearinghouse.conftest import adopt, worker  # noqa: F401  (fixtures shared with the clearing-house tests)
 from tests.clearinghouse.subscriber import Subscriber
-from tests.conftest import PASSWORD, TEST_SECRET, create_postgres_database, drop_postgres_database, service_unavailable
+from tests.conftest import PASSWORD, TEST_SECRET, _truncate_all, service_unavailable
 from tests.norms.conftest import clock, make_council  # noqa: F401
 
 
@@ -58,22 +59,23 @@ async def row_count(database_url: str) -> int:
 
 
 @pytest.fixture
-def other_backend(database_url, tmp_path):
-    """An empty, migrated database of the other kind than the test's source database (set up before the event loop)."""
-    if database_url.startswith("sqlite"):
-        try:
-            url = create_postgres_database()
-        except Exception as exc:
-            service_unavailable(f"PostgreSQL ({exc})")
-        try:
-            migrations.upgrade(url)
-            yield url
-        finally:
-            drop_postgres_database(url)
-        return
-    url = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
-    migrations.upgrade(url)
-    yield url
+def postgres_target(request):
+    """The session's empty, migrated PostgreSQL database, emptied again after the test (set up before the event loop)."""
+    url = request.getfixturevalue("postgres_migrated")
+    if url.startswith("unavailable"):
+        service_unavailable(f"PostgreSQL ({url})")
+    try:
+        yield url
+    finally:
+        asyncio.run(_truncate_all(url))
+
+
+def same_tables(first: Path, second: Path) -> None:
+    """Both archives hold the same rows, byte for byte, in every table."""
+    with zipfile.ZipFile(first) as one, zipfile.ZipFile(second) as other:
+        manifest = json.loads(one.read("manifest.json"))
+        for entry in manifest["tables"]:
+            assert one.read(entry["file"]) == other.read(entry["file"]), entry["table"]
 
 
 async def edit(client, norm_id: str, person: dict, index: int, insert: str, delete: int = 0) -> dict:
@@ -153,8 +155,6 @@ async def observed(client, made: dict) -> dict:
 
 async def live_edit(settings: Settings, person: dict, norm_url: str, norm_id: str) -> None:
     """Serve the restored database, sign in with the old password and edit the norm live through the sync server."""
-    import httpx
-
     application = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -194,8 +194,9 @@ async def live_edit(settings: Settings, person: dict, norm_url: str, norm_id: st
         await application.state.engine.dispose()
 
 
-async def test_a_realistic_database_round_trips_into_the_other_backend(
-    other_backend, client, app, settings, make_council, clock, worker, subscriber, sign_up, tmp_path  # noqa: F811
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_realistic_database_round_trips_from_sqlite_to_postgresql_and_back(
+    postgres_target, client, app, settings, make_council, clock, worker, subscriber, sign_up, sqlite_migrated, tmp_path  # noqa: F811
 ):
     made = await build(client, make_council, clock, worker, subscriber, sign_up)
     before = await observed(client, made)
@@ -214,34 +215,36 @@ async def test_a_realistic_database_round_trips_into_the_other_backend(
         assert counts[table] > 0, table
     assert len({change["participant_id"] for change in changes}) == 4  # every member's edits, each with its author
 
-    # The source keeps working while the archive is restored elsewhere.
-    imported = run_cogov("import", str(archive), database_url=other_backend, data_dir=str(settings.data_dir))
+    imported = run_cogov("import", str(archive), database_url=postgres_target, data_dir=str(settings.data_dir))
     assert imported.returncode == 0, imported.stderr
     assert f"restored {sum(counts.values())} rows" in imported.stdout
-    verified = run_cogov("audit", "verify", database_url=other_backend, data_dir=str(settings.data_dir))
+    verified = run_cogov("audit", "verify", database_url=postgres_target, data_dir=str(settings.data_dir))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"audit chain intact: {counts['audit_events']} events" in verified.stdout
 
-    # Every table comes back byte for byte: exporting the restored database gives the same table files.
-    again = tmp_path / "again.zip"
-    await export_database(other_backend, again)
-    with zipfile.ZipFile(archive) as first, zipfile.ZipFile(again) as second:
-        for entry in manifest["tables"]:
-            assert first.read(entry["file"]) == second.read(entry["file"]), entry["table"]
+    # Every table comes back byte for byte: PostgreSQL's export of the restored data equals SQLite's, and
+    # restoring that into a new SQLite database closes the circle.
+    from_postgres = tmp_path / "from-postgres.zip"
+    await export_database(postgres_target, from_postgres)
+    same_tables(archive, from_postgres)
+    back = tmp_path / "back.db"
+    shutil.copyfile(sqlite_migrated, back)
+    await import_database(f"sqlite+aiosqlite:///{back}", from_postgres)
+    await export_database(f"sqlite+aiosqlite:///{back}", tmp_path / "back.zip")
+    same_tables(archive, tmp_path / "back.zip")
 
-    restored_settings = settings.model_copy(update={"database_url": other_backend})
+    restored_settings = settings.model_copy(update={"database_url": postgres_target})
     restored_app = create_app(restored_settings)
     try:
-        import httpx
-
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=restored_app), base_url="http://test") as restored:
             assert await observed(restored, made) == before
     finally:
         await restored_app.state.engine.dispose()
 
     with pytest.raises(DatabaseNotReady, match="not empty"):
-        await import_database(other_backend, archive)
+        await import_database(postgres_target, archive)
 
+    # Ids handed out after the restore follow the restored ones (PostgreSQL sequences were moved on).
     dana = made["council"]["members"][3]
     await live_edit(restored_settings, dana, made["council"]["norm"]["url"], made["norm_id"])
 
@@ -396,12 +399,13 @@ async def test_hostile_and_damaged_archives_are_refused_and_nothing_is_written(d
         with pytest.raises(ArchiveRejected) as refused:
             await import_database(database_url, path)
         assert says in str(refused.value), (name, str(refused.value))
-        assert await row_count(database_url) == 0, name
-    # The sound archive it was made from restores.
+    assert await row_count(database_url) == 0
+    # The sound archive they were made from restores (which it would refuse, were any row left behind).
     restored = await import_database(database_url, archive)
     assert restored.rows == await row_count(database_url) > 0
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_member_over_the_size_limit_is_refused_before_it_is_read(database_url, archive, tmp_path):
     zeros = b"\x00" * 2_000_000  # compresses to a few kilobytes
     bomb = rewrite(archive, tmp_path / "bomb.zip", change={"follow_ups.jsonl": zeros})
@@ -429,8 +433,8 @@ def test_the_command_refuses_with_an_exit_code_and_a_reason(archive, sqlite_migr
     assert unmigrated.returncode == 3
     assert "run `cogov db upgrade` on it first" in unmigrated.stderr
 
-    exists = run_cogov("export", str(archive), database_url=url, data_dir=str(tmp_path))
-    assert exists.returncode == 3 and "exists" in exists.stderr
+    with pytest.raises(FileExistsError):  # an export never overwrites a file
+        asyncio.run(export_database(url, archive))
 
 
 def test_an_archive_is_a_zip_of_json_lines_with_typed_cells(archive):

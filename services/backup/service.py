@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import JSON, Enum, String, Table, bindparam, select, text, type_coerce, update
+from sqlalchemy import JSON, Enum, Integer, String, Table, bindparam, select, text, type_coerce, update
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -214,16 +214,20 @@ async def _reset_sequences(connection: AsyncConnection, tables: list[Table]) -> 
     if connection.dialect.name != "postgresql":
         return
     quote = connection.dialect.identifier_preparer.quote
-    for table in tables:
-        for column in table.columns:
-            sequence = (
-                await connection.execute(text("SELECT pg_get_serial_sequence(:table, :column)"), {"table": quote(table.name), "column": column.name})
-            ).scalar_one()
-            if sequence:
-                await connection.execute(
-                    text(f"SELECT setval(:sequence, COALESCE(MAX({quote(column.name)}), 1), MAX({quote(column.name)}) IS NOT NULL) FROM {quote(table.name)}"),
-                    {"sequence": sequence},
-                )
+    owned = {(table.name, column.name) for table in tables for column in table.columns if isinstance(column.type, Integer)}
+    sequences = await connection.execute(
+        text(
+            "SELECT table_name, column_name, pg_get_serial_sequence(quote_ident(table_name), column_name) AS sequence "
+            "FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND pg_get_serial_sequence(quote_ident(table_name), column_name) IS NOT NULL"
+        )
+    )
+    for table, column, sequence in sequences.all():
+        if (table, column) in owned:
+            await connection.execute(
+                text(f"SELECT setval(:sequence, COALESCE(MAX({quote(column)}), 1), MAX({quote(column)}) IS NOT NULL) FROM {quote(table)}"),
+                {"sequence": sequence},
+            )
 
 
 async def import_database(database_url: str, path: Path, limits: Limits = Limits()) -> Restored:
