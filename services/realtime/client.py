@@ -8,6 +8,10 @@ this server or any automerge-repo sync server. Used by the tests, `bench/realtim
     handle = await client.open("automerge:…")
     await handle.splice(0, 0, "Hello ")
     await handle.wait_synced()
+
+With `reconnect=` (a coroutine function giving the next address and ticket to try) the peer
+survives a dropped socket as automerge-repo's WebSocket adapter does: it dials again with
+backoff, joins, and syncs every open document afresh; edits made meanwhile wait in the replica.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 import automerge.core as am
@@ -35,38 +39,50 @@ class DocumentUnavailable(SyncError):
     """The server has no such document, or this peer may not read it."""
 
 
+# The next (sync address, ticket or None) to dial after the socket drops.
+Dial = Callable[[], Awaitable[tuple[str, str | None]]]
+
+# Closes that say the peer itself was refused: dialling again would only be refused again.
+REFUSED = frozenset({1003, 1007, 1008, 1009, 4401, 4403})
+RECONNECT_FIRST_DELAY = 0.1
+RECONNECT_LONGEST_DELAY = 2.0
+
+
 class SyncClient:
-    def __init__(self, websocket: ClientConnection, peer_id: str) -> None:
+    def __init__(self, websocket: ClientConnection, peer_id: str, reconnect: Dial | None = None, origin: str | None = None, timeout: float = 10) -> None:
         self.websocket = websocket
         self.peer_id = peer_id
         self.server_id: str | None = None
         self.documents: dict[str, DocumentHandle] = {}
         self.errors: list[str] = []
+        # Set once the client is done for good: closed by us, by a refusing server, or (without
+        # `reconnect`) by any drop of the socket.
         self.closed: asyncio.Future[tuple[int | None, str]] = asyncio.get_running_loop().create_future()
+        self.online = True
+        self.reconnects = 0  # sockets opened after the first
+        self._reconnect = reconnect
+        self._origin = origin
+        self._timeout = timeout
+        self._closing = False
         self._reader: asyncio.Task | None = None
+        self._redialer: asyncio.Task | None = None
         self._session = uuid.uuid4().hex[:12]
         self._count = 0
 
     @classmethod
     async def connect(
-        cls, url: str, *, ticket: str | None = None, peer_id: str | None = None, origin: str | None = None, timeout: float = 10
+        cls, url: str, *, ticket: str | None = None, peer_id: str | None = None, origin: str | None = None, timeout: float = 10,
+        reconnect: Dial | None = None,
     ) -> SyncClient:
-        """Open the socket, join, and wait for the server's `peer` answer."""
-        if ticket is not None:
-            url += ("&" if "?" in url else "?") + "ticket=" + quote(ticket)
-        websocket = await websockets.connect(url, max_size=None, origin=origin, open_timeout=timeout)
-        client = cls(websocket, peer_id or f"py-{uuid.uuid4().hex[:12]}")
-        join = {"type": "join", "senderId": client.peer_id, "peerMetadata": {"isEphemeral": True}, "supportedProtocolVersions": ["1"]}
-        try:
-            await client._send(join)
-            async with asyncio.timeout(timeout):
-                answer = cbor2.loads(await websocket.recv())
-        except websockets.ConnectionClosed as exc:
-            raise SyncError(f"closed during the handshake: {_close_of(exc)}") from None
-        if answer.get("type") != "peer":
-            await websocket.close()
-            raise SyncError(f"expected a peer message, got {answer!r}")
-        client.server_id = answer["senderId"]
+        """Open the socket, join, and wait for the server's `peer` answer.
+
+        With `reconnect`, a dropped socket is dialled again (at the address and with the ticket it
+        gives) until `close()`, and every open document syncs again.
+        """
+        peer_id = peer_id or f"py-{uuid.uuid4().hex[:12]}"
+        websocket, server_id = await _handshake(url, ticket, peer_id, origin, timeout)
+        client = cls(websocket, peer_id, reconnect, origin, timeout)
+        client.server_id = server_id
         client._reader = asyncio.create_task(client._read())
         return client
 
@@ -87,9 +103,14 @@ class SyncClient:
         return handle
 
     async def close(self) -> None:
+        self._closing = True
+        if self._redialer is not None:
+            self._redialer.cancel()
+            await asyncio.gather(self._redialer, return_exceptions=True)
         await self.websocket.close()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
+        self._finish(self.websocket.close_code, self.websocket.close_reason or "")
 
     async def __aenter__(self) -> SyncClient:
         return self
@@ -98,7 +119,13 @@ class SyncClient:
         await self.close()
 
     async def _send(self, message: dict) -> None:
-        await self.websocket.send(cbor2.dumps(message))
+        try:
+            await self.websocket.send(cbor2.dumps(message))
+        except websockets.ConnectionClosed:
+            if self._reconnect is None or self._closing:
+                raise
+            # The reader notices too and dials again; what was not sent is synced then.
+            self.online = False
 
     async def _read(self) -> None:
         try:
@@ -119,12 +146,42 @@ class SyncClient:
         except websockets.ConnectionClosed:
             pass
         finally:
+            self.online = False
             code = self.websocket.close_code
             reason = self.websocket.close_reason or ""
-            if not self.closed.done():
-                self.closed.set_result((code, reason))
-            for handle in self.documents.values():
-                handle._disconnected(code, reason)
+            if self._reconnect is not None and not self._closing and code not in REFUSED:
+                self._redialer = asyncio.get_running_loop().create_task(self._redial())
+            else:
+                self._finish(code, reason)
+
+    def _finish(self, code: int | None, reason: str) -> None:
+        if self.closed.done():
+            return
+        self.closed.set_result((code, reason))
+        for handle in self.documents.values():
+            handle._disconnected(code, reason)
+
+    async def _redial(self) -> None:
+        """Dial until a socket joins, with doubling waits; then sync every open document from scratch."""
+        delay = RECONNECT_FIRST_DELAY
+        while not self._closing:
+            try:
+                url, ticket = await self._reconnect()
+                websocket, server_id = await _handshake(url, ticket, self.peer_id, self._origin, self._timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # refused, reset, timed out, no ticket to be had: the server may be restarting
+                self.errors.append(f"reconnect: {exc!r}")
+                del self.errors[:-100]
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_LONGEST_DELAY)
+                continue
+            self.websocket, self.server_id, self.online = websocket, server_id, True
+            self.reconnects += 1
+            self._reader = asyncio.get_running_loop().create_task(self._read())
+            for handle in list(self.documents.values()):
+                await handle._resume()
+            return
 
 
 class DocumentHandle:
@@ -242,7 +299,7 @@ class DocumentHandle:
             # rc1 is "in flight" and silent: ask for what the server has that we lack.
             heads = tuple(sorted(self.doc.get_heads()))
             data = sync_message.encode(sync_message.SyncMessage(sync_message.V1, heads, tuple(sorted(unknown)), self._last_have, ()))
-        if data is None or self.client.closed.done():
+        if data is None or self.client.closed.done() or not self.client.online:
             return
         await self.client._send(
             {
@@ -298,6 +355,12 @@ class DocumentHandle:
         self.ephemeral.append((message.get("senderId", ""), payload))
         asyncio.get_running_loop().create_task(self._notify())
 
+    async def _resume(self) -> None:
+        """On a new socket the server knows nothing of this peer: start the sync over (heads, then changes)."""
+        self.state = am.SyncState()
+        self._last_have = ()
+        await self._sync(request=not self.doc.get_heads())
+
     def _disconnected(self, code: int | None, reason: str) -> None:
         if not self.ready.done():
             self.ready.set_exception(SyncError(f"socket closed ({code} {reason})"))
@@ -308,6 +371,27 @@ class DocumentHandle:
             listener(self)
         async with self._changed:
             self._changed.notify_all()
+
+
+async def _handshake(url: str, ticket: str | None, peer_id: str, origin: str | None, timeout: float) -> tuple[ClientConnection, str]:
+    """Open a socket, join as `peer_id` and return it with the server's peer id."""
+    if ticket is not None:
+        url += ("&" if "?" in url else "?") + "ticket=" + quote(ticket)
+    websocket = await websockets.connect(url, max_size=None, origin=origin, open_timeout=timeout)
+    join = {"type": "join", "senderId": peer_id, "peerMetadata": {"isEphemeral": True}, "supportedProtocolVersions": ["1"]}
+    try:
+        await websocket.send(cbor2.dumps(join))
+        async with asyncio.timeout(timeout):
+            answer = cbor2.loads(await websocket.recv())
+    except websockets.ConnectionClosed as exc:
+        raise SyncError(f"closed during the handshake: {_close_of(exc)}") from None
+    except TimeoutError:
+        await websocket.close()
+        raise SyncError(f"no answer to join within {timeout} s") from None
+    if not isinstance(answer, dict) or answer.get("type") != "peer":
+        await websocket.close()
+        raise SyncError(f"expected a peer message, got {answer!r}")
+    return websocket, answer["senderId"]
 
 
 def _close_of(exc: websockets.ConnectionClosed) -> str:
