@@ -74,6 +74,7 @@ from norms.schemas import (
 )
 from services.accounts.models import Participant
 from services.audit import service as audit
+from services.kit import metrics
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
 
@@ -344,6 +345,7 @@ async def _close(session: AsyncSession, ballot: Ballot, *, now: datetime, reason
     )
     if outcome.adopted:
         await _adopt(session, ballot, record, votes, closed_at, actor_id)
+    metrics.ballot_closed(reason.value, outcome.adopted)
 
 
 async def _adopt(

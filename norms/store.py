@@ -34,6 +34,7 @@ from norms.errors import (
     UnknownDependencies,
 )
 from norms.models import ActorBinding, Norm, NormChange, NormSnapshot
+from services.kit import metrics
 from services.kit.db import take_write_lock, transaction
 
 log = structlog.get_logger()
@@ -302,6 +303,7 @@ class NormStore:
                     self._bindings.update(dict.fromkeys((change.actor for change in changes), participant_id))
                     resident.change_count += len(changes)
                     resident.last_used = time.monotonic()
+                    metrics.changes_applied(len(changes))
                     self._tell(Stored(document_id, changes, origin))
                     return Applied(changes, document.heads_hex(resident.doc))
         except BaseException:

@@ -41,7 +41,8 @@ def serve(
     import uvicorn
 
     settings = _settings()
-    console.print(f"CoGov on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs, database: {settings.database_url})")
+    if not settings.log_json:  # in production every line of output is a JSON log record
+        console.print(f"CoGov on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs, database: {settings.database_url})")
     uvicorn.run(
         "services.api.app:create_app", factory=True, host=host, port=port, workers=workers,
         # The app logs each request itself, with its request id, route and duration.

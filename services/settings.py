@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=32, ge=1, le=1000)
     log_level: str = "info"
     log_json: bool = False
+    # Rate limits ("N/second|minute|hour|day", several joined by ";"): sign-in and sign-up per client
+    # address, writes per participant (else per address); and failed sign-ins per account and per address.
+    rate_limits_enabled: bool = True
+    rate_limit_auth: str = "60/minute"
+    rate_limit_writes: str = "120/minute"
+    login_failures_per_minute: int = Field(default=10, ge=0)
+    # Unset: /metrics answers loopback clients only; set: anyone sending it as a bearer token.
+    metrics_token: SecretStr | None = None
+    # Strict-Transport-Security max-age, sent when base_url is https (0: never).
+    hsts_seconds: int = Field(default=365 * 24 * 3600, ge=0)
+    # Cookies marked Secure; unset: when base_url is https.
+    secure_cookies: bool | None = None
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -69,10 +81,26 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("redis_url", "taxonomy_file", "publication_key", mode="before")
+    @field_validator("rate_limit_auth", "rate_limit_writes")
+    @classmethod
+    def _parse_limits(cls, value: str) -> str:
+        from limits import parse_many
+
+        parse_many(value)  # a ValueError names what is wrong
+        return value
+
+    @field_validator("redis_url", "taxonomy_file", "publication_key", "metrics_token", "secure_cookies", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def serves_https(self) -> bool:
+        return self.base_url.lower().startswith("https://")
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.serves_https if self.secure_cookies is None else self.secure_cookies
 
     @property
     def is_sqlite(self) -> bool:

@@ -28,6 +28,9 @@ TEST_SECRET = "test-secret-" + "x" * 40
 # The shared editing traces live beside the repository (../shared), as on developer machines and in CI.
 TRACES = Path(os.environ.get("COGOV_TRACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"))
 PASSWORD = "correct horse battery"
+# Tests not about rate limits must not trip them (tests/ops sets its own); `cogov serve` subprocesses inherit these.
+os.environ.setdefault("COGOV_RATE_LIMIT_AUTH", "100000/minute")
+os.environ.setdefault("COGOV_RATE_LIMIT_WRITES", "100000/minute")
 
 
 def service_unavailable(what: str) -> None:

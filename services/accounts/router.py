@@ -5,11 +5,12 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from services.accounts import service
 from services.accounts.schemas import ParticipantOut, Registration, RoleChange, Token
+from services.api import ratelimit
 from services.api.deps import AdminParticipant, CurrentParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
@@ -23,9 +24,12 @@ async def register(session: WritingSessionDep, body: Registration):
 
 
 @router.post("/auth/token", response_model=Token)
-async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep):
-    """Exchange email (as `username`) and password for a bearer token."""
-    participant = await service.authenticate(session, form.username, form.password)
+async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep):
+    """Exchange email (as `username`) and password for a bearer token.
+
+    After 10 failed attempts in a minute for one account, or from one address, this answers 429 with Retry-After.
+    """
+    participant = await ratelimit.authenticate(request, session, form.username, form.password)
     access_token, expires_at = service.issue(participant, settings.signing_key, timedelta(minutes=settings.access_token_minutes))
     return Token(access_token=access_token, expires_at=expires_at)
 

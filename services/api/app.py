@@ -18,7 +18,9 @@ from norms.store import Limits, NormStore
 from services.accounts.router import router as accounts_router
 from services.api import errors
 from services.api.health import router as health_router
-from services.api.middleware import BodySizeLimit, RequestId
+from services.api.metrics import router as metrics_router
+from services.api.middleware import BodySizeLimit, RequestId, RequestMetrics, SecurityHeaders
+from services.api.ratelimit import LoginThrottle, RateLimits
 from services.audit.router import router as audit_router
 from services.clearinghouse import router as clearinghouse
 from services.clearinghouse import worker as clearinghouse_worker
@@ -26,9 +28,10 @@ from services.kit import logging as kit_logging
 from services.kit.broker import create_broker
 from services.kit.clock import SystemClock
 from services.kit.db import create_engine, create_sessionmaker
+from services.kit.ratelimit import RateLimiter
 from services.realtime.hub import SyncHub
 from services.realtime.router import router as sync_router
-from services.settings import Settings
+from services.settings import Settings, check_secret
 from services.web import consultations as consultation_pages
 from services.web import router as web
 
@@ -44,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     kit_logging.configure(settings.log_level, settings.log_json)
     _ = settings.signing_key  # fail at start, not at first sign-in, if the secret is unusable
+    if settings.metrics_token is not None:
+        check_secret(settings.metrics_token.get_secret_value(), "COGOV_METRICS_TOKEN")
     engine = create_engine(settings.database_url)
 
     @asynccontextmanager
@@ -82,13 +87,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.clock = SystemClock()
     app.state.ballot_sweep_seconds = ballots.SWEEP_SECONDS
     app.state.sync_hub = SyncHub(settings, app.state.sessionmaker, app.state.norm_store, create_broker(settings.redis_url))
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.login_throttle = LoginThrottle(app.state.rate_limiter, settings.login_failures_per_minute)
     errors.install(app)
+    if settings.rate_limits_enabled:
+        app.add_middleware(RateLimits, limiter=app.state.rate_limiter, settings=settings)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,
         # Automerge uploads carry whole documents; the store applies its own, exact limit.
         overrides={AUTOMERGE_UPLOAD: settings.submission_max_bytes + 1},
     )
+    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds if settings.serves_https else 0)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(RequestId)
     if settings.allowed_origins:
         app.add_middleware(
@@ -96,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # First: feeds are the most requested paths, and routes are matched in order.
     clearinghouse.install(app, settings)
-    for router in (health_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, consultations_router, sync_router):
+    for router in (health_router, metrics_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, consultations_router, sync_router):
         app.include_router(router)
     clearinghouse.install_api(app)
     web.install(app)

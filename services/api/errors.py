@@ -40,7 +40,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         body = {"detail": exc.detail, "code": exc.code, **exc.extra}
-        return JSONResponse(body, status_code=exc.status_code, headers=_HEADERS_BY_STATUS.get(exc.status_code))
+        # An error may bring headers of its own (Retry-After on a 429).
+        headers = {**_HEADERS_BY_STATUS.get(exc.status_code, {}), **getattr(exc, "headers", {})}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,14 +1,20 @@
-"""ASGI middleware: a request id in every log line and response, and a cap on request bodies."""
+"""ASGI middleware: a request id in every log line and response, a cap on request bodies, request
+metrics and access log lines, and security headers."""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.kit import metrics
+
+access_log = structlog.get_logger("cogov.access")
 
 
 class BodySizeLimit:
@@ -75,3 +81,57 @@ class RequestId:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class RequestMetrics:
+    """Time every HTTP request into the latency histogram by route template, and log one line for it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless a response starts
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            seconds = time.perf_counter() - started
+            # The template ("/api/v1/norms/{norm_id}"), never the raw path: one series per route, not per id.
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            metrics.request_answered(route, scope["method"], status, seconds)
+            access_log.info(
+                "request", method=scope["method"], route=route, status=status, duration_ms=round(seconds * 1000, 1),
+                client=(scope.get("client") or ("",))[0],
+            )
+
+
+class SecurityHeaders:
+    """`X-Content-Type-Options: nosniff` on every response; `Strict-Transport-Security` when served over https."""
+
+    def __init__(self, app: ASGIApp, hsts_seconds: int) -> None:
+        self.app = app
+        self.headers = [(b"x-content-type-options", b"nosniff")]
+        if hsts_seconds > 0:
+            self.headers.append((b"strict-transport-security", f"max-age={hsts_seconds}; includeSubDomains".encode()))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -32,6 +32,7 @@ from services.clearinghouse.models import (
     SubscriptionState,
 )
 from services.clearinghouse.websub import stop_deliveries
+from services.kit import metrics
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
 
@@ -189,6 +190,7 @@ async def deliver_due(
             return job, await send(client, job, hub_url=hub_url)
 
     results = await asyncio.gather(*(one(job) for job in jobs))
+    metrics.deliveries_attempted([reply.ok for _job, reply in results])
     # One transaction for the round's outcomes (one commit, not one per subscriber); should it fail,
     # each is stored alone, and any still unstored is sent again once its claim runs out.
     try:

@@ -1,24 +1,56 @@
-"""structlog configuration: key-value lines on a terminal, JSON lines in production."""
+"""Logging: structlog and the standard library (uvicorn, SQLAlchemy…) share one output on stderr,
+readable lines on a terminal or one JSON object per line in production (COGOV_LOG_JSON=true).
+
+Every line written while a request is served carries its `request_id` (bound by the RequestId
+middleware in the request's context), whichever library wrote it.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
+
+# uvicorn configures these itself before the app starts; they are sent to the root handler instead,
+# but for its access lines: the app writes its own, with request id, route and duration.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
+HANDLER_NAME = "cogov"
+
+
+def _drop_color_message(_logger, _name, event_dict: dict) -> dict:
+    event_dict.pop("color_message", None)  # uvicorn's copy of the message with terminal colours
+    return event_dict
 
 
 def configure(level: str = "info", json: bool = False) -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    logging.basicConfig(level=numeric, format="%(message)s")
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    handler.set_name(HANDLER_NAME)
+    root = logging.getLogger()
+    # Replace our handler from an earlier call; leave others' (a test runner's capture) in place.
+    root.handlers = [*(existing for existing in root.handlers if existing.get_name() != HANDLER_NAME), handler]
+    root.setLevel(numeric)
+    for name in UVICORN_LOGGERS:
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").handlers = []
+    logging.getLogger("uvicorn.access").propagate = False
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=True,
     )

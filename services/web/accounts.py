@@ -9,7 +9,9 @@ from networks.schemas import AffiliationIn
 from networks.taxonomy import Taxonomy
 from services.accounts import service as accounts
 from services.accounts.schemas import MIN_PASSWORD_LENGTH, Registration
+from services.api import ratelimit
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.kit.ratelimit import TooManyRequests
 from services.web import session as web_session
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect, safe_next
 from services.web.session import Csrf, CsrfChecked, PageParticipant, ViewerDep
@@ -57,7 +59,9 @@ async def signin_page(request: Request, viewer: ViewerDep, next: str | None = No
 @router.post("/signin", dependencies=[CsrfChecked])
 async def signin(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
     form = await fields(request)
-    participant, error = await attempt(session, lambda: accounts.authenticate(session, form.get("email", ""), form.get("password", "")))
+    participant, error = await attempt(session, lambda: ratelimit.authenticate(request, session, form.get("email", ""), form.get("password", "")))
+    if isinstance(error, TooManyRequests):
+        raise error
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")

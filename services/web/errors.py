@@ -20,7 +20,7 @@ from services.web.session import SignInRequired, get_viewer
 
 log = structlog.get_logger()
 
-_NOT_PAGES = ("/api/", "/static/", "/healthz", "/readyz", "/sw.js")
+_NOT_PAGES = ("/api/", "/static/", "/healthz", "/readyz", "/metrics", "/sw.js")
 
 _TITLES = {
     400: "Bad request",
@@ -31,6 +31,7 @@ _TITLES = {
     409: "Cannot do that now",
     413: "Too large",
     422: "Please check what you entered",
+    429: "Too many attempts",
     500: "Something went wrong",
 }
 
@@ -71,7 +72,9 @@ def install(app: FastAPI) -> None:
             status_code, detail = describe(exc)
             if status_code >= 500:
                 log.error("page_error", path=request.url.path, exc_info=exc)
-            return await render_error(request, status_code, detail)
+            response = await render_error(request, status_code, detail)
+            response.headers.update(getattr(exc, "headers", {}))  # Retry-After on a 429
+            return response
 
         app.add_exception_handler(kind, handler)
 

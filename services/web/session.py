@@ -18,7 +18,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
@@ -48,7 +47,7 @@ class SignInRequired(Unauthorized):
 
 
 def _secure(settings: Settings) -> bool:
-    return urlsplit(settings.base_url).scheme == "https"
+    return settings.cookies_secure
 
 
 def _mac(settings: Settings, purpose: str, value: str) -> str:

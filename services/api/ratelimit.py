@@ -1,0 +1,105 @@
+"""Request rate limits: sign-in and sign-up per client address, writes per participant (or address),
+and a password-guessing throttle per account and per address. Over a limit: 429, `Retry-After`.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from limits import RateLimitItemPerMinute
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.accounts import service as accounts
+from services.accounts.models import Participant
+from services.accounts.security import read_token
+from services.kit import metrics
+from services.kit.ratelimit import RateLimiter, TooManyRequests, parse_limits
+from services.settings import Settings
+
+# Requests that sign in or create accounts: limited per client address, not per account.
+AUTH_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/auth/register", "/signin", "/signup"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SESSION_COOKIE = b"cogov_session="
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address (uvicorn puts the proxy's X-Forwarded-For there when the proxy is trusted)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def _bearer_or_cookie(scope: Scope) -> str | None:
+    headers = dict(scope["headers"])
+    authorization = headers.get(b"authorization", b"")
+    if authorization[:7].lower() == b"bearer ":
+        return authorization[7:].strip().decode("latin-1")
+    for part in headers.get(b"cookie", b"").split(b";"):
+        part = part.strip()
+        if part.startswith(SESSION_COOKIE):
+            return part[len(SESSION_COOKIE):].decode("latin-1")
+    return None
+
+
+class RateLimits:
+    """429 for writes over `rate_limit_writes` per participant (by a valid token; else per address) and for
+    sign-in/sign-up attempts over `rate_limit_auth` per address. Reads are not limited here."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, settings: Settings) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.settings = settings
+        self.auth = parse_limits(settings.rate_limit_auth)
+        self.writes = parse_limits(settings.rate_limit_writes)
+
+    def _writer(self, scope: Scope) -> str:
+        token = _bearer_or_cookie(scope)
+        claims = read_token(token, self.settings.signing_key) if token else None
+        return f"participant:{claims.participant_id}" if claims else f"address:{client_address(scope)}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in AUTH_PATHS:
+            limit, wait, what = "auth", await self.limiter.hit(self.auth, "auth", client_address(scope)), "sign-in and sign-up attempts"
+        else:
+            limit, wait, what = "writes", await self.limiter.hit(self.writes, "write", self._writer(scope)), "changes"
+        if wait is None:
+            await self.app(scope, receive, send)
+            return
+        metrics.rate_limited(limit)
+        body = {"detail": f"Too many {what}; try again in {wait} seconds", "code": TooManyRequests.code, "retry_after": wait}
+        await JSONResponse(body, 429, headers={"Retry-After": str(wait)})(scope, receive, send)
+
+
+class LoginThrottle:
+    """Password guessing: after `per_minute` failed sign-ins for one account, or from one address, within a
+    minute, every sign-in for that account or from that address answers 429 until the window moves on.
+
+    A success resets neither counter, so a guesser cannot mix in a known password to keep going.
+    """
+
+    def __init__(self, limiter: RateLimiter, per_minute: int) -> None:
+        self.limiter = limiter
+        self.items = [RateLimitItemPerMinute(per_minute)] if per_minute > 0 else []
+
+    async def authenticate(self, request: Request, session: AsyncSession, email: str, password: str) -> Participant:
+        if not self.items:
+            return await accounts.authenticate(session, email, password)
+        keys = (("login-account", email.strip().lower()[:320]), ("login-address", client_address(request.scope)))
+        waits = [wait for key in keys if (wait := await self.limiter.blocked(self.items, *key)) is not None]
+        if waits:
+            metrics.rate_limited("login_failures")
+            raise TooManyRequests(f"Too many failed sign-ins; try again in {max(waits)} seconds", max(waits))
+        try:
+            return await accounts.authenticate(session, email, password)
+        except accounts.InvalidCredentials:
+            for key in keys:
+                await self.limiter.hit(self.items, *key)
+            raise
+
+
+async def authenticate(request: Request, session: AsyncSession, email: str, password: str) -> Participant:
+    """The participant these credentials belong to, through the app's password-guessing throttle."""
+    return await request.app.state.login_throttle.authenticate(request, session, email, password)

@@ -1,0 +1,83 @@
+"""Rate limits over the `limits` library: counters in Redis when one is configured (shared by every
+instance), else in this process. A Redis that does not answer never stops requests: its counters are
+replaced by in-process ones for a few seconds, then Redis is tried again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import structlog
+from limits import RateLimitItem, parse_many
+from limits import strategies as in_process
+from limits.aio import strategies as shared
+from limits.aio.storage import RedisStorage
+from limits.storage import MemoryStorage
+
+from services.kit.errors import DomainError
+
+log = structlog.get_logger()
+
+# After Redis fails, how long counters stay in this process before Redis is tried again.
+REDIS_RETRY_SECONDS = 5.0
+
+
+class TooManyRequests(DomainError):
+    """Too many requests: wait before trying again."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def parse_limits(value: str) -> list[RateLimitItem]:
+    """`"30/minute;500/hour"` as limit items; raises ValueError on anything else."""
+    return parse_many(value)
+
+
+class RateLimiter:
+    """Moving-window counters keyed by (limit, identifiers…)."""
+
+    def __init__(self, redis_url: str | None = None, *, prefix: str = "cogov-limits") -> None:
+        # In process: the synchronous storage (plain dicts, nothing tied to an event loop).
+        self._memory = in_process.MovingWindowRateLimiter(MemoryStorage())
+        self._redis: shared.MovingWindowRateLimiter | None = None
+        if redis_url:
+            storage = RedisStorage(
+                _async_uri(redis_url), implementation="redispy", key_prefix=prefix, wrap_exceptions=True,
+                socket_connect_timeout=0.5, socket_timeout=0.5,
+            )
+            self._redis = shared.MovingWindowRateLimiter(storage)
+        self._redis_down_until = 0.0
+
+    async def _call(self, method: str, *args):
+        if self._redis is not None and time.monotonic() >= self._redis_down_until:
+            try:
+                return await getattr(self._redis, method)(*args)
+            except Exception as exc:  # Redis away: count here for a while rather than refuse or stall every request
+                log.warning("rate_limit.redis_unavailable", error=repr(exc))
+                self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+        return getattr(self._memory, method)(*args)
+
+    async def hit(self, items: list[RateLimitItem], *identifiers: str) -> int | None:
+        """Count one request against every limit; None if all allow it, else the seconds to wait."""
+        waits = [await self._wait(item, identifiers) for item in items if not await self._call("hit", item, *identifiers)]
+        return max(waits) if waits else None
+
+    async def blocked(self, items: list[RateLimitItem], *identifiers: str) -> int | None:
+        """Without counting: None if one more request would be allowed, else the seconds to wait."""
+        waits = [await self._wait(item, identifiers) for item in items if not await self._call("test", item, *identifiers)]
+        return max(waits) if waits else None
+
+    async def _wait(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> int:
+        stats = await self._call("get_window_stats", item, *identifiers)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def _async_uri(redis_url: str) -> str:
+    # limits picks its asyncio storage by the scheme: redis://… → async+redis://…
+    return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
