@@ -222,6 +222,8 @@ async def main(args) -> None:
         from tests.conftest import create_postgres_database
 
         database_url = await asyncio.to_thread(create_postgres_database)
+    # The seeding signs up to 128 writers from one address in seconds: more than a deployment's sign-up limit.
+    os.environ.setdefault("COGOV_RATE_LIMITS_ENABLED", "false")
     env = {**os.environ, "COGOV_DATABASE_URL": database_url, "COGOV_DATA_DIR": str(work)}
     subprocess.run([sys.executable, "-m", "services.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     redis = await RedisServer().start() if args.instances > 1 else None
