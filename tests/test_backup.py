@@ -10,6 +10,7 @@ import json
 import shutil
 import stat
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,10 +20,13 @@ import uvicorn
 from sqlalchemy import func, select
 
 import migrations
+from services.accounts import service as accounts
+from services.accounts.models import Participant, Role
 from services.api.app import create_app
+from services.backup import archive as backup_archive
 from services.backup.archive import ArchiveRejected, Limits
 from services.backup.service import DatabaseNotReady, export_database, import_database
-from services.kit.db import create_engine
+from services.kit.db import create_engine, create_sessionmaker, transaction
 from services.realtime.client import SyncClient
 from services.settings import Settings
 from services.tables import metadata
@@ -449,3 +453,41 @@ def test_an_archive_is_a_zip_of_json_lines_with_typed_cells(archive):
     assert (kinds["data"], kinds["participant_id"], kinds["received_at"]) == ("bytes", "uuid", "datetime")
     assert base64.b64decode(change["data"])[:4] == b"\x85\x6f\x4a\x83"  # an Automerge change, byte for byte
     assert change["received_at"].endswith("+00:00")
+
+
+async def test_an_export_is_one_snapshot_while_others_write(database_url, sign_up, tmp_path, monkeypatch):
+    """An account created while the export runs is not in the archive, though the export reads the accounts after it."""
+    await sign_up("Before")
+    await sign_up("Also before")
+
+    async def sign_up_meanwhile() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                await accounts.grant_role(session, email="meanwhile@example.org", role=Role.staff, password=PASSWORD, display_name="Meanwhile")
+        finally:
+            await engine.dispose()
+
+    original_exit = backup_archive.TableSink.__exit__
+    written: list[str] = []
+
+    def exit_then_write(sink, *exc_info):
+        original_exit(sink, *exc_info)
+        written.append(sink._file.table)
+        if len(written) == 1:  # the first table is written, the accounts and the audit log not yet read
+            with ThreadPoolExecutor(1) as other_thread:
+                other_thread.submit(asyncio.run, sign_up_meanwhile()).result()
+
+    monkeypatch.setattr(backup_archive.TableSink, "__exit__", exit_then_write)
+    path = tmp_path / "during.zip"
+    manifest = await export_database(database_url, path)
+    rows = {entry.table: entry.rows for entry in manifest.tables}
+    assert written.index("participants") > 0 and written.index("audit_events") > 0
+    assert rows["participants"] == 2
+    assert b"meanwhile@example.org" not in members(path)["participants.jsonl"]
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(select(func.count()).select_from(Participant))).scalar_one() == 3
+    finally:
+        await engine.dispose()
