@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist workers for `make test` (one per core).
+TEST_WORKERS ?= auto
 
 FRONTEND := services/web/frontend
 BUNDLE := services/web/static/build/manifest.json
@@ -41,7 +43,7 @@ run: install bundle
 	$(BIN)/cogov serve --host $(HOST) --port $(PORT)
 
 test: install node_modules/.package-lock.json bundle
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # CoGov's live sync side by side with the reference automerge-repo sync server (bench/compare.py):
 # `make bench` is the quick run (about 5 minutes), `make bench-full` the full one (about an hour).
