@@ -36,7 +36,44 @@ def validation_errors(exc: RequestValidationError) -> list[dict]:
     return [{"field": _field_path(tuple(error.get("loc", ()))), "message": error.get("msg", "invalid")} for error in exc.errors()]
 
 
+# What the OpenAPI document says a 422 carries: the shape `invalid_request` below and domain errors
+# (which may add fields of their own) really send, not FastAPI's default list of pydantic errors.
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["detail", "code"],
+    "properties": {
+        "detail": {"title": "Detail", "type": "string"},
+        "code": {"title": "Code", "type": "string"},
+        "errors": {"title": "Errors", "type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+    },
+}
+FIELD_ERROR_SCHEMA = {
+    "title": "ValidationError",
+    "type": "object",
+    "required": ["field", "message"],
+    "properties": {"field": {"title": "Field", "type": "string"}, "message": {"title": "Message", "type": "string"}},
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = ERROR_SCHEMA
+                schemas["ValidationError"] = FIELD_ERROR_SCHEMA
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def install(app: FastAPI) -> None:
+    _document_errors(app)
+
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         body = {"detail": exc.detail, "code": exc.code, **exc.extra}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.norms.conftest import make_council, network, norm  # noqa: F401  (fixtures shared with the norm tests)
+from tests.clearinghouse.conftest import worker  # noqa: F401  (the clearing-house worker on the test clock)
+from tests.norms.conftest import clock, make_council, network, norm  # noqa: F401  (fixtures shared with the norm tests)
 from tests.realtime.conftest import connect, live, ticket_for  # noqa: F401  (a uvicorn server in the test's loop)
 
 # Most of these tests attack the HTTP and WebSocket layers, which do not depend on the database:
@@ -17,3 +18,11 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if str(item.fspath).startswith(here):
             item.add_marker(pytest.mark.security)
+
+
+@pytest.fixture
+async def world(client, app, sign_up, make_council, clock, worker) -> dict:  # noqa: F811
+    """Every role and every kind of resource, made through the API (see tests/security/world.py)."""
+    from tests.security.world import build
+
+    return await build(client, app, sign_up, make_council, clock, worker)

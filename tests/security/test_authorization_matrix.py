@@ -1,0 +1,370 @@
+"""Who may call what: every route of the app × anonymous/participant/member/convener/staff/subscriber/admin,
+against a table of the status each must get.
+
+The world (tests/security/world.py) is built through the API. Each route is called once per role
+with a well-formed request, so the answer reflects who is asking, not what was sent. Routes that
+change what later calls see (closing, leaving, signing out) run last. A route the table does not
+list fails the test: whoever adds one decides who may call it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from datetime import timedelta
+
+from starlette.routing import Mount, WebSocketRoute
+
+from services.web.session import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, _mac
+from tests.conftest import PASSWORD
+from tests.security.conftest import ON_SQLITE
+from tests.security.world import ROLES, sign_in
+
+pytestmark = ON_SQLITE
+
+ORDER = ("anonymous", "participant", "subscriber", "staff", "admin", "member", "convener")  # privileged callers last
+CSRF_SEED = "matrix-csrf-seed-0123456789"
+_unique = itertools.count()
+
+
+def routes(app) -> list[str]:
+    """Every endpoint of the app as "METHOD /path" (WebSockets as WS, mounted apps as MOUNT)."""
+
+    def walk(found, prefix=""):
+        for route in found:
+            if hasattr(route, "original_router"):  # an included router
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+            elif isinstance(route, Mount):
+                yield f"MOUNT {prefix}{route.path}"
+            elif isinstance(route, WebSocketRoute) or type(route).__name__ == "APIWebSocketRoute":
+                yield f"WS {prefix}{route.path}"
+            else:
+                for method in sorted(set(route.methods) - {"HEAD"}):
+                    yield f"{method} {prefix}{route.path}"
+
+    return list(walk(app.routes))
+
+
+def _network(role: str) -> dict:
+    n = next(_unique)
+    return {
+        "name": f"Matrix network {role} {n}", "issue": "Route hijacks cross borders.",
+        "aims": "A voluntary norm for route origin validation.", "intended_outcome": "A norm operators can adopt.",
+    }
+
+
+def _later(world: dict, **units) -> str:
+    return (world["clock"].now() + timedelta(**units)).isoformat()
+
+
+# How each route is called: path parameters come from the world's ids; bodies are well formed.
+def requests_for(world: dict) -> dict:
+    ids = world["ids"]
+    people = world["people"]
+    return {
+        "POST /api/v1/auth/register": lambda role: {"json": {"email": f"new{next(_unique)}@example.org", "password": PASSWORD, "display_name": "New"}},
+        "POST /api/v1/auth/token": lambda role: {"data": {"username": people.get(role, people["member"])["email"], "password": PASSWORD if role != "anonymous" else "wrong"}},
+        "PUT /api/v1/participants/{participant_id}/role": {"json": {"role": "participant"}},
+        "PUT /api/v1/me/affiliation": {"json": {"stakeholder_group": "government", "country": "FR", "organisation": "Ministry"}},
+        "POST /api/v1/networks": lambda role: {"json": _network(role)},
+        "PATCH /api/v1/networks/{slug}/charter": {"json": {"signoff": {"quorum": "1/2", "threshold": "1/2", "min_ballot_hours": 1}}},
+        "POST /api/v1/networks/{slug}/join": {"json": {"motivation": "I regulate platforms."}},
+        "POST /api/v1/networks/{slug}/applications/{application_id}/approve": {"json": {"note": "Welcome."}},
+        "POST /api/v1/networks/{slug}/applications/{application_id}/decline": {"json": {"note": "Not now."}},
+        "POST /api/v1/networks/{slug}/conveners": {"json": {"participant_id": ids["appointee"]}},
+        "POST /api/v1/networks/{slug}/norms": lambda role: {"json": {"title": f"Matrix norm {next(_unique)}", "text": "Operators validate route origins."}},
+        "POST /api/v1/norms/{norm_id}/edits": {"json": {"splices": [{"index": 0, "delete": 0, "insert": "Also: "}]}},
+        "POST /api/v1/norms/{norm_id}/automerge": {"content": world["saved"], "headers": {"content-type": "application/octet-stream"}},
+        "GET /api/v1/norms/{norm_id}/text": {"params": {"at": ids["head"]}},
+        "POST /api/v1/norms/{norm_id}/versions": {"json": {"label": "Matrix reading"}},
+        "GET /api/v1/norms/{norm_id}/diff": {"params": {"from": 1, "to": 2}},
+        "POST /api/v1/norms/{norm_id}/ballots": lambda role: {"json": {"version": ids["third_version"], "closes_at": _later(world, hours=3)}},
+        "PUT /api/v1/ballots/{ballot_id}/vote": {"json": {"position": "approve"}},
+        "POST /api/v1/ballots/{ballot_id}/what-if": {"json": {"votes": []}},
+        "POST /api/v1/norms/{norm_id}/consultations": lambda role: {"json": {"version": 2, "closes_at": _later(world, days=10), "question": "Clear?"}},
+        "POST /api/v1/consultations/{consultation_id}/comments": {"json": {"body": "A comment."}},
+        "POST /api/v1/comments/{comment_id}/replies": {"json": {"body": "A reply."}},
+        "PUT /api/v1/comments/{comment_id}/resolution": {"json": {"status": "declined", "reason": "Out of scope."}},
+        "GET /api/v1/websub/subscriptions": {"params": {"callback": "https://subscriber.example.org/cb", "topic": world["topic"]}},
+        "POST /api/v1/comments/{comment_id}/hide": {"json": {"reason": "Off topic."}},
+        "PUT /api/v1/clearinghouse/entries/{entry_id}/follow-up": {"json": {"status": "received", "date": "2026-11-01"}},
+        "POST /api/v1/clearinghouse/subscribers": {"json": {"participant_id": people["participant"]["id"]}},
+        "PATCH /api/v1/clearinghouse/entries/{entry_id}/curation": {"json": {"summary": "Curated."}},
+        "POST /api/v1/clearinghouse/topics": lambda role: {"json": {"label": f"Topic {next(_unique)}"}},
+        "PATCH /api/v1/clearinghouse/topics/{slug}": {"json": {"label": "Transparency"}},
+        "POST /api/v1/clearinghouse/collections": lambda role: {"json": {"title": f"Collection {next(_unique)}"}},
+        "PATCH /api/v1/clearinghouse/collections/{slug}": {"json": {"title": "Recommenders"}},
+        "POST /websub": {"data": {"hub.mode": "subscribe", "hub.topic": world["topic"], "hub.callback": "https://subscriber.example.org/cb"}},
+        "POST /networks/new": lambda role: {"data": _network(role)},
+        "POST /networks/{slug}/join": {"data": {"motivation": "I regulate platforms."}},
+        "POST /networks/{slug}/conveners": {"data": {"participant_id": ids["appointee"]}},
+        "POST /signup": lambda role: {"data": {"email": f"web{next(_unique)}@example.org", "password": PASSWORD, "display_name": "Web"}},
+        "POST /signin": lambda role: {"data": {"email": people.get(role, people["member"])["email"], "password": PASSWORD if role != "anonymous" else "wrong"}},
+        "POST /me/affiliation": {"data": {"stakeholder_group": "government", "country": "FR", "organisation": "Ministry"}},
+        "POST /networks/{slug}/norms": lambda role: {"data": {"title": f"Web norm {next(_unique)}", "text": "Operators validate."}},
+        "POST /networks/{slug}/norms/{norm_slug}/edit": {"data": {"title": "Recommender transparency", "text": "Platforms publish their ranking criteria. Web."}},
+        "POST /networks/{slug}/norms/{norm_slug}/versions": {"data": {"label": "Web reading"}},
+        "GET /networks/{slug}/norms/{norm_slug}/diff": {"params": {"from": 1, "to": 2}},
+        "POST /networks/{slug}/norms/{norm_slug}/ballots": lambda role: {"data": {"version": ids["third_version"], "closes_at": _later(world, hours=3)[:16]}},
+        "POST /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/vote": {"data": {"position": "approve"}},
+        "POST /norms/{norm_id}/consultations": lambda role: {"data": {"version": 2, "closes_at": _later(world, days=10)[:16], "question": "Clear?"}},
+        "POST /consultations/{consultation_id}/comments": {"data": {"body": "A web comment."}},
+        "POST /comments/{comment_id}/reply": {"data": {"body": "A web reply."}},
+        "POST /comments/{comment_id}/resolve": {"data": {"status": "declined", "reason": "Out of scope."}},
+        "POST /comments/{comment_id}/hide": {"data": {"reason": "Off topic."}},
+        "POST /clearinghouse/staff/entries/{entry_id}": {"data": {"summary": "Curated."}},
+        "POST /clearinghouse/staff/topics": lambda role: {"data": {"label": f"Web topic {next(_unique)}"}},
+        "POST /clearinghouse/staff/collections": lambda role: {"data": {"title": f"Web collection {next(_unique)}"}},
+        "POST /clearinghouse/staff/collections/{slug}": {"data": {"title": "Recommenders"}},
+    }
+
+
+# Calls that change what later calls see run after all others, in this order.
+LAST = (
+    "POST /api/v1/networks/{slug}/join",
+    "POST /networks/{slug}/join",
+    "POST /api/v1/networks/{slug}/applications/{application_id}/decline",
+    "POST /api/v1/networks/{slug}/applications/{application_id}/approve",
+    "POST /networks/{slug}/applications/{application_id}/{decision}",
+    "POST /api/v1/consultations/{consultation_id}/close",
+    "POST /consultations/{consultation_id}/close",
+    "POST /api/v1/ballots/{ballot_id}/close",
+    "POST /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/close",
+    "POST /api/v1/networks/{slug}/leave",
+    "POST /networks/{slug}/leave",
+    "DELETE /api/v1/clearinghouse/entries/{entry_id}",
+    "PUT /api/v1/participants/{participant_id}/role",
+    "POST /api/v1/auth/logout",
+    "POST /signout",
+)
+REVOKES = {"POST /api/v1/auth/logout", "POST /signout"}
+
+
+def _path(template: str, world: dict) -> str:
+    ids = world["ids"]
+    values = {
+        "slug": ids["topic_slug"] if "/topics/" in template else ids["collection_slug"] if "collections/" in template
+        else ids["gated_slug"] if "/applications/" in template else ids["slug"],
+        "norm_slug": ids["norm_slug"], "network": ids["slug"], "norm": ids["norm_slug"], "version:int": 1, "decision": "approve",
+        "norm_id": ids["norm_id"], "number": 1, "ballot_id": ids["ballot_id"], "consultation_id": ids["consultation_id"],
+        "comment_id": ids["comment_id"], "entry_id": ids["entry_id"], "participant_id": ids["participant_id"],
+        "application_id": ids["application_id"],
+    }
+    path = template
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", str(value))
+    return path
+
+
+async def _observe(client, app, world) -> dict[str, str]:
+    specs = requests_for(world)
+    found = [route for route in routes(app) if not route.startswith(("WS ", "MOUNT "))]
+    found.sort(key=lambda route: LAST.index(route) if route in LAST else -1)
+    csrf = _mac(app.state.settings, "csrf", CSRF_SEED)
+    headers = {role: await sign_in(client, person) for role, person in world["people"].items()}
+    observed: dict[str, dict[str, int]] = {}
+    for route in found:
+        method, template = route.split(" ", 1)
+        observed[route] = {}
+        for role in ORDER:
+            spec = specs.get(route, {})
+            spec = spec(role) if callable(spec) else dict(spec)
+            request_headers = {CSRF_HEADER: csrf, **spec.pop("headers", {})}
+            cookies = {CSRF_COOKIE: CSRF_SEED}
+            if role != "anonymous":
+                request_headers |= headers[role]
+                cookies[SESSION_COOKIE] = headers[role]["Authorization"].removeprefix("Bearer ")
+            client.cookies.clear()
+            for name, value in cookies.items():
+                client.cookies.set(name, value)
+            response = await client.request(method, _path(template, world), headers=request_headers, **spec)
+            observed[route][role] = response.status_code
+        if route in REVOKES:
+            headers = {role: await sign_in(client, person) for role, person in world["people"].items()}
+    return {route: " ".join(str(statuses[role]) for role in ROLES) for route, statuses in observed.items()}
+
+
+async def test_every_route_answers_each_role_as_the_table_says(client, app, world, clock):
+    saved = await client.get(f"/api/v1/norms/{world['ids']['norm_id']}/automerge")
+    world = world | {"clock": clock, "saved": saved.content, "topic": app.state.settings.base_url + "/feeds/norms.atom"}
+    listed = set(routes(app))
+    if os.environ.get("COGOV_PRINT_MATRIX"):  # to review the answers of a new route before adding it to the table
+        for route, statuses in (await _observe(client, app, world)).items():
+            print(f"    {route!r}: {statuses!r},")
+    assert not listed - set(EXPECTED) - set(ELSEWHERE), f"routes missing from the table: {sorted(listed - set(EXPECTED) - set(ELSEWHERE))}"
+    observed = await _observe(client, app, world)
+    assert not (set(EXPECTED) | set(ELSEWHERE)) - listed, f"the table lists routes that are gone: {sorted(set(EXPECTED) - listed)}"
+    wrong = {route: (EXPECTED[route], got) for route, got in observed.items() if EXPECTED[route] != got}
+    assert not wrong, "route: (expected, got) in the order " + " ".join(ROLES) + "\n" + "\n".join(f"{r}: {e} ≠ {g}" for r, (e, g) in wrong.items())
+
+
+# Routes tried by other tests of this suite.
+ELSEWHERE = {
+    "WS /api/v1/sync": "test_tokens.py and test_origin.py: tickets, revocation, Origin",
+    "MOUNT /static": "test_static_files_and_forms_without_csrf below",
+}
+
+# Statuses in the order anonymous participant member convener staff subscriber admin. The participant
+# is signed up and a member of nothing; the member is an elector of the council, not a convener;
+# staff, subscriber and admin are no members either (until the join rows, run last, let them in).
+# Web forms answer 303 with a flash message, whatever the outcome; their refusals are 401/403.
+EXPECTED: dict[str, str] = {
+    'GET /api/openapi.json': '200 200 200 200 200 200 200',
+    'GET /api/docs': '200 200 200 200 200 200 200',
+    'GET /docs/oauth2-redirect': '200 200 200 200 200 200 200',
+    'GET /feeds/norms.atom': '200 200 200 200 200 200 200',
+    'GET /feeds/norms.json': '200 200 200 200 200 200 200',
+    'GET /feeds/collections/{slug}.atom': '200 200 200 200 200 200 200',
+    'GET /feeds/collections/{slug}.json': '200 200 200 200 200 200 200',
+    'GET /feeds/consultations.atom': '200 200 200 200 200 200 200',
+    'GET /feeds/consultations.json': '200 200 200 200 200 200 200',
+    'GET /.well-known/cogov-keys.json': '200 200 200 200 200 200 200',
+    'GET /healthz': '200 200 200 200 200 200 200',
+    'GET /readyz': '200 200 200 200 200 200 200',
+    'GET /metrics': '200 200 200 200 200 200 200',
+    'POST /api/v1/auth/register': '201 201 201 201 201 201 201',
+    'POST /api/v1/auth/token': '401 200 200 200 200 200 200',
+    'GET /api/v1/me': '401 200 200 200 200 200 200',
+    'GET /api/v1/participants': '401 403 403 403 200 403 200',
+    'GET /api/v1/audit': '200 200 200 200 200 200 200',
+    'GET /api/v1/taxonomy': '200 200 200 200 200 200 200',
+    'PUT /api/v1/me/affiliation': '401 200 200 200 200 200 200',
+    'GET /api/v1/me/affiliation': '401 200 200 200 200 200 200',
+    'GET /api/v1/me/affiliation/history': '401 200 200 200 200 200 200',
+    'POST /api/v1/networks': '401 201 201 201 201 201 201',
+    'GET /api/v1/networks': '200 200 200 200 200 200 200',
+    'GET /api/v1/networks/{slug}': '200 200 200 200 200 200 200',
+    'PATCH /api/v1/networks/{slug}/charter': '401 403 403 200 403 403 403',
+    'GET /api/v1/networks/{slug}/charters': '200 200 200 200 200 200 200',
+    'GET /api/v1/networks/{slug}/applications': '401 403 403 200 403 403 403',
+    'POST /api/v1/networks/{slug}/conveners': '401 403 403 200 403 403 403',
+    'GET /api/v1/networks/{slug}/members': '200 200 200 200 200 200 200',
+    'GET /api/v1/networks/{slug}/formation': '200 200 200 200 200 200 200',
+    'POST /api/v1/networks/{slug}/norms': '401 403 201 201 403 403 403',
+    'GET /api/v1/networks/{slug}/norms': '200 200 200 200 200 200 200',
+    'GET /api/v1/norms/{norm_id}': '200 200 200 200 200 200 200',
+    'POST /api/v1/norms/{norm_id}/edits': '401 403 200 200 403 403 403',
+    'GET /api/v1/norms/{norm_id}/automerge': '200 200 200 200 200 200 200',
+    'POST /api/v1/norms/{norm_id}/automerge': '401 403 200 200 403 403 403',
+    'POST /api/v1/norms/{norm_id}/versions': '401 403 201 201 403 403 403',
+    'GET /api/v1/norms/{norm_id}/versions': '200 200 200 200 200 200 200',
+    'GET /api/v1/norms/{norm_id}/versions/{number}': '200 200 200 200 200 200 200',
+    'GET /api/v1/norms/{norm_id}/diff': '200 200 200 200 200 200 200',
+    'GET /api/v1/norms/{norm_id}/history': '200 200 200 200 200 200 200',
+    'GET /api/v1/norms/{norm_id}/text': '200 200 200 200 200 200 200',
+    'GET /api/v1/norms/{norm_id}/authorship': '200 200 200 200 200 200 200',
+    'POST /api/v1/norms/{norm_id}/ballots': '401 403 403 409 403 403 403',
+    'GET /api/v1/norms/{norm_id}/ballots': '200 200 200 200 200 200 200',
+    'GET /api/v1/norms/{norm_id}/adoptions': '200 200 200 200 200 200 200',
+    'GET /api/v1/ballots/{ballot_id}': '200 200 200 200 200 200 200',
+    'PUT /api/v1/ballots/{ballot_id}/vote': '401 403 200 200 403 403 403',
+    'POST /api/v1/ballots/{ballot_id}/what-if': '200 200 200 200 200 200 200',
+    'POST /api/v1/norms/{norm_id}/consultations': '401 403 403 201 403 403 403',
+    'GET /api/v1/norms/{norm_id}/consultations': '200 200 200 200 200 200 200',
+    'GET /api/v1/consultations': '200 200 200 200 200 200 200',
+    'GET /api/v1/consultations/{consultation_id}': '200 200 200 200 200 200 200',
+    'GET /api/v1/consultations/{consultation_id}/comments': '200 200 200 200 200 200 200',
+    'POST /api/v1/consultations/{consultation_id}/comments': '401 201 201 201 201 201 201',
+    'GET /api/v1/consultations/{consultation_id}/anchors': '200 200 200 200 200 200 200',
+    'POST /api/v1/comments/{comment_id}/replies': '401 403 201 201 403 403 403',
+    'PUT /api/v1/comments/{comment_id}/resolution': '401 403 200 200 403 403 403',
+    'POST /api/v1/comments/{comment_id}/hide': '401 403 403 200 403 403 403',
+    'POST /api/v1/sync/tickets': '401 201 201 201 201 201 201',
+    'GET /api/v1/sync/stats': '401 403 403 403 200 403 200',
+    'GET /api/v1/clearinghouse/entries/{entry_id}/akn.xml': '200 200 200 200 200 200 200',
+    'GET /api/v1/clearinghouse/entries/{entry_id}.md': '200 200 200 200 200 200 200',
+    'GET /api/v1/clearinghouse/entries/{entry_id}.txt': '200 200 200 200 200 200 200',
+    'GET /api/v1/clearinghouse/entries/{entry_id}/follow-up': '200 200 200 200 200 200 200',
+    'PUT /api/v1/clearinghouse/entries/{entry_id}/follow-up': '401 403 403 403 403 200 403',
+    'POST /api/v1/clearinghouse/receipt-token': '401 403 403 403 403 201 403',
+    'POST /api/v1/clearinghouse/subscribers': '401 403 403 403 200 403 200',
+    'GET /api/v1/clearinghouse/entries': '200 200 200 200 200 200 200',
+    'GET /api/v1/clearinghouse/entries/{entry_id}': '200 200 200 200 200 200 200',
+    'PUT /api/v1/clearinghouse/entries/{entry_id}': '401 403 403 403 403 403 403',
+    'PATCH /api/v1/clearinghouse/entries/{entry_id}': '401 403 403 403 403 403 403',
+    'PATCH /api/v1/clearinghouse/entries/{entry_id}/curation': '401 403 403 403 200 403 200',
+    'GET /api/v1/clearinghouse/topics': '200 200 200 200 200 200 200',
+    'POST /api/v1/clearinghouse/topics': '401 403 403 403 201 403 201',
+    'PATCH /api/v1/clearinghouse/topics/{slug}': '401 403 403 403 200 403 200',
+    'GET /api/v1/clearinghouse/collections': '200 200 200 200 200 200 200',
+    'POST /api/v1/clearinghouse/collections': '401 403 403 403 201 403 201',
+    'GET /api/v1/clearinghouse/collections/{slug}': '200 200 200 200 200 200 200',
+    'PATCH /api/v1/clearinghouse/collections/{slug}': '401 403 403 403 200 403 200',
+    'GET /api/v1/websub/subscriptions': '404 404 404 404 404 404 404',
+    'POST /websub': '422 422 422 422 422 422 422',
+    'GET /clearinghouse': '200 200 200 200 200 200 200',
+    'GET /clearinghouse/{network}/{norm}/v{version:int}': '200 200 200 200 200 200 200',
+    'GET /clearinghouse/collections/{slug}': '200 200 200 200 200 200 200',
+    'GET /clearinghouse/topics': '200 200 200 200 200 200 200',
+    'GET /clearinghouse/subscribe': '200 200 200 200 200 200 200',
+    'GET /clearinghouse/staff': '303 403 403 403 200 403 200',
+    'GET /clearinghouse/staff/entries/{entry_id}': '303 403 403 403 200 403 200',
+    'POST /clearinghouse/staff/entries/{entry_id}': '401 403 403 403 303 403 303',
+    'POST /clearinghouse/staff/topics': '401 403 403 403 303 403 303',
+    'POST /clearinghouse/staff/collections': '401 403 403 403 303 403 303',
+    'GET /clearinghouse/staff/collections/{slug}': '303 403 403 403 200 403 200',
+    'POST /clearinghouse/staff/collections/{slug}': '401 403 403 403 303 403 303',
+    'GET /': '200 200 200 200 200 200 200',
+    'GET /networks': '200 200 200 200 200 200 200',
+    'GET /networks/new': '303 200 200 200 200 200 200',
+    'POST /networks/new': '401 303 303 303 303 303 303',
+    'GET /networks/{slug}': '200 200 200 200 200 200 200',
+    'POST /networks/{slug}/conveners': '401 303 303 303 303 303 303',
+    'GET /signup': '200 200 200 200 200 200 200',
+    'POST /signup': '303 303 303 303 303 303 303',
+    'GET /signin': '200 200 200 200 200 200 200',
+    'POST /signin': '401 303 303 303 303 303 303',
+    'GET /me/affiliation': '303 200 200 200 200 200 200',
+    'POST /me/affiliation': '401 303 303 303 303 303 303',
+    'POST /networks/{slug}/norms': '401 303 303 303 303 303 303',
+    'GET /networks/{slug}/norms/{norm_slug}': '200 200 200 200 200 200 200',
+    'POST /networks/{slug}/norms/{norm_slug}/edit': '401 303 303 303 303 303 303',
+    'POST /networks/{slug}/norms/{norm_slug}/versions': '401 303 303 303 303 303 303',
+    'GET /networks/{slug}/norms/{norm_slug}/versions/{number}': '200 200 200 200 200 200 200',
+    'GET /networks/{slug}/norms/{norm_slug}/diff': '200 200 200 200 200 200 200',
+    'GET /networks/{slug}/norms/{norm_slug}/history': '200 200 200 200 200 200 200',
+    'POST /web/sync-ticket': '401 201 201 201 201 201 201',
+    'GET /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}': '200 200 200 200 200 200 200',
+    'GET /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/live': '200 200 200 200 200 200 200',
+    'POST /networks/{slug}/norms/{norm_slug}/ballots': '401 303 303 303 303 303 303',
+    'POST /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/vote': '401 403 303 303 403 403 403',
+    'GET /audit': '200 200 200 200 200 200 200',
+    'GET /sw.js': '200 200 200 200 200 200 200',
+    'GET /consultations/{consultation_id}': '200 200 200 200 200 200 200',
+    'POST /norms/{norm_id}/consultations': '401 303 303 303 303 303 303',
+    'POST /consultations/{consultation_id}/comments': '401 303 303 303 303 303 303',
+    'POST /comments/{comment_id}/reply': '401 303 303 303 303 303 303',
+    'POST /comments/{comment_id}/resolve': '401 303 303 303 303 303 303',
+    'POST /comments/{comment_id}/hide': '401 303 303 303 303 303 303',
+    'POST /api/v1/networks/{slug}/join': '401 201 409 409 201 201 201',
+    'POST /networks/{slug}/join': '401 303 303 303 303 303 303',
+    'POST /api/v1/networks/{slug}/applications/{application_id}/decline': '401 403 403 200 403 403 403',
+    'POST /api/v1/networks/{slug}/applications/{application_id}/approve': '401 403 403 409 403 403 403',
+    'POST /networks/{slug}/applications/{application_id}/{decision}': '401 303 303 303 303 303 303',
+    'POST /api/v1/consultations/{consultation_id}/close': '401 403 403 200 403 403 403',
+    'POST /consultations/{consultation_id}/close': '401 303 303 303 303 303 303',
+    'POST /api/v1/ballots/{ballot_id}/close': '401 403 403 409 403 403 403',
+    'POST /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/close': '401 303 303 303 303 303 303',
+    'POST /api/v1/networks/{slug}/leave': '401 204 204 204 204 204 204',
+    'POST /networks/{slug}/leave': '401 303 303 303 303 303 303',
+    'DELETE /api/v1/clearinghouse/entries/{entry_id}': '401 403 403 403 403 403 403',
+    'PUT /api/v1/participants/{participant_id}/role': '401 403 403 403 403 403 200',
+    'POST /api/v1/auth/logout': '401 204 204 204 204 204 204',
+    'POST /signout': '303 303 303 303 303 303 303',
+}
+
+
+async def test_static_files_and_forms_without_csrf(client, world):
+    """Static files are public; a form posted without this browser's CSRF token is refused, signed in or not."""
+    assert (await client.get("/static/site.css")).status_code == 200
+    member = world["people"]["member"]
+    client.cookies.set(SESSION_COOKIE, (await sign_in(client, member))["Authorization"].removeprefix("Bearer "))
+    forged = await client.post(f"/networks/{world['ids']['slug']}/norms", data={"title": "Forged", "text": "From another site."})
+    assert forged.status_code == 403
+    client.cookies.set(CSRF_COOKIE, CSRF_SEED)
+    wrong = await client.post(
+        f"/networks/{world['ids']['slug']}/norms", data={"title": "Forged", "text": "Stale token."}, headers={CSRF_HEADER: "not-the-token"}
+    )
+    assert wrong.status_code == 403
+    norms = (await client.get(f"/api/v1/networks/{world['ids']['slug']}/norms")).json()
+    assert not [norm for norm in norms if norm["title"] == "Forged"]
