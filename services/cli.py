@@ -46,7 +46,7 @@ def serve(
     uvicorn.run(
         "services.api.app:create_app", factory=True, host=host, port=port, workers=workers,
         # The app logs each request itself, with its request id, route and duration.
-        proxy_headers=True, log_level=settings.log_level.lower(), access_log=False,
+        proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, log_level=settings.log_level.lower(), access_log=False,
     )
 
 

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     login_failures_per_minute: int = Field(default=10, ge=0)
     # Unset: /metrics answers loopback clients only; set: anyone sending it as a bearer token.
     metrics_token: SecretStr | None = None
+    # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or networks, "*": any):
+    # rate limits count per client address, so behind a proxy it must be listed, or every client is the proxy.
+    forwarded_allow_ips: str = "127.0.0.1"
     # Strict-Transport-Security max-age, sent when base_url is https (0: never).
     hsts_seconds: int = Field(default=365 * 24 * 3600, ge=0)
     # Cookies marked Secure; unset: when base_url is https.

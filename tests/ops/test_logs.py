@@ -27,6 +27,8 @@ async def test_a_production_server_writes_json_lines_with_the_request_id_of_each
             missing = await http.get("/api/v1/networks/no-such-network", headers={"X-Request-ID": "ops-missing-2"})
             invalid = await http.post("/api/v1/auth/register", content=b"{not json", headers={"X-Request-ID": "ops-bad-3"})
             hostile = await http.get("/healthz", headers={"X-Request-ID": "x" * 500})
+            # Through a proxy on this host (trusted by default): the client is the one the proxy names.
+            await http.get("/healthz", headers={"X-Request-ID": "ops-proxied-5", "X-Forwarded-For": "203.0.113.5"})
         assert (found.status_code, missing.status_code, invalid.status_code) == (200, 404, 422)
         assert found.headers["x-request-id"] == "ops-list-1"
         generated = hostile.headers["x-request-id"]
@@ -59,6 +61,7 @@ async def test_a_production_server_writes_json_lines_with_the_request_id_of_each
         assert (access["route"], access["status"], access["level"]) == (route, status, "info")
         assert access["duration_ms"] >= 0 and access["timestamp"].endswith("Z")
     assert "x" * 500 not in server.log.read_text()
+    assert [record["client"] for record in by_id["ops-proxied-5"] if record["event"] == "request"] == ["203.0.113.5"]
     assert any(record["event"] == "sync.closing" for record in by_id["ops-socket-4"])
 
 
