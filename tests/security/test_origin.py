@@ -1,0 +1,40 @@
+"""The sync socket refuses browsers from other origins (the handshake fails with 403, before any
+ticket is spent); same-origin, configured origins and clients sending no Origin are served."""
+
+from __future__ import annotations
+
+import pytest
+import websockets
+
+from services.realtime.client import SyncClient
+from services.settings import Settings
+from tests.conftest import TEST_SECRET
+from tests.security.conftest import ON_SQLITE
+
+pytestmark = ON_SQLITE
+
+EDITOR = "https://editor.example.org"
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(
+        database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path / "var", allowed_origins=EDITOR,
+        base_url="https://cogov.example.org", _env_file=None,
+    )
+
+
+async def test_foreign_origins_are_refused_before_the_ticket_is_spent(network, norm, live, ticket_for):
+    amina = network["members"][0]
+    ticket = await ticket_for(amina)
+    port = live.split(":")[2].split("/")[0]
+    for origin in ("https://evil.example", "null", "http://127.0.0.1.evil.example", f"{EDITOR}.evil.example", "https://cogov.example.org:444"):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await SyncClient.connect(live, ticket=ticket, origin=origin)
+        assert refused.value.response.status_code == 403, origin
+    # Served: no Origin (not a browser), the socket's own host, the base URL and the configured editor.
+    for origin in (None, f"http://127.0.0.1:{port}", "https://cogov.example.org", EDITOR, EDITOR.upper()):
+        peer = await SyncClient.connect(live, ticket=ticket if origin is None else None, origin=origin)
+        handle = await peer.open(norm["url"])
+        assert handle.text == "Platforms publish their ranking criteria."
+        await peer.close()
