@@ -119,9 +119,15 @@ async def build(client, make_council, clock, worker, subscriber, sign_up) -> dic
                                                     "hub.callback": callback, "hub.secret": "a shared secret of the hub"})
     assert subscribed.status_code == 202, subscribed.text
     assert await worker.verify_pending() == 1
-    ballot = await adopt(client, council, clock, version=2)
+    await adopt(client, council, clock, version=2)
     await worker.run_once()  # publishes the adoption, then delivers it
     assert len(subscriber.deliveries) == 1
+    # A later version adopted in its turn supersedes the first adoption: a row pointing at a row of its own table.
+    await edit(client, norm_id, dana, 0, "All ")
+    assert (await client.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "Final"}, headers=amina["headers"])).status_code == 201
+    ballot = await adopt(client, council, clock, version=3)
+    await worker.run_once()
+    assert len(subscriber.deliveries) == 2
 
     opened = await client.post(
         f"/api/v1/norms/{norm_id}/consultations",
@@ -145,7 +151,7 @@ async def observed(client, made: dict) -> dict:
     norm_id = made["norm_id"]
     paths = [
         f"/api/v1/norms/{norm_id}", f"/api/v1/norms/{norm_id}/versions", f"/api/v1/norms/{norm_id}/versions/1",
-        f"/api/v1/norms/{norm_id}/versions/2", f"/api/v1/norms/{norm_id}/authorship", f"/api/v1/norms/{norm_id}/history",
+        f"/api/v1/norms/{norm_id}/versions/2", f"/api/v1/norms/{norm_id}/versions/3", f"/api/v1/norms/{norm_id}/authorship", f"/api/v1/norms/{norm_id}/history",
         f"/api/v1/networks/{made['council']['slug']}", f"/api/v1/ballots/{made['ballot_id']}", f"/api/v1/norms/{norm_id}/adoptions",
         "/api/v1/clearinghouse/entries", f"/api/v1/consultations/{made['consultation_id']}/comments", "/api/v1/audit",
     ]
@@ -188,7 +194,7 @@ async def live_edit(settings: Settings, person: dict, norm_url: str, norm_id: st
             assert stored["text"] == before + " Restored."
             tagged = await http.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "After restore"}, headers=headers)
             assert tagged.status_code == 201, tagged.text
-            assert tagged.json()["number"] == 3
+            assert tagged.json()["number"] == 4
             history = (await http.get(f"/api/v1/norms/{norm_id}/history")).json()["items"]
             assert person["name"] in {entry["participant"]["display_name"] for entry in history}
     finally:
@@ -212,12 +218,14 @@ async def test_a_realistic_database_round_trips_from_sqlite_to_postgresql_and_ba
         manifest = json.loads(opened.read("manifest.json"))
         counts = {entry["table"]: entry["rows"] for entry in manifest["tables"]}
         changes = [json.loads(line) for line in opened.read("norm_changes.jsonl").splitlines()]
+        adoptions = [json.loads(line) for line in opened.read("norm_adoptions.jsonl").splitlines()]
     assert manifest["schema_revision"] == next(iter(migrations.head_revisions()))
     assert {table.name for table in metadata.sorted_tables} == counts.keys()
     for table in ("norm_changes", "norm_snapshots", "actor_bindings", "norm_versions", "ballots", "ballot_votes", "norm_adoptions",
                   "feed_entries", "websub_subscriptions", "websub_deliveries", "consultation_comments", "consultation_replies", "audit_events"):
         assert counts[table] > 0, table
     assert len({change["participant_id"] for change in changes}) == 4  # every member's edits, each with its author
+    assert sorted(adoption["supersedes_id"] is not None for adoption in adoptions) == [False, True]
 
     imported = run_cogov("import", str(archive), database_url=postgres_target, data_dir=str(settings.data_dir))
     assert imported.returncode == 0, imported.stderr
@@ -352,6 +360,8 @@ def hostile_archives(archive: Path, folder: Path) -> dict[str, tuple[Path, str]]
                       "rows; the manifest says"),
         "string for an integer": (rewrite(archive, folder / "int.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count="12")}),
                                   "column change_count (int): expected int"),
+        "integer out of range": (rewrite(archive, folder / "huge-int.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count=2**70)}),
+                                 "out of the 64-bit range"),
         "boolean for an integer": (rewrite(archive, folder / "bool.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count=True)}),
                                    "column change_count (int): expected int"),
         "bad base64": (rewrite(archive, folder / "base64.zip", change={"norm_changes.jsonl": with_first_row(archive, "norm_changes.jsonl", data="%%%")}),

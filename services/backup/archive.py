@@ -121,6 +121,8 @@ def decode_cell(kind: Kind, value: object) -> object:
         return value
     if kind == "int":
         _expect(value, int)
+        if not -(2**63) <= value < 2**63:
+            raise ValueError("integer out of the 64-bit range")
         return value
     if kind == "bool":
         _expect(value, bool)
