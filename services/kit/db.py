@@ -111,3 +111,25 @@ async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIt
         except BaseException:
             await session.rollback()
             raise
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be used right now (refused, restarting, connection lost), so the
+    same request may succeed later, rather than that the request itself was wrong."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
+
+    if isinstance(exc, OSError | TimeoutError | PendingRollbackError | OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or exc.orig is not None and unreachable(exc.orig)):
+        return True
+    try:
+        import asyncpg
+    except ImportError:  # a SQLite-only installation
+        return False
+    # Connection failures (08…), an administrator or crash shutdown (57P…), a connection lost mid-operation
+    # (asyncpg then finds the protocol in a state it cannot leave: InternalClientError).
+    connection_errors = (
+        asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError,
+    )
+    return isinstance(exc, connection_errors) or isinstance(exc.__cause__, connection_errors)

@@ -60,6 +60,7 @@ class SyncClient:
         self.closed: asyncio.Future[tuple[int | None, str]] = asyncio.get_running_loop().create_future()
         self.online = True
         self.reconnects = 0  # sockets opened after the first
+        self.drops: list[tuple[int | None, str]] = []  # (code, reason) of each socket lost and dialled again
         self._reconnect = reconnect
         self._origin = origin
         self._timeout = timeout
@@ -150,6 +151,7 @@ class SyncClient:
             code = self.websocket.close_code
             reason = self.websocket.close_reason or ""
             if self._reconnect is not None and not self._closing and code not in REFUSED:
+                self.drops.append((code, reason))
                 self._redialer = asyncio.get_running_loop().create_task(self._redial())
             else:
                 self._finish(code, reason)

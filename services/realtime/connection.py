@@ -23,6 +23,7 @@ from norms.errors import (
     UnknownDependencies,
 )
 from norms.service import edit_permission
+from services.kit.db import unreachable
 from services.realtime import protocol, sync_message
 from services.realtime.protocol import POLICY, ProtocolError
 
@@ -175,6 +176,13 @@ class Connection:
                 await self._handle(protocol.decode_frame(data))
             except ProtocolError as exc:
                 self.close(exc.code, exc.reason, tell=str(exc))
+                return
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                # Nothing of this message was stored or acknowledged; the peer sends it again on reconnecting.
+                log.warning("sync.database_unreachable", peer=self.peer_id, error=repr(exc))
+                self.close(protocol.TRY_AGAIN_LATER, "the database is unreachable; reconnect in a moment")
                 return
 
     async def _throttle(self) -> bool:
