@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import automerge.core as am
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from norms import document
@@ -35,7 +36,7 @@ from norms.errors import (
 )
 from norms.models import ActorBinding, Norm, NormChange, NormSnapshot
 from services.kit import metrics
-from services.kit.db import take_write_lock, transaction
+from services.kit.db import transaction
 
 log = structlog.get_logger()
 
@@ -46,6 +47,7 @@ class Limits:
     max_chars: int = 1_000_000
     max_ops: int = 100_000
     max_bytes: int = 5 * 1024 * 1024
+    group_commit_max: int = 256  # writes sharing one commit at most
 
 
 @dataclass
@@ -57,6 +59,28 @@ class _Resident:
     change_count: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
+
+
+@dataclass(eq=False)
+class _Job:
+    """A write waiting for its turn in a group commit; `future` gets its Applied, or what it raised."""
+
+    document_id: bytes
+    participant_id: uuid.UUID
+    prepare: Callable
+    merge: Callable | None
+    authorize: Callable | None
+    origin: object
+    future: asyncio.Future
+
+
+@dataclass
+class _Round:
+    """The documents one group commit works on: their copies, the locks it holds, the copies it changed."""
+
+    held: dict[bytes, _Resident] = field(default_factory=dict)
+    locked: list[_Resident] = field(default_factory=list)
+    touched: set[bytes] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -129,8 +153,18 @@ def parse_heads(values: Iterable[str]) -> list[bytes]:
 
 
 class NormStore:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], limits: Limits, idle_seconds: float = 300) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], limits: Limits, idle_seconds: float = 300, group_commit: bool | None = None
+    ) -> None:
+        """`group_commit`: writes share commits through one queue; by default only on SQLite, which has one
+        writer at a time anyway. PostgreSQL runs writes side by side on their own connections and groups
+        their commits itself (commit_delay), which a single queue here would only slow down."""
         self._sessionmaker = sessionmaker
+        if group_commit is None:
+            bind = sessionmaker.kw.get("bind")
+            group_commit = bind is not None and bind.dialect.name == "sqlite"
+        self._group_commit = group_commit
+        self._writers: set[asyncio.Task] = set()
         self.limits = limits
         self._idle_seconds = idle_seconds
         self._resident: dict[bytes, _Resident] = {}
@@ -139,6 +173,8 @@ class NormStore:
         self._loading = asyncio.Lock()
         self._pins: dict[bytes, int] = {}
         self._listeners: list[Callable[[Stored], None]] = []
+        self._queue: list[_Job] = []
+        self._committer: asyncio.Task | None = None
 
     # --- Creating ------------------------------------------------------------------------
 
@@ -165,13 +201,15 @@ class NormStore:
         (heads, sync messages generated from it) is committed. `catch_up=False` skips the database
         query, for callers that keep the copy current through `catch_up` and the listeners.
         """
-        resident = await self._resident_for(document_id)
-        async with resident.lock:
+        resident = await self._locked_resident(document_id)
+        try:
             if catch_up:
                 async with self._sessionmaker() as session:
                     await self._catch_up(session, document_id, resident)
             resident.last_used = time.monotonic()
             yield resident.doc
+        finally:
+            resident.lock.release()
 
     async def catch_up(self, document_id: bytes) -> int:
         """Merge into the resident copy what other writers (other instances) stored; how many changes it gained.
@@ -204,6 +242,8 @@ class NormStore:
             raise NormTooLarge(f"A submission holds at most {self.limits.max_ops} operations")
 
         async def prepare(session: AsyncSession, doc: am.Document) -> list[Change]:
+            if _all_fresh(incoming, doc):
+                return topological(incoming)
             # The database, not rc1, answers "is this hash known": rc1 scans the whole history for an unknown one.
             wanted = {change.hash for change in incoming} | {dep for change in incoming for dep in change.deps}
             rows = await session.execute(select(NormChange.hash).where(NormChange.document_id == document_id, NormChange.hash.in_(wanted)))
@@ -227,7 +267,11 @@ class NormStore:
             except document.InvalidChange as exc:
                 raise InvalidChanges(f"The document refused the changes: {exc}") from exc
 
-        return await self._write(document_id, participant_id, prepare, merge, authorize, origin)
+        try:
+            return await self._write(document_id, participant_id, prepare, merge, authorize, origin)
+        except (AttributionRefused, InvalidChanges) as exc:  # forged authorship, equivocation, broken bytes
+            log.warning("store.changes_refused", document=document.document_url(document_id), participant=str(participant_id), reason=exc.detail)
+            raise
 
     async def edit(
         self,
@@ -256,95 +300,201 @@ class NormStore:
         return await self._write(document_id, participant_id, make, None, authorize)
 
     async def _write(self, document_id: bytes, participant_id: uuid.UUID, prepare, merge, authorize, origin: object = None) -> Applied:
-        """One write, serialised per document: lock the norm, catch up, prepare, check, merge, store, commit.
+        """One write, queued for the next group commit; returns once its changes are committed.
 
         `prepare(session, doc)` returns the changes to store (it may change `doc`, as an edit does);
         `merge(doc, changes)`, if given, applies them after attribution is checked.
         """
-        resident = await self._resident_for(document_id)
-        mutated = False
+        job = _Job(document_id, participant_id, prepare, merge, authorize, origin, asyncio.get_running_loop().create_future())
+        if not self._group_commit:
+            writer = asyncio.create_task(self._commit_jobs([job]))
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
+        else:
+            self._queue.append(job)
+            if self._committer is None or self._committer.done() or self._committer.get_loop() is not job.future.get_loop():
+                self._committer = asyncio.create_task(self._commit_queued())
+        # The write goes on if this caller is cancelled: once committed, listeners must hear of it.
+        return await asyncio.shield(job.future)
+
+    async def _commit_queued(self) -> None:
+        """Run what is queued, one transaction and one commit per round; writes queued meanwhile form the next."""
+        while self._queue:
+            # One order of documents for every round on every instance, so row locks never deadlock.
+            jobs = sorted(self._queue[: self.limits.group_commit_max], key=lambda job: job.document_id)
+            del self._queue[: len(jobs)]
+            await self._commit_jobs(jobs)
+
+    async def _commit_jobs(self, jobs: list[_Job]) -> None:
         try:
-            async with transaction(self._sessionmaker) as session:
-                # SQLite's write lock before the document's lock, as requests that write take them:
-                # one order for every writer, so no two ever wait on each other.
-                await take_write_lock(session)
-                async with resident.lock:
-                    norm = await session.scalar(select(Norm).where(Norm.document_id == document_id).with_for_update())
-                    if norm is None:
-                        raise NormNotFound()
-                    if authorize is not None:
-                        await authorize(session, norm)
-                    await self._catch_up(session, document_id, resident)
-                    mutated = merge is None
-                    changes = await prepare(session, resident.doc)
-                    if not changes:
-                        return Applied([], document.heads_hex(resident.doc))
-                    await self._check_seqs(session, document_id, resident, changes)
-                    await self._bind(session, participant_id, {change.actor for change in changes})
-                    if merge is not None:
-                        mutated = True
-                        merge(resident.doc, changes)
-                    body_length = document.text_length(resident.doc)
-                    if body_length > self.limits.max_chars:
-                        raise NormTooLarge(f"The norm would hold {body_length} characters; at most {self.limits.max_chars}")
-                    body = document.body_id(resident.doc)
-                    rows = self._rows(document_id, participant_id, changes, [document.count_text_ops(c, body) for c in changes])
-                    session.add_all(rows)
-                    before = norm.change_count
-                    norm.change_count += len(rows)
-                    norm.title = document.read_title(resident.doc)[:300]
-                    await session.flush()
-                    if norm.change_count // self.limits.snapshot_every > before // self.limits.snapshot_every:
-                        await self._snapshot(session, norm, resident.doc, rows[-1].id)
-                    # Commit inside the document's lock: no reader ever sees what is not stored.
-                    await session.commit()
-                    resident.last_change_id = max(resident.last_change_id, rows[-1].id)
-                    resident.last_seq.update(_last_seqs(changes))
-                    self._bindings.update(dict.fromkeys((change.actor for change in changes), participant_id))
-                    resident.change_count += len(changes)
+            await self._commit_round(jobs)
+        except BaseException as exc:  # each caller hears of the failure; the queue goes on
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    async def _commit_round(self, jobs: list[_Job]) -> None:
+        """Each job in turn in one transaction, then one commit.
+
+        A job checks everything before it writes, so a refused one leaves nothing to undo and the
+        round goes on; a failure of the database while writing fails the whole round.
+
+        Each document's lock is held from its first job until after the commit, so no reader sees
+        what is not stored; if the commit fails every job of the round fails, and the documents it
+        touched are dropped from memory to reload from the database.
+        """
+        round_ = _Round()
+        results: list[tuple[_Job, _Resident, Applied]] = []
+        try:
+            async with self._sessionmaker() as session:
+                try:
+                    for job in jobs:
+                        try:
+                            resident, applied = await self._write_job(session, job, round_)
+                        except _RoundFailed as failed:
+                            raise failed.__cause__ from None
+                        except BaseException as exc:  # rc1's panics too: they fail only their own write
+                            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit | SQLAlchemyError | OSError):
+                                raise  # the transaction itself may be broken: the whole round fails
+                            # Refused before writing anything, so the round goes on without it.
+                            job.future.set_exception(exc)
+                            continue
+                        results.append((job, resident, applied))
+                    if any(applied.changes for _job, _resident, applied in results):
+                        await session.commit()
+                    else:
+                        await session.rollback()
+                except BaseException:
+                    await session.rollback()
+                    for document_id in round_.touched:
+                        self._drop(document_id, round_)
+                    raise
+            for job, resident, applied in results:
+                if applied.changes:
+                    # Committed now: every actor of these changes is bound to this participant.
+                    self._bindings.update(dict.fromkeys((change.actor for change in applied.changes), job.participant_id))
                     resident.last_used = time.monotonic()
-                    metrics.changes_applied(len(changes))
-                    self._tell(Stored(document_id, changes, origin))
-                    return Applied(changes, document.heads_hex(resident.doc))
+                    metrics.changes_applied(len(applied.changes))
+                    self._tell(Stored(job.document_id, applied.changes, job.origin))
+                if not job.future.done():
+                    job.future.set_result(applied)
+        finally:
+            for resident in round_.locked:
+                resident.lock.release()
+
+    def _drop(self, document_id: bytes, round_: _Round) -> None:
+        """Forget the resident copy (it may hold what is not stored); its lock stays held until the round ends."""
+        if self._resident.get(document_id) is round_.held.get(document_id):
+            self._resident.pop(document_id, None)
+
+    async def _write_job(self, session: AsyncSession, job: _Job, round_: _Round) -> tuple[_Resident, Applied]:
+        """One write inside the round's transaction: lock the norm, catch up if needed, prepare, check, merge, store."""
+        document_id = job.document_id
+        # The norm's lock (SQLite's write lock) before the document's lock, as requests that
+        # write take them: one order for every writer, so no two ever wait on each other.
+        norm = await _lock_norm(session, document_id)
+        if norm is None:
+            raise NormNotFound()
+        resident = round_.held.get(document_id)
+        if resident is None or self._resident.get(document_id) is not resident:
+            # First job of the round on this document, or an earlier one dropped its copy.
+            resident = round_.held[document_id] = await self._locked_resident(document_id)
+            round_.locked.append(resident)
+        if job.authorize is not None:
+            await job.authorize(session, norm)
+        if norm.change_count != resident.change_count:
+            # Another writer stored since this copy last looked (the count only grows, under the norm's lock).
+            await self._catch_up(session, document_id, resident)
+            resident.change_count = norm.change_count
+        mutated = job.merge is None  # an edit changes the copy as it prepares
+        try:
+            changes = await job.prepare(session, resident.doc)
+            if not changes:
+                return resident, Applied([], document.heads_hex(resident.doc))
+            await self._check_seqs(session, document_id, resident, changes)
+            unbound = await self._unbound(session, job.participant_id, {change.actor for change in changes})
+            if job.merge is not None:
+                mutated = True
+                job.merge(resident.doc, changes)
+            body_length = document.text_length(resident.doc)
+            if body_length > self.limits.max_chars:
+                raise NormTooLarge(f"The norm would hold {body_length} characters; at most {self.limits.max_chars}")
+            body = document.body_id(resident.doc)
+            rows = self._rows(document_id, job.participant_id, changes, [document.count_text_ops(c, body) for c in changes])
+            crossed = (norm.change_count + len(rows)) // self.limits.snapshot_every > norm.change_count // self.limits.snapshot_every
+            snapshot = _save(resident.doc) if crossed else None
         except BaseException:
             if mutated:
-                # The resident copy may hold what was not committed: reload it next time.
-                self._resident.pop(document_id, None)
+                # The resident copy may hold what was not stored: reload it next time.
+                self._drop(document_id, round_)
             raise
-
-    async def _snapshot(self, session: AsyncSession, norm: Norm, doc: am.Document, last_change_id: int) -> None:
+        finally:
+            if mutated:
+                round_.touched.add(document_id)
+        # Checked: from here on a failure is the database's, and fails the whole round.
         try:
-            data = document.snapshot(doc)
-        except document.InvalidChange as exc:
-            raise InvalidChanges(f"The changes leave a document that cannot be saved: {exc}") from exc
-        session.add(
-            NormSnapshot(
-                document_id=norm.document_id,
-                heads=document.heads_hex(doc),
-                data=data,
-                change_count=norm.change_count,
-                last_change_id=last_change_id,
-            )
-        )
-        await session.flush()
+            if unbound:
+                session.add_all(ActorBinding(actor=actor, participant_id=job.participant_id) for actor in unbound)
+                await session.flush()
+            session.add_all(rows)
+            norm.change_count += len(rows)
+            title = document.read_title(resident.doc)[:300]
+            if title != norm.title:
+                norm.title = title
+            await session.flush()
+            if snapshot is not None:
+                session.add(
+                    NormSnapshot(
+                        document_id=document_id,
+                        heads=document.heads_hex(resident.doc),
+                        data=snapshot,
+                        change_count=norm.change_count,
+                        last_change_id=rows[-1].id,
+                    )
+                )
+                await session.flush()
+        except BaseException as exc:
+            raise _RoundFailed() from exc
+        # Bookkeeping for later jobs of this round; if the commit fails the copy is dropped with it.
+        resident.last_change_id = max(resident.last_change_id, rows[-1].id)
+        resident.last_seq.update(_last_seqs(changes))
+        resident.change_count += len(changes)
+        return resident, Applied(changes, document.heads_hex(resident.doc))
+
+    async def _locked_resident(self, document_id: bytes) -> _Resident:
+        """The current resident copy with its lock held (a copy dropped while its lock was awaited is not used)."""
+        while True:
+            resident = await self._resident_for(document_id)
+            await resident.lock.acquire()
+            if self._resident.get(document_id) is resident:
+                return resident
+            resident.lock.release()
 
     # --- Attribution ---------------------------------------------------------------------
 
     async def _bind(self, session: AsyncSession, participant_id: uuid.UUID, actors: set[bytes]) -> None:
         """Bind unseen actors to the participant; refuse if any is bound to someone else."""
-        unknown = actors - self._bindings.keys()
+        new = await self._unbound(session, participant_id, actors)
+        if new:
+            session.add_all(ActorBinding(actor=actor, participant_id=participant_id) for actor in new)
+            await session.flush()
+
+    async def _unbound(self, session: AsyncSession, participant_id: uuid.UUID, actors: set[bytes]) -> set[bytes]:
+        """The actors bound to no one yet; `AttributionRefused` if any is bound to someone else."""
+        owners = {actor: self._bindings[actor] for actor in actors if actor in self._bindings}
+        unknown = actors - owners.keys()
         if unknown:
             rows = await session.execute(select(ActorBinding.actor, ActorBinding.participant_id).where(ActorBinding.actor.in_(unknown)))
-            self._bindings.update({actor: owner for actor, owner in rows})
-        foreign = [actor.hex() for actor in actors if self._bindings.get(actor, participant_id) != participant_id]
+            # Not cached here: inside a group commit the row may be an earlier write's, not yet committed.
+            owners.update({actor: owner for actor, owner in rows})
+        foreign = [actor.hex() for actor, owner in owners.items() if owner != participant_id]
         if foreign:
             raise AttributionRefused(
                 f"Automerge actor {foreign[0]} belongs to another participant; a change cannot be submitted in someone else's name"
             )
-        new = actors - self._bindings.keys()
-        if new:
-            session.add_all(ActorBinding(actor=actor, participant_id=participant_id) for actor in new)
-            await session.flush()
+        return actors - owners.keys()
 
     async def _check_seqs(self, session: AsyncSession, document_id: bytes, resident: _Resident, changes: Sequence[Change]) -> None:
         """Each actor's changes must continue its sequence: rc1 would accept a forged seq it cannot reload."""
@@ -400,13 +550,13 @@ class NormStore:
             raise NormNotFound()
         latest = (
             await session.execute(
-                select(NormSnapshot.data, NormSnapshot.last_change_id)
+                select(NormSnapshot.data, NormSnapshot.last_change_id, NormSnapshot.change_count)
                 .where(NormSnapshot.document_id == document_id)
                 .order_by(NormSnapshot.last_change_id.desc())
                 .limit(1)
             )
         ).first()
-        base, after = (latest.data, latest.last_change_id) if latest else (b"", 0)
+        base, after, covered = (latest.data, latest.last_change_id, latest.change_count) if latest else (b"", 0, 0)
         rows = (
             await session.execute(
                 select(NormChange.id, NormChange.data)
@@ -415,8 +565,8 @@ class NormStore:
             )
         ).all()
         doc = document.load(base + b"".join(row.data for row in rows))
-        count = await session.scalar(select(Norm.change_count).where(Norm.document_id == document_id))
-        return _Resident(doc=doc, last_change_id=rows[-1].id if rows else after, change_count=count or 0)
+        # Counted from what was read, not from the norm row: writers compare it with the row's count.
+        return _Resident(doc=doc, last_change_id=rows[-1].id if rows else after, change_count=covered + len(rows))
 
     async def _catch_up(self, session: AsyncSession, document_id: bytes, resident: _Resident) -> int:
         """Merge what other writers stored since this copy last looked; how many changes were new to it."""
@@ -498,6 +648,44 @@ class NormStore:
                 listener(stored)
             except Exception:
                 log.exception("store.listener_failed", document=document.document_url(stored.document_id))
+
+
+async def _lock_norm(session: AsyncSession, document_id: bytes) -> Norm | None:
+    """The norm, its row locked for the transaction by this first statement (SQLite: the database's write lock)."""
+    if session.bind.dialect.name == "sqlite":
+        # An UPDATE that changes nothing takes SQLite's write lock and reads the row in one round trip.
+        locking = update(Norm).where(Norm.document_id == document_id).values(change_count=Norm.change_count).returning(Norm)
+        options = {"synchronize_session": False, "populate_existing": True}
+    else:
+        locking = select(Norm).where(Norm.document_id == document_id).with_for_update()
+        options = {"populate_existing": True}
+    # populate_existing: the row as it is now, whatever an earlier write of the round left in the session.
+    return (await session.scalars(locking, execution_options=options)).first()
+
+
+def _all_fresh(changes: Sequence[Change], doc: am.Document) -> bool:
+    """Whether every change builds on the (caught-up) document's heads or on each other: then none is stored yet.
+
+    A stored change's dependencies are never heads (the change supersedes them), so a batch whose
+    roots all depend on current heads holds only new changes, and no dependency is missing.
+    """
+    heads = set(doc.get_heads())
+    batch = {change.hash for change in changes}
+    if not changes or batch & heads:
+        return False
+    known = heads | batch
+    return all(change.deps and known.issuperset(change.deps) for change in changes)
+
+
+def _save(doc: am.Document) -> bytes:
+    try:
+        return document.snapshot(doc)
+    except document.InvalidChange as exc:
+        raise InvalidChanges(f"The changes leave a document that cannot be saved: {exc}") from exc
+
+
+class _RoundFailed(Exception):
+    """A write of a group commit failed in the database: the whole round fails (its cause is chained)."""
 
 
 def _last_seqs(changes: Iterable[Change]) -> dict[bytes, int]:
