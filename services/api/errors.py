@@ -10,11 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit.db import unreachable
 from services.kit.errors import DomainError
 
 log = structlog.get_logger()
 
 _HEADERS_BY_STATUS = {401: {"WWW-Authenticate": "Bearer"}}
+RETRY_AFTER_SECONDS = 5
 
 
 def _code_for(status: int) -> str:
@@ -95,5 +97,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if unreachable(exc):  # a restarting database: nothing was done, and the same request will work again
+            log.warning("database_unreachable", path=request.url.path, error=repr(exc))
+            body = {"detail": "The database cannot be reached right now; try again shortly", "code": "service_unavailable"}
+            return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         log.exception("unhandled_error", path=request.url.path)
         return JSONResponse({"detail": "Internal server error", "code": "internal_error"}, status_code=500)

@@ -338,13 +338,18 @@ async def restart_database(
         typing = asyncio.gather(*(typist.type(edits, pause, seed * 100 + n) for n, typist in enumerate(typists)))
         total = peers * edits
         windows: list[tuple[float, float]] = []  # (stopped, starting again), time.time()
+        answers: Counter = Counter()
         lost_at_restarts = checked = 0
         for r in range(restarts):
             while sum(len(t.made) for t in typists) < total * (r + 1) / (restarts + 1) and not typing.done():
                 await asyncio.sleep(0.02)
             await asyncio.to_thread(postgres.stop)
             stopped = time.time()
-            await asyncio.sleep(down_seconds)
+            # What a client of the HTTP API hears meanwhile: a ticket needs the database.
+            async with httpx.AsyncClient(base_url=base(server), timeout=10) as http:
+                asked = await http.post("/api/v1/sync/tickets", headers=typists[0].person["headers"])
+                answers[f"{asked.status_code} Retry-After: {asked.headers.get('retry-after')}"] += 1
+            await asyncio.sleep(max(0.0, down_seconds - (time.time() - stopped)))
             starting = time.time()
             await postgres.start()
             windows.append((stopped, starting))
@@ -376,6 +381,8 @@ async def restart_database(
             "that were not committed before it went down"
         )
         outcome.violations["acknowledged while the database was down"] = len(acknowledged_while_down)
+        outcome.violations["HTTP answers other than 503 while it was down"] = sum(n for answer, n in answers.items() if not answer.startswith("503"))
+        outcome.notes.append(f"POST /api/v1/sync/tickets while the database was down: {dict(answers)}")
         drops = Counter(f"{code} {reason}".strip() for typist in typists for code, reason in typist.handle.client.drops)
         outcome.notes.append(
             f"peers reconnected {sum(t.handle.client.reconnects for t in typists)} times by themselves; sockets closed: {dict(drops)}"
