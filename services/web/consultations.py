@@ -54,12 +54,20 @@ async def sidebar(session, store, norm: Norm, now: datetime) -> dict | None:
     if not found:
         return None
     consultation = found[0]
+    version = await session.get(NormVersion, consultation.version_id)
     anchors = {anchor.comment_id: anchor for anchor in await consultations.current_anchors(session, store, consultation)}
     listed = [c for c in await consultations.comments(session, consultation.id) if not c.hidden]
     return {
         "consultation": consultation,
         "open": consultations.is_open(consultation, now),
         "comments": [{"comment": c, "anchor": anchors.get(c.id)} for c in listed],
+        # Passages in the current text, marked in the page's plain text for readers without the live editor.
+        "marks": [(a.start, a.end, str(a.comment_id)) for a in anchors.values() if a.state != "lost"],
+        # For the live editor, which follows each passage from the version's text through every later edit.
+        "live": {
+            "heads": version.heads,
+            "comments": [{"id": str(c.id), "start": c.anchor.start, "end": c.anchor.end, "quote": c.anchor.quote} for c in listed if c.anchor],
+        },
     }
 
 

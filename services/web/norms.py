@@ -134,6 +134,7 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
             "canEdit": can_edit,
             "wasmUrl": assets.get("automerge.wasm"),
             "me": {"participant": str(me.id), "name": me.display_name, "colour": colour_of(me.id)} if me else None,
+            "comments": comments["live"] if comments else None,
         }
     context = {
         "network": network,
@@ -148,6 +149,7 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
         "can_edit": can_edit,
         "ballot_panel": ballot_panel,
         "comments": comments,
+        "pieces": consultation_pages.passages(view.text, comments["marks"]) if comments else None,
         "convener": convener,
         "editor": editor,
         "editor_json": json.dumps(editor).replace("</", "<\\/") if editor else None,

@@ -1,11 +1,19 @@
-"""Consultation pages without JavaScript: the page with marked passages and the summary, the norm page's comment sidebar, forms."""
+"""Consultation pages: without JavaScript, the page with marked passages and the summary, the norm page's comment sidebar,
+forms; in Chromium, the norm page's comments beside their passages, following live edits, detached when a passage is deleted."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
 
 from tests.consultations.conftest import TEXT, affiliate
+from tests.web.conftest import (  # noqa: F401
+    WAIT_MS, axe_violations, browser_context_args, browser_type_launch_args, describe, live_server, new_page, open_editor, shoot,
+    sign_in,
+)
 from tests.web.test_pages import _csrf, _sign_up
 
 
@@ -50,3 +58,137 @@ async def test_comment_form_without_javascript(client, council, consultation):
     refused = await client.post(f"/comments/{comments[0]['id']}/reply", data={"csrf_token": _csrf(page.text), "body": "me"})
     assert refused.status_code == 303
     assert (await client.get(f"/api/v1/consultations/{consultation['id']}/comments")).json()[0]["replies"] == []
+
+
+# --- In Chromium: the norm page's comments beside the text, following live edits ------------------------------------
+
+LIVE_TEXT = "Operators 🌍 sign their route origins. Invalid <routes> are dropped & logged."
+
+
+def _consulted_norm(live, text: str = LIVE_TEXT, passages: tuple[str, ...] = ("route origins",)) -> dict:
+    """A norm whose v1 is open for comment, with one outsider's comment anchored on each passage (code points, as the API counts)."""
+    convener = live.person("Cora Convener", group="civil_society", country="KE")
+    member = live.person("Mateo Member", group="private_sector", country="BR")
+    outsider = live.person("Gustave Gov", group="government", country="FR", organisation="Ministère")
+    network = live.network(convener, member)
+    norm = live.norm(convener, network, "Route origin validation", text)
+    assert live.api.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "v1"}, headers=convener["headers"]).status_code == 201
+    closes = (datetime.now(UTC) + timedelta(days=14)).isoformat()
+    opened = live.api.post(f"/api/v1/norms/{norm['id']}/consultations", json={"version": 1, "closes_at": closes, "question": "Clear?"},
+                           headers=convener["headers"])
+    assert opened.status_code == 201, opened.text
+    comments = []
+    for index, passage in enumerate(passages):
+        start = text.index(passage)
+        made = live.api.post(
+            f"/api/v1/consultations/{opened.json()['id']}/comments",
+            json={"body": f"Comment {index + 1} on <b>{passage}</b>", "anchor": {"start": start, "end": start + len(passage), "quote": passage}},
+            headers=outsider["headers"],
+        )
+        assert made.status_code == 201, made.text
+        comments.append(made.json()["id"])
+    return {"norm": norm, "member": member, "outsider": outsider, "comments": comments}
+
+
+def _highlight(page, comment_id: str):
+    return page.locator(f'#editor .cm-anchored[data-comment="{comment_id}"]')
+
+
+def _box(page, selector: str) -> dict:
+    return page.locator(selector).first.evaluate("e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }")
+
+
+@pytest.mark.browser
+def test_highlights_follow_another_browsers_live_edits_and_a_deleted_passage_leaves_its_comment_detached(live_server, new_page):
+    live = live_server
+    made = _consulted_norm(live)
+    [comment] = made["comments"]
+    writer, reader = new_page(), new_page()
+    sign_in(writer, live, made["member"])
+    sign_in(reader, live, made["outsider"])
+    for page in (writer, reader):
+        open_editor(page, made["norm"]["page"])
+        # The emoji before the passage counts once for the server and twice for the browser: still the same words.
+        expect(_highlight(page, comment)).to_have_text("route origins", timeout=WAIT_MS)
+    item = reader.locator(f"#comment-{comment}")
+    expect(item).to_have_attribute("data-anchor", "attached")
+    expect(item).to_contain_text("Comment 1 on <b>route origins</b>")  # the body is text, not markup
+
+    # The member types before the passage: the reader's highlight moves with the words.
+    writer.click("#editor .cm-content")
+    writer.keyboard.press("Control+Home")
+    writer.keyboard.type("All ")
+    expect(reader.locator("#editor .cm-content")).to_contain_text("All Operators", timeout=WAIT_MS)
+    expect(_highlight(reader, comment)).to_have_text("route origins", timeout=WAIT_MS)
+    place = reader.evaluate(f"() => window.cogovEditor.anchors.state()['{comment}']")
+    assert reader.evaluate(f"() => window.cogovEditor.view.state.sliceDoc({place['from']}, {place['to']})") == "route origins"
+
+    # Then inside it: the passage grows to hold the new word, and its comment says it was edited.
+    at = writer.evaluate("() => window.cogovEditor.view.state.doc.toString().indexOf('origins')")
+    writer.evaluate(f"() => window.cogovEditor.view.dispatch({{selection: {{anchor: {at}}}}})")
+    writer.keyboard.type("prefix ")
+    expect(_highlight(reader, comment)).to_have_text("route prefix origins", timeout=WAIT_MS)
+    expect(item.locator(".passage-now")).to_have_text("route prefix origins")
+    expect(item.locator(".passage-was")).to_be_visible()
+    shoot(reader, "norm-comments-live")
+
+    # The member deletes the passage: both browsers keep the comment, marked detached, with nothing highlighted.
+    writer.locator(f"#comment-{comment}").get_by_role("button", name="Show passage").click()
+    assert writer.evaluate("() => { const s = window.cogovEditor.view.state, r = s.selection.main; return s.sliceDoc(r.from, r.to); }") == "route prefix origins"
+    writer.keyboard.press("Backspace")
+    for page in (reader, writer):
+        expect(page.locator("#editor .cm-content")).to_contain_text("sign their . Invalid", timeout=WAIT_MS)
+        expect(page.locator(f"#comment-{comment}")).to_have_attribute("data-anchor", "detached", timeout=WAIT_MS)
+        expect(page.locator(f"#comment-{comment} .detached-note")).to_be_visible()
+        expect(page.locator(f"#comment-{comment}")).to_contain_text("Comment 1 on <b>route origins</b>")
+        expect(_highlight(page, comment)).to_have_count(0)
+        expect(page.locator(f"#comment-{comment}").get_by_role("button", name="Show passage")).to_be_hidden()
+    live.wait_for_text(made["norm"], "All Operators 🌍 sign their . Invalid <routes> are dropped & logged.")
+
+    # A page loaded afresh after the deletion says what the live pages said.
+    fresh = new_page()
+    open_editor(fresh, made["norm"]["page"])
+    expect(fresh.locator(f"#comment-{comment}")).to_have_attribute("data-anchor", "detached")
+    expect(fresh.locator("#editor .cm-anchored")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_the_comments_sit_beside_their_passages_on_a_wide_screen_and_below_the_text_on_a_narrow_one(live_server, new_page):
+    paragraphs = [f"Paragraph {n}: operators keep records of their announcements for audit." for n in range(1, 25)]
+    text = "\n\n".join(paragraphs)
+    made = _consulted_norm(live_server, text, passages=("Paragraph 3:", "Paragraph 18:"))
+    first, second = made["comments"]
+    page = new_page(viewport={"width": 1280, "height": 900})
+    open_editor(page, made["norm"]["page"])
+    expect(_highlight(page, second)).to_have_text("Paragraph 18:", timeout=WAIT_MS)
+
+    # Wide: the panel is a column to the right of the text, each comment level with its passage.
+    editor, panel = _box(page, "#editor"), _box(page, "#comment-sidebar")
+    assert panel["left"] >= editor["right"] and panel["top"] < editor["bottom"]
+    level = f"""() => {{
+        const item = document.getElementById('comment-{second}').getBoundingClientRect();
+        const passage = document.querySelector('#editor .cm-anchored[data-comment="{second}"]').getBoundingClientRect();
+        return Math.abs(item.top - passage.top) <= 2;
+    }}"""
+    page.wait_for_function(level, timeout=WAIT_MS)
+    for comment in (first, second):
+        item, passage = _box(page, f"#comment-{comment}"), _box(page, f'#editor .cm-anchored[data-comment="{comment}"]')
+        assert item["top"] >= passage["top"] - 1, (comment, item, passage)
+    item, passage = _box(page, f"#comment-{second}"), _box(page, f'#editor .cm-anchored[data-comment="{second}"]')
+    assert abs(item["top"] - passage["top"]) <= 2, (item, passage)
+    shoot(page, "norm-comments-wide")
+    violations = axe_violations(page)
+    assert violations == [], describe(violations)
+
+    # A comment's button takes the reader to its passage.
+    page.locator(f"#comment-{second}").get_by_role("button", name="Show passage").click()
+    assert page.evaluate("() => { const s = window.cogovEditor.view.state, r = s.selection.main; return s.sliceDoc(r.from, r.to); }") == "Paragraph 18:"
+
+    # Narrow: the panel comes after the text, full width, the comments one after another.
+    page.set_viewport_size({"width": 500, "height": 900})
+    page.wait_for_function(f"() => document.getElementById('comment-{second}').style.marginTop === ''", timeout=WAIT_MS)
+    editor, panel = _box(page, "#editor"), _box(page, "#comment-sidebar")
+    assert panel["top"] >= editor["bottom"] and abs(panel["left"] - editor["left"]) <= 20
+    first_item, second_item = _box(page, f"#comment-{first}"), _box(page, f"#comment-{second}")
+    assert 0 <= second_item["top"] - first_item["bottom"] <= 40
+    shoot(page, "norm-comments-narrow")

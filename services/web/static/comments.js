@@ -1,4 +1,4 @@
-// Anchored comments: pick a passage of a consultation's text, and jump from a comment to its passage in the live editor.
+// Anchored comments: pick a passage of a consultation's text, and jump from a comment to its passage on a norm page.
 (() => {
   "use strict";
   const chars = (text) => Array.from(text).length; // the API counts code points
@@ -27,33 +27,19 @@
     host.addEventListener("keyup", pick);
   }
 
-  // On a norm page: "Show passage" selects the comment's passage in the editor (or the plain text) and scrolls to it.
-  const offset = (text, points) => Array.from(text).slice(0, points).join("").length; // code points → UTF-16
-  document.querySelectorAll("[data-passage-start]").forEach((button) => {
+  // On a norm page: "Show passage" selects the comment's passage. The live editor follows passages
+  // through edits and answers itself; without it, the passage is the page's marked text.
+  document.querySelectorAll("[data-passage]").forEach((button) => {
     button.addEventListener("click", () => {
-      const from = Number(button.dataset.passageStart);
-      const to = Number(button.dataset.passageEnd);
-      const editor = window.cogovEditor && window.cogovEditor.view;
-      if (editor) {
-        const text = editor.state.doc.toString();
-        const anchor = offset(text, from);
-        const head = offset(text, to);
-        editor.dispatch({ selection: { anchor, head }, scrollIntoView: true });
-        editor.focus();
-        document.getElementById("editor").dataset.passage = `${anchor}-${head}`;
-        return;
-      }
-      const plain = document.getElementById("norm-text");
-      if (plain && plain.firstChild) {
-        const text = plain.textContent;
-        const range = document.createRange();
-        range.setStart(plain.firstChild, offset(text, from));
-        range.setEnd(plain.firstChild, offset(text, to));
-        const selection = window.getSelection();
-        selection.removeAllRanges();
-        selection.addRange(range);
-        plain.scrollIntoView({ block: "center" });
-      }
+      if (window.cogovEditor && window.cogovEditor.anchors) return;
+      const mark = document.getElementById(`passage-${button.dataset.passage}`);
+      if (!mark) return;
+      const range = document.createRange();
+      range.selectNodeContents(mark);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      mark.scrollIntoView({ block: "center" });
     });
   });
 })();

@@ -94,5 +94,11 @@ export function batchedAutomergeSync({ handle, path, flushMs = 400, onLocalChang
       }
     },
   )
-  return { extension: [plugin, remoteEditsOutsideHistory], flush: () => instance?.flush(), hasPending: () => !!instance?.pending }
+  return {
+    extension: [plugin, remoteEditsOutsideHistory],
+    flush: () => instance?.flush(),
+    hasPending: () => !!instance?.pending,
+    // What the editor shows: the document at `heads`, then the `pending` local edits (a ChangeSet, or null).
+    shown: () => (instance ? { heads: instance.reconciledHeads, pending: instance.pending } : null),
+  }
 }

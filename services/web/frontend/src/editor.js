@@ -9,6 +9,7 @@ import { defaultKeymap, history, historyKeymap } from "@codemirror/commands"
 import { batchedAutomergeSync } from "./batched-sync.js"
 import { ConnectionStatus, TicketedWebSocketAdapter } from "./connection.js"
 import { Presence } from "./presence.js"
+import { CommentAnchors } from "./anchors.js"
 
 const BODY = ["body"]
 
@@ -56,6 +57,10 @@ async function start() {
     },
   })
 
+  const anchors = config.comments
+    ? new CommentAnchors({ handle, sync, config: config.comments, list: document.getElementById("anchored-comments") })
+    : null
+
   const readOnly = !config.canEdit
   const view = new EditorView({
     parent: host,
@@ -76,6 +81,7 @@ async function start() {
         }),
         sync.extension,
         presence.extension(),
+        anchors ? anchors.extension() : [],
       ],
     }),
   })
@@ -83,6 +89,7 @@ async function start() {
   host.classList.add("live")
   host.dataset.live = "true"
   presence.attach(view)
+  anchors?.attach(view)
   bar.hidden = false
   // The live editor replaces the plain form; it stays reachable without JavaScript.
   const plain = document.getElementById("plain-edit")
@@ -103,7 +110,7 @@ async function start() {
   addEventListener("online", () => adapter.resume())
   if (!navigator.onLine) adapter.pause()
 
-  window.cogovEditor = { view, handle, repo, status, presence, flush: flushNow }
+  window.cogovEditor = { view, handle, repo, status, presence, anchors, flush: flushNow }
   keepForOffline(config)
 }
 
