@@ -60,9 +60,43 @@ async def test_comment_form_without_javascript(client, council, consultation):
     assert (await client.get(f"/api/v1/consultations/{consultation['id']}/comments")).json()[0]["replies"] == []
 
 
+
+async def test_the_norm_page_marks_passages_in_its_plain_text_and_shows_a_deleted_ones_comment_detached(client, council, consultation, sign_up):
+    reader = await affiliate(client, await sign_up("Reader"))
+    made = {}
+    for passage in ("ranking", "criteria"):
+        start = TEXT.index(passage)
+        response = await client.post(
+            f"/api/v1/consultations/{consultation['id']}/comments",
+            json={"body": f"<img src=x onerror=alert(1)> on {passage}", "anchor": {"start": start, "end": start + len(passage)}},
+            headers=reader["headers"],
+        )
+        assert response.status_code == 201, response.text
+        made[passage] = response.json()["id"]
+    member = council["members"][1]
+    edits = f"/api/v1/norms/{council['norm']['id']}/edits"
+    hostile = "<script>alert(1)</script> "
+    assert (await client.post(edits, json={"splices": [{"index": 0, "insert": hostile}]}, headers=member["headers"])).status_code == 200
+    at = len(hostile) + TEXT.index(" criteria")
+    assert (await client.post(edits, json={"splices": [{"index": at, "delete": len(" criteria")}]}, headers=member["headers"])).status_code == 200
+
+    page = (await client.get(f"/networks/{council['slug']}/norms/{council['norm']['slug']}")).text
+    ranking, criteria = made["ranking"], made["criteria"]
+    assert f'<mark class="anchored" id="passage-{ranking}" data-comment="{ranking}">ranking</mark>' in page
+    assert f'id="passage-{criteria}"' not in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt; on criteria" in page
+    item = re.search(rf'<li class="comment" id="comment-{criteria}"[^>]*>(.*?)</li>', page, re.S)
+    assert 'data-anchor="detached"' in item.group(0)
+    assert '<p class="detached-note"><strong>Detached:</strong>' in item.group(1)
+    assert re.search(r'<button [^>]*data-passage="[^"]+"[^>]* hidden>Show passage', item.group(1))
+    kept = re.search(rf'<li class="comment" id="comment-{ranking}"[^>]*>(.*?)</li>', page, re.S)
+    assert 'data-anchor="attached"' in kept.group(0) and '<p class="detached-note" hidden>' in kept.group(1)
+
+
 # --- In Chromium: the norm page's comments beside the text, following live edits ------------------------------------
 
-LIVE_TEXT = "Operators 🌍 sign their route origins. Invalid <routes> are dropped & logged."
+LIVE_TEXT = "Operators 🌍 sign their route origins. Invalid </script><routes> are dropped & logged."
 
 
 def _consulted_norm(live, text: str = LIVE_TEXT, passages: tuple[str, ...] = ("route origins",)) -> dict:
@@ -101,8 +135,8 @@ def _box(page, selector: str) -> dict:
 @pytest.mark.browser
 def test_highlights_follow_another_browsers_live_edits_and_a_deleted_passage_leaves_its_comment_detached(live_server, new_page):
     live = live_server
-    made = _consulted_norm(live)
-    [comment] = made["comments"]
+    made = _consulted_norm(live, passages=("route origins", "</script><routes>"))
+    comment, markup = made["comments"]
     writer, reader = new_page(), new_page()
     sign_in(writer, live, made["member"])
     sign_in(reader, live, made["outsider"])
@@ -110,6 +144,9 @@ def test_highlights_follow_another_browsers_live_edits_and_a_deleted_passage_lea
         open_editor(page, made["norm"]["page"])
         # The emoji before the passage counts once for the server and twice for the browser: still the same words.
         expect(_highlight(page, comment)).to_have_text("route origins", timeout=WAIT_MS)
+    # A passage that looks like markup is text: in the page's editor settings, in the highlight and in the column.
+    expect(_highlight(reader, markup)).to_have_text("</script><routes>")
+    expect(reader.locator(f"#comment-{markup} .passage-now")).to_have_text("</script><routes>")
     item = reader.locator(f"#comment-{comment}")
     expect(item).to_have_attribute("data-anchor", "attached")
     expect(item).to_contain_text("Comment 1 on <b>route origins</b>")  # the body is text, not markup
@@ -138,18 +175,19 @@ def test_highlights_follow_another_browsers_live_edits_and_a_deleted_passage_lea
     writer.keyboard.press("Backspace")
     for page in (reader, writer):
         expect(page.locator("#editor .cm-content")).to_contain_text("sign their . Invalid", timeout=WAIT_MS)
+        expect(_highlight(page, markup)).to_have_text("</script><routes>")
         expect(page.locator(f"#comment-{comment}")).to_have_attribute("data-anchor", "detached", timeout=WAIT_MS)
         expect(page.locator(f"#comment-{comment} .detached-note")).to_be_visible()
         expect(page.locator(f"#comment-{comment}")).to_contain_text("Comment 1 on <b>route origins</b>")
         expect(_highlight(page, comment)).to_have_count(0)
         expect(page.locator(f"#comment-{comment}").get_by_role("button", name="Show passage")).to_be_hidden()
-    live.wait_for_text(made["norm"], "All Operators 🌍 sign their . Invalid <routes> are dropped & logged.")
+    live.wait_for_text(made["norm"], "All Operators 🌍 sign their . Invalid </script><routes> are dropped & logged.")
 
     # A page loaded afresh after the deletion says what the live pages said.
     fresh = new_page()
     open_editor(fresh, made["norm"]["page"])
     expect(fresh.locator(f"#comment-{comment}")).to_have_attribute("data-anchor", "detached")
-    expect(fresh.locator("#editor .cm-anchored")).to_have_count(0)
+    expect(fresh.locator("#editor .cm-anchored")).to_have_text(["</script><routes>"], timeout=WAIT_MS)
 
 
 @pytest.mark.browser
