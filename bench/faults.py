@@ -29,10 +29,13 @@ from bench.machine import describe  # noqa: E402
 from tests.faults import scenarios  # noqa: E402
 from tests.faults.processes import PrivatePostgres  # noqa: E402
 
+# Each peer types like a person, 6 characters a second, one change per character (as bench/realtime.py).
+TYPING = 1 / 6
+
 SCENARIOS = {
-    "kill-api": lambda pg, work: scenarios.kill_api_instances(pg, work, instances=3, peers=5, edits=1000, kills=20),
-    "restart-postgres": lambda pg, work: scenarios.restart_database(pg, work, peers=5, edits=1000, restarts=5, down_seconds=2.0),
-    "stop-redis": lambda pg, work: scenarios.stop_redis(pg, work, peers=5, edits=400, down_seconds=60.0),
+    "kill-api": lambda pg, work: scenarios.kill_api_instances(pg, work, instances=3, peers=5, edits=1000, kills=20, pause=TYPING),
+    "restart-postgres": lambda pg, work: scenarios.restart_database(pg, work, peers=5, edits=1000, restarts=5, down_seconds=2.0, pause=TYPING),
+    "stop-redis": lambda pg, work: scenarios.stop_redis(pg, work, peers=5, edits=400, down_seconds=60.0, pause=TYPING),
     "kill-worker": lambda pg, work: scenarios.kill_worker(pg, work, subscribers=50, adoptions=10, kills=20, delay=0.1, concurrency=4),
     "subscriber-down": lambda pg, work: scenarios.subscriber_down(pg, work, subscribers=20, adoptions=5, down_seconds=600),
     "ballots": lambda pg, work: scenarios.race_ballot_closing(pg, work, ballots=100),

@@ -139,6 +139,7 @@ class Typist:
     heads_heard: set[bytes] = field(default_factory=set)
     # (time.time(), heads) of each sync message from a server.
     heard: list[tuple[float, frozenset[bytes]]] = field(default_factory=list)
+    typing: asyncio.Task | None = None
 
     def acknowledged(self) -> set[bytes]:
         """This peer's changes that some server reported as stored (ancestors of any heads it sent)."""
@@ -217,7 +218,17 @@ async def _converge(typists: list[Typist], server: CogovServer, norm_id: str, ti
             await asyncio.sleep(0.05)
 
 
+def start_typing(typists: list[Typist], edits: int, pause: float, seed: int) -> asyncio.Future:
+    """Every peer types `edits` characters, one every `pause` seconds; the future ends when all have."""
+    for n, typist in enumerate(typists):
+        typist.typing = asyncio.ensure_future(typist.type(edits, pause, seed * 100 + n))
+    return asyncio.gather(*(typist.typing for typist in typists))
+
+
 async def close_typists(typists: list[Typist]) -> None:
+    for typist in typists:
+        if typist.typing is not None:
+            typist.typing.cancel()
     await asyncio.gather(*(typist.handle.client.close() for typist in typists), return_exceptions=True)
 
 
@@ -256,6 +267,7 @@ async def kill_api_instances(
     redis = await RedisServer().start()
     servers = [serve(database_url, workdir, redis.url) for _ in range(instances)]
     typists: list[Typist] = []
+    restarting: dict[CogovServer, asyncio.Task] = {}
     try:
         await asyncio.gather(*(server.start() for server in servers))
         async with httpx.AsyncClient(base_url=base(servers[0]), timeout=30) as http:
@@ -264,10 +276,9 @@ async def kill_api_instances(
         for n, person in enumerate(network["members"]):
             typists.append(await join_typist(person, norm["url"], dialler(servers, person, lambda: rng.choice(servers))))
         document_id = parse_document_id(norm["url"])
-        typing = asyncio.gather(*(typist.type(edits, pause, seed * 100 + n) for n, typist in enumerate(typists)))
+        typing = start_typing(typists, edits, pause, seed)
         total = peers * edits
         lost_at_kills = checked = 0
-        restarting: dict[CogovServer, asyncio.Task] = {}
         for k in range(kills):
             while sum(len(t.made) for t in typists) < total * (k + 1) / (kills + 1) and not typing.done():
                 await asyncio.sleep(0.02)
@@ -302,6 +313,8 @@ async def kill_api_instances(
         )
         return outcome
     finally:
+        for task in restarting.values():
+            task.cancel()
         await close_typists(typists)
         for server in servers:
             server.kill()
@@ -335,7 +348,7 @@ async def restart_database(
         for person in network["members"]:
             typists.append(await join_typist(person, norm["url"], dialler([server], person, lambda: server)))
         document_id = parse_document_id(norm["url"])
-        typing = asyncio.gather(*(typist.type(edits, pause, seed * 100 + n) for n, typist in enumerate(typists)))
+        typing = start_typing(typists, edits, pause, seed)
         total = peers * edits
         windows: list[tuple[float, float]] = []  # (stopped, starting again), time.time()
         answers: Counter = Counter()
@@ -411,7 +424,7 @@ async def stop_redis(
         for n, person in enumerate(network["members"]):
             home = servers[n % 2]
             typists.append(await join_typist(person, norm["url"], dialler(servers, person, lambda home=home: home)))
-        typing = asyncio.gather(*(typist.type(edits, pause, seed * 100 + n) for n, typist in enumerate(typists)))
+        typing = start_typing(typists, edits, pause, seed)
         finished: list[float] = []
         typing.add_done_callback(lambda _: finished.append(time.monotonic()))
         total = peers * edits
