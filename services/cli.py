@@ -47,6 +47,9 @@ def serve(
         "services.api.app:create_app", factory=True, host=host, port=port, workers=workers,
         # The app logs each request itself, with its request id, route and duration.
         proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, log_level=settings.log_level.lower(), access_log=False,
+        # Sync frames are small or carry changes Automerge already compressed: deflating every frame
+        # for every peer costs CPU on both ends for little (automerge-repo's `ws` server does not either).
+        ws_per_message_deflate=False,
     )
 
 
@@ -265,6 +268,8 @@ def export_backup(
 
     The archive holds secrets (password hashes, WebSub secrets): store it as carefully as the database.
     """
+    from sqlalchemy.exc import DBAPIError
+
     from services.backup.service import DatabaseNotReady, export_database
 
     settings = _settings()
@@ -273,8 +278,8 @@ def export_backup(
     except (DatabaseNotReady, FileExistsError) as exc:
         console.print(f"[red]export refused:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(3) from exc
-    except OSError as exc:
-        console.print(f"[red]export failed:[/red] {escape(str(exc))}", soft_wrap=True)
+    except (OSError, DBAPIError) as exc:
+        console.print(f"[red]export failed, no archive written:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from exc
     rows = sum(entry.rows for entry in manifest.tables)
     typer.echo(
@@ -293,8 +298,10 @@ def import_backup(
     """Restore an archive into the configured database, which must be new, empty and migrated (`cogov db upgrade`).
 
     All or nothing: any problem with the archive or the database leaves the database as it was.
-    Exit codes: 1 the archive is refused, 3 the database is not ready (not migrated, or not empty).
+    Exit codes: 1 the archive is refused, 3 the database is not ready (not migrated, not empty, or unreachable).
     """
+    from sqlalchemy.exc import DBAPIError
+
     from services.backup.archive import ArchiveRejected, Limits
     from services.backup.service import DatabaseNotReady, import_database
 
@@ -306,6 +313,9 @@ def import_backup(
         raise typer.Exit(1) from exc
     except DatabaseNotReady as exc:
         console.print(f"[red]import refused, nothing restored:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(3) from exc
+    except (OSError, DBAPIError) as exc:
+        console.print(f"[red]import failed, nothing restored:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(3) from exc
     manifest = restored.manifest
     typer.echo(
