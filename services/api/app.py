@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _ = settings.signing_key  # fail at start, not at first sign-in, if the secret is unusable
     if settings.metrics_token is not None:
         check_secret(settings.metrics_token.get_secret_value(), "COGOV_METRICS_TOKEN")
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

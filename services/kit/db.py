@@ -55,8 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_engine(database_url: str, **kwargs) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, full fsync, foreign keys and real transactions around reads too."""
+def create_engine(database_url: str, *, sqlite_synchronous: str = "FULL", **kwargs) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, full fsync (unless told NORMAL, see Settings), foreign keys and
+    real transactions around reads too."""
+    if sqlite_synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"sqlite_synchronous is FULL or NORMAL, not {sqlite_synchronous!r}")
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
@@ -71,7 +74,7 @@ def create_engine(database_url: str, **kwargs) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
