@@ -354,6 +354,16 @@ def hostile_archives(archive: Path, folder: Path) -> dict[str, tuple[Path, str]]
             rewrite(archive, folder / "fewer.zip", manifest=lambda m: m["tables"].pop(0), extra=()),
             "not in the manifest",
         ),
+        "unknown table": (
+            rewrite(archive, folder / "unknown-table.zip", manifest=lambda m: m["tables"].append(_entry(m, "norms.jsonl") | {"table": "evil", "file": "evil.jsonl"}),
+                    extra=[(zipfile.ZipInfo("evil.jsonl"), members(archive)["norms.jsonl"])]),
+            "unknown: ['evil']",
+        ),
+        "table listed twice": (rewrite(archive, folder / "twice.zip", manifest=lambda m: m["tables"].append(m["tables"][-1])), "twice"),
+        "column of another kind": (
+            rewrite(archive, folder / "kind.zip", manifest=lambda m: _entry(m, "norms.jsonl")["columns"][0].update(kind="str")),
+            "columns do not match table norms",
+        ),
         "checksum": (rewrite(archive, folder / "checksum.zip", change={"participants.jsonl": with_first_row(archive, "participants.jsonl", display_name="Mallory")},
                              consistent=False), "participants.jsonl"),
         "row count": (rewrite(archive, folder / "rows.zip", manifest=lambda m: _entry(m, "norms.jsonl").update(rows=_entry(m, "norms.jsonl")["rows"] + 1)),
