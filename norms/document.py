@@ -57,6 +57,10 @@ class InvalidChange(ValueError):
     """Bytes that are not valid Automerge changes, or changes the document rejected."""
 
 
+class TooManyOps(InvalidChange):
+    """More operations than the caller allows, found before anything expanded them."""
+
+
 class MissingDependencies(ValueError):
     """The document lacks changes that were named (as dependencies, heads or a version)."""
 
@@ -304,17 +308,25 @@ _ACTION_DEL = 3
 _MAX_INFLATED_BYTES = 64 * 1024 * 1024
 
 
-def split_changes(data: bytes) -> list[Change]:
+def split_changes(data: bytes, max_ops: int | None = None) -> list[Change]:
     """The changes in bytes from a peer: concatenated change chunks and/or saved documents.
 
     Each change is checked (framing, checksum, header, and by rc1's own parser) and
-    returned once, in the order met. Raises ``InvalidChange`` saying what is wrong.
+    returned once, in the order met. Raises ``InvalidChange`` saying what is wrong, and
+    ``TooManyOps`` once the chunks hold more than ``max_ops`` operations: counted from their
+    compressed op columns before rc1 sees them, since a kilobyte can describe a million
+    operations that rc1 would take seconds and hundreds of megabytes to expand.
     """
     if not data:
         raise InvalidChange("no bytes: expected Automerge changes or a saved document")
     changes: dict[bytes, Change] = {}
+    counted = 0
     for n, (offset, kind, chunk, body) in enumerate(_chunks(data)):
         where = f"chunk {n} (byte {offset})"
+        if max_ops is not None:
+            counted += _document_ops(body, where) if kind == _DOCUMENT_CHUNK else _change_ops(body, where)
+            if counted > max_ops:
+                raise TooManyOps(f"more than {max_ops} operations (at {where})")
         if kind == _DOCUMENT_CHUNK:
             found = [_from_binding(c) for c in _call_binding(_changes_in_document, chunk)]
         else:
@@ -462,6 +474,26 @@ def _parse_change(chunk: bytes, body: bytes, where: str) -> Change:
         ops=ops,
         data=chunk,
     )
+
+
+def _change_ops(body: bytes, where: str) -> int:
+    return _count_rle_rows(_column(_read_change_body(body, where), _ACTION, where), where)
+
+
+def _document_ops(body: bytes, where: str) -> int:
+    """Rows of a saved document's op columns (at most the operations of its changes: deletions add none)."""
+    reader = _Reader(body, 0, where)
+    for _ in range(reader.uleb()):  # actors
+        reader.take(reader.uleb())
+    reader.take(32 * reader.uleb())  # heads
+    change_specs = [(reader.uleb(), reader.uleb()) for _ in range(reader.uleb())]
+    op_specs = [(reader.uleb(), reader.uleb()) for _ in range(reader.uleb())]
+    reader.take(sum(length for _spec, length in change_specs))
+    columns = {spec: reader.take(length) for spec, length in op_specs}
+    if _ACTION in columns:
+        return _count_rle_rows(columns[_ACTION], where)
+    packed = columns.get(_ACTION | _COLUMN_DEFLATE_BIT)
+    return 0 if packed is None else _count_rle_rows(_inflate(packed, where), where)
 
 
 def _count_rle_rows(column: bytes, where: str) -> int:

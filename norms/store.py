@@ -235,7 +235,9 @@ class NormStore:
         if len(data) > self.limits.max_bytes:
             raise NormTooLarge(f"A submission holds at most {self.limits.max_bytes} bytes")
         try:
-            incoming = document.split_changes(data)
+            incoming = document.split_changes(data, max_ops=self.limits.max_ops)
+        except document.TooManyOps as exc:
+            raise NormTooLarge(f"A submission holds at most {self.limits.max_ops} operations") from exc
         except document.InvalidChange as exc:
             raise InvalidChanges(f"Not valid Automerge changes: {exc}") from exc
         if sum(change.ops for change in incoming) > self.limits.max_ops:

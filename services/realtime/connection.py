@@ -299,8 +299,8 @@ class Connection:
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", POLICY) from None
         except InvalidChanges as exc:
             raise ProtocolError(f"invalid changes, nothing stored: {exc.detail}") from None
-        except NormTooLarge as exc:
-            raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", POLICY) from None
+        except NormTooLarge as exc:  # too big to process: 1009, as for a frame over the limit
+            raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", protocol.TOO_BIG) from None
         except NormNotFound:
             raise ProtocolError("the document no longer exists", POLICY) from None
         peer_document.pending, peer_document.pending_hashes, peer_document.missing = [], set(), set()
