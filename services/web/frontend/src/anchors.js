@@ -46,6 +46,7 @@ export class CommentAnchors {
     this.sync = sync
     this.heads = config.heads
     this.comments = config.comments.filter(c => Number.isInteger(c.start) && Number.isInteger(c.end) && c.end > c.start)
+    this.byId = new Map(this.comments.map(c => [c.id, c]))
     this.list = list
     this.view = null
     this.cursors = null // id → {start, end} once the document holds the version
@@ -139,6 +140,7 @@ export class CommentAnchors {
     if (!A.equals(A.getHeads(doc), shown.heads)) doc = A.view(doc, shown.heads)
     const length = this.view.state.doc.length
     const places = new Map()
+    let text = null // the editor's text, read once and only if some passage was deleted
     for (const [id, cursor] of this.cursors) {
       let from
       let to
@@ -154,7 +156,7 @@ export class CommentAnchors {
       }
       from = Math.min(Math.max(from, 0), length)
       to = Math.min(Math.max(to, 0), length)
-      places.set(id, to > from ? { from, to } : this.elsewhere(id, from))
+      places.set(id, to > from ? { from, to } : this.elsewhere(id, from, (text ??= this.view.state.doc.toString())))
     }
     this.places = places
     this.resolvedAt = performance.now()
@@ -163,9 +165,8 @@ export class CommentAnchors {
 
   // A passage whose characters were all deleted is carried, as the server does, by the same words
   // elsewhere in the text (the nearest first); with none, its comment is detached.
-  elsewhere(id, from) {
-    const quote = this.comments.find(c => c.id === id).quote
-    const text = this.view.state.doc.toString()
+  elsewhere(id, from, text) {
+    const quote = this.byId.get(id).quote
     let best = -1
     for (let at = text.indexOf(quote); at !== -1; at = text.indexOf(quote, at + 1)) {
       if (best === -1 || Math.abs(at - from) < Math.abs(best - from)) best = at
@@ -189,7 +190,7 @@ export class CommentAnchors {
     for (const [id, place] of this.places) {
       const item = this.list?.querySelector(`.comment[data-comment="${CSS.escape(id)}"]`)
       if (!item) continue
-      const comment = this.comments.find(c => c.id === id)
+      const comment = this.byId.get(id)
       item.dataset.anchor = place.detached ? "detached" : "attached"
       const now = item.querySelector(".passage-now")
       const was = item.querySelector(".passage-was")
