@@ -1,6 +1,6 @@
 """Hostile automerge-repo frames: valid messages from a real peer's state, then mutated every way a
 broken or malicious peer could (bit flips, truncation, wrong types, huge declared lengths, deep
-nesting, bad document ids, garbage Automerge sync payloads, random bytes). Deterministic per seed."""
+nesting, bad document ids, garbage Automerge sync payloads, random bytes). The same seed makes the same frames."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def valid_messages(peer: str, server: str, wire_id: str, saved: bytes) -> list[d
 
 def _odd_value(rng: random.Random):
     return rng.choice([
-        None, True, -1, 2**64 - 1, -(2**64), 1.5, float("nan"), "", "x" * rng.randint(1, 3000), b"", os.urandom(rng.randint(1, 64)),
+        None, True, -1, 2**64 - 1, -(2**64), 1.5, float("nan"), "", "x" * rng.randint(1, 3000), b"", rng.randbytes(rng.randint(1, 64)),
         [], [1, [2, [3]]], {}, {"type": "sync"}, cbor2.CBORTag(0, "2026-01-01T00:00:00Z"), cbor2.CBORTag(2, b"\xff" * 40),
         cbor2.CBORTag(99999, "unknown tag"), cbor2.undefined,
     ])
@@ -45,18 +45,18 @@ def _odd_value(rng: random.Random):
 def _bad_document_id(rng: random.Random, wire_id: str) -> object:
     return rng.choice([
         "", "automerge:" + wire_id, wire_id[:-1], wire_id + "1", wire_id.lower(), "0OIl" * 5,
-        base58.b58encode_check(os.urandom(rng.choice([0, 1, 15, 17, 32]))).decode(),
-        base58.b58encode(os.urandom(20)).decode(), "é" * 300, "\x00" * 10, "../../etc/passwd", wire_id * 20,
-        base58.b58encode_check(os.urandom(16)).decode(),  # well formed, no such document
+        base58.b58encode_check(rng.randbytes(rng.choice([0, 1, 15, 17, 32]))).decode(),
+        base58.b58encode(rng.randbytes(20)).decode(), "é" * 300, "\x00" * 10, "../../etc/passwd", wire_id * 20,
+        base58.b58encode_check(rng.randbytes(16)).decode(),  # well formed, no such document
     ])
 
 
 def _garbage_sync(rng: random.Random, sync: bytes) -> bytes:
     kind = rng.randrange(6)
     if kind == 0:
-        return os.urandom(rng.randint(1, 200))
+        return rng.randbytes(rng.randint(1, 200))
     if kind == 1:
-        return bytes([0x42]) + os.urandom(rng.randint(0, 200))
+        return bytes([0x42]) + rng.randbytes(rng.randint(0, 200))
     if kind == 2:  # huge LEB128 counts
         return bytes([rng.choice([0x42, 0x43])]) + b"\xff" * rng.randint(1, 12) + b"\x01"
     if kind == 3:  # a Bloom filter with absurd parameters
@@ -115,7 +115,7 @@ def mutate(rng: random.Random, message: dict, wire_id: str) -> bytes:
     if kind == 6 and "data" in message:
         return cbor2.dumps(message | {"data": _garbage_sync(rng, message["data"])})
     if kind == 7:  # not a map, or random bytes
-        return rng.choice([cbor2.dumps(_odd_value(rng)), os.urandom(rng.randint(0, 300)), b""])
+        return rng.choice([cbor2.dumps(_odd_value(rng)), rng.randbytes(rng.randint(0, 300)), b""])
     if kind == 8:  # an unknown type or a foreign sender
         return cbor2.dumps(message | rng.choice([{"type": "launch"}, {"senderId": "someone-else"}, {"targetId": "not-the-server"}]))
     return cbor2.dumps(message)  # a valid message, out of order or repeated
