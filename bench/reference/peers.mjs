@@ -1,6 +1,7 @@
 // The load generator of bench/compare.py: stock automerge-repo peers, the same for CoGov and the reference.
 //
-//   node bench/reference/peers.mjs run <config.json>      type and watch (scenarios S1, S2, S3, S5)
+//   node bench/reference/peers.mjs run <config.json>      type and watch (scenarios S1, S2, S3, S5);
+//                                                         prints "ready", reads the start time on stdin
 //   node bench/reference/peers.mjs create <config.json>   create documents on a server (the reference)
 //   node bench/reference/peers.mjs generate <config.json> the paper trace as Automerge changes (S4)
 //   node bench/reference/peers.mjs seed <config.json>     push one document to a server once (S4)
@@ -10,7 +11,7 @@
 // writer's change splices one character into `body` and sets the root key `n_<writer>` to the
 // change's sequence number (1, 2, …); every peer records when it first sees each number of each
 // other writer. Send times and arrival times are wall-clock milliseconds of this machine
-// (performance.timeOrigin + performance.now()), so several processes can be compared. The result
+// (Date.now()), so several processes can be compared. The result
 // is written as JSON to <config.json>.result; the process's own CPU time is part of it.
 import { readFileSync, writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
@@ -18,7 +19,8 @@ import * as A from "@automerge/automerge";
 import { Repo } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
 
-const now = () => performance.timeOrigin + performance.now();
+// Date.now(), not performance.timeOrigin + now(): the origin of each process can be tens of ms off.
+const now = () => Date.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const errors = [];
 process.on("unhandledRejection", (error) => errors.push(String(error)));
@@ -37,24 +39,38 @@ function random(seed) {
 
 const connect = (url) => new Repo({ network: [new WebSocketClientAdapter(url)] });
 
+function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} after ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+const connected = (repo) =>
+  repo.peers.length ? Promise.resolve() : new Promise((resolve) => repo.networkSubsystem.once("peer", resolve));
+
 // A Repo connected to the server (its `peer` message answered), then the document found. Under
 // load a socket can take longer than the Repo waits before declaring a document unavailable, so
 // the find waits for the connection and is retried.
 async function connectAndFind(url, doc, timeout = 120) {
   const repo = connect(url);
   const deadline = now() + timeout * 1000;
-  if (repo.peers.length === 0) {
-    await new Promise((resolve) => repo.networkSubsystem.once("peer", resolve));
-  }
+  await within(connected(repo), timeout * 1000, "no connection");
   for (;;) {
     try {
-      return { repo, handle: await repo.find(doc) };
+      return { repo, handle: await within(repo.find(doc), 20000, "find gave nothing") };
     } catch (error) {
-      if (now() > deadline) throw error;
+      if (now() > deadline) {
+        await shutdown(repo);
+        throw error;
+      }
       await sleep(250);
     }
   }
 }
+
+const shutdown = (repo) => within(repo.shutdown(), 5000, "shutdown").catch(() => {});
 
 async function inBatches(items, size, work) {
   const results = [];
@@ -66,11 +82,29 @@ async function inBatches(items, size, work) {
 
 // --- run: writers type, every peer records arrivals -----------------------------------------
 
-async function run({ peers, startAt, seconds, rate, settle = 3 }) {
+async function startSignal() {
+  // "ready" on stdout once every peer has joined; the start time (epoch ms) comes back on stdin, so
+  // that typing starts when every client process is ready, however long joining took.
+  process.stdout.write("ready\n");
+  let buffered = "";
+  for await (const chunk of process.stdin) {
+    buffered += chunk;
+    if (buffered.includes("\n")) return Number(buffered.trim());
+  }
+  throw new Error("no start time on stdin");
+}
+
+async function run({ peers, seconds, rate, settle = 3 }) {
   const joined = await inBatches(peers, 25, async (peer) => {
-    const { repo, handle } = await connectAndFind(peer.url, peer.doc);
     const seen = {};
     const arrivals = {};
+    let repo, handle;
+    try {
+      ({ repo, handle } = await connectAndFind(peer.url, peer.doc));
+    } catch (error) {
+      errors.push(`peer of ${peer.doc} did not join: ${error}`);
+      return { peer: { ...peer, writer: null, failedWriter: peer.writer }, repo: null, handle: null, arrivals };
+    }
     const watch = ({ doc }) => {
       const at = now();
       for (const key of Object.keys(doc)) {
@@ -88,6 +122,7 @@ async function run({ peers, startAt, seconds, rate, settle = 3 }) {
     watch({ doc: handle.doc() });
     return { peer, repo, handle, arrivals };
   });
+  const startAt = await startSignal();
   const cpuBefore = process.cpuUsage();
   const sent = {};
   const type = async ({ peer, handle }) => {
@@ -97,11 +132,16 @@ async function run({ peers, startAt, seconds, rate, settle = 3 }) {
     while (at < startAt + seconds * 1000) {
       await sleep(at - now());
       const seq = times.length + 1;
-      handle.change((doc) => {
-        const index = Math.floor(next() * (doc.body.length + 1));
-        A.splice(doc, ["body"], index, 0, "abcdefghijklmnopqrstuvwxyz "[Math.floor(next() * 27)]);
-        doc[`n_${peer.writer}`] = seq;
-      });
+      try {
+        handle.change((doc) => {
+          const index = Math.floor(next() * (doc.body.length + 1));
+          A.splice(doc, ["body"], index, 0, "abcdefghijklmnopqrstuvwxyz "[Math.floor(next() * 27)]);
+          doc[`n_${peer.writer}`] = seq;
+        });
+      } catch (error) {
+        errors.push(`writer ${peer.writer} stopped after ${seq - 1} edits: ${error}`);
+        return;
+      }
       times.push(now());
       at += 1000 / rate;
     }
@@ -112,11 +152,11 @@ async function run({ peers, startAt, seconds, rate, settle = 3 }) {
   const cpu = process.cpuUsage(cpuBefore);
   const result = {
     sent,
-    peers: joined.map(({ peer, arrivals }) => ({ doc: peer.doc, writer: peer.writer ?? null, arrivals })),
+    peers: joined.map(({ peer, arrivals }) => ({ doc: peer.doc, writer: peer.writer ?? peer.failedWriter ?? null, arrivals })),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     errors,
   };
-  for (const { repo } of joined) await repo.shutdown();
+  await Promise.all(joined.filter(({ repo }) => repo).map(({ repo }) => shutdown(repo)));
   return result;
 }
 
@@ -130,7 +170,7 @@ async function create({ url, count, title, text }) {
   }
   // A second peer finding each one shows the server holds it.
   const check = connect(url);
-  await new Promise((resolve) => check.networkSubsystem.once("peer", resolve));
+  await connected(check);
   await inBatches(handles, 25, async (handle) => {
     for (;;) {
       try {
@@ -141,8 +181,8 @@ async function create({ url, count, title, text }) {
       }
     }
   });
-  await check.shutdown();
-  await repo.shutdown();
+  await shutdown(check);
+  await shutdown(repo);
   return { urls: handles.map((handle) => handle.url) };
 }
 
@@ -190,20 +230,20 @@ async function seed({ url, created, changes, length }) {
   for (;;) {
     const check = connect(url);
     try {
-      await new Promise((resolve) => check.networkSubsystem.once("peer", resolve));
+      await connected(check);
       const found = await check.find(handle.url);
       if (found.doc().body.length === length) {
-        await check.shutdown();
+        await shutdown(check);
         break;
       }
     } catch {
       // not there yet
     }
-    await check.shutdown();
+    await shutdown(check);
     await sleep(500);
   }
   await sleep(1000); // the server's storage writes are debounced
-  await repo.shutdown();
+  await shutdown(repo);
   return { url: handle.url, seconds: (now() - started) / 1000, changes: parts.length };
 }
 
@@ -239,7 +279,7 @@ async function join({ urls, doc, length, timeout = 120 }) {
       check();
     });
     seconds.push((now() - started) / 1000);
-    await repo.shutdown();
+    await shutdown(repo);
   }
   return { seconds };
 }
