@@ -73,7 +73,7 @@ def install(app: FastAPI) -> None:
             if status_code >= 500:
                 log.error("page_error", path=request.url.path, exc_info=exc)
             response = await render_error(request, status_code, detail)
-            response.headers.update(getattr(exc, "headers", {}))  # Retry-After on a 429
+            response.headers.update(getattr(exc, "headers", None) or {})  # Retry-After on a 429; Starlette's 404 carries None
             return response
 
         app.add_exception_handler(kind, handler)
