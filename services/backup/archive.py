@@ -317,8 +317,8 @@ class ArchiveReader:
         if rows != entry.rows:
             raise ArchiveRejected(f"{entry.file} holds {rows} rows; the manifest says {entry.rows}")
 
-    def rows(self, entry: TableFile) -> Iterator[tuple[int, dict]]:
-        """(line number, row) for each line of a table file, each cell decoded for its column."""
+    def rows(self, entry: TableFile) -> Iterator[tuple[int, dict, int]]:
+        """(line number, row, bytes of the line) for each line of a table file, each cell decoded for its column."""
         kinds = {spec.name: spec.kind for spec in entry.columns}
         with self._open(entry.file) as member:
             number = 0
@@ -339,4 +339,4 @@ class ArchiveReader:
                         row[name] = decode_cell(kinds[name], value)
                     except (ValueError, TypeError) as exc:
                         raise ArchiveRejected(f"{where}: column {name} ({kinds[name]}): {exc}") from None
-                yield number, row
+                yield number, row, len(line)

@@ -21,9 +21,13 @@ from services.backup.archive import ArchiveReader, ArchiveRejected, ArchiveWrite
 from services.kit.db import create_engine, utcnow
 from services.tables import metadata
 
+# Export reads this many rows per round trip; rows of tables holding Automerge bytes (changes,
+# snapshots) can be large, so fewer of those.
 BATCH_ROWS = 500
-# Rows of tables holding Automerge bytes (changes, snapshots) can be large: fewer per round trip.
 BATCH_ROWS_WITH_BYTES = 50
+# Import sends rows in batches of at most this many rows and (roughly) bytes of archive text.
+INSERT_ROWS = 1000
+INSERT_BYTES = 4 * 2**20
 
 
 class DatabaseNotReady(Exception):
@@ -168,10 +172,12 @@ async def _load_table(connection: AsyncConnection, reader: ArchiveReader, table:
     keys = list(table.primary_key.columns)
     links: list[dict] = []
     batch: list[dict] = []
-    size = BATCH_ROWS_WITH_BYTES if _has_bytes(table) else BATCH_ROWS
+    batch_bytes = 0
     first = 1
 
     async def flush() -> None:
+        nonlocal batch_bytes
+        batch_bytes = 0
         try:
             await connection.execute(statement, batch)
         except (DBAPIError, StatementError) as exc:
@@ -179,7 +185,7 @@ async def _load_table(connection: AsyncConnection, reader: ArchiveReader, table:
             raise ArchiveRejected(f"{entry.file} lines {first}-{first + len(batch) - 1}: refused by the database: {reason}") from None
         batch.clear()
 
-    for number, row in reader.rows(entry):
+    for number, row, line_bytes in reader.rows(entry):
         for name, limit in lengths.items():
             if row[name] is not None and len(row[name]) > limit:
                 raise ArchiveRejected(f"{entry.file} line {number}: column {name} holds more than {limit} characters")
@@ -190,7 +196,8 @@ async def _load_table(connection: AsyncConnection, reader: ArchiveReader, table:
         if not batch:
             first = number
         batch.append({f"p_{name}": value for name, value in row.items()})
-        if len(batch) >= size:
+        batch_bytes += line_bytes
+        if len(batch) >= INSERT_ROWS or batch_bytes >= INSERT_BYTES:
             await flush()
     if batch:
         await flush()
