@@ -111,6 +111,7 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
         "third_version": third.json()["number"],
         "head": head,
         "appointee": council["members"][2]["id"],
+        "second_appointee": council["members"][3]["id"],
         "topic_slug": "transparency",
         "collection_slug": "recommenders",
     }
