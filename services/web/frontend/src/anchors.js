@@ -243,10 +243,22 @@ export class CommentAnchors {
     if (this.view) this.view.dispatch({ effects: setPassages.of(this.decorations()) })
   }
 
+  // Where a comment's passage is highlighted now (the highlights follow every transaction at once;
+  // `places` only as of the last resolution).
+  highlighted(id) {
+    let found = null
+    this.view.state.field(passages).between(0, this.view.state.doc.length, (from, to, value) => {
+      if (value.spec.attributes?.["data-comment"] !== id) return undefined
+      found = { from, to }
+      return false
+    })
+    return found
+  }
+
   // Select a comment's passage in the editor and bring it into view.
   show(id) {
-    const place = this.places.get(id)
-    if (!this.view || !place || place.detached) return false
+    const place = this.view ? this.highlighted(id) : null
+    if (!place) return false
     this.activate(id)
     this.view.dispatch({ selection: { anchor: place.from, head: place.to }, scrollIntoView: true })
     this.view.focus()
