@@ -105,6 +105,11 @@ async def export_database(database_url: str, path: Path) -> Manifest:
     with open(partial, "rb") as written:
         os.fsync(written.fileno())
     os.rename(partial, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)
     return manifest
 
 
