@@ -237,7 +237,7 @@ async def main(args) -> None:
         if "2" in args.scenario:
             _print("(2)", await scenario(servers, base, 8, 50, 6, args.minutes * 60))
         if "3" in args.scenario:
-            for writers in range(8, 129, 8):
+            for writers in range(args.writers, 129, 8):
                 figures = await scenario(servers, base, writers, 0, 6, args.seconds)
                 _print(f"(3) {writers} writers", figures)
                 if figures["p99"] > 500 or figures["errors"]:
@@ -256,4 +256,5 @@ if __name__ == "__main__":
     parser.add_argument("--scenario", default="123", help="which scenarios to run, e.g. 13")
     parser.add_argument("--seconds", type=float, default=30, help="length of scenarios 1 and 3")
     parser.add_argument("--minutes", type=float, default=2, help="length of scenario 2")
+    parser.add_argument("--writers", type=int, default=8, help="writers scenario 3 starts with (then 8 more each round)")
     asyncio.run(main(parser.parse_args()))
