@@ -147,3 +147,29 @@ async def test_a_refused_write_fails_alone_and_the_others_of_its_round_are_store
     assert await _stored(app, [document.split_changes(c[0])[0].hash for c in good]) == 2
     text = (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"]
     assert sorted(text.removesuffix(norm["text"])) == sorted("FHO")
+
+
+async def test_two_instances_writing_in_turn_each_catch_up_before_writing_and_a_resent_change_is_stored_once(client, app, network, norm):
+    """Each instance's copy learns of the other's writes from the norm's change count, before its own write."""
+    first, second = NormStore(app.state.sessionmaker, Limits()), NormStore(app.state.sessionmaker, Limits())
+    document_id = document.parse_document_id(norm["url"])
+    left, right = await _peers(first, document_id, 2)
+    async with second.reading(document_id):
+        pass  # both instances hold the document now
+    for n in range(4):
+        made = document.apply_splices(left, left.get_actor(), [(0, 0, str(n))])
+        assert len((await first.apply(document_id, _member(network, 0), b"".join(made))).changes) == 1
+        # The same change again, through the other instance: already stored, so nothing new.
+        assert (await second.apply(document_id, _member(network, 0), b"".join(made))).changes == []
+        made = document.apply_splices(right, right.get_actor(), [(0, 0, chr(ord("a") + n))])
+        assert len((await second.apply(document_id, _member(network, 1), b"".join(made))).changes) == 1
+    # The first instance's copy, without a catch-up of its own, holds everything once it writes again.
+    made = document.apply_splices(left, left.get_actor(), [(0, 0, "!")])
+    await first.apply(document_id, _member(network, 0), b"".join(made))
+    async with first.reading(document_id, catch_up=False) as doc:
+        text = document.read_text(doc)
+        heads = document.heads_hex(doc)
+    assert sorted(text.removesuffix(norm["text"])) == sorted("0123abcd!")
+    async with NormStore(app.state.sessionmaker, Limits()).reading(document_id) as doc:
+        assert document.heads_hex(doc) == heads
+    assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()["change_count"] == 1 + 4 + 4 + 1
