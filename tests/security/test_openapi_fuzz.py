@@ -96,8 +96,11 @@ async def test_every_operation_answers_within_its_schema(client, app, world):
             headers = None if caller == "anonymous" else await sign_in(client, member)
             for mode, cases in drawn.items():
                 for case in cases:
+                    try:
+                        response = await client.request(**_request(case, headers))
+                    except httpx.InvalidURL:  # too long for the client to send (httpx caps URL components)
+                        continue
                     calls += 1
-                    response = await client.request(**_request(case, headers))
                     try:
                         case.validate_response(response, checks=CHECKS)
                     except (AssertionError, BaseExceptionGroup) as exc:  # schemathesis raises a group of failed checks
