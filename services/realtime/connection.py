@@ -23,6 +23,7 @@ from norms.errors import (
     UnknownDependencies,
 )
 from norms.service import edit_permission
+from services.kit import metrics
 from services.kit.db import unreachable
 from services.realtime import protocol, sync_message
 from services.realtime.protocol import POLICY, ProtocolError
@@ -198,6 +199,7 @@ class Connection:
             self._strikes.popleft()
         self._strikes.append(now)
         if len(self._strikes) > self._rate:
+            metrics.rate_limited("sync_messages")
             self.close(POLICY, f"more than {self._rate} messages per second")
             return False
         await asyncio.sleep((1 - self._tokens) / self._rate)

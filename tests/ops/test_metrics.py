@@ -6,8 +6,10 @@ import asyncio
 import re
 import uuid
 
+import cbor2
 import httpx
 import pytest
+import websockets
 from pydantic import SecretStr
 
 from services.api.app import create_app
@@ -15,6 +17,7 @@ from services.settings import SettingsError
 from tests.clearinghouse.conftest import adopt
 from tests.clearinghouse.test_websub import subscribed
 from tests.ops.conftest import ON_SQLITE, samples, scrape, value
+from tests.realtime.test_hostile_input import _close_of, _joined
 
 LATENCY = "cogov_http_request_duration_seconds_count"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
@@ -136,3 +139,18 @@ async def test_with_a_token_metrics_need_it_from_anywhere(settings):
 def test_a_weak_metrics_token_stops_the_server_from_starting(settings, token):
     with pytest.raises(SettingsError, match="COGOV_METRICS_TOKEN"):
         create_app(settings.model_copy(update={"metrics_token": SecretStr(token)}))
+
+
+@ON_SQLITE
+async def test_a_flooding_sync_socket_is_closed_and_counted(client, live):
+    before = value(await scrape(client), "cogov_rate_limited_total", limit="sync_messages")
+    socket, server = await _joined(live)
+    frame = cbor2.dumps({"type": "doc-unavailable", "senderId": "hostile", "targetId": server, "documentId": "x"})
+    try:
+        for _ in range(3000):
+            await socket.send(frame)
+    except websockets.ConnectionClosed:
+        pass
+    code, reason = await _close_of(socket)
+    assert code == 1008 and "messages per second" in reason
+    assert value(await scrape(client), "cogov_rate_limited_total", limit="sync_messages") - before == 1
