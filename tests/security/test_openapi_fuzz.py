@@ -105,5 +105,6 @@ async def test_every_operation_answers_within_its_schema(client, app, world):
                         case.validate_response(response, checks=CHECKS)
                     except (AssertionError, BaseExceptionGroup) as exc:  # schemathesis raises a group of failed checks
                         failures.append(f"{caller} {mode.value} {case.method} {response.request.url} → {response.status_code}: {str(exc)[:600]}")
+    print(f"\n{calls} calls of {len(operations)} operations, {len(failures)} failed")
     assert calls > 800
     assert not failures, f"{len(failures)} of {calls} calls failed:\n" + "\n\n".join(failures[:15])
