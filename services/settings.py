@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     sync_ticket_seconds: int = Field(default=60, ge=1, le=3600)
     sync_max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     sync_max_messages_per_second: int = Field(default=200, ge=1)
+    # Open sockets one participant may hold on one instance (each browser tab holds one), so the
+    # per-socket message limit cannot be multiplied at will.
+    sync_max_sockets_per_participant: int = Field(default=32, ge=1)
     sync_max_ephemeral_bytes: int = Field(default=64 * 1024, ge=64)
     sync_outbox_limit: int = Field(default=5000, ge=10)
     sync_revalidate_seconds: float = Field(default=2.0, gt=0)

@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, Request, WebSocket, status
 
 from services.api.deps import CurrentParticipant, SettingsDep, StaffParticipant
+from services.kit import metrics
 from services.realtime import protocol, tickets
 from services.realtime.connection import Identity
 from services.realtime.hub import SyncHub
@@ -84,6 +85,13 @@ async def sync_socket(websocket: WebSocket, ticket: str | None = None) -> None:
             log.warning("sync.ticket_check_failed", error=repr(exc))
             await websocket.accept()
             await websocket.close(protocol.TRY_AGAIN_LATER, "cannot check tickets right now; try again")
+            return
+    if identity.participant_id is not None:
+        held = sum(1 for connection in hub.connections if connection.participant_id == identity.participant_id and not connection.closing)
+        if held >= settings.sync_max_sockets_per_participant:
+            metrics.rate_limited("sync_sockets")
+            await websocket.accept()
+            await websocket.close(protocol.POLICY, f"more than {settings.sync_max_sockets_per_participant} open sync sockets")
             return
     await websocket.accept()
     await hub.serve(websocket, identity)
