@@ -23,7 +23,10 @@ async def register(session: WritingSessionDep, body: Registration):
     return await service.register(session, email=body.email, password=body.password, display_name=body.display_name)
 
 
-@router.post("/auth/token", response_model=Token)
+@router.post(
+    "/auth/token", response_model=Token,
+    responses={429: {"description": "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try again"}},
+)
 async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep):
     """Exchange email (as `username`) and password for a bearer token.
 
