@@ -321,11 +321,17 @@ class NormStore:
 
     async def _commit_queued(self) -> None:
         """Run what is queued, one transaction and one commit per round; writes queued meanwhile form the next."""
-        while self._queue:
-            # One order of documents for every round on every instance, so row locks never deadlock.
-            jobs = sorted(self._queue[: self.limits.group_commit_max], key=lambda job: job.document_id)
-            del self._queue[: len(jobs)]
-            await self._commit_jobs(jobs)
+        try:
+            while self._queue:
+                # One order of documents for every round on every instance, so row locks never deadlock.
+                jobs = sorted(self._queue[: self.limits.group_commit_max], key=lambda job: job.document_id)
+                del self._queue[: len(jobs)]
+                await self._commit_jobs(jobs)
+        except asyncio.CancelledError:  # shutting down: writes not begun are not stored, and say so
+            for job in self._queue:
+                job.future.cancel()
+            self._queue.clear()
+            raise
 
     async def _commit_jobs(self, jobs: list[_Job]) -> None:
         try:
