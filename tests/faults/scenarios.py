@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -308,7 +309,7 @@ async def kill_api_instances(
             f"{kills} kills, {peers} peers × {edits} edits", lost_at_kills, checked,
         )
         outcome.notes.append(
-            f"the last edit came {typed_after_restart:+.1f} s after the last restart; convergence counted from the later; "
+            f"last edit {typed_after_restart:+.1f} s from the end of the last restart; convergence counted from the later; "
             f"peers reconnected {sum(t.handle.client.reconnects for t in typists)} times by themselves"
         )
         return outcome
@@ -435,22 +436,37 @@ async def stop_redis(
         redis.process = None
         await redis.start()
         back = time.monotonic()
+        # Peers may still be typing: convergence after Redis's return is every peer holding every edit made until then.
+        made_before = set().union(*(typist.made for typist in typists))
+        caught_up: float | None = None
+        with suppress(TimeoutError):
+            async with asyncio.timeout(120):
+                while not all(typist.handle.has_change(change) for typist in typists for change in made_before):
+                    await asyncio.sleep(0.05)
+                caught_up = time.monotonic() - back
         await typing
         typed_until = finished[0]
         waited = await converge(typists, servers[1], norm["id"], timeout=120)
         outcome = await _edits_outcome(
-            "Redis stopped (two instances)", typists, database_url, norm,
-            None if waited is None else typed_until - back + waited if typed_until > back else waited,
+            "Redis stopped (two instances)", typists, database_url, norm, caught_up,
             f"Redis down {down_seconds:g} s, {peers} peers × {edits} edits", 0, 0,
         )
-        if typed_until > back:
-            outcome.notes.append(f"typing went on {typed_until - back:.1f} s after Redis came back; time counted from its return")
+        outcome.notes.append(
+            f"{len(made_before)} edits made before Redis came back were on every peer {_seconds(caught_up)} after; typing went on "
+            f"{max(0.0, typed_until - back):.1f} s after its return; all replicas equal {_seconds(waited)} after the last edit"
+        )
+        if waited is None:
+            outcome.converge_seconds = None
         return outcome
     finally:
         await close_typists(typists)
         for server in servers:
             server.kill()
         redis.stop()
+
+
+def _seconds(value: float | None) -> str:
+    return "never (timed out)" if value is None else f"{value:.1f} s"
 
 
 class SubscriberServer:
