@@ -72,6 +72,7 @@ PASSWORD = "benchmark password 1"
 GROUPS = [("civil_society", "KE"), ("private_sector", "BR"), ("technical_academic", "SG")]
 CLIENT_PROCESSES = 2
 SNAPSHOT_EVERY = 1000
+FAILURES: list[str] = []  # scenarios that failed in this run, named under the table
 
 
 @dataclass
@@ -158,8 +159,11 @@ async def node(command: str, config: dict, work: Path, timeout: float = 900, sta
             ready.set()
             process.stdin.write(f"{await start_at}\n".encode())
             await process.stdin.drain()
-        process.stdin.close()  # asyncio's wait() also waits for every pipe to close
+        process.stdin.close()  # asyncio's wait() also waits for every pipe to close...
+        output = await asyncio.wait_for(process.stdout.read(), timeout)  # ...so whatever the Repos print is read
         await asyncio.wait_for(process.wait(), timeout)
+        if output.strip():
+            (work / f"{path.name}.stdout").write_bytes(output)
     except (TimeoutError, asyncio.CancelledError):
         process.kill()
         raise
@@ -368,6 +372,7 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
         peak = max(peak, rss_bytes(target.pids))
         await asyncio.wait([running], timeout=0.5)
     cpu = cpu_seconds(target.pids) - cpu_before
+    elapsed = time.time() - start_at  # typing, settling, and however late overloaded peers finished
     results = running.result()
 
     sent: dict[str, list[float]] = {}
@@ -403,8 +408,8 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
         "deliveries": len(values), "expected": expected,
         "p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
         "first_p99": percentile(first, 99), "last_p99": percentile(last, 99),
-        "cpu_per_1000": 1000 * cpu / len(values) if values else float("nan"), "server_cpu_percent": 100 * cpu / (seconds + settle),
-        "rss_mib": peak / 2**20, "client_cpu_percent": 100 * client_cpu / (seconds + settle),
+        "cpu_per_1000": 1000 * cpu / len(values) if values else float("nan"), "server_cpu_percent": 100 * cpu / elapsed,
+        "rss_mib": peak / 2**20, "client_cpu_percent": 100 * client_cpu / elapsed,
         "errors": [error for result in results for error in result["errors"]],
     }
 
@@ -495,6 +500,7 @@ async def run_target(target: Target, durations: Durations, scenarios: set[str], 
             figures[name] = await work
         except (Exception, TimeoutError) as exc:  # noqa: BLE001 - a benchmark reports and carries on
             print(f"{target.name} {name}: failed: {exc!r}"[:2000], flush=True)
+            FAILURES.append(f"{target.name} {name}: {exc!r}"[:300])
             return None
         emit(target, name, figures[name])
         return figures[name]
@@ -608,7 +614,7 @@ async def main(args) -> None:
         # Every server and peer process inherits this niceness; a shared PostgreSQL does not.
         try:
             os.setpriority(os.PRIO_PROCESS, 0, args.nice)
-            priority = f"servers and peers at nice {args.nice} (ahead of other work on the machine; PostgreSQL not). "
+            priority = f"Servers and peers at nice {args.nice} (ahead of other work on the machine; PostgreSQL not). "
         except PermissionError:
             print(f"# cannot set nice {args.nice} (needs CAP_SYS_NICE); running at the default priority", flush=True)
     work = Path(tempfile.mkdtemp(prefix="cogov-compare-"))
@@ -651,6 +657,7 @@ async def main(args) -> None:
             "The reference forwards at most one sync message per document per peer every 100 ms (automerge-repo's "
             "sync throttle), and the stock clients throttle theirs the same way for both servers. "
             f"Wall time per configuration: {'; '.join(notes)}.\n\n{text}\n"
+            + (f"\nFailed: {'; '.join(FAILURES)}.\n" if FAILURES else "")
         )
 
 
