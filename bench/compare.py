@@ -87,7 +87,7 @@ class Durations:
     s5_documents: int
 
 
-QUICK = Durations(s1=10, s2=30, s3_step=10, s3_max_writers=64, s4_joins=5, s4_layouts=(50,), s5=15, s5_documents=200)
+QUICK = Durations(s1=10, s2=20, s3_step=10, s3_max_writers=64, s4_joins=5, s4_layouts=(50,), s5=10, s5_documents=200)
 FULL = Durations(s1=60, s2=300, s3_step=30, s3_max_writers=128, s4_joins=20, s4_layouts=(1, 50), s5=60, s5_documents=200)
 
 
@@ -327,11 +327,15 @@ class Cogov(Target):
         """Writer i uses member i % members' ticket, on instance i % instances; readers are anonymous."""
         async with httpx.AsyncClient(base_url=self.base, timeout=60) as http:
             await self._members(http, min(writers, 8))
-            tickets = []
-            for i in range(writers):
-                response = await http.post("/api/v1/sync/tickets", headers={"Authorization": f"Bearer {self.tokens[i % len(self.tokens)]}"})
+            limit = asyncio.Semaphore(16)
+
+            async def ticket(i: int) -> str:
+                async with limit:
+                    response = await http.post("/api/v1/sync/tickets", headers={"Authorization": f"Bearer {self.tokens[i % len(self.tokens)]}"})
                 response.raise_for_status()
-                tickets.append(response.json()["ticket"])
+                return response.json()["ticket"]
+
+            tickets = await asyncio.gather(*(ticket(i) for i in range(writers)))
         sync = [server.sync_url for server in self.servers]
         return ([f"{sync[i % len(sync)]}?ticket={ticket}" for i, ticket in enumerate(tickets)],
                 [sync[(i + 1) % len(sync)] for i in range(readers)])

@@ -100,7 +100,7 @@ async function run({ peers, seconds, rate, settle = 3 }) {
     const arrivals = {};
     let repo, handle;
     try {
-      ({ repo, handle } = await connectAndFind(peer.url, peer.doc));
+      ({ repo, handle } = await connectAndFind(peer.url, peer.doc, 60));
     } catch (error) {
       errors.push(`peer of ${peer.doc} did not join: ${error}`);
       return { peer: { ...peer, writer: null, failedWriter: peer.writer }, repo: null, handle: null, arrivals };
