@@ -249,6 +249,15 @@ async def _edits_outcome(
         f"{lost_at_faults} of them missing",
         f"text holds {len(text) - len(TEXT)} typed characters for {typed} one-character edits",
     ]
+    ended = [typist.handle.client.closed.result() for typist in typists if typist.handle.client.closed.done()]
+    if converge_seconds is None or ended:
+        # What a failure needs to be understood: where each replica stands and how its sockets ended.
+        notes.append(f"peers closed for good: {ended}; sockets lost: {[typist.handle.client.drops for typist in typists]}")
+        notes.append(
+            "peers lacking changes others made: "
+            f"{[len(made - {c for c in made if typist.handle.has_change(c)}) for typist in typists]}; "
+            f"peers whose server heads differ from their own: {sum(t.handle.server_heads != t.handle.heads for t in typists)}"
+        )
     return Outcome(
         name, len(acknowledged), len(acknowledged - stored.keys()) + lost_at_faults + len(made - stored.keys()),
         rows - len(stored) + max(0, len(text) - len(TEXT) - typed), converge_seconds, faults, notes,
