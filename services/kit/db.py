@@ -119,9 +119,10 @@ async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIt
 def unreachable(exc: BaseException) -> bool:
     """Whether `exc` says the database cannot be used right now (refused, restarting, connection lost), so the
     same request may succeed later, rather than that the request itself was wrong."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
+    from sqlalchemy.exc import DBAPIError, PendingRollbackError
 
-    if isinstance(exc, OSError | TimeoutError | PendingRollbackError | OperationalError | InterfaceError):
+    # Not every OperationalError: SQLite reports a missing table or a syntax error as one.
+    if isinstance(exc, OSError | TimeoutError | PendingRollbackError):
         return True
     if isinstance(exc, DBAPIError) and (exc.connection_invalidated or exc.orig is not None and unreachable(exc.orig)):
         return True
