@@ -199,8 +199,8 @@ class Target:
         """COUNT new documents whose WRITERS writers may edit; their automerge: URLs."""
         raise NotImplementedError
 
-    async def sync_urls(self, writers: int, readers: int) -> tuple[list[str], list[str]]:
-        """A connection URL for each writer and each reader (a ticket each for CoGov's writers)."""
+    async def sync_urls(self, writers: int, readers: int) -> tuple[list[dict], list[str]]:
+        """How each writer connects ({"url"} or, for CoGov, {"ticket": …}) and each reader's URL."""
         raise NotImplementedError
 
 
@@ -241,8 +241,8 @@ class Reference(Target):
     async def documents(self, count: int, writers: int) -> list[str]:
         return (await node("create", {"url": self.url, "count": count, "title": "Bench", "text": "Start."}, self.work))["urls"]
 
-    async def sync_urls(self, writers: int, readers: int) -> tuple[list[str], list[str]]:
-        return [self.url] * writers, [self.url] * readers
+    async def sync_urls(self, writers: int, readers: int) -> tuple[list[dict], list[str]]:
+        return [{"url": self.url}] * writers, [self.url] * readers
 
 
 class Cogov(Target):
@@ -323,22 +323,15 @@ class Cogov(Target):
                 urls.append(response.json()["url"])
         return urls
 
-    async def sync_urls(self, writers: int, readers: int) -> tuple[list[str], list[str]]:
-        """Writer i uses member i % members' ticket, on instance i % instances; readers are anonymous."""
+    async def sync_urls(self, writers: int, readers: int) -> tuple[list[dict], list[str]]:
+        """Writer i connects as member i % members to instance i % instances, with a ticket it fetches
+        just before connecting (tickets are valid 60 s); readers are anonymous."""
         async with httpx.AsyncClient(base_url=self.base, timeout=60) as http:
             await self._members(http, min(writers, 8))
-            limit = asyncio.Semaphore(16)
-
-            async def ticket(i: int) -> str:
-                async with limit:
-                    response = await http.post("/api/v1/sync/tickets", headers={"Authorization": f"Bearer {self.tokens[i % len(self.tokens)]}"})
-                response.raise_for_status()
-                return response.json()["ticket"]
-
-            tickets = await asyncio.gather(*(ticket(i) for i in range(writers)))
-        sync = [server.sync_url for server in self.servers]
-        return ([f"{sync[i % len(sync)]}?ticket={ticket}" for i, ticket in enumerate(tickets)],
-                [sync[(i + 1) % len(sync)] for i in range(readers)])
+        servers = self.servers
+        return ([{"ticket": {"api": f"http://127.0.0.1:{servers[i % len(servers)].port}", "token": self.tokens[i % len(self.tokens)],
+                             "sync": servers[i % len(servers)].sync_url}} for i in range(writers)],
+                [servers[(i + 1) % len(servers)].sync_url for i in range(readers)])
 
 
 # --- Live scenarios (S1, S2, S3, S5) ------------------------------------------------------------
@@ -351,7 +344,7 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
     peers = []
     for d, doc in enumerate(urls):
         for w in range(writers):
-            peers.append({"url": writer_urls[d * writers + w], "doc": doc, "writer": f"d{d}w{w}", "seed": d * 1000 + w + 1})
+            peers.append({**writer_urls[d * writers + w], "doc": doc, "writer": f"d{d}w{w}", "seed": d * 1000 + w + 1})
         for r in range(readers):
             peers.append({"url": reader_urls[d * readers + r], "doc": doc})
     settle = 3

@@ -70,6 +70,14 @@ async function connectAndFind(url, doc, timeout = 120) {
   }
 }
 
+// CoGov's writers: a ticket (single use, valid 60 s) fetched with the member's bearer token just
+// before the peer connects, as the editor does, so a long join phase cannot outlive it.
+async function ticketUrl({ api, token, sync }) {
+  const response = await fetch(`${api}/api/v1/sync/tickets`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error(`ticket refused: ${response.status}`);
+  return `${sync}?ticket=${(await response.json()).ticket}`;
+}
+
 const shutdown = (repo) => within(repo.shutdown(), 5000, "shutdown").catch(() => {});
 
 async function inBatches(items, size, work) {
@@ -100,7 +108,7 @@ async function run({ peers, seconds, rate, settle = 3 }) {
     const arrivals = {};
     let repo, handle;
     try {
-      ({ repo, handle } = await connectAndFind(peer.url, peer.doc, 60));
+      ({ repo, handle } = await connectAndFind(peer.ticket ? await ticketUrl(peer.ticket) : peer.url, peer.doc, 60));
     } catch (error) {
       errors.push(`peer of ${peer.doc} did not join: ${error}`);
       return { peer: { ...peer, writer: null, failedWriter: peer.writer }, repo: null, handle: null, arrivals };
