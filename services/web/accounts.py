@@ -30,8 +30,8 @@ async def signup_page(request: Request, viewer: ViewerDep, next: str | None = No
                                                    "min_password": MIN_PASSWORD_LENGTH}, title="Sign up")
 
 
-@router.post("/signup", dependencies=[CsrfChecked])
-async def signup(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
+@router.post("/signup")
+async def signup(request: Request, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
     form = await fields(request)
     next_url = safe_next(form.get("next"), "/me/affiliation")
     try:
@@ -70,8 +70,8 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
     return response
 
 
-@router.post("/signout", dependencies=[CsrfChecked])
-async def signout(session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
+@router.post("/signout")
+async def signout(session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
     if viewer.participant is not None:
         # Revokes this cookie and every bearer token of the participant, on every device.
         await accounts.logout(session, viewer.participant)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+import httpx
 import pytest
 
 from services.web import demo
@@ -217,3 +219,29 @@ async def test_the_demo_seeds_a_realistic_dataset_once(app, client, seed_twice):
     assert token.status_code == 200
     page = await client.get("/networks/cross-border-data-flows-and-privacy/norms/principles-for-trusted-cross-border-data-transfers")
     assert "7. Security" in page.text and "Kenji Watanabe" in page.text
+
+
+async def test_people_signing_up_and_out_at_the_same_moment_all_succeed(app):
+    """Sign-up and sign-out write: on SQLite they queue for the write lock instead of failing with 500."""
+    clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") for _ in range(12)]
+    try:
+        for number, browser in enumerate(clients[:6]):
+            await _sign_up(browser, f"Leaving Person {number}")
+        tokens = [await _token(browser, "/" if number < 6 else "/signup") for number, browser in enumerate(clients)]
+
+        async def act(number: int, browser: httpx.AsyncClient):
+            if number < 6:
+                return await browser.post("/signout", data={"csrf_token": tokens[number]})
+            return await browser.post("/signup", data={"csrf_token": tokens[number], "display_name": f"Joining Person {number}",
+                                                       "email": f"joining{number}@example.org", "password": PASSWORD})
+
+        responses = await asyncio.gather(*(act(number, browser) for number, browser in enumerate(clients)))
+        assert [response.status_code for response in responses] == [303] * 12, [r.text[:200] for r in responses if r.status_code != 303]
+        for browser in clients[:6]:
+            assert "Sign in" in (await browser.get("/")).text
+        for number in range(6, 12):
+            token = await clients[number].post("/api/v1/auth/token", data={"username": f"joining{number}@example.org", "password": PASSWORD})
+            assert token.status_code == 200
+    finally:
+        for browser in clients:
+            await browser.aclose()
