@@ -297,6 +297,11 @@ class DocumentHandle:
         if need:
             data = self._answer_need(data, need)
         unknown = [h for h in their_heads if not self.has_change(h)]
+        if data is not None and unknown:
+            # rc1 may leave out of `need` a head of the server's that we lack (see the hub's receive).
+            message = sync_message.decode(data)
+            if message.version == sync_message.V1 and not set(unknown) <= set(message.need):
+                data = sync_message.encode(message.with_need(set(message.need) | set(unknown)))
         if data is None and unknown:
             # rc1 is "in flight" and silent: ask for what the server has that we lack.
             heads = tuple(sorted(self.doc.get_heads()))

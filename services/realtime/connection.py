@@ -62,6 +62,7 @@ class PeerDocument:
     pending_hashes: set[bytes] = field(default_factory=set)
     missing: set[bytes] = field(default_factory=set)
     last_have: tuple[sync_message.Have, ...] = ()
+    last_answer: tuple | None = None  # heads, need, have and changes of the last answer to this peer
 
 
 @dataclass(frozen=True)

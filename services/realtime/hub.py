@@ -191,21 +191,45 @@ class SyncHub:
                 self.store.evict(document_id)
                 raise ProtocolError("Automerge could not process the sync message") from None
             reply = self._generate(doc, peer_document)
-            if reply is None:
-                # rc1 keeps a sync state "in flight" until the peer acknowledges every change it was
-                # sent, and meanwhile answers nothing, not even a peer that needs a change (or holds
-                # one we need) after a Bloom filter false positive. Answer those by hand.
-                unknown = {h for h in parsed.heads if not document.has_change(doc, h)} - peer_document.pending_hashes
-                wanted = [h for h in parsed.need if document.has_change(doc, h)]
-                heads = tuple(sorted(doc.get_heads()))
+            # rc1 can leave both sides without a change the other holds (a Bloom filter false
+            # positive): it then answers nothing while "in flight", or keeps answering with heads
+            # and no `need`, and the two sides trade identical messages for ever. Ask for the
+            # peer's heads we lack and send what it needs, by hand, whatever rc1 answered.
+            unknown = {h for h in parsed.heads if not document.has_change(doc, h)} - peer_document.pending_hashes
+            wanted = [h for h in parsed.need if document.has_change(doc, h)]
+            heads = tuple(sorted(doc.get_heads()))
         if reply is not None:
-            self._send_sync(peer_document, reply)
+            if unknown or wanted:
+                reply = await self._complete(document_id, reply, unknown, wanted)
         elif unknown or wanted or peer_document.missing:
             changes = await self._stored_changes(document_id, wanted)
             need = unknown | peer_document.missing
             # The last summary rc1 made for this peer: a message without one would stop the peer sending.
             message = sync_message.SyncMessage(sync_message.V1, heads, tuple(sorted(need)), peer_document.last_have, changes)
-            self._send_sync(peer_document, sync_message.encode(message))
+            reply = sync_message.encode(message)
+        if reply is None:
+            return
+        # A message that brought nothing (no changes, no need) does not get again the answer the peer
+        # already has: two rc1 peers whose heads differ would otherwise trade that pair of messages
+        # as fast as the socket goes, until the flood limit cut the peer off.
+        answer = sync_message.decode(reply)
+        gist = (answer.heads, answer.need, answer.have, answer.changes)
+        if parsed.changes or parsed.need or gist != peer_document.last_answer:
+            peer_document.last_answer = gist
+            self._send_sync(peer_document, reply)
+
+    async def _complete(self, document_id: bytes, reply: bytes, unknown: set[bytes], wanted: list[bytes]) -> bytes:
+        """rc1's reply, also asking for `unknown` and carrying the `wanted` changes it left out."""
+        message = sync_message.decode(reply)
+        if message.version != sync_message.V1:
+            return reply
+        sent = {change.hash for change in document.split_changes(b"".join(message.changes))} if wanted and message.changes else set()
+        extra = await self._stored_changes(document_id, [h for h in wanted if h not in sent])
+        if not extra and unknown <= set(message.need):
+            return reply
+        completed = sync_message.SyncMessage(message.version, message.heads, tuple(sorted(set(message.need) | unknown)), message.have,
+                                             message.changes + extra, message.flags)
+        return sync_message.encode(completed)
 
     async def _stored_changes(self, document_id: bytes, hashes: list[bytes]) -> tuple[bytes, ...]:
         if not hashes:
@@ -262,6 +286,7 @@ class SyncHub:
                     for peer_document in list(room.peers):
                         reply = self._generate(doc, peer_document)
                         if reply is not None:
+                            peer_document.last_answer = None
                             self._send_sync(peer_document, reply)
         except asyncio.CancelledError:
             raise

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+import cbor2
+
 from norms import document
+from services.realtime import sync_message
+from services.realtime.client import _handshake
 
 
 async def test_two_members_see_each_others_edits(client, network, norm, connect):
@@ -34,3 +40,28 @@ async def test_http_edits_reach_live_peers(client, network, norm, connect):
     assert response.status_code == 200, response.text
     await reader.wait_for(lambda handle: handle.text.startswith("New: "))
     assert document.read_title(reader.doc) == "Recommender transparency"
+
+
+async def test_a_message_that_brings_nothing_new_is_not_answered_twice(network, norm, live, ticket_for):
+    """Two rc1 peers whose heads differ answer each other's heads-only messages: the server breaks that loop."""
+    websocket, server_id = await _handshake(live, await ticket_for(network["members"][0]), "py-idle-peer", None, 10)
+    async with websocket:
+        wire_id = norm["url"].removeprefix(document.URL_PREFIX)
+        claimed = sync_message.encode(sync_message.SyncMessage(sync_message.V1, (os.urandom(32),), (), (), ()))
+        frame = {"type": "sync", "senderId": "py-idle-peer", "targetId": server_id, "documentId": wire_id, "data": claimed}
+        await websocket.send(cbor2.dumps(frame))
+        first = cbor2.loads(await websocket.recv())
+        assert first["type"] == "sync"
+        # The server asks for the head it lacks, whatever rc1 put in its answer.
+        assert sync_message.decode(first["data"]).need == frame_heads(claimed)
+
+        # The same message again, then a request for a document nobody has: the next frame answers the request.
+        await websocket.send(cbor2.dumps(frame))
+        unknown = document.document_url(os.urandom(16)).removeprefix(document.URL_PREFIX)
+        await websocket.send(cbor2.dumps({**frame, "type": "request", "documentId": unknown, "data": claimed}))
+        after = cbor2.loads(await websocket.recv())
+        assert (after["type"], after["documentId"]) == ("doc-unavailable", unknown)
+
+
+def frame_heads(data: bytes) -> tuple[bytes, ...]:
+    return sync_message.decode(data).heads
