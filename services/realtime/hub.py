@@ -212,11 +212,15 @@ class SyncHub:
         # A message that brought nothing (no changes, no need) does not get again the answer the peer
         # already has: two rc1 peers whose heads differ would otherwise trade that pair of messages
         # as fast as the socket goes, until the flood limit cut the peer off.
-        answer = sync_message.decode(reply)
-        gist = (answer.heads, answer.need, answer.have, answer.changes)
-        if parsed.changes or parsed.need or gist != peer_document.last_answer:
+        if parsed.changes or parsed.need:
+            peer_document.last_answer = None
+        else:
+            answer = sync_message.decode(reply)
+            gist = (answer.heads, answer.need, answer.have, answer.changes)
+            if gist == peer_document.last_answer:
+                return
             peer_document.last_answer = gist
-            self._send_sync(peer_document, reply)
+        self._send_sync(peer_document, reply)
 
     async def _complete(self, document_id: bytes, reply: bytes, unknown: set[bytes], wanted: list[bytes]) -> bytes:
         """rc1's reply, also asking for `unknown` and carrying the `wanted` changes it left out."""

@@ -59,7 +59,7 @@ async def test_a_production_server_writes_json_lines_with_the_request_id_of_each
     ]:
         [access] = [record for record in by_id[request_id] if record["event"] == "request"]
         assert (access["route"], access["status"], access["level"]) == (route, status, "info")
-        assert access["duration_ms"] >= 0 and access["timestamp"].endswith("Z")
+        assert isinstance(access["duration_ms"], float) and access["timestamp"].endswith("Z")
     assert "x" * 500 not in server.log.read_text()
     assert [record["client"] for record in by_id["ops-proxied-5"] if record["event"] == "request"] == ["203.0.113.5"]
     assert any(record["event"] == "sync.closing" for record in by_id["ops-socket-4"])

@@ -12,8 +12,20 @@ import sys
 from pathlib import Path
 
 import httpx
+import websockets
 
 from tests.conftest import TEST_SECRET, service_unavailable
+
+
+async def close_of(socket: websockets.ClientConnection, timeout: float = 10) -> tuple[int | None, str]:
+    """Read until the server closes the socket; its close code and reason."""
+    async with asyncio.timeout(timeout):
+        try:
+            while True:
+                await socket.recv()
+        except websockets.ConnectionClosed:
+            pass
+    return socket.close_code, socket.close_reason
 
 
 def free_port() -> int:

@@ -7,6 +7,8 @@ import asyncio
 import cbor2
 import websockets
 
+from tests.realtime.servers import close_of
+
 ORIGINAL = "Platforms publish their ranking criteria."
 
 
@@ -18,14 +20,6 @@ async def _joined(live: str) -> tuple[websockets.ClientConnection, str]:
     return socket, answer["senderId"]
 
 
-async def _close_of(socket: websockets.ClientConnection) -> tuple[int, str]:
-    async with asyncio.timeout(10):
-        try:
-            while True:
-                await socket.recv()
-        except websockets.ConnectionClosed:
-            pass
-    return socket.close_code, socket.close_reason
 
 
 def _sync(server: str, document_id: str, data: bytes) -> bytes:
@@ -57,7 +51,7 @@ async def test_bad_frames_close_only_their_socket(client, network, norm, connect
     for name, (make, code, reason) in BAD_FRAMES.items():
         socket, server = await _joined(live)
         await socket.send(make(server, norm["url"].removeprefix("automerge:")))
-        closed_code, closed_reason = await _close_of(socket)
+        closed_code, closed_reason = await close_of(socket)
         assert closed_code == code and reason in closed_reason, name
 
     await member.splice(0, 0, "Still here. ")
@@ -69,17 +63,17 @@ async def test_bad_frames_close_only_their_socket(client, network, norm, connect
 async def test_text_frame_and_message_before_join(live):
     socket = await websockets.connect(live)
     await socket.send("hello")
-    assert (await _close_of(socket))[0] == 1003
+    assert (await close_of(socket))[0] == 1003
     socket = await websockets.connect(live)
     await socket.send(cbor2.dumps({"type": "sync", "senderId": "x", "targetId": "y", "documentId": "z", "data": b"\x42"}))
-    code, reason = await _close_of(socket)
+    code, reason = await close_of(socket)
     assert code == 1008 and "join" in reason
 
 
 async def test_frame_over_8_mib_closes_1009(live):
     socket, _server = await _joined(live)
     await socket.send(b"\x00" * (8 * 1024 * 1024 + 1))
-    code, reason = await _close_of(socket)
+    code, reason = await close_of(socket)
     assert code == 1009 and "limit" in reason
 
 
@@ -91,7 +85,7 @@ async def test_flood_is_throttled_then_closed(live, norm):
             await socket.send(frame)
     except websockets.ConnectionClosed:
         pass
-    code, reason = await _close_of(socket)
+    code, reason = await close_of(socket)
     assert code == 1008 and "messages per second" in reason
 
 
@@ -100,4 +94,4 @@ async def test_unsupported_protocol_version_is_refused(live):
     await socket.send(cbor2.dumps({"type": "join", "senderId": "future", "peerMetadata": {}, "supportedProtocolVersions": ["9"]}))
     error = cbor2.loads(await socket.recv())
     assert error["type"] == "error" and "protocol version" in error["message"]
-    assert (await _close_of(socket))[0] == 1008
+    assert (await close_of(socket))[0] == 1008

@@ -98,9 +98,10 @@ def _document_id(norm: dict) -> bytes:
     return parse_document_id(norm["url"])
 
 
+# Two instances share one database: PostgreSQL only (a SQLite file belongs to one server).
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_instances_converge_through_redis_and_after_it_restarts(client, network, norm, database_url, ticket_for, tmp_path):
-    if database_url.startswith("sqlite"):
-        pytest.skip("two instances share PostgreSQL")
     redis = await RedisServer().start()
     first = await CogovServer(database_url, tmp_path, redis.url).start()
     second = await CogovServer(database_url, tmp_path, redis.url).start()

@@ -20,6 +20,7 @@ from norms.models import NormChange
 from services.realtime import connection as connection_module
 from services.realtime import sync_message
 from services.realtime.client import SyncClient
+from tests.realtime.servers import close_of
 
 OCTETS = {"content-type": "application/octet-stream"}
 
@@ -47,13 +48,7 @@ async def _sync_changes(live: str, ticket: str, wire_id: str, change: bytes) -> 
     [parsed] = document.split_changes(change)
     data = sync_message.encode(sync_message.SyncMessage(sync_message.V1, (parsed.hash,), (), (), (change,)))
     await socket.send(cbor2.dumps({"type": "sync", "senderId": "forger", "targetId": server, "documentId": wire_id, "data": data}))
-    async with asyncio.timeout(10):
-        try:
-            while True:
-                await socket.recv()
-        except websockets.ConnectionClosed:
-            pass
-    return socket.close_code, socket.close_reason
+    return await close_of(socket)
 
 
 async def test_forged_actors_and_equivocating_changes_are_refused_and_logged(client, app, network, norm, live, ticket_for, monkeypatch):

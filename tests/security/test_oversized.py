@@ -22,7 +22,7 @@ from norms import document
 from norms.models import NormChange
 from services.realtime import sync_message
 from services.realtime.client import SyncClient
-from tests.realtime.servers import CogovServer
+from tests.realtime.servers import CogovServer, close_of
 from tests.security.conftest import ON_SQLITE
 
 pytestmark = ON_SQLITE
@@ -50,14 +50,6 @@ def _reset_peak(pid: int) -> None:
         clear.write("5")  # VmHWM := VmRSS
 
 
-async def _close_of(socket) -> tuple[int | None, str]:
-    async with asyncio.timeout(20):
-        try:
-            while True:
-                await socket.recv()
-        except websockets.ConnectionClosed:
-            pass
-    return socket.close_code, socket.close_reason
 
 
 async def _joined(url: str):
@@ -96,7 +88,7 @@ async def test_oversized_frames_and_million_operation_changes(app, network, norm
                 socket, server_id = await _joined(f"{server.sync_url}?ticket={await ticket(amina)}")
                 data = sync_message.encode(sync_message.SyncMessage(version, (), (), (), (payload,)))
                 await socket.send(cbor2.dumps({"type": "sync", "senderId": "big", "targetId": server_id, "documentId": wire_id, "data": data}))
-                code, reason = await _close_of(socket)
+                code, reason = await close_of(socket, timeout=20)
                 assert code == 1009 and "at most 100000 operations" in reason, (version, code, reason)
 
             for size in (8 * MIB + 1, 64 * MIB):
@@ -105,7 +97,7 @@ async def test_oversized_frames_and_million_operation_changes(app, network, norm
                     await socket.send(os.urandom(16) * (size // 16) + b"\x00" * (size % 16))
                 except websockets.ConnectionClosed:
                     pass
-                assert (await _close_of(socket))[0] == 1009, size
+                assert (await close_of(socket, timeout=20))[0] == 1009, size
 
             memory = _memory(pid)
             print(f"\nserver RSS {baseline / MIB:.0f} MiB before, peak {memory['VmHWM'] / MIB:.0f} MiB while refusing")
