@@ -87,6 +87,7 @@ class Connection:
         self._tokens = float(self._rate)
         self._refilled = asyncio.get_running_loop().time()
         self._strikes: deque[float] = deque()
+        self._handling = False  # a frame is being handled (it may hold a database session)
 
     @property
     def participant_id(self) -> uuid.UUID | None:
@@ -101,6 +102,11 @@ class Connection:
         try:
             await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             if writer.done() and not reader.done():
+                # Let a frame being handled finish, so its database session closes rather than being
+                # cancelled mid-query and left to the garbage collector; then stop reading.
+                self.closing = True
+                if self._handling:
+                    await asyncio.wait({reader}, timeout=5)
                 reader.cancel()
             elif reader.done() and not writer.done():
                 self.closing = True
@@ -174,6 +180,7 @@ class Connection:
                 return
             if not await self._throttle():
                 return
+            self._handling = True
             try:
                 await self._handle(protocol.decode_frame(data))
             except ProtocolError as exc:
@@ -186,6 +193,8 @@ class Connection:
                 log.warning("sync.database_unreachable", peer=self.peer_id, error=repr(exc))
                 self.close(protocol.TRY_AGAIN_LATER, "the database is unreachable; reconnect in a moment")
                 return
+            finally:
+                self._handling = False
 
     async def _throttle(self) -> bool:
         """A token bucket of `rate` messages a second: over it, wait (throttle); a second's worth of waits in 5 s closes."""

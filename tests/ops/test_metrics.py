@@ -17,7 +17,8 @@ from services.settings import SettingsError
 from tests.clearinghouse.conftest import adopt
 from tests.clearinghouse.test_websub import subscribed
 from tests.ops.conftest import ON_SQLITE, samples, scrape, value
-from tests.realtime.test_hostile_input import _close_of, _joined
+from tests.realtime.servers import close_of
+from tests.realtime.test_hostile_input import _joined
 
 LATENCY = "cogov_http_request_duration_seconds_count"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
@@ -151,6 +152,6 @@ async def test_a_flooding_sync_socket_is_closed_and_counted(client, live):
             await socket.send(frame)
     except websockets.ConnectionClosed:
         pass
-    code, reason = await _close_of(socket)
+    code, reason = await close_of(socket)
     assert code == 1008 and "messages per second" in reason
     assert value(await scrape(client), "cogov_rate_limited_total", limit="sync_messages") - before == 1

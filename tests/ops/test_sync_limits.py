@@ -9,7 +9,7 @@ import uuid
 import websockets
 
 from tests.ops.conftest import ON_SQLITE, scrape, value
-from tests.realtime.test_hostile_input import _close_of
+from tests.realtime.servers import close_of
 
 SETTINGS = {"sync_max_sockets_per_participant": 2}
 
@@ -24,7 +24,7 @@ async def test_a_participant_holds_at_most_the_configured_sockets(client, app, n
     before = value(await scrape(client), "cogov_rate_limited_total", limit="sync_sockets")
     first, _second = await connect(amina), await connect(amina)
     extra = await websockets.connect(f"{live}?ticket={await ticket_for(amina)}")
-    code, reason = await _close_of(extra)
+    code, reason = await close_of(extra)
     assert code == 1008 and "more than 2 open sync sockets" in reason
     assert value(await scrape(client), "cogov_rate_limited_total", limit="sync_sockets") - before == 1
     # Someone else, and readers without an account, still connect; the two open sockets still sync.
