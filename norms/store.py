@@ -10,9 +10,11 @@ fails half-way, so memory never holds what the database does not.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -50,6 +52,47 @@ class Limits:
     group_commit_max: int = 256  # writes sharing one commit at most
 
 
+JOURNAL_KEEP = 1024
+
+
+class Journal:
+    """The changes merged into one resident copy since it loaded, in the order merged (the last 1,024).
+
+    A position counts the changes merged before it. Every change a copy holds beyond its load is an
+    ancestor of the heads it had after its last merge, so the changes after position `p` are exactly
+    what a peer that had the copy's heads at `p` lacks. A copy loaded again starts a new journal:
+    a position means something only with the journal it came from. Read and written under the
+    document's lock.
+    """
+
+    __slots__ = ("start", "entries", "positions")
+
+    def __init__(self) -> None:
+        self.start = 0
+        self.entries: deque[Change] = deque()
+        self.positions: dict[bytes, int] = {}  # hash -> position, for the changes still kept
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.entries)
+
+    def add(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            self.positions[change.hash] = self.end
+            self.entries.append(change)
+        while len(self.entries) > JOURNAL_KEEP:
+            self.positions.pop(self.entries.popleft().hash, None)
+            self.start += 1
+
+    def since(self, position: int) -> list[Change] | None:
+        """The changes merged after `position`; None if the journal no longer keeps them all."""
+        if not self.start <= position <= self.end:
+            return None
+        if position == self.end:
+            return []
+        return list(itertools.islice(self.entries, position - self.start, None))
+
+
 @dataclass
 class _Resident:
     doc: am.Document
@@ -59,6 +102,7 @@ class _Resident:
     change_count: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
+    journal: Journal = field(default_factory=Journal)
 
 
 @dataclass(eq=False)
@@ -90,6 +134,7 @@ class Stored:
     document_id: bytes
     changes: list[Change]
     origin: object = None
+    relayed: bool = False  # merged from what another instance stored (already published there)
 
 
 @dataclass(frozen=True)
@@ -469,6 +514,7 @@ class NormStore:
         resident.last_change_id = max(resident.last_change_id, rows[-1].id)
         resident.last_seq.update(_last_seqs(changes))
         resident.change_count += len(changes)
+        resident.journal.add(changes)
         return resident, Applied(changes, document.heads_hex(resident.doc))
 
     async def _locked_resident(self, document_id: bytes) -> _Resident:
@@ -593,6 +639,8 @@ class NormStore:
         resident.last_change_id = rows[-1].id
         resident.last_seq.update(_last_seqs(changes))
         resident.change_count += len(changes)
+        resident.journal.add(changes)
+        self._tell(Stored(document_id, changes, relayed=True))
         return len(changes)
 
     def _evict_idle(self) -> None:
@@ -622,6 +670,11 @@ class NormStore:
         resident = self._resident.get(document_id)
         if resident is not None:
             resident.last_used = time.monotonic()  # the idle time starts when the last peer leaves
+
+    def journal(self, document_id: bytes) -> Journal | None:
+        """The resident copy's journal (read it inside `reading`, under the document's lock)."""
+        resident = self._resident.get(document_id)
+        return resident.journal if resident is not None else None
 
     def is_resident(self, document_id: bytes) -> bool:
         return document_id in self._resident

@@ -23,6 +23,7 @@ from norms.errors import (
     UnknownDependencies,
 )
 from norms.service import edit_permission
+from norms.store import Journal
 from services.kit import metrics
 from services.kit.db import unreachable
 from services.realtime import protocol, sync_message
@@ -57,12 +58,18 @@ class PeerDocument:
     wire_id: str  # the documentId exactly as the peer wrote it, for replies
     network_id: uuid.UUID
     member: bool  # a member of the norm's network when the peer opened it (the watchdog re-checks)
-    state: am.SyncState = field(default_factory=am.SyncState)
+    state: am.SyncState | None = field(default_factory=am.SyncState)  # None while the hub keeps its own
     pending: list[bytes] = field(default_factory=list)
     pending_hashes: set[bytes] = field(default_factory=set)
     missing: set[bytes] = field(default_factory=set)
     last_have: tuple[sync_message.Have, ...] = ()
     last_answer: tuple | None = None  # heads, need, have and changes of the last answer to this peer
+    # Once the peer holds everything this server has, rc1's sync state is set aside and the hub keeps
+    # its own: the peer has every change of `journal` before `sent`, and `theirs` came from it.
+    journal: Journal | None = None
+    sent: int = 0
+    theirs: set[bytes] = field(default_factory=set)
+    heads: tuple[bytes, ...] = ()  # the heads the peer last said it has
 
 
 @dataclass(frozen=True)
@@ -282,16 +289,15 @@ class Connection:
             message = sync_message.decode(frame.data)
         except sync_message.InvalidSyncMessage as exc:
             raise ProtocolError(f"sync data is not an Automerge sync message: {exc}") from None
-        data = frame.data
         if message.changes:
-            data = await self._store(peer_document, message, frame.data)
-        await self.hub.receive(peer_document, data)
+            message = await self._store(peer_document, message)
+        await self.hub.receive(peer_document, message)
 
-    async def _store(self, peer_document: PeerDocument, message: sync_message.SyncMessage, data: bytes) -> bytes:
+    async def _store(self, peer_document: PeerDocument, message: sync_message.SyncMessage) -> sync_message.SyncMessage:
         """Commit the message's changes through the norm store before anything answers them.
 
-        Returns what rc1 should receive into the sync state: the message itself once its changes are
-        stored, or the message without them while they wait for their dependencies.
+        Returns what the sync state should take in: the message itself once its changes are stored,
+        or the message without them while they wait for their dependencies.
         """
         if self.participant_id is None:
             raise ProtocolError("read-only connection: sign in and connect with a ticket to edit", POLICY)
@@ -306,7 +312,7 @@ class Connection:
             )
         except UnknownDependencies as exc:
             self._hold(peer_document, chunks, exc.extra.get("missing", []))
-            return sync_message.encode(message.without_changes())
+            return message.without_changes()
         except (NotAMember, NotDrafting, AttributionRefused) as exc:
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", POLICY) from None
         except InvalidChanges as exc:
@@ -316,7 +322,7 @@ class Connection:
         except NormNotFound:
             raise ProtocolError("the document no longer exists", POLICY) from None
         peer_document.pending, peer_document.pending_hashes, peer_document.missing = [], set(), set()
-        return data
+        return message
 
     def _hold(self, peer_document: PeerDocument, chunks: list[bytes], missing: list[str]) -> None:
         try:

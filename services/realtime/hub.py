@@ -6,6 +6,11 @@ from the resident document, under the document's lock, so no peer ever hears of 
 change. Other instances learn of changes through the broker (one channel per document, carrying
 the raw change bytes) and catch up from the database, which stays the source of truth; each room
 also catches up on a timer, so a lost broker message delays a peer but never loses an edit.
+
+A peer that holds everything the server has is served from the store's journal of recent changes
+instead of rc1's sync state: its acknowledgements cost a look at the heads, and each fan-out round
+builds one message for all such peers. rc1 takes over again whenever a peer lags, asks for
+something, or has what the server lacks.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from starlette.websockets import WebSocket
 from networks.models import Membership
 from norms import document
 from norms.models import Norm, NormChange
-from norms.store import NormStore, Stored
+from norms.document import Change
+from norms.store import Journal, NormStore, Stored
 from services.accounts.models import Participant
 from services.kit.broker import Broker
 from services.realtime import protocol, sync_message, tickets
@@ -52,6 +58,7 @@ class Room:
     document_id: bytes
     peers: set[PeerDocument] = field(default_factory=set)
     dirty: bool = False
+    last_round: float = float("-inf")
     fanout: asyncio.Task | None = None
     follower: asyncio.Task | None = None
 
@@ -174,12 +181,16 @@ class SyncHub:
                 if task is not None:
                     task.cancel()
 
-    async def receive(self, peer_document: PeerDocument, data: bytes) -> None:
+    async def receive(self, peer_document: PeerDocument, parsed: sync_message.SyncMessage) -> None:
         """Take a sync message (its changes already stored) into the peer's sync state and answer it."""
         document_id = peer_document.document_id
-        parsed = sync_message.decode(data)
         unknown: set[bytes] = set()
         async with self.store.reading(document_id, catch_up=False) as doc:
+            if peer_document.journal is not None:
+                if self._receive_caught_up(doc, peer_document, parsed):
+                    return
+                peer_document.journal, peer_document.state = None, am.SyncState()
+            data = sync_message.encode(parsed)
             try:
                 doc.receive_sync_message(peer_document.state, am.Message.decode(data))
             except Exception as exc:
@@ -191,13 +202,23 @@ class SyncHub:
                 self.store.evict(document_id)
                 raise ProtocolError("Automerge could not process the sync message") from None
             reply = self._generate(doc, peer_document)
+            heads = tuple(sorted(doc.get_heads()))
+            if tuple(sorted(parsed.heads)) == heads and not parsed.need and not peer_document.pending:
+                # The peer holds everything this server has: from now on the journal tells what it lacks.
+                journal = self.store.journal(document_id)
+                if journal is not None:
+                    peer_document.journal, peer_document.sent, peer_document.heads = journal, journal.end, parsed.heads
+                    peer_document.theirs.clear()
+                    peer_document.state = None
+                    if reply is not None:
+                        self._send_sync(peer_document, reply)
+                    return
             # rc1 can leave both sides without a change the other holds (a Bloom filter false
             # positive): it then answers nothing while "in flight", or keeps answering with heads
             # and no `need`, and the two sides trade identical messages for ever. Ask for the
             # peer's heads we lack and send what it needs, by hand, whatever rc1 answered.
             unknown = {h for h in parsed.heads if not document.has_change(doc, h)} - peer_document.pending_hashes
             wanted = [h for h in parsed.need if document.has_change(doc, h)]
-            heads = tuple(sorted(doc.get_heads()))
         if reply is not None:
             if unknown or wanted:
                 reply = await self._complete(document_id, reply, unknown, wanted)
@@ -221,6 +242,39 @@ class SyncHub:
                 return
             peer_document.last_answer = gist
         self._send_sync(peer_document, reply)
+
+    def _receive_caught_up(self, doc: am.Document, peer_document: PeerDocument, parsed: sync_message.SyncMessage) -> bool:
+        """Answer a peer that was caught up, from the journal; False if rc1 must take over (call under the lock).
+
+        The usual messages of a live document, an acknowledgement or a few new changes from a peer
+        that holds everything else, cost rc1 a walk of the whole history each (milliseconds once a
+        norm has thousands of changes); here they cost a look at the heads.
+        """
+        journal = self.store.journal(peer_document.document_id)
+        if journal is not peer_document.journal or parsed.need or peer_document.pending:
+            return False
+        heads = doc.get_heads()
+        if any(head not in journal.positions and head not in heads for head in parsed.heads):
+            return False  # the peer has something this server lacks: rc1 finds out what
+        lacking = journal.since(peer_document.sent)
+        if lacking is None:
+            return False
+        peer_document.heads = parsed.heads
+        if lacking or parsed.changes:  # new changes for it, or its own to acknowledge
+            self._send_caught_up(peer_document, journal, heads, lacking)
+        return True
+
+    def _send_caught_up(self, peer_document: PeerDocument, journal: Journal, heads: list[bytes], lacking: list[Change]) -> None:
+        changes = tuple(change.data for change in lacking if change.hash not in peer_document.theirs)
+        peer_document.sent = journal.end
+        peer_document.theirs.clear()
+        self._send_sync(peer_document, _caught_up_message(heads, changes))
+
+    def _fall_back(self, doc: am.Document, peer_document: PeerDocument) -> None:
+        """Hand a caught-up peer back to rc1, with a sync state that knows the heads the peer last reported."""
+        peer_document.journal, peer_document.state = None, am.SyncState()
+        reported = sync_message.SyncMessage(sync_message.V1, peer_document.heads, (), (sync_message.Have(peer_document.heads, b""),), ())
+        doc.receive_sync_message(peer_document.state, am.Message.decode(sync_message.encode(reported)))
 
     async def _complete(self, document_id: bytes, reply: bytes, unknown: set[bytes], wanted: list[bytes]) -> bytes:
         """rc1's reply, also asking for `unknown` and carrying the `wanted` changes it left out."""
@@ -271,8 +325,13 @@ class SyncHub:
     def _on_stored(self, stored: Stored) -> None:
         room = self.rooms.get(stored.document_id)
         if room is not None:
+            if isinstance(stored.origin, Connection):
+                # The writer has its own changes: none of them goes back to it.
+                for peer_document in room.peers:
+                    if peer_document.connection is stored.origin and peer_document.journal is not None:
+                        peer_document.theirs.update(change.hash for change in stored.changes)
             self._request_fanout(room)
-        if stored.changes:
+        if stored.changes and not stored.relayed:
             payload = cbor2.dumps({"o": self.instance_id, "k": "c", "d": b"".join(change.data for change in stored.changes)})
             self._spawn(self._publish(stored.document_id, payload))
 
@@ -282,12 +341,39 @@ class SyncHub:
             room.fanout = asyncio.create_task(self._fanout(room))
 
     async def _fanout(self, room: Room) -> None:
-        """Offer every peer of the room what it lacks; changes arriving meanwhile join the next round."""
+        """Offer every peer of the room what it lacks; changes arriving meanwhile join the next round.
+
+        Rounds start at most every `sync_batch_seconds`: a change typed right after a quiet spell goes
+        out at once, and under a burst each peer gets one message per interval, not one per change.
+        """
+        loop = asyncio.get_running_loop()
         try:
             while room.dirty and room.peers:
+                wait = room.last_round + self.settings.sync_batch_seconds - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 room.dirty = False
                 async with self.store.reading(room.document_id, catch_up=False) as doc:
+                    room.last_round = loop.time()
+                    journal = self.store.journal(room.document_id)
+                    heads = doc.get_heads()
+                    shared: dict[int, bytes] = {}  # one message for every caught-up peer at the same position
                     for peer_document in list(room.peers):
+                        if peer_document.journal is not None:
+                            lacking = journal.since(peer_document.sent) if journal is peer_document.journal else None
+                            if lacking is not None:
+                                if not lacking:
+                                    continue
+                                if peer_document.theirs:  # its own changes are left out: a message of its own
+                                    self._send_caught_up(peer_document, journal, heads, lacking)
+                                    continue
+                                position = peer_document.sent
+                                if position not in shared:
+                                    shared[position] = _caught_up_message(heads, tuple(change.data for change in lacking))
+                                peer_document.sent = journal.end
+                                self._send_sync(peer_document, shared[position])
+                                continue
+                            self._fall_back(doc, peer_document)
                         reply = self._generate(doc, peer_document)
                         if reply is not None:
                             peer_document.last_answer = None
@@ -466,6 +552,17 @@ class SyncHub:
                 for info in residents
             ],
         }
+
+
+def _caught_up_message(heads: list[bytes], changes: tuple[bytes, ...]) -> bytes:
+    """A sync message to a peer that holds everything before `changes`: our heads, the changes, no `need`.
+
+    Its summary says the peer and this server share these heads (the peer has them once it applies
+    the changes) and that this server has nothing beyond them, so the peer sends back exactly its
+    own changes this server has not acknowledged, and never echoes the ones it was just sent.
+    """
+    ordered = tuple(sorted(heads))
+    return sync_message.encode(sync_message.SyncMessage(sync_message.V1, ordered, (), (sync_message.Have(ordered, b""),), changes))
 
 
 def _rss_bytes() -> int | None:

@@ -116,6 +116,7 @@ async def test_two_instances_converge_through_redis_and_after_it_restarts(client
         await on_second.wait_for(lambda h: h.text.startswith("From the first instance. "))
         await also_second.splice(len(also_second.text), 0, " From the second.")
         await on_first.wait_for(lambda h: h.text.endswith(" From the second."))
+        await on_second.wait_for(lambda h: h.text.endswith(" From the second."))  # it appends after that
 
         redis.stop()  # the broker is gone: instances must catch up from the database
         await on_first.splice(0, 0, "Without Redis: ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import cbor2
@@ -65,3 +66,69 @@ async def test_a_message_that_brings_nothing_new_is_not_answered_twice(network, 
 
 def frame_heads(data: bytes) -> tuple[bytes, ...]:
     return sync_message.decode(data).heads
+
+
+def record_changes(handle) -> list[list[document.Change]]:
+    """The changes of each sync message the server sends this replica, as they arrive."""
+    received: list[list[document.Change]] = []
+    original = handle._receive
+
+    async def receive(data: bytes) -> None:
+        message = sync_message.decode(data)
+        received.append(document.split_changes(b"".join(message.changes)) if message.changes else [])
+        await original(data)
+
+    handle._receive = receive
+    return received
+
+
+async def test_a_caught_up_writer_hears_others_changes_but_never_its_own(network, norm, connect):
+    amina, bruno = network["members"][0], network["members"][1]
+    first = await (await connect(amina)).open(norm["url"])
+    second = await (await connect(bruno)).open(norm["url"])
+    heard = record_changes(first)
+    for n in range(12):
+        await first.splice(0, 0, "ab"[n % 2])
+        await second.splice(len(second.text), 0, "xy"[n % 2])
+        await asyncio.sleep(0.01)
+    await first.wait_for(lambda handle: handle.text.endswith("xyxyxyxyxyxy") and handle.text.startswith("babababababa"))
+    await second.wait_for(lambda handle: handle.text == first.text)
+    await first.wait_synced()
+    actors = {change.actor for message in heard for change in message}
+    assert actors == {second.actor}  # every change of Bruno's reached Amina, none of hers came back
+
+
+async def test_a_burst_reaches_readers_in_one_message_per_interval(app, network, norm, connect):
+    app.state.sync_hub.settings.sync_batch_seconds = 0.4
+    writer = await (await connect(network["members"][0])).open(norm["url"])
+    reader = await (await connect()).open(norm["url"])
+    heard = record_changes(reader)
+    for letter in "abcdefghij":  # ten changes within about 0.2 s, under the 0.4 s interval
+        await writer.splice(0, 0, letter)
+        await asyncio.sleep(0.02)
+    await reader.wait_for(lambda handle: handle.text.startswith("jihgfedcba"))
+    carrying = [message for message in heard if message]
+    assert sum(map(len, carrying)) == 10
+    assert len(carrying) <= 3  # the first change at once, the rest together after the interval
+
+
+async def test_peers_follow_a_document_reloaded_under_them(app, client, network, norm, connect):
+    """A resident copy dropped and loaded again (a failed write does that) starts a new journal: peers fall back to rc1."""
+    writer = await (await connect(network["members"][0])).open(norm["url"])
+    reader = await (await connect()).open(norm["url"])
+    await writer.splice(0, 0, "One. ")
+    await reader.wait_for(lambda handle: handle.text.startswith("One. "))
+    store = app.state.sync_hub.store
+    store.evict(document.parse_document_id(norm["url"]))
+    await writer.splice(0, 0, "Two. ")
+    await reader.wait_for(lambda handle: handle.text.startswith("Two. One. "))
+    store.evict(document.parse_document_id(norm["url"]))
+    response = await client.post(
+        f"/api/v1/norms/{norm['id']}/edits",
+        json={"splices": [{"index": 0, "delete": 0, "insert": "Three. "}]},
+        headers=network["members"][1]["headers"],
+    )
+    assert response.status_code == 200, response.text
+    for handle in (writer, reader):
+        await handle.wait_for(lambda handle: handle.text.startswith("Three. Two. One. "))
+    await writer.wait_synced()
