@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     sync_max_ephemeral_bytes: int = Field(default=64 * 1024, ge=64)
     sync_outbox_limit: int = Field(default=5000, ge=10)
     # A document's peers hear of new changes at most this often (the first change after a pause at once).
-    sync_batch_seconds: float = Field(default=0.05, ge=0, le=1)
+    sync_batch_seconds: float = Field(default=0.1, ge=0, le=1)
     sync_revalidate_seconds: float = Field(default=2.0, gt=0)
     sync_catch_up_seconds: float = Field(default=5.0, gt=0)
     # Clearing house: the Ed25519 key signing adoption records (PEM or base64url seed; default: a
