@@ -307,7 +307,7 @@ class NormStore:
 
         def merge(doc: am.Document, fresh: list[Change]) -> None:
             try:
-                document.merge_changes(doc, fresh)
+                document.merge_changes(doc, fresh, fresh=True)  # `prepare` checked them against the database
             except document.MissingDependencies as exc:
                 missing = [h.hex() for h in exc.hashes]
                 raise UnknownDependencies(f"Unknown dependencies: {', '.join(missing)}", missing=missing) from exc
@@ -635,7 +635,7 @@ class NormStore:
             return 0
         # Rows after `last_change_id` are exactly what this copy lacks (writers hold the norm's row lock).
         changes = document.split_changes(b"".join(row.data for row in rows))
-        document.merge_changes(resident.doc, changes)
+        document.merge_changes(resident.doc, changes, fresh=True)  # stored after its dependencies, never seen here
         resident.last_change_id = rows[-1].id
         resident.last_seq.update(_last_seqs(changes))
         resident.change_count += len(changes)
