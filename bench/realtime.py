@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import multiprocessing
 import os
 import random
@@ -43,11 +44,18 @@ GROUPS = [("civil_society", "KE"), ("private_sector", "BR"), ("technical_academi
 # --- Client processes -------------------------------------------------------------------
 
 
+def _chunk_hash(chunk: bytes) -> bytes | None:
+    """An uncompressed change chunk's hash: SHA-256 of its type, length and body, checked against its checksum."""
+    digest = hashlib.sha256(chunk[8:]).digest()
+    return digest if digest[:4] == chunk[4:8] else None
+
+
 def _peers_process(sync_urls, doc_url, writers, readers, rate, start_at, seconds, results):
     results.put(asyncio.run(_peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds)))
 
 
 async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds):
+    from services.realtime import sync_message
     from services.realtime.client import SyncClient
 
     sent: dict[bytes, float] = {}
@@ -60,12 +68,18 @@ async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds):
         handle = await client.open(doc_url, timeout=60)
         original = handle._receive
         peer = len(handles)
+        seen: set[bytes] = set()
 
         async def receive(data: bytes) -> None:
             before = handle.doc.get_heads()
             await original(data)
             now = time.time()
-            arrivals.extend((peer, change.hash, now) for change in handle.doc.get_changes(before))
+            hashes = [_chunk_hash(chunk) for chunk in sync_message.decode(data).changes]
+            if None in hashes:  # a compressed chunk: ask rc1 (which walks the history)
+                hashes = [change.hash for change in handle.doc.get_changes(before)]
+            fresh = [change_hash for change_hash in hashes if change_hash not in seen]
+            seen.update(fresh)
+            arrivals.extend((peer, change_hash, now) for change_hash in fresh)
 
         handle._receive = receive
         handles.append(handle)
