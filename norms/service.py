@@ -38,7 +38,7 @@ from norms.schemas import (
     VersionOut,
     VersionText,
 )
-from norms.store import Applied, NormStore, parse_heads
+from norms.store import Applied, LockedNorm, NormStore, parse_heads
 from services.accounts.models import Participant
 from services.audit import service as audit
 from services.kit.pagination import encode_cursor
@@ -71,7 +71,7 @@ EDITABLE = frozenset({NormStatus.drafting, NormStatus.adopted})
 def edit_permission(participant_id: uuid.UUID):
     """The check the store runs inside its write transaction: a member, on a norm whose draft is editable."""
 
-    async def authorize(session: AsyncSession, norm: Norm) -> None:
+    async def authorize(session: AsyncSession, norm: LockedNorm) -> None:
         if not await _is_member(session, norm.network_id, participant_id):
             raise NotAMember()
         if norm.status not in EDITABLE:

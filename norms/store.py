@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import automerge.core as am
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,7 +36,7 @@ from norms.errors import (
     NormTooLarge,
     UnknownDependencies,
 )
-from norms.models import ActorBinding, Norm, NormChange, NormSnapshot
+from norms.models import ActorBinding, Norm, NormChange, NormSnapshot, NormStatus
 from services.kit import metrics
 from services.kit.db import transaction
 
@@ -53,6 +53,9 @@ class Limits:
 
 
 JOURNAL_KEEP = 1024
+
+_NORMS = Norm.__table__
+_CHANGES = NormChange.__table__
 
 
 class Journal:
@@ -424,15 +427,16 @@ class NormStore:
                     for document_id in round_.touched:
                         self._drop(document_id, round_)
                     raise
-            for job, resident, applied in results:
-                if applied.changes:
-                    # Committed now: every actor of these changes is bound to this participant.
-                    self._bindings.update(dict.fromkeys((change.actor for change in applied.changes), job.participant_id))
-                    resident.last_used = time.monotonic()
-                    metrics.changes_applied(len(applied.changes))
-                    self._tell(Stored(job.document_id, applied.changes, job.origin))
-                if not job.future.done():
-                    job.future.set_result(applied)
+                # Committed: answer before the session hands its connection back (on SQLite, one more trip to aiosqlite's thread).
+                for job, resident, applied in results:
+                    if applied.changes:
+                        # Every actor of these changes is now bound to this participant.
+                        self._bindings.update(dict.fromkeys((change.actor for change in applied.changes), job.participant_id))
+                        resident.last_used = time.monotonic()
+                        metrics.changes_applied(len(applied.changes))
+                        self._tell(Stored(job.document_id, applied.changes, job.origin))
+                    if not job.future.done():
+                        job.future.set_result(applied)
         finally:
             for resident in round_.locked:
                 resident.lock.release()
@@ -475,7 +479,7 @@ class NormStore:
             if body_length > self.limits.max_chars:
                 raise NormTooLarge(f"The norm would hold {body_length} characters; at most {self.limits.max_chars}")
             body = document.body_id(resident.doc)
-            rows = self._rows(document_id, job.participant_id, changes, [document.count_text_ops(c, body) for c in changes])
+            rows = _row_values(document_id, job.participant_id, changes, [document.count_text_ops(c, body) for c in changes])
             crossed = (norm.change_count + len(rows)) // self.limits.snapshot_every > norm.change_count // self.limits.snapshot_every
             snapshot = _save(resident.doc) if crossed else None
         except BaseException:
@@ -487,31 +491,37 @@ class NormStore:
             if mutated:
                 round_.touched.add(document_id)
         # Checked: from here on a failure is the database's, and fails the whole round.
+        # Core statements, not the ORM's unit of work: a write is a few known rows, and on SQLite
+        # every statement is a round trip to aiosqlite's thread.
         try:
             if unbound:
-                session.add_all(ActorBinding(actor=actor, participant_id=job.participant_id) for actor in unbound)
-                await session.flush()
-            session.add_all(rows)
-            norm.change_count += len(rows)
+                await session.execute(
+                    insert(ActorBinding.__table__), [{"actor": actor, "participant_id": job.participant_id} for actor in unbound]
+                )
+            if len(rows) == 1:  # the row's own id, one trip fewer than RETURNING on SQLite
+                ids = [(await session.execute(insert(_CHANGES), rows[0])).inserted_primary_key[0]]
+            else:
+                ids = (await session.scalars(insert(_CHANGES).returning(_CHANGES.c.id), rows)).all()
+            change_count = norm.change_count + len(rows)
+            values = {"change_count": change_count}
             title = document.read_title(resident.doc)[:300]
             if title != norm.title:
-                norm.title = title
-            await session.flush()
+                values["title"] = title
+            await session.execute(update(_NORMS).where(_NORMS.c.document_id == document_id).values(values))
             if snapshot is not None:
-                session.add(
-                    NormSnapshot(
+                await session.execute(
+                    insert(NormSnapshot.__table__).values(
                         document_id=document_id,
                         heads=document.heads_hex(resident.doc),
                         data=snapshot,
-                        change_count=norm.change_count,
-                        last_change_id=rows[-1].id,
+                        change_count=change_count,
+                        last_change_id=max(ids),
                     )
                 )
-                await session.flush()
         except BaseException as exc:
             raise _RoundFailed() from exc
         # Bookkeeping for later jobs of this round; if the commit fails the copy is dropped with it.
-        resident.last_change_id = max(resident.last_change_id, rows[-1].id)
+        resident.last_change_id = max(resident.last_change_id, *ids)
         resident.last_seq.update(_last_seqs(changes))
         resident.change_count += len(changes)
         resident.journal.add(changes)
@@ -569,19 +579,7 @@ class NormStore:
 
     @staticmethod
     def _rows(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats) -> list[NormChange]:
-        return [
-            NormChange(
-                document_id=document_id,
-                hash=change.hash,
-                actor=change.actor,
-                participant_id=participant_id,
-                seq=change.seq,
-                data=change.data,
-                inserted=stat.inserted,
-                deleted=stat.deleted,
-            )
-            for change, stat in zip(changes, stats, strict=True)
-        ]
+        return [NormChange(**values) for values in _row_values(document_id, participant_id, changes, stats)]
 
     # --- Residency -----------------------------------------------------------------------
 
@@ -711,17 +709,30 @@ class NormStore:
                 log.exception("store.listener_failed", document=document.document_url(stored.document_id))
 
 
-async def _lock_norm(session: AsyncSession, document_id: bytes) -> Norm | None:
+@dataclass(frozen=True, slots=True)
+class LockedNorm:
+    """The norm's row as a write's first statement locked and read it: what `authorize` may check."""
+
+    id: uuid.UUID
+    network_id: uuid.UUID
+    status: NormStatus
+    change_count: int
+    title: str
+
+
+async def _lock_norm(session: AsyncSession, document_id: bytes) -> LockedNorm | None:
     """The norm, its row locked for the transaction by this first statement (SQLite: the database's write lock)."""
+    columns = (_NORMS.c.id, _NORMS.c.network_id, _NORMS.c.status, _NORMS.c.change_count, _NORMS.c.title)
     if session.bind.dialect.name == "sqlite":
         # An UPDATE that changes nothing takes SQLite's write lock and reads the row in one round trip.
-        locking = update(Norm).where(Norm.document_id == document_id).values(change_count=Norm.change_count).returning(Norm)
-        options = {"synchronize_session": False, "populate_existing": True}
+        locking = (
+            update(_NORMS).where(_NORMS.c.document_id == document_id).values(change_count=_NORMS.c.change_count).returning(*columns)
+        )
     else:
-        locking = select(Norm).where(Norm.document_id == document_id).with_for_update()
-        options = {"populate_existing": True}
-    # populate_existing: the row as it is now, whatever an earlier write of the round left in the session.
-    return (await session.scalars(locking, execution_options=options)).first()
+        locking = select(*columns).where(_NORMS.c.document_id == document_id).with_for_update()
+    # Core, not the ORM: always the row as it is now, whatever an earlier write of the round changed.
+    row = (await session.execute(locking)).first()
+    return None if row is None else LockedNorm(*row)
 
 
 def _all_fresh(changes: Sequence[Change], doc: am.Document) -> bool:
@@ -736,6 +747,23 @@ def _all_fresh(changes: Sequence[Change], doc: am.Document) -> bool:
         return False
     known = heads | batch
     return all(change.deps and known.issuperset(change.deps) for change in changes)
+
+
+def _row_values(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats) -> list[dict]:
+    """`norm_changes` rows for these changes, as values for an insert."""
+    return [
+        {
+            "document_id": document_id,
+            "hash": change.hash,
+            "actor": change.actor,
+            "participant_id": participant_id,
+            "seq": change.seq,
+            "data": change.data,
+            "inserted": stat.inserted,
+            "deleted": stat.deleted,
+        }
+        for change, stat in zip(changes, stats, strict=True)
+    ]
 
 
 def _save(doc: am.Document) -> bytes:
