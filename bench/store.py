@@ -36,6 +36,7 @@ from norms.models import ActorBinding, Norm, NormChange, NormSnapshot
 from norms.store import Limits, NormStore
 from services.accounts.models import Participant
 from services.kit.db import create_engine, create_sessionmaker
+from services.kit.runtime import tune_garbage_collector
 
 TRACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces" / "automerge-paper.json.gz"
 SNAPSHOT_EVERY = 1000
@@ -207,6 +208,7 @@ def main() -> None:
     parser.add_argument("--skip-per-edit", action="store_true", help="only layout (b): 50 edits per change")
     parser.add_argument("--load", nargs=2, metavar=("URL", "DOCUMENT_HEX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    tune_garbage_collector()  # as `cogov serve` does once started
     if args.load:
         print(json.dumps(asyncio.run(load_once(*args.load))))
         return

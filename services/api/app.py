@@ -29,6 +29,7 @@ from services.kit.broker import create_broker
 from services.kit.clock import SystemClock
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.ratelimit import RateLimiter
+from services.kit.runtime import tune_garbage_collector
 from services.realtime.hub import SyncHub
 from services.realtime.router import router as sync_router
 from services.settings import Settings, check_secret
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        tune_garbage_collector()  # started: what exists now lives as long as the process
         # Closes ballots at their deadline; safe with several instances doing the same.
         async with ballots.closing_ballots(app.state.sessionmaker, app.state.clock, interval=app.state.ballot_sweep_seconds):
             # Publishes adoptions and makes WebSub deliveries, unless a separate `cogov worker` does.
