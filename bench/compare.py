@@ -26,7 +26,9 @@ A writer's change splices one character into the body and sets the root key `n_<
 sequence number; latency is the time from the writer's `change()` to the moment each other peer
 of the document sees that number (every (edit, other peer) pair), on one machine's clock. Server
 CPU is user+system time of the server process tree (/proc/<pid>/stat) from the start of typing
-until the clients finish, per 1,000 delivered (edit, peer) pairs; RSS is the tree's peak.
+until the clients finish, per 1,000 delivered (edit, peer) pairs; RSS is the tree's peak. In S1,
+S2, S3 and S5 the writers type for 3 s before the measured period begins (Node compiles
+Automerge's WebAssembly and the first sync rounds settle); those edits count in no figure.
 
 Scenarios (issue 11): S1 1 writer + 50 readers, one edit per 300 ms; S2 8 writers at 6 chars/s +
 50 readers, first vs last minute p99 (first vs last third when shorter than 3 minutes); S3 writers
@@ -344,8 +346,15 @@ class Cogov(Target):
 # --- Live scenarios (S1, S2, S3, S5) ------------------------------------------------------------
 
 
+WARMUP_SECONDS = 3.0
+
+
 async def live(target: Target, documents: int, writers: int, readers: int, rate: float, seconds: float, window: float | None = None) -> dict:
-    """DOCUMENTS documents, each with WRITERS writers typing RATE edits/s and READERS readers."""
+    """DOCUMENTS documents, each with WRITERS writers typing RATE edits/s and READERS readers.
+
+    Writers start typing WARMUP_SECONDS before the measured period (Node compiling Automerge's
+    WebAssembly, the first sync round trips); those edits count in no figure.
+    """
     urls = await target.documents(documents, writers)
     writer_urls, reader_urls = await target.sync_urls(writers * documents, readers * documents)
     peers = []
@@ -358,7 +367,7 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
     start = asyncio.get_running_loop().create_future()
     readies = [asyncio.Event() for _ in range(CLIENT_PROCESSES)]
     jobs = [
-        node("run", {"peers": peers[p::CLIENT_PROCESSES], "seconds": seconds, "rate": rate, "settle": settle},
+        node("run", {"peers": peers[p::CLIENT_PROCESSES], "seconds": seconds, "rate": rate, "settle": settle, "warmup": WARMUP_SECONDS},
              target.work, timeout=seconds + len(peers) + 300, started=(readies[p], start))
         for p in range(CLIENT_PROCESSES)
     ]
@@ -367,7 +376,7 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
     await asyncio.wait([running, waiting], return_when=asyncio.FIRST_COMPLETED)
     if running.done():
         running.result()  # a client process failed before it was ready: its error
-    start_at = time.time() + 1
+    start_at = time.time() + 1 + WARMUP_SECONDS
     start.set_result(start_at * 1000)
     await asyncio.sleep(max(0.0, start_at - time.time()))
     cpu_before = cpu_seconds(target.pids)
@@ -382,11 +391,12 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
     sent: dict[str, list[float]] = {}
     for result in results:
         sent.update(result["sent"])
+    start_ms = start_at * 1000
+    measured = {writer: [k for k, at in enumerate(times) if at >= start_ms] for writer, times in sent.items()}
     by_doc: dict[str, list[dict]] = {}
     for result in results:
         for peer in result["peers"]:
             by_doc.setdefault(peer["doc"], []).append(peer)
-    start_ms = start_at * 1000
     latencies: list[tuple[float, float]] = []  # (sent at, ms)
     expected = 0
     accepted = set()
@@ -397,10 +407,11 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
                 if writer == peer["writer"]:
                     continue
                 arrivals = peer["arrivals"].get(writer, [])
-                expected += len(sent.get(writer, []))
-                for k, at in enumerate(sent.get(writer, [])):
+                times = sent.get(writer, [])
+                expected += len(measured.get(writer, []))
+                for k in measured.get(writer, []):
                     if k < len(arrivals) and arrivals[k] is not None:
-                        latencies.append((at, arrivals[k] - at))
+                        latencies.append((times[k], arrivals[k] - times[k]))
                         accepted.add((writer, k))
     values = [ms for _t, ms in latencies]
     window = window if window is not None else min(60.0, seconds / 3)
@@ -408,7 +419,7 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
     last = [ms for t, ms in latencies if t >= start_ms + (seconds - window) * 1000]
     client_cpu = sum(result["cpuSeconds"] for result in results)
     return {
-        "edits": sum(len(times) for times in sent.values()), "accepted_per_s": len(accepted) / seconds,
+        "edits": sum(map(len, measured.values())), "accepted_per_s": len(accepted) / seconds,
         "deliveries": len(values), "expected": expected,
         "p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
         "first_p99": percentile(first, 99), "last_p99": percentile(last, 99),

@@ -102,7 +102,7 @@ async function startSignal() {
   throw new Error("no start time on stdin");
 }
 
-async function run({ peers, seconds, rate, settle = 3 }) {
+async function run({ peers, seconds, rate, settle = 3, warmup = 0 }) {
   const joined = await inBatches(peers, 25, async (peer) => {
     const seen = {};
     const arrivals = {};
@@ -131,12 +131,14 @@ async function run({ peers, seconds, rate, settle = 3 }) {
     return { peer, repo, handle, arrivals };
   });
   const startAt = await startSignal();
-  const cpuBefore = process.cpuUsage();
+  const cpuAtStart = sleep(startAt - now()).then(() => process.cpuUsage());
   const sent = {};
   const type = async ({ peer, handle }) => {
     const next = random(peer.seed);
     const times = (sent[peer.writer] = []);
-    let at = startAt + (next() * 1000) / rate;
+    // Typing starts `warmup` seconds before the measured period (its edits are sent and delivered
+    // like any other; bench/compare.py leaves them out of the figures).
+    let at = startAt - warmup * 1000 + (next() * 1000) / rate;
     while (at < startAt + seconds * 1000) {
       await sleep(at - now());
       const seq = times.length + 1;
@@ -154,10 +156,10 @@ async function run({ peers, seconds, rate, settle = 3 }) {
       at += 1000 / rate;
     }
   };
-  await sleep(startAt - now());
+  await sleep(startAt - warmup * 1000 - now());
   await Promise.all(joined.filter(({ peer }) => peer.writer).map(type));
   await sleep(startAt + seconds * 1000 - now() + settle * 1000);
-  const cpu = process.cpuUsage(cpuBefore);
+  const cpu = process.cpuUsage(await cpuAtStart);
   const result = {
     sent,
     peers: joined.map(({ peer, arrivals }) => ({ doc: peer.doc, writer: peer.writer ?? peer.failedWriter ?? null, arrivals })),
