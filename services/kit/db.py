@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,7 +83,11 @@ def create_engine(database_url: str, *, sqlite_synchronous: str = "FULL", **kwar
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection) -> None:
         # Deferred: a reading session takes no lock, so a request may read while the norm store writes.
-        connection.exec_driver_sql("BEGIN")
+        # Straight to aiosqlite: one trip to its thread, where exec_driver_sql takes three (cursor, execute, close).
+        try:
+            connection.connection.dbapi_connection.run_async(lambda driver: driver.execute("BEGIN"))
+        except sqlite3.Error:
+            connection.exec_driver_sql("BEGIN")  # again, to raise SQLAlchemy's own error if it fails again
 
     return engine
 
