@@ -59,32 +59,39 @@ _CHANGES = NormChange.__table__
 
 
 class Journal:
-    """The changes merged into one resident copy since it loaded, in the order merged (the last 1,024).
+    """The changes merged into one resident copy since it loaded, in the order merged.
 
     A position counts the changes merged before it. Every change a copy holds beyond its load is an
     ancestor of the heads it had after its last merge, so the changes after position `p` are exactly
     what a peer that had the copy's heads at `p` lacks. A copy loaded again starts a new journal:
-    a position means something only with the journal it came from. Read and written under the
-    document's lock.
+    a position means something only with the journal it came from. The changes are kept until
+    `forget` (no live peer needs them) and at most 1,024 of them; the hashes of the last 1,024 stay
+    known either way. Read and written under the document's lock.
     """
 
-    __slots__ = ("start", "entries", "positions")
+    __slots__ = ("start", "end", "entries", "recent", "positions")
 
     def __init__(self) -> None:
-        self.start = 0
+        self.start = 0  # the position of entries[0]
+        self.end = 0  # the number of changes merged
         self.entries: deque[Change] = deque()
-        self.positions: dict[bytes, int] = {}  # hash -> position, for the changes still kept
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.entries)
+        self.recent: deque[bytes] = deque()
+        self.positions: dict[bytes, int] = {}  # hash -> position, for the last 1,024 changes
 
     def add(self, changes: Iterable[Change]) -> None:
         for change in changes:
             self.positions[change.hash] = self.end
+            self.recent.append(change.hash)
             self.entries.append(change)
-        while len(self.entries) > JOURNAL_KEEP:
-            self.positions.pop(self.entries.popleft().hash, None)
+            self.end += 1
+        while len(self.recent) > JOURNAL_KEEP:
+            self.positions.pop(self.recent.popleft(), None)
+        self.forget(self.end - JOURNAL_KEEP)
+
+    def forget(self, before: int) -> None:
+        """Let go of the changes before position `before` (their hashes stay known a while)."""
+        while self.start < before and self.entries:
+            self.entries.popleft()
             self.start += 1
 
     def since(self, position: int) -> list[Change] | None:

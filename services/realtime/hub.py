@@ -378,6 +378,8 @@ class SyncHub:
                         if reply is not None:
                             peer_document.last_answer = None
                             self._send_sync(peer_document, reply)
+                    if journal is not None:  # what every caught-up peer has been sent is no longer needed
+                        journal.forget(min((p.sent for p in room.peers if p.journal is journal), default=journal.end))
         except asyncio.CancelledError:
             raise
         except Exception:

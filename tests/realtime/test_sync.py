@@ -132,3 +132,17 @@ async def test_peers_follow_a_document_reloaded_under_them(app, client, network,
     for handle in (writer, reader):
         await handle.wait_for(lambda handle: handle.text.startswith("Three. Two. One. "))
     await writer.wait_synced()
+
+
+async def test_the_journal_lets_go_of_what_every_peer_has(app, network, norm, connect):
+    writer = await (await connect(network["members"][0])).open(norm["url"])
+    reader = await (await connect()).open(norm["url"])
+    for letter in "abcde":
+        await writer.splice(0, 0, letter)
+    await reader.wait_for(lambda handle: handle.text.startswith("edcba"))
+    await writer.wait_synced()
+    journal = app.state.sync_hub.store.journal(document.parse_document_id(norm["url"]))
+    async with asyncio.timeout(5):
+        while journal.entries:  # the round after the last change forgets it
+            await asyncio.sleep(0.05)
+    assert journal.end >= 5 and journal.since(journal.end) == []
