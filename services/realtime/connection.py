@@ -69,6 +69,7 @@ class PeerDocument:
     journal: Journal | None = None
     sent: int = 0
     theirs: set[bytes] = field(default_factory=set)
+    acknowledge: bool = False  # it sent changes the next round must acknowledge
     heads: tuple[bytes, ...] = ()  # the heads the peer last said it has
 
 

@@ -260,14 +260,20 @@ class SyncHub:
         if lacking is None:
             return False
         peer_document.heads = parsed.heads
-        if lacking or parsed.changes:  # new changes for it, or its own to acknowledge
-            self._send_caught_up(peer_document, journal, heads, lacking)
+        if parsed.changes:
+            # Acknowledged in the room's next round, together with what others wrote meanwhile: a
+            # writer hears from the server once per round, not once per message it sends.
+            peer_document.acknowledge = True
+            room = self.rooms.get(peer_document.document_id)
+            if room is not None:
+                self._request_fanout(room)
         return True
 
     def _send_caught_up(self, peer_document: PeerDocument, journal: Journal, heads: list[bytes], lacking: list[Change]) -> None:
         changes = tuple(change.data for change in lacking if change.hash not in peer_document.theirs)
         peer_document.sent = journal.end
         peer_document.theirs.clear()
+        peer_document.acknowledge = False
         self._send_sync(peer_document, _caught_up_message(heads, changes))
 
     def _fall_back(self, doc: am.Document, peer_document: PeerDocument) -> None:
@@ -362,10 +368,11 @@ class SyncHub:
                         if peer_document.journal is not None:
                             lacking = journal.since(peer_document.sent) if journal is peer_document.journal else None
                             if lacking is not None:
-                                if not lacking:
-                                    continue
-                                if peer_document.theirs:  # its own changes are left out: a message of its own
+                                if peer_document.theirs or peer_document.acknowledge:
+                                    # Its own changes to acknowledge (and to leave out): a message of its own.
                                     self._send_caught_up(peer_document, journal, heads, lacking)
+                                    continue
+                                if not lacking:
                                     continue
                                 position = peer_document.sent
                                 if position not in shared:
