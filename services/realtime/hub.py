@@ -280,7 +280,12 @@ class SyncHub:
         """Hand a caught-up peer back to rc1, with a sync state that knows the heads the peer last reported."""
         peer_document.journal, peer_document.state = None, am.SyncState()
         reported = sync_message.SyncMessage(sync_message.V1, peer_document.heads, (), (sync_message.Have(peer_document.heads, b""),), ())
-        doc.receive_sync_message(peer_document.state, am.Message.decode(sync_message.encode(reported)))
+        try:
+            doc.receive_sync_message(peer_document.state, am.Message.decode(sync_message.encode(reported)))
+        except BaseException as exc:  # rc1 refused (or panicked): start over, as with a new peer
+            if not isinstance(exc, Exception) and type(exc).__module__ != "pyo3_runtime":
+                raise
+            peer_document.state = am.SyncState()
 
     async def _complete(self, document_id: bytes, reply: bytes, unknown: set[bytes], wanted: list[bytes]) -> bytes:
         """rc1's reply, also asking for `unknown` and carrying the `wanted` changes it left out."""
