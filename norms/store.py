@@ -638,15 +638,57 @@ class NormStore:
         ).all()
         if not rows:
             return 0
-        # Rows after `last_change_id` are exactly what this copy lacks (writers hold the norm's row lock).
+        # Rows after `last_change_id` are what this copy lacks (writers hold the norm's row lock), but
+        # for those `merge_relayed` took in already from another instance's broadcast.
         changes = document.split_changes(b"".join(row.data for row in rows))
-        document.merge_changes(resident.doc, changes, fresh=True)  # stored after its dependencies, never seen here
+        heads = set(resident.doc.get_heads())
+        new = [change for change in changes if change.hash not in heads and change.hash not in resident.journal.positions]
+        if new:
+            new = document.merge_changes(resident.doc, new, fresh=True)  # stored after their dependencies
+            resident.last_seq.update(_last_seqs(new))
+            resident.journal.add(new)
         resident.last_change_id = rows[-1].id
-        resident.last_seq.update(_last_seqs(changes))
         resident.change_count += len(changes)
-        resident.journal.add(changes)
-        self._tell(Stored(document_id, changes, relayed=True))
-        return len(changes)
+        if new:
+            self._tell(Stored(document_id, new, relayed=True))
+        return len(new)
+
+    async def merge_relayed(self, document_id: bytes, data: bytes) -> bool:
+        """Take in changes another instance committed and then broadcast, without asking the database.
+
+        True once the resident copy holds them (or nothing is resident: it loads fresh on first use);
+        False if it lacks something they depend on, or they do not merge: catch up from the
+        database then. The database's row bookkeeping is left to the next catch-up, which skips them.
+        """
+        resident = self._resident.get(document_id)
+        if resident is None:
+            return True
+        try:
+            changes = document.split_changes(data)
+        except document.InvalidChange:
+            return False
+        async with resident.lock:
+            if self._resident.get(document_id) is not resident:
+                return False
+            heads = set(resident.doc.get_heads())
+            known = heads | resident.journal.positions.keys()
+            fresh = [change for change in changes if change.hash not in known]
+            if not fresh:
+                return True
+            batch = {change.hash for change in fresh}
+            if any(dep not in known and dep not in batch for change in fresh for dep in change.deps):
+                return False
+            try:
+                merged = document.merge_changes(resident.doc, topological(fresh), fresh=True)
+            except document.InvalidChange:
+                self._resident.pop(document_id, None)  # it may hold half of them: load it again
+                return False
+            resident.last_seq.update(_last_seqs(merged))
+            resident.journal.add(merged)
+            resident.last_used = time.monotonic()
+            if merged:
+                self._tell(Stored(document_id, merged, relayed=True))
+            return True
 
     def _evict_idle(self) -> None:
         cutoff = time.monotonic() - self._idle_seconds

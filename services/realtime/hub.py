@@ -454,7 +454,10 @@ class SyncHub:
             if not isinstance(message, dict) or message.get("o") == self.instance_id:
                 return
             if message.get("k") == "c":
-                if not await self._holds(room.document_id, message.get("d")):
+                data = message.get("d")
+                # Committed on the other instance before it was broadcast: merged here as it is, or
+                # from the database if this copy lacks what it builds on.
+                if not isinstance(data, bytes) or not await self.store.merge_relayed(room.document_id, data):
                     await self._catch_up(room)
             elif message.get("k") == "e":
                 sent = message["m"]
@@ -464,20 +467,6 @@ class SyncHub:
                 self._relay_locally(room.document_id, frame, exclude=None)
         except Exception:
             log.exception("sync.broker_message_failed", document=document.document_url(room.document_id))
-
-    async def _holds(self, document_id: bytes, data: object) -> bool:
-        """Whether the resident copy already holds these changes (say, this instance stored them)."""
-        if not isinstance(data, bytes) or not self.store.is_resident(document_id):
-            return False
-        try:
-            changes = document.split_changes(data)
-        except document.InvalidChange:
-            return False
-        async with self.store.reading(document_id, catch_up=False) as doc:
-            # Heads only: rc1 scans the whole history to answer for a change it lacks, the usual case
-            # here, while a catch-up is one indexed query that finds nothing if the copy is current.
-            heads = set(doc.get_heads())
-            return all(change.hash in heads for change in changes)
 
     async def _catch_up(self, room: Room) -> None:
         try:

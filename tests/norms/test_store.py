@@ -127,3 +127,37 @@ async def test_the_paper_trace_replays_through_the_store_and_reloads_identically
         assert document.heads_hex(doc) == heads
         assert document.read_text(doc) == trace["endContent"]
     assert await _count(app, NormSnapshot) == 5  # 5,198 changes, one snapshot per 1,000
+
+
+async def test_changes_another_instance_broadcast_merge_without_the_database_and_are_not_taken_twice(client, app, network, norm):
+    """What a second instance hears over the broker is merged as it is; its next catch-up skips it."""
+    other = NormStore(app.state.sessionmaker, Limits())
+    document_id = document.parse_document_id(norm["url"])
+    heard: list = []
+    other.add_listener(heard.append)
+    async with other.reading(document_id) as doc:
+        assert document.read_text(doc) == norm["text"]
+    member = network["members"][0]
+    response = await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=member["headers"])
+    assert response.status_code == 200, response.text
+    async with app.state.sessionmaker() as session:
+        latest = (await session.scalars(select(NormChange.data).where(NormChange.document_id == document_id).order_by(NormChange.id.desc()).limit(1))).one()
+
+    assert await other.merge_relayed(document_id, latest)
+    async with other.reading(document_id, catch_up=False) as doc:
+        assert document.read_text(doc) == "All " + norm["text"]
+    assert [change.data for stored in heard for change in stored.changes] == [latest]
+    assert await other.catch_up(document_id) == 0  # the rows are read, the change is not merged again
+    assert await other.merge_relayed(document_id, latest)  # heard twice: nothing new
+    assert len(heard) == 1
+
+    # Something built on a change this copy lacks goes to the database instead.
+    await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "Nearly "}]}, headers=member["headers"])
+    await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "Not "}]}, headers=member["headers"])
+    async with app.state.sessionmaker() as session:
+        last = (await session.scalars(select(NormChange.data).where(NormChange.document_id == document_id).order_by(NormChange.id.desc()).limit(1))).one()
+    assert not await other.merge_relayed(document_id, last)
+    assert not await other.merge_relayed(document_id, b"not an automerge change")
+    assert await other.catch_up(document_id) == 2
+    await other.edit(document_id, network_member_id(network, 1), [(0, 0, ">")])
+    assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"] == ">Not Nearly All " + norm["text"]
