@@ -12,6 +12,12 @@ every (change, other peer) pair; wall clocks of one machine.
 
 Scenarios: (1) 1 writer + 50 readers, one edit per 300 ms; (2) 8 writers typing 6 chars/s with 50
 peers, first-minute vs last-minute p99; (3) more writers at 6 chars/s until p99 passes 500 ms.
+
+Each full peer is an rc1 replica, and rc1 spends time growing with the history on every message it
+takes in (about 1 ms at 3,000 changes with concurrent writers), all in the two client processes on
+the machine's two cores. `--light-readers` replaces the readers (not the writers) by protocol peers
+that record each change's arrival from the message and acknowledge its heads without a replica:
+the figures are then the server's delivery rather than the readers' own Automerge work.
 """
 
 from __future__ import annotations
@@ -50,13 +56,17 @@ def _chunk_hash(chunk: bytes) -> bytes | None:
     return digest if digest[:4] == chunk[4:8] else None
 
 
-def _peers_process(sync_urls, doc_url, writers, readers, rate, start_at, seconds, results):
-    results.put(asyncio.run(_peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds)))
+def _peers_process(sync_urls, doc_url, writers, readers, rate, start_at, seconds, light, results):
+    results.put(asyncio.run(_peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds, light)))
 
 
-async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds):
+async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds, light):
+    import cbor2
+    import websockets
+
+    from norms import document
     from services.realtime import sync_message
-    from services.realtime.client import SyncClient
+    from services.realtime.client import SyncClient, _handshake
 
     sent: dict[bytes, float] = {}
     arrivals: list[tuple[int, bytes, float]] = []
@@ -85,9 +95,46 @@ async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds):
         handles.append(handle)
         return handle
 
+    sockets = []
+
+    async def light_reader(index: int, joined: asyncio.Future) -> None:
+        """A protocol peer without a document: it records each change as it arrives and acknowledges the heads."""
+        peer_id = f"bench-reader-{uuid.uuid4().hex[:12]}"
+        websocket, server_id = await _handshake(sync_urls[index % len(sync_urls)], None, peer_id, None, 60)
+        sockets.append(websocket)
+        wire_id = doc_url.removeprefix(document.URL_PREFIX)
+        frame = {"type": "request", "senderId": peer_id, "targetId": server_id, "documentId": wire_id}
+        everything = sync_message.SyncMessage(sync_message.V1, (), (), (sync_message.Have((), b""),), ())
+        await websocket.send(cbor2.dumps({**frame, "data": sync_message.encode(everything)}))
+        peer, seen, acknowledged = 100_000 + index, set(), ()
+        try:
+            async for data in websocket:
+                message = cbor2.loads(data)
+                if message.get("type") != "sync":
+                    continue
+                parsed = sync_message.decode(message["data"])
+                now = time.time()
+                fresh = [h for h in (_chunk_hash(chunk) for chunk in parsed.changes) if h is not None and h not in seen]
+                seen.update(fresh)
+                arrivals.extend((peer, change_hash, now) for change_hash in fresh)
+                if parsed.heads != acknowledged:
+                    acknowledged = parsed.heads
+                    ack = sync_message.SyncMessage(sync_message.V1, parsed.heads, (), (sync_message.Have(parsed.heads, b""),), ())
+                    await websocket.send(cbor2.dumps({**frame, "type": "sync", "data": sync_message.encode(ack)}))
+                if not joined.done():
+                    joined.set_result(None)
+        except websockets.ConnectionClosed:
+            pass
+
     writer_handles = [await join(i, ticket) for i, (ticket, _seed) in enumerate(writers)]
+    reading = []
     for i in range(readers):
-        await join(len(writers) + i, None)
+        if light:
+            joined = asyncio.get_running_loop().create_future()
+            reading.append(asyncio.create_task(light_reader(len(writers) + i, joined)))
+            await asyncio.wait_for(joined, 60)
+        else:
+            await join(len(writers) + i, None)
 
     async def type_(handle, seed):
         rng = random.Random(seed)
@@ -110,6 +157,10 @@ async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds):
     writer_peers = set(range(len(writer_handles)))
     for handle in handles:
         await handle.client.close()
+    for websocket in sockets:
+        await websocket.close()
+    for task in reading:
+        task.cancel()
     return {"sent": sent, "arrivals": arrivals, "writer_peers": writer_peers, "errors": errors, "pid": os.getpid()}
 
 
@@ -163,7 +214,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def scenario(servers, base: str, writers: int, readers: int, rate: float, seconds: float, processes: int = 2) -> dict:
+async def scenario(servers, base: str, writers: int, readers: int, rate: float, seconds: float, processes: int = 2, light: bool = False) -> dict:
     doc_url, tokens = await _seed(base, writers)
     tickets = await _tickets(base, tokens)
     sync_urls = [server.sync_url for server in servers]
@@ -175,7 +226,7 @@ async def scenario(servers, base: str, writers: int, readers: int, rate: float, 
         job = multiprocessing.get_context("spawn").Process(
             target=_peers_process,
             args=(sync_urls[p % len(sync_urls):] + sync_urls[: p % len(sync_urls)], doc_url, writer_specs[p::processes],
-                  readers // processes + (1 if p < readers % processes else 0), rate, start_at, seconds, queue),
+                  readers // processes + (1 if p < readers % processes else 0), rate, start_at, seconds, light, queue),
         )
         job.start()
         jobs.append(job)
@@ -247,9 +298,9 @@ async def main(args) -> None:
           f"peers in 2 client processes on the same machine", flush=True)
     try:
         if "1" in args.scenario:
-            _print("(1)", await scenario(servers, base, 1, 50, 1 / 0.3, args.seconds))
+            _print("(1)", await scenario(servers, base, 1, 50, 1 / 0.3, args.seconds, light=args.light_readers))
         if "2" in args.scenario:
-            _print("(2)", await scenario(servers, base, 8, 50, 6, args.minutes * 60))
+            _print("(2)", await scenario(servers, base, 8, 50, 6, args.minutes * 60, light=args.light_readers))
         if "3" in args.scenario:
             for writers in range(args.writers, 129, 8):
                 figures = await scenario(servers, base, writers, 0, 6, args.seconds)
@@ -271,4 +322,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30, help="length of scenarios 1 and 3")
     parser.add_argument("--minutes", type=float, default=2, help="length of scenario 2")
     parser.add_argument("--writers", type=int, default=8, help="writers scenario 3 starts with (then 8 more each round)")
+    parser.add_argument("--light-readers", action="store_true",
+                        help="readers that record arrivals and acknowledge heads without an Automerge replica of their own "
+                             "(the writers stay full peers): the server's delivery, without the readers' own rc1 work")
     asyncio.run(main(parser.parse_args()))
