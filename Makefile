@@ -46,7 +46,7 @@ test: install node_modules/.package-lock.json bundle
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # CoGov's live sync side by side with the reference automerge-repo sync server (bench/compare.py):
-# `make bench` is the quick run (about 5 minutes), `make bench-full` the full one (about an hour).
+# `make bench` is the quick run (about 10 minutes), `make bench-full` the full one (about an hour).
 # Both write their table into bench/RESULTS.md.
 REFERENCE := bench/reference
 $(REFERENCE)/node_modules/.package-lock.json: $(REFERENCE)/package-lock.json
