@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -299,7 +299,9 @@ class NormStore:
             raise NormTooLarge(f"A submission holds at most {self.limits.max_ops} operations")
 
         async def prepare(session: AsyncSession, doc: am.Document) -> list[Change]:
-            if _all_fresh(incoming, doc):
+            resident = self._resident.get(document_id)
+            recent = resident.journal.positions if resident is not None and resident.doc is doc else frozenset()
+            if _all_fresh(incoming, doc, recent):
                 return topological(incoming)
             # The database, not rc1, answers "is this hash known": rc1 scans the whole history for an unknown one.
             wanted = {change.hash for change in incoming} | {dep for change in incoming for dep in change.deps}
@@ -784,18 +786,20 @@ async def _lock_norm(session: AsyncSession, document_id: bytes) -> LockedNorm | 
     return None if row is None else LockedNorm(*row)
 
 
-def _all_fresh(changes: Sequence[Change], doc: am.Document) -> bool:
-    """Whether every change builds on the (caught-up) document's heads or on each other: then none is stored yet.
+def _all_fresh(changes: Sequence[Change], doc: am.Document, recent: Container[bytes] = frozenset()) -> bool:
+    """Whether every change builds on the (caught-up) document's heads, its `recent` changes or each other: then none is stored yet.
 
-    A stored change's dependencies are never heads (the change supersedes them), so a batch whose
-    roots all depend on current heads holds only new changes, and no dependency is missing.
+    A stored change's dependencies are never heads (the change supersedes them). `recent` are the
+    hashes of the last changes merged into this copy (its journal's): a stored change was merged
+    after its dependencies, so it is among them whenever one of its dependencies is. A batch that
+    holds none of those and whose roots all depend on them holds only new changes, and no
+    dependency is missing; the database need not be asked.
     """
     heads = set(doc.get_heads())
     batch = {change.hash for change in changes}
-    if not changes or batch & heads:
+    if not changes or any(h in heads or h in recent for h in batch):
         return False
-    known = heads | batch
-    return all(change.deps and known.issuperset(change.deps) for change in changes)
+    return all(change.deps and all(d in heads or d in recent or d in batch for d in change.deps) for change in changes)
 
 
 def _row_values(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats) -> list[dict]:
