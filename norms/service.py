@@ -72,7 +72,12 @@ def edit_permission(participant_id: uuid.UUID):
     """The check the store runs inside its write transaction: a member, on a norm whose draft is editable."""
 
     async def authorize(session: AsyncSession, norm: LockedNorm) -> None:
-        if not await _is_member(session, norm.network_id, participant_id):
+        # Asked once per transaction: a group commit checks many writes of the same few members.
+        known = session.info.setdefault("cogov.members", {})
+        key = (norm.network_id, participant_id)
+        if key not in known:
+            known[key] = await _is_member(session, norm.network_id, participant_id)
+        if not known[key]:
             raise NotAMember()
         if norm.status not in EDITABLE:
             raise NotDrafting()
