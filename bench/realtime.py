@@ -119,8 +119,7 @@ async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds, 
                 arrivals.extend((peer, change_hash, now) for change_hash in fresh)
                 if parsed.heads != acknowledged:
                     acknowledged = parsed.heads
-                    ack = sync_message.SyncMessage(sync_message.V1, parsed.heads, (), (sync_message.Have(parsed.heads, b""),), ())
-                    await websocket.send(cbor2.dumps({**frame, "type": "sync", "data": sync_message.encode(ack)}))
+                    await websocket.send(cbor2.dumps({**frame, "type": "sync", "data": sync_message.at_heads(parsed.heads)}))
                 if not joined.done():
                     joined.set_result(None)
         except websockets.ConnectionClosed:

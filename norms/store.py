@@ -69,24 +69,27 @@ class Journal:
     known either way. Read and written under the document's lock.
     """
 
-    __slots__ = ("start", "end", "entries", "recent", "positions")
+    __slots__ = ("start", "end", "entries", "positions")
 
     def __init__(self) -> None:
         self.start = 0  # the position of entries[0]
         self.end = 0  # the number of changes merged
         self.entries: deque[Change] = deque()
-        self.recent: deque[bytes] = deque()
-        self.positions: dict[bytes, int] = {}  # hash -> position, for the last 1,024 changes
+        self.positions: dict[bytes, int] = {}  # hash -> position for the last 1,024 changes, oldest first
 
     def add(self, changes: Iterable[Change]) -> None:
         for change in changes:
             self.positions[change.hash] = self.end
-            self.recent.append(change.hash)
             self.entries.append(change)
             self.end += 1
-        while len(self.recent) > JOURNAL_KEEP:
-            self.positions.pop(self.recent.popleft(), None)
+        while len(self.positions) > JOURNAL_KEEP:
+            del self.positions[next(iter(self.positions))]
         self.forget(self.end - JOURNAL_KEEP)
+
+    def unseen(self, doc: am.Document, changes: Iterable[Change]) -> list[Change]:
+        """The changes that are neither heads of `doc` (the copy this journal belongs to) nor recent."""
+        heads = set(doc.get_heads())
+        return [change for change in changes if change.hash not in heads and change.hash not in self.positions]
 
     def forget(self, before: int) -> None:
         """Let go of the changes before position `before` (their hashes stay known a while)."""
@@ -643,8 +646,7 @@ class NormStore:
         # Rows after `last_change_id` are what this copy lacks (writers hold the norm's row lock), but
         # for those `merge_relayed` took in already from another instance's broadcast.
         changes = document.split_changes(b"".join(row.data for row in rows))
-        heads = set(resident.doc.get_heads())
-        new = [change for change in changes if change.hash not in heads and change.hash not in resident.journal.positions]
+        new = resident.journal.unseen(resident.doc, changes)
         if new:
             new = document.merge_changes(resident.doc, new, fresh=True)  # stored after their dependencies
             resident.last_seq.update(_last_seqs(new))
@@ -672,14 +674,11 @@ class NormStore:
         async with resident.lock:
             if self._resident.get(document_id) is not resident:
                 return False
-            heads = set(resident.doc.get_heads())
-            known = heads | resident.journal.positions.keys()
-            fresh = [change for change in changes if change.hash not in known]
+            fresh = resident.journal.unseen(resident.doc, changes)
             if not fresh:
                 return True
-            batch = {change.hash for change in fresh}
-            if any(dep not in known and dep not in batch for change in fresh for dep in change.deps):
-                return False
+            if not _all_fresh(fresh, resident.doc, resident.journal.positions):
+                return False  # something they build on is not here (or not recent): ask the database
             try:
                 merged = document.merge_changes(resident.doc, topological(fresh), fresh=True)
             except document.InvalidChange:

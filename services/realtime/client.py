@@ -393,8 +393,7 @@ class DocumentHandle:
         await self._notify()
 
     async def _acknowledge(self, heads: list[bytes]) -> None:
-        ordered = tuple(sorted(heads))
-        data = sync_message.encode(sync_message.SyncMessage(sync_message.V1, ordered, (), (sync_message.Have(ordered, b""),), ()))
+        data = sync_message.at_heads(heads)
         if self.client.closed.done() or not self.client.online:
             return
         await self.client._send(

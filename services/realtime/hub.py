@@ -274,14 +274,13 @@ class SyncHub:
         peer_document.sent = journal.end
         peer_document.theirs.clear()
         peer_document.acknowledge = False
-        self._send_sync(peer_document, _caught_up_message(heads, changes))
+        self._send_sync(peer_document, sync_message.at_heads(heads, changes))
 
     def _fall_back(self, doc: am.Document, peer_document: PeerDocument) -> None:
         """Hand a caught-up peer back to rc1, with a sync state that knows the heads the peer last reported."""
         peer_document.journal, peer_document.state = None, am.SyncState()
-        reported = sync_message.SyncMessage(sync_message.V1, peer_document.heads, (), (sync_message.Have(peer_document.heads, b""),), ())
         try:
-            doc.receive_sync_message(peer_document.state, am.Message.decode(sync_message.encode(reported)))
+            doc.receive_sync_message(peer_document.state, am.Message.decode(sync_message.at_heads(peer_document.heads)))
         except BaseException as exc:  # rc1 refused (or panicked): start over, as with a new peer
             if not isinstance(exc, Exception) and type(exc).__module__ != "pyo3_runtime":
                 raise
@@ -381,7 +380,7 @@ class SyncHub:
                                     continue
                                 position = peer_document.sent
                                 if position not in shared:
-                                    shared[position] = _caught_up_message(heads, tuple(change.data for change in lacking))
+                                    shared[position] = sync_message.at_heads(heads, tuple(change.data for change in lacking))
                                 peer_document.sent = journal.end
                                 self._send_sync(peer_document, shared[position])
                                 continue
@@ -555,17 +554,6 @@ class SyncHub:
                 for info in residents
             ],
         }
-
-
-def _caught_up_message(heads: list[bytes], changes: tuple[bytes, ...]) -> bytes:
-    """A sync message to a peer that holds everything before `changes`: our heads, the changes, no `need`.
-
-    Its summary says the peer and this server share these heads (the peer has them once it applies
-    the changes) and that this server has nothing beyond them, so the peer sends back exactly its
-    own changes this server has not acknowledged, and never echoes the ones it was just sent.
-    """
-    ordered = tuple(sorted(heads))
-    return sync_message.encode(sync_message.SyncMessage(sync_message.V1, ordered, (), (sync_message.Have(ordered, b""),), changes))
 
 
 def _rss_bytes() -> int | None:

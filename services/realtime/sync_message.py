@@ -45,6 +45,16 @@ class SyncMessage:
         return replace(self, need=tuple(sorted(need)))
 
 
+def at_heads(heads, changes: tuple[bytes, ...] = ()) -> bytes:
+    """A message from a side that holds `heads` (once `changes`, if any, are applied) and takes them as shared.
+
+    Its summary (last sync at those heads, an empty Bloom filter) makes the receiver send back
+    exactly its changes beyond them, and nothing it was just sent.
+    """
+    ordered = tuple(sorted(heads))
+    return encode(SyncMessage(V1, ordered, (), (Have(ordered, b""),), tuple(changes)))
+
+
 def decode(data: bytes) -> SyncMessage:
     """Parse and check a sync message; raises ``InvalidSyncMessage`` saying what is wrong."""
     if not isinstance(data, bytes | bytearray | memoryview):

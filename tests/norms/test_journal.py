@@ -54,9 +54,10 @@ def test_forgotten_changes_are_gone_but_their_hashes_stay_known():
 
 def test_at_most_the_last_thousand_changes_are_kept():
     journal = Journal()
-    many = [CHANGES[n % len(CHANGES)] for n in range(JOURNAL_KEEP + 5)]
+    many = _changes(JOURNAL_KEEP + 5)
     journal.add(many)
-    assert len(journal.entries) == len(journal.recent) == JOURNAL_KEEP
+    assert len(journal.entries) == len(journal.positions) == JOURNAL_KEEP
+    assert many[4].hash not in journal.positions and journal.positions[many[5].hash] == 5
     assert journal.start == 5 and journal.end == JOURNAL_KEEP + 5
     assert journal.since(4) is None and len(journal.since(5)) == JOURNAL_KEEP
 
