@@ -229,9 +229,14 @@ async def _reset_sequences(connection: AsyncConnection, tables: list[Table]) -> 
     owned = {(table.name, column.name) for table in tables for column in table.columns if isinstance(column.type, Integer)}
     sequences = await connection.execute(
         text(
-            "SELECT table_name, column_name, pg_get_serial_sequence(quote_ident(table_name), column_name) AS sequence "
-            "FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND pg_get_serial_sequence(quote_ident(table_name), column_name) IS NOT NULL"
+            # Each name qualified by its schema: PostgreSQL may call the function on rows of other
+            # schemas before the schema condition drops them, and an unqualified name of, say,
+            # information_schema's own views is not found on the search path.
+            "SELECT table_name, column_name, sequence FROM ("
+            "SELECT table_schema, table_name, column_name, "
+            "pg_get_serial_sequence(quote_ident(table_schema) || '.' || quote_ident(table_name), column_name) AS sequence "
+            "FROM information_schema.columns) AS serial "
+            "WHERE table_schema = current_schema() AND sequence IS NOT NULL"
         )
     )
     for table, column, sequence in sequences.all():
