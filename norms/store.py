@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import automerge.core as am
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,6 +56,16 @@ JOURNAL_KEEP = 1024
 
 _NORMS = Norm.__table__
 _CHANGES = NormChange.__table__
+# A write's statements, built once: building one and computing its cache key costs more than SQLite takes to run it.
+_NORM_COLUMNS = (_NORMS.c.id, _NORMS.c.network_id, _NORMS.c.status, _NORMS.c.change_count, _NORMS.c.title)
+_THIS_NORM = _NORMS.c.document_id == bindparam("document")
+# SQLite: an UPDATE that changes nothing takes the database's write lock and reads the row in one statement.
+_LOCK_NORM_SQLITE = update(_NORMS).where(_THIS_NORM).values(change_count=_NORMS.c.change_count).returning(*_NORM_COLUMNS)
+_LOCK_NORM = select(*_NORM_COLUMNS).where(_THIS_NORM).with_for_update()
+_INSERT_CHANGES = insert(_CHANGES).returning(_CHANGES.c.id)
+_INSERT_BINDINGS = insert(ActorBinding.__table__)
+_SET_COUNT = update(_NORMS).where(_THIS_NORM).values(change_count=bindparam("count"))
+_SET_COUNT_AND_TITLE = update(_NORMS).where(_THIS_NORM).values(change_count=bindparam("count"), title=bindparam("new_title"))
 
 
 class Journal:
@@ -507,19 +517,14 @@ class NormStore:
         # every statement is a round trip to aiosqlite's thread.
         try:
             if unbound:
-                await session.execute(
-                    insert(ActorBinding.__table__), [{"actor": actor, "participant_id": job.participant_id} for actor in unbound]
-                )
-            if len(rows) == 1:  # the row's own id, one trip fewer than RETURNING on SQLite
-                ids = [(await session.execute(insert(_CHANGES), rows[0])).inserted_primary_key[0]]
-            else:
-                ids = (await session.scalars(insert(_CHANGES).returning(_CHANGES.c.id), rows)).all()
+                await session.execute(_INSERT_BINDINGS, [{"actor": actor, "participant_id": job.participant_id} for actor in unbound])
+            ids = (await session.scalars(_INSERT_CHANGES, rows)).all()
             change_count = norm.change_count + len(rows)
-            values = {"change_count": change_count}
             title = document.read_title(resident.doc)[:300]
-            if title != norm.title:
-                values["title"] = title
-            await session.execute(update(_NORMS).where(_NORMS.c.document_id == document_id).values(values))
+            if title == norm.title:
+                await session.execute(_SET_COUNT, {"document": document_id, "count": change_count})
+            else:
+                await session.execute(_SET_COUNT_AND_TITLE, {"document": document_id, "count": change_count, "new_title": title})
             if snapshot is not None:
                 await session.execute(
                     insert(NormSnapshot.__table__).values(
@@ -772,16 +777,9 @@ class LockedNorm:
 
 async def _lock_norm(session: AsyncSession, document_id: bytes) -> LockedNorm | None:
     """The norm, its row locked for the transaction by this first statement (SQLite: the database's write lock)."""
-    columns = (_NORMS.c.id, _NORMS.c.network_id, _NORMS.c.status, _NORMS.c.change_count, _NORMS.c.title)
-    if session.bind.dialect.name == "sqlite":
-        # An UPDATE that changes nothing takes SQLite's write lock and reads the row in one round trip.
-        locking = (
-            update(_NORMS).where(_NORMS.c.document_id == document_id).values(change_count=_NORMS.c.change_count).returning(*columns)
-        )
-    else:
-        locking = select(*columns).where(_NORMS.c.document_id == document_id).with_for_update()
+    locking = _LOCK_NORM_SQLITE if session.bind.dialect.name == "sqlite" else _LOCK_NORM
     # Core, not the ORM: always the row as it is now, whatever an earlier write of the round changed.
-    row = (await session.execute(locking)).first()
+    row = (await session.execute(locking, {"document": document_id})).first()
     return None if row is None else LockedNorm(*row)
 
 
