@@ -323,14 +323,15 @@ def split_changes(data: bytes, max_ops: int | None = None) -> list[Change]:
     counted = 0
     for n, (offset, kind, chunk, body) in enumerate(_chunks(data)):
         where = f"chunk {n} (byte {offset})"
+        parsed = None if kind == _DOCUMENT_CHUNK else _read_change_body(body, where)
         if max_ops is not None:
-            counted += _document_ops(body, where) if kind == _DOCUMENT_CHUNK else _change_ops(body, where)
+            counted += _document_ops(body, where) if parsed is None else _change_ops(parsed, where)
             if counted > max_ops:
                 raise TooManyOps(f"more than {max_ops} operations (at {where})")
-        if kind == _DOCUMENT_CHUNK:
+        if parsed is None:
             found = [_from_binding(c) for c in _call_binding(_changes_in_document, chunk)]
         else:
-            found = [_parse_change(chunk, body, where)]
+            found = [_parse_change(chunk, body, parsed, where)]
         for change in found:
             changes.setdefault(change.hash, change)
     return list(changes.values())
@@ -470,11 +471,10 @@ def _column(change: _ChangeBody, spec: int, where: str) -> bytes:
     return b"" if data is None else _inflate(data, where)
 
 
-def _parse_change(chunk: bytes, body: bytes, where: str) -> Change:
-    parsed = _read_change_body(body, where)
+def _parse_change(chunk: bytes, body: bytes, parsed: _ChangeBody, where: str) -> Change:
     if not parsed.actor or parsed.seq < 1 or parsed.start_op < 1:
         raise InvalidChange(f"{where}: change header has no actor, seq or start op")
-    ops = _count_rle_rows(_column(parsed, _ACTION, where), where)
+    ops = _change_ops(parsed, where)
     _validate_with_binding(chunk, where)
     return Change(
         hash=_chunk_hash(_CHANGE_CHUNK, body),
@@ -487,8 +487,8 @@ def _parse_change(chunk: bytes, body: bytes, where: str) -> Change:
     )
 
 
-def _change_ops(body: bytes, where: str) -> int:
-    return _count_rle_rows(_column(_read_change_body(body, where), _ACTION, where), where)
+def _change_ops(change: _ChangeBody, where: str) -> int:
+    return _count_rle_rows(_column(change, _ACTION, where), where)
 
 
 def _document_ops(body: bytes, where: str) -> int:
