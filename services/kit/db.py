@@ -104,73 +104,72 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ()
 
     def execute(self, operation, parameters=None) -> None:
-        begin = self._adapt_connection.take_begin()
+        def work(cursor: sqlite3.Cursor):
+            cursor.execute(operation, () if parameters is None else parameters)
+            return cursor.description, cursor.fetchall() if cursor.description else ()
 
-        def run(connection: sqlite3.Connection):
-            if begin:
-                connection.execute("BEGIN")
-            cursor = connection.cursor()
-            try:
-                cursor.execute(operation, () if parameters is None else parameters)
-                rows = cursor.fetchall() if cursor.description else ()
-                return cursor.description, rows, cursor.lastrowid, cursor.rowcount
-            finally:
-                cursor.close()
-
-        try:
-            description, rows, lastrowid, rowcount = self.await_(self._connection._execute(run, self._connection._conn))
-        except Exception as error:
-            self._adapt_connection._handle_exception(error)
-        self.description = description
+        self.description, rows = self._adapt_connection.run(self, work)
         self._rows = deque(rows)
-        # As the stock cursor: a statement that returns rows reports no row id or count.
-        self.lastrowid, self.rowcount = (-1, -1) if description else (lastrowid, rowcount)
 
     def executemany(self, operation, seq_of_parameters) -> None:
-        begin = self._adapt_connection.take_begin()
+        def work(cursor: sqlite3.Cursor):
+            cursor.executemany(operation, seq_of_parameters)
+            return None, ()
 
-        def run(connection: sqlite3.Connection):
-            if begin:
-                connection.execute("BEGIN")
-            cursor = connection.cursor()
-            try:
-                cursor.executemany(operation, seq_of_parameters)
-                return cursor.lastrowid, cursor.rowcount
-            finally:
-                cursor.close()
-
-        try:
-            self.lastrowid, self.rowcount = self.await_(self._connection._execute(run, self._connection._conn))
-        except Exception as error:
-            self._adapt_connection._handle_exception(error)
-        self.description = None
+        self.description, _ = self._adapt_connection.run(self, work)
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("begin_pending",)
+    __slots__ = ("begin_pending", "in_transaction")
 
     def __init__(self, dbapi, connection) -> None:
         super().__init__(dbapi, connection)
         self.begin_pending = False  # SQLAlchemy began a transaction whose BEGIN is not sent yet
+        self.in_transaction = False  # SQLite's own word after the last trip (True when unsure)
 
-    def take_begin(self) -> bool:
+    def run(self, cursor: _OneTripCursor, work):
+        """`work(sqlite3 cursor)` on aiosqlite's thread, after BEGIN if one is pending; sets the cursor's row id and count."""
         begin, self.begin_pending = self.begin_pending, False
-        return begin
+
+        def trip(connection: sqlite3.Connection):
+            if begin:
+                connection.execute("BEGIN")
+            raw = connection.cursor()
+            try:
+                return work(raw), raw.lastrowid, raw.rowcount, connection.in_transaction
+            finally:
+                raw.close()
+
+        self.in_transaction = True
+        try:
+            result, lastrowid, rowcount, self.in_transaction = self.await_(self._connection._execute(trip, self._connection._conn))
+        except Exception as error:
+            self._handle_exception(error)
+        # As the stock cursor: a statement that returns rows reports no row id or count.
+        cursor.lastrowid, cursor.rowcount = (-1, -1) if result[0] else (lastrowid, rowcount)
+        return result
 
     def cursor(self, server_side: bool = False):
         if not server_side:
             return _OneTripCursor(self)
-        if self.take_begin():  # a stock server-side cursor: its BEGIN goes first, on its own
+        self.in_transaction = True
+        if self.begin_pending:  # a stock server-side cursor: its BEGIN goes first, on its own
+            self.begin_pending = False
             self.await_(self._connection.execute("BEGIN"))
         return super().cursor(server_side)
 
     def commit(self) -> None:
-        self.begin_pending = False  # nothing ran: nothing to commit
-        super().commit()
+        self.begin_pending = False
+        if self.in_transaction:  # else nothing ran since BEGIN was asked for: nothing to commit
+            super().commit()
+            self.in_transaction = False
 
     def rollback(self) -> None:
+        # The pool rolls back every connection handed back to it, most of them just committed.
         self.begin_pending = False
-        super().rollback()
+        if self.in_transaction:
+            super().rollback()
+            self.in_transaction = False
 
 
 class _OneTripAiosqlite(AsyncAdapt_aiosqlite_dbapi):
