@@ -24,6 +24,7 @@ Facts about rc1 this module relies on (checked on this machine):
 
 from __future__ import annotations
 
+import graphlib
 import hashlib
 import uuid
 import zlib
@@ -337,6 +338,19 @@ def split_changes(data: bytes, max_ops: int | None = None) -> list[Change]:
     return list(changes.values())
 
 
+def topological(changes: Sequence[Change]) -> list[Change]:
+    """Changes ordered so each comes after those of the batch it depends on (dependencies outside it are ignored).
+
+    Raises ``InvalidChange`` if they depend on each other in a cycle.
+    """
+    by_hash = {change.hash: change for change in changes}
+    graph = {h: [dep for dep in change.deps if dep in by_hash] for h, change in by_hash.items()}
+    try:
+        return [by_hash[h] for h in graphlib.TopologicalSorter(graph).static_order()]
+    except graphlib.CycleError as exc:
+        raise InvalidChange("the changes depend on each other in a cycle") from exc
+
+
 def missing_dependencies(doc: am.Document, changes: Sequence[Change]) -> list[bytes]:
     """Hashes ``changes`` depend on that are neither in ``doc`` nor among ``changes``."""
     outside = {dep for change in changes for dep in change.deps}
@@ -432,6 +446,14 @@ def _chunks(data: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
             raise InvalidChange(f"byte {offset}: checksum mismatch (corrupted chunk)")
         yield offset, kind, chunk, body
         offset = reader.pos
+
+
+def change_hash(chunk: bytes) -> bytes:
+    """The hash of one change chunk, compressed or not (checksum checked); ``InvalidChange`` if it is not one."""
+    found = list(_chunks(chunk))
+    if len(found) != 1 or found[0][1] == _DOCUMENT_CHUNK:
+        raise InvalidChange("expected one change chunk")
+    return _chunk_hash(_CHANGE_CHUNK, found[0][3])
 
 
 def _chunk_hash(kind: int, body: bytes) -> bytes:

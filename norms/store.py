@@ -188,26 +188,11 @@ def new_actor() -> bytes:
 
 
 def topological(changes: Sequence[Change]) -> list[Change]:
-    """Changes ordered so each comes after those of the batch it depends on."""
-    # Kahn's algorithm, without recursion: an offline peer may send a chain of thousands.
-    by_hash = {change.hash: change for change in changes}
-    waiting = {h: {dep for dep in change.deps if dep in by_hash} for h, change in by_hash.items()}
-    dependents: dict[bytes, list[bytes]] = {}
-    for h, deps in waiting.items():
-        for dep in deps:
-            dependents.setdefault(dep, []).append(h)
-    ready = [h for h in by_hash if not waiting[h]]
-    ordered: list[Change] = []
-    while ready:
-        h = ready.pop()
-        ordered.append(by_hash[h])
-        for dependent in dependents.get(h, ()):
-            waiting[dependent].discard(h)
-            if not waiting[dependent]:
-                ready.append(dependent)
-    if len(ordered) != len(by_hash):
-        raise InvalidChanges("the changes depend on each other in a cycle")
-    return ordered
+    """Changes ordered so each comes after those of the batch it depends on; InvalidChanges for a cycle."""
+    try:
+        return document.topological(changes)
+    except document.InvalidChange as exc:
+        raise InvalidChanges(str(exc)) from exc
 
 
 def parse_heads(values: Iterable[str]) -> list[bytes]:

@@ -239,6 +239,11 @@ class DocumentHandle:
         self._known: set[bytes] | None = None  # hashes in `doc`, kept up to date from `_known_at`
         self._known_at: list[bytes] = []
         self._last_have: tuple[sync_message.Have, ...] = ()
+        # Caught up: the server last reported exactly this replica's heads, and from then on the
+        # two sides trade changes and heads by hand, leaving `state` as it was (rc1 walks the whole
+        # history for each message it takes in or makes, milliseconds on a long norm).
+        self._caught_up = False
+        self._in_flight: set[bytes] = set()  # sent by hand; not yet among the heads the server reported
 
     @property
     def url(self) -> str:
@@ -269,7 +274,7 @@ class DocumentHandle:
         made = document.apply_splices(self.doc, self.actor, [(index, delete, insert)])
         changes = document.split_changes(b"".join(made)) if made else []
         self._made_here.update((change.hash, change.data) for change in changes)
-        await self._after_local_change()
+        await self._after_local_change(changes)
         return [change.hash for change in changes]
 
     async def add_changes(self, data: bytes, send: bool = True) -> None:
@@ -282,6 +287,7 @@ class DocumentHandle:
         if fresh:
             document.merge_changes(self.doc, fresh)
             self._made_here.update((change.hash, change.data) for change in fresh)
+            self._leave_caught_up()  # rc1 works out what to send of changes that may depend on anything
         if send:
             await self._after_local_change()
 
@@ -320,9 +326,55 @@ class DocumentHandle:
 
     # --- Protocol ----------------------------------------------------------------------
 
-    async def _after_local_change(self) -> None:
-        await self._sync()
+    async def _after_local_change(self, made: list[document.Change] = ()) -> None:
+        if not self._caught_up:
+            await self._sync()
+        elif made:
+            # The server holds everything else: these changes are all it lacks.
+            self._in_flight.update(change.hash for change in made)
+            await self._send_sync(sync_message.at_heads(self.doc.get_heads(), tuple(change.data for change in made)))
         await self._notify()
+
+    def _leave_caught_up(self) -> None:
+        """Hand the sync back to rc1, with a state that takes the server's last heads as shared."""
+        if not self._caught_up:
+            return
+        self._caught_up = False
+        self._in_flight.clear()
+        self.state = am.SyncState()
+        if self.server_heads:
+            self.doc.receive_sync_message(self.state, am.Message.decode(sync_message.at_heads(self.server_heads)))
+
+    async def _receive_caught_up(self, parsed: sync_message.SyncMessage) -> bool:
+        """Take in a message while caught up, by hand; False if rc1 must (it asks for something, or the sides differ)."""
+        if parsed.need:
+            return False
+        changes = document.split_changes(b"".join(parsed.changes)) if parsed.changes else []
+        fresh = [change for change in changes if not self.has_change(change.hash)]
+        batch = {change.hash for change in fresh}
+        if any(dep not in batch and not self.has_change(dep) for change in fresh for dep in change.deps):
+            return False
+        if fresh:
+            # Checked above: the replica holds none of them and every dependency.
+            document.merge_changes(self.doc, document.topological(fresh), fresh=True)
+        if not all(self.has_change(head) for head in parsed.heads):
+            return False
+        self._record_server_heads(parsed.heads)
+        heads = self.doc.get_heads()
+        if set(heads) == self.server_heads:
+            self._in_flight.clear()
+            if parsed.changes:
+                await self._acknowledge(heads)
+        elif any(head not in self.server_heads and head not in self._in_flight for head in heads):
+            return False  # this replica holds what it never sent: rc1 finds out what
+        await self._notify()
+        return True
+
+    def _record_server_heads(self, heads) -> None:
+        self.server_heads = set(heads)
+        self.acknowledged_heads.append(list(heads))
+        if not self.ready.done():
+            self.ready.set_result(None)
 
     async def _sync(self, request: bool = False, need: tuple[bytes, ...] = (), their_heads: tuple[bytes, ...] = ()) -> None:
         message = self.doc.generate_sync_message(self.state)
@@ -341,16 +393,14 @@ class DocumentHandle:
             # rc1 is "in flight" and silent: ask for what the server has that we lack.
             heads = tuple(sorted(self.doc.get_heads()))
             data = sync_message.encode(sync_message.SyncMessage(sync_message.V1, heads, tuple(sorted(unknown)), self._last_have, ()))
-        if data is None or self.client.closed.done() or not self.client.online:
+        if data is not None:
+            await self._send_sync(data, "request" if request else "sync")
+
+    async def _send_sync(self, data: bytes, kind: str = "sync") -> None:
+        if self.client.closed.done() or not self.client.online:
             return
         await self.client._send(
-            {
-                "type": "request" if request else "sync",
-                "senderId": self.client.peer_id,
-                "targetId": self.client.server_id,
-                "documentId": self.wire_id,
-                "data": data,
-            }
+            {"type": kind, "senderId": self.client.peer_id, "targetId": self.client.server_id, "documentId": self.wire_id, "data": data}
         )
 
     def _answer_need(self, data: bytes | None, need: tuple[bytes, ...]) -> bytes | None:
@@ -377,15 +427,16 @@ class DocumentHandle:
 
     async def _receive(self, data: bytes) -> None:
         parsed = sync_message.decode(data)
+        if self._caught_up:
+            if await self._receive_caught_up(parsed):
+                return
+            self._leave_caught_up()
         self.doc.receive_sync_message(self.state, am.Message.decode(data))
-        self.server_heads = set(parsed.heads)
-        self.acknowledged_heads.append(list(parsed.heads))
-        if not self.ready.done():
-            self.ready.set_result(None)
+        self._record_server_heads(parsed.heads)
         heads = self.doc.get_heads()
         if not parsed.need and self.server_heads == set(heads):
-            # Both sides hold the same changes: acknowledge what came, by hand. rc1 would walk the
-            # whole history to find that there is nothing to send (milliseconds on a long norm).
+            # Both sides hold the same changes: acknowledge what came, by hand, and go on by hand.
+            self._caught_up = True
             if parsed.changes:
                 await self._acknowledge(heads)
         else:
@@ -393,12 +444,7 @@ class DocumentHandle:
         await self._notify()
 
     async def _acknowledge(self, heads: list[bytes]) -> None:
-        data = sync_message.at_heads(heads)
-        if self.client.closed.done() or not self.client.online:
-            return
-        await self.client._send(
-            {"type": "sync", "senderId": self.client.peer_id, "targetId": self.client.server_id, "documentId": self.wire_id, "data": data}
-        )
+        await self._send_sync(sync_message.at_heads(heads))
 
     def _unavailable(self) -> None:
         if not self.ready.done():
@@ -416,6 +462,8 @@ class DocumentHandle:
         """On a new socket the server knows nothing of this peer: start the sync over (heads, then changes)."""
         self.state = am.SyncState()
         self._last_have = ()
+        self._caught_up = False
+        self._in_flight.clear()
         await self._sync(request=not self.doc.get_heads())
 
     def _disconnected(self, code: int | None, reason: str) -> None:

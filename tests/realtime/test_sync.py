@@ -146,3 +146,63 @@ async def test_the_journal_lets_go_of_what_every_peer_has(app, network, norm, co
         while journal.entries:  # the round after the last change forgets it
             await asyncio.sleep(0.05)
     assert journal.end >= 5 and journal.since(journal.end) == []
+
+
+async def test_a_caught_up_peer_sends_each_edit_by_hand_as_just_that_change(network, norm, connect):
+    """Once the server reported exactly its heads, the Python peer sends each edit at once, without rc1's sync state."""
+    writer = await (await connect(network["members"][0])).open(norm["url"])
+    reader = await (await connect()).open(norm["url"])
+    await writer.splice(0, 0, "a")
+    await writer.wait_synced()
+    sent = []
+    original = writer.client._send
+
+    async def spy(message: dict) -> None:
+        sent.append(message)
+        await original(message)
+
+    writer.client._send = spy
+    rc1 = writer.doc = _CountingSync(writer.doc, writer)
+    made, heads = [], []
+    for letter in "bcd":  # rc1 would hold the second and third back while the first is unacknowledged
+        made += await writer.splice(0, 0, letter)
+        heads.append(tuple(sorted(writer.doc.get_heads())))
+    await reader.wait_for(lambda handle: handle.text.startswith("dcba"))
+    await writer.wait_synced()
+    carrying = [parsed for message in sent if message["type"] == "sync" for parsed in [sync_message.decode(message["data"])] if parsed.changes]
+    assert [[document.split_changes(data)[0].hash for data in parsed.changes] for parsed in carrying] == [[h] for h in made]
+    assert [parsed.heads for parsed in carrying] == heads
+    assert all(not parsed.need for parsed in carrying)
+    assert rc1.calls == []  # nothing went through the peer's rc1 sync state
+
+
+class _CountingSync:
+    """A replica that records each use of its handle's rc1 sync state."""
+
+    def __init__(self, doc, handle) -> None:
+        self._doc, self._handle, self.calls = doc, handle, []
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._doc, name)
+        if name not in ("generate_sync_message", "receive_sync_message"):
+            return attribute
+
+        def counted(state, *args):
+            if state is self._handle.state:
+                self.calls.append(name)
+            return attribute(state, *args)
+
+        return counted
+
+
+async def test_a_caught_up_peer_hands_changes_made_elsewhere_to_rc1(network, norm, connect):
+    writer = await (await connect(network["members"][0])).open(norm["url"])
+    await writer.splice(0, 0, "a")
+    await writer.wait_synced()
+    offline = document.load(writer.doc.save(), actor=os.urandom(16))  # another replica of the same member
+    made = [data for letter in "xyz" for data in document.apply_splices(offline, offline.get_actor(), [(0, 0, letter)])]
+    await writer.add_changes(b"".join(made), send=False)
+    await writer.flush()
+    reader = await (await connect()).open(norm["url"])
+    await reader.wait_for(lambda handle: handle.text.startswith("zyxa"))
+    await writer.wait_synced()
