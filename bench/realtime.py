@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import multiprocessing
 import os
 import random
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
+from norms import document  # noqa: E402
 from tests.realtime.servers import CogovServer, RedisServer, free_port  # noqa: E402
 
 PASSWORD = "benchmark password 1"
@@ -51,9 +51,11 @@ GROUPS = [("civil_society", "KE"), ("private_sector", "BR"), ("technical_academi
 
 
 def _chunk_hash(chunk: bytes) -> bytes | None:
-    """An uncompressed change chunk's hash: SHA-256 of its type, length and body, checked against its checksum."""
-    digest = hashlib.sha256(chunk[8:]).digest()
-    return digest if digest[:4] == chunk[4:8] else None
+    """A change chunk's hash (the SHA-256 the protocol names it by), or None if the bytes are not one."""
+    try:
+        return document.change_hash(chunk)
+    except document.InvalidChange:
+        return None
 
 
 def _peers_process(sync_urls, doc_url, writers, readers, rate, start_at, seconds, light, results):
@@ -64,7 +66,6 @@ async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds, 
     import cbor2
     import websockets
 
-    from norms import document
     from services.realtime import sync_message
     from services.realtime.client import SyncClient, _handshake
 
@@ -81,12 +82,9 @@ async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds, 
         seen: set[bytes] = set()
 
         async def receive(data: bytes) -> None:
-            before = handle.doc.get_heads()
             await original(data)
             now = time.time()
-            hashes = [_chunk_hash(chunk) for chunk in sync_message.decode(data).changes]
-            if None in hashes:  # a compressed chunk: ask rc1 (which walks the history)
-                hashes = [change.hash for change in handle.doc.get_changes(before)]
+            hashes = [h for h in (_chunk_hash(chunk) for chunk in sync_message.decode(data).changes) if h is not None]
             fresh = [change_hash for change_hash in hashes if change_hash not in seen]
             seen.update(fresh)
             arrivals.extend((peer, change_hash, now) for change_hash in fresh)
@@ -141,7 +139,7 @@ async def _peers(sync_urls, doc_url, writers, readers, rate, start_at, seconds, 
         while next_at < start_at + seconds:
             await asyncio.sleep(max(0.0, next_at - time.time()))
             try:
-                made = await handle.splice(rng.randint(0, len(handle.text)), 0, rng.choice("abcdefghijklmnopqrstuvwxyz "))
+                made = await handle.splice(rng.randint(0, document.text_length(handle.doc)), 0, rng.choice("abcdefghijklmnopqrstuvwxyz "))
             except Exception as exc:  # a closed socket ends this writer; reported below
                 errors.append(repr(exc))
                 return

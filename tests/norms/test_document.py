@@ -1,4 +1,5 @@
 import hashlib
+import os
 from dataclasses import replace
 from itertools import islice
 
@@ -599,3 +600,17 @@ def test_has_change():
 
     assert all(document.has_change(doc, c.hash) for c in document.split_changes(b"".join(changes)))
     assert not document.has_change(doc, bytes(32))
+
+
+def test_change_hash_names_raw_and_compressed_change_chunks_as_automerge_does():
+    doc, _created = document.create("Title", "", os.urandom(16))
+    doc.set_actor(os.urandom(16))
+    with doc.transaction() as tx:  # over 256 bytes of ops: rc1 compresses the change's columns
+        tx.put(am.ROOT, "notes", am.ScalarType.Str, "a long paragraph of notes " * 40)
+    change = doc.get_changes([])[-1]
+    assert change.bytes != change.raw_bytes and change.bytes[8] == 2  # a compressed chunk
+    assert document.change_hash(change.bytes) == document.change_hash(change.raw_bytes) == change.hash
+    corrupted = change.raw_bytes[:-1] + bytes([change.raw_bytes[-1] ^ 1])
+    for bad in (b"", b"garbage", corrupted, doc.save(), change.raw_bytes + change.raw_bytes):
+        with pytest.raises(document.InvalidChange):
+            document.change_hash(bad)
