@@ -269,10 +269,19 @@ class DocumentHandle:
         self._known_at = heads
         return change_hash in self._known
 
+    def _note_added(self, before: list[bytes], changes: list[document.Change]) -> None:
+        """Keep the known hashes current after adding `changes` at `before` (no rc1 walk, which slows
+        to the whole history once concurrent writers interleave)."""
+        if self._known is not None and self._known_at == before:
+            self._known.update(change.hash for change in changes)
+            self._known_at = self.doc.get_heads()
+
     async def splice(self, index: int, delete: int, insert: str) -> list[bytes]:
         """Edit the body as this replica's actor (one change) and send it; the hashes of the changes made."""
+        before = self.doc.get_heads()
         made = document.apply_splices(self.doc, self.actor, [(index, delete, insert)])
         changes = document.split_changes(b"".join(made)) if made else []
+        self._note_added(before, changes)
         self._made_here.update((change.hash, change.data) for change in changes)
         await self._after_local_change(changes)
         return [change.hash for change in changes]
@@ -356,7 +365,9 @@ class DocumentHandle:
             return False
         if fresh:
             # Checked above: the replica holds none of them and every dependency.
+            before = self.doc.get_heads()
             document.merge_changes(self.doc, document.topological(fresh), fresh=True)
+            self._note_added(before, fresh)
         if not all(self.has_change(head) for head in parsed.heads):
             return False
         self._record_server_heads(parsed.heads)
