@@ -220,6 +220,7 @@ class NormStore:
         self._writers: set[asyncio.Task] = set()
         self.limits = limits
         self._idle_seconds = idle_seconds
+        self._swept = 0.0  # when residents were last swept for idle ones (a sweep visits every one)
         self._resident: dict[bytes, _Resident] = {}
         # Bindings never change once committed, so every instance may remember them.
         self._bindings: dict[bytes, uuid.UUID] = {}
@@ -586,7 +587,8 @@ class NormStore:
     # --- Residency -----------------------------------------------------------------------
 
     async def _resident_for(self, document_id: bytes) -> _Resident:
-        self._evict_idle()
+        if time.monotonic() - self._swept >= min(1.0, self._idle_seconds):
+            self._evict_idle()
         resident = self._resident.get(document_id)
         if resident is not None:
             return resident
@@ -682,7 +684,8 @@ class NormStore:
             return True
 
     def _evict_idle(self) -> None:
-        cutoff = time.monotonic() - self._idle_seconds
+        self._swept = time.monotonic()
+        cutoff = self._swept - self._idle_seconds
         for document_id, resident in list(self._resident.items()):
             if resident.last_used < cutoff and not resident.lock.locked() and document_id not in self._pins:
                 del self._resident[document_id]
