@@ -80,6 +80,29 @@ async def test_snapshots_every_n_changes_and_a_fresh_store_reloads_the_same_docu
         assert document.read_text(doc) == current["text"] == "6543210" + norm["text"]
 
 
+@pytest.mark.parametrize("spoil", ["garbled", "stale"])
+async def test_a_snapshot_that_does_not_load_back_is_deleted_and_the_changes_load_instead(client, app, network, norm, spoil):
+    """Snapshots are saved unchecked as a write crosses the threshold: loading checks them."""
+    headers = network["members"][1]["headers"]
+    for n in range(7):
+        await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": str(n)}]}, headers=headers)
+    current = (await client.get(f"/api/v1/norms/{norm['id']}")).json()
+    async with app.state.sessionmaker() as session:
+        first, latest = (await session.execute(select(NormSnapshot).order_by(NormSnapshot.id))).scalars().all()
+        # Garbled: its bytes cut short. Stale: it holds an older save than the heads it claims.
+        latest.data = latest.data[: len(latest.data) // 2] if spoil == "garbled" else first.data
+        document_id = latest.document_id
+        await session.commit()
+
+    restarted = NormStore(app.state.sessionmaker, Limits())
+    async with restarted.reading(document_id) as doc:
+        assert document.heads_hex(doc) == current["heads"]
+        assert document.read_text(doc) == current["text"] == "6543210" + norm["text"]
+    async with app.state.sessionmaker() as session:
+        assert (await session.execute(select(NormSnapshot.change_count))).scalars().all() == [3]
+    assert await _count(app, NormChange) == 8  # nothing stored was touched
+
+
 async def test_a_second_store_sees_what_the_first_wrote(client, app, network, norm):
     """Two instances share a database: each catches up from stored changes before reading or writing."""
     other = NormStore(app.state.sessionmaker, Limits())
