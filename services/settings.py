@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     sync_outbox_limit: int = Field(default=5000, ge=10)
     # A document's peers hear of new changes at most this often (the first change after a pause at once).
     sync_batch_seconds: float = Field(default=0.1, ge=0, le=1)
+    # A peer that has not answered the last changes it was sent gets no more until it does, or this long
+    # has passed: a slow peer then gets fewer, larger messages instead of a queue of small ones.
+    sync_answer_seconds: float = Field(default=1.0, gt=0, le=30)
     sync_revalidate_seconds: float = Field(default=2.0, gt=0)
     sync_catch_up_seconds: float = Field(default=5.0, gt=0)
     # Clearing house: the Ed25519 key signing adoption records (PEM or base64url seed; default: a

@@ -71,6 +71,7 @@ class PeerDocument:
     theirs: set[bytes] = field(default_factory=set)
     acknowledge: bool = False  # it sent changes the next round must acknowledge
     heads: tuple[bytes, ...] = ()  # the heads the peer last said it has
+    awaiting: float | None = None  # when it was last sent changes it has not answered yet (loop time)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class Room:
     last_round: float = float("-inf")
     fanout: asyncio.Task | None = None
     follower: asyncio.Task | None = None
+    retry: asyncio.TimerHandle | None = None  # a round for peers whose changes were held back
 
 
 class SyncHub:
@@ -260,6 +261,11 @@ class SyncHub:
         if lacking is None:
             return False
         peer_document.heads = parsed.heads
+        if peer_document.awaiting is not None:
+            # Its answer: what was held back for it goes out in the room's next round.
+            peer_document.awaiting = None
+            if lacking and (room := self.rooms.get(peer_document.document_id)) is not None:
+                self._request_fanout(room)
         if parsed.changes:
             # Acknowledged in the room's next round, together with what others wrote meanwhile: a
             # writer hears from the server once per round, not once per message it sends.
@@ -271,6 +277,8 @@ class SyncHub:
 
     def _send_caught_up(self, peer_document: PeerDocument, journal: Journal, heads: list[bytes], lacking: list[Change]) -> None:
         changes = tuple(change.data for change in lacking if change.hash not in peer_document.theirs)
+        if changes:
+            peer_document.awaiting = asyncio.get_running_loop().time()
         peer_document.sent = journal.end
         peer_document.theirs.clear()
         peer_document.acknowledge = False
@@ -345,6 +353,10 @@ class SyncHub:
             payload = cbor2.dumps({"o": self.instance_id, "k": "c", "d": b"".join(change.data for change in stored.changes)})
             self._spawn(self._publish(stored.document_id, payload))
 
+    def _retry_held(self, room: Room) -> None:
+        room.retry = None
+        self._request_fanout(room)
+
     def _request_fanout(self, room: Room) -> None:
         room.dirty = True
         if room.fanout is None or room.fanout.done():
@@ -367,6 +379,7 @@ class SyncHub:
                     room.last_round = loop.time()
                     journal = self.store.journal(room.document_id)
                     heads = doc.get_heads()
+                    held = False  # changes held back for a peer that has not answered
                     shared: dict[int, bytes] = {}  # one message for every caught-up peer at the same position
                     for peer_document in list(room.peers):
                         if peer_document.journal is not None:
@@ -378,10 +391,16 @@ class SyncHub:
                                     continue
                                 if not lacking:
                                     continue
+                                if peer_document.awaiting is not None and room.last_round - peer_document.awaiting < self.settings.sync_answer_seconds:
+                                    # Still busy with the last changes it was sent: these wait for its answer
+                                    # and then go in one message (the answer asks for a round).
+                                    held = True
+                                    continue
                                 position = peer_document.sent
                                 if position not in shared:
                                     shared[position] = sync_message.at_heads(heads, tuple(change.data for change in lacking))
                                 peer_document.sent = journal.end
+                                peer_document.awaiting = room.last_round
                                 self._send_sync(peer_document, shared[position])
                                 continue
                             self._fall_back(doc, peer_document)
@@ -391,6 +410,9 @@ class SyncHub:
                             self._send_sync(peer_document, reply)
                     if journal is not None:  # what every caught-up peer has been sent is no longer needed
                         journal.forget(min((p.sent for p in room.peers if p.journal is journal), default=journal.end))
+                if held and room.retry is None:
+                    # A peer that never answers still gets what it lacks, `sync_answer_seconds` late.
+                    room.retry = loop.call_later(self.settings.sync_answer_seconds, self._retry_held, room)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 
+import automerge.core as am
 import cbor2
+import pytest
 
 from norms import document
 from services.realtime import sync_message
@@ -206,3 +208,77 @@ async def test_a_caught_up_peer_hands_changes_made_elsewhere_to_rc1(network, nor
     reader = await (await connect()).open(norm["url"])
     await reader.wait_for(lambda handle: handle.text.startswith("zyxa"))
     await writer.wait_synced()
+
+
+class _SilentReader:
+    """A protocol peer that joins a norm, becomes caught up, then answers only when told to."""
+
+    def __init__(self, websocket, server_id: str, wire_id: str) -> None:
+        self.websocket, self.server_id, self.wire_id = websocket, server_id, wire_id
+        self.doc = None
+
+    @classmethod
+    async def join(cls, live: str, norm: dict) -> _SilentReader:
+        websocket, server_id = await _handshake(live, None, "py-silent-reader", None, 10)
+        reader = cls(websocket, server_id, norm["url"].removeprefix(document.URL_PREFIX))
+        # What an empty Automerge document asks first: the server answers with the whole document.
+        await reader._send("request", am.Document().generate_sync_message(am.SyncState()).encode())
+        whole = await reader.next_changes(5)
+        reader.doc = document.load(b"".join(whole.changes))
+        await reader.answer()  # "I hold your heads": from here on the server sends by hand what it lacks
+        return reader
+
+    async def _send(self, kind: str, data: bytes) -> None:
+        frame = {"type": kind, "senderId": "py-silent-reader", "targetId": self.server_id, "documentId": self.wire_id, "data": data}
+        await self.websocket.send(cbor2.dumps(frame))
+
+    async def next_changes(self, timeout: float) -> sync_message.SyncMessage:
+        """The next sync message that carries changes (merged into this reader's copy once it has one)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = cbor2.loads(await self.websocket.recv())
+                if frame["type"] == "sync":
+                    message = sync_message.decode(frame["data"])
+                    if message.changes:
+                        if self.doc is not None:
+                            document.merge_changes(self.doc, document.split_changes(b"".join(message.changes)))
+                        return message
+
+    async def answer(self) -> None:
+        await self._send("sync", sync_message.at_heads(self.doc.get_heads()))
+
+
+async def test_a_peer_busy_with_the_last_changes_gets_the_next_ones_together_when_it_answers(app, network, norm, live, connect):
+    app.state.sync_hub.settings.sync_answer_seconds = 30
+    reader = await _SilentReader.join(live, norm)
+    async with reader.websocket:
+        writer = await (await connect(network["members"][0])).open(norm["url"])
+        await writer.splice(0, 0, "a")
+        first = await reader.next_changes(5)
+        assert len(first.changes) == 1
+        for letter in "bcde":  # each in a round of its own (rounds are 0.1 s apart)
+            await asyncio.sleep(0.15)
+            await writer.splice(0, 0, letter)
+        await writer.wait_synced()
+        with pytest.raises(TimeoutError):  # nothing more until the reader answers the first message
+            await reader.next_changes(0.5)
+
+        await reader.answer()
+        rest = await reader.next_changes(5)
+        assert len(rest.changes) == 4  # the four held back, in one message
+        assert document.read_text(reader.doc) == "edcba" + norm["text"]
+
+
+async def test_a_peer_that_never_answers_still_gets_every_change(app, network, norm, live, connect):
+    app.state.sync_hub.settings.sync_answer_seconds = 0.4
+    reader = await _SilentReader.join(live, norm)
+    async with reader.websocket:
+        writer = await (await connect(network["members"][0])).open(norm["url"])
+        for letter in "abcdef":
+            await writer.splice(0, 0, letter)
+            await asyncio.sleep(0.15)
+        messages = 0
+        while document.read_text(reader.doc) != "fedcba" + norm["text"]:
+            await reader.next_changes(5)
+            messages += 1
+        assert messages < 6  # held back while unanswered, then sent together
