@@ -629,23 +629,20 @@ class NormStore:
                     .order_by(NormChange.id)
                 )
             ).all()
-            data = base + b"".join(row.data for row in rows)
-            if latest is None:
-                doc = document.load(data)
-            else:
-                problem = None
-                try:
-                    doc = document.load(data)
-                    if not all(document.has_change(doc, head) for head in document.heads_from_hex(latest.heads)):
-                        problem = "it does not hold the heads it was saved at"
-                except document.InvalidChange as exc:
-                    problem = str(exc)
-                if problem is not None:
-                    log.error("store.snapshot_unusable", document=document.document_url(document_id), snapshot=latest.id, reason=problem)
-                    await session.execute(delete(NormSnapshot).where(NormSnapshot.id == latest.id))
-                    await session.commit()
-                    older_than = latest.last_change_id
-                    continue
+            try:
+                doc = document.load(base + b"".join(row.data for row in rows))
+                holds = latest is None or all(document.has_change(doc, head) for head in document.heads_from_hex(latest.heads))
+                problem = None if holds else "it does not hold the heads it was saved at"
+            except document.InvalidChange as exc:
+                if latest is None:
+                    raise  # the changes alone do not load: nothing older to fall back on
+                problem = str(exc)
+            if problem is not None:
+                log.error("store.snapshot_unusable", document=document.document_url(document_id), snapshot=latest.id, reason=problem)
+                await session.execute(delete(NormSnapshot).where(NormSnapshot.id == latest.id))
+                await session.commit()
+                older_than = latest.last_change_id
+                continue
             # Counted from what was read, not from the norm row: writers compare it with the row's count.
             return _Resident(doc=doc, last_change_id=rows[-1].id if rows else after, change_count=covered + len(rows))
 

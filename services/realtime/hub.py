@@ -186,9 +186,11 @@ class SyncHub:
         """Take a sync message (its changes already stored) into the peer's sync state and answer it."""
         document_id = peer_document.document_id
         unknown: set[bytes] = set()
+        # Any message from the peer answers what it was last sent (flow control).
+        answered, peer_document.awaiting = peer_document.awaiting is not None, None
         async with self.store.reading(document_id, catch_up=False) as doc:
             if peer_document.journal is not None:
-                if self._receive_caught_up(doc, peer_document, parsed):
+                if self._receive_caught_up(doc, peer_document, parsed, answered):
                     return
                 peer_document.journal, peer_document.state = None, am.SyncState()
             data = sync_message.encode(parsed)
@@ -244,7 +246,7 @@ class SyncHub:
             peer_document.last_answer = gist
         self._send_sync(peer_document, reply)
 
-    def _receive_caught_up(self, doc: am.Document, peer_document: PeerDocument, parsed: sync_message.SyncMessage) -> bool:
+    def _receive_caught_up(self, doc: am.Document, peer_document: PeerDocument, parsed: sync_message.SyncMessage, answered: bool) -> bool:
         """Answer a peer that was caught up, from the journal; False if rc1 must take over (call under the lock).
 
         The usual messages of a live document, an acknowledgement or a few new changes from a peer
@@ -261,11 +263,8 @@ class SyncHub:
         if lacking is None:
             return False
         peer_document.heads = parsed.heads
-        if peer_document.awaiting is not None:
-            # Its answer: what was held back for it goes out in the room's next round.
-            peer_document.awaiting = None
-            if lacking and (room := self.rooms.get(peer_document.document_id)) is not None:
-                self._request_fanout(room)
+        if answered and lacking and (room := self.rooms.get(peer_document.document_id)) is not None:
+            self._request_fanout(room)  # what was held back for it goes out in the room's next round
         if parsed.changes:
             # Acknowledged in the room's next round, together with what others wrote meanwhile: a
             # writer hears from the server once per round, not once per message it sends.
