@@ -62,6 +62,7 @@ async def get_norm(norm_id: uuid.UUID, session: SessionDep, store: StoreDep):
 async def edit(norm_id: uuid.UUID, body: EditRequest, participant: CurrentParticipant, session: SessionDep, store: StoreDep):
     """Apply splices (code-point indexes) as the signed-in member; with `base_heads`, concurrent edits merge."""
     norm = await service.get_norm(session, norm_id)
+    await session.commit()  # the store writes on a connection of its own: this one goes back to the pool first
     return await service.edit(store, norm, participant, body)
 
 
@@ -69,14 +70,16 @@ async def edit(norm_id: uuid.UUID, body: EditRequest, participant: CurrentPartic
 async def download(norm_id: uuid.UUID, session: SessionDep, store: StoreDep) -> Response:
     """The whole document as `Document.save()` bytes, loadable by any Automerge peer."""
     norm = await service.get_norm(session, norm_id)
-    return Response(await service.save_automerge(store, norm), media_type=AUTOMERGE_MEDIA_TYPE)
+    return Response(await service.save_automerge(session, store, norm), media_type=AUTOMERGE_MEDIA_TYPE)
 
 
 @router.post("/norms/{norm_id}/automerge", response_model=ApplyResult)
 async def upload(norm_id: uuid.UUID, request: Request, participant: CurrentParticipant, session: SessionDep, store: StoreDep):
     """Merge raw Automerge changes or a saved document from a member's peer (its actors become theirs)."""
     norm = await service.get_norm(session, norm_id)
-    applied = await service.apply_automerge(store, norm, participant, await request.body())
+    data = await request.body()
+    await session.commit()  # the store writes on a connection of its own: this one goes back to the pool first
+    applied = await service.apply_automerge(store, norm, participant, data)
     return ApplyResult(heads=applied.heads, stored=[change.hash_hex for change in applied.changes])
 
 

@@ -154,7 +154,7 @@ async def _network_slug(session: AsyncSession, norm: Norm) -> str:
 
 
 async def norm_view(session: AsyncSession, store: NormStore, norm: Norm) -> NormOut:
-    async with store.reading(norm.document_id) as doc:
+    async with store.reading(norm.document_id, session=session) as doc:
         title, text, heads = document.read_title(doc), document.read_text(doc), document.heads_hex(doc)
     summary = _summary(norm, await _network_slug(session, norm)) | {"title": title}
     return NormOut(**summary, text=text, heads=heads)
@@ -196,8 +196,8 @@ async def apply_automerge(store: NormStore, norm: Norm, participant: Participant
     return await store.apply(norm.document_id, participant.id, data, authorize=edit_permission(participant.id))
 
 
-async def save_automerge(store: NormStore, norm: Norm) -> bytes:
-    async with store.reading(norm.document_id) as doc:
+async def save_automerge(session: AsyncSession, store: NormStore, norm: Norm) -> bytes:
+    async with store.reading(norm.document_id, session=session) as doc:
         return doc.save()
 
 
@@ -234,7 +234,7 @@ async def create_version(
     if not await _is_member(session, norm.network_id, participant.id):
         raise NotAMember("Only members of the network may tag a version")
     # Read the document before locking the norm row: the store's writers lock it while holding the document.
-    async with store.reading(norm.document_id) as doc:
+    async with store.reading(norm.document_id, session=session) as doc:
         heads, title, text = document.heads_hex(doc), document.read_title(doc), document.read_text(doc)
     locked = await session.scalar(select(Norm).where(Norm.id == norm.id).with_for_update())
     locked.version_count += 1
@@ -276,7 +276,7 @@ async def list_versions(session: AsyncSession, norm: Norm) -> list[VersionOut]:
 
 async def version_text(session: AsyncSession, store: NormStore, norm: Norm, number: int) -> VersionText:
     version = await _version(session, norm, number)
-    async with store.reading(norm.document_id) as doc:
+    async with store.reading(norm.document_id, session=session) as doc:
         text = document.read_text(doc, parse_heads(version.heads))
     return VersionText(**_version_out(version, await _people(session, {version.created_by})), text=text)
 
@@ -302,7 +302,7 @@ async def _resolve(session: AsyncSession, norm: Norm, ref: str) -> tuple[str, li
 async def diff(session: AsyncSession, store: NormStore, norm: Norm, from_ref: str, to_ref: str) -> tuple[str, str, str, str]:
     """The two texts to compare and their labels."""
     (from_label, from_heads), (to_label, to_heads) = await _resolve(session, norm, from_ref), await _resolve(session, norm, to_ref)
-    async with store.reading(norm.document_id) as doc:
+    async with store.reading(norm.document_id, session=session) as doc:
         for heads in (from_heads, to_heads):
             if heads is not None and not all(document.has_change(doc, head) for head in heads):
                 raise InvalidHeads("Those heads are not in this norm's history")
@@ -358,12 +358,12 @@ async def text_at(session: AsyncSession, store: NormStore, norm: Norm, change_he
     )
     if not stored:
         raise ChangeNotFound()
-    async with store.reading(norm.document_id) as doc:
+    async with store.reading(norm.document_id, session=session) as doc:
         return TextAt(change=change_hex.lower(), title=document.read_title(doc, [change_hash]), text=document.text_after(doc, change_hash))
 
 
 async def authorship(session: AsyncSession, store: NormStore, norm: Norm) -> Authorship:
-    async with store.reading(norm.document_id) as doc:
+    async with store.reading(norm.document_id, session=session) as doc:
         spans, heads = document.authorship(doc), document.heads_hex(doc)
     actors = {bytes.fromhex(span.actor) for span in spans}
     rows = await session.execute(select(ActorBinding.actor, ActorBinding.participant_id).where(ActorBinding.actor.in_(actors)))

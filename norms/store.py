@@ -248,22 +248,40 @@ class NormStore:
     # --- Reading -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def reading(self, document_id: bytes, *, catch_up: bool = True) -> AsyncIterator[am.Document]:
+    async def reading(self, document_id: bytes, *, catch_up: bool = True, session: AsyncSession | None = None) -> AsyncIterator[am.Document]:
         """The stored document, caught up with the database; read it inside the block, never change it.
 
         The document's lock is held inside the block, so no write lands meanwhile: what is read there
-        (heads, sync messages generated from it) is committed. `catch_up=False` skips the database
-        query, for callers that keep the copy current through `catch_up` and the listeners.
+        (heads, sync messages generated from it) is committed. The catch-up runs on `session` if
+        given (a request's: one connection per request, not two) or on a session of its own.
+        `catch_up=False` skips the database query, for callers that keep the copy current through
+        `catch_up` and the listeners.
         """
-        resident = await self._locked_resident(document_id)
+        if not catch_up:
+            resident = await self._locked_resident(document_id)
+        elif session is not None:
+            resident = await self._caught_up(document_id, session)
+        else:
+            async with self._sessionmaker() as own:
+                resident = await self._caught_up(document_id, own, commit=True)
         try:
-            if catch_up:
-                async with self._sessionmaker() as session:
-                    await self._catch_up(session, document_id, resident)
             resident.last_used = time.monotonic()
             yield resident.doc
         finally:
             resident.lock.release()
+
+    async def _caught_up(self, document_id: bytes, session: AsyncSession, commit: bool = False) -> _Resident:
+        """The resident copy, its lock held, caught up on `session` (committed if `commit`: loading may delete an unusable snapshot)."""
+        await session.connection()  # before the document's lock (see _resident_for)
+        resident = await self._locked_resident(document_id, session)
+        try:
+            await self._catch_up(session, document_id, resident)
+            if commit:
+                await session.commit()
+        except BaseException:
+            resident.lock.release()
+            raise
+        return resident
 
     async def catch_up(self, document_id: bytes) -> int:
         """Merge into the resident copy what other writers (other instances) stored; how many changes it gained.
@@ -273,8 +291,9 @@ class NormStore:
         resident = self._resident.get(document_id)
         if resident is None:
             return 0
-        async with resident.lock:
-            async with self._sessionmaker() as session:
+        async with self._sessionmaker() as session:
+            await session.connection()  # before the document's lock (see _resident_for)
+            async with resident.lock:
                 return await self._catch_up(session, document_id, resident)
 
     # --- Writing -------------------------------------------------------------------------
@@ -465,7 +484,7 @@ class NormStore:
         resident = round_.held.get(document_id)
         if resident is None or self._resident.get(document_id) is not resident:
             # First job of the round on this document, or an earlier one dropped its copy.
-            resident = round_.held[document_id] = await self._locked_resident(document_id)
+            resident = round_.held[document_id] = await self._locked_resident(document_id, session)
             round_.locked.append(resident)
         if job.authorize is not None:
             await job.authorize(session, norm)
@@ -530,10 +549,10 @@ class NormStore:
         resident.journal.add(changes)
         return resident, Applied(changes, document.heads_hex(resident.doc))
 
-    async def _locked_resident(self, document_id: bytes) -> _Resident:
+    async def _locked_resident(self, document_id: bytes, session: AsyncSession | None = None) -> _Resident:
         """The current resident copy with its lock held (a copy dropped while its lock was awaited is not used)."""
         while True:
-            resident = await self._resident_for(document_id)
+            resident = await self._resident_for(document_id, session)
             await resident.lock.acquire()
             if self._resident.get(document_id) is resident:
                 return resident
@@ -586,18 +605,34 @@ class NormStore:
 
     # --- Residency -----------------------------------------------------------------------
 
-    async def _resident_for(self, document_id: bytes) -> _Resident:
+    async def _resident_for(self, document_id: bytes, session: AsyncSession | None = None) -> _Resident:
+        """The resident copy, loaded if need be on `session` (in its transaction) or on a session of its own.
+
+        No lock of the store is held while waiting for a database connection: under load the pool's
+        connections can all be held by writers waiting for the norm's row lock, and the writer that
+        has it may be waiting for the lock held. So a connection is taken before the loading lock
+        (as before a document's lock), and a write loads on the connection it already has.
+        """
         if time.monotonic() - self._swept >= min(1.0, self._idle_seconds):
             self._evict_idle()
         resident = self._resident.get(document_id)
         if resident is not None:
             return resident
-        async with self._loading:
-            resident = self._resident.get(document_id)
-            if resident is None:
-                async with self._sessionmaker() as session:
-                    resident = await self._load(session, document_id)
-                self._resident[document_id] = resident
+        own = self._sessionmaker() if session is None else None
+        try:
+            await (own or session).connection()
+            async with self._loading:
+                resident = self._resident.get(document_id)
+                if resident is None:
+                    resident = await self._load(own or session, document_id)
+                    if own is not None:
+                        await own.commit()  # what loading deleted (an unusable snapshot)
+                        await own.close()  # before the copy is shared: the caller locks it with no wait between
+                        own = None
+                    self._resident[document_id] = resident
+        finally:
+            if own is not None:
+                await own.close()
         return resident
 
     async def _load(self, session: AsyncSession, document_id: bytes) -> _Resident:
@@ -639,8 +674,7 @@ class NormStore:
                 problem = str(exc)
             if problem is not None:
                 log.error("store.snapshot_unusable", document=document.document_url(document_id), snapshot=latest.id, reason=problem)
-                await session.execute(delete(NormSnapshot).where(NormSnapshot.id == latest.id))
-                await session.commit()
+                await session.execute(delete(NormSnapshot).where(NormSnapshot.id == latest.id))  # committed by the caller
                 older_than = latest.last_change_id
                 continue
             # Counted from what was read, not from the norm row: writers compare it with the row's count.

@@ -188,7 +188,7 @@ async def edit_text(
     try:
         base_heads = [head for head in form.get("base_heads", "").split(",") if head]
         heads = parse_heads(base_heads) if base_heads else None
-        async with store.reading(norm.document_id) as doc:
+        async with store.reading(norm.document_id, session=session) as doc:
             if heads is not None and not all(document.has_change(doc, head) for head in heads):
                 raise InvalidHeads("The page you edited is from a history this norm does not have; reload it")
             old_text, old_title = document.read_text(doc, heads), document.read_title(doc, heads)
@@ -203,8 +203,10 @@ async def edit_text(
                                            "title": title})
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
-    _, error = await attempt(session, lambda: norms.edit(store, norm, participant, request_body))
-    if error is not None:
+    await session.commit()  # the store writes on a connection of its own: this one goes back to the pool first
+    try:
+        await norms.edit(store, norm, participant, request_body)
+    except DomainError as error:
         return redirect(back, viewer, settings, flash=("error", error.detail))
     return redirect(back, viewer, settings, flash=("ok", "Your edit is saved and merged with the others'."))
 
