@@ -384,7 +384,9 @@ class DocumentHandle:
     def _record_server_heads(self, heads) -> None:
         self.server_heads = set(heads)
         self.acknowledged_heads.append(list(heads))
-        if not self.ready.done():
+        # Ready once this replica holds what the server held: a first message may bring only the
+        # server's heads (a round of the room that came before the answer to our request).
+        if not self.ready.done() and all(self.has_change(head) for head in heads):
             self.ready.set_result(None)
 
     async def _sync(self, request: bool = False, need: tuple[bytes, ...] = (), their_heads: tuple[bytes, ...] = ()) -> None:
