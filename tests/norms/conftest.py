@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 AFFILIATIONS = [
@@ -9,6 +11,11 @@ AFFILIATIONS = [
     ("Bruno", "private_sector", "BR", "Rede Aberta"),
     ("Chen", "technical_academic", "SG", "NUS"),
 ]
+
+
+def member_id(network: dict, n: int) -> uuid.UUID:
+    """The participant id of the network's `n`-th member."""
+    return uuid.UUID(network["members"][n]["id"])
 
 
 @pytest.fixture

@@ -13,10 +13,7 @@ from norms import document
 from norms.errors import AttributionRefused, UnknownDependencies
 from norms.models import NormChange
 from norms.store import Limits, NormStore
-
-
-def _member(network, n: int) -> uuid.UUID:
-    return uuid.UUID(network["members"][n]["id"])
+from tests.norms.conftest import member_id
 
 
 async def _peers(store: NormStore, document_id: bytes, count: int) -> list:
@@ -66,7 +63,7 @@ async def test_concurrent_writes_to_several_norms_share_commits_and_each_is_stor
     commits_before = commits[0]
     for round_ in range(5):
         calls = [
-            write(document_id, peer, _member(network, i % 3), chr(ord("a") + i + 4 * round_))
+            write(document_id, peer, member_id(network, i % 3), chr(ord("a") + i + 4 * round_))
             for document_id in document_ids
             for i, peer in enumerate(peers[document_id])
         ]
@@ -100,7 +97,7 @@ async def test_a_failed_commit_fails_every_caller_of_its_round_and_stores_nothin
     event.listen(engine, "commit", disk_failure)
     try:
         outcomes = await asyncio.gather(
-            *(store.apply(document_id, _member(network, i % 3), b"".join(changes)) for i, changes in enumerate(made)),
+            *(store.apply(document_id, member_id(network, i % 3), b"".join(changes)) for i, changes in enumerate(made)),
             return_exceptions=True,
         )
     finally:
@@ -114,7 +111,7 @@ async def test_a_failed_commit_fails_every_caller_of_its_round_and_stores_nothin
     assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"] == norm["text"]
     # Sent again once the disk is back, the same changes are stored.
     for i, changes in enumerate(made):
-        await store.apply(document_id, _member(network, i % 3), b"".join(changes))
+        await store.apply(document_id, member_id(network, i % 3), b"".join(changes))
     async with store.reading(document_id) as doc:
         assert sorted(document.read_text(doc).removesuffix(norm["text"])) == list("01234")
 
@@ -125,7 +122,7 @@ async def test_a_refused_write_fails_alone_and_the_others_of_its_round_are_store
     honest, forger, impatient, other = await _peers(store, document_id, 4)
     # The forger's actor is first bound to member 1; member 2 then submits a change in its name.
     first = document.apply_splices(forger, forger.get_actor(), [(0, 0, "F")])
-    await store.apply(document_id, _member(network, 1), b"".join(first))
+    await store.apply(document_id, member_id(network, 1), b"".join(first))
     forged = document.apply_splices(forger, forger.get_actor(), [(0, 0, "G")])
     # A change whose dependency was never sent.
     document.apply_splices(impatient, impatient.get_actor(), [(0, 0, "x")])
@@ -133,10 +130,10 @@ async def test_a_refused_write_fails_alone_and_the_others_of_its_round_are_store
     good = [document.apply_splices(peer, peer.get_actor(), [(0, 0, letter)]) for peer, letter in ((honest, "H"), (other, "O"))]
 
     outcomes = await asyncio.gather(
-        store.apply(document_id, _member(network, 0), b"".join(good[0])),
-        store.apply(document_id, _member(network, 2), b"".join(forged)),
-        store.apply(document_id, _member(network, 0), b"".join(orphan)),
-        store.apply(document_id, _member(network, 2), b"".join(good[1])),
+        store.apply(document_id, member_id(network, 0), b"".join(good[0])),
+        store.apply(document_id, member_id(network, 2), b"".join(forged)),
+        store.apply(document_id, member_id(network, 0), b"".join(orphan)),
+        store.apply(document_id, member_id(network, 2), b"".join(good[1])),
         return_exceptions=True,
     )
 
@@ -158,14 +155,14 @@ async def test_two_instances_writing_in_turn_each_catch_up_before_writing_and_a_
         pass  # both instances hold the document now
     for n in range(4):
         made = document.apply_splices(left, left.get_actor(), [(0, 0, str(n))])
-        assert len((await first.apply(document_id, _member(network, 0), b"".join(made))).changes) == 1
+        assert len((await first.apply(document_id, member_id(network, 0), b"".join(made))).changes) == 1
         # The same change again, through the other instance: already stored, so nothing new.
-        assert (await second.apply(document_id, _member(network, 0), b"".join(made))).changes == []
+        assert (await second.apply(document_id, member_id(network, 0), b"".join(made))).changes == []
         made = document.apply_splices(right, right.get_actor(), [(0, 0, chr(ord("a") + n))])
-        assert len((await second.apply(document_id, _member(network, 1), b"".join(made))).changes) == 1
+        assert len((await second.apply(document_id, member_id(network, 1), b"".join(made))).changes) == 1
     # The first instance's copy, without a catch-up of its own, holds everything once it writes again.
     made = document.apply_splices(left, left.get_actor(), [(0, 0, "!")])
-    await first.apply(document_id, _member(network, 0), b"".join(made))
+    await first.apply(document_id, member_id(network, 0), b"".join(made))
     async with first.reading(document_id, catch_up=False) as doc:
         text = document.read_text(doc)
         heads = document.heads_hex(doc)

@@ -13,6 +13,7 @@ from norms.models import Norm, NormChange, NormSnapshot
 from norms.store import Limits, NormStore
 from services.settings import Settings
 from tests.conftest import TEST_SECRET, load_trace
+from tests.norms.conftest import member_id
 
 OCTETS = {"content-type": "application/octet-stream"}
 
@@ -110,14 +111,8 @@ async def test_a_second_store_sees_what_the_first_wrote(client, app, network, no
     async with other.reading(document_id) as doc:
         assert document.read_text(doc) == norm["text"]
     await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=network["members"][0]["headers"])
-    await other.edit(document_id, network_member_id(network, 1), [(len("All Platforms"), 0, ", large and small,")])
+    await other.edit(document_id, member_id(network, 1), [(len("All Platforms"), 0, ", large and small,")])
     assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"] == "All Platforms, large and small, publish their ranking criteria."
-
-
-def network_member_id(network, n: int):
-    import uuid
-
-    return uuid.UUID(network["members"][n]["id"])
 
 
 async def test_the_paper_trace_replays_through_the_store_and_reloads_identically(app, network, norm):
@@ -125,7 +120,7 @@ async def test_the_paper_trace_replays_through_the_store_and_reloads_identically
     trace = load_trace("automerge-paper.json.gz")
     store = NormStore(app.state.sessionmaker, Limits(snapshot_every=1000, max_chars=1_000_000))
     document_id = document.parse_document_id(norm["url"])
-    member = network_member_id(network, 0)
+    member = member_id(network, 0)
     clear = [(0, len(norm["text"]), trace["startContent"])]
 
     async with store.reading(document_id) as doc:
@@ -182,5 +177,5 @@ async def test_changes_another_instance_broadcast_merge_without_the_database_and
     assert not await other.merge_relayed(document_id, last)
     assert not await other.merge_relayed(document_id, b"not an automerge change")
     assert await other.catch_up(document_id) == 2
-    await other.edit(document_id, network_member_id(network, 1), [(0, 0, ">")])
+    await other.edit(document_id, member_id(network, 1), [(0, 0, ">")])
     assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"] == ">Not Nearly All " + norm["text"]
