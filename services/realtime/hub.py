@@ -99,6 +99,8 @@ class SyncHub:
         tasks = [*self._loops, *self._tasks]
         for room in self.rooms.values():
             tasks += [task for task in (room.fanout, room.follower) if task is not None]
+            if room.retry is not None:
+                room.retry.cancel()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -181,6 +183,8 @@ class SyncHub:
             for task in (room.follower, room.fanout):
                 if task is not None:
                     task.cancel()
+            if room.retry is not None:  # a round for held-back changes, now for nobody
+                room.retry.cancel()
 
     async def receive(self, peer_document: PeerDocument, parsed: sync_message.SyncMessage) -> None:
         """Take a sync message (its changes already stored) into the peer's sync state and answer it."""
@@ -453,12 +457,13 @@ class SyncHub:
 
     async def _follow(self, room: Room) -> None:
         """Listen to the room's channel; after each (re)subscription, catch up from the database."""
-        delay = 0.2
+        delay, resubscribed = 0.2, False
         while True:
             try:
                 async with self.broker.subscribe(channel(room.document_id)) as messages:
                     delay = 0.2
-                    await self._catch_up(room)
+                    await self._catch_up(room, resubscribed)
+                    resubscribed = True
                     async for payload in messages:
                         await self._on_broker_message(room, payload)
             except asyncio.CancelledError:
@@ -488,13 +493,20 @@ class SyncHub:
         except Exception:
             log.exception("sync.broker_message_failed", document=document.document_url(room.document_id))
 
-    async def _catch_up(self, room: Room) -> None:
+    async def _catch_up(self, room: Room, offer_unloaded: bool = True) -> None:
+        """Merge what other instances stored; offer it to the room's peers.
+
+        A document that is not resident may hold, once loaded, what the peers missed while the broker
+        was lost: they are offered it. Not on a room's first subscription: its first peer is being
+        answered from a fresh load, and a message from the server before that answer is a wasted
+        sync message (generated from the whole document for a large one).
+        """
         try:
             gained = await self.store.catch_up(room.document_id)
         except Exception as exc:
             log.warning("sync.catch_up_failed", document=document.document_url(room.document_id), error=repr(exc))
             return
-        if gained or not self.store.is_resident(room.document_id):
+        if gained or (offer_unloaded and not self.store.is_resident(room.document_id)):
             self._request_fanout(room)
 
     # --- Timers ----------------------------------------------------------------------------

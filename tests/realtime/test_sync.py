@@ -66,6 +66,25 @@ async def test_a_message_that_brings_nothing_new_is_not_answered_twice(network, 
         assert (after["type"], after["documentId"]) == ("doc-unavailable", unknown)
 
 
+async def test_a_new_peer_hears_nothing_before_the_answer_to_its_first_message(app, network, norm, live, ticket_for):
+    """The room a first peer opens does not offer it the document while its own message is on its way."""
+    hub = app.state.sync_hub
+    original = hub.receive
+
+    async def slow_receive(peer_document, parsed):
+        await asyncio.sleep(0.3)  # the room's first subscription and catch-up finish before this
+        await original(peer_document, parsed)
+
+    hub.receive = slow_receive
+    websocket, server_id = await _handshake(live, await ticket_for(network["members"][0]), "py-first-peer", None, 10)
+    async with websocket:
+        wire_id = norm["url"].removeprefix(document.URL_PREFIX)
+        claimed = sync_message.encode(sync_message.SyncMessage(sync_message.V1, (os.urandom(32),), (), (), ()))
+        await websocket.send(cbor2.dumps({"type": "sync", "senderId": "py-first-peer", "targetId": server_id, "documentId": wire_id, "data": claimed}))
+        first = cbor2.loads(await websocket.recv())
+        assert sync_message.decode(first["data"]).need == frame_heads(claimed)
+
+
 def frame_heads(data: bytes) -> tuple[bytes, ...]:
     return sync_message.decode(data).heads
 
@@ -282,3 +301,35 @@ async def test_a_peer_that_never_answers_still_gets_every_change(app, network, n
             await reader.next_changes(5)
             messages += 1
         assert messages < 6  # held back while unanswered, then sent together
+
+
+async def test_open_returns_once_the_replica_holds_the_servers_heads_not_at_the_first_message():
+    """A room's round can reach a new peer before the answer to its request, with the server's
+    heads and no changes (rc1's first message): `open` waits for the changes, on a real socket."""
+    from websockets.asyncio.server import serve
+
+    from services.realtime import protocol
+    from services.realtime.client import SyncClient
+
+    doc, made = document.create("Title", "The text the server holds.", os.urandom(16))
+    heads = tuple(doc.get_heads())
+    wire_id = document.document_url(os.urandom(16)).removeprefix(document.URL_PREFIX)
+
+    async def scripted(websocket) -> None:
+        join = cbor2.loads(await websocket.recv())
+        await websocket.send(protocol.peer("scripted-server", join["senderId"]))
+        request = cbor2.loads(await websocket.recv())
+        assert request["type"] == "request"
+        await websocket.send(protocol.sync("scripted-server", join["senderId"], wire_id, sync_message.at_heads(heads)))
+        await asyncio.sleep(0.3)  # the heads alone, for a while
+        await websocket.send(protocol.sync("scripted-server", join["senderId"], wire_id, sync_message.at_heads(heads, tuple(made))))
+        await websocket.wait_closed()
+
+    async with serve(scripted, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        client = await SyncClient.connect(f"ws://127.0.0.1:{port}/")
+        try:
+            handle = await client.open(document.URL_PREFIX + wire_id, timeout=5)
+            assert handle.text == "The text the server holds."
+        finally:
+            await client.close()
