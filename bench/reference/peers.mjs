@@ -16,6 +16,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import * as A from "@automerge/automerge";
+import { random } from "./random.mjs";
 import { Repo } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
 
@@ -24,18 +25,9 @@ const now = () => Date.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const errors = [];
 process.on("unhandledRejection", (error) => errors.push(String(error)));
-
-function random(seed) {
-  // mulberry32: a small seeded generator, so a writer types the same characters in every run
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A socket error the client library leaves unhandled (a connect that timed out while a server was
+// busy, say) is recorded, not fatal: the library dials again, and the figures say what was lost.
+process.on("uncaughtException", (error) => errors.push(String(error)));
 
 const connect = (url) => new Repo({ network: [new WebSocketClientAdapter(url)] });
 
