@@ -116,6 +116,14 @@ class Journal:
         return list(itertools.islice(self.entries, position - self.start, None))
 
 
+@dataclass(frozen=True)
+class Whole:
+    """A whole document as a peer loads it in one go: a saved document, maybe followed by changes."""
+
+    heads: tuple[bytes, ...]  # sorted
+    data: bytes
+
+
 @dataclass
 class _Resident:
     doc: am.Document
@@ -126,6 +134,7 @@ class _Resident:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
     journal: Journal = field(default_factory=Journal)
+    saved: Whole | None = None  # the last save, for peers that join with nothing, until the heads move
 
 
 @dataclass(eq=False)
@@ -295,6 +304,33 @@ class NormStore:
             await session.connection()  # before the document's lock (see _resident_for)
             async with resident.lock:
                 return await self._catch_up(session, document_id, resident)
+
+    async def whole(self, document_id: bytes) -> Whole:
+        """The whole document as committed, for a peer that holds none of it (NormNotFound if there is none).
+
+        A resident copy's save, kept until its heads move. A document that is not resident is not
+        loaded for it: the latest snapshot and the changes stored after it go out as they are in
+        the database, so the first peer to open a long-idle norm has its text without waiting for a
+        load (seconds for a long history; the server loads it when the peer answers).
+        """
+        resident = self._resident.get(document_id)
+        if resident is not None:
+            async with resident.lock:
+                if self._resident.get(document_id) is resident:  # not dropped while this waited
+                    heads = tuple(sorted(resident.doc.get_heads()))
+                    if resident.saved is None or resident.saved.heads != heads:
+                        resident.saved = Whole(heads, _save(resident.doc))
+                    resident.last_used = time.monotonic()
+                    return resident.saved
+        async with self._sessionmaker() as session:
+            if await session.scalar(select(Norm.id).where(Norm.document_id == document_id)) is None:
+                raise NormNotFound()
+            latest, rows = await _stored(session, document_id)
+        changes = document.split_changes(b"".join(row.data for row in rows)) if rows else []
+        heads = set(document.heads_from_hex(latest.heads)) if latest else set()
+        heads |= {change.hash for change in changes}
+        heads -= {dep for change in changes for dep in change.deps}
+        return Whole(tuple(sorted(heads)), (latest.data if latest else b"") + b"".join(row.data for row in rows))
 
     # --- Writing -------------------------------------------------------------------------
 
@@ -647,23 +683,8 @@ class NormStore:
             raise NormNotFound()
         older_than: int | None = None
         while True:
-            query = (
-                select(NormSnapshot.id, NormSnapshot.data, NormSnapshot.heads, NormSnapshot.last_change_id, NormSnapshot.change_count)
-                .where(NormSnapshot.document_id == document_id)
-                .order_by(NormSnapshot.last_change_id.desc())
-                .limit(1)
-            )
-            if older_than is not None:
-                query = query.where(NormSnapshot.last_change_id < older_than)
-            latest = (await session.execute(query)).first()
+            latest, rows = await _stored(session, document_id, older_than)
             base, after, covered = (latest.data, latest.last_change_id, latest.change_count) if latest else (b"", 0, 0)
-            rows = (
-                await session.execute(
-                    select(NormChange.id, NormChange.data)
-                    .where(NormChange.document_id == document_id, NormChange.id > after)
-                    .order_by(NormChange.id)
-                )
-            ).all()
             try:
                 doc = document.load(base + b"".join(row.data for row in rows))
                 holds = latest is None or all(document.has_change(doc, head) for head in document.heads_from_hex(latest.heads))
@@ -817,6 +838,27 @@ class LockedNorm:
     status: NormStatus
     change_count: int
     title: str
+
+
+async def _stored(session: AsyncSession, document_id: bytes, older_than: int | None = None):
+    """The latest snapshot (before change `older_than` if given; None if there is none) and the changes stored after it."""
+    query = (
+        select(NormSnapshot.id, NormSnapshot.data, NormSnapshot.heads, NormSnapshot.last_change_id, NormSnapshot.change_count)
+        .where(NormSnapshot.document_id == document_id)
+        .order_by(NormSnapshot.last_change_id.desc())
+        .limit(1)
+    )
+    if older_than is not None:
+        query = query.where(NormSnapshot.last_change_id < older_than)
+    latest = (await session.execute(query)).first()
+    rows = (
+        await session.execute(
+            select(NormChange.id, NormChange.data)
+            .where(NormChange.document_id == document_id, NormChange.id > (latest.last_change_id if latest else 0))
+            .order_by(NormChange.id)
+        )
+    ).all()
+    return latest, rows
 
 
 async def _lock_norm(session: AsyncSession, document_id: bytes) -> LockedNorm | None:

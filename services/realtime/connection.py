@@ -72,6 +72,8 @@ class PeerDocument:
     acknowledge: bool = False  # it sent changes the next round must acknowledge
     heads: tuple[bytes, ...] = ()  # the heads the peer last said it has
     awaiting: float | None = None  # when it was last sent changes it has not answered yet (loop time)
+    heard: bool = False  # the peer has sent a sync message for this document
+    loading_whole: bool = False  # it was sent the whole document and has not answered yet
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,17 @@ class SyncHub:
         unknown: set[bytes] = set()
         # Any message from the peer answers what it was last sent (flow control).
         answered, peer_document.awaiting = peer_document.awaiting is not None, None
+        first, peer_document.heard = not peer_document.heard, True
+        peer_document.loading_whole = False
+        if first and parsed.flags is not None and not (parsed.heads or parsed.need or parsed.changes):
+            # A peer that holds nothing and reads V2 messages (it sent a flags section): the whole
+            # document in one message, loaded in one go, as rc1 would send it, but from the copy's
+            # last save or, for a document not in memory, from the database without loading it.
+            whole = await self.store.whole(document_id)
+            if whole.data:
+                peer_document.loading_whole = True
+                self._send_sync(peer_document, sync_message.whole_document(whole.heads, whole.data))
+                return
         async with self.store.reading(document_id, catch_up=False) as doc:
             if peer_document.journal is not None:
                 if self._receive_caught_up(doc, peer_document, parsed, answered):
@@ -407,6 +418,8 @@ class SyncHub:
                                 self._send_sync(peer_document, shared[position])
                                 continue
                             self._fall_back(doc, peer_document)
+                        elif peer_document.loading_whole:
+                            continue  # rc1 knows nothing of it yet; its answer says what it lacks
                         reply = self._generate(doc, peer_document)
                         if reply is not None:
                             peer_document.last_answer = None

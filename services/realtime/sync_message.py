@@ -55,6 +55,16 @@ def at_heads(heads, changes: tuple[bytes, ...] = ()) -> bytes:
     return encode(SyncMessage(V1, ordered, (), (Have(ordered, b""),), tuple(changes)))
 
 
+def whole_document(heads, data: bytes) -> bytes:
+    """A V2 message from a side at `heads` carrying `data`, a saved document (maybe followed by changes).
+
+    For a peer that holds nothing and reads V2 (it sent a flags section): it loads the document in
+    one go instead of applying each change. The summary is as in `at_heads`.
+    """
+    ordered = tuple(sorted(heads))
+    return encode(SyncMessage(V2, ordered, (), (Have(ordered, b""),), (data,)))
+
+
 def decode(data: bytes) -> SyncMessage:
     """Parse and check a sync message; raises ``InvalidSyncMessage`` saying what is wrong."""
     if not isinstance(data, bytes | bytearray | memoryview):
