@@ -306,12 +306,15 @@ class NormStore:
                 return await self._catch_up(session, document_id, resident)
 
     async def whole(self, document_id: bytes) -> Whole:
-        """The whole document as committed, for a peer that holds none of it (NormNotFound if there is none).
+        """The whole document as committed, for a peer that holds none of it.
 
         A resident copy's save, kept until its heads move. A document that is not resident is not
         loaded for it: the latest snapshot and the changes stored after it go out as they are in
         the database, so the first peer to open a long-idle norm has its text without waiting for a
         load (seconds for a long history; the server loads it when the peer answers).
+
+        Raises NormNotFound, or InvalidChanges if rc1 cannot save the copy or the stored changes do
+        not parse (the caller then syncs the peer change by change).
         """
         resident = self._resident.get(document_id)
         if resident is not None:
@@ -326,7 +329,10 @@ class NormStore:
             if await session.scalar(select(Norm.id).where(Norm.document_id == document_id)) is None:
                 raise NormNotFound()
             latest, rows = await _stored(session, document_id)
-        changes = document.split_changes(b"".join(row.data for row in rows)) if rows else []
+        try:
+            changes = document.split_changes(b"".join(row.data for row in rows)) if rows else []
+        except document.InvalidChange as exc:  # stored rows are checked as written: not expected
+            raise InvalidChanges(f"The stored changes do not parse: {exc}") from exc
         heads = set(document.heads_from_hex(latest.heads)) if latest else set()
         heads |= {change.hash for change in changes}
         heads -= {dep for change in changes for dep in change.deps}
@@ -808,7 +814,7 @@ class NormStore:
             ResidentInfo(
                 document_id=document_id,
                 change_count=resident.change_count,
-                approx_bytes=resident.change_count * BYTES_PER_RESIDENT_CHANGE,
+                approx_bytes=resident.change_count * BYTES_PER_RESIDENT_CHANGE + (len(resident.saved.data) if resident.saved else 0),
                 idle_seconds=round(now - resident.last_used, 1),
                 pinned=document_id in self._pins,
             )

@@ -34,6 +34,7 @@ from networks.models import Membership
 from norms import document
 from norms.models import Norm, NormChange
 from norms.document import Change
+from norms.errors import InvalidChanges
 from norms.store import Journal, NormStore, Stored
 from services.accounts.models import Participant
 from services.kit.broker import Broker
@@ -198,8 +199,12 @@ class SyncHub:
             # A peer that holds nothing and reads V2 messages (it sent a flags section): the whole
             # document in one message, loaded in one go, as rc1 would send it, but from the copy's
             # last save or, for a document not in memory, from the database without loading it.
-            whole = await self.store.whole(document_id)
-            if whole.data:
+            try:
+                whole = await self.store.whole(document_id)
+            except InvalidChanges as exc:
+                log.warning("sync.whole_document_failed", document=document.document_url(document_id), error=str(exc))
+                whole = None
+            if whole is not None and whole.data:
                 peer_document.loading_whole = True
                 self._send_sync(peer_document, sync_message.whole_document(whole.heads, whole.data))
                 return

@@ -12,6 +12,7 @@ import cbor2
 from sqlalchemy import func, select
 
 from norms import document, store as store_module
+from norms.errors import InvalidChanges
 from norms.models import NormSnapshot
 from services.realtime import sync_message
 from services.realtime.client import _handshake
@@ -105,7 +106,15 @@ async def test_a_peer_that_reads_only_v1_messages_gets_changes(app, network, nor
 async def test_a_stock_js_client_opens_a_norm_served_from_its_snapshot(app, client, network, norm, live, ticket_for):
     need_js_peer()
     stored = await _edited_norm(app, client, network, norm, 7)
-    app.state.norm_store.evict(document.parse_document_id(norm["url"]))
+    store, document_id = app.state.norm_store, document.parse_document_id(norm["url"])
+    store.evict(document_id)
+    served, original = [], store.whole
+
+    async def whole(wanted: bytes):
+        served.append(store.is_resident(wanted))
+        return await original(wanted)
+
+    store.whole = whole
     process = await asyncio.create_subprocess_exec(
         shutil.which("node"), str(REPO_PEER), f"{live}?ticket={await ticket_for(network['members'][1])}", norm["url"], "JS: ", "JS: ",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -121,6 +130,7 @@ async def test_a_stock_js_client_opens_a_norm_served_from_its_snapshot(app, clie
         if process.returncode is None:
             process.kill()
             await process.wait()
+    assert served == [False]  # the stock client reads V2: it was sent the document from the database
     # The JS edit reached the server, which loaded the document when the client answered.
     for _ in range(100):
         text = (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"]
@@ -166,3 +176,12 @@ async def test_a_peer_loading_the_whole_document_hears_of_later_edits_when_it_an
             if reply is not None:
                 await send(reply.encode())
             peer.receive_sync_message(state, am.Message.decode(await receive()))
+
+
+async def test_a_document_that_cannot_be_sent_whole_is_sent_change_by_change(app, network, norm, live, ticket_for, monkeypatch):
+    async def unsaveable(document_id: bytes):
+        raise InvalidChanges("rc1 could not save it")
+
+    monkeypatch.setattr(app.state.norm_store, "whole", unsaveable)
+    answer = await _first_answer(live, await ticket_for(network["members"][0]), norm["url"].removeprefix(document.URL_PREFIX), _fresh_peer_message())
+    assert document.read_text(document.load(b"".join(answer.changes))) == "Platforms publish their ranking criteria."
