@@ -73,6 +73,7 @@ TRACE = ROOT.parent / "shared" / "data" / "traces" / "automerge-paper.json.gz"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cogov-bench"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Side by side with the reference sync server (`make bench`)"
+FULL_SECTION = "## Side by side, full durations (`make bench-full`; kept apart from the section above, which `make bench` rewrites)"
 PASSWORD = "benchmark password 1"
 GROUPS = [("civil_society", "KE"), ("private_sector", "BR"), ("technical_academic", "SG")]
 CLIENT_PROCESSES = 2
@@ -611,9 +612,21 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
+def add_full_run(text: str) -> None:
+    """A full run goes first in its own section, above the full runs before it (they are kept)."""
     current = RESULTS.read_text()
-    start = current.find(SECTION)
+    start = current.find(FULL_SECTION)
+    if start < 0:
+        write_section(f"{FULL_SECTION}\n\n{text}", replace=False)
+        return
+    position = start + len(FULL_SECTION) + 2
+    RESULTS.write_text(current[:position] + text.rstrip() + "\n\n" + current[position:].lstrip("\n"))
+
+
+def write_section(text: str, replace: bool = True) -> None:
+    """`text` (a section) first after the introduction; the `make bench` section it replaces is dropped."""
+    current = RESULTS.read_text()
+    start = current.find(SECTION) if replace else -1
     if start >= 0:
         end = current.find("\n## ", start + len(SECTION))
         current = current[:start] + current[end + 1 :] if end >= 0 else current[:start]
@@ -664,8 +677,8 @@ async def main(args) -> None:
     print(text)
     if not args.no_write:
         d = durations
-        write_section(
-            f"{SECTION}\n\n"
+        (add_full_run if args.full else write_section)(
+            ("" if args.full else f"{SECTION}\n\n") +
             f"`python -m bench.compare {' '.join(sys.argv[1:])}`".replace(" `", "`") + " (its docstring gives the method). "
             f"{machine_before} at the start. "
             f"{'Full' if args.full else 'Quick'} run: S1 {d.s1:.0f} s, S2 {d.s2:.0f} s, S3 {d.s3_step:.0f} s per step of 8 writers, "

@@ -63,3 +63,20 @@ def test_percentiles_of_latencies():
     assert compare.percentile(values, 50) == 51.0
     assert compare.percentile(values, 99) == 99.0
     assert compare.percentile([], 50) != compare.percentile([], 50)  # NaN: nothing was delivered
+
+
+def test_full_runs_keep_their_own_section_newest_first(tmp_path, monkeypatch):
+    results = tmp_path / "RESULTS.md"
+    results.write_text(RESULTS)
+    monkeypatch.setattr(compare, "RESULTS", results)
+
+    compare.write_section(f"{compare.SECTION}\n\nQuick run.\n")
+    compare.add_full_run("First full run.\n")
+    compare.add_full_run("Second full run.\n")
+    compare.write_section(f"{compare.SECTION}\n\nAnother quick run.\n")
+
+    text = results.read_text()
+    assert text.count(compare.FULL_SECTION) == 1 and text.count(compare.SECTION) == 1
+    assert "Quick run." not in text
+    assert text.index(compare.FULL_SECTION) < text.index("Second full run.") < text.index("First full run.") < text.index("## Live sync")
+    assert "Another quick run." in text and "Older figures." in text and text.rstrip().endswith("Tally figures.")
