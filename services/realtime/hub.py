@@ -10,7 +10,8 @@ also catches up on a timer, so a lost broker message delays a peer but never los
 A peer that holds everything the server has is served from the store's journal of recent changes
 instead of rc1's sync state: its acknowledgements cost a look at the heads, and each fan-out round
 builds one message for all such peers. rc1 takes over again whenever a peer lags, asks for
-something, or has what the server lacks.
+something, or has what the server lacks. A peer that opens a document holding nothing is sent the
+whole document in one message (as committed: the resident copy's save, or what the database holds).
 """
 
 from __future__ import annotations
