@@ -329,14 +329,15 @@ class NormStore:
             if await session.scalar(select(Norm.id).where(Norm.document_id == document_id)) is None:
                 raise NormNotFound()
             latest, rows = await _stored(session, document_id)
+        after = b"".join(row.data for row in rows)
         try:
-            changes = document.split_changes(b"".join(row.data for row in rows)) if rows else []
+            changes = document.split_changes(after) if after else []
         except document.InvalidChange as exc:  # stored rows are checked as written: not expected
             raise InvalidChanges(f"The stored changes do not parse: {exc}") from exc
         heads = set(document.heads_from_hex(latest.heads)) if latest else set()
         heads |= {change.hash for change in changes}
         heads -= {dep for change in changes for dep in change.deps}
-        return Whole(tuple(sorted(heads)), (latest.data if latest else b"") + b"".join(row.data for row in rows))
+        return Whole(tuple(sorted(heads)), (latest.data if latest else b"") + after)
 
     # --- Writing -------------------------------------------------------------------------
 
