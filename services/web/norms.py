@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -152,7 +151,6 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
         "pieces": consultation_pages.passages(view.text, comments["marks"]) if comments else None,
         "convener": convener,
         "editor": editor,
-        "editor_json": json.dumps(editor).replace("</", "<\\/") if editor else None,
         "assets": assets,
         "path": _norm_path(slug, norm),
     }
