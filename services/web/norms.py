@@ -33,13 +33,22 @@ router = APIRouter(include_in_schema=False)
 RECENT_HISTORY = 8
 HISTORY_PAGE = 50
 # Colour-blind-safe hues (Okabe–Ito and Tol), dark enough for white text and cursor lines.
+# site.css gives each its class (`.author-3` is PALETTE[3]): pages carry no style attributes.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#8a6d00", "#56b4e9", "#882255", "#117733", "#6a3d9a", "#b15928")
+
+
+def _palette_index(participant_id: uuid.UUID | str) -> int:
+    return hashlib.sha256(str(participant_id).encode()).digest()[0] % len(PALETTE)
 
 
 def colour_of(participant_id: uuid.UUID | str) -> str:
     """The colour a participant has everywhere: authorship marks, live cursors and presence."""
-    digest = hashlib.sha256(str(participant_id).encode()).digest()
-    return PALETTE[digest[0] % len(PALETTE)]
+    return PALETTE[_palette_index(participant_id)]
+
+
+def colour_class(participant_id: uuid.UUID | str) -> str:
+    """The class that gives an element the participant's colour as `--author` (see site.css)."""
+    return f"author-{_palette_index(participant_id)}"
 
 
 def _store(request: Request) -> NormStore:
@@ -63,7 +72,7 @@ class AuthorSpan:
     text: str
     participant_id: uuid.UUID
     name: str
-    colour: str
+    colour_class: str
 
 
 @router.post("/networks/{slug}/norms")
@@ -117,8 +126,8 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
     authors: dict[uuid.UUID, dict] = {}
     for span in authorship.spans:
         who = span.participant
-        spans.append(AuthorSpan(view.text[span.start:span.end], who.id, who.display_name, colour_of(who.id)))
-        entry = authors.setdefault(who.id, {"name": who.display_name, "colour": colour_of(who.id), "characters": 0})
+        spans.append(AuthorSpan(view.text[span.start:span.end], who.id, who.display_name, colour_class(who.id)))
+        entry = authors.setdefault(who.id, {"name": who.display_name, "colour_class": colour_class(who.id), "characters": 0})
         entry["characters"] += span.end - span.start
 
     assets = bundle()
@@ -279,7 +288,7 @@ async def history_page(
         except DomainError as exc:
             raise InvalidHeads("No change with this hash in this norm's history") from exc
     context = {"network": network, "norm": norm, "entries": entries, "next_cursor": next_cursor, "snapshot": snapshot,
-               "path": _norm_path(slug, norm), "colour_of": colour_of}
+               "path": _norm_path(slug, norm), "colour_class": colour_class}
     return render(request, viewer, "history.html", context, title=f"History of {norm.title}")
 
 

@@ -59,10 +59,15 @@ def _label(value: str | None, labels: dict) -> str:
     return labels.get(value, value)
 
 
+def _whole_percent(value: float) -> int:
+    return min(100, max(0, round(value)))
+
+
 templates.env.filters["when"] = _when
 templates.env.filters["iso"] = _iso
 templates.env.filters["label"] = _label
 templates.env.globals["static_url"] = static_url
+templates.env.globals["whole_percent"] = _whole_percent
 
 
 def render(

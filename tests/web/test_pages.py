@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from services.web import demo
+from services.web.norms import PALETTE
+from services.web.templating import STATIC_DIR
 from tests.conftest import PASSWORD
 
 
@@ -245,3 +247,10 @@ async def test_people_signing_up_and_out_at_the_same_moment_all_succeed(app):
     finally:
         for browser in clients:
             await browser.aclose()
+
+
+def test_every_colour_of_the_palette_has_its_class_in_the_stylesheet():
+    """Pages colour authors by class (their policy allows no style attributes), so site.css must know each colour."""
+    css = (STATIC_DIR / "site.css").read_text()
+    for index, colour in enumerate(PALETTE):
+        assert f".author-{index} {{ --author: {colour}; }}" in css
