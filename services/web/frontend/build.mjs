@@ -21,6 +21,17 @@ const slimAutomerge = {
   },
 }
 
+// cbor-x (automerge-repo's message codec) probes `new Function` at load, which the pages' Content-Security-Policy
+// refuses and reports; its no-eval build decodes the same messages without compiling readers.
+const noEvalCbor = {
+  name: "no-eval-cbor",
+  setup(build) {
+    build.onResolve({ filter: /^cbor-x$/ }, args =>
+      build.resolve("cbor-x/index-no-eval", { kind: args.kind, resolveDir: args.resolveDir }),
+    )
+  },
+}
+
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 
@@ -37,7 +48,7 @@ const result = await esbuild.build({
   outdir: out,
   metafile: true,
   define: { "process.env.NODE_ENV": '"production"' },
-  plugins: [slimAutomerge],
+  plugins: [slimAutomerge, noEvalCbor],
   logLevel: "warning",
 })
 

@@ -72,6 +72,8 @@ async function start() {
         highlightActiveLine(),
         keymap.of([...defaultKeymap, ...historyKeymap]),
         EditorView.lineWrapping,
+        // The page's Content-Security-Policy admits CodeMirror's own <style> element by this nonce.
+        EditorView.cspNonce.of(config.cspNonce || ""),
         EditorState.readOnly.of(readOnly),
         EditorView.editable.of(!readOnly),
         EditorView.contentAttributes.of({
