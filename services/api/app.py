@@ -17,9 +17,11 @@ from norms.router import router as norms_router
 from norms.store import Limits, NormStore
 from services.accounts.router import router as accounts_router
 from services.api import errors
+from services.api.docs import DOCS_PATH, OAUTH2_REDIRECT_PATH
+from services.api.docs import router as docs_router
 from services.api.health import router as health_router
 from services.api.metrics import router as metrics_router
-from services.api.middleware import BodySizeLimit, RequestId, RequestMetrics, SecurityHeaders
+from services.api.middleware import DOCS_POLICY, BodySizeLimit, RequestId, RequestMetrics, SecurityHeaders
 from services.api.ratelimit import LoginThrottle, RateLimits
 from services.audit.router import router as audit_router
 from services.clearinghouse import router as clearinghouse
@@ -68,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # services/api/docs.py serves it, with its Content-Security-Policy
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -100,7 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Automerge uploads carry whole documents; the store applies its own, exact limit.
         overrides={AUTOMERGE_UPLOAD: settings.submission_max_bytes + 1},
     )
-    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds if settings.serves_https else 0)
+    app.add_middleware(
+        SecurityHeaders,
+        hsts_seconds=settings.hsts_seconds if settings.serves_https else 0,
+        policies={DOCS_PATH: DOCS_POLICY, OAUTH2_REDIRECT_PATH: DOCS_POLICY},
+    )
     app.add_middleware(RequestMetrics)
     app.add_middleware(RequestId)
     if settings.allowed_origins:
@@ -109,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # First: feeds are the most requested paths, and routes are matched in order.
     clearinghouse.install(app, settings)
-    for router in (health_router, metrics_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, consultations_router, sync_router):
+    for router in (health_router, docs_router, metrics_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, consultations_router, sync_router):
         app.include_router(router)
     clearinghouse.install_api(app)
     web.install(app)

@@ -19,6 +19,7 @@ from norms.models import Norm
 from norms.schemas import EditRequest, NormCreate, Splice, VersionCreate
 from norms.store import NormStore, parse_heads
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.api.middleware import csp_nonce
 from services.kit.errors import DomainError
 from services.kit.pagination import decode_cursor
 from services.realtime.router import SYNC_PATH, create_ticket
@@ -139,6 +140,7 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
             "syncPath": SYNC_PATH,
             "ticketPath": "/web/sync-ticket",
             "csrfToken": viewer.csrf_token,
+            "cspNonce": csp_nonce(request),  # for the <style> element CodeMirror writes
             "canEdit": can_edit,
             "wasmUrl": assets.get("automerge.wasm"),
             "me": {"participant": str(me.id), "name": me.display_name, "colour": colour_of(me.id)} if me else None,

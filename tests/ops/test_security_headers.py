@@ -92,3 +92,38 @@ def test_secure_cookies_unset_in_the_environment_means_follow_the_address(monkey
     assert Settings(data_dir=tmp_path, _env_file=None).cookies_secure is True
     monkeypatch.setenv("COGOV_SECURE_COOKIES", "false")
     assert Settings(data_dir=tmp_path, _env_file=None).cookies_secure is False
+
+
+def _policy(response: httpx.Response) -> dict[str, str]:
+    return dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+
+
+@ON_SQLITE
+async def test_pages_carry_a_content_security_policy_with_a_fresh_nonce_and_every_response_the_other_headers(settings):
+    app = await _app(settings)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cogov.test:8000") as http:
+            first, second = await http.get("/"), await http.get("/")
+            api = await http.get("/api/v1/networks")
+            docs = await http.get("/api/docs")
+            forged = await http.get("/", headers={"Host": "evil.test; script-src *"})
+        for answer in (first, api, docs):
+            assert answer.headers["x-frame-options"] == "DENY"
+            assert answer.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+            assert "camera=()" in answer.headers["permissions-policy"] and "geolocation=()" in answer.headers["permissions-policy"]
+        assert "content-security-policy" not in api.headers  # JSON runs nothing; the policy is for pages
+        page = _policy(first)
+        assert page["script-src"] == "'self' 'wasm-unsafe-eval'"
+        assert page["connect-src"] == "'self' ws://cogov.test:8000 wss://cogov.test:8000"
+        assert page["frame-ancestors"] == "'none'" and page["default-src"] == "'none'"
+        nonces = [re.search(r"'nonce-([^']+)'", _policy(answer)["style-src"]).group(1) for answer in (first, second)]
+        assert nonces[0] != nonces[1]
+        # A Host header cannot write directives: the sources that name the host are left out.
+        assert _policy(forged)["connect-src"] == "'self'" and "script-src *" not in forged.headers["content-security-policy"]
+        # Swagger UI: its CDN and its one inline script, by the nonce the policy names.
+        docs_policy = _policy(docs)
+        nonce = re.search(r"'nonce-([^']+)'", docs_policy["script-src"]).group(1)
+        assert f'<script nonce="{nonce}">' in docs.text and "<script>" not in docs.text
+        assert "https://cdn.jsdelivr.net" in docs_policy["script-src"]
+    finally:
+        await app.state.engine.dispose()
