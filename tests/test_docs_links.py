@@ -72,7 +72,9 @@ def test_every_relative_link_and_anchor_resolves(page):
 
 def test_the_readme_links_every_page_under_docs():
     linked = {(ROOT / urlsplit(target).path).resolve() for target in links(ROOT / "README.md")}
-    assert [page.name for page in PAGES[1:] if page.resolve() not in linked] == []
+    # notes-*.md hold a change's notes until they are folded into the pages.
+    pages = [page for page in PAGES[1:] if not page.name.startswith("notes-")]
+    assert [page.name for page in pages if page.resolve() not in linked] == []
 
 
 def test_a_broken_file_or_anchor_is_reported(tmp_path, monkeypatch):
