@@ -31,10 +31,12 @@ from playwright.sync_api import sync_playwright
 import migrations
 from bench.feeds import free_port
 from bench.machine import describe, percentile
+from bench.seed import ROOT, without_rate_limits
 
 SECRET = "bench-anchors-" + "x" * 40
 PASSWORD = "correct horse battery staple"
 SENTENCE = "Operators keep records of their route announcements for audit by peers. "
+CHROMIUM = "/usr/bin/chromium"
 
 
 def person(api: httpx.Client, name: str, group: str) -> dict:
@@ -76,6 +78,11 @@ def main() -> None:
     parser.add_argument("--comments", type=int, default=100)
     parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
+    if not Path(CHROMIUM).is_file():
+        raise SystemExit(f"bench.anchors drives Chromium at {CHROMIUM}: apt-get install chromium")
+    if not (ROOT / "services" / "web" / "static" / "build" / "manifest.json").is_file():
+        raise SystemExit("bench.anchors needs the live editor's bundle: `make bundle` (Node.js and npm) builds it")
+    without_rate_limits()
     print(describe())
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
@@ -83,7 +90,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         environment = os.environ | {"COGOV_DATABASE_URL": database_url, "COGOV_SECRET_KEY": SECRET, "COGOV_DATA_DIR": str(Path(tmp) / "var"),
-                                    "COGOV_BASE_URL": base, "COGOV_LOG_LEVEL": "warning", "COGOV_RATE_LIMITS_ENABLED": "false"}
+                                    "COGOV_BASE_URL": base, "COGOV_LOG_LEVEL": "warning"}
         server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -110,7 +117,7 @@ def main() -> None:
 
 def measure(url: str, args) -> list[str]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"], headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         loads = []
         for _ in range(3):

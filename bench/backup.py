@@ -1,40 +1,31 @@
 """`cogov export` and `cogov import` on a big database: time, archive size and peak memory of each command.
 
-    python -m bench.backup [--postgres URL] [--edits-per-change 1 50]
+    python -m bench.backup [--postgres URL] [--edits-per-change 1 50] [--edits N]
 
 The database holds the paper trace (259,778 single-character edits) as one norm, stored as the
 store writes it: one change per edit (259,779 change rows, a snapshot every 1,000 changes) and/or
 changes of 50 edits. Each layout is exported from SQLite, imported into PostgreSQL, exported from
 PostgreSQL and imported back into SQLite, each command in its own process (peak RSS from wait4),
 and the restored norm is loaded to check its text. Memory should not grow with the database:
-compare the two layouts' RSS.
+compare the two layouts' RSS. `--edits` stores only the trace's first N edits (a quick run).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
 
 import migrations
 from bench.machine import describe
-from bench.store import TRACE, load_once, make_changes, seed
-from networks.models import MembershipPolicy, Network
-from services.accounts.models import Participant
+from bench.seed import POSTGRES, SECRET, make_changes, owner_and_network, paper_trace, postgres_database, store_norm
+from bench.store import load_once
 from services.kit.db import create_engine, create_sessionmaker
-
-SECRET = "bench-secret-" + "x" * 40
-
 
 # Peak memory is the child's VmHWM, read as it exits: the kernel's ru_maxrss would count the
 # forked copy of this (trace-holding) process before the exec.
@@ -66,37 +57,20 @@ async def build(url: str, trace: dict, edits_per_change: int) -> tuple[bytes, in
     migrations.upgrade(url)
     engine = create_engine(url)
     sessionmaker = create_sessionmaker(engine)
-    owner = uuid.uuid4()
-    async with sessionmaker() as session:
-        session.add(Participant(id=owner, email=f"{owner}@bench.invalid", display_name="Bench", password_hash="-"))
-        await session.flush()
-        network = Network(slug=f"bench-{owner.hex[:8]}", name="Bench", issue="-", aims="-", intended_outcome="-",
-                          membership_policy=MembershipPolicy.open, founded_by=owner)
-        session.add(network)
-        await session.commit()
+    owner, network_id = await owner_and_network(sessionmaker)
     changes, snapshots, created = make_changes(trace, edits_per_change)
-    document_id = await seed(sessionmaker, owner, network.id, created, changes, snapshots)
+    document_id = await store_norm(sessionmaker, owner, network_id, created, changes, snapshots)
     await engine.dispose()
     return document_id, len(changes) + 1
 
 
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", default=os.environ.get("COGOV_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--postgres", default=POSTGRES)
     parser.add_argument("--edits-per-change", type=int, nargs="+", default=[50, 1])
+    parser.add_argument("--edits", type=int, help="store only the trace's first N edits (default: all 259,778)")
     options = parser.parse_args()
-    with gzip.open(TRACE, "rt") as handle:
-        trace = json.load(handle)
+    trace = paper_trace(options.edits)
     rows = []
     with tempfile.TemporaryDirectory(prefix="cogov-bench-backup-") as folder:
         work = Path(folder)
@@ -105,11 +79,8 @@ def main() -> None:
             started = time.perf_counter()
             document_id, changes = asyncio.run(build(source, trace, edits_per_change))
             print(f"{changes:,} changes seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            name = f"cogov_bench_backup_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_pg(options.postgres, f'CREATE DATABASE "{name}"'))
-            postgres = make_url(options.postgres).set(database=name).render_as_string(hide_password=False)
             back = f"sqlite+aiosqlite:///{work / f'back-{edits_per_change}.db'}"
-            try:
+            with postgres_database(options.postgres, prefix="cogov_bench_backup") as postgres:
                 migrations.upgrade(postgres)
                 migrations.upgrade(back)
                 steps = [
@@ -126,8 +97,6 @@ def main() -> None:
                     print(rows[-1], file=sys.stderr)
                 loaded = {label: asyncio.run(load_once(url, document_id.hex()))["length"] for label, url in (("source", source), ("restored", back))}
                 assert loaded["source"] == loaded["restored"] == len(trace["endContent"]), loaded
-            finally:
-                asyncio.run(_pg(options.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(f"Machine: {describe()}")
     print("| change rows | command | database | time | archive | peak RSS |")
     print("|---|---|---|---|---|---|")

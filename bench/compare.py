@@ -38,7 +38,7 @@ Scenarios (issue 11): S1 1 writer + 50 readers, one edit per 300 ms; S2 8 writer
 at 6 chars/s added 8 at a time until p99 passes 500 ms (the count reported is the last that did
 not); S4 cold joins of a document holding the paper trace (one change per edit, and changes of 50
 edits): a fresh peer's time from connecting to holding the full text, on a restarted server;
-CoGov's copy is written through the store's tables as the store writes them (bench.store.seed,
+CoGov's copy is written through the store's tables as the store writes them (bench.seed.store_norm,
 with the latest snapshot), the reference's pushed once by a peer; S5 200 documents with 5 peers
 each, every peer typing one edit per second.
 """
@@ -66,10 +66,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
+from bench.seed import SNAPSHOT_EVERY, TRACE, WITHOUT_RATE_LIMITS, store_norm  # noqa: E402
 from tests.realtime.servers import CogovServer, RedisServer, free_port  # noqa: E402
 
 REFERENCE = ROOT / "bench" / "reference"
-TRACE = ROOT.parent / "shared" / "data" / "traces" / "automerge-paper.json.gz"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cogov-bench"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Side by side with the reference sync server (`make bench`)"
@@ -77,7 +77,6 @@ FULL_SECTION = "## Side by side, full durations (`make bench-full`; kept apart f
 PASSWORD = "benchmark password 1"
 GROUPS = [("civil_society", "KE"), ("private_sector", "BR"), ("technical_academic", "SG")]
 CLIENT_PROCESSES = 2
-SNAPSHOT_EVERY = 1000
 FAILURES: list[str] = []  # scenarios that failed in this run, named under the table
 
 
@@ -280,7 +279,7 @@ class Cogov(Target):
             server = CogovServer(self.database_url, self.work, self.redis.url if self.redis else None)
             # One address opens every connection and asks for every ticket: the per-participant write
             # limit (120/minute) would refuse S5's 1,000 tickets. The benchmark measures sync, not it.
-            server.env["COGOV_RATE_LIMITS_ENABLED"] = "false"
+            server.env.update(WITHOUT_RATE_LIMITS)
             # S5 gives each of a document's five writers its own participant, the same five for all
             # 200 documents: far over the 32 sockets a participant may hold open on one instance.
             server.env["COGOV_SYNC_MAX_SOCKETS_PER_PARTICIPANT"] = "100000"
@@ -473,7 +472,6 @@ async def seed_paper(target: Target, trace: dict) -> str:
     assert isinstance(target, Cogov)
     from sqlalchemy import select
 
-    from bench.store import seed
     from networks.models import Network
     from norms import document
     from services.kit.db import create_engine, create_sessionmaker
@@ -484,7 +482,7 @@ async def seed_paper(target: Target, trace: dict) -> str:
     async with sessionmaker() as session:
         network = await session.scalar(select(Network).where(Network.slug == target.slug))
     snapshots = {trace["snapshotAt"]: trace["snapshot"].read_bytes()} if trace["snapshotAt"] else {}
-    document_id = await seed(sessionmaker, network.founded_by, network.id, trace["created"].read_bytes(), read_changes(trace["changes_file"]), snapshots)
+    document_id = await store_norm(sessionmaker, network.founded_by, network.id, trace["created"].read_bytes(), read_changes(trace["changes_file"]), snapshots)
     await engine.dispose()
     return document.document_url(document_id)
 
@@ -508,6 +506,21 @@ async def cold_joins(target: Target, edits_per_change: int, joins: int) -> dict:
 
 
 # --- Running and reporting ---------------------------------------------------------------------
+
+
+def reference_packages() -> None:
+    """Node.js and the stock automerge-repo packages the peers and the reference server run on, installed
+    with npm (as `make bench` does) when missing; exits naming what to install when that cannot be done."""
+    if shutil.which("node") is None:
+        raise SystemExit("bench.compare runs its peers and the reference server on Node.js: install `node` and `npm` "
+                         "(apt-get install nodejs npm)")
+    if (REFERENCE / "node_modules" / ".package-lock.json").is_file():
+        return
+    if shutil.which("npm") is None:
+        raise SystemExit(f"bench.compare needs the packages of {REFERENCE.relative_to(ROOT)}: install `npm`, or run "
+                         f"`npm ci --prefix {REFERENCE.relative_to(ROOT)}` where npm is")
+    print(f"# installing the reference packages: npm ci --prefix {REFERENCE.relative_to(ROOT)}", flush=True)
+    subprocess.run(["npm", "ci", "--prefix", str(REFERENCE), "--no-audit", "--no-fund", "--loglevel=error"], check=True)
 
 
 async def run_target(target: Target, durations: Durations, scenarios: set[str], emit) -> dict:
@@ -637,6 +650,9 @@ def write_section(text: str, replace: bool = True) -> None:
 
 
 async def main(args) -> None:
+    reference_packages()
+    if "S4" in args.scenarios.split(",") and not TRACE.is_file():
+        raise SystemExit(f"S4 joins the paper trace, which is not at {TRACE}: set COGOV_TRACES_DIR, or leave S4 out (--scenarios)")
     durations = FULL if args.full else QUICK
     # SIGTERM (a stopped `make bench`) ends the run through the `finally`s below: servers stopped,
     # temporary databases dropped.

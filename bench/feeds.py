@@ -10,6 +10,7 @@ worker on) and measures:
   2. the time from the vote that closes a ballot to the last of 100 WebSub subscribers
      (a local server on 127.0.0.1) receiving the feed, for a few adoptions.
 Targets (issue 8): 304s at >= 3,000 req/s, full feed at >= 300 req/s, 100 subscribers within 5 s.
+The seeding app and the server run without rate limits (bench.seed.without_rate_limits).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import uvicorn
 
 import migrations
 from bench.machine import describe
+from bench.seed import POSTGRES, postgres_database, without_rate_limits
 from services.api.app import create_app
 from services.clearinghouse import worker as clearinghouse_worker
 from services.kit.clock import ManualClock
@@ -161,6 +163,8 @@ async def httpx_load(url: str, headers: dict, clients: int, seconds: int, expect
 
 
 def load(url: str, headers: dict, clients: int, seconds: int, expect: int) -> tuple[float, str, str]:
+    """Requests/s and p99 of `clients` concurrent clients for `seconds`, and which load generator ran:
+    wrk when installed, else an httpx one in this process (which tops out before a fast server does)."""
     if shutil.which("wrk"):
         return (*wrk(url, headers, clients, seconds), "wrk")
     return (*asyncio.run(httpx_load(url, headers, clients, seconds, expect)), "httpx")
@@ -246,8 +250,6 @@ def run(database_url: str, data_dir: Path, args) -> list[str]:
     environment = os.environ | {
         "COGOV_DATABASE_URL": database_url, "COGOV_SECRET_KEY": SECRET, "COGOV_DATA_DIR": str(data_dir), "COGOV_BASE_URL": base,
         "COGOV_ALLOW_PRIVATE_CALLBACKS": "1", "COGOV_LOG_LEVEL": "warning",
-        # 100 subscribers subscribe from one address within seconds: more than a deployment's write limit.
-        "COGOV_RATE_LIMITS_ENABLED": "false",
     }
     server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -285,28 +287,27 @@ def run(database_url: str, data_dir: Path, args) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--postgres", default=os.environ.get("COGOV_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--postgres", default=POSTGRES)
     parser.add_argument("--entries", type=int, default=200)
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--adoptions", type=int, default=3, help="adoptions timed for push latency")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
+    # Seeding makes hundreds of writes a minute as one participant; 100 subscribers subscribe from one address.
+    without_rate_limits()
     print(describe())
     print(f"backend: {args.backend}; one `cogov serve` process, its worker polling every second")
+    if not shutil.which("wrk"):
+        print("wrk not found: an httpx load generator in this process runs instead, and tops out before the server does "
+              "(apt-get install wrk for the server's own figures)", file=sys.stderr)
     rows = ["| what | concurrent clients | result | p99 latency | load generator |", "|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         if args.backend == "sqlite":
             rows += run(f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp) / "var", args)
         else:
-            from bench.store import _pg
-
-            database = f"cogov_bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_pg(args.postgres, f'CREATE DATABASE "{database}"'))
-            try:
-                rows += run(args.postgres.rsplit("/", 1)[0] + "/" + database, Path(tmp) / "var", args)
-            finally:
-                asyncio.run(_pg(args.postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            with postgres_database(args.postgres) as url:
+                rows += run(url, Path(tmp) / "var", args)
     print("\n".join(rows))
 
 

@@ -83,8 +83,8 @@ def main() -> None:
         limits = f"{args.requests * 10}/minute"
         for label, options in [
             ("no rate limits", {"rate_limits_enabled": False}),
-            ("rate limits, in-process counters", {}),
-            ("rate limits, Redis counters", {"redis_url": args.redis}),
+            ("rate limits, in-process counters", {"rate_limits_enabled": True}),
+            ("rate limits, Redis counters", {"rate_limits_enabled": True, "redis_url": args.redis}),
         ]:
             database = work / f"{uuid.uuid4().hex}.db"
             shutil.copyfile(template, database)

@@ -9,6 +9,7 @@ every (change, other peer) pair; wall clocks of one machine.
     .venv/bin/python bench/realtime.py                      # all scenarios, SQLite, one instance
     .venv/bin/python bench/realtime.py --database postgres --instances 2 --scenario 1
     .venv/bin/python bench/realtime.py --scenario 2 --minutes 2
+    .venv/bin/python bench/realtime.py --scenario 1 --readers 2 --seconds 2   # a quick run
 
 Scenarios: (1) 1 writer + 50 readers, one edit per 300 ms; (2) 8 writers typing 6 chars/s with 50
 peers, first-minute vs last-minute p99; (3) more writers at 6 chars/s until p99 passes 500 ms.
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
+from bench.seed import without_rate_limits  # noqa: E402
 from norms import document  # noqa: E402
 from tests.realtime.servers import CogovServer, RedisServer, free_port  # noqa: E402
 
@@ -285,7 +287,7 @@ async def main(args) -> None:
 
         database_url = await asyncio.to_thread(create_postgres_database)
     # The seeding signs up to 128 writers from one address in seconds: more than a deployment's sign-up limit.
-    os.environ.setdefault("COGOV_RATE_LIMITS_ENABLED", "false")
+    without_rate_limits()
     env = {**os.environ, "COGOV_DATABASE_URL": database_url, "COGOV_DATA_DIR": str(work)}
     subprocess.run([sys.executable, "-m", "services.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     redis = await RedisServer().start() if args.instances > 1 else None
@@ -295,9 +297,9 @@ async def main(args) -> None:
           f"peers in 2 client processes on the same machine", flush=True)
     try:
         if "1" in args.scenario:
-            _print("(1)", await scenario(servers, base, 1, 50, 1 / 0.3, args.seconds, light=args.light_readers))
+            _print("(1)", await scenario(servers, base, 1, args.readers, 1 / 0.3, args.seconds, light=args.light_readers))
         if "2" in args.scenario:
-            _print("(2)", await scenario(servers, base, 8, 50, 6, args.minutes * 60, light=args.light_readers))
+            _print("(2)", await scenario(servers, base, 8, args.readers, 6, args.minutes * 60, light=args.light_readers))
         if "3" in args.scenario:
             for writers in range(args.writers, 129, 8):
                 figures = await scenario(servers, base, writers, 0, 6, args.seconds)
@@ -319,6 +321,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30, help="length of scenarios 1 and 3")
     parser.add_argument("--minutes", type=float, default=2, help="length of scenario 2")
     parser.add_argument("--writers", type=int, default=8, help="writers scenario 3 starts with (then 8 more each round)")
+    parser.add_argument("--readers", type=int, default=50, help="readers in scenarios 1 and 2")
     parser.add_argument("--light-readers", action="store_true",
                         help="readers that record arrivals and acknowledge heads without an Automerge replica of their own "
                              "(the writers stay full peers): the server's delivery, without the readers' own rc1 work")

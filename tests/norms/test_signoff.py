@@ -407,7 +407,7 @@ def test_a_failing_tally_says_what_is_missing_and_a_passing_one_says_nothing(bal
     assert outcome.adopted == (not outcome.missing)
 
 
-def test_the_worked_example_in_the_readme():
+def test_the_worked_example_in_docs_signoff():
     rows = [
         ("Aiko", "private_sector", "asia_pacific", "BigTel", A),
         ("Bao", "private_sector", "asia_pacific", "BigTel", A),

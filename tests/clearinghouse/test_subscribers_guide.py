@@ -1,4 +1,5 @@
-"""The README's few lines of Python for subscribers verify a real entry and refuse a changed one."""
+"""The few lines of Python in the subscribers' guide (docs/subscribers.md) verify a real entry and refuse a
+changed one."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidSignature
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "subscribers.md"
 
 
 def snippet() -> str:
-    section = README.read_text().split("### Verifying an entry", 1)[1]
+    section = GUIDE.read_text(encoding="utf-8").split("## Verifying an entry", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-async def test_the_readme_verification_snippet_works_and_matches_the_help_page(client, published, tmp_path, monkeypatch, capsys):
+async def test_the_guide_verification_snippet_works_and_matches_the_help_page(client, published, tmp_path, monkeypatch, capsys):
     entry = (await client.get(f"/api/v1/clearinghouse/entries/{published['entry']['id']}")).json()
     (tmp_path / "cogov-keys.json").write_text(json.dumps((await client.get("/.well-known/cogov-keys.json")).json()))
     monkeypatch.chdir(tmp_path)
