@@ -31,8 +31,8 @@ class AffiliationNotSet(NotFound):
         super().__init__(f"You have not set an affiliation yet; set one with {AFFILIATION_HOW_TO}")
 
 
-class AffiliationRequired(Conflict):
-    """Joining or founding a network needs an affiliation."""
+class AffiliationRequired(Forbidden):
+    """This act needs an affiliation: joining, founding, commenting."""
 
     code = "affiliation_required"
 
@@ -70,10 +70,16 @@ class ApplicationPending(Conflict):
     code = "application_pending"
 
 
-class NotAMember(Conflict):
-    """Not a member of this network."""
+class NotAMember(Forbidden):
+    """Only members of this network may do this."""
 
     code = "not_a_member"
+
+
+class AppointeeNotAMember(Conflict):
+    """Only a member of the network can become a convener."""
+
+    code = "appointee_not_a_member"
 
 
 class AlreadyConvener(Conflict):

@@ -29,6 +29,7 @@ from networks.errors import (
     AffiliationInvalid,
     AffiliationRequired,
     AlreadyConvener,
+    AppointeeNotAMember,
     AlreadyMember,
     ApplicationDecided,
     ApplicationNotFound,
@@ -38,8 +39,8 @@ from networks.errors import (
     LastConvener,
     NetworkNotFound,
     NotAMember,
-    NotConvener,
 )
+from networks import membership
 from networks.formation import Formation, RosterEntry, default_charter, evaluate, validate_charter
 from networks.models import (
     SLUG_LENGTH,
@@ -478,13 +479,12 @@ async def join(
     affiliation = await current_affiliation(session, participant_id)
     if affiliation is None:
         raise AffiliationRequired("join a network")
-    if await _membership(session, network.id, participant_id) is not None:
+    if await membership.is_member(session, network.id, participant_id):
         raise AlreadyMember()
     now = utcnow()
 
     if network.membership_policy is MembershipPolicy.open:
-        membership = Membership(network_id=network.id, participant_id=participant_id, role=MemberRole.member, joined_at=now)
-        session.add(membership)
+        session.add(Membership(network_id=network.id, participant_id=participant_id, role=MemberRole.member, joined_at=now))
         await session.flush()
         await audit.record(
             session,
@@ -588,7 +588,7 @@ async def decide_application(
             session, actor_id=actor_id, action="network.application_declined", target_type="network", target_id=network.slug, payload=payload
         )
     else:
-        if await _membership(session, network.id, applicant_id) is not None:
+        if await membership.is_member(session, network.id, applicant_id):
             raise AlreadyMember("The applicant is already a member of this network")
         session.add(Membership(network_id=network.id, participant_id=applicant_id, role=MemberRole.member, joined_at=now))
         await session.flush()
@@ -606,10 +606,10 @@ async def leave(session: AsyncSession, taxonomy: Taxonomy, participant_id: uuid.
     """Leave a network. Its last convener must first appoint another."""
     await _lock_participant(session, participant_id)
     network = await _lock_network(session, slug)
-    membership = await _membership(session, network.id, participant_id)
-    if membership is None:
+    current = await membership.find_membership(session, network.id, participant_id)
+    if current is None:
         raise NotAMember("You are not a member of this network")
-    if membership.role is MemberRole.convener:
+    if current.role is MemberRole.convener:
         conveners = await session.scalar(
             select(func.count())
             .select_from(Membership)
@@ -622,8 +622,8 @@ async def leave(session: AsyncSession, taxonomy: Taxonomy, participant_id: uuid.
                 "You are the last convener of this network; appoint another first with "
                 f"POST /api/v1/networks/{network.slug}/conveners {{\"participant_id\": ...}}"
             )
-    role = membership.role
-    await session.delete(membership)
+    role = current.role
+    await session.delete(current)
     await session.flush()
     await audit.record(
         session,
@@ -640,12 +640,12 @@ async def appoint_convener(session: AsyncSession, actor_id: uuid.UUID, slug: str
     """Make a member a convener (conveners only)."""
     network = await _lock_network(session, slug)
     await _require_convener(session, network, actor_id)
-    membership = await _membership(session, network.id, target_id)
-    if membership is None:
-        raise NotAMember(f"Participant {target_id} is not a member of this network; only members can become conveners")
-    if membership.role is MemberRole.convener:
+    appointee = await membership.find_membership(session, network.id, target_id)
+    if appointee is None:
+        raise AppointeeNotAMember(f"Participant {target_id} is not a member of this network; only members can become conveners")
+    if appointee.role is MemberRole.convener:
         raise AlreadyConvener()
-    membership.role = MemberRole.convener
+    appointee.role = MemberRole.convener
     await session.flush()
     await audit.record(
         session,
@@ -711,15 +711,8 @@ async def _lock_networks_of(session: AsyncSession, participant_id: uuid.UUID) ->
     return list((await session.scalars(query.execution_options(populate_existing=True))).all())
 
 
-async def _membership(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> Membership | None:
-    query = select(Membership).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
-    return await session.scalar(query.execution_options(populate_existing=True))
-
-
 async def _require_convener(session: AsyncSession, network: Network, participant_id: uuid.UUID) -> None:
-    membership = await _membership(session, network.id, participant_id)
-    if membership is None or membership.role is not MemberRole.convener:
-        raise NotConvener(f"Only a convener of {network.slug!r} may do this")
+    await membership.require_convener(session, network.id, participant_id, f"Only a convener of {network.slug!r} may do this")
 
 
 async def _member_count(session: AsyncSession, network_id: uuid.UUID) -> int:

@@ -27,9 +27,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from networks import membership
 from networks import service as networks
-from networks.errors import NotConvener
-from networks.models import Affiliation, MemberRole, Membership, Network, NetworkStatus
+from networks.models import Affiliation, Membership, Network, NetworkStatus
 from networks.taxonomy import Taxonomy
 from norms import outbox, signoff
 from norms.errors import (
@@ -505,11 +505,7 @@ async def _get_ballot(session: AsyncSession, ballot_id: uuid.UUID) -> Ballot:
 
 
 async def _require_convener(session: AsyncSession, network: Network, participant_id: uuid.UUID) -> None:
-    role = await session.scalar(
-        select(Membership.role).where(Membership.network_id == network.id, Membership.participant_id == participant_id)
-    )
-    if role is not MemberRole.convener:
-        raise NotConvener(f"Only a convener of {network.slug!r} may do this")
+    await membership.require_convener(session, network.id, participant_id, f"Only a convener of {network.slug!r} may do this")
 
 
 def _require_open(ballot: Ballot, now: datetime) -> None:

@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from networks import membership
 from networks import service as networks
-from networks.models import MemberRole, Membership, Network
+from networks.errors import AffiliationRequired
+from networks.models import Network
 from norms import document
 from norms.consultation_models import CommentReply, CommentStatus, Consultation, ConsultationComment
 from norms.consultation_schemas import (
@@ -32,13 +34,13 @@ from norms.consultation_schemas import (
     Summary,
 )
 from norms.diff import word_diff
-from norms.errors import NotAMember, VersionNotFound
+from norms.errors import VersionNotFound
 from norms.models import Norm, NormVersion
 from norms.schemas import PersonRef
 from norms.store import NormStore, parse_heads
 from services.accounts.models import Participant
 from services.audit import service as audit
-from services.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.kit.errors import Conflict, InvalidInput, NotFound
 
 MAX_DAYS = 366
 
@@ -59,18 +61,6 @@ class ConsultationClosed(Conflict):
     """The consultation is closed: comments are no longer taken."""
 
     code = "consultation_closed"
-
-
-class NotAConvener(Forbidden):
-    """Only a convener of the norm's network may do this."""
-
-    code = "not_a_convener"
-
-
-class AffiliationRequired(Forbidden):
-    """A comment states its author's affiliation: set yours first (PUT /api/v1/me/affiliation)."""
-
-    code = "affiliation_required"
 
 
 class AnchorInvalid(InvalidInput):
@@ -155,20 +145,12 @@ async def find_comment(session: AsyncSession, comment_id: uuid.UUID) -> tuple[Co
     return comment, consultation, await session.get(Norm, consultation.norm_id)
 
 
-async def member_role(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> MemberRole | None:
-    return await session.scalar(
-        select(Membership.role).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
-    )
-
-
 async def _require_member(session: AsyncSession, norm: Norm, participant_id: uuid.UUID) -> None:
-    if await member_role(session, norm.network_id, participant_id) is None:
-        raise NotAMember("Only members of the norm's network may answer or resolve comments")
+    await membership.require_member(session, norm.network_id, participant_id, "Only members of the norm's network may answer or resolve comments")
 
 
 async def _require_convener(session: AsyncSession, norm: Norm, participant_id: uuid.UUID) -> None:
-    if await member_role(session, norm.network_id, participant_id) is not MemberRole.convener:
-        raise NotAConvener()
+    await membership.require_convener(session, norm.network_id, participant_id, "Only a convener of the norm's network may do this")
 
 
 async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersion:
@@ -227,7 +209,8 @@ async def add_comment(
         raise ConsultationClosed()
     affiliation = await networks.current_affiliation(session, participant.id)
     if affiliation is None:
-        raise AffiliationRequired()
+        # A comment states its author's affiliation.
+        raise AffiliationRequired("comment on a consultation")
     start = end = quote = None
     if body.anchor is not None:
         norm = await session.get(Norm, consultation.norm_id)

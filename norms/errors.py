@@ -30,12 +30,6 @@ class ChangeNotFound(NotFound):
     code = "change_not_found"
 
 
-class NotAMember(Forbidden):
-    """Only members of the norm's network may edit it."""
-
-    code = "not_a_member"
-
-
 class NotDrafting(Conflict):
     """The norm is not in drafting: its text can no longer change."""
 

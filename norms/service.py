@@ -9,15 +9,16 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from networks import membership
 from networks import service as networks
-from networks.models import Membership, Network
+from networks.errors import NotAMember
+from networks.models import Network
 from norms import diff as text_diff
 from norms import document
 from norms.errors import (
     ChangeNotFound,
     InvalidHeads,
     NormNotFound,
-    NotAMember,
     NotDrafting,
     VersionNotFound,
 )
@@ -56,13 +57,6 @@ async def get_norm(session: AsyncSession, norm_id: uuid.UUID) -> Norm:
     return norm
 
 
-async def _is_member(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
-    found = await session.scalar(
-        select(Membership.participant_id).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
-    )
-    return found is not None
-
-
 # Adoption fixes a version, not the document: members go on editing the working draft, and a
 # later version can be balloted again.
 EDITABLE = frozenset({NormStatus.drafting, NormStatus.adopted})
@@ -76,9 +70,9 @@ def edit_permission(participant_id: uuid.UUID):
         known = session.info.setdefault("cogov.members", {})
         key = (norm.network_id, participant_id)
         if key not in known:
-            known[key] = await _is_member(session, norm.network_id, participant_id)
+            known[key] = await membership.is_member(session, norm.network_id, participant_id)
         if not known[key]:
-            raise NotAMember()
+            raise NotAMember("Only members of the norm's network may edit it")
         if norm.status not in EDITABLE:
             raise NotDrafting()
 
@@ -105,8 +99,7 @@ async def create_norm(
     session: AsyncSession, store: NormStore, network_slug: str, participant: Participant, body: NormCreate
 ) -> NormOut:
     network = await networks.get_network(session, network_slug)
-    if not await _is_member(session, network.id, participant.id):
-        raise NotAMember("Only members of the network may start a norm in it")
+    await membership.require_member(session, network.id, participant.id, "Only members of the network may start a norm in it")
     norm = Norm(
         document_id=document.new_document_id(),
         network_id=network.id,
@@ -231,8 +224,7 @@ def text_sha256(text: str) -> str:
 async def create_version(
     session: AsyncSession, store: NormStore, norm: Norm, participant: Participant, body: VersionCreate
 ) -> VersionOut:
-    if not await _is_member(session, norm.network_id, participant.id):
-        raise NotAMember("Only members of the network may tag a version")
+    await membership.require_member(session, norm.network_id, participant.id, "Only members of the network may tag a version")
     # Read the document before locking the norm row: the store's writers lock it while holding the document.
     async with store.reading(norm.document_id, session=session) as doc:
         heads, title, text = document.heads_hex(doc), document.read_title(doc), document.read_text(doc)

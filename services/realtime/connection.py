@@ -18,10 +18,10 @@ from norms.errors import (
     InvalidChanges,
     NormNotFound,
     NormTooLarge,
-    NotAMember,
     NotDrafting,
     UnknownDependencies,
 )
+from networks.errors import NotAMember
 from norms.service import edit_permission
 from norms.store import Journal
 from services.kit import metrics

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocket
 
-from networks.models import Membership
+from networks import membership
 from norms import document
 from norms.models import Norm, NormChange
 from norms.document import Change
@@ -154,14 +154,7 @@ class SyncHub:
             network_id = await session.scalar(select(Norm.network_id).where(Norm.document_id == document_id))
             if network_id is None:
                 return None
-            member = participant_id is not None and (
-                await session.scalar(
-                    select(Membership.participant_id).where(
-                        Membership.network_id == network_id, Membership.participant_id == participant_id
-                    )
-                )
-                is not None
-            )
+            member = await membership.is_member(session, network_id, participant_id)
         return network_id, member
 
     # --- Rooms -----------------------------------------------------------------------------
@@ -548,9 +541,7 @@ class SyncHub:
         ids = {connection.participant_id for connection in signed_in}
         async with self.sessionmaker() as session:
             versions = dict((await session.execute(select(Participant.id, Participant.token_version).where(Participant.id.in_(ids)))).all())
-            memberships = set(
-                (await session.execute(select(Membership.participant_id, Membership.network_id).where(Membership.participant_id.in_(ids)))).all()
-            )
+            memberships = await membership.memberships_of(session, ids)
         for connection in signed_in:
             pid = connection.participant_id
             if versions.get(pid) != connection.identity.token_version:

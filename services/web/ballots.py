@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from networks import service as networks
-from networks.models import MemberRole, Membership
+from networks import membership
 from norms import ballots
 from norms.errors import BallotNotFound, NormNotFound
 from norms.models import Norm
@@ -48,12 +48,7 @@ def ballot_path(network_slug: str, norm: Norm, ballot_id: uuid.UUID) -> str:
 
 
 async def _is_convener(session, norm: Norm, viewer: Viewer) -> bool:
-    if viewer.participant is None:
-        return False
-    role = await session.scalar(
-        select(Membership.role).where(Membership.network_id == norm.network_id, Membership.participant_id == viewer.participant.id)
-    )
-    return role is MemberRole.convener
+    return await membership.is_convener(session, norm.network_id, viewer.participant.id if viewer.participant else None)
 
 
 async def panel(session, request: Request, norm: Norm, viewer: Viewer) -> dict:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time
 
 from fastapi import APIRouter, Request
 
+from networks import membership
 from networks.models import MemberRole
 from norms import consultations
 from norms import service as norms
@@ -80,7 +81,7 @@ async def consultation_page(request: Request, consultation_id: uuid.UUID, sessio
     version = await session.get(NormVersion, consultation.version_id)
     text = await consultations.version_text(_store(request), norm, version.heads)
     listed = await consultations.comments(session, consultation.id)
-    role = await consultations.member_role(session, norm.network_id, viewer.participant.id) if viewer.participant else None
+    role = await membership.member_role(session, norm.network_id, viewer.participant.id if viewer.participant else None)
     versions = await norms.list_versions(session, norm)
     context = {
         "consultation": view,

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from networks import service as networks
 from networks.errors import NetworkNotFound
+from networks import membership
 from networks.models import Application, ApplicationStatus, MemberRole, MembershipPolicy, Network, NetworkStatus
 from networks.schemas import DecisionIn, JoinIn, NetworkCreate
 from networks.taxonomy import Taxonomy
@@ -34,20 +35,10 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep):
     affiliation = None
     if viewer.participant is not None:
         affiliation = await networks.current_affiliation(session, viewer.participant.id)
-        mine = await _networks_of(session, viewer.participant.id)
+        mine = await membership.networks_of(session, viewer.participant.id)
     context = {"recent": recent, "active_count": counts.get(NetworkStatus.active, 0),
                "forming_count": counts.get(NetworkStatus.forming, 0), "mine": mine, "affiliation": affiliation}
     return render(request, viewer, "home.html", context)
-
-
-async def _networks_of(session, participant_id: uuid.UUID) -> list[tuple[Network, MemberRole]]:
-    from networks.models import Membership
-
-    rows = await session.execute(
-        select(Network, Membership.role).join(Membership, Membership.network_id == Network.id)
-        .where(Membership.participant_id == participant_id).order_by(Network.name)
-    )
-    return list(rows.tuples().all())
 
 
 @router.get("/networks")

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from networks import service as networks
-from networks.models import MemberRole, Membership
-from norms import consultations, document
+from networks import membership
+from networks.models import MemberRole
+from norms import document
 from norms import service as norms
 from norms.errors import InvalidHeads, NormNotFound
 from norms.models import Norm
@@ -97,15 +98,6 @@ async def create_norm(
                     flash=("ok", "The norm is created. Members of the network can now write it together."))
 
 
-async def _is_member(session, norm: Norm, participant_id: uuid.UUID | None) -> bool:
-    if participant_id is None:
-        return False
-    found = await session.scalar(
-        select(Membership.participant_id).where(Membership.network_id == norm.network_id, Membership.participant_id == participant_id)
-    )
-    return found is not None
-
-
 @router.get("/networks/{slug}/norms/{norm_slug}")
 async def norm_page(request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep):
     norm = await _find(session, slug, norm_slug)
@@ -115,13 +107,13 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
     versions = await norms.list_versions(session, norm)
     history, more_history = await norms.history(session, norm, None, RECENT_HISTORY)
     authorship = await norms.authorship(session, store, norm)
-    member = await _is_member(session, norm, viewer.participant.id if viewer.participant else None)
+    viewer_id = viewer.participant.id if viewer.participant else None
+    role = await membership.member_role(session, norm.network_id, viewer_id)
+    member = role is not None
     can_edit = member and norm.status in norms.EDITABLE
     ballot_panel = await ballot_pages.panel(session, request, norm, viewer)
     comments = await consultation_pages.sidebar(session, store, norm, request.app.state.clock.now())
-    convener = viewer.participant is not None and (
-        await consultations.member_role(session, norm.network_id, viewer.participant.id)
-    ) is MemberRole.convener
+    convener = role is MemberRole.convener
 
     spans: list[AuthorSpan] = []
     authors: dict[uuid.UUID, dict] = {}

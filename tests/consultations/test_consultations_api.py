@@ -111,3 +111,27 @@ async def test_bad_input(client, council, consultation, sign_up, clock):
     assert (await put({"status": "done"}, member)).status_code == 422
     assert (await put({"status": "addressed", "version": 7}, member)).status_code == 404
     assert (await client.get("/api/v1/consultations/00000000-0000-0000-0000-000000000000")).status_code == 404
+
+
+async def test_one_concept_one_answer_wherever_membership_is_checked(client, council, consultation, sign_up):
+    """A non-member and a non-convener are refused with one status and one code across networks, norms and consultations."""
+    outsider = await affiliate(client, await sign_up("Outsider"))
+    member = council["members"][1]
+    comment = (await _comment(client, consultation, outsider, "Please define criteria.")).json()
+    norm = council["norm"]
+    slug = council["slug"]
+
+    not_members = {
+        "edit": await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "delete": 0, "insert": "X"}]}, headers=outsider["headers"]),
+        "tag": await client.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "mine"}, headers=outsider["headers"]),
+        "reply": await client.post(f"/api/v1/comments/{comment['id']}/replies", json={"body": "Me too"}, headers=outsider["headers"]),
+        "leave": await client.post(f"/api/v1/networks/{slug}/leave", headers=outsider["headers"]),
+    }
+    assert {act: (r.status_code, r.json()["code"]) for act, r in not_members.items()} == {act: (403, "not_a_member") for act in not_members}
+
+    not_conveners = {
+        "hide": await client.post(f"/api/v1/comments/{comment['id']}/hide", json={"reason": "Abusive"}, headers=member["headers"]),
+        "ballot": await client.post(f"/api/v1/norms/{norm['id']}/ballots", json={"version": 1, "closes_at": consultation["closes_at"]}, headers=member["headers"]),
+        "appoint": await client.post(f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=member["headers"]),
+    }
+    assert {act: (r.status_code, r.json()["code"]) for act, r in not_conveners.items()} == {act: (403, "not_convener") for act in not_conveners}

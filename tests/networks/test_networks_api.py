@@ -49,7 +49,7 @@ async def test_founding_needs_an_affiliation(client, sign_up):
     participant = await sign_up()
     response = await client.post("/api/v1/networks", json=NETWORK, headers=participant["headers"])
 
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert response.json()["code"] == "affiliation_required"
     assert "PUT /api/v1/me/affiliation" in response.json()["detail"]
 
