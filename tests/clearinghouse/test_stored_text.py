@@ -11,7 +11,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import feedparser
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from lxml import etree
 from sqlalchemy import update
 
@@ -24,14 +26,15 @@ from norms.store import _row_values, new_actor
 from services.clearinghouse import consultation_feed, exports, feeds, signing
 from services.clearinghouse.entries import EntryView
 from services.clearinghouse.models import EntryCuration, FeedEntry, Topic
-from services.kit.xmltext import REPLACEMENT, xml_text
 from services.kit.db import transaction
+from services.kit.xmltext import REPLACEMENT, xml_text
 from tests.clearinghouse import jsonfeed
 from tests.clearinghouse.conftest import TEXT, adopt
-from tests.clearinghouse.test_pages import _csrf, as_browser
+from tests.clearinghouse.test_pages import as_browser
 from tests.clearinghouse.test_websub import subscribed
 from tests.norms.conftest import member_id
 
+BASE = "http://127.0.0.1:8000"
 # Characters XML 1.0 has no way to carry (C0 controls but tab, newline and return; U+FFFE), and some it can.
 ODD = "\x01\x08\x0b\x0c\x1b\x1f\ufffe"
 STORED = f"Platforms{ODD} publish\ttheir ranking\r\ncriteria.\x7f\x85 \U0001f4dc"
@@ -81,7 +84,7 @@ async def test_a_stored_text_with_control_characters_is_published_and_every_feed
     client, app, council, clock, worker, subscriber, staff
 ):
     await subscribed(client, worker, subscriber.url("/atom"))
-    await subscribed(client, worker, subscriber.url("/json"), f"{feeds_base()}/feeds/norms.json")
+    await subscribed(client, worker, subscriber.url("/json"), f"{BASE}/feeds/norms.json")
     ballot = await adopt_stored_text(client, app, council, clock)
     assert ballot["version"]["text_sha256"] == hashlib.sha256(STORED.encode()).hexdigest()
 
@@ -121,7 +124,7 @@ async def test_a_stored_text_with_control_characters_is_published_and_every_feed
     text = await client.get(f"/api/v1/clearinghouse/entries/{entry['id']}.txt")
     assert text.status_code == 200 and STORED in text.text
 
-    page = await client.get(entry["permalink"].removeprefix(feeds_base()))
+    page = await client.get(entry["permalink"].removeprefix(BASE))
     assert page.status_code == 200 and "ranking" in html.unescape(page.text)
     as_browser(client, staff)
     assert (await client.get("/clearinghouse/staff")).status_code == 200
@@ -165,10 +168,6 @@ async def test_the_consultation_feed_answers_whatever_a_stored_question_holds(cl
     assert content.startswith("Clear" + REPLACEMENT * len(ODD) + " enough?")
     as_json = await client.get("/feeds/consultations.json")
     assert as_json.status_code == 200 and as_json.json()["items"][0]["content_text"].startswith(f"Clear{ODD} enough?")
-
-
-def feeds_base() -> str:
-    return "http://127.0.0.1:8000"
 
 
 # --- The renderers, over any text --------------------------------------------------------------
