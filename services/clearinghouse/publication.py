@@ -105,6 +105,8 @@ class Publisher:
                 await self._complete(event_id)
                 return None
             adoption = await session.get(Adoption, adoption_id)
+            if adoption is None:
+                raise PublicationFailed(f"no adoption {adoption_id} is stored")
             norm = await session.get(Norm, adoption.norm_id)
             network = await session.get(Network, norm.network_id)
             previous = None
