@@ -3,7 +3,10 @@
 A producer `emit`s inside its unit of work, so an event exists exactly when its change
 committed. A consumer (the clearing house) `claim`s pending events under a lease — several
 workers may claim at once; each event goes to one of them at a time, and to another once
-the lease runs out without `complete` — and marks each `complete` when handled.
+the lease runs out without `complete` — and marks each `complete` when handled. A consumer
+that cannot handle an event says so with `fail`: the event waits until the time it names
+(backoff) or, when it names none, stays failed, with its error, until `retry`. Either way
+it is not claimed meanwhile, so one event that cannot be handled never holds up the others.
 
 Kinds written today: `norm.adopted` (payload: adoption, norm, network, version, heads, text hash).
 """
@@ -18,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     or_,
     select,
     text,
@@ -52,6 +56,14 @@ class OutboxEvent(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # After a failed handling: not claimed before this time (the consumer's backoff).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The consumer gave up: not claimed again until `retry`.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the last handling failed.
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+ERROR_LENGTH = 2000
 
 
 async def emit(session: AsyncSession, kind: str, payload: dict, *, at: datetime) -> OutboxEvent:
@@ -67,6 +79,8 @@ async def claim(
 ) -> list[OutboxEvent]:
     """Up to `limit` pending events of these kinds, oldest first, leased to `worker` until `now + lease`.
 
+    Failed events and those waiting out a backoff are not pending.
+
     Rows another transaction is claiming are skipped (PostgreSQL `SKIP LOCKED`); on SQLite the
     caller takes the write lock first, which makes claimers take turns.
     """
@@ -75,6 +89,8 @@ async def claim(
         .where(
             OutboxEvent.kind.in_(kinds),
             OutboxEvent.processed_at.is_(None),
+            OutboxEvent.failed_at.is_(None),
+            or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now),
             or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until <= now),
         )
         .order_by(OutboxEvent.id)
@@ -98,3 +114,49 @@ async def complete(session: AsyncSession, event_id: int, *, worker: str, now: da
         .values(processed_at=now)
     )
     return result.rowcount == 1
+
+
+async def fail(session: AsyncSession, event_id: int, *, worker: str, now: datetime, error: str, retry_at: datetime | None) -> bool:
+    """Record that `worker` could not handle the event: it is claimed again from `retry_at`, or, when None, it is
+    failed until `retry`. False when `worker` no longer holds it."""
+    result = await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == event_id, OutboxEvent.claimed_by == worker, OutboxEvent.processed_at.is_(None))
+        .values(
+            claimed_by=None, claimed_until=None, last_error=error[:ERROR_LENGTH], next_attempt_at=retry_at,
+            failed_at=now if retry_at is None else None,
+        )
+    )
+    return result.rowcount == 1
+
+
+async def retry(session: AsyncSession, event_id: int, *, kinds: list[str], now: datetime) -> OutboxEvent | None:
+    """Make a failed event of these kinds pending again, its attempts counted afresh; None when there is no such failed event."""
+    event = await session.scalar(
+        select(OutboxEvent)
+        .where(
+            OutboxEvent.id == event_id, OutboxEvent.kind.in_(kinds), OutboxEvent.failed_at.is_not(None),
+            OutboxEvent.processed_at.is_(None),
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if event is None:
+        return None
+    event.failed_at, event.next_attempt_at, event.attempts = None, now, 0
+    await session.flush()
+    return event
+
+
+async def troubled(session: AsyncSession, *, kinds: list[str], limit: int = 200) -> list[OutboxEvent]:
+    """Unhandled events whose last handling failed: the failed ones, then those waiting to be tried again, oldest first."""
+    return list(
+        (
+            await session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.kind.in_(kinds), OutboxEvent.processed_at.is_(None), OutboxEvent.last_error.is_not(None))
+                .order_by(OutboxEvent.failed_at.is_(None), OutboxEvent.id)
+                .limit(limit)
+            )
+        ).all()
+    )

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     delivery_retry_hours: float = Field(default=72.0, ge=24)
     delivery_concurrency: int = Field(default=32, ge=1, le=1000)
+    # Tries of one adoption's publication (backoff between them) before it is marked failed for staff.
+    publication_attempts: int = Field(default=10, ge=1, le=100)
     log_level: str = "info"
     log_json: bool = False
     # Rate limits ("N/second|minute|hour|day", several joined by ";"): sign-in and sign-up per client

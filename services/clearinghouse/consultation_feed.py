@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from norms import consultations
 from norms.consultation_schemas import ConsultationOut
 from services.clearinghouse.feeds import CONTENT_TYPES, FEED_AUTHOR, JSON_FEED_VERSION, FeedFormat
+from services.kit.xmltext import xml_text
 
 PATHS = {FeedFormat.atom: "/feeds/consultations.atom", FeedFormat.json: "/feeds/consultations.json"}
 TITLE = "Open consultations · CoGov clearing house"
@@ -37,25 +38,27 @@ def _rfc3339(value: datetime) -> str:
 
 
 def atom(found: list[ConsultationOut], base_url: str) -> bytes:
+    """Every string goes through `xml_text`: a stored character XML cannot carry shows as U+FFFD."""
+    x = xml_text
     feed = FeedGenerator()
-    self_url = base_url + PATHS[FeedFormat.atom]
+    self_url = x(base_url + PATHS[FeedFormat.atom])
     feed.id(self_url)
     feed.title(TITLE)
     feed.subtitle(DESCRIPTION)
     feed.updated(max((c.opened_at for c in found), default=EPOCH))
-    feed.author(name=FEED_AUTHOR, uri=base_url)
+    feed.author(name=FEED_AUTHOR, uri=x(base_url))
     feed.link(href=self_url, rel="self", type="application/atom+xml")
-    feed.link(href=f"{base_url}/clearinghouse", rel="alternate", type="text/html")
+    feed.link(href=x(f"{base_url}/clearinghouse"), rel="alternate", type="text/html")
     feed.language("en")
     for consultation in found:
         item = feed.add_entry(order="append")
-        item.id(_id(consultation))
-        item.title(_title(consultation))
+        item.id(x(_id(consultation)))
+        item.title(x(_title(consultation)))
         item.published(consultation.opened_at)
         item.updated(consultation.opened_at)
-        item.author(name=consultation.network, uri=f"{base_url}/networks/{consultation.network}")
-        item.link(href=consultation.url, rel="alternate", type="text/html")
-        item.content(_content(consultation), type="text")
+        item.author(name=x(consultation.network), uri=x(f"{base_url}/networks/{consultation.network}"))
+        item.link(href=x(consultation.url), rel="alternate", type="text/html")
+        item.content(x(_content(consultation)), type="text")
     return feed.atom_str(pretty=False)
 
 

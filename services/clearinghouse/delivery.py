@@ -31,6 +31,7 @@ from services.clearinghouse.models import (
     Subscription,
     SubscriptionState,
 )
+from services.clearinghouse.schemas import DeliveryTroubleOut
 from services.clearinghouse.websub import stop_deliveries
 from services.kit import metrics
 from services.kit.clock import Clock
@@ -203,3 +204,31 @@ async def deliver_due(
             except Exception:
                 log.exception("delivery_record_failed", delivery_id=result[0].delivery_id)
     return len(jobs)
+
+
+async def troubled(session: AsyncSession, *, limit: int = 200) -> list[DeliveryTroubleOut]:
+    """Deliveries abandoned after the retry window, and those whose last try failed, newest first."""
+    rows = (
+        await session.execute(
+            select(Delivery, Subscription.callback, Subscription.topic, Notification.entries)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .join(Notification, Notification.id == Delivery.notification_id)
+            .where(
+                or_(
+                    Delivery.status == DeliveryStatus.failed,
+                    (Delivery.status == DeliveryStatus.pending) & Delivery.last_error.is_not(None),
+                )
+            )
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [
+        DeliveryTroubleOut(
+            id=delivery.id, status=delivery.status.value, callback=callback, topic=topic, entries=list(urns or ()),
+            created_at=delivery.created_at, attempts=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at if delivery.status is DeliveryStatus.pending else None,
+            finished_at=delivery.finished_at, last_status_code=delivery.last_status_code, last_error=delivery.last_error,
+        )
+        for delivery, callback, topic, urns in rows
+    ]

@@ -57,3 +57,9 @@ class ProofRequired(Forbidden):
     """Prove the subscription's secret (X-Hub-Signature: sha256=HMAC(secret, callback)) or sign in as staff."""
 
     code = "proof_required"
+
+
+class PublicationNotFailed(NotFound):
+    """No failed publication has this id (it may have been published or retried meanwhile)."""
+
+    code = "publication_not_failed"

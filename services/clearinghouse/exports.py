@@ -7,7 +7,6 @@ the adoption in `lifecycle`, the signed record referenced in `references` and ca
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from functools import cache
@@ -16,6 +15,7 @@ from pathlib import Path
 from lxml import etree
 
 from services.clearinghouse.entries import EntryView, entry_url, network_url, permalink
+from services.kit.xmltext import xml_json, xml_text
 
 AKN_NS = "http://docs.oasis-open.org/legaldocml/ns/akn/3.0"
 COGOV_NS = "urn:cogov:akn-proprietary"
@@ -39,16 +39,20 @@ def akn_expression(view: EntryView) -> str:
 
 
 def akn(view: EntryView, base_url: str, generated_at: datetime) -> bytes:
-    """The entry as an Akoma Ntoso 3.0 `statement` (valid against the OASIS schema, see `validate_akn`)."""
+    """The entry as an Akoma Ntoso 3.0 `statement` (valid against the OASIS schema, see `validate_akn`).
+
+    Every string goes through `xml_text` (a stored character XML cannot carry shows as U+FFFD),
+    except the signed record, carried as exact JSON by `xml_json`.
+    """
     entry = view.entry
     A = f"{{{AKN_NS}}}"
     adopted, generated = entry.adopted_at.date().isoformat(), generated_at.date().isoformat()
     work, expression = akn_work(view), akn_expression(view)
 
     def sub(parent, tag: str, text: str | None = None, **attributes: str):
-        element = etree.SubElement(parent, A + tag, {key.rstrip("_"): value for key, value in attributes.items()})
+        element = etree.SubElement(parent, A + tag, {key.rstrip("_"): xml_text(value) for key, value in attributes.items()})
         if text is not None:
-            element.text = text
+            element.text = xml_text(text)
         return element
 
     root = etree.Element(A + "akomaNtoso", nsmap={None: AKN_NS, "cogov": COGOV_NS})
@@ -84,8 +88,8 @@ def akn(view: EntryView, base_url: str, generated_at: datetime) -> bytes:
     sub(references, "TLCRole", eId="author", href="/ontology/role/cogov/author", showAs="Author")
     sub(references, "TLCRole", eId="publisher", href="/ontology/role/cogov/publisher", showAs="Publisher")
     proprietary = sub(meta, "proprietary", source="#cogov")
-    record = etree.SubElement(proprietary, f"{{{COGOV_NS}}}adoptionRecord", kid=entry.kid, signature=entry.signature)
-    record.text = json.dumps(entry.record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    record = etree.SubElement(proprietary, f"{{{COGOV_NS}}}adoptionRecord", kid=xml_text(entry.kid), signature=xml_text(entry.signature))
+    record.text = xml_json(entry.record)  # exact: the record is signed
     preface = sub(statement, "preface")
     title = sub(preface, "p", class_="title")
     sub(title, "docTitle", entry.title)

@@ -27,6 +27,7 @@ from services.clearinghouse.entries import EntryView
 from services.clearinghouse.errors import CollectionNotFound, FilterInvalid, HubRequestInvalid, TopicNotFound
 from services.clearinghouse.models import Collection, CollectionEntry, EntryTopic, FeedEntry, FeedEntryRegion, Topic
 from services.kit.pagination import decode_cursor, encode_cursor
+from services.kit.xmltext import xml_text
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -261,37 +262,41 @@ class _EntryLinksEntry(BaseEntryExtension):
 
     def extend_atom(self, entry):
         for link in self.links:
-            etree.SubElement(entry, "link", **link)
+            etree.SubElement(entry, "link", **{name: xml_text(value) for name, value in link.items()})
         return entry
 
 
 def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
-    """RFC 4287: feed id, title, updated, author, self and hub links; each entry's id is its URN, with full text."""
+    """RFC 4287: feed id, title, updated, author, self and hub links; each entry's id is its URN, with full text.
+
+    Every string goes through `xml_text`: a stored character XML cannot carry shows as U+FFFD.
+    """
+    x = xml_text
     feed = FeedGenerator()
     feed.register_extension("cogov", _EntryLinks, _EntryLinksEntry, atom=True, rss=False)
-    feed.id(meta_.self_url)
-    feed.title(meta_.title)
-    feed.subtitle(meta_.description)
+    feed.id(x(meta_.self_url))
+    feed.title(x(meta_.title))
+    feed.subtitle(x(meta_.description))
     feed.updated(meta_.updated)
-    feed.author(name=FEED_AUTHOR, uri=base_url)
-    feed.link(href=meta_.self_url, rel="self", type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
-    feed.link(href=meta_.hub_url, rel="hub")
-    feed.link(href=meta_.home_url, rel="alternate", type="text/html")
+    feed.author(name=FEED_AUTHOR, uri=x(base_url))
+    feed.link(href=x(meta_.self_url), rel="self", type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
+    feed.link(href=x(meta_.hub_url), rel="hub")
+    feed.link(href=x(meta_.home_url), rel="alternate", type="text/html")
     feed.language("en")
-    feed.generator("CoGov", uri=base_url)
+    feed.generator("CoGov", uri=x(base_url))
     for view in views:
         entry = view.entry
         item = feed.add_entry(order="append")
-        item.id(entry.urn)
-        item.title(entry.title)
+        item.id(x(entry.urn))
+        item.title(x(entry.title) or x(entry.urn))  # Atom needs a title; an empty one shows as the URN
         item.published(entry.adopted_at)
         item.updated(entry.published_at)
-        item.author(name=view.network_name, uri=published.network_url(base_url, entry.network_slug))
-        item.content(entry.text, type="text")
+        item.author(name=x(view.network_name), uri=x(published.network_url(base_url, entry.network_slug)))
+        item.content(x(entry.text), type="text")
         if view.summary:
-            item.summary(view.summary)
+            item.summary(x(view.summary))
         for topic in view.topics:
-            item.category(term=topic.slug, label=topic.label, scheme=f"{base_url}/clearinghouse/topics")
+            item.category(term=x(topic.slug), label=x(topic.label), scheme=x(f"{base_url}/clearinghouse/topics"))
         item.cogov.links = [
             {"rel": "alternate", "type": "text/html", "href": published.permalink(base_url, entry)},
             {

@@ -1,4 +1,5 @@
-"""The clearing house's pages: home, entry pages, collections, topics, subscription help, and staff curation.
+"""The clearing house's pages: home, entry pages, collections, topics, subscription help, staff curation,
+and the staff's view of failed publications and deliveries.
 
 They use the web layer's layout, session and forms; every staff form calls the same use cases
 as the API (`curation`), so pages and API audit the same acts the same way.
@@ -16,7 +17,7 @@ from networks.models import Network
 from norms import consultations
 from services.accounts.models import Participant, Role
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
-from services.clearinghouse import curation, entries, feeds, followup
+from services.clearinghouse import curation, entries, feeds, followup, publication
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.feeds import FeedFormat
 from services.clearinghouse.models import EntryCuration, FeedEntry
@@ -163,10 +164,12 @@ async def subscribe_help(request: Request, viewer: ViewerDep, settings: Settings
 async def staff_home(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep):
     _staff(participant)
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
+    troubles = await publication.status(session, attempts=settings.publication_attempts)
     context = {
         "views": await entries.views(session, rows, details=False),
         "topics": await curation.list_topics(session),
         "collections": await curation.list_collections(session, settings.base_url),
+        "failed_publications": sum(p.status == "failed" for p in troubles.publications),
         "errors": {},
     }
     return render(request, viewer, "clearinghouse/staff.html", context, title="Curation")
@@ -309,3 +312,28 @@ async def staff_collection_save(
     request.app.state.clearinghouse.nudge()
     return redirect(back, viewer, settings, flash=("ok", "Collection saved; the change is in the public audit log."))
 
+
+
+# --- Publication status ----------------------------------------------------------------------
+
+PUBLICATION_PAGE = "/clearinghouse/staff/publication"
+
+
+@router.get(PUBLICATION_PAGE)
+async def staff_publication(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep):
+    _staff(participant)
+    context = {"status": await publication.status(session, attempts=settings.publication_attempts)}
+    return render(request, viewer, "clearinghouse/staff_publication.html", context, title="Publication")
+
+
+@router.post(PUBLICATION_PAGE + "/{event_id}/retry")
+async def staff_publication_retry(
+    request: Request, event_id: int, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant,
+    settings: SettingsDep,
+):
+    _staff(participant)
+    _, error = await attempt(session, lambda: publication.retry(session, request.app.state.clock.now(), participant, event_id))
+    if error is not None:
+        return redirect(PUBLICATION_PAGE, viewer, settings, flash=("error", error.detail))
+    request.app.state.clearinghouse.nudge()
+    return redirect(PUBLICATION_PAGE, viewer, settings, flash=("ok", "Queued: the worker publishes it now, or marks it failed again with the new error."))

@@ -5,13 +5,18 @@ turns), reads the adopted version's text at its heads, checks it against the ado
 signs the adoption record and stores the entry, its regions, the feed revision, the WebSub
 notifications it causes and the event's completion in one transaction. The entry is unique per
 adoption, so an event handled twice (a lease that ran out, two workers) publishes once.
+
+An adoption that fails to publish never holds up the others: it is tried again after a backoff
+(`delivery.backoff`), and after `attempts` tries it is marked failed with its error, shown to
+staff on the publication page, until staff retry it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -26,9 +31,12 @@ from norms import document, outbox
 from norms.ballots import NORM_ADOPTED
 from norms.models import Adoption, Norm
 from norms.store import NormStore, parse_heads
+from services.accounts.models import Participant
 from services.audit import service as audit
-from services.clearinghouse import entries, feedstate, websub
+from services.clearinghouse import delivery, entries, feedstate, websub
+from services.clearinghouse.errors import PublicationNotFailed
 from services.clearinghouse.models import FeedEntry, FeedEntryRegion, PublicationKey
+from services.clearinghouse.schemas import PublicationStatus, PublicationTroubleOut
 from services.clearinghouse.signing import SigningKey
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
@@ -51,6 +59,9 @@ class Publisher:
     base_url: str
     worker: str
     lease: timedelta = timedelta(seconds=60)
+    # Tries before an adoption's publication is marked failed.
+    attempts: int = 10
+    rng: random.Random = field(default_factory=random.Random)
 
     async def publish_pending(self, limit: int = 20) -> list[uuid.UUID]:
         """Publish what adoptions are waiting; the ids of the entries this call created."""
@@ -59,17 +70,32 @@ class Publisher:
             events = await outbox.claim(
                 session, kinds=[NORM_ADOPTED], worker=self.worker, now=self.clock.now(), lease=self.lease, limit=limit
             )
-            claimed = [(event.id, dict(event.payload)) for event in events]
+            claimed = [(event.id, event.attempts, dict(event.payload)) for event in events]
         created = []
-        for event_id, payload in claimed:
+        for event_id, attempts, payload in claimed:
             try:
                 entry_id = await self.publish(event_id, payload)
-            except Exception:  # left claimed: another round retries it once the lease runs out
-                log.exception("publication_failed", event_id=event_id, adoption_id=payload.get("adoption_id"))
+            except Exception as exc:
+                log.exception("publication_failed", event_id=event_id, adoption_id=payload.get("adoption_id"), attempts=attempts)
+                await self._fail(event_id, attempts, exc)
                 continue
             if entry_id is not None:
                 created.append(entry_id)
         return created
+
+    async def _fail(self, event_id: int, attempts: int, exc: Exception) -> None:
+        """Try the event again after a backoff, or, after `attempts` tries, mark it failed with its error."""
+        try:
+            async with transaction(self.sessionmaker) as session:
+                await take_write_lock(session)
+                now = self.clock.now()
+                retry_at = None if attempts >= self.attempts else now + delivery.backoff(attempts, self.rng)
+                recorded = await outbox.fail(session, event_id, worker=self.worker, now=now, error=failure_reason(exc), retry_at=retry_at)
+        except Exception:  # the database is away: the claim runs out and another round tries it again
+            log.exception("publication_failure_unrecorded", event_id=event_id)
+            return
+        if recorded and retry_at is None:
+            log.warning("publication_abandoned", event_id=event_id, attempts=attempts)
 
     async def publish(self, event_id: int, payload: dict) -> uuid.UUID | None:
         """Publish one adoption; None when it was published already (the event is completed either way)."""
@@ -79,6 +105,8 @@ class Publisher:
                 await self._complete(event_id)
                 return None
             adoption = await session.get(Adoption, adoption_id)
+            if adoption is None:
+                raise PublicationFailed(f"no adoption {adoption_id} is stored")
             norm = await session.get(Norm, adoption.norm_id)
             network = await session.get(Network, norm.network_id)
             previous = None
@@ -138,6 +166,12 @@ class Publisher:
             await outbox.complete(session, event_id, worker=self.worker, now=self.clock.now())
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What staff read of a failure: the exception's kind and message (a database error's own, without its statement)."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+
+
 def approving_regions(votes: list[dict]) -> list[str]:
     return sorted({vote["region"] for vote in votes if vote["position"] == "approve"})
 
@@ -191,4 +225,45 @@ async def register_key(session: AsyncSession, key: SigningKey, now: datetime) ->
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(PublicationKey).values(kid=key.kid, public_key=key.public_key, first_used_at=now).on_conflict_do_nothing()
+    )
+
+
+# --- What staff watch ------------------------------------------------------------------------
+
+
+async def status(session: AsyncSession, *, attempts: int) -> PublicationStatus:
+    """Publications that failed or wait to be tried again, and WebSub deliveries that failed, each with its error."""
+    publications = [
+        PublicationTroubleOut(
+            event_id=event.id,
+            status="failed" if event.failed_at is not None else "retrying",
+            adoption_id=event.payload.get("adoption_id"),
+            network=event.payload.get("network"),
+            norm=event.payload.get("norm"),
+            version=event.payload.get("version"),
+            title=event.payload.get("title"),
+            adopted_at=event.created_at,
+            attempts=event.attempts,
+            failed_at=event.failed_at,
+            next_attempt_at=event.next_attempt_at if event.failed_at is None else None,
+            last_error=event.last_error,
+        )
+        for event in await outbox.troubled(session, kinds=[NORM_ADOPTED])
+    ]
+    return PublicationStatus(attempts=attempts, publications=publications, deliveries=await delivery.troubled(session))
+
+
+async def retry(session: AsyncSession, now: datetime, staff: Participant, event_id: int) -> None:
+    """Try a failed publication again from now, its tries counted afresh (staff; audited). The caller holds the write lock."""
+    event = await outbox.retry(session, event_id, kinds=[NORM_ADOPTED], now=now)
+    if event is None:
+        raise PublicationNotFailed(f"No failed publication {event_id}")
+    payload = event.payload
+    await audit.record(
+        session,
+        actor_id=staff.id,
+        action="clearinghouse.publication_retried",
+        target_type="adoption",
+        target_id=payload.get("adoption_id"),
+        payload={"event_id": event.id, "network": payload.get("network"), "norm": payload.get("norm"), "version": payload.get("version")},
     )

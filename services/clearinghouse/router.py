@@ -22,7 +22,7 @@ from norms.ballot_router import ClockDep
 from services.accounts.models import Role
 from services.api.errors import validation_errors
 from services.api.deps import OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
-from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, signing, websub
+from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, signing, websub
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.errors import FilterInvalid, NotCurators
 from services.clearinghouse.feeds import FeedFormat, FeedQuery
@@ -34,6 +34,7 @@ from services.clearinghouse.schemas import (
     CollectionUpdate,
     CurationIn,
     EntryOut,
+    PublicationStatus,
     SubscriptionStatus,
     TopicCreate,
     TopicOut,
@@ -285,6 +286,25 @@ async def curate_entry(
         clearinghouse.nudge()
     [view] = await entries.views(session, [await entries.get_entry(session, entry_id)])
     return entries.out(settings.base_url, view)
+
+
+# --- Publication status (staff) -------------------------------------------------------------
+
+
+@api.get("/clearinghouse/publication", response_model=PublicationStatus)
+async def publication_status(session: SessionDep, participant: StaffParticipant, settings: SettingsDep):
+    """Staff: adoptions whose publication failed (given up after COGOV_PUBLICATION_ATTEMPTS tries, or waiting to be
+    tried again) and WebSub deliveries that failed, each with its error."""
+    return await publication.status(session, attempts=settings.publication_attempts)
+
+
+@api.post("/clearinghouse/publication/{event_id}/retry", status_code=status.HTTP_204_NO_CONTENT)
+async def retry_publication(
+    session: WritingSessionDep, event_id: int, participant: StaffParticipant, clock: ClockDep, clearinghouse: ClearingHouseDep
+):
+    """Staff: try a failed publication again now, its tries counted afresh (once its cause is gone). Audited."""
+    await publication.retry(session, clock.now(), participant, event_id)
+    clearinghouse.nudge()
 
 
 # --- Topics and collections ----------------------------------------------------------------

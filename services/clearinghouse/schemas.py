@@ -156,6 +156,47 @@ class DeliveryOut(BaseModel):
     recent_attempts: list[DeliveryAttemptOut]
 
 
+class PublicationTroubleOut(BaseModel):
+    """An adoption whose publication failed: given up (`failed`) or waiting to be tried again (`retrying`)."""
+
+    event_id: int
+    status: str = Field(description="failed (after the last try; staff may retry it) or retrying")
+    adoption_id: str | None
+    network: str | None
+    norm: str | None
+    version: int | None
+    title: str | None
+    adopted_at: datetime
+    attempts: int
+    failed_at: datetime | None
+    next_attempt_at: datetime | None
+    last_error: str | None
+
+
+class DeliveryTroubleOut(BaseModel):
+    """A WebSub delivery that failed: abandoned after the retry window (`failed`) or still being retried (`pending`)."""
+
+    id: int
+    status: str
+    callback: str
+    topic: str
+    entries: list[str]
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    finished_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+
+
+class PublicationStatus(BaseModel):
+    """What staff watch: publications and deliveries that failed, with their errors."""
+
+    attempts: int = Field(description="Tries of a publication before it is marked failed (COGOV_PUBLICATION_ATTEMPTS)")
+    publications: list[PublicationTroubleOut]
+    deliveries: list[DeliveryTroubleOut]
+
+
 class HubRequestOut(BaseModel):
     id: int
     mode: str

@@ -62,7 +62,8 @@ class ClearingHouseWorker:
 
     async def publish_pending(self) -> int:
         publisher = Publisher(
-            self.sessionmaker, self.store, self.clock, self.key, self.settings.base_url, self.id, lease=self.lease
+            self.sessionmaker, self.store, self.clock, self.key, self.settings.base_url, self.id, lease=self.lease,
+            attempts=self.settings.publication_attempts, rng=self.rng,
         )
         created = await publisher.publish_pending()
         if created and self.cache is not None:
