@@ -248,7 +248,9 @@ async def test_refused_subscriptions_say_why(client, app, worker, subscriber, se
 async def test_private_callbacks_are_refused_unless_allowed(client, app, worker, settings):
     settings.allow_private_callbacks = False
     for callback in ("http://127.0.0.1:8080/cb", "http://10.1.2.3/cb", "http://169.254.169.254/latest", "http://[::1]/cb",
-                     "http://192.168.0.10/cb", "http://localhost/cb"):
+                     "http://192.168.0.10/cb", "http://localhost/cb", "http://192.0.0.8/cb", "http://[2002:7f00:1::1]/cb",
+                     "http://[2002:a00:1::1]:8080/cb", "http://[::ffff:7f00:1]/cb", "http://[64:ff9b::a9fe:a9fe]/latest",
+                     "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/cb"):
         response = await subscribe(client, callback)
         assert response.status_code == 422, callback
         assert "callbacks must be publicly reachable" in response.json()["detail"]
