@@ -284,6 +284,8 @@ class Cogov(Target):
             # S5 gives each of a document's five writers its own participant, the same five for all
             # 200 documents: far over the 32 sockets a participant may hold open on one instance.
             server.env["COGOV_SYNC_MAX_SOCKETS_PER_PARTICIPANT"] = "100000"
+            # The readers connect signed out, all from this one address.
+            server.env["COGOV_SYNC_ANONYMOUS_PER_ADDRESS"] = "100000"
             self.servers.append(await server.start())
         self.pids = [server.process.pid for server in self.servers]
 

@@ -286,6 +286,8 @@ async def main(args) -> None:
         database_url = await asyncio.to_thread(create_postgres_database)
     # The seeding signs up to 128 writers from one address in seconds: more than a deployment's sign-up limit.
     os.environ.setdefault("COGOV_RATE_LIMITS_ENABLED", "false")
+    # Every reader connects signed out from this one address: far more than a deployment allows one address.
+    os.environ.setdefault("COGOV_SYNC_ANONYMOUS_PER_ADDRESS", "100000")
     env = {**os.environ, "COGOV_DATABASE_URL": database_url, "COGOV_DATA_DIR": str(work)}
     subprocess.run([sys.executable, "-m", "services.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     redis = await RedisServer().start() if args.instances > 1 else None

@@ -7,10 +7,13 @@ from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, Request, WebSocket, status
+from starlette.responses import JSONResponse
 
 from services.api.deps import CurrentParticipant, SettingsDep, StaffParticipant
+from services.api.ratelimit import client_address
 from services.kit import metrics
 from services.kit.origins import trusted_origin
+from services.kit.ratelimit import TooManyRequests
 from services.realtime import protocol, tickets
 from services.realtime.connection import Identity
 from services.realtime.hub import SyncHub
@@ -89,5 +92,24 @@ async def sync_socket(websocket: WebSocket, ticket: str | None = None) -> None:
             await websocket.accept()
             await websocket.close(protocol.POLICY, f"more than {settings.sync_max_sockets_per_participant} open sync sockets")
             return
-    await websocket.accept()
-    await hub.serve(websocket, identity)
+        await websocket.accept()
+        await hub.serve(websocket, identity)
+        return
+    with hub.anonymous_place(client_address(websocket.scope)) as placed:
+        if not placed:
+            metrics.rate_limited("sync_anonymous")
+            limit = settings.sync_anonymous_per_address
+            await _refuse(websocket, f"more than {limit} signed-out sync sockets from your address; close some or sign in")
+            return
+        await websocket.accept()
+        await hub.serve(websocket, identity)
+
+
+async def _refuse(websocket: WebSocket, detail: str) -> None:
+    """Refuse a handshake as too many: 429 with a JSON `detail` where the server can answer a handshake with
+    HTTP (uvicorn's websockets protocol), else accept and close with the reason (1013, try again later)."""
+    try:
+        await websocket.send_denial_response(JSONResponse({"detail": detail, "code": TooManyRequests.code}, status.HTTP_429_TOO_MANY_REQUESTS))
+    except RuntimeError:
+        await websocket.accept()
+        await websocket.close(protocol.TRY_AGAIN_LATER, detail)
