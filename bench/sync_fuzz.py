@@ -8,6 +8,7 @@ many the server tolerated and its closes by code, and the wall time.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -20,7 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
-    frames = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("frames", nargs="?", type=int, default=10_000, help="hostile frames to send (default 10,000)")
+    frames = parser.parse_args().frames
     print(describe())
     started = time.perf_counter()
     done = subprocess.run(

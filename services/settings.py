@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Open sockets one participant may hold on one instance (each browser tab holds one), so the
     # per-socket message limit cannot be multiplied at will.
     sync_max_sockets_per_participant: int = Field(default=32, ge=1)
+    # Open signed-out (reading) sockets from one client address on one instance; more are refused at the
+    # handshake with 429. Behind a proxy, list it in forwarded_allow_ips, or every reader is the proxy.
+    sync_anonymous_per_address: int = Field(default=20, ge=1)
     sync_max_ephemeral_bytes: int = Field(default=64 * 1024, ge=64)
     sync_outbox_limit: int = Field(default=5000, ge=10)
     # A document's peers hear of new changes at most this often (the first change after a pause at once).

@@ -39,6 +39,14 @@ def test_compose_runs_postgres_redis_and_two_api_replicas_behind_a_proxy():
     assert "dynamic a api 8000" in COMPOSE["configs"]["caddyfile"]["content"]
 
 
+def test_the_proxy_bounds_how_long_a_client_may_take_to_send_request_headers():
+    # uvicorn has no such deadline (docs/notes-edge-hardening.md): the proxy in front must have one.
+    caddyfile = COMPOSE["configs"]["caddyfile"]["content"]
+    assert caddyfile.lstrip().startswith("{"), "the global options block must come first"
+    seconds = re.search(r"servers\s*\{\s*timeouts\s*\{[^}]*?read_header\s+(\d+)s", caddyfile)
+    assert seconds is not None and 1 <= int(seconds.group(1)) <= 30
+
+
 def test_compose_commands_are_real_cogov_commands_and_migrate_first():
     command = COMPOSE["services"]["api"]["command"][-1]
     invocations = _cogov_invocations(command)

@@ -2,7 +2,8 @@
 
 Only http(s) URLs; every address a callback's host resolves to is checked at connection time
 (so DNS cannot point a checked name elsewhere later) and private, loopback, link-local and other
-non-public ranges are refused unless COGOV_ALLOW_PRIVATE_CALLBACKS=1. Each exchange has one
+non-public ranges (one table, SPECIAL_RANGES, IPv6 forms judged by the IPv4 they carry) are refused
+unless COGOV_ALLOW_PRIVATE_CALLBACKS=1. Each exchange has one
 overall timeout, redirects are not followed, and no more than 64 KiB of a response is read.
 """
 
@@ -48,20 +49,84 @@ def check_url(url: str) -> str:
     return url
 
 
-def address_problem(address: str) -> str | None:
-    """Why a resolved address may not be called (None when it is a public unicast address)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_private:
-        return "private"
-    if ip.is_multicast or ip.is_reserved or ip.is_unspecified or not ip.is_global:
-        return "non-public"
+# Every range a callback may not reach, first match wins: the non-global entries of the IANA IPv4 and
+# IPv6 special-purpose registries, and the IPv6 forms that tunnel to IPv4 (6to4, Teredo, local NAT64).
+SPECIAL_RANGES: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(network), name)
+    for network, name in (
+        ("0.0.0.0/8", "this network"),
+        ("10.0.0.0/8", "private"),
+        ("100.64.0.0/10", "shared (carrier-grade NAT)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("172.16.0.0/12", "private"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.0.2.0/24", "documentation"),
+        ("192.88.99.0/24", "6to4 relay anycast"),
+        ("192.168.0.0/16", "private"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved"),
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("::/96", "IPv4-compatible"),
+        ("64:ff9b:1::/48", "NAT64 local-use"),
+        ("100::/64", "discard-only"),
+        ("2001::/32", "Teredo"),
+        ("2001::/23", "IETF protocol assignments"),
+        ("2001:db8::/32", "documentation"),
+        ("2002::/16", "6to4"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "segment routing"),
+        ("fc00::/7", "unique local"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local"),
+        ("ff00::/8", "multicast"),
+    )
+)
+IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# Forms whose destination is exactly the IPv4 address they carry (a dual-stack socket, a DNS64 network):
+# judged as that address. The other forms are refused whatever they carry.
+REACHES_ITS_IPV4 = frozenset({"IPv4-mapped", "NAT64"})
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Address]] | None:
+    """The name of the IPv6 transition form `ip` is in and the IPv4 addresses it carries, or None."""
+    if ip in IPV4_MAPPED:
+        return "IPv4-mapped", [ip.ipv4_mapped]
+    if ip in NAT64:
+        return "NAT64", [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip.sixtofour is not None:
+        return "6to4", [ip.sixtofour]
+    if ip.teredo is not None:
+        return "Teredo", list(ip.teredo)
+    if ip in IPV4_COMPATIBLE and int(ip) > 1:  # :: and ::1 are not IPv4
+        return "IPv4-compatible", [ipaddress.IPv4Address(int(ip))]
     return None
+
+
+def address_problem(address: str) -> str | None:
+    """Why a resolved address may not be called (None when it is a public unicast address).
+
+    One table decides (SPECIAL_RANGES); an IPv6 address carrying an IPv4 one is refused when that IPv4
+    address would be, and Python's `is_global` refuses what the table does not name.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and (embedded := embedded_ipv4(ip)) is not None:
+        form, carried = embedded
+        for ipv4 in carried:
+            if (problem := address_problem(str(ipv4))) is not None:
+                return f"{form}, embedding {ipv4}: {problem}"
+        if form in REACHES_ITS_IPV4:
+            return None
+    for network, name in SPECIAL_RANGES:
+        if ip.version == network.version and ip in network:
+            return name
+    return None if ip.is_global else "non-public"
 
 
 async def resolve(host: str, port: int, allow_private: bool) -> list[str]:
@@ -78,8 +143,7 @@ async def resolve(host: str, port: int, allow_private: bool) -> list[str]:
             problem = address_problem(address)
             if problem:
                 raise CallbackRefused(
-                    f"the callback's host {host!r} resolves to {address}, a {problem} address; "
-                    "callbacks must be publicly reachable"
+                    f"the callback's host {host!r} resolves to {address} ({problem}); callbacks must be publicly reachable"
                 )
     return addresses
 

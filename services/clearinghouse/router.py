@@ -382,8 +382,9 @@ async def websub_request(
     secret: Annotated[str | None, Form(alias="hub.secret")] = None,
 ):
     """W3C WebSub subscribe/unsubscribe (form-encoded `hub.*` fields). Answers 202 at once; the hub then verifies intent
-    with a GET to the callback carrying `hub.challenge`, which must be echoed. Refusals answer 422 with the reason,
-    also shown by GET /api/v1/websub/subscriptions."""
+    with a GET to the callback carrying `hub.challenge`, which must be echoed (signed in `X-Hub-Signature` with the
+    request's `hub.secret`, so a callback can refuse a secret it did not send). Nothing changes before then. Refusals
+    answer 422 with the reason, also shown by GET /api/v1/websub/subscriptions."""
     request_id = await websub.receive(
         request.app.state.sessionmaker,
         clock,
@@ -405,7 +406,8 @@ async def subscription_status(
     topic: Annotated[str, Query(max_length=2000)],
     x_hub_signature: Annotated[str | None, Header(description="sha256=HMAC-SHA256(secret, callback), hex")] = None,
 ):
-    """A subscription's state, its recent requests and delivery attempts: for whoever proves its secret, or staff."""
+    """A subscription's state, its recent requests and delivery attempts: for whoever proves the verified subscription's
+    secret, or staff (secrets of pending or refused requests prove nothing)."""
     staff = participant is not None and participant.role in (Role.staff, Role.admin)
     return await websub.status(session, callback=callback, topic=topic, proof=x_hub_signature, staff=staff, now=clock.now())
 

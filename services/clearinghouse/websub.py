@@ -2,7 +2,10 @@
 
 A request is stored and answered 202 at once; the worker then verifies intent by a GET to the
 callback with a random, single-use `hub.challenge`, and only an echoed challenge creates,
-renews or ends a subscription. When entries appear in a topic's feed, one rendering of that
+renews or ends a subscription, or changes its secret: until then the subscription and its secret
+stay as they are. A subscribe verification carries `X-Hub-Signature`, the challenge signed with the
+secret the request would set (none when it sets none), so a callback can refuse a secret it did
+not ask for. Only the secret of the verified subscription shows its status. When entries appear in a topic's feed, one rendering of that
 feed becomes a notification and each live subscription of the topic gets a delivery row (the
 durable outbox `delivery` works through).
 """
@@ -153,14 +156,17 @@ async def verify_pending(
         for request in requests:
             request.claimed_by, request.claimed_until = worker, now + lease
             request.attempts += 1
-        jobs = [(r.id, r.mode, r.topic, r.callback, r.lease_seconds) for r in requests]
+        jobs = [(r.id, r.mode, r.topic, r.callback, r.lease_seconds, r.secret) for r in requests]
     settled = 0
-    for request_id, mode, topic, callback, lease_seconds in jobs:
+    for request_id, mode, topic, callback, lease_seconds, secret in jobs:
         challenge = secrets.token_urlsafe(32)
         params = {"hub.mode": mode.value, "hub.topic": topic, "hub.challenge": challenge}
+        headers = {}
         if mode is RequestMode.subscribe:
             params["hub.lease_seconds"] = str(lease_seconds)
-        reply = await client.request("GET", callback, params=params)
+            if secret:
+                headers["X-Hub-Signature"] = signed(secret, challenge)
+        reply = await client.request("GET", callback, params=params, headers=headers)
         if reply.error:
             reason = f"intent verification failed: {reply.error}"
         elif not reply.ok:
@@ -187,7 +193,8 @@ async def _settle(sessionmaker, clock: Clock, request_id: int, worker: str, reas
         now = clock.now()
         request.completed_at, request.claimed_until = now, None
         if reason is not None:
-            request.status, request.reason = RequestStatus.refused, reason
+            # A refused request's secret is never used again: not kept.
+            request.status, request.reason, request.secret = RequestStatus.refused, reason, None
             log.info("websub_refused", callback=request.callback, topic=request.topic, reason=reason)
             return 1
         request.status = RequestStatus.verified
@@ -271,13 +278,24 @@ async def announce(
 # --- Status ------------------------------------------------------------------------------
 
 
+def signed(secret: str, text: str) -> str:
+    """`sha256=` + hex HMAC-SHA256 of `text` under `secret` (the X-Hub-Signature form)."""
+    return "sha256=" + hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
 def proof_for(secret: str, callback: str) -> str:
     """What proves a subscription's secret: `sha256=` + hex HMAC-SHA256 of the callback URL under the secret."""
-    return "sha256=" + hmac.new(secret.encode(), callback.encode(), hashlib.sha256).hexdigest()
+    return signed(secret, callback)
 
 
 async def status(session: AsyncSession, *, callback: str, topic: str, proof: str | None, staff: bool, now: datetime) -> SubscriptionStatus:
-    """The subscription's state, its recent requests and deliveries, to staff or whoever proves its secret."""
+    """The subscription's state, its recent requests and deliveries, to staff or whoever proves its secret.
+
+    Only the verified subscription's secret counts: a secret sent in a request that is pending or was
+    refused proves nothing, since anyone may send a request for any callback. A subscription without a
+    secret, and requests for a callback and topic with no subscription, hold nothing to prove and are
+    shown to anyone.
+    """
     subscription = await session.scalar(select(Subscription).where(Subscription.topic == topic, Subscription.callback == callback))
     requests = (
         await session.scalars(
@@ -289,10 +307,9 @@ async def status(session: AsyncSession, *, callback: str, topic: str, proof: str
     ).all()
     if subscription is None and not requests:
         raise SubscriptionNotFound(f"No subscription or request of {callback[:200]} to {topic[:200]}")
-    known = {s for s in [subscription.secret if subscription else None, *(r.secret for r in requests)] if s}
-    if not staff and known:
-        if proof is None or not any(hmac.compare_digest(proof.strip(), proof_for(secret, callback)) for secret in known):
-            raise ProofRequired()
+    secret = subscription.secret if subscription is not None else None
+    if not staff and secret and (proof is None or not hmac.compare_digest(proof.strip().encode(), proof_for(secret, callback).encode())):
+        raise ProofRequired()
 
     reason = None
     if subscription is not None:

@@ -21,7 +21,9 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Coroutine
+from collections import Counter
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import automerge.core as am
@@ -82,6 +84,9 @@ class SyncHub:
         self.instance_id = secrets.token_hex(6)
         self.server_id = f"cogov-server-{self.instance_id}"
         self.connections: set[Connection] = set()
+        # Signed-out sockets per client address, counted from the handshake (so a burst of handshakes
+        # cannot all pass the limit before any is served) until the socket ends.
+        self._anonymous: Counter[str] = Counter()
         self.rooms: dict[bytes, Room] = {}
         self._tasks: set[asyncio.Task] = set()
         self._loops: list[asyncio.Task] = []
@@ -138,6 +143,21 @@ class SyncHub:
         self.connections.add(connection)
         log.info("sync.connected", participant=str(identity.participant_id) if identity.participant_id else None)
         await connection.serve()
+
+    @contextmanager
+    def anonymous_place(self, address: str) -> Iterator[bool]:
+        """Hold one of `address`'s `sync_anonymous_per_address` places for a signed-out socket for the block;
+        yields False, holding nothing, when they are all taken."""
+        if self._anonymous[address] >= self.settings.sync_anonymous_per_address:
+            yield False
+            return
+        self._anonymous[address] += 1
+        try:
+            yield True
+        finally:
+            self._anonymous[address] -= 1
+            if self._anonymous[address] <= 0:
+                del self._anonymous[address]
 
     def forget(self, connection: Connection) -> None:
         self.connections.discard(connection)

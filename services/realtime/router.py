@@ -7,9 +7,13 @@ from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, Request, WebSocket, status
+from starlette.responses import JSONResponse
 
 from services.api.deps import CurrentParticipant, SettingsDep, StaffParticipant
+from services.api.ratelimit import client_address
 from services.kit import metrics
+from services.kit.origins import trusted_origin
+from services.kit.ratelimit import TooManyRequests
 from services.realtime import protocol, tickets
 from services.realtime.connection import Identity
 from services.realtime.hub import SyncHub
@@ -49,20 +53,15 @@ async def stats(request: Request, _staff: StaffParticipant) -> SyncStats:
     return SyncStats(**_hub(request.app).stats())
 
 
-def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
-    """Browsers send Origin: allow the same origin, the configured base URL and COGOV_ALLOWED_ORIGINS.
+def origin_allowed(origin: str | None, host: str | None, scheme: str, settings: Settings) -> bool:
+    """Browsers send Origin: allow this service's own origin (COGOV_BASE_URL, or the scheme and host the
+    socket was opened at) and COGOV_ALLOWED_ORIGINS, compared by scheme, host and port.
 
     Clients that are not browsers send none and are allowed (Origin protects browser users only).
     """
     if origin is None:
         return True
-    origin = origin.strip().rstrip("/").lower()
-    if origin in {allowed.lower() for allowed in settings.allowed_origins}:
-        return True
-    parsed, base = urlsplit(origin), urlsplit(settings.base_url)
-    if host and parsed.netloc == host.strip().lower():
-        return True
-    return (parsed.scheme, parsed.netloc) == (base.scheme, base.netloc.lower())
+    return trusted_origin(origin, settings, addressed=f"{scheme}://{host}" if host else None)
 
 
 @router.websocket("")
@@ -70,7 +69,7 @@ async def sync_socket(websocket: WebSocket, ticket: str | None = None) -> None:
     """The automerge-repo sync protocol (CBOR). Without a ticket the socket may read public norms."""
     hub = _hub(websocket.app)
     settings = hub.settings
-    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), settings):
+    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), websocket.url.scheme, settings):
         await websocket.close(protocol.POLICY, "origin not allowed")  # before accepting: the browser sees 403
         return
     identity = Identity()
@@ -93,5 +92,24 @@ async def sync_socket(websocket: WebSocket, ticket: str | None = None) -> None:
             await websocket.accept()
             await websocket.close(protocol.POLICY, f"more than {settings.sync_max_sockets_per_participant} open sync sockets")
             return
-    await websocket.accept()
-    await hub.serve(websocket, identity)
+        await websocket.accept()
+        await hub.serve(websocket, identity)
+        return
+    with hub.anonymous_place(client_address(websocket.scope)) as placed:
+        if not placed:
+            metrics.rate_limited("sync_anonymous")
+            limit = settings.sync_anonymous_per_address
+            await _refuse(websocket, f"more than {limit} signed-out sync sockets from your address; close some or sign in")
+            return
+        await websocket.accept()
+        await hub.serve(websocket, identity)
+
+
+async def _refuse(websocket: WebSocket, detail: str) -> None:
+    """Refuse a handshake as too many: 429 with a JSON `detail` where the server can answer a handshake with
+    HTTP (uvicorn's websockets protocol), else accept and close with the reason (1013, try again later)."""
+    try:
+        await websocket.send_denial_response(JSONResponse({"detail": detail, "code": TooManyRequests.code}, status.HTTP_429_TOO_MANY_REQUESTS))
+    except RuntimeError:
+        await websocket.accept()
+        await websocket.close(protocol.TRY_AGAIN_LATER, detail)

@@ -22,9 +22,13 @@ class Received:
 @dataclass
 class Subscriber:
     """Answers intent verification by echoing `hub.challenge` (unless told otherwise) and deliveries with
-    the statuses queued in `replies` (then `default_status`), holding each for `delay` seconds."""
+    the statuses queued in `replies` (then `default_status`), holding each for `delay` seconds.
+
+    With `confirm_secrets`, it confirms a subscription only when the hub signed the challenge with one of
+    those secrets (the ones it asked for), as a subscriber that checks who asked for a change does."""
 
     echo: str = "challenge"  # "challenge", "wrong" or "refuse"
+    confirm_secrets: list[str] | None = None
     replies: list[int] = field(default_factory=list)
     default_status: int = 204
     delay: float = 0.0
@@ -56,9 +60,14 @@ class Subscriber:
         headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
         if scope["method"] == "GET":
             params = {key: values[0] for key, values in parse_qs(scope["query_string"].decode()).items()}
-            self.verifications.append(params | {"path": scope["path"]})
+            signature = headers.get("x-hub-signature")
+            self.verifications.append(params | {"path": scope["path"], "signature": signature})
             if self.echo == "refuse":
                 return await self._answer(send, 404, b"no such subscription")
+            if self.confirm_secrets is not None and params.get("hub.mode") == "subscribe":
+                challenge = params.get("hub.challenge", "").encode()
+                if signature not in {hub_signature(secret, challenge) for secret in self.confirm_secrets}:
+                    return await self._answer(send, 404, b"not a secret this subscriber asked for")
             answer = params.get("hub.challenge", "") if self.echo == "challenge" else "something else"
             return await self._answer(send, 200, answer.encode())
         self.arrivals += 1

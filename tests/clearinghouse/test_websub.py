@@ -203,6 +203,50 @@ async def test_resubscribing_renews_the_lease_and_replaces_the_secret(client, ap
     assert received.headers["x-hub-signature"] == hub_signature("a new secret", received.body)
 
 
+async def test_only_the_verified_subscriptions_secret_shows_its_status_and_a_change_waits_for_the_callback(
+    client, app, council, clock, worker, subscriber
+):
+    subscriber.confirm_secrets = [SECRET]
+    callback = subscriber.url()
+    await subscribed(client, worker, callback)
+    assert subscriber.verifications[-1]["signature"] == hub_signature(SECRET, subscriber.verifications[-1]["hub.challenge"].encode())
+    params = {"callback": callback, "topic": ATOM}
+
+    # Someone who knows the callback and topic asks to replace the secret, or to drop it.
+    mallory = "mallory's own secret"
+    assert (await subscribe(client, callback, secret=mallory)).status_code == 202
+    assert (await subscribe(client, callback, secret=None)).status_code == 202
+    proof = {"X-Hub-Signature": proof_for(mallory, callback)}
+    assert (await client.get("/api/v1/websub/subscriptions", params=params, headers=proof)).status_code == 403
+
+    # Until the callback confirms, the subscription and its secret stay: deliveries are signed with it.
+    await adopt(client, council, clock)
+    assert await worker.publish_pending() == 1
+    await worker.deliver_due()
+    [received] = subscriber.deliveries
+    assert received.headers["x-hub-signature"] == hub_signature(SECRET, received.body)
+
+    # The callback does not confirm secrets it did not ask for: both requests are refused, nothing changes.
+    assert await worker.verify_pending() == 2
+    asked = subscriber.verifications[-2:]
+    assert asked[0]["signature"] == hub_signature(mallory, asked[0]["hub.challenge"].encode()) and asked[1]["signature"] is None
+    assert (await client.get("/api/v1/websub/subscriptions", params=params, headers=proof)).status_code == 403
+    assert (await client.get("/api/v1/websub/subscriptions", params=params)).status_code == 403
+    state = await status(client, callback)
+    assert state["state"] == "active" and len(state["deliveries"]) == 1
+    assert [r["status"] for r in state["requests"]] == ["refused", "refused", "verified"]
+
+
+async def test_a_subscriber_that_changes_its_secret_confirms_it_and_then_only_the_new_one_counts(client, worker, subscriber):
+    subscriber.confirm_secrets = [SECRET, "the next secret"]
+    callback = subscriber.url()
+    await subscribed(client, worker, callback)
+    await subscribed(client, worker, callback, secret="the next secret")
+    assert (await status(client, callback, secret="the next secret"))["state"] == "active"
+    old = {"X-Hub-Signature": proof_for(SECRET, callback)}
+    assert (await client.get("/api/v1/websub/subscriptions", params={"callback": callback, "topic": ATOM}, headers=old)).status_code == 403
+
+
 async def test_leases_are_ten_days_by_default_and_thirty_at_most(client, worker, subscriber):
     await subscribed(client, worker, subscriber.url())
     assert subscriber.verifications[-1]["hub.lease_seconds"] == str(10 * 24 * 3600)
@@ -248,7 +292,9 @@ async def test_refused_subscriptions_say_why(client, app, worker, subscriber, se
 async def test_private_callbacks_are_refused_unless_allowed(client, app, worker, settings):
     settings.allow_private_callbacks = False
     for callback in ("http://127.0.0.1:8080/cb", "http://10.1.2.3/cb", "http://169.254.169.254/latest", "http://[::1]/cb",
-                     "http://192.168.0.10/cb", "http://localhost/cb"):
+                     "http://192.168.0.10/cb", "http://localhost/cb", "http://192.0.0.8/cb", "http://[2002:7f00:1::1]/cb",
+                     "http://[2002:a00:1::1]:8080/cb", "http://[::ffff:7f00:1]/cb", "http://[64:ff9b::a9fe:a9fe]/latest",
+                     "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/cb"):
         response = await subscribe(client, callback)
         assert response.status_code == 422, callback
         assert "callbacks must be publicly reachable" in response.json()["detail"]

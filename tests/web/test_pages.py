@@ -70,6 +70,14 @@ async def test_a_post_from_another_site_is_refused_even_with_a_token(client):
     assert response.status_code == 403
 
 
+async def test_a_post_from_this_site_under_another_scheme_is_refused_and_the_default_port_is_the_same_site(client):
+    form = {"csrf_token": await _token(client, "/signup"), "display_name": "Eve", "email": "eve@example.org", "password": PASSWORD}
+    for origin in ("https://test", "http://test:8080", "http://test/elsewhere"):
+        assert (await client.post("/signup", data=form, headers={"Origin": origin})).status_code == 403, origin
+    response = await client.post("/signup", data=form, headers={"Origin": "http://test:80"})
+    assert response.status_code == 303, response.text
+
+
 async def test_signing_out_revokes_the_cookie_and_every_bearer_token(client):
     email = await _sign_up(client)
     bearer = (await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()["access_token"]
