@@ -1,5 +1,5 @@
-"""Every benchmark under bench/ is a command: `--help` prints its usage and exits 0 without running it,
-and the hostile-frame benchmark runs end to end at a small size."""
+"""Every benchmark under bench/ is a command: `--help` prints its usage and exits 0 without running it
+(tests/test_bench_smoke.py runs each at a small size)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,3 @@ def test_help_prints_the_usage(module):
     assert "usage:" in done.stdout.lower(), done.stdout
     assert "Traceback" not in done.stderr
 
-
-def test_sync_fuzz_runs_a_small_batch_and_prints_what_the_server_did():
-    done = run("bench.sync_fuzz", "40", timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "40 hostile frames" in done.stdout and "wall time" in done.stdout, done.stdout
