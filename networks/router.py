@@ -7,7 +7,6 @@ from fractions import Fraction
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
-from pydantic import AfterValidator
 
 from networks import service
 from networks.errors import AffiliationNotSet
@@ -30,11 +29,11 @@ from networks.schemas import (
     NetworkOut,
     SignoffOut,
     TaxonomyOut,
-    no_nul,
 )
 from networks.taxonomy import Taxonomy
 from services.api.deps import CurrentParticipant, SessionDep, WritingSessionDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
+from services.kit.validation import SafeText
 
 router = APIRouter(prefix="/api/v1", tags=["networks"])
 # Writing routes declare WritingSessionDep before CurrentParticipant: SQLite's write lock must
@@ -47,7 +46,7 @@ def get_taxonomy(request: Request) -> Taxonomy:
 
 TaxonomyDep = Annotated[Taxonomy, Depends(get_taxonomy)]
 SearchQuery = Annotated[
-    str | None, Query(max_length=200, description="Text in the name, issue or aims"), AfterValidator(no_nul)
+    SafeText | None, Query(max_length=200, description="Text in the name, issue or aims")
 ]
 
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from services.kit.validation import no_nul
+from services.kit.validation import bounded_text
 from networks.models import (
     NAME_LENGTH,
     ORGANISATION_LENGTH,
@@ -43,9 +43,7 @@ DEFAULT_MIN_BALLOT_HOURS = 24
 
 
 def _text(max_length: int, min_length: int = 1) -> Any:
-    return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length), AfterValidator(no_nul)
-    ]
+    return bounded_text(max_length, min_length=min_length, strip=True)
 
 
 Name = _text(NAME_LENGTH)

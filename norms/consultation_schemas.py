@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from norms.consultation_models import CommentStatus
 from norms.schemas import PersonRef
-from services.kit.validation import Text
+from services.kit.validation import SafeText
 
 # Bodies over this are refused with 422 (and anything over COGOV_MAX_BODY_BYTES with 413 before that).
 MAX_COMMENT_CHARS = 10_000
@@ -21,7 +21,7 @@ class ConsultationCreate(BaseModel):
 
     version: int = Field(ge=1, description="The version opened for comment")
     closes_at: datetime = Field(description="When commenting ends (ISO 8601 with zone)")
-    question: Text = Field(min_length=1, max_length=2000, description="What the network asks the public")
+    question: SafeText = Field(min_length=1, max_length=2000, description="What the network asks the public")
 
 
 class AnchorIn(BaseModel):
@@ -29,7 +29,7 @@ class AnchorIn(BaseModel):
 
     start: int = Field(ge=0, description="First character of the passage in the version's text (code points)")
     end: int = Field(gt=0, description="Just past the passage's last character")
-    quote: Text | None = Field(default=None, max_length=MAX_COMMENT_CHARS, description="The passage's text; must equal the version's text at start..end")
+    quote: SafeText | None = Field(default=None, max_length=MAX_COMMENT_CHARS, description="The passage's text; must equal the version's text at start..end")
 
     @model_validator(mode="after")
     def _ordered(self) -> AnchorIn:
@@ -41,14 +41,14 @@ class AnchorIn(BaseModel):
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Text = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+    body: SafeText = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
     anchor: AnchorIn | None = None
 
 
 class ReplyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Text = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+    body: SafeText = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
 
 
 class Resolution(BaseModel):
@@ -58,7 +58,7 @@ class Resolution(BaseModel):
 
     status: Literal["addressed", "declined"]
     version: int | None = Field(default=None, ge=1, description="For `addressed`: the version that addresses it")
-    reason: Text | None = Field(default=None, max_length=MAX_COMMENT_CHARS, description="For `declined`: why")
+    reason: SafeText | None = Field(default=None, max_length=MAX_COMMENT_CHARS, description="For `declined`: why")
 
     @model_validator(mode="after")
     def _complete(self) -> Resolution:
@@ -72,7 +72,7 @@ class Resolution(BaseModel):
 class Moderation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Text = Field(min_length=1, max_length=2000, description="Shown publicly in place of the comment")
+    reason: SafeText = Field(min_length=1, max_length=2000, description="Shown publicly in place of the comment")
 
 
 class AnchorOut(BaseModel):

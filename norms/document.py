@@ -47,7 +47,7 @@ class InvalidDocumentId(ValueError):
 
 
 class NotANormDocument(ValueError):
-    """The document has no ``body`` Text object."""
+    """The document is not a map with a ``title`` string and a ``body`` Text object."""
 
 
 class SpliceOutOfRange(ValueError):
@@ -150,6 +150,42 @@ def read_text(doc: am.Document, heads: Sequence[bytes] | None = None) -> str:
     """
     body = _body_id(doc, heads)
     return "" if body is None else doc.text(body, _heads(heads))
+
+
+def check_shape(doc: am.Document) -> None:
+    """Raise ``NotANormDocument`` saying what is wrong unless the root holds a ``title`` string
+    (or Text object, as JS Automerge 3 writes strings) and a ``body`` Text object.
+
+    Anything else on the root is the peers' business. Two map reads: microseconds.
+    """
+    title = _root_value(doc, TITLE)
+    if not (title == am.ObjType.Text or isinstance(title, tuple) and title[0] == am.ScalarType.Str):
+        raise NotANormDocument(_wrong(TITLE, title, "a string"))
+    body = _root_value(doc, BODY)
+    if body != am.ObjType.Text:
+        raise NotANormDocument(_wrong(BODY, body, "a Text object"))
+
+
+def _root_value(doc: am.Document, key: str):
+    found = doc.get(am.ROOT, key)
+    return None if found is None else found[0]
+
+
+def _wrong(key: str, value, expected: str) -> str:
+    if value is None:
+        return f"`{key}` is missing (it must be {expected})"
+    return f"`{key}` is {_kind(value)}; it must be {expected}"
+
+
+def _kind(value) -> str:
+    # rc1's enums compare but do not hash.
+    if isinstance(value, am.ObjType):
+        kinds = [(am.ObjType.Map, "a map"), (am.ObjType.List, "a list"), (am.ObjType.Text, "a Text object")]
+    else:
+        value = value[0]
+        kinds = [(am.ScalarType.Str, "a string"), (am.ScalarType.Null, "null"), (am.ScalarType.Boolean, "a boolean"),
+                 (am.ScalarType.Bytes, "bytes")]
+    return next((name for kind, name in kinds if kind == value), "a number")
 
 
 def body_id(doc: am.Document) -> bytes | None:
@@ -305,7 +341,9 @@ _DOCUMENT_CHUNK, _CHANGE_CHUNK, _COMPRESSED_CHANGE_CHUNK = 0, 1, 2
 _COLUMN_DEFLATE_BIT = 0x08
 # Change op columns as the binary format specifies them (column id << 4 | column type).
 _OBJ_ACTOR, _OBJ_CTR, _KEY_ACTOR, _KEY_CTR, _INSERT, _ACTION = 0x01, 0x02, 0x11, 0x13, 0x34, 0x42
+_VALUE_META, _VALUE_RAW = 0x56, 0x57
 _ACTION_DEL = 3
+_VALUE_UTF8 = 6  # value metadata: byte length << 4 | type
 _MAX_INFLATED_BYTES = 64 * 1024 * 1024
 
 
@@ -761,6 +799,31 @@ def count_text_ops(change: Change, body: bytes | None = None) -> ChangeStats:
     if undone > inserted:
         raise InvalidChange(f"{where}: deletes more of its own elements than it inserted")
     return ChangeStats(inserted=inserted - undone, deleted=deleted - undone)
+
+
+def string_values(change: Change) -> str:
+    """Every string the change's operations hold, joined in op order: the characters it inserts
+    into Text, the strings it puts (a title). Read from its value columns (one regex-fast pass,
+    however many operations). Raises ``InvalidChange`` if the bytes are not a change chunk.
+    """
+    where = f"change {change.hash_hex}"
+    chunks = list(_chunks(change.data))
+    if len(chunks) != 1 or chunks[0][1] == _DOCUMENT_CHUNK:
+        raise InvalidChange(f"{where}: expected one change chunk")
+    parsed = _read_change_body(chunks[0][3], where)
+    raw = _column(parsed, _VALUE_RAW, where)
+    strings, pos = [], 0
+    for run, meta in _rle_runs(_column(parsed, _VALUE_META, where), where):
+        if meta is None:
+            continue  # null values take no bytes
+        length = run * (meta >> 4)
+        if meta & 0x0F == _VALUE_UTF8:
+            strings.append(raw[pos : pos + length])
+        pos += length
+    try:
+        return b"".join(strings).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidChange(f"{where}: a string value is not UTF-8") from exc
 
 
 def _object_in_change(change: _ChangeBody, obj: bytes, where: str) -> tuple[int, int] | None:

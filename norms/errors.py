@@ -68,6 +68,18 @@ class InvalidHeads(InvalidInput):
     code = "invalid_heads"
 
 
+class TextRefused(InvalidInput):
+    """The changes insert a character no text may hold (a control character other than tab and line breaks); nothing was stored."""
+
+    code = "refused_character"
+
+
+class DocumentShapeRefused(InvalidInput):
+    """A norm's document is a map with a `title` string and a `body` Text object; changes may not remove or replace them."""
+
+    code = "not_a_norm_document"
+
+
 class NormTooLarge(PayloadTooLarge):
     """The norm or this submission is over the size limit; nothing was stored."""
 

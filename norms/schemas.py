@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -17,9 +16,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from norms.signoff import Position
-from services.kit.validation import no_nul
+from services.kit.validation import SafeText, bounded_text
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(no_nul)]
+Title = bounded_text(300, min_length=1, strip=True)
+VersionLabel = bounded_text(120, min_length=1, strip=True)
+VersionNote = bounded_text(10_000)
 HeadHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 
 
@@ -27,7 +28,7 @@ class NormCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title
-    text: str = ""
+    text: SafeText = ""
 
 
 class PersonRef(BaseModel):
@@ -58,7 +59,7 @@ class Splice(BaseModel):
 
     index: int = Field(ge=0, description="Position in the text, in Unicode code points")
     delete: int = Field(default=0, ge=0, description="Characters to delete at `index`")
-    insert: str = Field(default="", description="Text to insert at `index` after deleting")
+    insert: SafeText = Field(default="", description="Text to insert at `index` after deleting")
 
 
 class EditRequest(BaseModel):
@@ -86,8 +87,8 @@ class ApplyResult(BaseModel):
 class VersionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(no_nul)]
-    note: Annotated[str, StringConstraints(max_length=10_000), AfterValidator(no_nul)] = ""
+    label: VersionLabel
+    note: VersionNote = ""
 
 
 class VersionOut(BaseModel):
@@ -153,7 +154,7 @@ class Authorship(BaseModel):
 
 # --- Ballots -------------------------------------------------------------------------------
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(no_nul)]
+Reason = bounded_text(4000, strip=True)
 
 
 class BallotCreate(BaseModel):

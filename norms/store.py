@@ -1,5 +1,10 @@
 """The norm document store: the only writer of stored Automerge documents.
 
+Every write — a norm's creation, a REST edit, an uploaded change or document, a live sync
+message — passes the same checks here before anything is stored: at most `max_ops` operations,
+no character the text policy refuses (services/kit/validation.py) among the strings its changes
+insert, and a document left with a `title` string and a `body` Text.
+
 Every change is validated, attributed and committed to `norm_changes` before `apply` returns,
 so nothing is acknowledged, shown or relayed that is not durable. A loaded document stays
 resident in memory, caught up from the database before each use (another instance may have
@@ -29,16 +34,19 @@ from norms import document
 from norms.document import Change
 from norms.errors import (
     AttributionRefused,
+    DocumentShapeRefused,
     InvalidChanges,
     InvalidHeads,
     InvalidSplice,
     NormNotFound,
     NormTooLarge,
+    TextRefused,
     UnknownDependencies,
 )
 from norms.models import ActorBinding, Norm, NormChange, NormSnapshot, NormStatus
 from services.kit import metrics
 from services.kit.db import transaction
+from services.kit.validation import refused_character
 
 log = structlog.get_logger()
 
@@ -243,11 +251,14 @@ class NormStore:
 
     async def create(self, session: AsyncSession, norm: Norm, participant_id: uuid.UUID, title: str, text: str) -> list[str]:
         """Write the first change of `norm`'s document in the caller's transaction (the norm row is flushed); its heads."""
+        # Counted before anything is built: a title, a body and one insert per character.
+        _check_ops(len(text) + 2, self.limits)
         if len(text) > self.limits.max_chars:
             raise NormTooLarge(f"The text has {len(text)} characters; a norm holds at most {self.limits.max_chars}")
         actor = new_actor()
         doc, made = document.create(title, text, actor)
         changes = document.split_changes(b"".join(made))
+        _admit(changes, self.limits)
         await self._bind(session, participant_id, {actor})
         session.add_all(self._rows(norm.document_id, participant_id, changes, [document.ChangeStats(len(text), 0)]))
         norm.change_count = len(changes)
@@ -351,13 +362,13 @@ class NormStore:
         if len(data) > self.limits.max_bytes:
             raise NormTooLarge(f"A submission holds at most {self.limits.max_bytes} bytes")
         try:
+            # Counted from the compressed columns, before rc1 expands anything.
             incoming = document.split_changes(data, max_ops=self.limits.max_ops)
         except document.TooManyOps as exc:
-            raise NormTooLarge(f"A submission holds at most {self.limits.max_ops} operations") from exc
+            raise NormTooLarge(_too_many_ops(self.limits)) from exc
         except document.InvalidChange as exc:
             raise InvalidChanges(f"Not valid Automerge changes: {exc}") from exc
-        if sum(change.ops for change in incoming) > self.limits.max_ops:
-            raise NormTooLarge(f"A submission holds at most {self.limits.max_ops} operations")
+        _check_ops(sum(change.ops for change in incoming), self.limits)
 
         async def prepare(session: AsyncSession, doc: am.Document) -> list[Change]:
             resident = self._resident.get(document_id)
@@ -403,8 +414,8 @@ class NormStore:
         authorize=None,
     ) -> Applied:
         """Edit as `participant_id` through a new actor bound to them; with `base_heads`, edit that version and merge."""
-        if sum(delete + len(insert) for _index, delete, insert in splices) > self.limits.max_ops:
-            raise NormTooLarge(f"A submission holds at most {self.limits.max_ops} operations")
+        # Counted before anything is built: one operation per character deleted or inserted, one for a title.
+        _check_ops(sum(delete + len(insert) for _index, delete, insert in splices) + (title is not None), self.limits)
         heads = parse_heads(base_heads) if base_heads is not None else None
         actor = new_actor()
 
@@ -415,6 +426,8 @@ class NormStore:
                 made = document.apply_splices(doc, actor, splices, title=title, base_heads=heads)
             except document.SpliceOutOfRange as exc:
                 raise InvalidSplice(str(exc)) from exc
+            except document.NotANormDocument as exc:  # stored before shapes were checked
+                raise DocumentShapeRefused(f"This norm's document cannot be edited: {exc}") from exc
             return document.split_changes(b"".join(made)) if made else []
 
         return await self._write(document_id, participant_id, make, None, authorize)
@@ -540,11 +553,13 @@ class NormStore:
             changes = await job.prepare(session, resident.doc)
             if not changes:
                 return resident, Applied([], document.heads_hex(resident.doc))
+            _admit(changes, self.limits)
             await self._check_seqs(session, document_id, resident, changes)
             unbound = await self._unbound(session, job.participant_id, {change.actor for change in changes})
             if job.merge is not None:
                 mutated = True
                 job.merge(resident.doc, changes)
+            _check_shape(resident.doc)
             body_length = document.text_length(resident.doc)
             if body_length > self.limits.max_chars:
                 raise NormTooLarge(f"The norm would hold {body_length} characters; at most {self.limits.max_chars}")
@@ -907,6 +922,42 @@ def _row_values(document_id: bytes, participant_id: uuid.UUID, changes: Sequence
         }
         for change, stat in zip(changes, stats, strict=True)
     ]
+
+
+def _too_many_ops(limits: Limits) -> str:
+    return f"A submission holds at most {limits.max_ops} operations (one per character inserted or deleted)"
+
+
+def _check_ops(ops: int, limits: Limits) -> None:
+    """The one operation limit, for every way changes are written (creation, edits, uploads, sync)."""
+    if ops > limits.max_ops:
+        raise NormTooLarge(_too_many_ops(limits) + f"; this one holds {ops}")
+
+
+def _admit(changes: Sequence[Change], limits: Limits) -> None:
+    """What the changes of any write must be, before rc1 takes them in: within the operation limit,
+    and inserting no character the text policy refuses (TextRefused naming the change and the character)."""
+    _check_ops(sum(change.ops for change in changes), limits)
+    for change in changes:
+        try:
+            found = refused_character(document.string_values(change))
+        except document.InvalidChange as exc:
+            raise InvalidChanges(f"Not valid Automerge changes: {exc}") from exc
+        if found is not None:
+            raise TextRefused(
+                f"Change {change.hash_hex[:16]} inserts {found.character}: control characters other than tab and line breaks "
+                "are refused, and so are surrogates, U+FFFE and U+FFFF",
+                change=change.hash_hex,
+                character=f"U+{found.codepoint:04X}",
+            )
+
+
+def _check_shape(doc: am.Document) -> None:
+    """The document a write leaves must still be a norm's: a `title` string and a `body` Text (DocumentShapeRefused)."""
+    try:
+        document.check_shape(doc)
+    except document.NotANormDocument as exc:
+        raise DocumentShapeRefused(f"These changes leave no norm: {exc}") from exc
 
 
 def _save(doc: am.Document) -> bytes:

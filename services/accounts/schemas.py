@@ -4,14 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.accounts.models import Role
-from services.kit.validation import no_nul
+from services.kit.validation import bounded_text
 
 MIN_PASSWORD_LENGTH = 10
 
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(no_nul)]
+DisplayName = bounded_text(120, min_length=1, strip=True)
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from services.accounts.models import Participant
 from services.api.deps import SessionDep
 from services.audit import service
-from services.kit.validation import Text
+from services.kit.validation import SafeText
 from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -39,9 +39,9 @@ class AuditEventOut(BaseModel):
 @router.get("/audit", response_model=Page[AuditEventOut])
 async def audit_log(
     session: SessionDep,
-    target_type: Annotated[Text | None, Query(max_length=40)] = None,
-    target_id: Annotated[Text | None, Query(max_length=120)] = None,
-    action: Annotated[Text | None, Query(max_length=80)] = None,
+    target_type: Annotated[SafeText | None, Query(max_length=40)] = None,
+    target_id: Annotated[SafeText | None, Query(max_length=120)] = None,
+    action: Annotated[SafeText | None, Query(max_length=80)] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ):

@@ -26,7 +26,7 @@ from services.clearinghouse.models import FeedEntry, FollowUp, FollowUpStatus, R
 from services.clearinghouse.schemas import PersonRef
 from services.accounts import service as accounts
 from services.kit.errors import Conflict, Forbidden, NotFound
-from services.kit.validation import Text
+from services.kit.validation import SafeText
 
 RECEIPT_HEADER = "X-CoGov-Receipt"
 UNSPECIFIED_REGION = "unspecified"
@@ -59,8 +59,8 @@ class FollowUpIn(BaseModel):
 
     status: FollowUpStatus
     date: dt.date = Field(description="When the status was reached")
-    instrument_url: str | None = Field(default=None, max_length=URL_LENGTH, description="The national instrument (http or https)")
-    note: Text | None = Field(default=None, max_length=5000)
+    instrument_url: SafeText | None = Field(default=None, max_length=URL_LENGTH, description="The national instrument (http or https)")
+    note: SafeText | None = Field(default=None, max_length=5000)
 
     @field_validator("instrument_url")
     @classmethod

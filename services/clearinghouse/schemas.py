@@ -8,9 +8,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.kit.validation import Text
+from services.kit.validation import bounded_text
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=80)]
+Label = bounded_text(120, min_length=1, strip=True)
+Heading = bounded_text(200, min_length=1, strip=True)
+ShortText = bounded_text(2000)
+LongText = bounded_text(5000)
 
 
 class PersonRef(BaseModel):
@@ -87,7 +91,7 @@ class CurationIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    summary: Annotated[Text, StringConstraints(max_length=5000)] | None = None
+    summary: LongText | None = None
     topics: list[Slug] | None = Field(default=None, max_length=50)
     featured: bool | None = None
     related_entries: list[uuid.UUID] | None = Field(default=None, max_length=100)
@@ -98,31 +102,31 @@ class TopicCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: Slug | None = None
-    label: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-    description: Annotated[Text, StringConstraints(max_length=2000)] = ""
+    label: Label
+    description: ShortText = ""
 
 
 class TopicUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
-    description: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+    label: Label | None = None
+    description: ShortText | None = None
 
 
 class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: Slug | None = None
-    title: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    description: Annotated[Text, StringConstraints(max_length=5000)] = ""
+    title: Heading
+    description: LongText = ""
     entries: list[uuid.UUID] = Field(default_factory=list, max_length=500)
 
 
 class CollectionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
-    description: Annotated[Text, StringConstraints(max_length=5000)] | None = None
+    title: Heading | None = None
+    description: LongText | None = None
     entries: list[uuid.UUID] | None = Field(default=None, max_length=500, description="The ordered entries; replaces the list")
 
 

@@ -15,10 +15,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from norms import document
 from norms.errors import (
     AttributionRefused,
+    DocumentShapeRefused,
     InvalidChanges,
     NormNotFound,
     NormTooLarge,
     NotDrafting,
+    TextRefused,
     UnknownDependencies,
 )
 from networks.errors import NotAMember
@@ -319,7 +321,7 @@ class Connection:
             return message.without_changes()
         except (NotAMember, NotDrafting, AttributionRefused) as exc:
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", POLICY) from None
-        except InvalidChanges as exc:
+        except (InvalidChanges, TextRefused, DocumentShapeRefused) as exc:
             raise ProtocolError(f"invalid changes, nothing stored: {exc.detail}") from None
         except NormTooLarge as exc:  # too big to process: 1009, as for a frame over the limit
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", protocol.TOO_BIG) from None

@@ -88,7 +88,7 @@ async def create_norm(
         body = parse(NormCreate, {"title": form.get("title", ""), "text": form.get("text", "").replace("\r\n", "\n")})
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", "The norm needs a title (up to 300 characters)."
-                                                        if "title" in invalid.errors else "; ".join(invalid.errors.values())))
+                                                        if not form.get("title", "").strip() else _described(invalid)))
     created, error = await attempt(session, lambda: norms.create_norm(session, _store(request), slug, participant, body))
     if error is not None:
         if isinstance(error, NormNotFound) or error.status_code == 404:
@@ -174,6 +174,11 @@ def _splice_between(old: str, new: str) -> Splice | None:
     return Splice(index=prefix, delete=len(old) - prefix - suffix, insert=new[prefix:len(new) - suffix])
 
 
+def _described(invalid: FormInvalid) -> str:
+    """Each field's message, named, for a flash shown above the form ("Title: Must not contain …")."""
+    return "; ".join(f"{field.capitalize()}: {message}" for field, message in invalid.errors.items())
+
+
 @router.post("/networks/{slug}/norms/{norm_slug}/edit")
 async def edit_text(
     request: Request, slug: str, norm_slug: str, session: SessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
@@ -195,6 +200,11 @@ async def edit_text(
             old_text, old_title = document.read_text(doc, heads), document.read_title(doc, heads)
     except (DomainError, ValueError) as exc:
         return redirect(back, viewer, settings, flash=("error", getattr(exc, "detail", "Reload the page and edit again.")))
+    try:
+        # The boxes checked whole, as for a new norm: a refusal gives the index in what was typed.
+        parse(NormCreate, {"title": new_title or old_title, "text": new_text})
+    except FormInvalid as invalid:
+        return redirect(back, viewer, settings, flash=("error", _described(invalid)))
     splice = _splice_between(old_text, new_text)
     title = new_title if new_title and new_title != old_title else None
     if splice is None and title is None:
@@ -203,7 +213,7 @@ async def edit_text(
         request_body = parse(EditRequest, {"base_heads": base_heads or None, "splices": [splice.model_dump()] if splice else [],
                                            "title": title})
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return redirect(back, viewer, settings, flash=("error", _described(invalid)))
     await session.commit()  # the store writes on a connection of its own: this one goes back to the pool first
     try:
         await norms.edit(store, norm, participant, request_body)
@@ -225,7 +235,7 @@ async def create_version(
             raise FormInvalid({"label": "A label is required"})
         body = parse(VersionCreate, {"label": form.get("label", ""), "note": form.get("note", "").replace("\r\n", "\n")})
     except FormInvalid as invalid:
-        message = "A version needs a label (up to 120 characters)." if "label" in invalid.errors else "; ".join(invalid.errors.values())
+        message = "A version needs a label (up to 120 characters)." if not form.get("label", "").strip() else _described(invalid)
         return redirect(back, viewer, settings, flash=("error", message))
     version, error = await attempt(session, lambda: norms.create_version(session, _store(request), norm, participant, body))
     if error is not None:

@@ -46,6 +46,18 @@ async def test_a_norm_over_the_character_limit_is_413_and_not_created(client, ne
     assert (await client.get(f"/api/v1/networks/{network['slug']}/norms")).json() == []
 
 
+async def test_creating_a_norm_is_held_to_the_operation_limit_of_every_write(client, app, network):
+    headers = network["members"][0]["headers"]
+    # 61 characters fit in a norm (100) but not in one submission (60 operations), as for an edit.
+    response = await client.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": "Long", "text": "x" * 61}, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["code"] == "norm_too_large" and "at most 60 operations" in response.json()["detail"]
+    assert (await client.get(f"/api/v1/networks/{network['slug']}/norms")).json() == []
+    assert await _count(app, NormChange) == 0
+    within = await client.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": "Short", "text": "x" * 58}, headers=headers)
+    assert within.status_code == 201, within.text
+
+
 async def test_edits_and_uploads_over_the_limits_are_413_and_store_nothing(client, app, network, norm):
     headers = network["members"][0]["headers"]
     changes_before = await _count(app, NormChange)

@@ -262,3 +262,26 @@ def test_every_colour_of_the_palette_has_its_class_in_the_stylesheet():
     css = (STATIC_DIR / "site.css").read_text()
     for index, colour in enumerate(PALETTE):
         assert f".author-{index} {{ --author: {colour}; }}" in css
+
+
+async def test_forms_refuse_control_characters_beside_the_field_and_say_which(client):
+    token, norm = await _member_with_network(client)
+    founded = await client.post(
+        "/networks/new", data={"csrf_token": token, "name": "Data\x01Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."}
+    )
+    assert founded.status_code == 422
+    assert 'id="name-error">Must not contain the control character U+0001 (at index 4' in founded.text
+    assert 'value="Data\x01Flows"' in founded.text and 'aria-invalid="true"' in founded.text
+    assert 'An issue.' in founded.text  # the rest of what was typed is kept too
+
+    network = norm.rsplit("/norms/", 1)[0]
+    created = await client.post(f"{network}/norms", data={"csrf_token": token, "title": "Bell\x07", "text": "Text."})
+    assert created.status_code == 303
+    assert "Title: Must not contain the control character U+0007 (at index 4" in (await client.get(network)).text
+
+    heads = re.search(r'name="base_heads" value="([^"]*)"', (await client.get(norm)).text).group(1)
+    edited = await client.post(f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm", "text": "One two\x00 three."})
+    assert edited.status_code == 303
+    page = (await client.get(norm)).text
+    assert "Text: Must not contain the control character U+0000 (at index 7" in page
+    assert 'id="norm-text">One two three.</div>' in page
