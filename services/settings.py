@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     delivery_retry_hours: float = Field(default=72.0, ge=24)
     delivery_concurrency: int = Field(default=32, ge=1, le=1000)
+    # The worker signs a new head of the audit log's Merkle tree whenever the newest is this old (and
+    # publication signs one with every adoption), so a subscriber's latest head is never much older.
+    tree_head_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "info"
     log_json: bool = False
     # Rate limits ("N/second|minute|hour|day", several joined by ";"): sign-in and sign-up per client
