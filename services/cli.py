@@ -272,7 +272,7 @@ def audit_verify(
 
     report, stored_keys = asyncio.run(run())
     for broken in report.breaks:
-        console.print(f"[red]event {broken.seq}:[/red] {broken.reason}")
+        console.print(f"[red]event {broken.seq}:[/red] {broken.reason}", soft_wrap=True)
     failed = not report.intact
     if failed:
         console.print(f"audit chain BROKEN: {len(report.breaks)} problem(s) in {report.events} events")
