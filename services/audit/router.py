@@ -141,14 +141,14 @@ async def inclusion_proof(session: SessionDep, seq: Annotated[int, Query(ge=1, d
     as hashed (its leaf bytes are its canonical JSON); the leaf hash is computed from the stored event itself.
     422 when the event or size is outside the log."""
     size = await tree.size(session) if tree_size is None else tree_size
-    path = await tree.inclusion_proof(session, seq, size)
+    path, root = await tree.inclusion_proof(session, seq, size)
     event = await session.get(AuditEvent, seq)
     if event is None:
         raise AuditEventNotFound(f"Event {seq} is missing from the log: `cogov audit verify` names what was removed")
     leaf = service.event_body(event)
     return InclusionProofOut(
         seq=seq, leaf_index=seq - 1, tree_size=size, leaf=leaf, leaf_hash=merkle.leaf_hash(service.leaf_bytes(event)).hex(),
-        audit_path=[node.hex() for node in path], root_hash=(await tree.root(session, size)).hex(),
+        audit_path=[node.hex() for node in path], root_hash=root.hex(),
     )
 
 
@@ -157,8 +157,8 @@ async def consistency_proof(session: SessionDep, first: Annotated[int, Query(des
     """RFC 9162 2.1.4: the proof that the tree of `second` events extends the tree of `first` (empty when they are
     equal). Check it against the roots of two signed heads you hold. 422 when a size is outside the log."""
     size = await tree.size(session) if second is None else second
-    path = await tree.consistency_proof(session, first, size)
+    path, first_root, second_root = await tree.consistency_proof(session, first, size)
     return ConsistencyProofOut(
-        first=first, second=size, first_root_hash=(await tree.root(session, first)).hex(),
-        second_root_hash=(await tree.root(session, size)).hex(), consistency_path=[node.hex() for node in path],
+        first=first, second=size, first_root_hash=first_root.hex(), second_root_hash=second_root.hex(),
+        consistency_path=[node.hex() for node in path],
     )

@@ -37,22 +37,24 @@ async def root(session: AsyncSession, tree_size: int) -> bytes:
     return (await _hashes(session, [(0, tree_size)]))[0]
 
 
-async def inclusion_proof(session: AsyncSession, seq: int, tree_size: int) -> list[bytes]:
-    """The audit path of event `seq` in the tree of `tree_size` events (RFC 9162 2.1.3)."""
+async def inclusion_proof(session: AsyncSession, seq: int, tree_size: int) -> tuple[list[bytes], bytes]:
+    """The audit path of event `seq` in the tree of `tree_size` events (RFC 9162 2.1.3), and that tree's root."""
     current = await size(session)
     _check_size(tree_size, current)
     if not 1 <= seq <= tree_size:
         raise TreeSizeOutOfRange(f"event {seq} is not in the tree of {tree_size} events (events are numbered from 1; the log holds {current})", tree_size=current)
-    return await _hashes(session, merkle.inclusion_ranges(seq - 1, tree_size))
+    *path, root_hash = await _hashes(session, [*merkle.inclusion_ranges(seq - 1, tree_size), (0, tree_size)])
+    return path, root_hash
 
 
-async def consistency_proof(session: AsyncSession, first: int, second: int) -> list[bytes]:
-    """The proof that the tree of `second` events extends the one of `first` (RFC 9162 2.1.4)."""
+async def consistency_proof(session: AsyncSession, first: int, second: int) -> tuple[list[bytes], bytes, bytes]:
+    """The proof that the tree of `second` events extends the one of `first` (RFC 9162 2.1.4), and both roots."""
     current = await size(session)
     _check_size(second, current, "second")
     if not 1 <= first <= second:
         raise TreeSizeOutOfRange(f"first must be between 1 and second ({second}), not {first} (the log holds {current} events)", tree_size=current)
-    return await _hashes(session, merkle.consistency_ranges(first, second))
+    *path, first_root, second_root = await _hashes(session, [*merkle.consistency_ranges(first, second), (0, first), (0, second)])
+    return path, first_root, second_root
 
 
 def _check_size(tree_size: int, current: int, name: str = "tree_size") -> None:
@@ -68,10 +70,11 @@ async def _hashes(session: AsyncSession, ranges: list[Range]) -> list[bytes]:
 async def _fetch(session: AsyncSession, wanted: set[Node]) -> dict[Node, bytes]:
     if not wanted:
         return {}
+    keys = sorted(wanted)
+    # Padded to a power of two: the statement then takes one of a few shapes, each prepared once by PostgreSQL.
+    keys += keys[-1:] * ((1 << (len(keys) - 1).bit_length()) - len(keys))
     rows = await session.execute(
-        select(AuditTreeNode.level, AuditTreeNode.position, AuditTreeNode.hash).where(
-            tuple_(AuditTreeNode.level, AuditTreeNode.position).in_(sorted(wanted))
-        )
+        select(AuditTreeNode.level, AuditTreeNode.position, AuditTreeNode.hash).where(tuple_(AuditTreeNode.level, AuditTreeNode.position).in_(keys))
     )
     found = {(level, position): bytes(value) for level, position, value in rows}
     if len(found) != len(wanted):
