@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import merkle
 from services.audit.errors import TreeSizeOutOfRange
-from services.audit.models import AuditEvent, AuditTreeNode
 from services.audit.merkle import Node, Range
+from services.audit.models import AuditEvent, AuditTreeNode
 
 
 async def append(session: AsyncSession, index: int, leaf_hash: bytes) -> None:
