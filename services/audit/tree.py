@@ -7,7 +7,9 @@ root or proof of any size reads O(log² n) stored nodes in one query, whatever t
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, tuple_
+from collections import defaultdict
+
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import merkle
@@ -70,12 +72,13 @@ async def _hashes(session: AsyncSession, ranges: list[Range]) -> list[bytes]:
 async def _fetch(session: AsyncSession, wanted: set[Node]) -> dict[Node, bytes]:
     if not wanted:
         return {}
-    keys = sorted(wanted)
-    # Padded to a power of two: the statement then takes one of a few shapes, each prepared once by PostgreSQL.
-    keys += keys[-1:] * ((1 << (len(keys) - 1).bit_length()) - len(keys))
-    rows = await session.execute(
-        select(AuditTreeNode.level, AuditTreeNode.position, AuditTreeNode.hash).where(tuple_(AuditTreeNode.level, AuditTreeNode.position).in_(keys))
-    )
+    by_level: dict[int, list[int]] = defaultdict(list)
+    for level, position in sorted(wanted):
+        by_level[level].append(position)
+    # One `level = ? AND position IN (…)` per level: SQLite searches its primary key for each (for a row-value
+    # `(level, position) IN (…)` it scans the whole table), and so does PostgreSQL.
+    where = or_(*(and_(AuditTreeNode.level == level, AuditTreeNode.position.in_(positions)) for level, positions in by_level.items()))
+    rows = await session.execute(select(AuditTreeNode.level, AuditTreeNode.position, AuditTreeNode.hash).where(where))
     found = {(level, position): bytes(value) for level, position, value in rows}
     if len(found) != len(wanted):
         missing = sorted(wanted - found.keys())[:3]
