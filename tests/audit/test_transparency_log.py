@@ -11,22 +11,37 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 from datetime import datetime
+from pathlib import Path
 from xml.etree import ElementTree
 
+import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 import migrations
 from services.audit import merkle
 from services.audit import service as audit
 from services.audit.models import AuditEvent, AuditTreeNode, TreeHead
-from services.kit.db import create_engine, create_sessionmaker, take_write_lock, transaction
+from services.kit.db import (
+    create_engine,
+    create_sessionmaker,
+    take_write_lock,
+    transaction,
+)
 from tests.cli import run_cogov
-from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, service_unavailable
+from tests.conftest import (
+    POSTGRES_URL,
+    create_postgres_database,
+    drop_postgres_database,
+    service_unavailable,
+)
 
 # --- RFC 9162 section 2.1, independently ---------------------------------------------------
 
@@ -499,3 +514,40 @@ def test_consistency_and_inclusion_proofs_verify_and_any_changed_leaf_fails(data
     assert extends == (changed >= m)
     assert merkle.verify_consistency(m, n, first_root, forged_root, forged_proof) == extends
     assert not rfc_verify_inclusion(changed, n, rfc_leaf_hash(forged[changed]), forged_tree.inclusion_proof(changed, n), second_root)
+
+
+# --- The monitor's few lines in the docs ----------------------------------------------------
+
+NOTES = Path(__file__).resolve().parents[2] / "docs" / "notes-transparency-log.md"
+
+
+def monitor_snippet() -> str:
+    section = NOTES.read_text().split("## For monitors", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+async def test_the_documented_monitor_accepts_growth_and_refuses_a_rewrite(client, app, worker, clock, tmp_path, monkeypatch, capsys):
+    loop = asyncio.get_running_loop()
+
+    def get(url: str, params=None):  # the snippet's httpx.get, answered by the app (the snippet runs in a thread)
+        path = "/" + url.split("://", 1)[1].split("/", 1)[1]
+        return asyncio.run_coroutine_threadsafe(client.get(path, params=params), loop).result()
+
+    monkeypatch.setattr(httpx, "get", get)
+    monkeypatch.chdir(tmp_path)
+    await append(app, 5)
+    (tmp_path / "CHECKPOINT.json").write_text(json.dumps(await fresh_head(client, app, worker)))
+    await append(app, 3, start=5)
+    await fresh_head(client, app, worker)
+    await asyncio.to_thread(exec, monitor_snippet(), {})
+    assert "grew from 5 to 8 events" in capsys.readouterr().out
+    assert json.loads((tmp_path / "CHECKPOINT.json").read_text())["tree_head"]["tree_size"] == 8
+
+    await rewrite(app, 6, {"n": 5, "note": "nothing happened"})
+    await fresh_head(client, app, worker)
+    with pytest.raises(AssertionError, match="the log was rewritten"):
+        await asyncio.to_thread(exec, monitor_snippet(), {})
+    await truncate(app, keep=7)
+    await fresh_head(client, app, worker)
+    with pytest.raises(AssertionError, match="no longer holds the 8 events"):
+        await asyncio.to_thread(exec, monitor_snippet(), {})
