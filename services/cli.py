@@ -216,13 +216,7 @@ def verify(
         source = keys or entry.get("keys_url")
         if not source:
             raise VerificationFailed("no key set: pass --keys FILE or URL")
-        if source.startswith(("http://", "https://")):
-            import httpx
-
-            key_set = httpx.get(source, timeout=15).raise_for_status().json()
-        else:
-            key_set = json.loads(Path(source).read_text(encoding="utf-8"))
-        kid = verify_entry(entry, key_set)
+        kid = verify_entry(entry, _key_set(source))
     except (OSError, ValueError, AttributeError) as exc:
         console.print(f"[red]cannot verify:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -236,28 +230,78 @@ def verify(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the audit chain; exit 1 and name each broken event if any row was altered, removed or reordered."""
+def audit_verify(
+    against: Path | None = typer.Option(
+        None, "--against", metavar="CHECKPOINT.json",
+        help="A signed tree head saved earlier (GET /api/v1/audit/tree-head): also prove today's log extends it.",
+    ),
+    keys: str | None = typer.Option(None, help="With --against: the key set, a file or URL (default: the keys this database has published)."),
+) -> None:
+    """Walk the audit chain and its Merkle tree; exit 1 and name each broken event if any row was altered, removed or reordered.
+
+    With --against, also check the checkpoint's signature and that a consistency proof from its tree size to
+    today's verifies (RFC 9162): exit 1 naming what does not hold when the log lost, changed or reordered any
+    event the checkpoint covers, even with every later hash recomputed. Exit 2 when the checkpoint cannot be read.
+    """
+    import json
+
+    from services.audit import merkle
     from services.audit.service import verify_chain
+    from services.audit.tree_heads import CheckpointFailed, extends, verify_checkpoint_signature
+    from services.clearinghouse.keys import key_set
     from services.kit.db import create_engine, create_sessionmaker, transaction
 
     settings = _settings()
+    checkpoint = None
+    if against is not None:
+        try:
+            checkpoint = json.loads(against.read_text(encoding="utf-8"))
+            published = _key_set(keys) if keys else None
+        except Exception as exc:  # unreadable file, bad JSON, a key set that cannot be fetched
+            console.print(f"[red]cannot check the checkpoint:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(2) from exc
 
     async def run():
         engine = create_engine(settings.database_url)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
-                return await verify_chain(session)
+                report = await verify_chain(session)
+                return report, await key_set(session, None)
         finally:
             await engine.dispose()
 
-    report = asyncio.run(run())
+    report, stored_keys = asyncio.run(run())
     for broken in report.breaks:
-        console.print(f"[red]event {broken.seq}:[/red] {broken.reason}")
-    if not report.intact:
+        console.print(f"[red]event {broken.seq}:[/red] {broken.reason}", soft_wrap=True)
+    failed = not report.intact
+    if failed:
         console.print(f"audit chain BROKEN: {len(report.breaks)} problem(s) in {report.events} events")
+    else:
+        typer.echo(f"audit chain intact: {report.events} events")
+    if checkpoint is not None:
+        try:
+            statement = verify_checkpoint_signature(checkpoint, published or stored_keys)
+            proven = extends(statement, merkle.MemoryTree(report.leaves))
+        except CheckpointFailed as exc:
+            console.print(f"[red]checkpoint {against} NOT EXTENDED:[/red] {escape(str(exc))}", soft_wrap=True)
+            failed = True
+        else:
+            typer.echo(
+                f"the log extends checkpoint {against}: its {proven.first} events are the first of today's {proven.second} "
+                f"(consistency proof verified; today's root {proven.root})"
+            )
+    if failed:
         raise typer.Exit(1)
-    typer.echo(f"audit chain intact: {report.events} events")
+
+
+def _key_set(source: str) -> dict:
+    import json
+
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        return httpx.get(source, timeout=15).raise_for_status().json()
+    return json.loads(Path(source).read_text(encoding="utf-8"))
 
 
 @app.command("export")

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=32, ge=1, le=1000)
     # Tries of one adoption's publication (backoff between them) before it is marked failed for staff.
     publication_attempts: int = Field(default=10, ge=1, le=100)
+    # The worker signs a new head of the audit log's Merkle tree whenever the newest is this old (and
+    # publication signs one with every adoption), so a subscriber's latest head is never much older.
+    tree_head_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "info"
     log_json: bool = False
     # Rate limits ("N/second|minute|hour|day", several joined by ";"): sign-in and sign-up per client

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks.models import Network
 from networks.taxonomy import Taxonomy
+from services.audit import tree_heads
 from services.clearinghouse import entries as published
 from services.clearinghouse.entries import EntryView
 from services.clearinghouse.errors import CollectionNotFound, FilterInvalid, HubRequestInvalid, TopicNotFound
@@ -33,6 +34,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 FEED_AUTHOR = "CoGov clearing house"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+# The namespace of CoGov's Atom extension elements.
+NAMESPACE = "urn:cogov:atom:1"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Region codes come from the taxonomy (`western_europe_others`).
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -236,6 +239,8 @@ class FeedMeta:
     home_url: str
     hub_url: str
     updated: datetime
+    # The newest signed head of the audit log (`tree_heads.out`), carried at feed level.
+    tree_head: dict | None = None
 
 
 async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime) -> FeedMeta:
@@ -249,11 +254,35 @@ async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: 
         home = f"{base_url}/clearinghouse"
     if query.describe():
         title += f" ({query.describe()})"
-    return FeedMeta(title, description, query.topic_url_form.url(base_url), home, base_url + published.HUB_PATH, updated)
+    head = await tree_heads.latest(session)
+    return FeedMeta(
+        title, description, query.topic_url_form.url(base_url), home, base_url + published.HUB_PATH, updated,
+        tree_heads.out(base_url, head) if head else None,
+    )
 
 
 class _EntryLinks(BaseExtension):
-    """Feed half of the extension that writes each entry's links (feedgen 1.0 drops `rel` on entry links)."""
+    """Feed half of the extension that writes each entry's links (feedgen 1.0 drops `rel` on entry links),
+    and the feed's `cogov:treeHead`."""
+
+    def __init__(self) -> None:
+        self.tree_head: dict | None = None
+
+    def extend_ns(self):
+        return {"cogov": NAMESPACE}
+
+    def extend_atom(self, feed):
+        if self.tree_head:
+            head, signature = self.tree_head, self.tree_head["signature"]
+            statement = head["tree_head"]
+            # The signed statement's members as attributes (numbers as decimal text), the signature as content.
+            element = etree.SubElement(
+                feed, f"{{{NAMESPACE}}}treeHead", href=head["url"], number=str(head["number"]), keys=head["keys_url"],
+                **{name: str(value) for name, value in statement.items()},
+            )
+            signed = etree.SubElement(element, f"{{{NAMESPACE}}}signature", alg=signature["alg"], kid=signature["kid"])
+            signed.text = signature["value"]
+        return feed
 
 
 class _EntryLinksEntry(BaseEntryExtension):
@@ -284,6 +313,7 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
     feed.link(href=x(meta_.home_url), rel="alternate", type="text/html")
     feed.language("en")
     feed.generator("CoGov", uri=x(base_url))
+    feed.cogov.tree_head = meta_.tree_head
     for view in views:
         entry = view.entry
         item = feed.add_entry(order="append")
@@ -350,6 +380,8 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
         "hubs": [{"type": "WebSub", "url": meta_.hub_url}],
         "items": items,
     }
+    if meta_.tree_head:
+        document["_cogov"] = {"tree_head": meta_.tree_head}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 

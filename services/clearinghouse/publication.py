@@ -2,9 +2,10 @@
 
 The worker claims events (PostgreSQL `SKIP LOCKED`; on SQLite the write lock makes claimers take
 turns), reads the adopted version's text at its heads, checks it against the adoption's SHA-256,
-signs the adoption record and stores the entry, its regions, the feed revision, the WebSub
-notifications it causes and the event's completion in one transaction. The entry is unique per
-adoption, so an event handled twice (a lease that ran out, two workers) publishes once.
+signs the adoption record and stores the entry, its regions, the feed revision, a signed head of
+the audit log, the WebSub notifications it causes and the event's completion in one transaction.
+The entry is unique per adoption, so an event handled twice (a lease that ran out, two workers)
+publishes once.
 
 An adoption that fails to publish never holds up the others: it is tried again after a backoff
 (`delivery.backoff`), and after `attempts` tries it is marked failed with its error, shown to
@@ -21,8 +22,6 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,9 +32,11 @@ from norms.models import Adoption, Norm
 from norms.store import NormStore, parse_heads
 from services.accounts.models import Participant
 from services.audit import service as audit
+from services.audit import tree_heads
 from services.clearinghouse import delivery, entries, feedstate, websub
 from services.clearinghouse.errors import PublicationNotFailed
-from services.clearinghouse.models import FeedEntry, FeedEntryRegion, PublicationKey
+from services.clearinghouse.keys import register_key
+from services.clearinghouse.models import FeedEntry, FeedEntryRegion
 from services.clearinghouse.schemas import PublicationStatus, PublicationTroubleOut
 from services.clearinghouse.signing import SigningKey
 from services.kit.clock import Clock
@@ -152,6 +153,8 @@ class Publisher:
                     target_id=entry.id,
                     payload={"urn": entry.urn, "adoption_id": str(adoption.id), "text_sha256": adoption.text_sha256, "kid": entry.kid},
                 )
+                # Every adoption publishes a head covering its publication, before the feeds are pushed.
+                await tree_heads.sign(session, self.key, now, self.base_url)
                 await websub.announce(session, [entry.id], now=now, base_url=self.base_url)
                 await outbox.complete(session, event_id, worker=self.worker, now=now)
         except IntegrityError:  # another worker published it meanwhile
@@ -218,14 +221,6 @@ def _refuse_floats(value: object) -> None:
     elif isinstance(value, list):
         for item in value:
             _refuse_floats(item)
-
-
-async def register_key(session: AsyncSession, key: SigningKey, now: datetime) -> None:
-    """List the signing key in the JWK set from its first signature on, forever."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(PublicationKey).values(kid=key.kid, public_key=key.public_key, first_used_at=now).on_conflict_do_nothing()
-    )
 
 
 # --- What staff watch ------------------------------------------------------------------------

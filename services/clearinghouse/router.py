@@ -15,19 +15,19 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Header, Query, Request, R
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy import select
 
 from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
 from services.accounts.models import Role
 from services.api.errors import validation_errors
 from services.api.deps import OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.audit import tree_heads
 from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, signing, websub
+from services.clearinghouse import keys as keys_
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.errors import FilterInvalid, NotCurators
 from services.clearinghouse.feeds import FeedFormat, FeedQuery
 from services.clearinghouse.feedstate import FeedCache, Rendered
-from services.clearinghouse.models import PublicationKey
 from services.clearinghouse.schemas import (
     CollectionCreate,
     CollectionOut,
@@ -226,10 +226,14 @@ _consultations_route(FeedFormat.json, "Open public consultations as JSON Feed 1.
 @feeds_router.get(KEYS_PATH, summary="The clearing house's public keys (JWK set)")
 async def keys(session: SessionDep, clearinghouse: ClearingHouseDep):
     """Every Ed25519 key that has signed entries (old keys stay listed after rotation), the current one first."""
-    rows = (await session.scalars(select(PublicationKey).order_by(PublicationKey.first_used_at.desc()))).all()
-    current = clearinghouse.key
-    listed = [signing.jwk(current.public_key)] + [signing.jwk(row.public_key) for row in rows if row.kid != current.kid]
-    return JSONResponse({"keys": listed}, headers={"Cache-Control": "public, max-age=300"})
+    return JSONResponse(await keys_.key_set(session, clearinghouse.key), headers={"Cache-Control": "public, max-age=300"})
+
+
+@feeds_router.get(tree_heads.WELL_KNOWN_PATH, summary="The newest signed head of the audit log's Merkle tree")
+async def well_known_tree_head(session: SessionDep, settings: SettingsDep):
+    """The same signed tree head as GET /api/v1/audit/tree-head."""
+    head = tree_heads.out(settings.base_url, await tree_heads.newest(session))
+    return JSONResponse(head, headers={"Cache-Control": "no-cache"})
 
 
 # --- Entries -------------------------------------------------------------------------------

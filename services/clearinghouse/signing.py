@@ -108,6 +108,25 @@ class VerificationFailed(Exception):
     """The entry is not what the clearing house signed; the message says what does not hold."""
 
 
+def verify_signature(statement: dict, signature: dict, keys: dict, what: str) -> str:
+    """Check `signature` ({"kid", "value"}) over the canonical JSON of `statement` against a JWK set; the kid,
+    or VerificationFailed naming `what` was signed."""
+    try:
+        kid, value = signature["kid"], signature["value"]
+    except (KeyError, TypeError) as exc:
+        raise VerificationFailed(f"not a clearing-house signature: missing {exc}") from exc
+    key = next((k for k in keys.get("keys", []) if k.get("kid") == kid), None)
+    if key is None:
+        raise VerificationFailed(f"key {kid} is not in the key set")
+    if (key.get("kty"), key.get("crv")) != ("OKP", "Ed25519") or thumbprint(key.get("x", "")) != kid:
+        raise VerificationFailed(f"key {kid} in the key set is not the Ed25519 key its id names")
+    try:
+        Ed25519PublicKey.from_public_bytes(unb64url(key["x"])).verify(unb64url(value), canonical_json(statement))
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        raise VerificationFailed(f"the signature does not match {what}") from exc
+    return kid
+
+
 def verify_entry(entry: dict, keys: dict) -> str:
     """Check a published entry offline against a JWK set; the kid that signed it, or VerificationFailed.
 
@@ -116,18 +135,9 @@ def verify_entry(entry: dict, keys: dict) -> str:
     """
     try:
         record, signature = entry["record"], entry["signature"]
-        kid, value = signature["kid"], signature["value"]
     except (KeyError, TypeError) as exc:
         raise VerificationFailed(f"not a clearing-house entry: missing {exc}") from exc
-    key = next((k for k in keys.get("keys", []) if k.get("kid") == kid), None)
-    if key is None:
-        raise VerificationFailed(f"key {kid} is not in the key set")
-    if (key.get("kty"), key.get("crv")) != ("OKP", "Ed25519") or thumbprint(key.get("x", "")) != kid:
-        raise VerificationFailed(f"key {kid} in the key set is not the Ed25519 key its id names")
-    try:
-        Ed25519PublicKey.from_public_bytes(unb64url(key["x"])).verify(unb64url(value), canonical_json(record))
-    except (InvalidSignature, ValueError) as exc:
-        raise VerificationFailed("the signature does not match the adoption record") from exc
+    kid = verify_signature(record, signature, keys, "the adoption record")
     if hashlib.sha256(str(entry.get("text", "")).encode()).hexdigest() != record.get("text_sha256"):
         raise VerificationFailed("the text is not the one the record's text_sha256 names")
     for field in ("title", "urn"):

@@ -1,4 +1,5 @@
-"""The clearing-house worker: publishes adoptions, verifies subscribers' intent, makes deliveries.
+"""The clearing-house worker: publishes adoptions, verifies subscribers' intent, makes deliveries, and signs a
+fresh head of the audit log whenever the newest is `tree_head_seconds` old.
 
 `cogov serve` runs one in the background unless COGOV_WORKER_IN_SERVE=false; `cogov worker` runs
 one alone. Any number may run at once: every step claims its rows, so each row goes to one of
@@ -20,6 +21,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from norms.store import NormStore
+from services.audit import tree_heads
 from services.clearinghouse import delivery, websub
 from services.clearinghouse.callbacks import CallbackClient
 from services.clearinghouse.entries import HUB_PATH
@@ -27,6 +29,7 @@ from services.clearinghouse.feedstate import FeedCache
 from services.clearinghouse.publication import Publisher
 from services.clearinghouse.signing import SigningKey
 from services.kit.clock import Clock
+from services.kit.db import take_write_lock, transaction
 from services.settings import Settings
 
 log = structlog.get_logger()
@@ -52,6 +55,7 @@ class ClearingHouseWorker:
         self.cache = cache
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.retry_window = timedelta(hours=settings.delivery_retry_hours)
+        self.tree_head_every = timedelta(seconds=settings.tree_head_seconds)
         self.client = CallbackClient(
             allow_private=settings.allow_private_callbacks,
             timeout=settings.callback_timeout_seconds,
@@ -79,9 +83,19 @@ class ClearingHouseWorker:
             hub_url=self.settings.base_url + HUB_PATH, concurrency=self.settings.delivery_concurrency, rng=self.rng,
         )
 
+    async def sign_tree_head(self) -> int:
+        """Sign a head of the audit log if the newest is due for renewal; 1 when this worker signed one."""
+        async with transaction(self.sessionmaker) as session:
+            await take_write_lock(session)
+            now = self.clock.now()
+            signed = await tree_heads.sign_if_due(session, self.key, now, self.settings.base_url, self.tree_head_every)
+        if signed is not None and self.cache is not None:
+            self.cache.invalidate()
+        return int(signed is not None)
+
     async def run_once(self) -> int:
         """One round of each step; how much work it found."""
-        return await self.publish_pending() + await self.verify_pending() + await self.deliver_due()
+        return await self.publish_pending() + await self.verify_pending() + await self.deliver_due() + await self.sign_tree_head()
 
     async def run(self) -> None:
         """Rounds until cancelled: at once while there is work, else after `worker_poll_seconds` or a wake-up."""
