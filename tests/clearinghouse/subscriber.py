@@ -71,9 +71,10 @@ class Subscriber:
             answer = params.get("hub.challenge", "") if self.echo == "challenge" else "something else"
             return await self._answer(send, 200, answer.encode())
         self.arrivals += 1
+        # Decided on arrival: a request still held when the test changes `replies` keeps its own answer.
+        status = self.replies.pop(0) if self.replies else self.default_status
         if self.delay:
             await asyncio.sleep(self.delay)
-        status = self.replies.pop(0) if self.replies else self.default_status
         self.deliveries.append(Received(scope["path"], headers, body, status))
         await self._answer(send, status, b"")
 

@@ -121,6 +121,7 @@ async def test_a_hanging_subscriber_and_one_that_recovers_after_ten_failures_are
     client, app, council, clock, worker, subscriber
 ):
     subscriber.delay = 3  # longer than the test settings' 2 s callback timeout
+    subscriber.replies = [500]  # what the hanging request answers once the hub has stopped waiting
     await subscribed(client, worker, subscriber.url())
     await adopt(client, council, clock)
     await worker.run_once()
