@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
 from services.kit.errors import Forbidden
-from services.kit.db import take_write_lock
+from services.kit.db import take_write_lock, transaction
 from services.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -23,14 +23,12 @@ def get_settings(request: Request) -> Settings:
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the handler succeeds, rolled back when it raises."""
-    async with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    """One session per request: committed when the handler succeeds, rolled back when it raises.
+
+    A service that writes a norm's document commits it earlier, before the store writes (see hand_back).
+    """
+    async with transaction(request.app.state.sessionmaker) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
