@@ -33,8 +33,8 @@ from networks.schemas import (
     no_nul,
 )
 from networks.taxonomy import Taxonomy
-from services.api.deps import CurrentParticipant, SessionDep, WritingSessionDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page
+from services.api.deps import CurrentParticipant, CursorQuery, LimitQuery, SessionDep, WritingSessionDep
+from services.kit.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["networks"])
 # Writing routes declare WritingSessionDep before CurrentParticipant: SQLite's write lock must

@@ -24,8 +24,8 @@ from norms.schemas import (
     VersionText,
 )
 from norms.store import NormStore
-from services.api.deps import CurrentParticipant, SessionDep, WritingSessionDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor
+from services.api.deps import CurrentParticipant, CursorQuery, LimitQuery, SessionDep, WritingSessionDep
+from services.kit.pagination import Page, decode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["norms"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +13,7 @@ from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
 from services.kit.errors import Forbidden
 from services.kit.db import take_write_lock, transaction
+from services.kit.pagination import MAX_LIMIT
 from services.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -80,3 +81,7 @@ async def get_admin(participant: CurrentParticipant) -> Participant:
 
 StaffParticipant = Annotated[Participant, Depends(get_staff)]
 AdminParticipant = Annotated[Participant, Depends(get_admin)]
+
+# Query parameters of paginated listings (services.kit.pagination makes and reads the cursors).
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+CursorQuery = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]

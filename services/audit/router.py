@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from services.accounts.models import Participant
-from services.api.deps import SessionDep
+from services.api.deps import CursorQuery, LimitQuery, SessionDep
 from services.audit import service
 from services.kit.validation import Text
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.kit.pagination import Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 

@@ -21,7 +21,7 @@ from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
 from services.accounts.models import Role
 from services.api.errors import validation_errors
-from services.api.deps import OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.api.deps import CursorQuery, OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
 from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, signing, websub
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.errors import FilterInvalid, NotCurators
@@ -41,7 +41,7 @@ from services.clearinghouse.schemas import (
 )
 from services.clearinghouse.signing import SigningKey
 from services.kit.errors import DomainError
-from services.kit.pagination import CursorQuery, Page
+from services.kit.pagination import Page
 from services.settings import Settings
 
 
