@@ -61,5 +61,6 @@ async def test_cogov_serve_runs_the_worker_unless_told_not_to(client, app, counc
     assert app.state.clearinghouse.wake is None
 
     settings.worker_in_serve = False
-    async with clearinghouse_worker.in_serve(app):
+    async with clearinghouse_worker.in_serve(app.state.runtime):
         assert app.state.clearinghouse.wake is None
+

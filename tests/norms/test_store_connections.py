@@ -28,11 +28,12 @@ POOL_TIMEOUT = 3  # seconds a store call waits for the one connection before the
 @pytest.fixture
 async def app(settings, monkeypatch):
     """The app on a pool of one connection (so every test here runs its requests on one)."""
-    from services.api import app as app_module
+    from services import runtime
+    from services.api.app import create_app
 
-    real = app_module.create_engine
-    monkeypatch.setattr(app_module, "create_engine", lambda url, **kw: real(url, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT, **kw))
-    application = app_module.create_app(settings)
+    real = runtime.create_engine
+    monkeypatch.setattr(runtime, "create_engine", lambda url, **kw: real(url, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT, **kw))
+    application = create_app(settings)
     yield application
     await application.state.engine.dispose()
 
