@@ -77,8 +77,8 @@ def free_port() -> int:
 async def seed(settings: Settings, entries: int, pending: int) -> list[dict]:
     """`entries` norms adopted and published; `pending` more with a ballot that lacks one approval (returned)."""
     app = create_app(settings)
-    clock = app.state.clock = ManualClock()
-    worker = clearinghouse_worker.for_app(app)
+    clock = app.state.clock = app.state.runtime.clock = ManualClock()
+    worker = clearinghouse_worker.for_runtime(app.state.runtime)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
 
         async def call(method: str, path: str, person: dict | None = None, **kwargs) -> dict:

@@ -31,8 +31,8 @@ from networks.schemas import (
     TaxonomyOut,
 )
 from networks.taxonomy import Taxonomy
-from services.api.deps import CurrentParticipant, SessionDep, WritingSessionDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page
+from services.api.deps import CurrentParticipant, CursorQuery, LimitQuery, SessionDep, WritingSessionDep
+from services.kit.pagination import Page
 from services.kit.validation import SafeText
 
 router = APIRouter(prefix="/api/v1", tags=["networks"])

@@ -24,8 +24,8 @@ from norms.schemas import (
     VersionText,
 )
 from norms.store import NormStore
-from services.api.deps import CurrentParticipant, SessionDep, WritingSessionDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor
+from services.api.deps import CurrentParticipant, CursorQuery, LimitQuery, SessionDep, WritingSessionDep
+from services.kit.pagination import Page, decode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["norms"])
 
@@ -62,8 +62,7 @@ async def get_norm(norm_id: uuid.UUID, session: SessionDep, store: StoreDep):
 async def edit(norm_id: uuid.UUID, body: EditRequest, participant: CurrentParticipant, session: SessionDep, store: StoreDep):
     """Apply splices (code-point indexes) as the signed-in member; with `base_heads`, concurrent edits merge."""
     norm = await service.get_norm(session, norm_id)
-    await session.commit()  # the store writes on a connection of its own: this one goes back to the pool first
-    return await service.edit(store, norm, participant, body)
+    return await service.edit(session, store, norm, participant, body)
 
 
 @router.get("/norms/{norm_id}/automerge", response_class=Response, responses={200: {"content": {AUTOMERGE_MEDIA_TYPE: {}}}})
@@ -78,8 +77,7 @@ async def upload(norm_id: uuid.UUID, request: Request, participant: CurrentParti
     """Merge raw Automerge changes or a saved document from a member's peer (its actors become theirs)."""
     norm = await service.get_norm(session, norm_id)
     data = await request.body()
-    await session.commit()  # the store writes on a connection of its own: this one goes back to the pool first
-    applied = await service.apply_automerge(store, norm, participant, data)
+    applied = await service.apply_automerge(session, store, norm, participant, data)
     return ApplyResult(heads=applied.heads, stored=[change.hash_hex for change in applied.changes])
 
 

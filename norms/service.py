@@ -42,6 +42,7 @@ from norms.schemas import (
 from norms.store import Applied, LockedNorm, NormStore, parse_heads
 from services.accounts.models import Participant
 from services.audit import service as audit
+from services.kit.db import hand_back
 from services.kit.pagination import encode_cursor
 
 SLUG_LENGTH = 80
@@ -167,7 +168,9 @@ async def find_by_url(session: AsyncSession, url: str) -> Norm:
 # --- Editing -------------------------------------------------------------------------------
 
 
-async def edit(store: NormStore, norm: Norm, participant: Participant, body: EditRequest) -> EditResult:
+async def edit(session: AsyncSession, store: NormStore, norm: Norm, participant: Participant, body: EditRequest) -> EditResult:
+    """Apply the splices as `participant`; the request's work on `session` is committed first (see hand_back)."""
+    await hand_back(session)
     applied = await store.edit(
         norm.document_id,
         participant.id,
@@ -185,7 +188,9 @@ async def edit(store: NormStore, norm: Norm, participant: Participant, body: Edi
         )
 
 
-async def apply_automerge(store: NormStore, norm: Norm, participant: Participant, data: bytes) -> Applied:
+async def apply_automerge(session: AsyncSession, store: NormStore, norm: Norm, participant: Participant, data: bytes) -> Applied:
+    """Merge a peer's changes or saved document as `participant`; the request's work on `session` is committed first (see hand_back)."""
+    await hand_back(session)
     return await store.apply(norm.document_id, participant.id, data, authorize=edit_permission(participant.id))
 
 

@@ -64,31 +64,29 @@ def worker(once: bool = typer.Option(False, "--once", help="Do one round and exi
     import signal
 
     from norms import ballots
-    from services.api.app import create_app
     from services.clearinghouse import worker as clearinghouse_worker
+    from services.runtime import build_runtime
 
     settings = _settings()
 
     async def run() -> tuple[int, int]:
-        application = create_app(settings)
-        state = application.state
-        made = clearinghouse_worker.for_app(application)
+        runtime = build_runtime(settings)  # not the web app: the jobs need none of it
+        made = clearinghouse_worker.for_runtime(runtime)
         try:
             if once:
-                closed = await ballots.close_due(state.sessionmaker, state.clock)
+                closed = await ballots.close_due(runtime.sessionmaker, runtime.clock)
                 return closed, await made.run_once()
             stop = asyncio.Event()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(signum, stop.set)
             console.print(f"CoGov worker {made.id}: closing ballots, publishing, verifying subscribers, delivering ({settings.database_url})")
-            async with ballots.closing_ballots(state.sessionmaker, state.clock, interval=state.ballot_sweep_seconds):
+            async with ballots.closing_ballots(runtime.sessionmaker, runtime.clock, interval=ballots.SWEEP_SECONDS):
                 async with clearinghouse_worker.running(made):
                     await stop.wait()
             return 0, 0
         finally:
             await made.aclose()
-            await state.sync_hub.stop()
-            await state.engine.dispose()
+            await runtime.aclose()
 
     closed, done = asyncio.run(run())
     if once:

@@ -11,8 +11,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 from services.accounts import service
 from services.accounts.schemas import ParticipantOut, Registration, RoleChange, Token
 from services.api import ratelimit
-from services.api.deps import AdminParticipant, CurrentParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.api.deps import AdminParticipant, CurrentParticipant, CursorQuery, LimitQuery, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.kit.pagination import Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 

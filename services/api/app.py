@@ -8,13 +8,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from networks.router import router as networks_router
-from networks.taxonomy import configured_taxonomy
 from norms import ballots
 from norms.ballot_router import router as ballots_router
 from norms.consultation_router import router as consultations_router
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
-from norms.store import Limits, NormStore
 from services.accounts.router import router as accounts_router
 from services.api import errors
 from services.api.docs import DOCS_PATH, OAUTH2_REDIRECT_PATH
@@ -26,14 +24,12 @@ from services.api.ratelimit import LoginThrottle, RateLimits
 from services.audit.router import router as audit_router
 from services.clearinghouse import router as clearinghouse
 from services.clearinghouse import worker as clearinghouse_worker
-from services.kit import logging as kit_logging
 from services.kit.broker import create_broker
-from services.kit.clock import SystemClock
-from services.kit.db import create_engine, create_sessionmaker
 from services.kit.ratelimit import RateLimiter
 from services.kit.runtime import tune_garbage_collector
 from services.realtime.hub import SyncHub
 from services.realtime.router import router as sync_router
+from services.runtime import build_runtime
 from services.settings import Settings, check_secret
 from services.web import consultations as consultation_pages
 from services.web import router as web
@@ -46,24 +42,23 @@ adopted norms through a clearing house. Errors are JSON `{"detail": ..., "code":
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """A configured application; its engine opens connections lazily and closes on shutdown."""
+    """A configured application on a runtime of its own; its engine opens connections lazily and closes on shutdown."""
     settings = settings or Settings()
-    kit_logging.configure(settings.log_level, settings.log_json)
     _ = settings.signing_key  # fail at start, not at first sign-in, if the secret is unusable
     if settings.metrics_token is not None:
         check_secret(settings.metrics_token.get_secret_value(), "COGOV_METRICS_TOKEN")
-    engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    runtime = build_runtime(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         tune_garbage_collector()  # started: what exists now lives as long as the process
         # Closes ballots at their deadline; safe with several instances doing the same.
-        async with ballots.closing_ballots(app.state.sessionmaker, app.state.clock, interval=app.state.ballot_sweep_seconds):
+        async with ballots.closing_ballots(runtime.sessionmaker, runtime.clock, interval=app.state.ballot_sweep_seconds):
             # Publishes adoptions and makes WebSub deliveries, unless a separate `cogov worker` does.
-            async with clearinghouse_worker.in_serve(app):
+            async with clearinghouse_worker.in_serve(runtime):
                 yield
         await app.state.sync_hub.stop()
-        await engine.dispose()
+        await runtime.aclose()
 
     app = FastAPI(
         title="CoGov",
@@ -74,21 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    app.state.runtime = runtime
+    # What requests read; the same objects as the runtime's (a test swapping the clock swaps both).
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.norm_store = NormStore(
-        app.state.sessionmaker,
-        Limits(
-            snapshot_every=settings.snapshot_every,
-            max_chars=settings.norm_max_chars,
-            max_ops=settings.submission_max_ops,
-            max_bytes=settings.submission_max_bytes,
-        ),
-        idle_seconds=settings.document_idle_seconds,
-    )
-    app.state.taxonomy = configured_taxonomy(settings.taxonomy_file)
-    app.state.clock = SystemClock()
+    app.state.engine = runtime.engine
+    app.state.sessionmaker = runtime.sessionmaker
+    app.state.norm_store = runtime.norm_store
+    app.state.taxonomy = runtime.taxonomy
+    app.state.clock = runtime.clock
+    app.state.clearinghouse = runtime.clearinghouse
     app.state.ballot_sweep_seconds = ballots.SWEEP_SECONDS
     app.state.sync_hub = SyncHub(settings, app.state.sessionmaker, app.state.norm_store, create_broker(settings.redis_url))
     app.state.rate_limiter = RateLimiter(settings.redis_url)
@@ -114,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
         )
     # First: feeds are the most requested paths, and routes are matched in order.
-    clearinghouse.install(app, settings)
+    clearinghouse.install(app)
     for router in (health_router, docs_router, metrics_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, consultations_router, sync_router):
         app.include_router(router)
     clearinghouse.install_api(app)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
 from services.kit.errors import Forbidden
-from services.kit.db import take_write_lock
+from services.kit.db import take_write_lock, transaction
+from services.kit.pagination import MAX_LIMIT
 from services.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -23,14 +24,12 @@ def get_settings(request: Request) -> Settings:
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the handler succeeds, rolled back when it raises."""
-    async with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    """One session per request: committed when the handler succeeds, rolled back when it raises.
+
+    A service that writes a norm's document commits it earlier, before the store writes (see hand_back).
+    """
+    async with transaction(request.app.state.sessionmaker) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -82,3 +81,7 @@ async def get_admin(participant: CurrentParticipant) -> Participant:
 
 StaffParticipant = Annotated[Participant, Depends(get_staff)]
 AdminParticipant = Annotated[Participant, Depends(get_admin)]
+
+# Query parameters of paginated listings (services.kit.pagination makes and reads the cursors).
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+CursorQuery = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]

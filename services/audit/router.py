@@ -9,12 +9,12 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from services.accounts.models import Participant
-from services.api.deps import SessionDep, SettingsDep
+from services.api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep
 from services.audit import merkle, service, tree, tree_heads
 from services.audit.errors import AuditEventNotFound
 from services.audit.models import AuditEvent
+from services.kit.pagination import Page, decode_cursor, encode_cursor
 from services.kit.validation import SafeText
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
@@ -20,14 +18,14 @@ from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
 from services.accounts.models import Role
 from services.api.errors import validation_errors
-from services.api.deps import OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.api.deps import CursorQuery, OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
 from services.audit import tree_heads
-from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, signing, websub
+from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, websub
 from services.clearinghouse import keys as keys_
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.errors import FilterInvalid, NotCurators
 from services.clearinghouse.feeds import FeedFormat, FeedQuery
-from services.clearinghouse.feedstate import FeedCache, Rendered
+from services.clearinghouse.feedstate import Rendered
 from services.clearinghouse.schemas import (
     CollectionCreate,
     CollectionOut,
@@ -40,24 +38,10 @@ from services.clearinghouse.schemas import (
     TopicOut,
     TopicUpdate,
 )
-from services.clearinghouse.signing import SigningKey
 from services.kit.errors import DomainError
-from services.kit.pagination import CursorQuery, Page
+from services.kit.pagination import Page
+from services.runtime import ClearingHouse
 from services.settings import Settings
-
-
-@dataclass
-class ClearingHouse:
-    """What the clearing house keeps on `app.state.clearinghouse`."""
-
-    key: SigningKey
-    cache: FeedCache = field(default_factory=FeedCache)
-    # Set by a worker running in this process, so a request that gives it work wakes it.
-    wake: asyncio.Event | None = None
-
-    def nudge(self) -> None:
-        if self.wake is not None:
-            self.wake.set()
 
 
 def get_clearinghouse(request: Request) -> ClearingHouse:
@@ -416,11 +400,8 @@ async def subscription_status(
     return await websub.status(session, callback=callback, topic=topic, proof=x_hub_signature, staff=staff, now=clock.now())
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Load the publication key (creating it on first start) and mount the feeds; call before other routers,
-    since routes match in order and feeds are the most requested paths."""
-    key = signing.configured_key(settings.publication_key.get_secret_value() if settings.publication_key else None, settings.data_dir)
-    app.state.clearinghouse = ClearingHouse(key=key)
+def install(app: FastAPI) -> None:
+    """Mount the feeds; call before other routers, since routes match in order and feeds are the most requested paths."""
     app.include_router(feeds_router)
 
 

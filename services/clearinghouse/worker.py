@@ -30,6 +30,7 @@ from services.clearinghouse.publication import Publisher
 from services.clearinghouse.signing import SigningKey
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
+from services.runtime import Runtime
 from services.settings import Settings
 
 log = structlog.get_logger()
@@ -128,23 +129,22 @@ async def running(worker: ClearingHouseWorker) -> AsyncIterator[ClearingHouseWor
         await worker.aclose()
 
 
-def for_app(app) -> ClearingHouseWorker:
-    """A worker sharing the app's database, norm store, clock, key and feed cache."""
-    state = app.state
+def for_runtime(runtime: Runtime) -> ClearingHouseWorker:
+    """A worker sharing the runtime's database, norm store, clock, key and feed cache."""
     return ClearingHouseWorker(
-        sessionmaker=state.sessionmaker, store=state.norm_store, clock=state.clock, settings=state.settings,
-        key=state.clearinghouse.key, cache=state.clearinghouse.cache,
+        sessionmaker=runtime.sessionmaker, store=runtime.norm_store, clock=runtime.clock, settings=runtime.settings,
+        key=runtime.clearinghouse.key, cache=runtime.clearinghouse.cache,
     )
 
 
 @asynccontextmanager
-async def in_serve(app) -> AsyncIterator[None]:
-    """Run a worker beside the app unless COGOV_WORKER_IN_SERVE=false (a deployment running `cogov worker`)."""
-    if not app.state.settings.worker_in_serve:
+async def in_serve(runtime: Runtime) -> AsyncIterator[None]:
+    """Run a worker beside the app on its runtime unless COGOV_WORKER_IN_SERVE=false (a deployment running `cogov worker`)."""
+    if not runtime.settings.worker_in_serve:
         yield
         return
-    worker = for_app(app)
-    app.state.clearinghouse.wake = worker.wake
+    worker = for_runtime(runtime)
+    runtime.clearinghouse.wake = worker.wake
     async with running(worker):
         yield
-    app.state.clearinghouse.wake = None
+    runtime.clearinghouse.wake = None

@@ -1,6 +1,6 @@
 """The time as the domain sees it: ballots open, close and count against `Clock.now()`.
 
-The app keeps one on `app.state.clock`; tests swap in a `ManualClock` and move it instead of sleeping.
+A process keeps one on its runtime (`app.state.clock` in the app); tests swap in a `ManualClock` and move it instead of sleeping.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ async def take_write_lock(session: AsyncSession) -> None:
 
 @asynccontextmanager
 async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commits when the block succeeds, rolls back when it raises."""
+    """One unit of work: commits when the block succeeds, rolls back when it raises (a request's too, see get_db_session)."""
     async with sessionmaker() as session:
         try:
             yield session
@@ -209,6 +209,19 @@ async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIt
         except BaseException:
             await session.rollback()
             raise
+
+
+async def hand_back(session: AsyncSession) -> None:
+    """End `session`'s unit of work now, committed, and return its connection to the pool.
+
+    For a request about to write a norm's document: the norm store writes in a transaction and on a
+    connection of its own, and never waits for a connection while it holds a document's lock. A request
+    that kept its connection meanwhile would hold one while waiting for another, and under load every
+    connection can be held so (a pool of one waits on itself). Services call this, not routes, just
+    before such a write; the request's own commit at its end then finds nothing to do. The session stays
+    usable: a later statement begins a new transaction on a connection taken again.
+    """
+    await session.commit()
 
 
 def unreachable(exc: BaseException) -> bool:

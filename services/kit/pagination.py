@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from fastapi import Query
 from pydantic import BaseModel
 
 from services.kit.errors import InvalidInput
@@ -45,6 +44,3 @@ def decode_cursor(cursor: str, *types: type) -> list:
         raise InvalidCursor()
     return key
 
-
-LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
-CursorQuery = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]

@@ -214,9 +214,8 @@ async def edit_text(
                                            "title": title})
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", _described(invalid)))
-    await session.commit()  # the store writes on a connection of its own: this one goes back to the pool first
     try:
-        await norms.edit(store, norm, participant, request_body)
+        await norms.edit(session, store, norm, participant, request_body)
     except DomainError as error:
         return redirect(back, viewer, settings, flash=("error", error.detail))
     return redirect(back, viewer, settings, flash=("ok", "Your edit is saved and merged with the others'."))

@@ -29,8 +29,8 @@ def settings(database_url, tmp_path) -> Settings:
 
 @pytest.fixture
 async def worker(app, clock):  # noqa: F811
-    """The clearing-house worker of the app, on the test's clock; tests call its steps themselves."""
-    made = clearinghouse_worker.for_app(app)
+    """The clearing-house worker of the app's runtime, on the test's clock; tests call its steps themselves."""
+    made = clearinghouse_worker.for_runtime(app.state.runtime)
     yield made
     await made.aclose()
 

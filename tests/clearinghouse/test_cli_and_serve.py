@@ -1,4 +1,4 @@
-"""`cogov verify` on a saved entry, and the worker `cogov serve` runs in the background."""
+"""`cogov verify` on a saved entry, `cogov worker` alone, and the worker `cogov serve` runs in the background."""
 
 from __future__ import annotations
 
@@ -61,5 +61,18 @@ async def test_cogov_serve_runs_the_worker_unless_told_not_to(client, app, counc
     assert app.state.clearinghouse.wake is None
 
     settings.worker_in_serve = False
-    async with clearinghouse_worker.in_serve(app):
+    async with clearinghouse_worker.in_serve(app.state.runtime):
         assert app.state.clearinghouse.wake is None
+
+
+async def test_cogov_worker_publishes_an_adoption_without_the_web_app(client, council, clock, settings, monkeypatch):
+    await adopt(client, council, clock)
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # every module the command imports, listed on stderr
+    result = await asyncio.to_thread(run_cogov, "worker", "--once", database_url=settings.database_url, data_dir=str(settings.data_dir))
+    assert result.returncode == 0, result.stderr
+    assert "clearing-house jobs done: 1" in result.stdout
+    [entry] = (await client.get("/api/v1/clearinghouse/entries")).json()["items"]
+    assert entry["version"] == 1
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "services.clearinghouse.worker" in imported
+    assert not imported & {"services.api.app", "fastapi", "starlette"}, "the worker loaded the web app"

@@ -92,7 +92,7 @@ async def test_a_rotated_key_stays_listed_and_old_entries_still_verify(client, a
 async def test_two_workers_at_once_publish_an_adoption_once(client, app, council, clock, worker):
     from services.clearinghouse import worker as clearinghouse_worker
 
-    other = clearinghouse_worker.for_app(app)
+    other = clearinghouse_worker.for_runtime(app.state.runtime)
     try:
         for version in (1, 2):
             if version == 2:

@@ -22,8 +22,8 @@ MISMATCH = "does not match its adoption's SHA-256"
 
 @pytest.fixture(autouse=True)
 def few_attempts(app):
-    """COGOV_PUBLICATION_ATTEMPTS=3, before the worker is made."""
-    app.state.settings = app.state.settings.model_copy(update={"publication_attempts": ATTEMPTS})
+    """COGOV_PUBLICATION_ATTEMPTS=3, for the app and its runtime's worker alike, before the worker is made."""
+    app.state.settings = app.state.runtime.settings = app.state.settings.model_copy(update={"publication_attempts": ATTEMPTS})
 
 
 async def break_adoption(app, adoption_id: str) -> str:

@@ -79,10 +79,10 @@ COUNCIL_CHARTER = {
 
 @pytest.fixture
 def clock(app):
-    """The app's clock, standing still until the test moves it."""
+    """The app's clock, standing still until the test moves it (requests and the app's background jobs read it)."""
     from services.kit.clock import ManualClock
 
-    app.state.clock = ManualClock()
+    app.state.clock = app.state.runtime.clock = ManualClock()
     return app.state.clock
 
 

@@ -11,6 +11,7 @@ request that held its connection while the store asked for another would wait on
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from norms import document
 from norms.store import Limits, NormStore, _lock_norm
 from services.kit.db import create_engine, create_sessionmaker
+from tests.conftest import PASSWORD
 from tests.norms.conftest import member_id
 
 POOL_TIMEOUT = 3  # seconds a store call waits for the one connection before the pool gives up
@@ -26,11 +28,12 @@ POOL_TIMEOUT = 3  # seconds a store call waits for the one connection before the
 @pytest.fixture
 async def app(settings, monkeypatch):
     """The app on a pool of one connection (so every test here runs its requests on one)."""
-    from services.api import app as app_module
+    from services import runtime
+    from services.api.app import create_app
 
-    real = app_module.create_engine
-    monkeypatch.setattr(app_module, "create_engine", lambda url, **kw: real(url, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT, **kw))
-    application = app_module.create_app(settings)
+    real = runtime.create_engine
+    monkeypatch.setattr(runtime, "create_engine", lambda url, **kw: real(url, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT, **kw))
+    application = create_app(settings)
     yield application
     await application.state.engine.dispose()
 
@@ -124,3 +127,28 @@ async def test_requests_that_read_and_write_a_norm_each_need_one_connection(clie
     assert tagged.status_code == 201, tagged.text
     assert (await client.get(f"{path}/diff", params={"from": "1"})).status_code == 200
     assert (await client.get(f"{path}/authorship")).status_code == 200
+
+
+async def test_a_members_form_edit_on_the_norm_page_needs_one_connection(client):
+    """Without JavaScript the page reads the text on the request's connection, then hands it back before the store writes."""
+
+    def csrf(html: str) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+    signup = csrf((await client.get("/signup")).text)
+    fields = {"csrf_token": signup, "display_name": "Form Editor", "email": "form.editor@example.org", "password": PASSWORD}
+    assert (await client.post("/signup", data=fields)).status_code == 303
+    token = csrf((await client.get("/me/affiliation")).text)
+    await client.post("/me/affiliation", data={"csrf_token": token, "stakeholder_group": "civil_society", "country": "KE"})
+    network = await client.post(
+        "/networks/new", data={"csrf_token": token, "name": "Data Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."}
+    )
+    norm = (await client.post(network.headers["location"] + "/norms", data={"csrf_token": token, "title": "A norm", "text": "One two."})).headers["location"]
+    heads = re.search(r'name="base_heads" value="([^"]*)"', (await client.get(norm)).text).group(1)
+
+    async def edit(text: str) -> httpx.Response:
+        return await client.post(f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm", "text": text})
+
+    edited = await asyncio.wait_for(asyncio.gather(edit("Zero one two."), edit("One two three.")), 8 * POOL_TIMEOUT)
+    assert [response.status_code for response in edited] == [303, 303]
+    assert 'id="norm-text">Zero one two three.</div>' in (await client.get(norm)).text
