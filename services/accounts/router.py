@@ -11,21 +11,26 @@ from fastapi.security import OAuth2PasswordRequestForm
 from services.accounts import service
 from services.accounts.schemas import ParticipantOut, Registration, RoleChange, Token
 from services.api import ratelimit
-from services.api.deps import AdminParticipant, CurrentParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.api.deps import (
+    AdminParticipant, CurrentParticipant, PasswordHashingDep, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep,
+)
 from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=ParticipantOut)
-async def register(session: WritingSessionDep, body: Registration):
+async def register(session: WritingSessionDep, hashing: PasswordHashingDep, body: Registration):
     """Create an account. Passwords need at least 10 characters; an email can register once."""
-    return await service.register(session, email=body.email, password=body.password, display_name=body.display_name)
+    return await service.register(session, hashing, email=body.email, password=body.password, display_name=body.display_name)
 
 
 @router.post(
     "/auth/token", response_model=Token,
-    responses={429: {"description": "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try again"}},
+    responses={
+        429: {"description": "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try again"},
+        503: {"description": "Too many passwords are being checked right now; `Retry-After` says when to try again"},
+    },
 )
 async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep):
     """Exchange email (as `username`) and password for a bearer token.

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts.models import Participant, Role
-from services.accounts.security import hash_password, issue_token, read_token, verify_password
+from services.accounts.security import PasswordHashing, issue_token, read_token
 from services.audit import service as audit
 from services.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
@@ -41,12 +41,12 @@ async def by_email(session: AsyncSession, email: str) -> Participant | None:
 
 
 async def register(
-    session: AsyncSession, *, email: str, password: str, display_name: str, role: Role = Role.participant
+    session: AsyncSession, hashing: PasswordHashing, *, email: str, password: str, display_name: str, role: Role = Role.participant
 ) -> Participant:
     if await by_email(session, email) is not None:
         raise EmailTaken()
     participant = Participant(
-        email=normalise_email(email), display_name=display_name, password_hash=hash_password(password), role=role
+        email=normalise_email(email), display_name=display_name, password_hash=await hashing.hash(password), role=role
     )
     session.add(participant)
     await session.flush()
@@ -61,10 +61,10 @@ async def register(
     return participant
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> Participant:
+async def authenticate(session: AsyncSession, hashing: PasswordHashing, email: str, password: str) -> Participant:
     """The participant these credentials belong to; one error whichever part is wrong."""
     participant = await by_email(session, email)
-    if not verify_password(password, participant.password_hash if participant else None) or participant is None:
+    if not await hashing.verify(password, participant.password_hash if participant else None) or participant is None:
         raise InvalidCredentials()
     return participant
 
@@ -90,14 +90,16 @@ async def logout(session: AsyncSession, participant: Participant) -> None:
     await session.flush()
 
 
-async def grant_role(session: AsyncSession, *, email: str, role: Role, password: str | None, display_name: str | None) -> Participant:
+async def grant_role(
+    session: AsyncSession, hashing: PasswordHashing, *, email: str, role: Role, password: str | None, display_name: str | None
+) -> Participant:
     """Give an existing account a role, or create the account with it (a password is then required)."""
     participant = await by_email(session, email)
     if participant is None:
         if not password:
             raise InvalidInput(f"no account for {normalise_email(email)}; a password is needed to create it")
         return await register(
-            session, email=email, password=password, display_name=display_name or email.split("@")[0], role=role
+            session, hashing, email=email, password=password, display_name=display_name or email.split("@")[0], role=role
         )
     await _change_role(session, participant, role, by=None)
     return participant

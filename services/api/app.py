@@ -16,6 +16,7 @@ from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
 from norms.store import Limits, NormStore
 from services.accounts.router import router as accounts_router
+from services.accounts.security import PasswordHashing
 from services.api import errors
 from services.api.health import router as health_router
 from services.api.metrics import router as metrics_router
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with clearinghouse_worker.in_serve(app):
                 yield
         await app.state.sync_hub.stop()
+        app.state.password_hashing.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ballot_sweep_seconds = ballots.SWEEP_SECONDS
     app.state.sync_hub = SyncHub(settings, app.state.sessionmaker, app.state.norm_store, create_broker(settings.redis_url))
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.password_hashing = PasswordHashing(settings.password_hash_workers, settings.password_hash_waiting)
     app.state.login_throttle = LoginThrottle(app.state.rate_limiter, settings.login_failures_per_minute)
     errors.install(app)
     if settings.rate_limits_enabled:

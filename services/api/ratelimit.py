@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.accounts import service as accounts
 from services.accounts.models import Participant
-from services.accounts.security import read_token
+from services.accounts.security import PasswordHashing, read_token
 from services.kit import metrics
 from services.kit.ratelimit import RateLimiter, TooManyRequests, parse_limits
 from services.settings import Settings
@@ -84,16 +84,18 @@ class LoginThrottle:
         self.limiter = limiter
         self.items = [RateLimitItemPerMinute(per_minute)] if per_minute > 0 else []
 
-    async def authenticate(self, request: Request, session: AsyncSession, email: str, password: str) -> Participant:
+    async def authenticate(
+        self, request: Request, session: AsyncSession, hashing: PasswordHashing, email: str, password: str
+    ) -> Participant:
         if not self.items:
-            return await accounts.authenticate(session, email, password)
+            return await accounts.authenticate(session, hashing, email, password)
         keys = (("login-account", email.strip().lower()[:320]), ("login-address", client_address(request.scope)))
         waits = [wait for key in keys if (wait := await self.limiter.blocked(self.items, *key)) is not None]
         if waits:
             metrics.rate_limited("login_failures")
             raise TooManyRequests(f"Too many failed sign-ins; try again in {max(waits)} seconds", max(waits))
         try:
-            return await accounts.authenticate(session, email, password)
+            return await accounts.authenticate(session, hashing, email, password)
         except accounts.InvalidCredentials:
             for key in keys:
                 await self.limiter.hit(self.items, *key)
@@ -102,4 +104,5 @@ class LoginThrottle:
 
 async def authenticate(request: Request, session: AsyncSession, email: str, password: str) -> Participant:
     """The participant these credentials belong to, through the app's password-guessing throttle."""
-    return await request.app.state.login_throttle.authenticate(request, session, email, password)
+    state = request.app.state
+    return await state.login_throttle.authenticate(request, session, state.password_hashing, email, password)

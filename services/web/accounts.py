@@ -10,8 +10,7 @@ from networks.taxonomy import Taxonomy
 from services.accounts import service as accounts
 from services.accounts.schemas import MIN_PASSWORD_LENGTH, Registration
 from services.api import ratelimit
-from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
-from services.kit.ratelimit import TooManyRequests
+from services.api.deps import PasswordHashingDep, SessionDep, SettingsDep, WritingSessionDep
 from services.web import session as web_session
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect, safe_next
 from services.web.session import Csrf, CsrfChecked, PageParticipant, ViewerDep
@@ -31,14 +30,16 @@ async def signup_page(request: Request, viewer: ViewerDep, next: str | None = No
 
 
 @router.post("/signup")
-async def signup(request: Request, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
+async def signup(
+    request: Request, session: WritingSessionDep, hashing: PasswordHashingDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep
+):
     form = await fields(request)
     next_url = safe_next(form.get("next"), "/me/affiliation")
     try:
         body = parse(Registration, {"email": form.get("email", ""), "password": form.get("password", ""),
                                     "display_name": form.get("display_name", "")})
         participant, error = await attempt(
-            session, lambda: accounts.register(session, email=body.email, password=body.password, display_name=body.display_name)
+            session, lambda: accounts.register(session, hashing, email=body.email, password=body.password, display_name=body.display_name)
         )
         if error is not None:
             raise FormInvalid({"email": error.detail} if error.code == "email_taken" else field_errors(error))
@@ -60,8 +61,8 @@ async def signin_page(request: Request, viewer: ViewerDep, next: str | None = No
 async def signin(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
     form = await fields(request)
     participant, error = await attempt(session, lambda: ratelimit.authenticate(request, session, form.get("email", ""), form.get("password", "")))
-    if isinstance(error, TooManyRequests):
-        raise error
+    if error is not None and not isinstance(error, accounts.InvalidCredentials):
+        raise error  # too many attempts (429) or a full hashing queue (503): a page of its own, with Retry-After
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")

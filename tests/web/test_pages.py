@@ -204,9 +204,9 @@ async def test_the_audit_page_lists_public_acts(client):
 @pytest.mark.parametrize("seed_twice", [True])
 async def test_the_demo_seeds_a_realistic_dataset_once(app, client, seed_twice):
     state = app.state
-    seeded = await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, password="demo password 1")
+    seeded = await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, password="demo password 1", hashing=state.password_hashing)
     assert seeded is not None and seeded.experts == 30
-    assert await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy) is None  # idempotent
+    assert await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, hashing=state.password_hashing) is None  # idempotent
     networks = {item["name"]: item for item in (await client.get("/api/v1/networks")).json()["items"]}
     assert networks["Cross-border Data Flows and Privacy"]["status"] == "active"
     assert networks["Routing Security Collaborative"]["status"] == "active"
