@@ -147,7 +147,8 @@ async def participant_count(sessionmaker) -> int:
 
 
 async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, hashing: PasswordHashing) -> Seeded | None:
-    """Create the demo dataset; None (and nothing written) if it is there already."""
+    """Create the demo dataset; None (and nothing written) if it is there already. The password (default: a
+    random one) must pass the password rule."""
     if await seeded_already(sessionmaker):
         return None
     password = password or "demo-" + secrets.token_urlsafe(9)
