@@ -42,7 +42,7 @@ CHROMIUM = "/usr/bin/chromium"
 def person(api: httpx.Client, name: str, group: str) -> dict:
     email = f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.org"
     created = api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     token = api.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert api.put("/api/v1/me/affiliation", json={"stakeholder_group": group, "country": "FR"}, headers=headers).status_code == 200

@@ -185,7 +185,7 @@ async def _seed(base: str, writers: int) -> tuple[str, list[str]]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         for i in range(max(writers, 3)):
             email = f"writer{i}-{run}@bench.example"
-            assert (await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": f"Writer {i}"})).status_code == 201
+            assert (await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": f"Writer {i}"})).status_code == 202
             token = (await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()["access_token"]
             group, country = GROUPS[i % len(GROUPS)]
             headers = {"Authorization": f"Bearer {token}"}

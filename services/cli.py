@@ -110,9 +110,10 @@ def _read_password(confirm: bool) -> str:
 
 
 def _grant(email: str, role_name: str, display_name: str | None) -> None:
+    from services.accounts import passwords
     from services.accounts import service as accounts
     from services.accounts.models import Role
-    from services.accounts.schemas import MIN_PASSWORD_LENGTH
+    from services.accounts.security import PasswordHashing
     from services.kit.db import create_engine, create_sessionmaker, transaction
     from services.kit.errors import DomainError
 
@@ -121,16 +122,20 @@ def _grant(email: str, role_name: str, display_name: str | None) -> None:
 
     async def run() -> str:
         engine = create_engine(settings.database_url)
+        hashing = PasswordHashing(workers=1, waiting=0)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
                 password = None
                 if await accounts.by_email(session, email) is None:
                     password = _read_password(confirm=True)
-                    if len(password) < MIN_PASSWORD_LENGTH:
-                        raise typer.BadParameter(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-                participant = await accounts.grant_role(session, email=email, role=role, password=password, display_name=display_name)
+                    if (weakness := passwords.weakness(password)) is not None:
+                        raise typer.BadParameter(weakness, param_hint="password")
+                participant = await accounts.grant_role(
+                    session, hashing, email=email, role=role, password=password, display_name=display_name
+                )
                 return participant.email
         finally:
+            hashing.close()
             await engine.dispose()
 
     try:
@@ -163,10 +168,13 @@ def demo(
     password: str | None = typer.Option(None, help="Password for every demo account (default: a random one, printed once)."),
 ) -> None:
     """Seed a realistic demo: 30 experts, three networks, norms with versions (idempotent)."""
+    from services.accounts import passwords
     from services.api.app import create_app
     from services.web import demo as demo_data
 
     settings = _settings()
+    if password is not None and (weakness := passwords.weakness(password)) is not None:
+        raise typer.BadParameter(weakness, param_hint="--password")
 
     async def run():
         app = create_app(settings)
@@ -176,7 +184,7 @@ def demo(
                 return "seeded", None
             if if_empty and await demo_data.participant_count(state.sessionmaker):
                 return "not_empty", None
-            return "new", await demo_data.seed(state.sessionmaker, state.norm_store, state.taxonomy, password)
+            return "new", await demo_data.seed(state.sessionmaker, state.norm_store, state.taxonomy, password, hashing=state.password_hashing)
         finally:
             await state.sync_hub.stop()
             await state.engine.dispose()

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "60/minute"
     rate_limit_writes: str = "120/minute"
     login_failures_per_minute: int = Field(default=10, ge=0)
+    # Password hashing (argon2, ~0.2 s of CPU and 64 MiB each) runs in a pool of its own, off the event loop:
+    # this many at once, and this many more waiting; past that a sign-in or sign-up answers 503 with Retry-After.
+    password_hash_workers: int = Field(default=2, ge=1, le=64)
+    password_hash_waiting: int = Field(default=32, ge=0, le=10_000)
     # Unset: /metrics answers loopback clients only; set: anyone sending it as a bearer token.
     metrics_token: SecretStr | None = None
     # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or networks, "*": any):

@@ -176,14 +176,11 @@ def sign_up(client) -> SignUp:
         name = name or f"Participant {counter}"
         email = email or f"p{counter}-{uuid.uuid4().hex[:6]}@example.org"
         created = await client.post("/api/v1/auth/register", json={"email": email, "password": password, "display_name": name})
-        assert created.status_code == 201, created.text
+        assert created.status_code == 202, created.text
         token = await client.post("/api/v1/auth/token", data={"username": email, "password": password})
         assert token.status_code == 200, token.text
-        return {
-            "id": created.json()["id"],
-            "email": email,
-            "name": name,
-            "headers": {"Authorization": f"Bearer {token.json()['access_token']}"},
-        }
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        me = await client.get("/api/v1/me", headers=headers)
+        return {"id": me.json()["id"], "email": email, "name": name, "headers": headers}
 
     return make

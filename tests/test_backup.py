@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 import migrations
 from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
+from services.accounts.security import PasswordHashing
 from services.api.app import create_app
 from services.backup import archive as backup_archive
 from services.backup.archive import ArchiveRejected, Limits
@@ -277,7 +278,7 @@ def archive(sqlite_migrated, tmp_path_factory) -> Path:
         application = create_app(Settings(database_url=url, secret_key=TEST_SECRET, data_dir=folder / "var", _env_file=None))
         state = application.state
         try:
-            await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, "demo password 123")
+            await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, "demo password 123", hashing=state.password_hashing)
         finally:
             await state.sync_hub.stop()
             await state.engine.dispose()
@@ -482,10 +483,14 @@ async def test_an_export_is_one_snapshot_while_others_write(database_url, sign_u
 
     async def sign_up_meanwhile() -> None:
         engine = create_engine(database_url)
+        hashing = PasswordHashing(workers=1, waiting=0)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
-                await accounts.grant_role(session, email="meanwhile@example.org", role=Role.staff, password=PASSWORD, display_name="Meanwhile")
+                await accounts.grant_role(
+                    session, hashing, email="meanwhile@example.org", role=Role.staff, password=PASSWORD, display_name="Meanwhile"
+                )
         finally:
+            hashing.close()
             await engine.dispose()
 
     original_exit = backup_archive.TableSink.__exit__

@@ -9,23 +9,37 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from services.accounts import service
-from services.accounts.schemas import ParticipantOut, Registration, RoleChange, Token
+from services.accounts.schemas import ParticipantOut, Registration, RoleChange, SignUpReceived, Token
 from services.api import ratelimit
-from services.api.deps import AdminParticipant, CurrentParticipant, CursorQuery, LimitQuery, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.api.deps import (
+    AdminParticipant, CurrentParticipant, CursorQuery, LimitQuery, PasswordHashingDep, SessionDep, SettingsDep, StaffParticipant,
+    WritingSessionDep,
+)
 from services.kit.pagination import Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=ParticipantOut)
-async def register(session: WritingSessionDep, body: Registration):
-    """Create an account. Passwords need at least 10 characters; an email can register once."""
-    return await service.register(session, email=body.email, password=body.password, display_name=body.display_name)
+@router.post(
+    "/auth/register", status_code=status.HTTP_202_ACCEPTED, response_model=SignUpReceived,
+    responses={503: {"description": "Too many passwords are being checked right now; `Retry-After` says when to try again"}},
+)
+async def register(session: SessionDep, hashing: PasswordHashingDep, body: Registration):
+    """Sign up. The answer is the same whether or not the address already has an account, so it tells
+    nobody which addresses do: sign in next (`POST /auth/token`) with the address and password.
+
+    A password needs at least 12 characters and must not be one of the 20,000 most common passwords (422).
+    """
+    await service.sign_up(session, hashing, email=body.email, password=body.password, display_name=body.display_name)
+    return SignUpReceived(email=service.normalise_email(body.email), detail=service.SIGN_UP_RECEIVED)
 
 
 @router.post(
     "/auth/token", response_model=Token,
-    responses={429: {"description": "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try again"}},
+    responses={
+        429: {"description": "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try again"},
+        503: {"description": "Too many passwords are being checked right now; `Retry-After` says when to try again"},
+    },
 )
 async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep):
     """Exchange email (as `username`) and password for a bearer token.

@@ -4,15 +4,27 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic_core import PydanticCustomError
 
+from services.accounts import passwords
 from services.accounts.models import Role
 from services.kit.validation import bounded_text
 
-MIN_PASSWORD_LENGTH = 10
+
+def _acceptable(password: str) -> str:
+    if (reason := passwords.weakness(password)) is not None:
+        raise PydanticCustomError("weak_password", reason)
+    return password
+
 
 DisplayName = bounded_text(120, min_length=1, strip=True)
-Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
+# A new password (sign-up, and a password change when there is one): the rule in accounts/passwords.py.
+Password = Annotated[
+    str,
+    AfterValidator(_acceptable),
+    Field(json_schema_extra={"minLength": passwords.MIN_PASSWORD_LENGTH, "maxLength": passwords.MAX_PASSWORD_LENGTH}),
+]
 
 
 class Registration(BaseModel):
@@ -21,6 +33,13 @@ class Registration(BaseModel):
     email: EmailStr
     password: Password
     display_name: DisplayName
+
+
+class SignUpReceived(BaseModel):
+    """The answer to every sign-up, whether the address was new or already had an account."""
+
+    email: str
+    detail: str
 
 
 class ParticipantOut(BaseModel):

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import jwt
 from pwdlib import PasswordHash
+
+from services.kit.errors import ServiceUnavailable
 
 ALGORITHM = "HS256"
 _hasher = PasswordHash.recommended()
@@ -25,6 +32,64 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         _hasher.verify(password, _DUMMY_HASH)
         return False
     return _hasher.verify(password, password_hash)
+
+
+T = TypeVar("T")
+# What a refused caller is told to wait: a full queue drains in about this long on a small machine.
+BUSY_RETRY_SECONDS = 2
+
+
+class PasswordHashingBusy(ServiceUnavailable):
+    """Too many passwords are being checked right now; try again in a moment."""
+
+    code = "busy"
+
+
+class PasswordHashing:
+    """argon2 hashing and verification off the event loop (each takes 0.1–0.3 s of CPU): at most `workers`
+    run at once, each in a thread of this pool, and at most `waiting` more wait for one. Past that, a call
+    raises `PasswordHashingBusy` (503, Retry-After) at once instead of queueing without end. A caller that
+    stops waiting (a client gone) keeps its place until its hash has finished or left the queue.
+    """
+
+    def __init__(self, workers: int, waiting: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password-hashing")
+        self._capacity = workers + waiting
+        self._admitted = 0
+        self._lock = threading.Lock()  # places are given back from the pool's threads
+
+    @property
+    def admitted(self) -> int:
+        """Hashes running or waiting now."""
+        return self._admitted
+
+    async def hash(self, password: str) -> str:
+        return await self._run(hash_password, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        """As `verify_password`, in the pool."""
+        return await self._run(verify_password, password, password_hash)
+
+    async def _run(self, work: Callable[..., T], *args: object) -> T:
+        with self._lock:
+            if self._admitted >= self._capacity:
+                raise PasswordHashingBusy(retry_after=BUSY_RETRY_SECONDS)
+            self._admitted += 1
+        try:
+            future = self._executor.submit(work, *args)
+        except BaseException:
+            self._leave()
+            raise
+        future.add_done_callback(self._leave)  # also when cancelled while still queued
+        return await asyncio.wrap_future(future)
+
+    def _leave(self, _future: Future | None = None) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+    def close(self) -> None:
+        """Let queued hashes finish, then end the pool's threads."""
+        self._executor.shutdown(wait=False)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,14 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.accounts import passwords
 from services.accounts.models import Participant, Role
-from services.accounts.security import hash_password, issue_token, read_token, verify_password
+from services.accounts.security import PasswordHashing, issue_token, read_token
 from services.audit import service as audit
+from services.kit.db import take_write_lock
 from services.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 
@@ -32,6 +35,13 @@ class InvalidToken(Unauthorized):
     code = "invalid_token"
 
 
+# What every sign-up is told, whether its address was new or not.
+SIGN_UP_RECEIVED = (
+    "Sign-up received. Sign in with this address and the password you chose. If the address already had an "
+    "account, nothing about it has changed and that account's own password still applies."
+)
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -41,13 +51,50 @@ async def by_email(session: AsyncSession, email: str) -> Participant | None:
 
 
 async def register(
-    session: AsyncSession, *, email: str, password: str, display_name: str, role: Role = Role.participant
+    session: AsyncSession, hashing: PasswordHashing, *, email: str, password: str, display_name: str, role: Role = Role.participant
 ) -> Participant:
+    """Create an account for trusted callers (`cogov create-staff`, the demo); `EmailTaken` if the address has one.
+
+    People signing up go through `sign_up`, which never says whether an address has an account.
+    """
+    passwords.check(password)
+    password_hash = await hashing.hash(password)
     if await by_email(session, email) is not None:
         raise EmailTaken()
-    participant = Participant(
-        email=normalise_email(email), display_name=display_name, password_hash=hash_password(password), role=role
-    )
+    return await _create(session, email=email, password_hash=password_hash, display_name=display_name, role=role)
+
+
+async def sign_up(session: AsyncSession, hashing: PasswordHashing, *, email: str, password: str, display_name: str) -> None:
+    """Create a participant's account for an address that has none; for an address that has one, change
+    nothing and turn to its owner (`signed_up_again`). Either way the caller gets the same: nothing back, after
+    the same work (one password hash), so a sign-up does not tell whether an address has an account.
+    """
+    passwords.check(password)
+    # Before any lock: the hash may wait its turn in the pool.
+    password_hash = await hashing.hash(password)
+    await take_write_lock(session)
+    existing = await by_email(session, email)
+    if existing is None:
+        try:
+            async with session.begin_nested():
+                await _create(session, email=email, password_hash=password_hash, display_name=display_name, role=Role.participant)
+            return
+        except IntegrityError:  # the same address signed up at the same moment (PostgreSQL)
+            existing = await by_email(session, email)
+            if existing is None:
+                raise
+    await signed_up_again(session, existing)
+
+
+async def signed_up_again(session: AsyncSession, participant: Participant) -> None:
+    """Someone signed up with the address of an existing account. Here, in the sign-up's transaction, the
+    mail to the account's owner will be written ("someone tried to create an account with your address; if
+    it was you, sign in, or reset your password"). Mail does not exist yet: nothing is sent or recorded.
+    """
+
+
+async def _create(session: AsyncSession, *, email: str, password_hash: str, display_name: str, role: Role) -> Participant:
+    participant = Participant(email=normalise_email(email), display_name=display_name, password_hash=password_hash, role=role)
     session.add(participant)
     await session.flush()
     await audit.record(
@@ -61,10 +108,10 @@ async def register(
     return participant
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> Participant:
+async def authenticate(session: AsyncSession, hashing: PasswordHashing, email: str, password: str) -> Participant:
     """The participant these credentials belong to; one error whichever part is wrong."""
     participant = await by_email(session, email)
-    if not verify_password(password, participant.password_hash if participant else None) or participant is None:
+    if not await hashing.verify(password, participant.password_hash if participant else None) or participant is None:
         raise InvalidCredentials()
     return participant
 
@@ -90,14 +137,16 @@ async def logout(session: AsyncSession, participant: Participant) -> None:
     await session.flush()
 
 
-async def grant_role(session: AsyncSession, *, email: str, role: Role, password: str | None, display_name: str | None) -> Participant:
+async def grant_role(
+    session: AsyncSession, hashing: PasswordHashing, *, email: str, role: Role, password: str | None, display_name: str | None
+) -> Participant:
     """Give an existing account a role, or create the account with it (a password is then required)."""
     participant = await by_email(session, email)
     if participant is None:
         if not password:
             raise InvalidInput(f"no account for {normalise_email(email)}; a password is needed to create it")
         return await register(
-            session, email=email, password=password, display_name=display_name or email.split("@")[0], role=role
+            session, hashing, email=email, password=password, display_name=display_name or email.split("@")[0], role=role
         )
     await _change_role(session, participant, role, by=None)
     return participant

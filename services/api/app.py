@@ -14,6 +14,7 @@ from norms.consultation_router import router as consultations_router
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
 from services.accounts.router import router as accounts_router
+from services.accounts.security import PasswordHashing
 from services.api import errors
 from services.api.docs import DOCS_PATH, OAUTH2_REDIRECT_PATH
 from services.api.docs import router as docs_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with clearinghouse_worker.in_serve(runtime):
                 yield
         await app.state.sync_hub.stop()
+        app.state.password_hashing.close()
         await runtime.aclose()
 
     app = FastAPI(
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ballot_sweep_seconds = ballots.SWEEP_SECONDS
     app.state.sync_hub = SyncHub(settings, app.state.sessionmaker, app.state.norm_store, create_broker(settings.redis_url))
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.password_hashing = PasswordHashing(settings.password_hash_workers, settings.password_hash_waiting)
     app.state.login_throttle = LoginThrottle(app.state.rate_limiter, settings.login_failures_per_minute)
     errors.install(app)
     if settings.rate_limits_enabled:

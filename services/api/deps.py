@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
+from services.accounts.security import PasswordHashing
 from services.kit.errors import Forbidden
 from services.kit.db import take_write_lock, transaction
 from services.kit.pagination import MAX_LIMIT
@@ -32,7 +33,12 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_password_hashing(request: Request) -> PasswordHashing:
+    return request.app.state.password_hashing
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PasswordHashingDep = Annotated[PasswordHashing, Depends(get_password_hashing)]
 # scope="function": the commit happens before the response leaves, so a 2xx means it is stored.
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 

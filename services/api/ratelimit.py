@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.accounts import service as accounts
 from services.accounts.models import Participant
-from services.accounts.security import read_token
+from services.accounts.security import PasswordHashing, read_token
 from services.kit import metrics
 from services.kit.ratelimit import RateLimiter, TooManyRequests, parse_limits
 from services.settings import Settings
@@ -75,31 +75,48 @@ class RateLimits:
 
 class LoginThrottle:
     """Password guessing: after `per_minute` failed sign-ins for one account, or from one address, within a
-    minute, every sign-in for that account or from that address answers 429 until the window moves on.
+    minute, every sign-in for that account or from that address answers 429 until the minute is over.
 
-    A success resets neither counter, so a guesser cannot mix in a known password to keep going.
+    Each sign-in is counted before its password is checked, in one atomic step (in Redis when configured),
+    so attempts made all at once cannot pass the check together: of 50 parallel guesses, `per_minute` are
+    checked and the rest refused unchecked. A sign-in that is refused, not checked (a full hashing queue)
+    or right is given back, so only wrong passwords stay counted; a success resets nothing else, so a
+    guesser cannot mix in a known password to keep going.
     """
 
     def __init__(self, limiter: RateLimiter, per_minute: int) -> None:
         self.limiter = limiter
         self.items = [RateLimitItemPerMinute(per_minute)] if per_minute > 0 else []
 
-    async def authenticate(self, request: Request, session: AsyncSession, email: str, password: str) -> Participant:
+    async def authenticate(
+        self, request: Request, session: AsyncSession, hashing: PasswordHashing, email: str, password: str
+    ) -> Participant:
         if not self.items:
-            return await accounts.authenticate(session, email, password)
-        keys = (("login-account", email.strip().lower()[:320]), ("login-address", client_address(request.scope)))
-        waits = [wait for key in keys if (wait := await self.limiter.blocked(self.items, *key)) is not None]
-        if waits:
-            metrics.rate_limited("login_failures")
-            raise TooManyRequests(f"Too many failed sign-ins; try again in {max(waits)} seconds", max(waits))
+            return await accounts.authenticate(session, hashing, email, password)
+        # The address first: a guesser held back there does not use up the account's attempts.
+        keys = (("sign-in-address", client_address(request.scope)), ("sign-in-account", email.strip().lower()[:320]))
+        taken: list[tuple[str, str]] = []
         try:
-            return await accounts.authenticate(session, email, password)
-        except accounts.InvalidCredentials:
             for key in keys:
-                await self.limiter.hit(self.items, *key)
+                if (wait := await self.limiter.take(self.items, *key)) is not None:
+                    metrics.rate_limited("login_failures")
+                    raise TooManyRequests(f"Too many failed sign-ins; try again in {wait} seconds", wait)
+                taken.append(key)
+            participant = await accounts.authenticate(session, hashing, email, password)
+        except accounts.InvalidCredentials:
+            raise  # a wrong password: it stays counted
+        except BaseException:
+            await self._give_back(taken)
             raise
+        await self._give_back(taken)
+        return participant
+
+    async def _give_back(self, keys: list[tuple[str, str]]) -> None:
+        for key in keys:
+            await self.limiter.give_back(self.items, *key)
 
 
 async def authenticate(request: Request, session: AsyncSession, email: str, password: str) -> Participant:
     """The participant these credentials belong to, through the app's password-guessing throttle."""
-    return await request.app.state.login_throttle.authenticate(request, session, email, password)
+    state = request.app.state
+    return await state.login_throttle.authenticate(request, session, state.password_hashing, email, password)

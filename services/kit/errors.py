@@ -53,3 +53,14 @@ class PayloadTooLarge(DomainError):
 
     status_code = 413
     code = "payload_too_large"
+
+
+class ServiceUnavailable(DomainError):
+    """The server is too busy to do this right now; try again after `Retry-After` seconds."""
+
+    status_code = 503
+    code = "busy"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}

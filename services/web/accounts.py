@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 
 from networks import service as networks
 from networks.schemas import AffiliationIn
 from networks.taxonomy import Taxonomy
 from services.accounts import service as accounts
-from services.accounts.schemas import MIN_PASSWORD_LENGTH, Registration
+from services.accounts.passwords import MIN_PASSWORD_LENGTH
+from services.accounts.schemas import Registration
 from services.api import ratelimit
-from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
-from services.kit.ratelimit import TooManyRequests
+from services.api.deps import PasswordHashingDep, SessionDep, SettingsDep, WritingSessionDep
+from services.kit.errors import InvalidInput
 from services.web import session as web_session
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect, safe_next
 from services.web.session import Csrf, CsrfChecked, PageParticipant, ViewerDep
@@ -31,24 +34,28 @@ async def signup_page(request: Request, viewer: ViewerDep, next: str | None = No
 
 
 @router.post("/signup")
-async def signup(request: Request, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
+async def signup(
+    request: Request, session: SessionDep, hashing: PasswordHashingDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep
+):
+    """The same answer for a new address and for one that has an account (see accounts.sign_up): on to the
+    sign-in form, where the person signs in with the password they chose."""
     form = await fields(request)
     next_url = safe_next(form.get("next"), "/me/affiliation")
     try:
         body = parse(Registration, {"email": form.get("email", ""), "password": form.get("password", ""),
                                     "display_name": form.get("display_name", "")})
-        participant, error = await attempt(
-            session, lambda: accounts.register(session, email=body.email, password=body.password, display_name=body.display_name)
-        )
+        _, error = await attempt(session, lambda: accounts.sign_up(
+            session, hashing, email=body.email, password=body.password, display_name=body.display_name
+        ))
+        if isinstance(error, InvalidInput):
+            raise FormInvalid(field_errors(error))
         if error is not None:
-            raise FormInvalid({"email": error.detail} if error.code == "email_taken" else field_errors(error))
+            raise error
     except FormInvalid as invalid:
         context = {"form": {**form, "password": ""}, "errors": invalid.errors, "next": form.get("next", ""),
                    "min_password": MIN_PASSWORD_LENGTH}
         return render(request, viewer, "signup.html", context, status_code=422, title="Sign up")
-    response = redirect(next_url, viewer, settings, flash=("ok", f"Welcome, {participant.display_name}. You are signed in."))
-    web_session.sign_in(response, participant, settings)
-    return response
+    return redirect(f"/signin?next={quote(next_url)}", viewer, settings, flash=("ok", accounts.SIGN_UP_RECEIVED))
 
 
 @router.get("/signin")
@@ -60,8 +67,8 @@ async def signin_page(request: Request, viewer: ViewerDep, next: str | None = No
 async def signin(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
     form = await fields(request)
     participant, error = await attempt(session, lambda: ratelimit.authenticate(request, session, form.get("email", ""), form.get("password", "")))
-    if isinstance(error, TooManyRequests):
-        raise error
+    if error is not None and not isinstance(error, accounts.InvalidCredentials):
+        raise error  # too many attempts (429) or a full hashing queue (503): a page of its own, with Retry-After
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")

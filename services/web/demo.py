@@ -24,6 +24,7 @@ from norms.models import Norm
 from norms.schemas import NormCreate, VersionCreate
 from services.accounts import service as accounts
 from services.accounts.models import Participant
+from services.accounts.security import PasswordHashing
 from services.kit.db import transaction
 
 DOMAIN = "example.org"
@@ -145,8 +146,9 @@ async def participant_count(sessionmaker) -> int:
         return await session.scalar(select(func.count()).select_from(Participant)) or 0
 
 
-async def seed(sessionmaker, store, taxonomy, password: str | None = None) -> Seeded | None:
-    """Create the demo dataset; None (and nothing written) if it is there already."""
+async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, hashing: PasswordHashing) -> Seeded | None:
+    """Create the demo dataset; None (and nothing written) if it is there already. The password (default: a
+    random one) must pass the password rule."""
     if await seeded_already(sessionmaker):
         return None
     password = password or "demo-" + secrets.token_urlsafe(9)
@@ -154,7 +156,7 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None) -> Se
 
     async with transaction(sessionmaker) as session:
         for expert in EXPERTS:
-            participant = await accounts.register(session, email=expert.email, password=password, display_name=expert.name)
+            participant = await accounts.register(session, hashing, email=expert.email, password=password, display_name=expert.name)
             await networks.set_affiliation(
                 session, taxonomy, participant.id, stakeholder_group=expert.group, country=expert.country,
                 organisation=expert.organisation,

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli import run_cogov
 from tests.conftest import PASSWORD
+
+
+def _said(stderr: str) -> str:
+    """The CLI's message as one line (rich draws a box around errors and wraps them to the terminal)."""
+    return " ".join(stderr.replace("│", " ").split())
 
 
 async def _sign_in(client, email: str) -> dict:
@@ -50,7 +57,25 @@ async def test_create_admin_promotes_an_existing_account_and_admins_grant_roles(
     assert [(event["payload"]["from"], event["payload"]["to"]) for event in events] == [("participant", "staff"), ("participant", "admin")]
 
 
-async def test_create_staff_refuses_a_short_password(database_url):
-    result = run_cogov("create-staff", "weak@example.org", database_url=database_url, stdin="short\n")
+@pytest.mark.parametrize("command", ["create-staff", "create-admin"])
+@pytest.mark.parametrize("password, says", [("short pass!", "at least 12 characters"), ("qwertyuiop123", "most commonly used")])
+async def test_create_staff_and_admin_refuse_a_weak_password(client, database_url, command, password, says):
+    result = run_cogov(command, "weak@example.org", database_url=database_url, stdin=f"{password}\n")
     assert result.returncode != 0
-    assert "at least 10 characters" in result.stderr
+    assert says in _said(result.stderr)
+    assert (await client.post("/api/v1/auth/token", data={"username": "weak@example.org", "password": password})).status_code == 401
+
+
+async def test_create_staff_creates_an_account_with_a_strong_password(client, database_url):
+    result = run_cogov("create-staff", "clara@example.org", database_url=database_url, stdin="a long and unusual passphrase\n")
+    assert result.returncode == 0, result.stderr
+    token = await client.post("/api/v1/auth/token", data={"username": "clara@example.org", "password": "a long and unusual passphrase"})
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert me.json()["role"] == "staff"
+
+
+async def test_the_demo_refuses_a_weak_password_before_seeding_anything(client, database_url):
+    result = run_cogov("demo", "--password", "password1234", database_url=database_url)
+    assert result.returncode != 0
+    assert "most commonly used" in _said(result.stderr)
+    assert (await client.get("/api/v1/networks")).json()["items"] == []

@@ -39,7 +39,7 @@ async def worker(app, clock):  # noqa: F811
 async def staff(client, sign_up, app) -> dict:
     person = await sign_up("Clara Curator")
     async with transaction(app.state.sessionmaker) as session:
-        await accounts.grant_role(session, email=person["email"], role=Role.staff, password=None, display_name=None)
+        await accounts.grant_role(session, app.state.password_hashing, email=person["email"], role=Role.staff, password=None, display_name=None)
     return person
 
 

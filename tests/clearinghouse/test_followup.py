@@ -21,7 +21,7 @@ async def make_subscriber(client, app, sign_up, name: str, country: str, organis
     )
     assert answer.status_code == 200, answer.text
     async with transaction(app.state.sessionmaker) as session:
-        await accounts.grant_role(session, email=person["email"], role=Role.subscriber, password=None, display_name=None)
+        await accounts.grant_role(session, app.state.password_hashing, email=person["email"], role=Role.subscriber, password=None, display_name=None)
     return person
 
 
@@ -64,7 +64,7 @@ async def test_statuses_are_counted_by_region_and_only_subscribers_write(client,
 async def test_admins_make_subscribers(client, app, sign_up):
     admin = await sign_up("Ada Admin")
     async with transaction(app.state.sessionmaker) as session:
-        await accounts.grant_role(session, email=admin["email"], role=Role.admin, password=None, display_name=None)
+        await accounts.grant_role(session, app.state.password_hashing, email=admin["email"], role=Role.admin, password=None, display_name=None)
     government = await sign_up("Gov")
     me = (await client.get("/api/v1/me", headers=government["headers"])).json()
     made = await client.put(f"/api/v1/participants/{me['id']}/role", json={"role": "subscriber"}, headers=admin["headers"])

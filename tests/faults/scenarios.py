@@ -84,7 +84,7 @@ async def stored_changes(database_url: str, document_id: bytes) -> dict[bytes, d
 async def register(http: httpx.AsyncClient, name: str, group: str, country: str, organisation: str) -> dict:
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.org"
     created = await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     token = await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
     assert token.status_code == 200, token.text
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
@@ -92,7 +92,7 @@ async def register(http: httpx.AsyncClient, name: str, group: str, country: str,
         "/api/v1/me/affiliation", json={"stakeholder_group": group, "country": country, "organisation": organisation}, headers=headers
     )
     assert affiliated.status_code == 200, affiliated.text
-    return {"id": created.json()["id"], "name": name, "headers": headers}
+    return {"id": (await http.get("/api/v1/me", headers=headers)).json()["id"], "name": name, "headers": headers}
 
 
 async def found_network(http: httpx.AsyncClient, rows, charter: dict | None = None) -> dict:

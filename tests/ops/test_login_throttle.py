@@ -3,10 +3,16 @@ answer 429 with Retry-After, a right password included, whatever else the guesse
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import uuid
 
-from tests.conftest import PASSWORD
+import pytest
+import redis.asyncio as redis
+
+from services.api.app import create_app
+from tests.conftest import PASSWORD, service_unavailable
 from tests.ops.conftest import ON_SQLITE, assert_rate_limited, from_address, sign_in
+from tests.ops.test_rate_limits import REDIS_URL
 from tests.web.test_pages import _token
 
 pytestmark = ON_SQLITE
@@ -64,3 +70,70 @@ async def test_the_sign_in_page_is_throttled_too_and_says_so_in_html(app):
     assert "Too many failed sign-ins" in page.text
     # The page and the API share the counters: the API refuses this account now as well.
     assert_rate_limited(await sign_in(app, "198.51.100.78", "page@example.org", "guess 11"))
+
+
+class CountingHasher:
+    """The configured argon2 hasher, counting the passwords it is asked to verify."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.verified: list[str] = []
+
+    def hash(self, password: str) -> str:
+        return self.inner.hash(password)
+
+    def verify(self, password: str, password_hash: str) -> bool:
+        self.verified.append(password)
+        return self.inner.verify(password, password_hash)
+
+
+@pytest.fixture(params=["in_process", pytest.param("redis", marks=pytest.mark.redis)])
+async def guarded(request, settings, monkeypatch):
+    """An app whose sign-in counters live in this process or in Redis; and the hasher it verifies with."""
+    from services.accounts import security
+
+    if request.param == "redis":
+        await redis_reachable()
+        settings = settings.model_copy(update={"redis_url": REDIS_URL})
+    app = create_app(settings)
+    hasher = CountingHasher(security._hasher)
+    monkeypatch.setattr(security, "_hasher", hasher)
+    yield app, hasher
+    await app.state.sync_hub.stop()
+    await app.state.engine.dispose()
+
+
+async def redis_reachable() -> None:
+    client = redis.from_url(REDIS_URL)
+    try:
+        await asyncio.wait_for(client.ping(), 3)
+    except Exception as exc:
+        service_unavailable(f"Redis at {REDIS_URL} ({exc!r})")
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("through", ["api", "page"])
+async def test_parallel_wrong_passwords_are_checked_no_more_often_than_the_limit(guarded, through):
+    app, hasher = guarded
+    # Fresh names each run: counters in Redis outlive a test by up to a minute.
+    email, address = f"victim-{uuid.uuid4().hex[:10]}@example.org", f"2001:db8::{uuid.uuid4().hex[:4]}"
+    async with from_address(app, "192.0.2.250") as http:
+        created = await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": "Victim"})
+        assert created.status_code < 300, created.text
+    hasher.verified.clear()
+
+    async with from_address(app, address) as http:
+        if through == "api":
+            attempts = [http.post("/api/v1/auth/token", data={"username": email, "password": f"guess {n}"}) for n in range(50)]
+        else:
+            token = await _token(http)
+            attempts = [http.post("/signin", data={"csrf_token": token, "email": email, "password": f"guess {n}"}) for n in range(50)]
+        answers = await asyncio.gather(*attempts)
+
+    assert len(hasher.verified) <= 10
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses.count(401) == len(hasher.verified) and statuses.count(429) == 50 - len(hasher.verified)
+    # The account is held now, from any address and with the right password too: it is not even checked.
+    assert_rate_limited(await sign_in(app, "192.0.2.251", email, PASSWORD))
+    assert PASSWORD not in hasher.verified

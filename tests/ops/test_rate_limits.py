@@ -26,7 +26,7 @@ async def register(app, address: str) -> dict:
     email = f"p-{uuid.uuid4().hex[:10]}@example.org"
     async with from_address(app, address) as http:
         created = await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": "Pat"})
-        assert created.status_code == 201, created.text
+        assert created.status_code == 202, created.text
         token = await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
         assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}

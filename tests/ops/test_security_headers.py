@@ -24,10 +24,14 @@ def _cookies(response: httpx.Response) -> dict[str, str]:
 
 
 async def _sign_up_in_browser(http: httpx.AsyncClient) -> httpx.Response:
+    """Sign up, then sign in as the page leads to; the sign-in's answer (which sets the session cookie)."""
     page = await http.get("/signup")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    form = {"csrf_token": token, "display_name": "Cookie Person", "email": f"c-{uuid.uuid4().hex[:8]}@example.org", "password": PASSWORD}
-    return await http.post("/signup", data=form)
+    email = f"c-{uuid.uuid4().hex[:8]}@example.org"
+    form = {"csrf_token": token, "display_name": "Cookie Person", "email": email, "password": PASSWORD}
+    signed_up = await http.post("/signup", data=form)
+    assert signed_up.status_code == 303, signed_up.text
+    return await http.post("/signin", data={"csrf_token": token, "email": email, "password": PASSWORD})
 
 
 @ON_SQLITE

@@ -240,7 +240,7 @@ EXPECTED: dict[str, str] = {
     'GET /healthz': '200 200 200 200 200 200 200',
     'GET /readyz': '200 200 200 200 200 200 200',
     'GET /metrics': '200 200 200 200 200 200 200',
-    'POST /api/v1/auth/register': '201 201 201 201 201 201 201',
+    'POST /api/v1/auth/register': '202 202 202 202 202 202 202',
     'POST /api/v1/auth/token': '401 200 200 200 200 200 200',
     'GET /api/v1/me': '401 200 200 200 200 200 200',
     'GET /api/v1/participants': '401 403 403 403 200 403 200',

@@ -20,7 +20,7 @@ ROLES = ("anonymous", "participant", "member", "convener", "staff", "subscriber"
 
 async def _grant(app, person: dict, role: Role) -> dict:
     async with transaction(app.state.sessionmaker) as session:
-        await accounts.grant_role(session, email=person["email"], role=role, password=None, display_name=None)
+        await accounts.grant_role(session, app.state.password_hashing, email=person["email"], role=role, password=None, display_name=None)
     return person
 
 

@@ -81,9 +81,10 @@ class LiveServer:
         name = name or f"Expert {uuid.uuid4().hex[:6]}"
         email = f"{re.sub(r'[^a-z0-9]+', '.', name.lower()).strip('.')}.{uuid.uuid4().hex[:6]}@example.org"
         created = self.api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
-        assert created.status_code == 201, created.text
+        assert created.status_code == 202, created.text
         token = self.api.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD}).json()["access_token"]
-        person = {"id": created.json()["id"], "name": name, "email": email, "headers": {"Authorization": f"Bearer {token}"}}
+        headers = {"Authorization": f"Bearer {token}"}
+        person = {"id": self.api.get("/api/v1/me", headers=headers).json()["id"], "name": name, "email": email, "headers": headers}
         if group is not None:
             body = {"stakeholder_group": group, "country": country or "FR", "organisation": organisation}
             response = self.api.put("/api/v1/me/affiliation", json=body, headers=person["headers"])

@@ -21,8 +21,14 @@ def _sign_up(page, url: str, name: str) -> str:
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    # The same answer whether or not the address had an account: on to signing in with the new password.
+    expect(page).to_have_url(re.compile(r"/signin\?next=/me/affiliation$"))
+    expect(page.get_by_role("status")).to_contain_text("Sign-up received")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("main").get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/me/affiliation$"))
-    expect(page.get_by_role("status")).to_contain_text(f"Welcome, {name}")
+    expect(page.get_by_role("status")).to_contain_text(f"Signed in as {name}")
     return email
 
 

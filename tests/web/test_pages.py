@@ -23,28 +23,69 @@ async def _token(client, path: str = "/signin") -> str:
 
 
 async def _sign_up(client, name: str = "Page Person", email: str | None = None) -> str:
+    """Sign up on the page, then sign in on the page it leads to; the client is signed in."""
     email = email or f"{name.lower().replace(' ', '.')}@example.org"
     response = await client.post(
         "/signup", data={"csrf_token": await _token(client, "/signup"), "display_name": name, "email": email, "password": PASSWORD}
     )
     assert response.status_code == 303, response.text
+    signed_in = await client.post("/signin", data={"csrf_token": await _token(client), "email": email, "password": PASSWORD})
+    assert signed_in.status_code == 303, signed_in.text
     return email
 
 
-async def test_signing_up_sets_an_httponly_lax_session_cookie_and_signs_in(client):
+async def test_signing_up_leads_to_signing_in_which_sets_an_httponly_lax_session_cookie(client):
     response = await client.post(
         "/signup",
         data={"csrf_token": await _token(client, "/signup"), "display_name": "Ada", "email": "ada@example.org", "password": PASSWORD},
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "/me/affiliation"
-    cookie = next(value for value in response.headers.get_list("set-cookie") if value.startswith("cogov_session="))
+    assert response.headers["location"] == "/signin?next=/me/affiliation"
+    assert not any(value.startswith("cogov_session=") for value in response.headers.get_list("set-cookie"))
+    page = await client.get(response.headers["location"])
+    assert "Sign-up received" in page.text  # the flash message, shown once
+    assert 'name="next" value="/me/affiliation"' in page.text
+
+    signed_in = await client.post(
+        "/signin", data={"csrf_token": await _token(client), "email": "ada@example.org", "password": PASSWORD, "next": "/me/affiliation"}
+    )
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/me/affiliation"
+    cookie = next(value for value in signed_in.headers.get_list("set-cookie") if value.startswith("cogov_session="))
     assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
     page = await client.get("/me/affiliation")
     assert page.status_code == 200
     assert "Signed in as </span>Ada" in page.text
-    assert "Welcome, Ada" in page.text  # the flash message, shown once
-    assert "Welcome, Ada" not in (await client.get("/me/affiliation")).text
+    assert "Sign-up received" not in page.text
+
+
+async def test_signing_up_with_a_taken_address_looks_the_same_and_changes_nothing(client):
+    await _sign_up(client, "Ada", "ada@example.org")
+    await client.post("/signout", data={"csrf_token": await _token(client, "/")})
+
+    answers = []
+    for email in ("ADA@example.org", "someone.new@example.org"):
+        response = await client.post(
+            "/signup", data={"csrf_token": await _token(client, "/signup"), "display_name": "Mallory", "email": email,
+                             "password": "mallory's own password"},
+        )
+        flash = await client.get(response.headers["location"])
+        answers.append((response.status_code, response.headers["location"], sorted(response.headers.keys()), flash.status_code,
+                        flash.text.replace(await _token(client), "")))
+    assert answers[0] == answers[1]
+    assert "already" not in answers[0][4].replace("If the address already had an account", "")
+    mallory = await client.post("/api/v1/auth/token", data={"username": "ada@example.org", "password": "mallory's own password"})
+    assert mallory.status_code == 401
+    assert (await client.post("/api/v1/auth/token", data={"username": "ada@example.org", "password": PASSWORD})).status_code == 200
+
+
+@pytest.mark.parametrize("password, says", [("short pass", "at least 12 characters"), ("Password1234", "most commonly used")])
+async def test_a_weak_password_is_refused_on_the_sign_up_form_with_its_reason(client, password, says):
+    response = await client.post(
+        "/signup", data={"csrf_token": await _token(client, "/signup"), "display_name": "Weak", "email": "weak@example.org", "password": password}
+    )
+    assert response.status_code == 422
+    assert says in response.text
+    assert 'value="weak@example.org"' in response.text and password not in response.text
 
 
 async def test_a_form_post_without_its_csrf_token_is_refused_and_nothing_happens(client):
@@ -214,9 +255,9 @@ async def test_the_audit_page_lists_public_acts(client):
 @pytest.mark.parametrize("seed_twice", [True])
 async def test_the_demo_seeds_a_realistic_dataset_once(app, client, seed_twice):
     state = app.state
-    seeded = await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, password="demo password 1")
+    seeded = await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, password="demo password 1", hashing=state.password_hashing)
     assert seeded is not None and seeded.experts == 30
-    assert await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy) is None  # idempotent
+    assert await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, hashing=state.password_hashing) is None  # idempotent
     networks = {item["name"]: item for item in (await client.get("/api/v1/networks")).json()["items"]}
     assert networks["Cross-border Data Flows and Privacy"]["status"] == "active"
     assert networks["Routing Security Collaborative"]["status"] == "active"
