@@ -30,7 +30,7 @@ each other:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
 import automerge.core as am
@@ -41,22 +41,27 @@ from norms.residents import (
     BYTES_PER_RESIDENT_CHANGE,
     JOURNAL_KEEP,
     Journal,
+    Listener,
     ResidentInfo,
     Residents,
     Stored,
     Whole,
     topological,
 )
-from norms.writes import Applied, Limits, LockedNorm, Writer, new_actor, parse_heads
+from norms.writes import Applied, Authorize, Limits, LockedNorm, Merge, Prepare, Writer, new_actor, parse_heads
 
 __all__ = [
     "BYTES_PER_RESIDENT_CHANGE",
     "JOURNAL_KEEP",
     "Applied",
+    "Authorize",
     "Journal",
     "Limits",
+    "Listener",
     "LockedNorm",
+    "Merge",
     "NormStore",
+    "Prepare",
     "ResidentInfo",
     "Stored",
     "Whole",
@@ -92,7 +97,9 @@ class NormStore:
         """Write the first change of `norm`'s document in the caller's transaction (the norm row is flushed); its heads."""
         return await self._writer.create(session, norm, participant_id, title, text)
 
-    async def apply(self, document_id: bytes, participant_id: uuid.UUID, data: bytes, authorize=None, origin: object = None) -> Applied:
+    async def apply(
+        self, document_id: bytes, participant_id: uuid.UUID, data: bytes, authorize: Authorize | None = None, origin: object = None
+    ) -> Applied:
         """Validate changes (or a saved document) from `participant_id`'s Automerge peer and store the new ones (see `Writer.apply`)."""
         return await self._writer.apply(document_id, participant_id, data, authorize, origin)
 
@@ -103,7 +110,7 @@ class NormStore:
         splices: Sequence[tuple[int, int, str]],
         title: str | None = None,
         base_heads: Sequence[str] | None = None,
-        authorize=None,
+        authorize: Authorize | None = None,
     ) -> Applied:
         """Edit as `participant_id` through a new actor bound to them; with `base_heads`, edit that version and merge."""
         return await self._writer.edit(document_id, participant_id, splices, title, base_heads, authorize)
@@ -155,6 +162,6 @@ class NormStore:
         """What memory holds, with an estimate of each document's size (rc1 cannot report it)."""
         return self._residents.info()
 
-    def add_listener(self, listener: Callable[[Stored], None]) -> None:
+    def add_listener(self, listener: Listener) -> None:
         """Call `listener` after each commit that stored changes (inside the document's lock: it must not block)."""
         self._residents.add_listener(listener)

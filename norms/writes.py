@@ -29,8 +29,9 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import automerge.core as am
 import structlog
@@ -82,17 +83,40 @@ _SET_COUNT = update(_NORMS).where(_THIS_NORM).values(change_count=bindparam("cou
 _SET_COUNT_AND_TITLE = update(_NORMS).where(_THIS_NORM).values(change_count=bindparam("count"), title=bindparam("new_title"))
 
 
+class Prepare(Protocol):
+    """Works out what a write stores, under the document's lock, in the write's transaction.
+
+    Given the session and the caught-up resident copy, returns the changes to store in an order rc1
+    can apply them (none: nothing to store). It may make them in `doc` itself, as an edit does; it
+    refuses the write by raising, before anything is stored.
+    """
+
+    async def __call__(self, session: AsyncSession, doc: am.Document, /) -> list[Change]: ...
+
+
+class Merge(Protocol):
+    """Applies to the copy the changes `Prepare` returned, once they are admitted and attributed; raises to refuse them."""
+
+    def __call__(self, doc: am.Document, changes: list[Change], /) -> None: ...
+
+
+class Authorize(Protocol):
+    """Whether the participant may write this norm, asked with its row locked (`LockedNorm`); raises to refuse."""
+
+    async def __call__(self, session: AsyncSession, norm: LockedNorm, /) -> None: ...
+
+
 @dataclass(eq=False)
 class _Job:
     """A write waiting for its turn in a group commit; `future` gets its Applied, or what it raised."""
 
     document_id: bytes
     participant_id: uuid.UUID
-    prepare: Callable
-    merge: Callable | None
-    authorize: Callable | None
+    prepare: Prepare
+    merge: Merge | None
+    authorize: Authorize | None
     origin: object
-    future: asyncio.Future
+    future: asyncio.Future[Applied]
 
 
 @dataclass
@@ -170,7 +194,9 @@ class Writer:
 
     # --- Writing -------------------------------------------------------------------------
 
-    async def apply(self, document_id: bytes, participant_id: uuid.UUID, data: bytes, authorize=None, origin: object = None) -> Applied:
+    async def apply(
+        self, document_id: bytes, participant_id: uuid.UUID, data: bytes, authorize: Authorize | None = None, origin: object = None
+    ) -> Applied:
         """Validate changes (or a saved document) from `participant_id`'s Automerge peer and store the new ones.
 
         Commits before returning. Raises, storing nothing: InvalidChanges, UnknownDependencies,
@@ -229,7 +255,7 @@ class Writer:
         splices: Sequence[tuple[int, int, str]],
         title: str | None = None,
         base_heads: Sequence[str] | None = None,
-        authorize=None,
+        authorize: Authorize | None = None,
     ) -> Applied:
         """Edit as `participant_id` through a new actor bound to them; with `base_heads`, edit that version and merge."""
         # Counted before anything is built: one operation per character deleted or inserted, one for a title.
@@ -250,7 +276,15 @@ class Writer:
 
         return await self._write(document_id, participant_id, make, None, authorize)
 
-    async def _write(self, document_id: bytes, participant_id: uuid.UUID, prepare, merge, authorize, origin: object = None) -> Applied:
+    async def _write(
+        self,
+        document_id: bytes,
+        participant_id: uuid.UUID,
+        prepare: Prepare,
+        merge: Merge | None,
+        authorize: Authorize | None,
+        origin: object = None,
+    ) -> Applied:
         """One write, queued for the next group commit; returns once its changes are committed.
 
         `prepare(session, doc)` returns the changes to store (it may change `doc`, as an edit does);
@@ -464,7 +498,7 @@ class Writer:
             last[change.actor] = change.seq
 
     @staticmethod
-    def _rows(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats) -> list[NormChange]:
+    def _rows(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats: Sequence[document.ChangeStats]) -> list[NormChange]:
         return [NormChange(**values) for values in _row_values(document_id, participant_id, changes, stats)]
 
 
@@ -487,7 +521,7 @@ async def _lock_norm(session: AsyncSession, document_id: bytes) -> LockedNorm | 
     return None if row is None else LockedNorm(*row)
 
 
-def _row_values(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats) -> list[dict]:
+def _row_values(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats: Sequence[document.ChangeStats]) -> list[dict]:
     """`norm_changes` rows for these changes, as values for an insert."""
     return [
         {
