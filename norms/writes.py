@@ -183,14 +183,13 @@ class Writer:
         if len(text) > self.limits.max_chars:
             raise NormTooLarge(f"The text has {len(text)} characters; a norm holds at most {self.limits.max_chars}")
         actor = new_actor()
-        doc, made = document.create(title, text, actor)
-        changes = document.split_changes(b"".join(made))
-        _admit(changes, self.limits)
+        # One rc1 call per character, seconds for a long text: built in a worker thread, so the server goes on answering.
+        changes, heads = await asyncio.to_thread(_first_change, title, text, actor, self.limits)
         await self._bind(session, participant_id, {actor})
         session.add_all(self._rows(norm.document_id, participant_id, changes, [document.ChangeStats(len(text), 0)]))
         norm.change_count = len(changes)
         await session.flush()
-        return document.heads_hex(doc)
+        return heads
 
     # --- Writing -------------------------------------------------------------------------
 
@@ -536,6 +535,15 @@ def _row_values(document_id: bytes, participant_id: uuid.UUID, changes: Sequence
         }
         for change, stat in zip(changes, stats, strict=True)
     ]
+
+
+def _first_change(title: str, text: str, actor: bytes, limits: Limits) -> tuple[list[Change], list[str]]:
+    """A new norm's document made by `actor`: its one change, admitted, and its heads. CPU only, and
+    nothing shared: safe in a worker thread."""
+    doc, _made = document.create(title, text, actor)
+    changes = document.own_changes(doc)
+    _admit(changes, limits)
+    return changes, document.heads_hex(doc)
 
 
 def _too_many_ops(limits: Limits) -> str:
