@@ -10,8 +10,9 @@ What this half promises the write half (norms/writes.py):
   `session` if need be; a copy dropped while its lock was awaited is never answered.
 - `catch_up_copy(session, document_id, copy)` merges what the database holds beyond the copy's
   `last_change_id`, under the lock the caller holds.
-- Nothing here changes a copy whose lock it does not hold, and nothing replaces the copy of a
-  document while a writer holds its lock: a dropped copy is only forgotten (`drop`), never reused.
+- Nothing here changes a copy whose lock it does not hold. A copy that is dropped (`drop`, `evict`,
+  a relayed change that did not merge) is only forgotten, never answered again: a later copy loads
+  from the database, so it holds whatever the writer of the dropped one commits.
 - `tell(stored)` calls every listener and swallows (logs) what one raises.
 
 What the write half promises this one:
@@ -19,8 +20,9 @@ What the write half promises this one:
   transaction has committed or rolled back: no reader sees what is not stored.
 - After storing changes it `record`s them in the copy before the lock goes (the journal, seqs,
   counts stay what the database holds); a copy it changed and did not store, it `drop`s.
-- It may fill `last_seq` from the database (a cache of `norm_changes`) and set `change_count`
-  to the norm row's after a catch-up, and nothing else of a copy but through `record`.
+- Of a copy it changes only `doc` (the write's changes), `last_seq` (filled from the database, a
+  cache of `norm_changes`), `change_count` (set to the norm row's after a catch-up), `last_used`,
+  and what `record` keeps.
 """
 
 from __future__ import annotations

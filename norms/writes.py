@@ -14,13 +14,14 @@ What this half promises the resident half (norms/residents.py):
   until the transaction has committed or rolled back: no reader sees what is not stored.
 - Stored changes are `record`ed in the copy before its lock goes, and listeners are told (`tell`)
   only after the commit; a copy changed and not stored is `drop`ped.
-- Of a copy it touches nothing else but `last_seq` (filled from the database, a cache of
-  `norm_changes`), `change_count` (set to the norm row's after a catch-up) and `last_used`.
+- Of a copy it changes only `doc` (the write's changes), `last_seq` (filled from the database, a
+  cache of `norm_changes`), `change_count` (set to the norm row's after a catch-up), `last_used`,
+  and what `record` keeps.
 
 What the resident half promises this one:
 - `locked` answers the current copy with its lock held (loaded on the write's own session),
-  `catch_up_copy` brings it up to what the database holds, `drop` forgets it, and no copy is
-  replaced while a writer holds its lock.
+  `catch_up_copy` brings it up to what the database holds, and `drop` forgets it; a copy once
+  dropped is never answered again (a later job of a round on its document takes the current one).
 """
 
 from __future__ import annotations
