@@ -25,15 +25,16 @@ Facts about rc1 this module relies on (checked on this machine):
 from __future__ import annotations
 
 import graphlib
-import hashlib
 import uuid
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 import automerge.core as am
 import base58
+
+from norms import automerge_binary as binary
+from norms.automerge_binary import InvalidChange
 
 TITLE = "title"
 BODY = "body"
@@ -52,10 +53,6 @@ class NotANormDocument(ValueError):
 
 class SpliceOutOfRange(ValueError):
     """A splice reaches outside the text it applies to."""
-
-
-class InvalidChange(ValueError):
-    """Bytes that are not valid Automerge changes, or changes the document rejected."""
 
 
 class TooManyOps(InvalidChange):
@@ -116,6 +113,12 @@ def create(title: str, text: str, actor: bytes) -> tuple[am.Document, list[bytes
         body = tx.put_object(am.ROOT, BODY, am.ObjType.Text)
         _insert_text(tx, body, 0, text)
     return doc, [change.bytes for change in doc.get_changes([])]
+
+
+def own_changes(doc: am.Document) -> list[Change]:
+    """Every change of ``doc``, as rc1 records them: for a document made here, whose bytes need no
+    checking as a peer's do (``split_changes`` would load each back: seconds for a long text)."""
+    return [_from_binding(change) for change in doc.get_changes([])]
 
 
 def load(data: bytes, actor: bytes | None = None) -> am.Document:
@@ -336,17 +339,6 @@ class Change:
         return self.actor.hex()
 
 
-_MAGIC = b"\x85\x6f\x4a\x83"
-_DOCUMENT_CHUNK, _CHANGE_CHUNK, _COMPRESSED_CHANGE_CHUNK = 0, 1, 2
-_COLUMN_DEFLATE_BIT = 0x08
-# Change op columns as the binary format specifies them (column id << 4 | column type).
-_OBJ_ACTOR, _OBJ_CTR, _KEY_ACTOR, _KEY_CTR, _INSERT, _ACTION = 0x01, 0x02, 0x11, 0x13, 0x34, 0x42
-_VALUE_META, _VALUE_RAW = 0x56, 0x57
-_ACTION_DEL = 3
-_VALUE_UTF8 = 6  # value metadata: byte length << 4 | type
-_MAX_INFLATED_BYTES = 64 * 1024 * 1024
-
-
 def split_changes(data: bytes, max_ops: int | None = None) -> list[Change]:
     """The changes in bytes from a peer: concatenated change chunks and/or saved documents.
 
@@ -360,11 +352,11 @@ def split_changes(data: bytes, max_ops: int | None = None) -> list[Change]:
         raise InvalidChange("no bytes: expected Automerge changes or a saved document")
     changes: dict[bytes, Change] = {}
     counted = 0
-    for n, (offset, kind, chunk, body) in enumerate(_chunks(data)):
+    for n, (offset, kind, chunk, body) in enumerate(binary.chunks(data)):
         where = f"chunk {n} (byte {offset})"
-        parsed = None if kind == _DOCUMENT_CHUNK else _read_change_body(body, where)
+        parsed = None if kind == binary.DOCUMENT_CHUNK else binary.read_change_body(body, where)
         if max_ops is not None:
-            counted += _document_ops(body, where) if parsed is None else _change_ops(parsed, where)
+            counted += binary.document_ops(body, where) if parsed is None else binary.change_ops(parsed, where)
             if counted > max_ops:
                 raise TooManyOps(f"more than {max_ops} operations (at {where})")
         if parsed is None:
@@ -455,87 +447,27 @@ def _read_root(doc: am.Document) -> None:
 def _sync_message(changes: Sequence[Change]) -> am.Message:
     # Sync message v1: type 0x42, heads, need, have (all empty here), then the changes,
     # each prefixed by its length.
-    parts = [b"\x42\x00\x00\x00", _uleb(len(changes))]
+    parts = [b"\x42\x00\x00\x00", binary.encode_uleb(len(changes))]
     for change in changes:
-        parts += [_uleb(len(change.data)), change.data]
+        parts += [binary.encode_uleb(len(change.data)), change.data]
     return _call_binding(am.Message.decode, b"".join(parts))
-
-
-def _chunks(data: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
-    """(offset, chunk type, chunk bytes, uncompressed body) for each chunk, checksummed."""
-    offset = 0
-    while offset < len(data):
-        reader = _Reader(data, offset)
-        if reader.take(4) != _MAGIC:
-            raise InvalidChange(f"byte {offset}: not an Automerge chunk (bad magic bytes)")
-        checksum = reader.take(4)
-        kind = reader.take(1)[0]
-        if kind not in (_DOCUMENT_CHUNK, _CHANGE_CHUNK, _COMPRESSED_CHANGE_CHUNK):
-            raise InvalidChange(f"byte {offset}: unknown chunk type {kind}")
-        body = reader.take(reader.uleb())
-        chunk = data[offset : reader.pos]
-        if kind == _COMPRESSED_CHANGE_CHUNK:
-            body = _inflate(body, f"byte {offset}")
-        # A compressed change is checksummed (and hashed) as its uncompressed form.
-        hashed_kind = _CHANGE_CHUNK if kind == _COMPRESSED_CHANGE_CHUNK else kind
-        if _chunk_hash(hashed_kind, body)[:4] != checksum:
-            raise InvalidChange(f"byte {offset}: checksum mismatch (corrupted chunk)")
-        yield offset, kind, chunk, body
-        offset = reader.pos
 
 
 def change_hash(chunk: bytes) -> bytes:
     """The hash of one change chunk, compressed or not (checksum checked); ``InvalidChange`` if it is not one."""
-    found = list(_chunks(chunk))
-    if len(found) != 1 or found[0][1] == _DOCUMENT_CHUNK:
+    found = list(binary.chunks(chunk))
+    if len(found) != 1 or found[0][1] == binary.DOCUMENT_CHUNK:
         raise InvalidChange("expected one change chunk")
-    return _chunk_hash(_CHANGE_CHUNK, found[0][3])
+    return binary.chunk_hash(binary.CHANGE_CHUNK, found[0][3])
 
 
-def _chunk_hash(kind: int, body: bytes) -> bytes:
-    return hashlib.sha256(bytes([kind]) + _uleb(len(body)) + body).digest()
-
-
-class _ChangeBody(NamedTuple):
-    deps: tuple[bytes, ...]
-    actor: bytes
-    seq: int
-    start_op: int
-    actors: tuple[bytes, ...]  # actor indexes in the op columns: the author, then the others
-    columns: dict[int, bytes]  # column spec (deflate bit included) -> column data as stored
-
-
-def _read_change_body(body: bytes, where: str) -> _ChangeBody:
-    reader = _Reader(body, 0, where)
-    deps = tuple(reader.take(32) for _ in range(reader.uleb()))
-    actor = reader.take(reader.uleb())
-    seq, start_op = reader.uleb(), reader.uleb()
-    reader.sleb()  # time
-    try:
-        reader.take(reader.uleb()).decode("utf-8")  # message
-    except UnicodeDecodeError as exc:
-        raise InvalidChange(f"{where}: change message is not UTF-8") from exc
-    others = tuple(reader.take(reader.uleb()) for _ in range(reader.uleb()))
-    specs = [(reader.uleb(), reader.uleb()) for _ in range(reader.uleb())]
-    columns = {spec: reader.take(length) for spec, length in specs}
-    return _ChangeBody(deps, actor, seq, start_op, (actor, *others), columns)
-
-
-def _column(change: _ChangeBody, spec: int, where: str) -> bytes:
-    """The column's data, inflated; b"" (every row null, or false) when the change omits it."""
-    if spec in change.columns:
-        return change.columns[spec]
-    data = change.columns.get(spec | _COLUMN_DEFLATE_BIT)
-    return b"" if data is None else _inflate(data, where)
-
-
-def _parse_change(chunk: bytes, body: bytes, parsed: _ChangeBody, where: str) -> Change:
+def _parse_change(chunk: bytes, body: bytes, parsed: binary.ChangeBody, where: str) -> Change:
     if not parsed.actor or parsed.seq < 1 or parsed.start_op < 1:
         raise InvalidChange(f"{where}: change header has no actor, seq or start op")
-    ops = _change_ops(parsed, where)
+    ops = binary.change_ops(parsed, where)
     _validate_with_binding(chunk, where)
     return Change(
-        hash=_chunk_hash(_CHANGE_CHUNK, body),
+        hash=binary.chunk_hash(binary.CHANGE_CHUNK, body),
         actor=parsed.actor,
         seq=parsed.seq,
         start_op=parsed.start_op,
@@ -544,78 +476,6 @@ def _parse_change(chunk: bytes, body: bytes, parsed: _ChangeBody, where: str) ->
         data=chunk,
     )
 
-
-def _change_ops(change: _ChangeBody, where: str) -> int:
-    return _count_rle_rows(_column(change, _ACTION, where), where)
-
-
-def _document_ops(body: bytes, where: str) -> int:
-    """Rows of a saved document's op columns (at most the operations of its changes: deletions add none)."""
-    reader = _Reader(body, 0, where)
-    for _ in range(reader.uleb()):  # actors
-        reader.take(reader.uleb())
-    reader.take(32 * reader.uleb())  # heads
-    change_specs = [(reader.uleb(), reader.uleb()) for _ in range(reader.uleb())]
-    op_specs = [(reader.uleb(), reader.uleb()) for _ in range(reader.uleb())]
-    reader.take(sum(length for _spec, length in change_specs))
-    columns = {spec: reader.take(length) for spec, length in op_specs}
-    if _ACTION in columns:
-        return _count_rle_rows(columns[_ACTION], where)
-    packed = columns.get(_ACTION | _COLUMN_DEFLATE_BIT)
-    return 0 if packed is None else _count_rle_rows(_inflate(packed, where), where)
-
-
-def _count_rle_rows(column: bytes, where: str) -> int:
-    return sum(run for run, _ in _rle_runs(column, where))
-
-
-def _rle_runs(column: bytes, where: str, signed: bool = False) -> list[tuple[int, int | None]]:
-    """An RLE column (of ULEB values, or SLEB when ``signed``) as (rows, value) runs.
-
-    Automerge RLE: a positive count then one repeated value, a negative count then that
-    many literal values, or 0 then a count of nulls (value None).
-    """
-    reader, runs = _Reader(column, 0, where), []
-    value = reader.sleb if signed else reader.uleb
-    while reader.pos < len(column):
-        run = reader.sleb()
-        if run > 0:
-            runs.append((run, value()))
-        elif run < 0:
-            runs.extend((1, value()) for _ in range(-run))
-        else:
-            runs.append((reader.uleb(), None))
-    return runs
-
-
-def _boolean_runs(column: bytes, where: str) -> list[tuple[int, bool]]:
-    # Automerge boolean columns alternate counts of false and true values, false first.
-    reader, runs, value = _Reader(column, 0, where), [], False
-    while reader.pos < len(column):
-        runs.append((reader.uleb(), value))
-        value = not value
-    return runs
-
-
-def _aligned_runs(
-    rows: int, *columns: list[tuple[int, _T]]
-) -> Iterator[tuple[int, tuple[_T | None, ...]]]:
-    """Stretches of ``rows`` over which no column's value changes: (length, values).
-
-    A column with fewer rows than ``rows`` reads as null (None) past its end.
-    """
-    runs = [iter(column) for column in columns]
-    left = [0] * len(columns)
-    values: list[_T | None] = [None] * len(columns)
-    done = 0
-    while done < rows:
-        for i, column in enumerate(runs):
-            while left[i] == 0:
-                left[i], values[i] = next(column, (rows, None))
-        step = min(rows - done, *left)
-        yield step, tuple(values)
-        left = [n - step for n in left]
-        done += step
 
 def _validate_with_binding(chunk: bytes, where: str) -> None:
     # rc1 decodes every column of a lone change before it looks for its dependencies, so
@@ -643,17 +503,6 @@ def _from_binding(change: am.Change) -> Change:
     )
 
 
-def _inflate(data: bytes, where: str) -> bytes:
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw DEFLATE, no zlib header
-    try:
-        out = inflater.decompress(data, _MAX_INFLATED_BYTES)
-    except zlib.error as exc:
-        raise InvalidChange(f"{where}: bad compressed data ({exc})") from exc
-    if inflater.unconsumed_tail or not inflater.eof:
-        raise InvalidChange(f"{where}: compressed data truncated or too large")
-    return out
-
-
 def _call_binding(function: Callable[..., _T], *args: object) -> _T:
     """Call rc1, turning its errors and Rust panics into ``InvalidChange``."""
     try:
@@ -665,46 +514,6 @@ def _call_binding(function: Callable[..., _T], *args: object) -> _T:
         if type(exc).__module__ != "pyo3_runtime":
             raise
         raise InvalidChange(f"automerge panicked: {exc}") from exc
-
-
-class _Reader:
-    """Reads the LEB128 integers and byte strings of Automerge's binary format."""
-
-    def __init__(self, data: bytes, pos: int = 0, where: str | None = None) -> None:
-        self.data, self.pos = data, pos
-        self.where = where or f"byte {pos}"
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise InvalidChange(f"{self.where}: truncated (needed {n} more bytes)")
-        self.pos += n
-        return self.data[self.pos - n : self.pos]
-
-    def uleb(self) -> int:
-        value, shift = 0, 0
-        while True:
-            byte = self.take(1)[0]
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return value
-            if shift >= 64:
-                raise InvalidChange(f"{self.where}: LEB128 integer too long")
-
-    def sleb(self) -> int:
-        start = self.pos
-        value = self.uleb()
-        bits = 7 * (self.pos - start)
-        return value - (1 << bits) if value >> (bits - 1) & 1 else value
-
-
-def _uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 # --- History and authorship -----------------------------------------------------------
@@ -762,26 +571,26 @@ def count_text_ops(change: Change, body: bytes | None = None) -> ChangeStats:
     Raises ``InvalidChange`` if the bytes are not a change chunk.
     """
     where = f"change {change.hash_hex}"
-    chunks = list(_chunks(change.data))
-    if len(chunks) != 1 or chunks[0][1] == _DOCUMENT_CHUNK:
+    chunks = list(binary.chunks(change.data))
+    if len(chunks) != 1 or chunks[0][1] == binary.DOCUMENT_CHUNK:
         raise InvalidChange(f"{where}: expected one change chunk")
-    parsed = _read_change_body(chunks[0][3], where)
+    parsed = binary.read_change_body(chunks[0][3], where)
     target = _object_in_change(parsed, body, where) if body is not None else None
     if body is not None and target is None:
         return ChangeStats(0, 0)  # the change names no op on the body's actor
 
-    action = _rle_runs(_column(parsed, _ACTION, where), where)
+    action = binary.rle_runs(binary.column(parsed, binary.ACTION, where), where)
     rows = sum(run for run, _ in action)
     inserted = deleted = undone = 0
     key_ctr = 0  # key counters are delta-encoded: the running sum is the counter
-    for length, (insert, act, obj_actor, obj_ctr, key_actor, key_delta) in _aligned_runs(
+    for length, (insert, act, obj_actor, obj_ctr, key_actor, key_delta) in binary.aligned_runs(
         rows,
-        _boolean_runs(_column(parsed, _INSERT, where), where),
+        binary.boolean_runs(binary.column(parsed, binary.INSERT, where), where),
         action,
-        _rle_runs(_column(parsed, _OBJ_ACTOR, where), where),
-        _rle_runs(_column(parsed, _OBJ_CTR, where), where),
-        _rle_runs(_column(parsed, _KEY_ACTOR, where), where),
-        _rle_runs(_column(parsed, _KEY_CTR, where), where, signed=True),
+        binary.rle_runs(binary.column(parsed, binary.OBJ_ACTOR, where), where),
+        binary.rle_runs(binary.column(parsed, binary.OBJ_CTR, where), where),
+        binary.rle_runs(binary.column(parsed, binary.KEY_ACTOR, where), where),
+        binary.rle_runs(binary.column(parsed, binary.KEY_CTR, where), where, signed=True),
     ):
         start = key_ctr
         if key_delta is not None:
@@ -791,7 +600,7 @@ def count_text_ops(change: Change, body: bytes | None = None) -> ChangeStats:
             continue
         if insert:
             inserted += length
-        elif act == _ACTION_DEL:
+        elif act == binary.ACTION_DEL:
             deleted += length
             if key_actor == 0 and key_delta is not None:
                 # The author's counters from start_op on are this change's own ops.
@@ -807,17 +616,17 @@ def string_values(change: Change) -> str:
     however many operations). Raises ``InvalidChange`` if the bytes are not a change chunk.
     """
     where = f"change {change.hash_hex}"
-    chunks = list(_chunks(change.data))
-    if len(chunks) != 1 or chunks[0][1] == _DOCUMENT_CHUNK:
+    chunks = list(binary.chunks(change.data))
+    if len(chunks) != 1 or chunks[0][1] == binary.DOCUMENT_CHUNK:
         raise InvalidChange(f"{where}: expected one change chunk")
-    parsed = _read_change_body(chunks[0][3], where)
-    raw = _column(parsed, _VALUE_RAW, where)
+    parsed = binary.read_change_body(chunks[0][3], where)
+    raw = binary.column(parsed, binary.VALUE_RAW, where)
     strings, pos = [], 0
-    for run, meta in _rle_runs(_column(parsed, _VALUE_META, where), where):
+    for run, meta in binary.rle_runs(binary.column(parsed, binary.VALUE_META, where), where):
         if meta is None:
             continue  # null values take no bytes
         length = run * (meta >> 4)
-        if meta & 0x0F == _VALUE_UTF8:
+        if meta & 0x0F == binary.VALUE_UTF8:
             strings.append(raw[pos : pos + length])
         pos += length
     try:
@@ -826,10 +635,10 @@ def string_values(change: Change) -> str:
         raise InvalidChange(f"{where}: a string value is not UTF-8") from exc
 
 
-def _object_in_change(change: _ChangeBody, obj: bytes, where: str) -> tuple[int, int] | None:
+def _object_in_change(change: binary.ChangeBody, obj: bytes, where: str) -> tuple[int, int] | None:
     """(actor index, counter) of the object id ``obj`` in this change's op columns."""
     # An object id is the op id that made it: tag, actor length and bytes, index, counter.
-    reader = _Reader(obj, 1, where)
+    reader = binary.Reader(obj, 1, where)
     actor = reader.take(reader.uleb())
     reader.uleb()
     counter = reader.uleb()
@@ -858,7 +667,7 @@ def _element_width(value) -> int:
 def _element_actor(element: bytes) -> bytes:
     # An element id is the op id that inserted it: tag 0x10, then the actor's length
     # (LEB128) and bytes, then the actor's index and the op counter (both LEB128).
-    reader = _Reader(element, 1)
+    reader = binary.Reader(element, 1)
     return reader.take(reader.uleb())
 
 

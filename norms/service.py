@@ -39,7 +39,7 @@ from norms.schemas import (
     VersionOut,
     VersionText,
 )
-from norms.store import Applied, LockedNorm, NormStore, parse_heads
+from norms.store import Applied, Authorize, LockedNorm, NormStore, parse_heads
 from services.accounts.models import Participant
 from services.audit import service as audit
 from services.kit.db import hand_back
@@ -63,7 +63,7 @@ async def get_norm(session: AsyncSession, norm_id: uuid.UUID) -> Norm:
 EDITABLE = frozenset({NormStatus.drafting, NormStatus.adopted})
 
 
-def edit_permission(participant_id: uuid.UUID):
+def edit_permission(participant_id: uuid.UUID) -> Authorize:
     """The check the store runs inside its write transaction: a member, on a norm whose draft is editable."""
 
     async def authorize(session: AsyncSession, norm: LockedNorm) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from norms import automerge_binary as binary
+
 HASH_BYTES = 32
 V1, V2 = 0x42, 0x43
 # Automerge writes 10 bits per entry and 7 probes; anything far from that is not from a real peer.
@@ -90,16 +92,16 @@ def decode(data: bytes) -> SyncMessage:
 def encode(message: SyncMessage) -> bytes:
     out = bytearray([message.version])
     for hashes in (message.heads, message.need):
-        out += _uleb(len(hashes)) + b"".join(sorted(hashes))
-    out += _uleb(len(message.have))
+        out += binary.encode_uleb(len(hashes)) + b"".join(sorted(hashes))
+    out += binary.encode_uleb(len(message.have))
     for have in message.have:
-        out += _uleb(len(have.last_sync)) + b"".join(sorted(have.last_sync))
-        out += _uleb(len(have.bloom)) + have.bloom
-    out += _uleb(len(message.changes))
+        out += binary.encode_uleb(len(have.last_sync)) + b"".join(sorted(have.last_sync))
+        out += binary.encode_uleb(len(have.bloom)) + have.bloom
+    out += binary.encode_uleb(len(message.changes))
     for change in message.changes:
-        out += _uleb(len(change)) + change
+        out += binary.encode_uleb(len(change)) + change
     if message.flags is not None:
-        out += _uleb(len(message.flags)) + message.flags
+        out += binary.encode_uleb(len(message.flags)) + message.flags
     return bytes(out)
 
 
@@ -113,7 +115,7 @@ def _read_have(reader: _Reader) -> Have:
 def _check_bloom(bloom: bytes) -> None:
     if not bloom:
         return
-    reader = _Reader(bloom)
+    reader = _Reader(bloom, "Bloom filter")
     entries, bits_per_entry, probes = reader.uleb(), reader.uleb(), reader.uleb()
     if entries == 0:
         raise InvalidSyncMessage("a non-empty Bloom filter with no entries")
@@ -124,46 +126,11 @@ def _check_bloom(bloom: bytes) -> None:
         raise InvalidSyncMessage(f"Bloom filter has {reader.left} bytes of bits, expected {expected}")
 
 
-def _uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+class _Reader(binary.Reader):
+    """Automerge's binary reader with a sync message's limits: integers are rc1's u32, counts fit the bytes left."""
 
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    @property
-    def done(self) -> bool:
-        return self.pos >= len(self.data)
-
-    @property
-    def left(self) -> int:
-        return len(self.data) - self.pos
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def take(self, n: int) -> bytes:
-        if n > self.left:
-            raise InvalidSyncMessage(f"truncated sync message (needed {n} bytes at offset {self.pos}, {self.left} left)")
-        self.pos += n
-        return self.data[self.pos - n : self.pos]
-
-    def uleb(self) -> int:
-        value, shift = 0, 0
-        while True:
-            byte = self.byte()
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return value
-            if shift >= 35:  # rc1 reads these as u32
-                raise InvalidSyncMessage("LEB128 integer too long")
+    def __init__(self, data: bytes, where: str = "sync message") -> None:
+        super().__init__(data, 0, where, error=InvalidSyncMessage, leb_bytes=5)
 
     def count(self, what: str) -> int:
         n = self.uleb()

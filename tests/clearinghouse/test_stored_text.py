@@ -22,7 +22,8 @@ from norms.consultation_models import Consultation
 from norms.consultation_schemas import ConsultationOut
 from norms.models import ActorBinding, Norm, NormChange
 from norms.schemas import PersonRef
-from norms.store import _row_values, new_actor
+from norms.store import new_actor
+from norms.writes import _row_values
 from services.clearinghouse import consultation_feed, exports, feeds, signing
 from services.clearinghouse.entries import EntryView
 from services.clearinghouse.models import EntryCuration, FeedEntry, Topic

@@ -238,6 +238,12 @@ def test_split_changes_reads_a_compressed_change():
     assert split.ops == len(change) == 2002
 
 
+@pytest.mark.parametrize("text", ["", "abc", "x" * 2000, "aé😀b\n" * 400])
+def test_own_changes_are_what_split_changes_reads_from_their_bytes(text):
+    doc, made = new_norm(text)
+    assert document.own_changes(doc) == document.split_changes(b"".join(made))
+
+
 def test_split_changes_reads_a_saved_document_and_what_follows_it():
     doc, changes = edited_norm()
     more = document.apply_splices(doc, ALICE, [(0, 0, ">")])

@@ -63,7 +63,7 @@ def test_at_most_the_last_thousand_changes_are_kept():
 
 
 def test_a_batch_is_known_new_from_heads_and_recent_changes_without_the_database():
-    from norms.store import _all_fresh
+    from norms.residents import all_fresh
 
     doc, made = document.create("T", "", os.urandom(16))
     first = document.split_changes(b"".join(made))
@@ -75,14 +75,14 @@ def test_a_batch_is_known_new_from_heads_and_recent_changes_without_the_database
     document.merge_changes(doc, b)  # heads: a and b
     journal = Journal()
     journal.add(a + b)
-    assert _all_fresh(after_a, doc, journal.positions)  # builds on a (a head)
-    assert not _all_fresh(a, doc, journal.positions)  # stored already: it is recent
-    assert not _all_fresh(first, doc, journal.positions)  # the first change has no dependencies to vouch for it
+    assert all_fresh(after_a, doc, journal.positions)  # builds on a (a head)
+    assert not all_fresh(a, doc, journal.positions)  # stored already: it is recent
+    assert not all_fresh(first, doc, journal.positions)  # the first change has no dependencies to vouch for it
     stranger = document.load(doc.save(), actor=os.urandom(16))
     unknown_base = document.split_changes(b"".join(document.apply_splices(stranger, stranger.get_actor(), [(0, 0, "x")])))
     built = document.split_changes(b"".join(document.apply_splices(stranger, stranger.get_actor(), [(0, 0, "y")])))
-    assert not _all_fresh(built, doc, journal.positions)  # its dependency is unknown here
-    assert _all_fresh(unknown_base + built, doc, journal.positions)  # together they build on the heads
+    assert not all_fresh(built, doc, journal.positions)  # its dependency is unknown here
+    assert all_fresh(unknown_base + built, doc, journal.positions)  # together they build on the heads
     document.merge_changes(doc, after_a)
     document.merge_changes(left, b)
     joined = document.split_changes(b"".join(document.apply_splices(left, left.get_actor(), [(0, 0, "e")])))
@@ -90,5 +90,5 @@ def test_a_batch_is_known_new_from_heads_and_recent_changes_without_the_database
     journal.add(after_a + joined)
     late = document.split_changes(b"".join(document.apply_splices(right, right.get_actor(), [(0, 0, "d")])))
     assert late[0].deps == tuple(change.hash for change in b) and b[0].hash not in doc.get_heads()
-    assert _all_fresh(late, doc, journal.positions)  # b is recent
-    assert not _all_fresh(late, doc)  # without the journal only the database could say
+    assert all_fresh(late, doc, journal.positions)  # b is recent
+    assert not all_fresh(late, doc)  # without the journal only the database could say

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from itertools import islice
 
 import pytest
@@ -56,6 +58,32 @@ async def test_creating_a_norm_is_held_to_the_operation_limit_of_every_write(cli
     assert await _count(app, NormChange) == 0
     within = await client.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": "Short", "text": "x" * 58}, headers=headers)
     assert within.status_code == 201, within.text
+
+
+async def test_the_server_answers_while_a_new_norm_s_document_is_built(client, network, monkeypatch):
+    """Building a norm's first change is one rc1 call per character (seconds for a long text): it is not done on the event loop."""
+    building, release = threading.Event(), threading.Event()
+    released: list[bool] = []
+    real_create = document.create
+
+    def slow_create(*args):
+        building.set()
+        # Stands for a long text. Were the build on the event loop, nothing could release it: it gives up.
+        released.append(release.wait(timeout=20))
+        return real_create(*args)
+
+    monkeypatch.setattr(document, "create", slow_create)
+    creating = asyncio.create_task(
+        client.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": "Long", "text": "x" * 50}, headers=network["members"][0]["headers"])
+    )
+    while not building.is_set():
+        await asyncio.sleep(0.01)
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    release.set()  # only once the server has answered
+    created = await creating
+    assert released == [True]  # the build was still going on when /healthz answered
+    assert created.status_code == 201, created.text
+    assert (await client.get(f"/api/v1/norms/{created.json()['id']}")).json()["text"] == "x" * 50
 
 
 async def test_edits_and_uploads_over_the_limits_are_413_and_store_nothing(client, app, network, norm):

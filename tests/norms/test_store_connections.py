@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from norms import document
-from norms.store import Limits, NormStore, _lock_norm
+from norms.store import Limits, NormStore
+from norms.writes import _lock_norm
 from services.kit.db import create_engine, create_sessionmaker
 from tests.conftest import PASSWORD
 from tests.norms.conftest import member_id

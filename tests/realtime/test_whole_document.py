@@ -11,7 +11,7 @@ import automerge.core as am
 import cbor2
 from sqlalchemy import func, select
 
-from norms import document, store as store_module
+from norms import document, residents as residents_module
 from norms.errors import InvalidChanges
 from norms.models import NormSnapshot
 from services.realtime import sync_message
@@ -72,8 +72,8 @@ async def test_a_norm_not_in_memory_goes_out_from_the_database_before_any_load(a
 
 async def test_joins_of_an_unchanged_norm_share_one_save_and_an_edit_makes_a_new_one(app, client, network, norm, connect, monkeypatch):
     saves = []
-    original = store_module._save
-    monkeypatch.setattr(store_module, "_save", lambda doc: saves.append(1) or original(doc))
+    original = residents_module.save_document
+    monkeypatch.setattr(residents_module, "save_document", lambda doc: saves.append(1) or original(doc))
     writer = await (await connect(network["members"][0])).open(norm["url"])  # from the database
     store = app.state.norm_store
     for _ in range(200):  # its answer makes the server load the document

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from structlog.testing import CapturingLogger
 
 from norms import document
-from norms import store as store_module
+from norms import writes as writes_module
 from norms.models import NormChange
 from services.realtime import connection as connection_module
 from services.realtime import sync_message
@@ -53,7 +53,7 @@ async def _sync_changes(live: str, ticket: str, wire_id: str, change: bytes) -> 
 
 async def test_forged_actors_and_equivocating_changes_are_refused_and_logged(client, app, network, norm, live, ticket_for, monkeypatch):
     captured = CapturingLogger()
-    monkeypatch.setattr(store_module, "log", captured)
+    monkeypatch.setattr(writes_module, "log", captured)
     monkeypatch.setattr(connection_module, "log", captured)
     amina, bruno = network["members"][0], network["members"][1]
     document_id = document.parse_document_id(norm["url"])
