@@ -187,6 +187,18 @@ def test_a_caught_up_writer_is_acknowledged_in_the_next_round_without_its_own_ch
     assert set(sent.heads) == set(server.doc.get_heads())
 
 
+def test_a_caught_up_peer_that_sends_changes_the_server_has_hears_its_heads_in_the_next_round():
+    server = Server()
+    peer = caught_up(server)
+    own = peer.write("w")
+    peer.sends(own)
+    peer.offered(server.round(10.0))
+    again = sync_message.decode(sync_message.at_heads(peer.doc.get_heads(), tuple(change.data for change in own)))  # sent again: nothing stored
+    assert peer.says(again) is None
+    acknowledged = sync_message.decode(peer.offered(server.round(10.1)))
+    assert set(acknowledged.heads) == set(server.doc.get_heads()) and not acknowledged.changes
+
+
 def test_a_message_that_brings_nothing_new_is_not_answered_twice():
     server = Server()
     peer = Peer(server)
