@@ -281,21 +281,25 @@ class SyncHub:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 room.dirty = False
-                async with self.store.reading(room.document_id, catch_up=False) as doc:
-                    room.last_round = loop.time()
-                    round_ = Round(doc, self.store.journal(room.document_id), room.last_round, self.settings.sync_answer_seconds)
-                    for peer_document in list(room.peers):
-                        message = peer_document.sync.offer(round_)
-                        if message is not None:
-                            self._send_sync(peer_document, message)
-                    round_.close(peer_document.sync for peer_document in room.peers)
-                if round_.held and room.retry is None:
+                held = await self._round(room)
+                if held and room.retry is None:
                     # A peer that never answers still gets what it lacks, `sync_answer_seconds` late.
                     room.retry = loop.call_later(self.settings.sync_answer_seconds, self._retry_held, room)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("sync.fanout_failed", document=document.document_url(room.document_id))
+
+    async def _round(self, room: Room) -> bool:
+        """One round: each peer's offer, from the document as committed; True if changes were held back for a peer."""
+        async with self.store.reading(room.document_id, catch_up=False) as doc:
+            room.last_round = asyncio.get_running_loop().time()
+            round_ = Round(doc, self.store.journal(room.document_id), room.last_round, self.settings.sync_answer_seconds)
+            for peer_document in list(room.peers):
+                if (message := peer_document.sync.offer(round_)) is not None:
+                    self._send_sync(peer_document, message)
+            round_.close(peer_document.sync for peer_document in room.peers)
+        return round_.held
 
     async def relay_ephemeral(self, peer_document: PeerDocument, frame: protocol.EphemeralFrame) -> None:
         self._relay_locally(peer_document.document_id, frame, exclude=peer_document.connection)
