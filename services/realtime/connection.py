@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -29,7 +29,8 @@ from services.realtime.peer_state import PeerSync
 from services.realtime.protocol import POLICY, ProtocolError
 
 if TYPE_CHECKING:
-    from services.realtime.hub import SyncHub
+    from norms.store import NormStore
+    from services.settings import Settings
 
 log = structlog.get_logger()
 
@@ -66,8 +67,36 @@ class _Close:
     reason: str
 
 
+class Hub(Protocol):
+    """What a connection needs of the hub that serves it (`SyncHub`)."""
+
+    settings: Settings
+    server_id: str  # this server's peer id in the protocol
+    store: NormStore  # where a peer's changes are stored before anything answers them
+
+    async def access(self, document_id: bytes, participant_id: uuid.UUID | None) -> tuple[uuid.UUID, bool] | None:
+        """(network, member?) for a norm the participant may read; None if there is no such norm."""
+        ...
+
+    def join_room(self, peer_document: PeerDocument) -> None:
+        """The peer opened the document: offer it the document's changes from now on."""
+        ...
+
+    async def receive(self, peer_document: PeerDocument, parsed: sync_message.SyncMessage) -> None:
+        """Take a sync message (its changes already stored) into the peer's sync state and answer it."""
+        ...
+
+    async def relay_ephemeral(self, peer_document: PeerDocument, frame: protocol.EphemeralFrame) -> None:
+        """Pass presence on to the document's other peers, here and on other instances."""
+        ...
+
+    def forget(self, connection: Connection) -> None:
+        """The socket ended: its peer leaves every room it was in."""
+        ...
+
+
 class Connection:
-    def __init__(self, hub: SyncHub, websocket: WebSocket, identity: Identity) -> None:
+    def __init__(self, hub: Hub, websocket: WebSocket, identity: Identity) -> None:
         self.hub = hub
         self.websocket = websocket
         self.identity = identity
