@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-import automerge.core as am
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -25,14 +24,15 @@ from norms.errors import (
 )
 from networks.errors import NotAMember
 from norms.service import edit_permission
-from norms.store import Journal
 from services.kit import metrics
 from services.kit.db import unreachable
 from services.realtime import protocol, sync_message
+from services.realtime.peer_state import PeerSync
 from services.realtime.protocol import POLICY, ProtocolError
 
 if TYPE_CHECKING:
-    from services.realtime.hub import SyncHub
+    from norms.store import NormStore
+    from services.settings import Settings
 
 log = structlog.get_logger()
 
@@ -51,31 +51,16 @@ class Identity:
     token_version: int | None = None
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class PeerDocument:
-    """One document on one socket: the Automerge sync state between this server and that peer."""
+    """One document on one socket: who opened it, as what, and the sync state between this server and that peer."""
 
     connection: Connection
     document_id: bytes
     wire_id: str  # the documentId exactly as the peer wrote it, for replies
     network_id: uuid.UUID
     member: bool  # a member of the norm's network when the peer opened it (the watchdog re-checks)
-    state: am.SyncState | None = field(default_factory=am.SyncState)  # None while the hub keeps its own
-    pending: list[bytes] = field(default_factory=list)
-    pending_hashes: set[bytes] = field(default_factory=set)
-    missing: set[bytes] = field(default_factory=set)
-    last_have: tuple[sync_message.Have, ...] = ()
-    last_answer: tuple | None = None  # heads, need, have and changes of the last answer to this peer
-    # Once the peer holds everything this server has, rc1's sync state is set aside and the hub keeps
-    # its own: the peer has every change of `journal` before `sent`, and `theirs` came from it.
-    journal: Journal | None = None
-    sent: int = 0
-    theirs: set[bytes] = field(default_factory=set)
-    acknowledge: bool = False  # it sent changes the next round must acknowledge
-    heads: tuple[bytes, ...] = ()  # the heads the peer last said it has
-    awaiting: float | None = None  # when it was last sent changes it has not answered yet (loop time)
-    heard: bool = False  # the peer has sent a sync message for this document
-    loading_whole: bool = False  # it was sent the whole document and has not answered yet
+    sync: PeerSync
 
 
 @dataclass(frozen=True)
@@ -84,8 +69,36 @@ class _Close:
     reason: str
 
 
+class Hub(Protocol):
+    """What a connection needs of the hub that serves it (`SyncHub`)."""
+
+    settings: Settings
+    server_id: str  # this server's peer id in the protocol
+    store: NormStore  # where a peer's changes are stored before anything answers them
+
+    async def access(self, document_id: bytes, participant_id: uuid.UUID | None) -> tuple[uuid.UUID, bool] | None:
+        """(network, member?) for a norm the participant may read; None if there is no such norm."""
+        ...
+
+    def join_room(self, peer_document: PeerDocument) -> None:
+        """The peer opened the document: offer it the document's changes from now on."""
+        ...
+
+    async def receive(self, peer_document: PeerDocument, parsed: sync_message.SyncMessage) -> None:
+        """Take a sync message (its changes already stored) into the peer's sync state and answer it."""
+        ...
+
+    async def relay_ephemeral(self, peer_document: PeerDocument, frame: protocol.EphemeralFrame) -> None:
+        """Pass presence on to the document's other peers, here and on other instances."""
+        ...
+
+    def forget(self, connection: Connection) -> None:
+        """The socket ended: its peer leaves every room it was in."""
+        ...
+
+
 class Connection:
-    def __init__(self, hub: SyncHub, websocket: WebSocket, identity: Identity) -> None:
+    def __init__(self, hub: Hub, websocket: WebSocket, identity: Identity) -> None:
         self.hub = hub
         self.websocket = websocket
         self.identity = identity
@@ -281,7 +294,7 @@ class Connection:
         if len(self.documents) >= MAX_DOCUMENTS_PER_SOCKET:
             raise ProtocolError(f"more than {MAX_DOCUMENTS_PER_SOCKET} documents on one socket", POLICY)
         network_id, member = access
-        peer_document = PeerDocument(self, document_id, wire_id, network_id, member)
+        peer_document = PeerDocument(self, document_id, wire_id, network_id, member, PeerSync(document_id))
         self.documents[wire_id] = peer_document
         self.hub.join_room(peer_document)
         return peer_document
@@ -307,7 +320,7 @@ class Connection:
         """
         if self.participant_id is None:
             raise ProtocolError("read-only connection: sign in and connect with a ticket to edit", POLICY)
-        chunks = peer_document.pending + list(message.changes)
+        chunks = [*peer_document.sync.held, *message.changes]
         try:
             await self.hub.store.apply(
                 peer_document.document_id,
@@ -327,7 +340,7 @@ class Connection:
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", protocol.TOO_BIG) from None
         except NormNotFound:
             raise ProtocolError("the document no longer exists", POLICY) from None
-        peer_document.pending, peer_document.pending_hashes, peer_document.missing = [], set(), set()
+        peer_document.sync.stored_held()
         return message
 
     def _hold(self, peer_document: PeerDocument, chunks: list[bytes], missing: list[str]) -> None:
@@ -338,9 +351,7 @@ class Connection:
         if len(held) > MAX_PENDING_CHANGES or sum(map(len, chunks)) > self.hub.store.limits.max_bytes:
             raise ProtocolError("too many changes whose dependencies never came", POLICY)
         log.debug("sync.changes_held", peer=self.peer_id, held=len(held), missing=missing)
-        peer_document.pending = chunks
-        peer_document.pending_hashes = {change.hash for change in held}
-        peer_document.missing = {bytes.fromhex(value) for value in missing}
+        peer_document.sync.hold(chunks, {change.hash for change in held}, {bytes.fromhex(value) for value in missing})
 
     async def _on_ephemeral(self, frame: protocol.EphemeralFrame) -> None:
         peer_document = await self._open(frame.document_id)

@@ -1,5 +1,8 @@
 """The sync hub: every live peer of every document on this instance, and the fan-out between them.
 
+The hub keeps the rooms, the broker relay and the timers, and holds a document's lock around each
+step of a peer's sync state; what each peer is sent is decided by its `PeerSync` (peer_state.py).
+
 Each document with peers here has a room. A change committed by the norm store (from a peer, an
 HTTP edit, or another instance) makes the room generate a sync message for each of its peers
 from the resident document, under the document's lock, so no peer ever hears of an uncommitted
@@ -26,7 +29,6 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import automerge.core as am
 import cbor2
 import structlog
 from sqlalchemy import select
@@ -36,14 +38,13 @@ from starlette.websockets import WebSocket
 from networks import membership
 from norms import document
 from norms.models import Norm, NormChange
-from norms.document import Change
 from norms.errors import InvalidChanges
-from norms.store import Journal, NormStore, Stored
+from norms.store import NormStore, Stored, Whole
 from services.accounts.models import Participant
 from services.kit.broker import Broker
 from services.realtime import protocol, sync_message, tickets
 from services.realtime.connection import Connection, Identity, PeerDocument
-from services.realtime.protocol import ProtocolError
+from services.realtime.peer_state import DocumentPoisoned, Round
 from services.settings import Settings
 
 log = structlog.get_logger()
@@ -203,142 +204,33 @@ class SyncHub:
 
     async def receive(self, peer_document: PeerDocument, parsed: sync_message.SyncMessage) -> None:
         """Take a sync message (its changes already stored) into the peer's sync state and answer it."""
-        document_id = peer_document.document_id
-        unknown: set[bytes] = set()
-        # Any message from the peer answers what it was last sent (flow control).
-        answered, peer_document.awaiting = peer_document.awaiting is not None, None
-        first, peer_document.heard = not peer_document.heard, True
-        peer_document.loading_whole = False
-        if first and parsed.flags is not None and not (parsed.heads or parsed.need or parsed.changes):
-            # A peer that holds nothing and reads V2 messages (it sent a flags section): the whole
-            # document in one message, loaded in one go, as rc1 would send it, but from the copy's
-            # last save or, for a document not in memory, from the database without loading it.
-            try:
-                whole = await self.store.whole(document_id)
-            except InvalidChanges as exc:
-                log.warning("sync.whole_document_failed", document=document.document_url(document_id), error=str(exc))
-                whole = None
+        document_id, sync = peer_document.document_id, peer_document.sync
+        heard = sync.hear(parsed)
+        if heard.wants_whole:
+            # The whole document in one message, loaded in one go, as rc1 would send it, but from the
+            # copy's last save or, for a document not in memory, from the database without loading it.
+            whole = await self._whole(document_id)
             if whole is not None and whole.data:
-                peer_document.loading_whole = True
-                self._send_sync(peer_document, sync_message.whole_document(whole.heads, whole.data))
+                self._send_sync(peer_document, sync.send_whole(whole))
                 return
         async with self.store.reading(document_id, catch_up=False) as doc:
-            if peer_document.journal is not None:
-                if self._receive_caught_up(doc, peer_document, parsed, answered):
-                    return
-                peer_document.journal, peer_document.state = None, am.SyncState()
-            data = sync_message.encode(parsed)
             try:
-                doc.receive_sync_message(peer_document.state, am.Message.decode(data))
-            except Exception as exc:
-                raise ProtocolError(f"Automerge refused the sync message: {exc}") from None
-            except BaseException as exc:
-                if type(exc).__module__ != "pyo3_runtime":
-                    raise
-                # A Rust panic poisons the document it happened in: load it again next time.
-                self.store.evict(document_id)
-                raise ProtocolError("Automerge could not process the sync message") from None
-            reply = self._generate(doc, peer_document)
-            heads = tuple(sorted(doc.get_heads()))
-            if tuple(sorted(parsed.heads)) == heads and not parsed.need and not peer_document.pending:
-                # The peer holds everything this server has: from now on the journal tells what it lacks.
-                journal = self.store.journal(document_id)
-                if journal is not None:
-                    peer_document.journal, peer_document.sent, peer_document.heads = journal, journal.end, parsed.heads
-                    peer_document.theirs.clear()
-                    peer_document.state = None
-                    if reply is not None:
-                        self._send_sync(peer_document, reply)
-                    return
-            # rc1 can leave both sides without a change the other holds (a Bloom filter false
-            # positive): it then answers nothing while "in flight", or keeps answering with heads
-            # and no `need`, and the two sides trade identical messages for ever. Ask for the
-            # peer's heads we lack and send what it needs, by hand, whatever rc1 answered.
-            unknown = {h for h in parsed.heads if not document.has_change(doc, h)} - peer_document.pending_hashes
-            wanted = [h for h in parsed.need if document.has_change(doc, h)]
-        if reply is not None:
-            if unknown or wanted:
-                reply = await self._complete(document_id, reply, unknown, wanted)
-        elif unknown or wanted or peer_document.missing:
-            changes = await self._stored_changes(document_id, wanted)
-            need = unknown | peer_document.missing
-            # The last summary rc1 made for this peer: a message without one would stop the peer sending.
-            message = sync_message.SyncMessage(sync_message.V1, heads, tuple(sorted(need)), peer_document.last_have, changes)
-            reply = sync_message.encode(message)
-        if reply is None:
-            return
-        # A message that brought nothing (no changes, no need) does not get again the answer the peer
-        # already has: two rc1 peers whose heads differ would otherwise trade that pair of messages
-        # as fast as the socket goes, until the flood limit cut the peer off.
-        if parsed.changes or parsed.need:
-            peer_document.last_answer = None
-        else:
-            answer = sync_message.decode(reply)
-            gist = (answer.heads, answer.need, answer.have, answer.changes)
-            if gist == peer_document.last_answer:
-                return
-            peer_document.last_answer = gist
-        self._send_sync(peer_document, reply)
-
-    def _receive_caught_up(self, doc: am.Document, peer_document: PeerDocument, parsed: sync_message.SyncMessage, answered: bool) -> bool:
-        """Answer a peer that was caught up, from the journal; False if rc1 must take over (call under the lock).
-
-        The usual messages of a live document, an acknowledgement or a few new changes from a peer
-        that holds everything else, cost rc1 a walk of the whole history each (milliseconds once a
-        norm has thousands of changes); here they cost a look at the heads.
-        """
-        journal = self.store.journal(peer_document.document_id)
-        if journal is not peer_document.journal or parsed.need or peer_document.pending:
-            return False
-        heads = doc.get_heads()
-        if any(head not in journal.positions and head not in heads for head in parsed.heads):
-            return False  # the peer has something this server lacks: rc1 finds out what
-        lacking = journal.since(peer_document.sent)
-        if lacking is None:
-            return False
-        peer_document.heads = parsed.heads
-        if answered and lacking and (room := self.rooms.get(peer_document.document_id)) is not None:
-            self._request_fanout(room)  # what was held back for it goes out in the room's next round
-        if parsed.changes:
-            # Acknowledged in the room's next round, together with what others wrote meanwhile: a
-            # writer hears from the server once per round, not once per message it sends.
-            peer_document.acknowledge = True
-            room = self.rooms.get(peer_document.document_id)
-            if room is not None:
-                self._request_fanout(room)
-        return True
-
-    def _send_caught_up(self, peer_document: PeerDocument, journal: Journal, heads: list[bytes], lacking: list[Change]) -> None:
-        changes = tuple(change.data for change in lacking if change.hash not in peer_document.theirs)
-        if changes:
-            peer_document.awaiting = asyncio.get_running_loop().time()
-        peer_document.sent = journal.end
-        peer_document.theirs.clear()
-        peer_document.acknowledge = False
-        self._send_sync(peer_document, sync_message.at_heads(heads, changes))
-
-    def _fall_back(self, doc: am.Document, peer_document: PeerDocument) -> None:
-        """Hand a caught-up peer back to rc1, with a sync state that knows the heads the peer last reported."""
-        peer_document.journal, peer_document.state = None, am.SyncState()
-        try:
-            doc.receive_sync_message(peer_document.state, am.Message.decode(sync_message.at_heads(peer_document.heads)))
-        except BaseException as exc:  # rc1 refused (or panicked): start over, as with a new peer
-            if not isinstance(exc, Exception) and type(exc).__module__ != "pyo3_runtime":
+                reception = sync.receive(doc, self.store.journal(document_id), parsed, heard.answered)
+            except DocumentPoisoned:
+                self.store.evict(document_id)  # a Rust panic poisons the document it happened in: load it again next time
                 raise
-            peer_document.state = am.SyncState()
+        if reception.round and (room := self.rooms.get(document_id)) is not None:
+            self._request_fanout(room)
+        reply = sync.answer(parsed, reception, await self._stored_changes(document_id, reception.fetch()))
+        if reply is not None:
+            self._send_sync(peer_document, reply)
 
-    async def _complete(self, document_id: bytes, reply: bytes, unknown: set[bytes], wanted: list[bytes]) -> bytes:
-        """rc1's reply, also asking for `unknown` and carrying the `wanted` changes it left out."""
-        message = sync_message.decode(reply)
-        if message.version != sync_message.V1:
-            return reply
-        sent = {change.hash for change in document.split_changes(b"".join(message.changes))} if wanted and message.changes else set()
-        extra = await self._stored_changes(document_id, [h for h in wanted if h not in sent])
-        if not extra and unknown <= set(message.need):
-            return reply
-        completed = sync_message.SyncMessage(message.version, message.heads, tuple(sorted(set(message.need) | unknown)), message.have,
-                                             message.changes + extra, message.flags)
-        return sync_message.encode(completed)
+    async def _whole(self, document_id: bytes) -> Whole | None:
+        try:
+            return await self.store.whole(document_id)
+        except InvalidChanges as exc:  # synced change by change instead
+            log.warning("sync.whole_document_failed", document=document.document_url(document_id), error=str(exc))
+            return None
 
     async def _stored_changes(self, document_id: bytes, hashes: list[bytes]) -> tuple[bytes, ...]:
         if not hashes:
@@ -348,25 +240,6 @@ class SyncHub:
                 select(NormChange.id, NormChange.data).where(NormChange.document_id == document_id, NormChange.hash.in_(hashes)).order_by(NormChange.id)
             )
             return tuple(row.data for row in rows)
-
-    def _generate(self, doc: am.Document, peer_document: PeerDocument) -> bytes | None:
-        """The next sync message for this peer, from the document as committed (call under its lock)."""
-        try:
-            message = doc.generate_sync_message(peer_document.state)
-        except Exception as exc:
-            log.warning("sync.generate_failed", document=document.document_url(peer_document.document_id), error=str(exc))
-            return None
-        if message is None:
-            return None
-        data = message.encode()
-        parsed = sync_message.decode(data)
-        if parsed.have:
-            peer_document.last_have = parsed.have
-        if peer_document.missing and any(not document.has_change(doc, h) for h in peer_document.missing):
-            # Ask for what the held-back changes depend on, not for the held-back changes themselves.
-            need = (set(parsed.need) - peer_document.pending_hashes) | peer_document.missing
-            data = sync_message.encode(parsed.with_need(need))
-        return data
 
     def _send_sync(self, peer_document: PeerDocument, data: bytes) -> None:
         connection = peer_document.connection
@@ -379,8 +252,8 @@ class SyncHub:
             if isinstance(stored.origin, Connection):
                 # The writer has its own changes: none of them goes back to it.
                 for peer_document in room.peers:
-                    if peer_document.connection is stored.origin and peer_document.journal is not None:
-                        peer_document.theirs.update(change.hash for change in stored.changes)
+                    if peer_document.connection is stored.origin:
+                        peer_document.sync.wrote(stored.changes)
             self._request_fanout(room)
         if stored.changes and not stored.relayed:
             payload = cbor2.dumps({"o": self.instance_id, "k": "c", "d": b"".join(change.data for change in stored.changes)})
@@ -408,43 +281,7 @@ class SyncHub:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 room.dirty = False
-                async with self.store.reading(room.document_id, catch_up=False) as doc:
-                    room.last_round = loop.time()
-                    journal = self.store.journal(room.document_id)
-                    heads = doc.get_heads()
-                    held = False  # changes held back for a peer that has not answered
-                    shared: dict[int, bytes] = {}  # one message for every caught-up peer at the same position
-                    for peer_document in list(room.peers):
-                        if peer_document.journal is not None:
-                            lacking = journal.since(peer_document.sent) if journal is peer_document.journal else None
-                            if lacking is not None:
-                                if peer_document.theirs or peer_document.acknowledge:
-                                    # Its own changes to acknowledge (and to leave out): a message of its own.
-                                    self._send_caught_up(peer_document, journal, heads, lacking)
-                                    continue
-                                if not lacking:
-                                    continue
-                                if peer_document.awaiting is not None and room.last_round - peer_document.awaiting < self.settings.sync_answer_seconds:
-                                    # Still busy with the last changes it was sent: these wait for its answer
-                                    # and then go in one message (the answer asks for a round).
-                                    held = True
-                                    continue
-                                position = peer_document.sent
-                                if position not in shared:
-                                    shared[position] = sync_message.at_heads(heads, tuple(change.data for change in lacking))
-                                peer_document.sent = journal.end
-                                peer_document.awaiting = room.last_round
-                                self._send_sync(peer_document, shared[position])
-                                continue
-                            self._fall_back(doc, peer_document)
-                        elif peer_document.loading_whole:
-                            continue  # rc1 knows nothing of it yet; its answer says what it lacks
-                        reply = self._generate(doc, peer_document)
-                        if reply is not None:
-                            peer_document.last_answer = None
-                            self._send_sync(peer_document, reply)
-                    if journal is not None:  # what every caught-up peer has been sent is no longer needed
-                        journal.forget(min((p.sent for p in room.peers if p.journal is journal), default=journal.end))
+                held = await self._round(room)
                 if held and room.retry is None:
                     # A peer that never answers still gets what it lacks, `sync_answer_seconds` late.
                     room.retry = loop.call_later(self.settings.sync_answer_seconds, self._retry_held, room)
@@ -452,6 +289,17 @@ class SyncHub:
             raise
         except Exception:
             log.exception("sync.fanout_failed", document=document.document_url(room.document_id))
+
+    async def _round(self, room: Room) -> bool:
+        """One round: each peer's offer, from the document as committed; True if changes were held back for a peer."""
+        async with self.store.reading(room.document_id, catch_up=False) as doc:
+            room.last_round = asyncio.get_running_loop().time()
+            round_ = Round(doc, self.store.journal(room.document_id), room.last_round, self.settings.sync_answer_seconds)
+            for peer_document in list(room.peers):
+                if (message := peer_document.sync.offer(round_)) is not None:
+                    self._send_sync(peer_document, message)
+            round_.close(peer_document.sync for peer_document in room.peers)
+        return round_.held
 
     async def relay_ephemeral(self, peer_document: PeerDocument, frame: protocol.EphemeralFrame) -> None:
         self._relay_locally(peer_document.document_id, frame, exclude=peer_document.connection)
