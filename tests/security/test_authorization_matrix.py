@@ -155,7 +155,7 @@ def _path(template: str, world: dict) -> str:
         "norm_slug": ids["norm_slug"], "network": ids["slug"], "norm": ids["norm_slug"], "version:int": 1, "decision": "approve",
         "norm_id": ids["norm_id"], "number": 1, "ballot_id": ids["ballot_id"], "consultation_id": ids["consultation_id"],
         "comment_id": ids["comment_id"], "entry_id": ids["entry_id"], "participant_id": ids["participant_id"],
-        "application_id": ids["application_id"],
+        "application_id": ids["application_id"], "event_id": ids["event_id"],
     }
     path = template
     for name, value in values.items():
@@ -322,6 +322,10 @@ EXPECTED: dict[str, str] = {
     'GET /clearinghouse/subscribe': '200 200 200 200 200 200 200',
     'GET /clearinghouse/staff': '303 403 403 403 200 403 200',
     'GET /clearinghouse/staff/entries/{entry_id}': '303 403 403 403 200 403 200',
+    'GET /clearinghouse/staff/publication': '303 403 403 403 200 403 200',
+    'POST /clearinghouse/staff/publication/{event_id}/retry': '401 403 403 403 303error 403 303error',
+    'GET /api/v1/clearinghouse/publication': '401 403 403 403 200 403 200',
+    'POST /api/v1/clearinghouse/publication/{event_id}/retry': '401 403 403 403 404 403 404',
     'POST /clearinghouse/staff/entries/{entry_id}': '401 403 403 403 303ok 403 303ok',
     'POST /clearinghouse/staff/topics': '401 403 403 403 303ok 403 303ok',
     'POST /clearinghouse/staff/collections': '401 403 403 403 303ok 403 303ok',

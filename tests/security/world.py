@@ -114,6 +114,7 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
         "second_appointee": council["members"][3]["id"],
         "topic_slug": "transparency",
         "collection_slug": "recommenders",
+        "event_id": 999_999,  # no failed publication: staff are told so, others are refused first
     }
     return {"people": people, "ids": ids, "council": council}
 
