@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from services.kit.validation import bounded_text
 from networks.models import (
     NAME_LENGTH,
     ORGANISATION_LENGTH,
@@ -25,6 +24,7 @@ from networks.models import (
     MembershipPolicy,
     NetworkStatus,
 )
+from services.kit.validation import bounded_text
 
 ISSUE_LENGTH = 2000
 AIMS_LENGTH = 4000

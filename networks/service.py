@@ -26,22 +26,22 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from networks import membership
 from networks.errors import (
     AffiliationInvalid,
     AffiliationRequired,
     AlreadyConvener,
-    AppointeeNotAMember,
     AlreadyMember,
     ApplicationDecided,
     ApplicationNotFound,
     ApplicationPending,
+    AppointeeNotAMember,
     CharterInvalid,
     FilterInvalid,
     LastConvener,
     NetworkNotFound,
     NotAMember,
 )
-from networks import membership
 from networks.formation import Formation, RosterEntry, default_charter, evaluate, validate_charter
 from networks.models import (
     SLUG_LENGTH,

@@ -142,12 +142,10 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
         if not path.startswith(prefix + "/"):
             raise not_ours
         path = path[len(prefix):]
-    for pattern, kind in _PATHS:
-        match = pattern.fullmatch(path)
-        if match:
-            break
-    else:
+    found = next(((match, kind) for pattern, kind in _PATHS if (match := pattern.fullmatch(path))), None)
+    if found is None:
         raise not_ours
+    match, kind = found
     if kind is None:
         format, collection = FeedFormat(match.group(1)), None
     elif kind == "collection":

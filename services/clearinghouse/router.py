@@ -17,8 +17,8 @@ from fastapi.routing import APIRoute
 from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
 from services.accounts.models import Role
-from services.api.errors import validation_errors
 from services.api.deps import CursorQuery, OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.api.errors import validation_errors
 from services.audit import tree_heads
 from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, websub
 from services.clearinghouse import keys as keys_

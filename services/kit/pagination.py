@@ -39,7 +39,7 @@ def decode_cursor(cursor: str, *types: type) -> list:
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor() from exc
     if not isinstance(key, list) or len(key) != len(types) or not all(
-        isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(key, types)
+        isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(key, types, strict=True)
     ):
         raise InvalidCursor()
     return key
