@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import structlog
 from limits import RateLimitItem, parse_many
@@ -18,6 +19,7 @@ from limits import strategies as in_process
 from limits.aio import strategies as shared
 from limits.aio.storage import RedisStorage
 from limits.storage import MemoryStorage
+from limits.util import WindowStats
 
 from services.kit.errors import DomainError
 
@@ -59,7 +61,7 @@ class RateLimiter:
             self._redis = {"moving": shared.MovingWindowRateLimiter(storage), "fixed": shared.FixedWindowRateLimiter(storage)}
         self._redis_down_until = 0.0
 
-    async def _call(self, method: str, *args, window: str = "moving"):
+    async def _call(self, method: str, *args: object, window: str = "moving") -> Any:
         if self._redis is not None and time.monotonic() >= self._redis_down_until:
             try:
                 return await getattr(self._redis[window], method)(*args)
@@ -105,7 +107,7 @@ class RateLimiter:
                 await self._call("clear", item, *identifiers, window="fixed")
 
     async def _wait(self, item: RateLimitItem, identifiers: tuple[str, ...], window: str = "moving") -> int:
-        stats = await self._call("get_window_stats", item, *identifiers, window=window)
+        stats: WindowStats = await self._call("get_window_stats", item, *identifiers, window=window)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 
