@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -78,7 +78,7 @@ TopicFilter = Annotated[str | None, Query(max_length=80, description="Entries cu
 NetworkFilter = Annotated[str | None, Query(max_length=80, description="Entries of this network (slug)")]
 RegionFilter = Annotated[str | None, Query(max_length=80, description="Entries whose electors in this region approved")]
 FeedLimit = Annotated[int | None, Query(description=f"Entries in the document (default {feeds.DEFAULT_LIMIT}, at most {feeds.MAX_LIMIT})")]
-FEED_RESPONSES = {304: {"description": "Not modified since the ETag or date given"}}
+FEED_RESPONSES: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified since the ETag or date given"}}
 
 
 # --- Conditional GET -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -82,7 +83,7 @@ class RateLimiter:
         storage = self._memory["fixed"].storage
         return storage.incr(key, expiry, amount=amount) if amount > 0 else storage.decr(key, -amount)
 
-    async def hit(self, items: list[RateLimitItem], *identifiers: str) -> int | None:
+    async def hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> int | None:
         """Count one request against every limit; None if all allow it, else the seconds to wait."""
         waits = [await self._wait(item, identifiers) for item in items if not await self._call("hit", item, *identifiers)]
         return max(waits) if waits else None
