@@ -10,7 +10,7 @@ TEST_WORKERS ?= auto
 FRONTEND := services/web/frontend
 BUNDLE := services/web/static/build/manifest.json
 
-.PHONY: run test install bundle clean bench bench-full
+.PHONY: run test lint install bundle clean bench bench-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,14 @@ run: install bundle
 	@echo "CoGov: http://$(HOST):$(PORT)/   API docs: http://$(HOST):$(PORT)/api/docs"
 	$(BIN)/cogov serve --host $(HOST) --port $(PORT)
 
-test: install node_modules/.package-lock.json bundle
+# The checks CI enforces before any test runs: ruff's lint rules and formatting, and mypy
+# (strict for networks/, norms/ and services/kit/; see pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint install node_modules/.package-lock.json bundle
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # CoGov's live sync side by side with the reference automerge-repo sync server (bench/compare.py):
@@ -59,4 +66,4 @@ bench-full: install $(REFERENCE)/node_modules/.package-lock.json
 	$(BIN)/python -m bench.compare --full
 
 clean:
-	rm -rf $(VENV) node_modules $(FRONTEND)/node_modules $(REFERENCE)/node_modules services/web/static/build .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules $(FRONTEND)/node_modules $(REFERENCE)/node_modules services/web/static/build .pytest_cache .hypothesis .mypy_cache .ruff_cache

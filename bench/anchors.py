@@ -154,7 +154,8 @@ def measure(url: str, args) -> list[str]:
         browser.close()
     return [
         f"| page load until every passage is highlighted (3 loads) | {statistics.median(loads) * 1000:.0f} ms | — |",
-        f"| resolve all anchors after an edit (with highlights and column) | {statistics.median(resolves):.1f} ms | {percentile(resolves, 95):.1f} ms |",
+        f"| resolve all anchors after an edit (with highlights and column) | {statistics.median(resolves):.1f} ms"
+        f" | {percentile(resolves, 95):.1f} ms |",
         f"| align the comment column alone | {statistics.median(aligns):.1f} ms | {percentile(aligns, 95):.1f} ms |",
     ]
 

@@ -80,7 +80,7 @@ def evaluate(charter: FormationTerms, roster: Iterable[RosterEntry], taxonomy: T
     """
     matrix = {group: dict.fromkeys(taxonomy.regions, 0) for group in taxonomy.groups}
     for entry in roster:
-        if entry.stakeholder_group in matrix and entry.region in taxonomy.regions:
+        if entry.stakeholder_group in matrix and entry.region in matrix[entry.stakeholder_group]:
             matrix[entry.stakeholder_group][entry.region] += 1
 
     groups_present = tuple(group for group, row in matrix.items() if any(row.values()))

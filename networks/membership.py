@@ -19,16 +19,18 @@ from networks.models import MemberRole, Membership, Network
 async def find_membership(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> Membership | None:
     """The membership row, read afresh (callers that change it hold the network's lock)."""
     query = select(Membership).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
-    return await session.scalar(query.execution_options(populate_existing=True))
+    return (await session.scalars(query.execution_options(populate_existing=True))).first()
 
 
 async def member_role(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID | None) -> MemberRole | None:
     """The participant's role in the network; None for a non-member or nobody signed in."""
     if participant_id is None:
         return None
-    return await session.scalar(
-        select(Membership.role).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
-    )
+    return (
+        await session.scalars(
+            select(Membership.role).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
+        )
+    ).first()
 
 
 async def is_member(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID | None) -> bool:

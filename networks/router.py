@@ -41,7 +41,8 @@ router = APIRouter(prefix="/api/v1", tags=["networks"])
 
 
 def get_taxonomy(request: Request) -> Taxonomy:
-    return request.app.state.taxonomy
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    return taxonomy
 
 
 TaxonomyDep = Annotated[Taxonomy, Depends(get_taxonomy)]
@@ -122,7 +123,7 @@ def _application_out(view: service.ApplicationView) -> ApplicationOut:
 
 
 @router.get("/taxonomy", response_model=TaxonomyOut)
-async def taxonomy(taxonomy: TaxonomyDep):
+async def taxonomy(taxonomy: TaxonomyDep) -> TaxonomyOut:
     """Stakeholder groups and regions with their labels, and every country with its region."""
     return TaxonomyOut(
         groups=[Label(code=code, label=label) for code, label in taxonomy.groups.items()],
@@ -132,7 +133,7 @@ async def taxonomy(taxonomy: TaxonomyDep):
 
 
 @router.put("/me/affiliation", response_model=AffiliationOut)
-async def set_affiliation(session: WritingSessionDep, body: AffiliationIn, participant: CurrentParticipant, taxonomy: TaxonomyDep):
+async def set_affiliation(session: WritingSessionDep, body: AffiliationIn, participant: CurrentParticipant, taxonomy: TaxonomyDep) -> AffiliationOut:
     """Set your affiliation: stakeholder group, country (the region follows from it) and organisation.
 
     The previous affiliation is kept in your history; a change is recorded in the audit log and
@@ -150,7 +151,7 @@ async def set_affiliation(session: WritingSessionDep, body: AffiliationIn, parti
 
 
 @router.get("/me/affiliation", response_model=AffiliationOut)
-async def get_affiliation(participant: CurrentParticipant, session: SessionDep, taxonomy: TaxonomyDep):
+async def get_affiliation(participant: CurrentParticipant, session: SessionDep, taxonomy: TaxonomyDep) -> AffiliationOut:
     """Your current affiliation (404 until you set one)."""
     affiliation = await service.current_affiliation(session, participant.id)
     if affiliation is None:
@@ -159,13 +160,13 @@ async def get_affiliation(participant: CurrentParticipant, session: SessionDep, 
 
 
 @router.get("/me/affiliation/history", response_model=list[AffiliationOut])
-async def affiliation_history(participant: CurrentParticipant, session: SessionDep, taxonomy: TaxonomyDep):
+async def affiliation_history(participant: CurrentParticipant, session: SessionDep, taxonomy: TaxonomyDep) -> list[AffiliationOut]:
     """Every affiliation you have had, the current one first; each with the period it held."""
     return [_affiliation_out(affiliation, taxonomy) for affiliation in await service.affiliation_history(session, participant.id)]
 
 
 @router.post("/networks", status_code=status.HTTP_201_CREATED, response_model=NetworkOut)
-async def found_network(session: WritingSessionDep, body: NetworkCreate, participant: CurrentParticipant, taxonomy: TaxonomyDep):
+async def found_network(session: WritingSessionDep, body: NetworkCreate, participant: CurrentParticipant, taxonomy: TaxonomyDep) -> NetworkOut:
     """Found a network (needs an affiliation); you become its first member and convener.
 
     Charter defaults: every stakeholder group but intergovernmental, 3 regions, sign-off
@@ -184,7 +185,7 @@ async def list_networks(
     region: Annotated[str | None, Query(max_length=64, description="Only networks with a member from this region")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
-):
+) -> Page[NetworkOut]:
     """Networks, newest first, filtered by status, text, or a group or region their roster covers."""
     views, next_cursor = await service.list_networks(
         session, taxonomy, status=status, q=q, group=group, region=region, cursor=cursor, limit=limit
@@ -193,21 +194,21 @@ async def list_networks(
 
 
 @router.get("/networks/{slug}", response_model=NetworkOut)
-async def get_network(slug: str, session: SessionDep):
+async def get_network(slug: str, session: SessionDep) -> NetworkOut:
     return _network_out(await service.network_view(session, await service.get_network(session, slug)))
 
 
 @router.patch("/networks/{slug}/charter", response_model=NetworkOut)
 async def amend_charter(
     session: WritingSessionDep, slug: str, body: CharterPatch, participant: CurrentParticipant, taxonomy: TaxonomyDep
-):
+) -> NetworkOut:
     """Amend the charter (conveners). Fields not sent stay; a new charter version is adopted,
     earlier versions stay as they were for ballots opened under them."""
     return _network_out(await service.amend_charter(session, taxonomy, participant.id, slug, body))
 
 
 @router.get("/networks/{slug}/charters", response_model=list[CharterOut])
-async def charter_history(slug: str, session: SessionDep):
+async def charter_history(slug: str, session: SessionDep) -> list[CharterOut]:
     """Every version of the network's charter, newest first."""
     network = await service.get_network(session, slug)
     return [_charter_out(charter) for charter in await service.charter_history(session, network)]
@@ -220,7 +221,7 @@ async def join(
     participant: CurrentParticipant,
     taxonomy: TaxonomyDep,
     body: Annotated[JoinIn | None, Body()] = None,
-):
+) -> JoinOut:
     """Join an open network at once (`outcome: member`), or apply to one that admits members
     by application (`outcome: pending`, with your motivation for the conveners)."""
     result = await service.join(session, taxonomy, participant.id, slug, (body or JoinIn()).motivation)
@@ -237,7 +238,7 @@ async def list_applications(
     status: Annotated[ApplicationStatus | None, Query(description="Default: pending")] = ApplicationStatus.pending,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
-):
+) -> Page[ApplicationOut]:
     """Applications to join, oldest first (conveners)."""
     views, next_cursor = await service.list_applications(
         session, participant.id, slug, status=status, cursor=cursor, limit=limit
@@ -253,7 +254,7 @@ async def approve_application(
     participant: CurrentParticipant,
     taxonomy: TaxonomyDep,
     body: Annotated[DecisionIn | None, Body()] = None,
-):
+) -> ApplicationOut:
     """Approve a pending application (conveners): the applicant becomes a member."""
     view = await service.decide_application(
         session, taxonomy, participant.id, slug, application_id, approve=True, note=body.note if body else None
@@ -269,7 +270,7 @@ async def decline_application(
     participant: CurrentParticipant,
     taxonomy: TaxonomyDep,
     body: Annotated[DecisionIn | None, Body()] = None,
-):
+) -> ApplicationOut:
     """Decline a pending application (conveners)."""
     view = await service.decide_application(
         session, taxonomy, participant.id, slug, application_id, approve=False, note=body.note if body else None
@@ -284,20 +285,20 @@ async def leave(session: WritingSessionDep, slug: str, participant: CurrentParti
 
 
 @router.post("/networks/{slug}/conveners", response_model=MemberOut)
-async def appoint_convener(session: WritingSessionDep, slug: str, body: ConvenerIn, participant: CurrentParticipant):
+async def appoint_convener(session: WritingSessionDep, slug: str, body: ConvenerIn, participant: CurrentParticipant) -> MemberOut:
     """Appoint a member as convener (conveners)."""
     return _member_out(await service.appoint_convener(session, participant.id, slug, body.participant_id))
 
 
 @router.get("/networks/{slug}/members", response_model=Page[MemberOut])
-async def members(slug: str, session: SessionDep, cursor: CursorQuery = None, limit: LimitQuery = 100):
+async def members(slug: str, session: SessionDep, cursor: CursorQuery = None, limit: LimitQuery = 100) -> Page[MemberOut]:
     """The public roster in order of joining: name, stakeholder group, region, organisation, role."""
     views, next_cursor = await service.members(session, slug, cursor=cursor, limit=limit)
     return Page(items=[_member_out(view) for view in views], next_cursor=next_cursor)
 
 
 @router.get("/networks/{slug}/formation", response_model=FormationOut)
-async def formation(slug: str, session: SessionDep, taxonomy: TaxonomyDep):
+async def formation(slug: str, session: SessionDep, taxonomy: TaxonomyDep) -> FormationOut:
     """Why the network is active or forming: groups present and missing, regions present and
     still needed, and a stakeholder group × region matrix of member counts."""
     charter, verdict, member_count = await service.formation(session, taxonomy, slug)

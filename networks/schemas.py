@@ -11,12 +11,11 @@ import re
 import uuid
 from datetime import datetime
 from fractions import Fraction
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from services.kit.validation import bounded_text
 from networks.models import (
     NAME_LENGTH,
     ORGANISATION_LENGTH,
@@ -25,6 +24,7 @@ from networks.models import (
     MembershipPolicy,
     NetworkStatus,
 )
+from services.kit.validation import TextBounds
 
 ISSUE_LENGTH = 2000
 AIMS_LENGTH = 4000
@@ -42,18 +42,14 @@ DEFAULT_THRESHOLD = Fraction(1, 2)
 DEFAULT_MIN_BALLOT_HOURS = 24
 
 
-def _text(max_length: int, min_length: int = 1) -> Any:
-    return bounded_text(max_length, min_length=min_length, strip=True)
-
-
-Name = _text(NAME_LENGTH)
-Issue = _text(ISSUE_LENGTH)
-Aims = _text(AIMS_LENGTH)
-Outcome = _text(OUTCOME_LENGTH)
-Motivation = _text(MOTIVATION_LENGTH, min_length=0)
-Note = _text(NOTE_LENGTH, min_length=0)
-Organisation = _text(ORGANISATION_LENGTH, min_length=0)
-Code = _text(CODE_INPUT_LENGTH)
+Name = Annotated[str, TextBounds(NAME_LENGTH, min_length=1, strip=True)]
+Issue = Annotated[str, TextBounds(ISSUE_LENGTH, min_length=1, strip=True)]
+Aims = Annotated[str, TextBounds(AIMS_LENGTH, min_length=1, strip=True)]
+Outcome = Annotated[str, TextBounds(OUTCOME_LENGTH, min_length=1, strip=True)]
+Motivation = Annotated[str, TextBounds(MOTIVATION_LENGTH, strip=True)]
+Note = Annotated[str, TextBounds(NOTE_LENGTH, strip=True)]
+Organisation = Annotated[str, TextBounds(ORGANISATION_LENGTH, strip=True)]
+Code = Annotated[str, TextBounds(CODE_INPUT_LENGTH, min_length=1, strip=True)]
 StrictCount = Annotated[int, Field(strict=True)]
 
 _DECIMAL = re.compile(r"\d{1,9}(?:\.\d{1,9})?|\.\d{1,9}")

@@ -20,27 +20,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from networks import membership
 from networks.errors import (
     AffiliationInvalid,
     AffiliationRequired,
     AlreadyConvener,
-    AppointeeNotAMember,
     AlreadyMember,
     ApplicationDecided,
     ApplicationNotFound,
     ApplicationPending,
+    AppointeeNotAMember,
     CharterInvalid,
     FilterInvalid,
     LastConvener,
     NetworkNotFound,
     NotAMember,
 )
-from networks import membership
 from networks.formation import Formation, RosterEntry, default_charter, evaluate, validate_charter
 from networks.models import (
     SLUG_LENGTH,
@@ -74,6 +75,11 @@ class NetworkView:
     member_count: int
 
 
+# A roster query's row: what a MemberView is made of.
+RosterRow = tuple[uuid.UUID, str, str | None, str | None, str | None, MemberRole, datetime]
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
+
+
 @dataclass(frozen=True)
 class MemberView:
     participant_id: uuid.UUID
@@ -97,12 +103,12 @@ class ApplicationView:
 # Affiliations
 
 
-def _current(participant_id: object):
+def _current(participant_id: object) -> ColumnElement[bool]:
     return and_(Affiliation.participant_id == participant_id, Affiliation.valid_to.is_(None))
 
 
 async def current_affiliation(session: AsyncSession, participant_id: uuid.UUID) -> Affiliation | None:
-    return await session.scalar(select(Affiliation).where(_current(participant_id)))
+    return (await session.scalars(select(Affiliation).where(_current(participant_id)))).first()
 
 
 async def affiliation_history(session: AsyncSession, participant_id: uuid.UUID) -> Sequence[Affiliation]:
@@ -118,7 +124,7 @@ async def affiliation_at(session: AsyncSession, participant_id: uuid.UUID, at: d
         Affiliation.valid_from <= at,
         or_(Affiliation.valid_to.is_(None), Affiliation.valid_to > at),
     )
-    return await session.scalar(query)
+    return (await session.scalars(query)).first()
 
 
 def check_affiliation(taxonomy: Taxonomy, stakeholder_group: str, country: str) -> tuple[str, str]:
@@ -152,7 +158,7 @@ def check_affiliation(taxonomy: Taxonomy, stakeholder_group: str, country: str) 
     return known.code, known.region
 
 
-def _affiliation_payload(affiliation: Affiliation) -> dict:
+def _affiliation_payload(affiliation: Affiliation) -> dict[str, Any]:
     # The public view of an affiliation (as on a roster): no country.
     return {
         "stakeholder_group": affiliation.stakeholder_group,
@@ -224,7 +230,7 @@ def _charter_terms(
     if problems:
         errors = []
         for field, message in problems:
-            error = {"field": field_prefix + field, "message": message}
+            error: dict[str, Any] = {"field": field_prefix + field, "message": message}
             if message.startswith("Unknown stakeholder group"):
                 error["message"] += f" (allowed: {', '.join(taxonomy.groups)})"
                 error["allowed"] = list(taxonomy.groups)
@@ -233,7 +239,7 @@ def _charter_terms(
     return [group for group in taxonomy.groups if group in required], min_regions
 
 
-def charter_payload(charter: NetworkCharter) -> dict:
+def charter_payload(charter: NetworkCharter) -> dict[str, Any]:
     return {
         "version": charter.version,
         "required_groups": list(charter.required_groups),
@@ -720,8 +726,10 @@ async def _member_count(session: AsyncSession, network_id: uuid.UUID) -> int:
     return await session.scalar(query) or 0
 
 
-def _roster_query(network_id: uuid.UUID) -> Select:
-    return (
+def _roster_query(network_id: uuid.UUID) -> Select[RosterRow]:
+    # The outer join leaves the affiliation's columns None for a member without one.
+    return cast(
+        Select[RosterRow],
         select(
             Membership.participant_id,
             Participant.display_name,
@@ -733,7 +741,7 @@ def _roster_query(network_id: uuid.UUID) -> Select:
         )
         .join(Participant, Participant.id == Membership.participant_id)
         .outerjoin(Affiliation, _current(Membership.participant_id))
-        .where(Membership.network_id == network_id)
+        .where(Membership.network_id == network_id),
     )
 
 
@@ -799,13 +807,13 @@ async def _recompute(
 
 
 def _keyset(
-    query: Select,
-    at_column: InstrumentedAttribute,
-    id_column: InstrumentedAttribute,
+    query: Select[_Row],
+    at_column: InstrumentedAttribute[datetime],
+    id_column: InstrumentedAttribute[uuid.UUID],
     cursor: str | None,
     *,
     descending: bool,
-) -> Select:
+) -> Select[_Row]:
     """Order by (time, id) and, given a cursor, continue after the row it names."""
     if cursor:
         raw_at, raw_id = decode_cursor(cursor, str, str)

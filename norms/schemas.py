@@ -16,11 +16,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from norms.signoff import Position
-from services.kit.validation import SafeText, bounded_text
+from services.kit.validation import SafeText, TextBounds
 
-Title = bounded_text(300, min_length=1, strip=True)
-VersionLabel = bounded_text(120, min_length=1, strip=True)
-VersionNote = bounded_text(10_000)
+Title = Annotated[str, TextBounds(300, min_length=1, strip=True)]
+VersionLabel = Annotated[str, TextBounds(120, min_length=1, strip=True)]
+VersionNote = Annotated[str, TextBounds(10_000)]
 HeadHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 
 
@@ -154,7 +154,7 @@ class Authorship(BaseModel):
 
 # --- Ballots -------------------------------------------------------------------------------
 
-Reason = bounded_text(4000, strip=True)
+Reason = Annotated[str, TextBounds(4000, strip=True)]
 
 
 class BallotCreate(BaseModel):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -24,7 +25,7 @@ def anchors(page: Path) -> set[str]:
     """The anchors GitHub gives the page's headings (a repeated slug gets -1, -2, …)."""
     found: set[str] = set()
     tokens = MARKDOWN.parse(page.read_text(encoding="utf-8"))
-    for opening, inline in zip(tokens, tokens[1:]):
+    for opening, inline in pairwise(tokens):
         if opening.type != "heading_open":
             continue
         text = "".join(child.content for child in inline.children if child.type in ("text", "code_inline"))

@@ -1,7 +1,7 @@
 """foundation
 
 Revision ID: 781c6f63a5ec
-Revises: 
+Revises:
 Create Date: 2026-11-22 07:12:49.789597
 """
 

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
 from services.accounts.security import PasswordHashing
-from services.kit.errors import Forbidden
 from services.kit.db import take_write_lock, transaction
+from services.kit.errors import Forbidden
 from services.kit.pagination import MAX_LIMIT
 from services.settings import Settings
 

@@ -16,7 +16,7 @@ router = APIRouter(include_in_schema=False)
 
 def _with_nonce(page: HTMLResponse, request: Request) -> HTMLResponse:
     """The page with the request's nonce on its inline scripts (DOCS_POLICY runs no other inline script)."""
-    return HTMLResponse(page.body.decode().replace("<script>", f'<script nonce="{csp_nonce(request)}">'))
+    return HTMLResponse(bytes(page.body).decode().replace("<script>", f'<script nonce="{csp_nonce(request)}">'))
 
 
 @router.get(DOCS_PATH)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -61,16 +62,18 @@ FIELD_ERROR_SCHEMA = {
 def _document_errors(app: FastAPI) -> None:
     generate = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
             schemas = schema.get("components", {}).get("schemas", {})
             if "HTTPValidationError" in schemas:
                 schemas["HTTPValidationError"] = ERROR_SCHEMA
                 schemas["ValidationError"] = FIELD_ERROR_SCHEMA
+            return schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    # FastAPI's documented way to change the generated schema: replace the app's openapi method.
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install(app: FastAPI) -> None:

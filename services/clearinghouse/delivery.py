@@ -150,9 +150,11 @@ async def record(
 async def _record_one(
     session: AsyncSession, now: datetime, job: Job, reply: Reply, *, worker: str, retry_window: timedelta, rng: random.Random
 ) -> DeliveryStatus:
-    delivery = await session.scalar(
-        select(Delivery).where(Delivery.id == job.delivery_id).with_for_update().execution_options(populate_existing=True)
-    )
+    delivery = (
+        await session.scalars(
+            select(Delivery).where(Delivery.id == job.delivery_id).with_for_update().execution_options(populate_existing=True)
+        )
+    ).one()
     error = reply.error or (None if reply.ok else f"the callback answered {reply.status_code}")
     session.add(DeliveryAttempt(delivery_id=delivery.id, at=now, status_code=reply.status_code, error=error, duration_ms=reply.duration_ms))
     if delivery.status is not DeliveryStatus.pending or delivery.claimed_by != worker:
@@ -164,7 +166,7 @@ async def _record_one(
         if reply.receipt:
             await followup.acknowledge(session, now, reply.receipt, job.entries)
     elif reply.status_code == 410:
-        subscription = await session.get(Subscription, delivery.subscription_id, with_for_update=True, populate_existing=True)
+        subscription = await session.get_one(Subscription, delivery.subscription_id, with_for_update=True, populate_existing=True)
         subscription.state, subscription.ended_at = SubscriptionState.gone, now
         delivery.status, delivery.finished_at = DeliveryStatus.gone, now
         await session.flush()

@@ -142,12 +142,10 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
         if not path.startswith(prefix + "/"):
             raise not_ours
         path = path[len(prefix):]
-    for pattern, kind in _PATHS:
-        match = pattern.fullmatch(path)
-        if match:
-            break
-    else:
+    found = next(((match, kind) for pattern, kind in _PATHS if (match := pattern.fullmatch(path))), None)
+    if found is None:
         raise not_ours
+    match, kind = found
     if kind is None:
         format, collection = FeedFormat(match.group(1)), None
     elif kind == "collection":
@@ -165,7 +163,10 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
     if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
         raise HubRequestInvalid(f"hub.topic limit must be between 1 and {MAX_LIMIT}")
     try:
-        return make_query(format, collection=collection, limit=int(limit) if limit else None, **values)
+        return make_query(
+            format, collection=collection, limit=int(limit) if limit else None,
+            network=values.get("network"), region=values.get("region"), topic=values.get("topic"),
+        )
     except FilterInvalid as exc:
         raise HubRequestInvalid(f"hub.topic: {exc.detail}") from exc
 
@@ -245,7 +246,7 @@ class FeedMeta:
 
 async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime) -> FeedMeta:
     if query.collection:
-        collection = await session.scalar(select(Collection).where(Collection.slug == query.collection))
+        collection = (await session.scalars(select(Collection).where(Collection.slug == query.collection))).one()
         title, description = f"{collection.title} · CoGov clearing house", collection.description or collection.title
         home = f"{base_url}/clearinghouse/collections/{collection.slug}"
     else:
@@ -289,9 +290,9 @@ class _EntryLinksEntry(BaseEntryExtension):
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
 
-    def extend_atom(self, entry):
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
         for link in self.links:
-            etree.SubElement(entry, "link", **{name: xml_text(value) for name, value in link.items()})
+            etree.SubElement(entry, "link", attrib={name: xml_text(value) for name, value in link.items()})
         return entry
 
 

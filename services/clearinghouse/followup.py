@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks import service as networks
+from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
 from services.audit import service as audit
-from services.clearinghouse.models import FeedEntry, FollowUp, FollowUpStatus, ReceiptToken, URL_LENGTH
+from services.clearinghouse.models import URL_LENGTH, FeedEntry, FollowUp, FollowUpStatus, ReceiptToken
 from services.clearinghouse.schemas import PersonRef
-from services.accounts import service as accounts
 from services.kit.errors import Conflict, Forbidden, NotFound
 from services.kit.validation import SafeText
 

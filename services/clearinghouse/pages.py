@@ -23,9 +23,9 @@ from services.clearinghouse.feeds import FeedFormat
 from services.clearinghouse.models import EntryCuration, FeedEntry
 from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, CurationIn, TopicCreate
 from services.kit.errors import Forbidden
+from services.web.ballots import weight
 from services.web.forms import FormInvalid, attempt, parse, redirect
 from services.web.session import Csrf, PageParticipant, ViewerDep
-from services.web.ballots import weight
 from services.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -108,8 +108,8 @@ class Publisher:
             adoption = await session.get(Adoption, adoption_id)
             if adoption is None:
                 raise PublicationFailed(f"no adoption {adoption_id} is stored")
-            norm = await session.get(Norm, adoption.norm_id)
-            network = await session.get(Network, norm.network_id)
+            norm = await session.get_one(Norm, adoption.norm_id)
+            network = await session.get_one(Network, norm.network_id)
             previous = None
             if adoption.supersedes_id:
                 previous = await session.scalar(select(Adoption.version_number).where(Adoption.id == adoption.supersedes_id))

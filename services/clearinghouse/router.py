@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -17,8 +17,8 @@ from fastapi.routing import APIRoute
 from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
 from services.accounts.models import Role
-from services.api.errors import validation_errors
 from services.api.deps import CursorQuery, OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.api.errors import validation_errors
 from services.audit import tree_heads
 from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, websub
 from services.clearinghouse import keys as keys_
@@ -78,7 +78,7 @@ TopicFilter = Annotated[str | None, Query(max_length=80, description="Entries cu
 NetworkFilter = Annotated[str | None, Query(max_length=80, description="Entries of this network (slug)")]
 RegionFilter = Annotated[str | None, Query(max_length=80, description="Entries whose electors in this region approved")]
 FeedLimit = Annotated[int | None, Query(description=f"Entries in the document (default {feeds.DEFAULT_LIMIT}, at most {feeds.MAX_LIMIT})")]
-FEED_RESPONSES = {304: {"description": "Not modified since the ETag or date given"}}
+FEED_RESPONSES: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified since the ETag or date given"}}
 
 
 # --- Conditional GET -----------------------------------------------------------------------

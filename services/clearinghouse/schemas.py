@@ -8,13 +8,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.kit.validation import bounded_text
+from services.kit.validation import TextBounds
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=80)]
-Label = bounded_text(120, min_length=1, strip=True)
-Heading = bounded_text(200, min_length=1, strip=True)
-ShortText = bounded_text(2000)
-LongText = bounded_text(5000)
+Label = Annotated[str, TextBounds(120, min_length=1, strip=True)]
+Heading = Annotated[str, TextBounds(200, min_length=1, strip=True)]
+ShortText = Annotated[str, TextBounds(2000)]
+LongText = Annotated[str, TextBounds(5000)]
 
 
 class PersonRef(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import structlog
@@ -24,7 +24,7 @@ QUEUE_LIMIT = 10_000
 class Broker(Protocol):
     async def publish(self, channel: str, message: bytes) -> None: ...
 
-    def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[bytes]]: ...
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]: ...
 
     async def close(self) -> None: ...
 

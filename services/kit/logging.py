@@ -11,6 +11,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 # uvicorn configures these itself before the app starts; they are sent to the root handler instead,
 # but for its access lines: the app writes its own, with request id, route and duration.
@@ -18,14 +19,14 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
 HANDLER_NAME = "cogov"
 
 
-def _drop_color_message(_logger, _name, event_dict: dict) -> dict:
+def _drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     event_dict.pop("color_message", None)  # uvicorn's copy of the message with terminal colours
     return event_dict
 
 
 def configure(level: str = "info", json: bool = False) -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -31,7 +31,7 @@ def encode_cursor(*key: object) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, *types: type) -> list:
+def decode_cursor(cursor: str, *types: type) -> list[Any]:
     """The key a cursor carries, or InvalidCursor unless it holds exactly values of these types."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -39,7 +39,7 @@ def decode_cursor(cursor: str, *types: type) -> list:
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor() from exc
     if not isinstance(key, list) or len(key) != len(types) or not all(
-        isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(key, types)
+        isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(key, types, strict=True)
     ):
         raise InvalidCursor()
     return key

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from limits import RateLimitItem, parse_many
@@ -18,6 +20,7 @@ from limits import strategies as in_process
 from limits.aio import strategies as shared
 from limits.aio.storage import RedisStorage
 from limits.storage import MemoryStorage
+from limits.util import WindowStats
 
 from services.kit.errors import DomainError
 
@@ -59,7 +62,7 @@ class RateLimiter:
             self._redis = {"moving": shared.MovingWindowRateLimiter(storage), "fixed": shared.FixedWindowRateLimiter(storage)}
         self._redis_down_until = 0.0
 
-    async def _call(self, method: str, *args, window: str = "moving"):
+    async def _call(self, method: str, *args: object, window: str = "moving") -> Any:
         if self._redis is not None and time.monotonic() >= self._redis_down_until:
             try:
                 return await getattr(self._redis[window], method)(*args)
@@ -80,7 +83,7 @@ class RateLimiter:
         storage = self._memory["fixed"].storage
         return storage.incr(key, expiry, amount=amount) if amount > 0 else storage.decr(key, -amount)
 
-    async def hit(self, items: list[RateLimitItem], *identifiers: str) -> int | None:
+    async def hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> int | None:
         """Count one request against every limit; None if all allow it, else the seconds to wait."""
         waits = [await self._wait(item, identifiers) for item in items if not await self._call("hit", item, *identifiers)]
         return max(waits) if waits else None
@@ -105,7 +108,7 @@ class RateLimiter:
                 await self._call("clear", item, *identifiers, window="fixed")
 
     async def _wait(self, item: RateLimitItem, identifiers: tuple[str, ...], window: str = "moving") -> int:
-        stats = await self._call("get_window_stats", item, *identifiers, window=window)
+        stats: WindowStats = await self._call("get_window_stats", item, *identifiers, window=window)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 

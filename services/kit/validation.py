@@ -9,7 +9,7 @@ Refused, wherever text comes from:
 So any stored text can go into Atom, JSON Feed, Akoma Ntoso and PostgreSQL as it is.
 
 Request schemas (and the page forms, which parse with the same schemas) use `SafeText` or
-`bounded_text`; the norm store applies `refused_character` to the characters an Automerge
+`Annotated[str, TextBounds(...)]`; the norm store applies `refused_character` to the characters an Automerge
 change inserts. Nothing is stripped or replaced: text is taken as sent, or refused.
 """
 
@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import BeforeValidator, GetCoreSchemaHandler, StringConstraints
+from pydantic_core import PydanticCustomError, core_schema
 
 _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
@@ -72,8 +72,23 @@ SafeText = Annotated[str, BeforeValidator(check_text)]
 """Any text from outside: refused characters are a 422 naming the field, the character and its index."""
 
 
+@dataclass(frozen=True)
+class TextBounds:
+    """`SafeText` with length bounds, as `Annotated[str, TextBounds(120, min_length=1, strip=True)]`.
+
+    Lengths are checked after stripping surrounding whitespace, if `strip`; the text policy runs
+    first, on the value as sent, so a refusal's index is the sender's.
+    """
+
+    max_length: int
+    min_length: int = 0
+    strip: bool = False
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        constraints = StringConstraints(strip_whitespace=self.strip, min_length=self.min_length, max_length=self.max_length)
+        return core_schema.no_info_before_validator_function(check_text, handler(Annotated[source, constraints]))
+
+
 def bounded_text(max_length: int, *, min_length: int = 0, strip: bool = False) -> Any:
-    """`SafeText` with length bounds (checked after stripping surrounding whitespace, if `strip`)."""
-    return Annotated[
-        str, StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length), BeforeValidator(check_text)
-    ]
+    """`Annotated[str, TextBounds(...)]` built at run time, which type checkers cannot read: write that instead."""
+    return Annotated[str, TextBounds(max_length, min_length, strip)]

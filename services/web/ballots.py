@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from networks import service as networks
 from networks import membership
+from networks import service as networks
 from norms import ballots
 from norms.errors import BallotNotFound, NormNotFound
 from norms.models import Norm

@@ -233,7 +233,7 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
 
     async def edit(norm_id: uuid.UUID, author: str, old: str, new: str) -> None:
         async with transaction(sessionmaker) as session:
-            norm = await session.get(Norm, norm_id)
+            norm = await session.get_one(Norm, norm_id)
         async with store.reading(norm.document_id) as doc:
             text = document.read_text(doc)
         index = text.index(old) if old else len(text)
@@ -241,7 +241,7 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
 
     async def tag(norm_id: uuid.UUID, author: str, label: str, note: str = "") -> None:
         async with transaction(sessionmaker) as session:
-            norm = await session.get(Norm, norm_id)
+            norm = await session.get_one(Norm, norm_id)
             await norms.create_version(session, store, norm, people[author], VersionCreate(label=label, note=note))
 
     flows_norm, routing_norm, ai_norm = (created[slug] for slug in network_slugs)

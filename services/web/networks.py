@@ -7,9 +7,9 @@ import uuid
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
+from networks import membership
 from networks import service as networks
 from networks.errors import NetworkNotFound
-from networks import membership
 from networks.models import Application, ApplicationStatus, MemberRole, MembershipPolicy, Network, NetworkStatus
 from networks.schemas import DecisionIn, JoinIn, NetworkCreate
 from networks.taxonomy import Taxonomy

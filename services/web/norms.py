@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from networks import service as networks
 from networks import membership
+from networks import service as networks
 from networks.models import MemberRole
 from norms import document
 from norms import service as norms

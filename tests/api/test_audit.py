@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from sqlalchemy import text
 
 from services.kit.db import create_engine
@@ -42,7 +44,7 @@ async def test_each_event_links_to_the_one_before(client, sign_up):
         await sign_up()
     items = (await client.get("/api/v1/audit")).json()["items"]
     assert items[-1]["prev_hash"] == "0" * 64
-    for newer, older in zip(items, items[1:]):
+    for newer, older in pairwise(items):
         assert newer["prev_hash"] == older["hash"]
 
 

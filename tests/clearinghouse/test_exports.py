@@ -29,8 +29,8 @@ async def test_akoma_ntoso_of_a_real_adopted_norm_validates(client, published):
 async def test_a_broken_akoma_ntoso_document_fails_validation(client, published):
     answer = await client.get(f"/api/v1/clearinghouse/entries/{published['entry']['id']}/akn.xml")
     tree = etree.fromstring(answer.content)
-    identification = tree.find(".//{%s}identification" % AKN_NS)
-    identification.remove(identification.find("{%s}FRBRWork" % AKN_NS))
+    identification = tree.find(f".//{{{AKN_NS}}}identification")
+    identification.remove(identification.find(f"{{{AKN_NS}}}FRBRWork"))
     assert akn_errors(etree.tostring(tree))
     wrong_root = answer.content.replace(b"<statement ", b"<declaration ").replace(b"</statement>", b"</declaration>")
     assert akn_errors(wrong_root)

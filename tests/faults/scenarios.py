@@ -283,7 +283,7 @@ async def kill_api_instances(
         async with httpx.AsyncClient(base_url=base(servers[0]), timeout=30) as http:
             network = await found_network(http, EDITORS[:peers])
             norm = await create_norm(http, network)
-        for n, person in enumerate(network["members"]):
+        for person in network["members"]:
             typists.append(await join_typist(person, norm["url"], dialler(servers, person, lambda: rng.choice(servers))))
         document_id = parse_document_id(norm["url"])
         typing = start_typing(typists, edits, pause, seed)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from services.kit.validation import SafeText, bounded_text, refused_character
+from services.kit.validation import SafeText, TextBounds, refused_character
 
 REFUSED = [chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xFFFE, 0xFFFF]]
 # Every code point but the refused ones: letters of every script, emoji, tab, line feed, carriage return.
@@ -16,7 +18,7 @@ allowed = st.characters(codec=None, exclude_categories=("Cc", "Cs"), exclude_cha
 
 class Form(BaseModel):
     body: SafeText
-    title: bounded_text(20, min_length=1, strip=True)
+    title: Annotated[str, TextBounds(20, min_length=1, strip=True)]
 
 
 def test_hand_worked_examples():

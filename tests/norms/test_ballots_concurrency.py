@@ -126,7 +126,7 @@ async def test_votes_racing_a_close_are_counted_or_refused_never_lost(client, ma
     )
     assert close.status_code == 200
     assert {response.status_code for response in votes} <= {200, 409}
-    accepted = {person["id"] for person, response in zip(voters, votes) if response.status_code == 200}
+    accepted = {person["id"] for person, response in zip(voters, votes, strict=True) if response.status_code == 200}
     record = (await client.get(f"/api/v1/ballots/{ballot['id']}")).json()
     assert record["status"] == "closed"
     assert {vote["participant_id"] for vote in record["votes"]} == accepted

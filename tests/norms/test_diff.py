@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,7 +41,7 @@ def test_word_diff_spells_both_texts(old, new):
 
     assert spelled(segments, "delete") == old
     assert spelled(segments, "insert") == new
-    assert all(a.op != b.op for a, b in zip(segments, segments[1:]))
+    assert all(a.op != b.op for a, b in pairwise(segments))
     assert all(s.text for s in segments)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base58
 
 
-
 async def test_member_creates_a_norm_with_an_automerge_url(client, network, norm):
     assert norm["status"] == "drafting"
     assert norm["text"] == "Platforms publish their ranking criteria."

@@ -16,12 +16,13 @@ from norms.signoff import (
     Policy,
     PolicyInvalid,
     Position,
+    Tally,
     electorate_problems,
     organisation_key,
     tally,
 )
 
-A, O, X = Position.approve, Position.object, Position.abstain
+A, O, X = Position.approve, Position.object, Position.abstain  # noqa: E741  (the worked tables' marks: approve, object, abstain)
 F = Fraction
 SIMPLE = Policy()  # quorum 1/2, threshold 1/2
 
@@ -270,9 +271,12 @@ ORGANISATIONS = [None, "Acme", "acme ", "Rede", "EDRi", "NUS", "Ministry"]
 POSITIONS = list(Position)
 MANY = settings(max_examples=1000, deadline=None)
 
-fractions_between = lambda low, high: st.builds(Fraction, st.integers(1, 12), st.integers(1, 12)).filter(
-    lambda f: low <= f <= high
-)
+
+
+def fractions_between(low: Fraction, high: Fraction) -> st.SearchStrategy[Fraction]:
+    return st.builds(Fraction, st.integers(1, 12), st.integers(1, 12)).filter(lambda f: low <= f <= high)
+
+
 policies = st.builds(Policy, quorum=st.one_of(st.just(F(1, 2)), fractions_between(F(1, 12), F(1))),
                      threshold=st.one_of(st.just(F(1, 2)), fractions_between(F(1, 2), F(1))))
 VOTES = [None, None, A, A, A, O, X]  # a third do not vote; approval is the likeliest position
@@ -296,7 +300,7 @@ def ballots(draw, min_size=2, max_size=20):
     """(policy, electorate, votes) over four groups, four regions and a few organisations."""
     drawn = draw(st.lists(rows, min_size=min_size, max_size=max_size))
     electorate = electors(*(row[:3] for row in drawn))
-    votes = {elector.id: row[3] for elector, row in zip(electorate, drawn) if row[3] is not None}
+    votes = {elector.id: row[3] for elector, row in zip(electorate, drawn, strict=True) if row[3] is not None}
     return draw(policies), electorate, votes
 
 
@@ -336,7 +340,7 @@ def test_turning_an_objection_into_an_approval_never_undoes_adoption(ballot, see
     before = tally(policy, electorate, votes)
     after = tally(policy, electorate, {**votes, convert: A})
     assert not before.adopted or after.adopted
-    for old, new in zip(before.tallies, after.tallies):
+    for old, new in zip(before.tallies, after.tallies, strict=True):
         assert not old.passes or new.passes
 
 
@@ -356,7 +360,10 @@ def test_adding_electors_of_an_organisation_already_present_never_raises_its_wei
     # Only that organisation votes, so each tally's weighted total is that organisation's weight.
     own_votes = {e.id: rng.choice(POSITIONS) for e in colleagues}
     all_votes = {**own_votes, **{e.id: rng.choice(POSITIONS) for e in newcomers}}
-    weight = lambda t: t.approvals + t.objections + t.abstentions
+
+    def weight(t: Tally) -> Fraction:
+        return t.approvals + t.objections + t.abstentions
+
     assert all(weight(t) <= 1 for t in tally(policy, electorate, own_votes).tallies)
     assert all(weight(t) <= 1 for t in tally(policy, [*electorate, *newcomers], all_votes).tallies)
     unanimous = tally(policy, [*electorate, *newcomers], dict.fromkeys(all_votes, A))
@@ -365,7 +372,7 @@ def test_adding_electors_of_an_organisation_already_present_never_raises_its_wei
     # Newcomers who do not vote only dilute: no tally's approvals or objections grow.
     original = tally(policy, electorate, votes)
     silent = tally(policy, [*electorate, *newcomers], votes)
-    for old, new in zip(original.tallies, silent.tallies):
+    for old, new in zip(original.tallies, silent.tallies, strict=True):
         assert (old.dimension, old.key) == (new.dimension, new.key)
         assert new.approvals <= old.approvals and new.objections <= old.objections
 
@@ -391,7 +398,7 @@ def test_a_settled_outcome_holds_whatever_the_remaining_electors_do(ballot, seed
     completed = tally(policy, electorate, {**votes, **{k: v for k, v in completion.items() if v}})
     if outcome.settled:
         assert completed.adopted == outcome.adopted
-    for t, c in zip(outcome.tallies, completed.tallies):
+    for t, c in zip(outcome.tallies, completed.tallies, strict=True):
         if t.settled:
             assert c.passes == t.passes
 

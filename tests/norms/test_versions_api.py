@@ -6,7 +6,7 @@ import hashlib
 
 
 async def _edit(client, norm, person, *splices, **extra):
-    body = {"splices": [dict(zip(("index", "delete", "insert"), splice)) for splice in splices], **extra}
+    body = {"splices": [dict(zip(("index", "delete", "insert"), splice, strict=True)) for splice in splices], **extra}
     response = await client.post(f"/api/v1/norms/{norm['id']}/edits", json=body, headers=person["headers"])
     assert response.status_code == 200, response.text
     return response.json()

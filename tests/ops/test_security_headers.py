@@ -14,6 +14,7 @@ from services.settings import Settings
 from tests.conftest import PASSWORD
 from tests.ops.conftest import ON_SQLITE
 
+
 async def _app(settings: Settings, **update):
     return create_app(settings.model_copy(update=update))
 

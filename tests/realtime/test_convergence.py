@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 
-
 from norms import document
 from norms.store import topological
 from tests.conftest import load_trace
@@ -45,7 +44,7 @@ class Agent:
             parents = txn["parents"]
             if not all(self._through_server(p) for p in parents):
                 await self.handle.flush()
-                await self.handle.wait_for(lambda _h: all(self._through_server(p) for p in parents), timeout=300)
+                await self.handle.wait_for(lambda _h, parents=parents: all(self._through_server(p) for p in parents), timeout=300)
             self._reach(parents)
             made = document.apply_splices(self.editing, self.handle.actor, [tuple(patch) for patch in txn["patches"]])
             (change,) = document.split_changes(b"".join(made))

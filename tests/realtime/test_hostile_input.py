@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import cbor2
 import websockets
 

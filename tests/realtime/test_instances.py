@@ -130,7 +130,10 @@ async def test_two_instances_converge_through_redis_and_after_it_restarts(client
 
         stored = (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"]
         assert stored == on_first.text == on_second.text == also_second.text
-        assert stored == "Redis is back. Without Redis: From the first instance. Platforms publish their ranking criteria. From the second. Also without."
+        assert stored == (
+            "Redis is back. Without Redis: From the first instance. Platforms publish their ranking criteria."
+            " From the second. Also without."
+        )
     finally:
         for process in (first, second, redis):
             process.stop()

@@ -11,7 +11,8 @@ import automerge.core as am
 import cbor2
 from sqlalchemy import func, select
 
-from norms import document, residents as residents_module
+from norms import document
+from norms import residents as residents_module
 from norms.errors import InvalidChanges
 from norms.models import NormSnapshot
 from services.realtime import sync_message

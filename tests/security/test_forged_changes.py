@@ -5,7 +5,6 @@ logged with its reason, and the stored change log stays exactly as it was."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 import automerge.core as am

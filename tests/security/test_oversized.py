@@ -9,7 +9,6 @@ count operations from the compressed columns first.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 

@@ -1,5 +1,5 @@
-"""Hostile frames (tests/security/frames.py; 3,000 in CI, 10,000 and more from bench/sync_fuzz.py) against a real server socket: the server never fails,
-closes only the socket that sent a bad frame (with a protocol close code, never 1011), answers
+"""Hostile frames (tests/security/frames.py; 3,000 in CI, 10,000 and more from bench/sync_fuzz.py) against a real server socket:
+the server never fails, closes only the socket that sent a bad frame (with a protocol close code, never 1011), answers
 every frame it tolerates, and a well-behaved peer on another socket keeps editing throughout.
 
 After each frame a probe (a `request` for a well-formed id of no document) must be answered with

@@ -22,7 +22,8 @@ MARKUP = "</script><!--<script>"
 WATCH = """
 window.__cogovProblems = [];
 document.addEventListener("securitypolicyviolation", event => window.__cogovProblems.push(
-    `CSP ${event.effectiveDirective} blocked ${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber} (${event.sample})`));
+    `CSP ${event.effectiveDirective} blocked ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile}:${event.lineNumber} (${event.sample})`));
 addEventListener("error", event => window.__cogovProblems.push(`error ${event.message}`));
 addEventListener("unhandledrejection", event => window.__cogovProblems.push(`unhandled ${event.reason}`));
 """
