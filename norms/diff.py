@@ -9,14 +9,18 @@ wrong one — the contract of `word_diff` holds whatever the budget.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from bisect import bisect_left
-from collections import Counter
-from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, NamedTuple
 
 from diff_match_patch import diff_match_patch
+
+from services.kit import metrics
 
 Op = Literal["equal", "insert", "delete"]
 Tag = Literal["equal", "insert", "delete", "replace"]
@@ -27,7 +31,12 @@ DEFAULT_SECONDS = 0.5
 # Whitespace runs, words and single punctuation marks: every character lands in a token.
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")
+# Lines as str.splitlines(keepends=True) cuts them, for the unified diff.
+_ANY_LINE = re.compile(r"[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])|[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
 _CODE_POINTS = 0x110000  # distinct items one Myers diff can tell apart (one code point each)
+# Items per call into C (regex, counting, joining): the GIL is held through each call, so a diff
+# in a worker thread keeps the event loop waiting a few milliseconds at most, not a whole text's worth.
+_CHUNK = 1 << 13
 
 
 class Segment(NamedTuple):
@@ -54,7 +63,7 @@ def word_diff(old: str, new: str, seconds: float = DEFAULT_SECONDS) -> list[Segm
     by an insert. Past the budget, changed lines not yet compared are replaced whole.
     """
     deadline = time.time() + seconds
-    old_lines, new_lines = _LINE.findall(old), _LINE.findall(new)
+    old_lines, new_lines = _split(_LINE, old), _split(_LINE, new)
     segments: list[Segment] = []
     for tag, i1, i2, j1, j2 in _align(old_lines, new_lines, deadline):
         if tag == "equal":
@@ -65,7 +74,7 @@ def word_diff(old: str, new: str, seconds: float = DEFAULT_SECONDS) -> list[Segm
             _append(segments, "insert", new_lines[j1:j2])
             continue
         # Changed lines are compared word by word, within the same budget.
-        old_tokens, new_tokens = _TOKEN.findall("".join(old_lines[i1:i2])), _TOKEN.findall("".join(new_lines[j1:j2]))
+        old_tokens, new_tokens = _split(_TOKEN, "".join(old_lines[i1:i2])), _split(_TOKEN, "".join(new_lines[j1:j2]))
         for word_tag, a1, a2, b1, b2 in _align(old_tokens, new_tokens, deadline):
             if word_tag == "equal":
                 _append(segments, "equal", old_tokens[a1:a2])
@@ -87,7 +96,7 @@ def diff_stats(segments: list[Segment]) -> DiffStats:
     counts = {"insert": [0, 0], "delete": [0, 0]}
     for op, text in segments:
         if op in counts:
-            counts[op][0] += sum(1 for token in _TOKEN.findall(text) if not token.isspace())
+            counts[op][0] += sum(1 for token in _split(_TOKEN, text) if not token.isspace())
             counts[op][1] += len(text)
     (words_in, chars_in), (words_out, chars_out) = counts["insert"], counts["delete"]
     return DiffStats(words_in, words_out, chars_in, chars_out)
@@ -98,7 +107,17 @@ def unified_diff(old: str, new: str, from_label: str, to_label: str, seconds: fl
 
     Aligned within about ``seconds``, as `word_diff`: past the budget, hunks are larger.
     """
-    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    return labelled(unified_hunks(old, new, seconds), from_label, to_label)
+
+
+def labelled(hunks: str, from_label: str, to_label: str) -> str:
+    """A unified diff: its hunks under the two texts' labels ("" when there are no hunks)."""
+    return f"--- {from_label}\n+++ {to_label}\n{hunks}" if hunks else ""
+
+
+def unified_hunks(old: str, new: str, seconds: float = DEFAULT_SECONDS) -> str:
+    """The hunks of `unified_diff`, without the labels."""
+    a, b = _split(_ANY_LINE, old), _split(_ANY_LINE, new)
     out = []
     for hunk in _hunks(_align(a, b, time.time() + seconds), context=3):
         (_, i1, _, j1, _), (_, _, i2, _, j2) = hunk[0], hunk[-1]
@@ -110,12 +129,90 @@ def unified_diff(old: str, new: str, from_label: str, to_label: str, seconds: fl
                 out.extend("-" + line for line in a[a1:a2])
             if tag in ("insert", "replace"):
                 out.extend("+" + line for line in b[b1:b2])
-    if not out:
-        return ""
     # As diff(1) does, so that a last line without a newline stays a line of its own.
-    return f"--- {from_label}\n+++ {to_label}\n" + "".join(
+    return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out
     )
+
+
+# --- Diffs of one instance ---------------------------------------------------------------
+
+
+class DiffKey(NamedTuple):
+    """A diff named by what it compares: a document's text at two sets of heads (never "current")."""
+
+    kind: Literal["words", "unified"]
+    document_id: bytes
+    old_heads: tuple[bytes, ...]
+    new_heads: tuple[bytes, ...]
+
+
+class WordDiff(NamedTuple):
+    segments: list[Segment]
+    stats: DiffStats
+
+
+def _word_diff_with_stats(old: str, new: str, seconds: float) -> WordDiff:
+    segments = word_diff(old, new, seconds)
+    return WordDiff(segments, diff_stats(segments))
+
+
+class DiffCache:
+    """The diffs of one instance: computed in worker threads, never on the event loop, and kept.
+
+    A kept diff answers every later request for the same key, and a diff being computed answers
+    every request that arrives meanwhile: a pair of versions is diffed once. At most `workers`
+    diffs run at once; others wait their turn. Kept diffs are dropped, least recently used first,
+    once the texts they compare exceed `max_chars` characters in all.
+    """
+
+    def __init__(self, *, seconds: float = DEFAULT_SECONDS, max_chars: int = 16_000_000, workers: int = 2) -> None:
+        self.seconds = seconds
+        self._max_chars = max_chars
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="diff")
+        self._kept: OrderedDict[DiffKey, tuple[asyncio.Future, int]] = OrderedDict()
+        self._chars = 0
+
+    async def computing(self, key: DiffKey, read: Callable[[], tuple[str, str]]) -> Awaitable[Any]:
+        """What to await for the diff `key` (a `WordDiff`, or unified hunks): kept, being computed, or started now.
+
+        `read` returns the old and new text; it runs in a worker thread, and only when the diff is not
+        kept, so the caller calls this while it may read them (inside the store's `reading`).
+        """
+        entry, outcome = self._kept.get(key), "kept"
+        if entry is None:
+            old, new = await self.run(read)
+            entry = self._kept.get(key)  # another request may have started it meanwhile
+            if entry is None:
+                entry, outcome = self._start(key, old, new), "computed"
+        self._kept.move_to_end(key)
+        metrics.diff_requested(key.kind, outcome)
+        # Shielded: a request that goes away does not cancel a diff others wait for.
+        return asyncio.shield(entry[0])
+
+    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """`function(*args)` in a diff worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self, key: DiffKey, old: str, new: str) -> tuple[asyncio.Future, int]:
+        compute = _word_diff_with_stats if key.kind == "words" else unified_hunks
+        future = asyncio.get_running_loop().run_in_executor(self._executor, compute, old, new, self.seconds)
+        entry = self._kept[key] = (future, len(old) + len(new))
+        self._chars += entry[1]
+        future.add_done_callback(lambda done: self._forget(key, done) if done.cancelled() or done.exception() else None)
+        while self._chars > self._max_chars and len(self._kept) > 1:
+            _, (_, size) = self._kept.popitem(last=False)
+            self._chars -= size
+        return entry
+
+    def _forget(self, key: DiffKey, future: asyncio.Future) -> None:
+        entry = self._kept.get(key)
+        if entry is not None and entry[0] is future:
+            del self._kept[key]
+            self._chars -= entry[1]
 
 
 # --- Alignment ----------------------------------------------------------------------------
@@ -149,17 +246,25 @@ def _align(a: Sequence[str], b: Sequence[str], deadline: float) -> list[Opcode]:
 
 def _encode(a: Sequence[str], b: Sequence[str]) -> tuple[str, str] | None:
     """Each distinct item as one code point (diff-match-patch's linesToChars); None if there are more items than code points."""
-    distinct = dict.fromkeys(a)
-    distinct.update(dict.fromkeys(b))
+    distinct: dict[str, None] = {}
+    for items in (a, b):
+        for start in range(0, len(items), _CHUNK):
+            distinct.update(dict.fromkeys(items[start:start + _CHUNK]))
     if len(distinct) > _CODE_POINTS:
         return None
     codes = dict(zip(distinct, map(chr, range(len(distinct)))))
-    return "".join(map(codes.__getitem__, a)), "".join(map(codes.__getitem__, b))
+    return tuple(  # type: ignore[return-value]
+        "".join(["".join(map(codes.__getitem__, items[start:start + _CHUNK])) for start in range(0, len(items), _CHUNK)])
+        for items in (a, b)
+    )
 
 
 def _unique_anchors(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
     """Positions of the items found exactly once in each text, the longest run of them in the same order."""
-    count_a, count_b = Counter(a), Counter(b)
+    count_a, count_b = Counter(), Counter()
+    for items, count in ((a, count_a), (b, count_b)):
+        for start in range(0, len(items), _CHUNK):
+            count.update(items[start:start + _CHUNK])
     unique = {item for item, count in count_a.items() if count == 1 and count_b[item] == 1}
     if not unique:
         return []
@@ -252,6 +357,18 @@ def _range(start: int, stop: int) -> str:
     if length == 1:
         return str(start + 1)
     return f"{start + 1 if length else start},{length}"
+
+
+def _split(pattern: re.Pattern[str], text: str) -> list[str]:
+    """`pattern.findall(text)`, a chunk of text at a time (a match cut at a chunk's end is joined again)."""
+    items: list[str] = []
+    for start in range(0, len(text), _CHUNK):
+        part = pattern.findall(text, start, start + _CHUNK)
+        if items and part and pattern.match(items[-1][-1] + part[0][0]).end() == 2:  # one match across the cut
+            items[-1] += part[0]
+            part = part[1:]
+        items.extend(part)
+    return items
 
 
 def _append(segments: list[Segment], op: Op, tokens: list[str]) -> None:

@@ -12,6 +12,7 @@ from networks.taxonomy import configured_taxonomy
 from norms import ballots
 from norms.ballot_router import router as ballots_router
 from norms.consultation_router import router as consultations_router
+from norms.diff import DiffCache
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
 from norms.store import Limits, NormStore
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with clearinghouse_worker.in_serve(app):
                 yield
         await app.state.sync_hub.stop()
+        app.state.diffs.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         idle_seconds=settings.document_idle_seconds,
     )
+    app.state.diffs = DiffCache(seconds=settings.diff_seconds, max_chars=settings.diff_cache_chars, workers=settings.diff_workers)
     app.state.taxonomy = configured_taxonomy(settings.taxonomy_file)
     app.state.clock = SystemClock()
     app.state.ballot_sweep_seconds = ballots.SWEEP_SECONDS

@@ -3,6 +3,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from norms import diff as text_diff
 from norms.diff import Segment, diff_stats, unified_diff, word_diff
 
 # Few distinct words and lines, so that texts share, repeat and move them.
@@ -123,3 +124,14 @@ def test_unified_diff_patches_old_into_new(old, new, seconds):
 
     assert patched(old, diff) == new
     assert (diff == "") == (old == new)
+
+
+@given(st.one_of(texts, st.text(alphabet="ab \r\n\u2028_-", max_size=60)), st.integers(min_value=1, max_value=5))
+def test_texts_split_a_chunk_at_a_time_as_at_once(text, chunk):
+    saved, text_diff._CHUNK = text_diff._CHUNK, chunk
+    try:
+        assert text_diff._split(text_diff._TOKEN, text) == text_diff._TOKEN.findall(text)
+        assert text_diff._split(text_diff._LINE, text) == text_diff._LINE.findall(text)
+        assert text_diff._split(text_diff._ANY_LINE, text) == text.splitlines(keepends=True)
+    finally:
+        text_diff._CHUNK = saved
