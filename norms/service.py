@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from networks import service as networks
 from networks.models import Membership, Network
 from norms import diff as text_diff
-from norms.diff import DiffCache, DiffKey
 from norms import document
+from norms.diff import DiffCache, DiffKey
 from norms.errors import (
     ChangeNotFound,
     InvalidHeads,

@@ -1,4 +1,5 @@
 import re
+from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,10 +50,10 @@ def test_word_diff_spells_both_texts(old, new, seconds):
 
     assert spelled(segments, "delete") == old
     assert spelled(segments, "insert") == new
-    assert all(a.op != b.op for a, b in zip(segments, segments[1:]))
+    assert all(a.op != b.op for a, b in pairwise(segments))
     assert all(s.text for s in segments)
     # A replacement is a delete followed by an insert, never the other way round.
-    assert not any(a.op == "insert" and b.op == "delete" for a, b in zip(segments, segments[1:]))
+    assert not any(a.op == "insert" and b.op == "delete" for a, b in pairwise(segments))
 
 
 def test_word_diff_past_its_budget_is_coarser_but_still_true():
