@@ -191,8 +191,13 @@ class DiffCache:
         return asyncio.shield(entry[0])
 
     async def run(self, function: Callable[..., Any], *args: Any) -> Any:
-        """`function(*args)` in a diff worker thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        """`function(*args)` in a diff worker thread; a cancelled caller still waits for the thread to finish."""
+        future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if not future.done():  # the caller may hold what the thread reads (a document's lock): not released before it is done
+                await asyncio.wait([future])
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
