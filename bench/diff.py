@@ -29,6 +29,7 @@ import migrations
 from bench.anchors import person
 from bench.feeds import free_port
 from bench.machine import describe
+from norms import document
 
 SECRET = "bench-diff-" + "x" * 40
 WORDS = ["the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "they", "you", "were", "her", "she", "there", "one", "all", "we", "their", "been", "has", "more", "if", "will", "would", "who", "so", "no"]
@@ -77,8 +78,11 @@ def seed(api: httpx.Client, size: int) -> str:
     assert tag("v1").status_code == 201
     assert (edited := edit(realistic_edits(v1, rng))).status_code == 200, edited.text
     assert tag("v2").status_code == 201
-    current = api.get(f"/api/v1/norms/{norm_id}").json()["text"]
-    assert (edited := edit([{"index": 0, "delete": len(current), "insert": text(size, random.Random(-size))}])).status_code == 200, edited.text
+    # The whole text replaced, made here and sent as one Automerge change (a splice this large is slow to apply through /edits).
+    doc = document.load(api.get(f"/api/v1/norms/{norm_id}/automerge").content)
+    made = document.apply_splices(doc, os.urandom(16), [(0, len(document.read_text(doc)), text(size, random.Random(-size)))])
+    uploaded = api.post(f"/api/v1/norms/{norm_id}/automerge", content=b"".join(made), headers=convener["headers"] | {"Content-Type": "application/octet-stream"}, timeout=900)
+    assert uploaded.status_code == 200, uploaded.text
     assert tag("v3").status_code == 201
     return norm_id
 
@@ -145,6 +149,7 @@ def main() -> None:
             "COGOV_BASE_URL": base, "COGOV_LOG_LEVEL": "warning", "COGOV_RATE_LIMITS_ENABLED": "false",
             # Seeding replaces a whole 1,000,000-character text in one edit.
             "COGOV_MAX_BODY_BYTES": str(16 * 1024 * 1024), "COGOV_SUBMISSION_MAX_OPS": str(4_000_000),
+            "COGOV_SUBMISSION_MAX_BYTES": str(64 * 1024 * 1024),
         }
         server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
