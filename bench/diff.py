@@ -78,11 +78,14 @@ def seed(api: httpx.Client, size: int) -> str:
     assert tag("v1").status_code == 201
     assert (edited := edit(realistic_edits(v1, rng))).status_code == 200, edited.text
     assert tag("v2").status_code == 201
-    # The whole text replaced, made here and sent as one Automerge change (a splice this large is slow to apply through /edits).
+    # The whole text replaced, made here and sent as one Automerge change. The new text goes in before
+    # the old is deleted: rc1 inserts behind a million deleted characters one by one, very slowly.
     doc = document.load(api.get(f"/api/v1/norms/{norm_id}/automerge").content)
-    made = document.apply_splices(doc, os.urandom(16), [(0, len(document.read_text(doc)), text(size, random.Random(-size)))])
+    other = text(size, random.Random(-size))
+    made = document.apply_splices(doc, os.urandom(16), [(0, 0, other), (len(other), len(document.read_text(doc)), "")])
     uploaded = api.post(f"/api/v1/norms/{norm_id}/automerge", content=b"".join(made), headers=convener["headers"] | {"Content-Type": "application/octet-stream"}, timeout=900)
     assert uploaded.status_code == 200, uploaded.text
+    assert api.get(f"/api/v1/norms/{norm_id}").json()["text"] == other
     assert tag("v3").status_code == 201
     return norm_id
 
@@ -149,7 +152,7 @@ def main() -> None:
             "COGOV_BASE_URL": base, "COGOV_LOG_LEVEL": "warning", "COGOV_RATE_LIMITS_ENABLED": "false",
             # Seeding replaces a whole 1,000,000-character text in one edit.
             "COGOV_MAX_BODY_BYTES": str(16 * 1024 * 1024), "COGOV_SUBMISSION_MAX_OPS": str(4_000_000),
-            "COGOV_SUBMISSION_MAX_BYTES": str(64 * 1024 * 1024),
+            "COGOV_SUBMISSION_MAX_BYTES": str(64 * 1024 * 1024), "COGOV_SQLITE_SYNCHRONOUS": "NORMAL",
         }
         server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
