@@ -20,7 +20,7 @@ from norms.consultation_schemas import (
     ReplyCreate,
     Resolution,
 )
-from norms.router import StoreDep
+from norms.router import DiffsDep, StoreDep
 from services.api.deps import CurrentParticipant, SessionDep, SettingsDep, WritingSessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["consultations"])
@@ -97,10 +97,10 @@ async def comment(
 
 
 @router.get("/consultations/{consultation_id}/anchors", response_model=list[CurrentAnchor])
-async def anchors(consultation_id: uuid.UUID, session: SessionDep, store: StoreDep):
+async def anchors(consultation_id: uuid.UUID, session: SessionDep, store: StoreDep, diffs: DiffsDep):
     """Where each anchored comment's passage is in the norm's current text (`exact`, `shifted` when edited inside, or `lost`)."""
     consultation = await consultations.get_consultation(session, consultation_id)
-    return await consultations.current_anchors(session, store, consultation)
+    return await consultations.current_anchors(session, store, diffs, consultation)
 
 
 @router.post("/comments/{comment_id}/replies", status_code=status.HTTP_201_CREATED, response_model=CommentOut)

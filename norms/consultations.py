@@ -2,7 +2,8 @@
 to a passage or not; members reply and resolve; conveners hide abuse with a public reason.
 
 Anchors are stored as the range and the quoted passage of the consultation's version, and found
-again in a later text by mapping the range through a word diff (`reanchor`).
+again in a later text by mapping the range through a word diff (`reanchor`); that diff is computed
+off the event loop and kept per (version, current heads), so page views do not diff again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from networks import service as networks
 from networks.errors import AffiliationRequired
 from networks.models import Network
 from norms import document
+from norms import service as norms
 from norms.consultation_models import CommentReply, CommentStatus, Consultation, ConsultationComment
 from norms.consultation_schemas import (
     AnchorOut,
@@ -33,7 +35,7 @@ from norms.consultation_schemas import (
     Resolution,
     Summary,
 )
-from norms.diff import word_diff
+from norms.diff import DiffCache, spelled, word_diff
 from norms.errors import VersionNotFound
 from norms.models import Norm, NormVersion
 from norms.schemas import PersonRef
@@ -378,20 +380,21 @@ async def list_consultations(session: AsyncSession, now: datetime, *, status: st
     return list((await session.scalars(query.order_by(Consultation.opened_at.desc(), Consultation.id).limit(limit))).all())
 
 
-async def current_anchors(session: AsyncSession, store: NormStore, consultation: Consultation) -> list[CurrentAnchor]:
+async def current_anchors(session: AsyncSession, store: NormStore, diffs: DiffCache, consultation: Consultation) -> list[CurrentAnchor]:
     """Each visible anchored comment's passage found in the norm's current text."""
     norm = await session.get(Norm, consultation.norm_id)
     version = await session.get(NormVersion, consultation.version_id)
-    async with store.reading(norm.document_id) as doc:
-        old, new = document.read_text(doc, parse_heads(version.heads)), document.read_text(doc)
     anchored = (await session.scalars(
         select(ConsultationComment).where(
             ConsultationComment.consultation_id == consultation.id, ConsultationComment.anchor_start.is_not(None),
             ConsultationComment.hidden.is_(False),
         ).order_by(ConsultationComment.anchor_start, ConsultationComment.created_at)
     )).all()
+    if not anchored:
+        return []
+    segments = (await norms.versions_diff(store, diffs, norm, parse_heads(version.heads), None)).segments
+    old, new = spelled(segments)
     out = []
-    segments = word_diff(old, new) if anchored and old != new else None  # once for every anchor
     for c in anchored:
         state, start, end = reanchor(c.anchor_quote, c.anchor_start, c.anchor_end, old, new, segments)
         out.append(CurrentAnchor(

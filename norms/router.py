@@ -23,6 +23,7 @@ from norms.schemas import (
     VersionOut,
     VersionText,
 )
+from norms.diff import DiffCache
 from norms.store import NormStore
 from services.api.deps import CurrentParticipant, CursorQuery, LimitQuery, SessionDep, WritingSessionDep
 from services.kit.pagination import Page, decode_cursor
@@ -39,6 +40,13 @@ def get_store(request: Request) -> NormStore:
 
 
 StoreDep = Annotated[NormStore, Depends(get_store)]
+
+
+def get_diffs(request: Request) -> DiffCache:
+    return request.app.state.diffs
+
+
+DiffsDep = Annotated[DiffCache, Depends(get_diffs)]
 
 
 @router.post("/networks/{slug}/norms", status_code=status.HTTP_201_CREATED, response_model=NormOut)
@@ -105,16 +113,20 @@ async def diff(
     norm_id: uuid.UUID,
     session: SessionDep,
     store: StoreDep,
+    diffs: DiffsDep,
     from_: Annotated[str, Query(alias="from", max_length=4200, description="Version number, heads (comma-separated hex) or `current`")],
     to: Annotated[str, Query(max_length=4200)] = "current",
     format: Annotated[str, Query(pattern="^(words|unified)$")] = "words",
 ):
-    """Word-level segments between two points of history, or `?format=unified` for a unified text diff."""
+    """Word-level segments between two points of history, or `?format=unified` for a unified text diff.
+
+    Any two versions answer within about `COGOV_DIFF_SECONDS` of aligning: past it, the changes
+    shown are coarser (larger replaced runs), never wrong.
+    """
     norm = await service.get_norm(session, norm_id)
-    from_label, to_label, old, new = await service.diff(session, store, norm, from_, to)
     if format == "unified":
-        return PlainTextResponse(service.text_diff.unified_diff(old, new, from_label, to_label))
-    return service.word_diff(from_label, to_label, old, new)
+        return PlainTextResponse(await service.unified_diff(session, store, diffs, norm, from_, to))
+    return await service.word_diff(session, store, diffs, norm, from_, to)
 
 
 @router.get("/norms/{norm_id}/history", response_model=Page[HistoryEntry])

@@ -15,6 +15,7 @@ from networks.errors import NotAMember
 from networks.models import Network
 from norms import diff as text_diff
 from norms import document
+from norms.diff import DiffCache, DiffKey
 from norms.errors import (
     ChangeNotFound,
     InvalidHeads,
@@ -296,25 +297,49 @@ async def _resolve(session: AsyncSession, norm: Norm, ref: str) -> tuple[str, li
     raise InvalidHeads(f"'{ref[:80]}' is not a version number, 'current', or comma-separated 64-character change hashes")
 
 
-async def diff(session: AsyncSession, store: NormStore, norm: Norm, from_ref: str, to_ref: str) -> tuple[str, str, str, str]:
-    """The two texts to compare and their labels."""
+async def word_diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, from_ref: str, to_ref: str) -> DiffOut:
+    """Word-level segments between two points of history (computed off the event loop, once per pair)."""
+    from_label, to_label, result = await _diff(session, store, diffs, norm, "words", from_ref, to_ref)
+    return DiffOut(
+        **{"from": from_label},
+        to=to_label,
+        segments=[{"op": segment.op, "text": segment.text} for segment in result.segments],
+        stats=result.stats._asdict(),
+    )
+
+
+async def unified_diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, from_ref: str, to_ref: str) -> str:
+    """A unified text diff between two points of history (computed off the event loop, once per pair)."""
+    from_label, to_label, hunks = await _diff(session, store, diffs, norm, "unified", from_ref, to_ref)
+    return text_diff.labelled(hunks, from_label, to_label)
+
+
+async def versions_diff(store: NormStore, diffs: DiffCache, norm: Norm, old_heads: list[bytes], new_heads: list[bytes] | None) -> text_diff.WordDiff:
+    """The word diff of the text at `old_heads` to that at `new_heads` (None: the current text)."""
+    async with store.reading(norm.document_id) as doc:
+        computing = await diffs.computing(_diff_key(doc, norm, "words", old_heads, new_heads), _texts(doc, old_heads, new_heads))
+    return await computing
+
+
+async def _diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, kind: str, from_ref: str, to_ref: str):
     (from_label, from_heads), (to_label, to_heads) = await _resolve(session, norm, from_ref), await _resolve(session, norm, to_ref)
     async with store.reading(norm.document_id, session=session) as doc:
         for heads in (from_heads, to_heads):
             if heads is not None and not all(document.has_change(doc, head) for head in heads):
                 raise InvalidHeads("Those heads are not in this norm's history")
-        old, new = document.read_text(doc, from_heads), document.read_text(doc, to_heads)
-    return from_label, to_label, old, new
+        computing = await diffs.computing(_diff_key(doc, norm, kind, from_heads, to_heads), _texts(doc, from_heads, to_heads))
+    # Awaited once the document's lock is released: writers need not wait for a diff.
+    return from_label, to_label, await computing
 
 
-def word_diff(from_label: str, to_label: str, old: str, new: str) -> DiffOut:
-    segments = text_diff.word_diff(old, new)
-    return DiffOut(
-        **{"from": from_label},
-        to=to_label,
-        segments=[{"op": segment.op, "text": segment.text} for segment in segments],
-        stats=text_diff.diff_stats(segments)._asdict(),
-    )
+def _diff_key(doc, norm: Norm, kind: str, old_heads: list[bytes] | None, new_heads: list[bytes] | None) -> DiffKey:
+    """"current" named by the heads it is at now, so that a kept diff stays true."""
+    pinned = [tuple(sorted(doc.get_heads() if heads is None else heads)) for heads in (old_heads, new_heads)]
+    return DiffKey(kind, norm.document_id, *pinned)
+
+
+def _texts(doc, old_heads: list[bytes] | None, new_heads: list[bytes] | None):
+    return lambda: (document.read_text(doc, old_heads), document.read_text(doc, new_heads))
 
 
 # --- History and authorship ---------------------------------------------------------------

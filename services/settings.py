@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     norm_max_chars: int = Field(default=1_000_000, ge=1)
     submission_max_ops: int = Field(default=100_000, ge=1)
     submission_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Diffs: the time one diff may spend aligning two texts (past it, the answer is coarser), the
+    # characters of compared texts whose diffs are kept, and the worker threads that compute them.
+    diff_seconds: float = Field(default=0.5, gt=0, le=30)
+    diff_cache_chars: int = Field(default=16_000_000, ge=0)
+    diff_workers: int = Field(default=2, ge=1, le=32)
     # A loaded document nobody has used for this long is dropped from memory.
     document_idle_seconds: float = Field(default=300, gt=0)
     # Live sync: ticket lifetime, limits per socket, and how often sockets are re-checked and rooms caught up.

@@ -11,6 +11,7 @@ from networks.router import router as networks_router
 from norms import ballots
 from norms.ballot_router import router as ballots_router
 from norms.consultation_router import router as consultations_router
+from norms.diff import DiffCache
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
 from services.accounts.router import router as accounts_router
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
         await app.state.sync_hub.stop()
         app.state.password_hashing.close()
+        app.state.diffs.close()
         await runtime.aclose()
 
     app = FastAPI(
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.taxonomy = runtime.taxonomy
     app.state.clock = runtime.clock
     app.state.clearinghouse = runtime.clearinghouse
+    app.state.diffs = DiffCache(seconds=settings.diff_seconds, max_chars=settings.diff_cache_chars, workers=settings.diff_workers)
     app.state.ballot_sweep_seconds = ballots.SWEEP_SECONDS
     app.state.sync_hub = SyncHub(settings, app.state.sessionmaker, app.state.norm_store, create_broker(settings.redis_url))
     app.state.rate_limiter = RateLimiter(settings.redis_url)

@@ -49,14 +49,14 @@ def passages(text: str, anchored: list[tuple[int, int, str]]) -> list[dict]:
     return pieces
 
 
-async def sidebar(session, store, norm: Norm, now: datetime) -> dict | None:
+async def sidebar(session, store, diffs, norm: Norm, now: datetime) -> dict | None:
     """What the norm page shows beside its text: the latest consultation and its comments mapped onto the current text."""
     found = await consultations.list_consultations(session, now, norm_id=norm.id, limit=1)
     if not found:
         return None
     consultation = found[0]
     version = await session.get(NormVersion, consultation.version_id)
-    anchors = {anchor.comment_id: anchor for anchor in await consultations.current_anchors(session, store, consultation)}
+    anchors = {anchor.comment_id: anchor for anchor in await consultations.current_anchors(session, store, diffs, consultation)}
     listed = [c for c in await consultations.comments(session, consultation.id) if not c.hidden]
     return {
         "consultation": consultation,

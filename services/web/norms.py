@@ -112,7 +112,7 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
     member = role is not None
     can_edit = member and norm.status in norms.EDITABLE
     ballot_panel = await ballot_pages.panel(session, request, norm, viewer)
-    comments = await consultation_pages.sidebar(session, store, norm, request.app.state.clock.now())
+    comments = await consultation_pages.sidebar(session, store, request.app.state.diffs, norm, request.app.state.clock.now())
     convener = role is MemberRole.convener
 
     spans: list[AuthorSpan] = []
@@ -266,8 +266,7 @@ async def diff_page(
     result = None
     error = None
     try:
-        from_label, to_label, old, new = await norms.diff(session, _store(request), norm, from_ref, to_ref)
-        result = norms.word_diff(from_label, to_label, old, new)
+        result = await norms.word_diff(session, _store(request), request.app.state.diffs, norm, from_ref, to_ref)
     except DomainError as exc:
         error = exc.detail
     context = {"network": network, "norm": norm, "versions": versions, "from_ref": from_ref, "to_ref": to_ref,

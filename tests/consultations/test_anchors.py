@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from norms.consultations import reanchor
 from tests.consultations.conftest import TEXT, affiliate
+from tests.norms.test_diff_api import _diffs_counted
 
 
 async def test_anchors_survive_edits_before_and_inside_the_passage(client, council, consultation, sign_up):
@@ -58,3 +59,26 @@ def test_edits_outside_the_passage_keep_it_exact(prefix, passage, suffix, before
     new = f"{before}{prefix} {passage} {suffix}{after}"
     state, new_start, new_end = reanchor(passage, start, start + len(passage), old, new)
     assert state == "exact" and new[new_start:new_end] == passage
+
+
+async def test_anchors_are_mapped_through_one_kept_diff_until_the_text_changes(client, council, consultation, sign_up):
+    reader = await affiliate(client, await sign_up("Reader"))
+    start = TEXT.index("ranking criteria")
+    made = await client.post(
+        f"/api/v1/consultations/{consultation['id']}/comments",
+        json={"body": "Which criteria?", "anchor": {"start": start, "end": start + 16, "quote": "ranking criteria"}},
+        headers=reader["headers"],
+    )
+    assert made.status_code == 201, made.text
+    member = council["members"][1]
+    edited = await client.post(f"/api/v1/norms/{council['norm']['id']}/edits", json={"splices": [{"index": 0, "insert": "Large "}]},
+                               headers=member["headers"])
+    assert edited.status_code == 200, edited.text
+    before = await _diffs_counted(client)
+
+    views = [(await client.get(f"/api/v1/consultations/{consultation['id']}/anchors")).json() for _ in range(3)]
+
+    assert views[0] == views[1] == views[2] and views[0][0]["start"] == start + 6
+    counted = await _diffs_counted(client)
+    assert counted.get(("words", "computed"), 0) - before.get(("words", "computed"), 0) == 1
+    assert counted.get(("words", "kept"), 0) - before.get(("words", "kept"), 0) == 2
