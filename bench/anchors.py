@@ -15,9 +15,7 @@ in Chromium (/usr/bin/chromium) and measures, in the page:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,10 +26,8 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import sync_playwright
 
-import migrations
-from bench.feeds import free_port
 from bench.machine import describe, percentile
-from bench.seed import ROOT, without_rate_limits
+from bench.seed import ROOT, serving, without_rate_limits
 
 SECRET = "bench-anchors-" + "x" * 40
 PASSWORD = "correct horse battery staple"
@@ -84,31 +80,11 @@ def main() -> None:
         raise SystemExit("bench.anchors needs the live editor's bundle: `make bundle` (Node.js and npm) builds it")
     without_rate_limits()
     print(describe())
-    with tempfile.TemporaryDirectory() as tmp:
-        database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        migrations.upgrade(database_url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        environment = os.environ | {"COGOV_DATABASE_URL": database_url, "COGOV_SECRET_KEY": SECRET, "COGOV_DATA_DIR": str(Path(tmp) / "var"),
-                                    "COGOV_BASE_URL": base, "COGOV_LOG_LEVEL": "warning"}
-        server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            with httpx.Client(base_url=base, timeout=60) as api:
-                for _ in range(300):
-                    try:
-                        if api.get("/readyz", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    time.sleep(0.1)
-                started = time.perf_counter()
-                path = seed(api, args.chars, args.comments)
-                print(f"seeding took {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            rows = measure(base + path, args)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp, serving(tmp, SECRET) as api:
+        started = time.perf_counter()
+        path = seed(api, args.chars, args.comments)
+        print(f"seeding took {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        rows = measure(str(api.base_url).rstrip("/") + path, args)
     print(f"text of {args.chars:,} characters, {args.comments} anchored comments, Chromium 1280×900, one page")
     print("| what | median | p95 |\n|---|---|---|")
     for row in rows:

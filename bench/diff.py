@@ -16,19 +16,16 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
-import migrations
 from bench.anchors import person
-from bench.feeds import free_port
 from bench.machine import describe
+from bench.seed import serving
 from norms import document
 
 SECRET = "bench-diff-" + "x" * 40
@@ -142,42 +139,22 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     print(describe())
-    with tempfile.TemporaryDirectory() as tmp:
-        database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        migrations.upgrade(database_url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        environment = os.environ | {
-            "COGOV_DATABASE_URL": database_url, "COGOV_SECRET_KEY": SECRET, "COGOV_DATA_DIR": str(Path(tmp) / "var"),
-            "COGOV_BASE_URL": base, "COGOV_LOG_LEVEL": "warning", "COGOV_RATE_LIMITS_ENABLED": "false",
-            # Seeding replaces a whole 1,000,000-character text in one edit.
-            "COGOV_MAX_BODY_BYTES": str(16 * 1024 * 1024), "COGOV_SUBMISSION_MAX_OPS": str(4_000_000),
-            "COGOV_SUBMISSION_MAX_BYTES": str(64 * 1024 * 1024), "COGOV_SQLITE_SYNCHRONOUS": "NORMAL",
-        }
-        server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            with httpx.Client(base_url=base, timeout=60) as api:
-                for _ in range(300):
-                    try:
-                        if api.get("/readyz", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    time.sleep(0.1)
-                rows = []
-                for size in sizes:
-                    started = time.perf_counter()
-                    norm_id = seed(api, size)
-                    print(f"seeding {size:,} characters took {time.perf_counter() - started:.0f} s", file=sys.stderr)
-                    poller = HealthPoller(base, args.polls_ms / 1000)
-                    try:
-                        rows += measure(api, poller, norm_id, size)
-                    finally:
-                        poller.stop()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp, serving(
+        tmp, SECRET, COGOV_RATE_LIMITS_ENABLED="false",
+        # Seeding replaces a whole 1,000,000-character text in one edit.
+        COGOV_MAX_BODY_BYTES=str(16 * 1024 * 1024), COGOV_SUBMISSION_MAX_OPS=str(4_000_000),
+        COGOV_SUBMISSION_MAX_BYTES=str(64 * 1024 * 1024), COGOV_SQLITE_SYNCHRONOUS="NORMAL",
+    ) as api:
+        rows = []
+        for size in sizes:
+            started = time.perf_counter()
+            norm_id = seed(api, size)
+            print(f"seeding {size:,} characters took {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            poller = HealthPoller(str(api.base_url).rstrip("/"), args.polls_ms / 1000)
+            try:
+                rows += measure(api, poller, norm_id, size)
+            finally:
+                poller.stop()
     print(f"COGOV_DIFF_SECONDS default ({os.environ.get('COGOV_DIFF_SECONDS', '0.5')}); one server, SQLite; times are the client's")
     print("| characters | versions | diff | first asked (computed) | asked again (kept) | answer |\n|---|---|---|---|---|---|")
     for row in rows:

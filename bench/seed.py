@@ -9,11 +9,15 @@ import asyncio
 import gzip
 import json
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import make_url
 
@@ -147,3 +151,36 @@ async def _pg(url: str, sql: str) -> None:
         await connection.execute(sql)
     finally:
         await connection.close()
+
+
+@contextmanager
+def serving(tmp: str, secret: str, **settings: str) -> Iterator[httpx.Client]:
+    """`cogov serve` on a free loopback port, on a migrated SQLite database under `tmp`, with `settings` (COGOV_…
+    variables) added to this environment; a client of it once it is ready. The server stops with the block."""
+    import migrations
+    from bench.feeds import free_port
+
+    database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+    migrations.upgrade(database_url)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    environment = os.environ | {
+        "COGOV_DATABASE_URL": database_url, "COGOV_SECRET_KEY": secret, "COGOV_DATA_DIR": str(Path(tmp) / "var"),
+        "COGOV_BASE_URL": base, "COGOV_LOG_LEVEL": "warning", **settings,
+    }
+    server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=base, timeout=60) as api:
+            for _ in range(300):
+                try:
+                    if api.get("/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            yield api
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
