@@ -5,17 +5,21 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import aiosqlite
-from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, DateTime, Dialect, MetaData, event, text
+from sqlalchemy.connectors.asyncio import AsyncIODBAPIConnection
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor, AsyncAdapt_aiosqlite_dbapi
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import _DBAPICursorDescription, _DBAPIMultiExecuteParams, _DBAPISingleExecuteParams
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -45,7 +49,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -53,13 +57,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_engine(database_url: str, *, sqlite_synchronous: str = "FULL", **kwargs) -> AsyncEngine:
+def create_engine(database_url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, full fsync (unless told NORMAL, see Settings), foreign keys and
     real transactions around reads too."""
     if sqlite_synchronous not in ("FULL", "NORMAL"):
@@ -73,7 +77,7 @@ def create_engine(database_url: str, *, sqlite_synchronous: str = "FULL", **kwar
     engine = create_async_engine(url, connect_args={"timeout": 30}, module=_ONE_TRIP_AIOSQLITE, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _configure(dbapi_connection, _record) -> None:
+    def _configure(dbapi_connection: _OneTripConnection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not pysqlite, emit BEGIN, so the "begin" hook below decides its kind.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -84,12 +88,17 @@ def create_engine(database_url: str, *, sqlite_synchronous: str = "FULL", **kwar
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection) -> None:
+    def _begin(connection: Connection) -> None:
         # Deferred: a reading session takes no lock, so a request may read while the norm store writes.
         # Sent with the transaction's first statement, in the same trip to aiosqlite's thread.
-        connection.connection.dbapi_connection.begin_pending = True
+        # The engine's DBAPI module is _ONE_TRIP_AIOSQLITE, so its connections are one-trip ones.
+        cast(_OneTripConnection, connection.connection.dbapi_connection).begin_pending = True
 
     return engine
+
+
+# What a trip's work hands back: the statement's description and its rows (sqlite3's rows, untyped).
+_TripResult = tuple[_DBAPICursorDescription | None, Sequence[Any]]
 
 
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -102,17 +111,18 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """
 
     __slots__ = ()
+    _adapt_connection: _OneTripConnection
 
-    def execute(self, operation, parameters=None) -> None:
-        def work(cursor: sqlite3.Cursor):
+    def execute(self, operation: str, parameters: _DBAPISingleExecuteParams | None = None) -> None:
+        def work(cursor: sqlite3.Cursor) -> _TripResult:
             cursor.execute(operation, () if parameters is None else parameters)
             return cursor.description, cursor.fetchall() if cursor.description else ()
 
         self.description, rows = self._adapt_connection.run(self, work)
         self._rows = deque(rows)
 
-    def executemany(self, operation, seq_of_parameters) -> None:
-        def work(cursor: sqlite3.Cursor):
+    def executemany(self, operation: str, seq_of_parameters: _DBAPIMultiExecuteParams) -> None:
+        def work(cursor: sqlite3.Cursor) -> _TripResult:
             cursor.executemany(operation, seq_of_parameters)
             return None, ()
 
@@ -122,16 +132,16 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ("begin_pending", "in_transaction")
 
-    def __init__(self, dbapi, connection) -> None:
+    def __init__(self, dbapi: AsyncAdapt_aiosqlite_dbapi, connection: AsyncIODBAPIConnection) -> None:
         super().__init__(dbapi, connection)
         self.begin_pending = False  # SQLAlchemy began a transaction whose BEGIN is not sent yet
         self.in_transaction = False  # SQLite's own word after the last trip (True when unsure)
 
-    def run(self, cursor: _OneTripCursor, work):
+    def run(self, cursor: _OneTripCursor, work: Callable[[sqlite3.Cursor], _TripResult]) -> _TripResult:
         """`work(sqlite3 cursor)` on aiosqlite's thread, after BEGIN if one is pending; sets the cursor's row id and count."""
         begin, self.begin_pending = self.begin_pending, False
 
-        def trip(connection: sqlite3.Connection):
+        def trip(connection: sqlite3.Connection) -> tuple[_TripResult, int | None, int, bool]:
             if begin:
                 connection.execute("BEGIN")
             raw = connection.cursor()
@@ -142,14 +152,16 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
         self.in_transaction = True
         try:
-            result, lastrowid, rowcount, self.in_transaction = self.await_(self._connection._execute(trip, self._connection._conn))
+            outcome: tuple[_TripResult, int | None, int, bool] = self.await_(self._connection._execute(trip, self._connection._conn))
+            result, lastrowid, rowcount, self.in_transaction = outcome
         except Exception as error:
             self._handle_exception(error)
         # As the stock cursor: a statement that returns rows reports no row id or count.
-        cursor.lastrowid, cursor.rowcount = (-1, -1) if result[0] else (lastrowid, rowcount)
+        # sqlite3 leaves lastrowid None after executemany; SQLAlchemy's cursor attribute is typed int.
+        cursor.lastrowid, cursor.rowcount = (-1, -1) if result[0] else (lastrowid, rowcount)  # type: ignore[assignment]
         return result
 
-    def cursor(self, server_side: bool = False):
+    def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         if not server_side:
             return _OneTripCursor(self)
         self.in_transaction = True
@@ -175,7 +187,7 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
 class _OneTripAiosqlite(AsyncAdapt_aiosqlite_dbapi):
     """The DBAPI module SQLAlchemy's aiosqlite dialect is given (`module=`), handing out one-trip cursors."""
 
-    def connect(self, *args, **kwargs) -> _OneTripConnection:
+    def connect(self, *args: Any, **kwargs: Any) -> _OneTripConnection:
         return _OneTripConnection(self, super().connect(*args, **kwargs)._connection)
 
 
