@@ -51,7 +51,7 @@ class RateLimiter:
 
     def __init__(self, redis_url: str | None = None, *, prefix: str = "cogov-limits") -> None:
         # In process: the synchronous storage (plain dicts, nothing tied to an event loop).
-        memory = MemoryStorage()
+        memory = self._memory_storage = MemoryStorage()
         self._memory = {"moving": in_process.MovingWindowRateLimiter(memory), "fixed": in_process.FixedWindowRateLimiter(memory)}
         self._redis: dict[str, shared.MovingWindowRateLimiter | shared.FixedWindowRateLimiter] | None = None
         if redis_url:
@@ -80,7 +80,7 @@ class RateLimiter:
             except Exception as exc:  # as in _call
                 log.warning("rate_limit.redis_unavailable", error=repr(exc))
                 self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
-        storage = self._memory["fixed"].storage
+        storage = self._memory_storage
         return storage.incr(key, expiry, amount=amount) if amount > 0 else storage.decr(key, -amount)
 
     async def hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> int | None:
