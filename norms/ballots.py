@@ -56,6 +56,10 @@ from norms.models import (
     Norm,
     NormStatus,
     NormVersion,
+    OutcomeRecord,
+    PolicyRecord,
+    TallyRecord,
+    VoteRecord,
 )
 from norms.schemas import (
     AdoptionOut,
@@ -593,7 +597,7 @@ def _summary(ballot: Ballot, electors: int, voted: int) -> BallotSummary:
     )
 
 
-def _policy_record(ballot: Ballot) -> dict:
+def _policy_record(ballot: Ballot) -> PolicyRecord:
     return {
         "charter_version": ballot.charter_version,
         "quorum": ballot.quorum,
@@ -602,13 +606,13 @@ def _policy_record(ballot: Ballot) -> dict:
     }
 
 
-def _policy_out(record: dict) -> PolicyOut:
+def _policy_out(record: PolicyRecord) -> PolicyOut:
     return PolicyOut(
         **record, quorum_value=float(Fraction(record["quorum"])), threshold_value=float(Fraction(record["threshold"]))
     )
 
 
-def _vote_record(vote) -> dict:
+def _vote_record(vote) -> VoteRecord:
     return {
         "participant_id": str(vote.participant_id),
         "name": vote.name,
@@ -622,13 +626,13 @@ def _vote_record(vote) -> dict:
     }
 
 
-def _outcome_record(outcome: signoff.Outcome) -> dict:
+def _outcome_record(outcome: signoff.Outcome) -> OutcomeRecord:
     """The verdict as JSON, fractions exact ("2/3"): what a closed ballot and an adoption keep."""
 
     def fraction(value: Fraction | None) -> str | None:
         return None if value is None else str(value)
 
-    def tally(t: signoff.Tally) -> dict:
+    def tally(t: signoff.Tally) -> TallyRecord:
         return {
             "dimension": t.dimension.value,
             "key": t.key,
@@ -654,11 +658,11 @@ def _outcome_record(outcome: signoff.Outcome) -> dict:
     }
 
 
-def _outcome_out(record: dict, taxonomy: Taxonomy) -> OutcomeOut:
+def _outcome_out(record: OutcomeRecord, taxonomy: Taxonomy) -> OutcomeOut:
     def value(text: str | None) -> float | None:
         return None if text is None else float(Fraction(text))
 
-    def tally(t: dict) -> TallyOut:
+    def tally(t: TallyRecord) -> TallyOut:
         labels = taxonomy.groups if t["dimension"] == "group" else taxonomy.regions
         return TallyOut(
             **t,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import (
     JSON,
@@ -37,6 +38,57 @@ class NormStatus(enum.StrEnum):
 
     drafting = "drafting"
     adopted = "adopted"
+
+
+class PolicyRecord(TypedDict):
+    """The sign-off policy a ballot ran under, as an adoption keeps it (fractions as text, "2/3")."""
+
+    charter_version: int
+    quorum: str
+    threshold: str
+    min_ballot_hours: int
+
+
+class TallyRecord(TypedDict):
+    """One group's or region's count as JSON, fractions exact ("2/3")."""
+
+    dimension: str
+    key: str
+    electors: int
+    voted: int
+    turnout: str | None
+    turnout_needed: int
+    approvals: str | None
+    objections: str | None
+    abstentions: str | None
+    support: str | None
+    passes: bool
+    settled: bool
+    missing: list[str]
+
+
+class OutcomeRecord(TypedDict):
+    """The sign-off rule's verdict as JSON: what a closed ballot and an adoption keep."""
+
+    adopted: bool
+    settled: bool
+    missing: list[str]
+    groups: list[TallyRecord]
+    regions: list[TallyRecord]
+
+
+class VoteRecord(TypedDict):
+    """One vote as an adoption keeps it (ids as text, times ISO 8601)."""
+
+    participant_id: str
+    name: str
+    stakeholder_group: str
+    region: str
+    organisation: str | None
+    position: str
+    reason: str | None
+    cast_at: str
+    changed_at: str | None
 
 
 def _enum(kind: type[enum.Enum], name: str) -> Enum:
@@ -179,7 +231,7 @@ class Ballot(Base):
     closed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("participants.id"))
     adopted: Mapped[bool | None] = mapped_column(Boolean)
     # The rule's verdict at closing (tallies, missing), kept as it was reached.
-    result: Mapped[dict | None] = mapped_column(JSON)
+    result: Mapped[OutcomeRecord | None] = mapped_column(JSON)
 
 
 class BallotElector(Base):
@@ -230,9 +282,9 @@ class Adoption(Base):
     title: Mapped[str] = mapped_column(String(300))
     heads: Mapped[list[str]] = mapped_column(JSON)
     text_sha256: Mapped[str] = mapped_column(String(64))
-    policy: Mapped[dict] = mapped_column(JSON)
-    tallies: Mapped[dict] = mapped_column(JSON)
-    votes: Mapped[list] = mapped_column(JSON)
+    policy: Mapped[PolicyRecord] = mapped_column(JSON)
+    tallies: Mapped[OutcomeRecord] = mapped_column(JSON)
+    votes: Mapped[list[VoteRecord]] = mapped_column(JSON)
     adopted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The adoption this one replaced; each is replaced at most once, so adoptions form one line per norm.
     supersedes_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("norm_adoptions.id"), unique=True)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from networks.models import Network
 from norms import document, outbox
 from norms.ballots import NORM_ADOPTED
-from norms.models import Adoption, Norm
+from norms.models import Adoption, Norm, VoteRecord
 from norms.store import NormStore, parse_heads
 from services.accounts.models import Participant
 from services.audit import service as audit
@@ -175,7 +175,7 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
 
 
-def approving_regions(votes: list[dict]) -> list[str]:
+def approving_regions(votes: list[VoteRecord]) -> list[str]:
     return sorted({vote["region"] for vote in votes if vote["position"] == "approve"})
 
 
