@@ -195,7 +195,7 @@ def tally(policy: Policy, electorate: Iterable[Elector], votes: Mapping[Hashable
 
 # Internals
 
-_COLUMN = {Position.approve: 1, Position.object: 2, Position.abstain: 3}
+_COLUMN: dict[Position | str, int] = {Position.approve: 1, Position.object: 2, Position.abstain: 3}
 
 
 def _column(position: Position | str) -> int:
