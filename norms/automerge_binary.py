@@ -225,7 +225,8 @@ def rle_runs(column: bytes, where: str, signed: bool = False) -> list[tuple[int,
     Automerge RLE: a positive count then one repeated value, a negative count then that
     many literal values, or 0 then a count of nulls (value None).
     """
-    reader, runs = Reader(column, 0, where), []
+    reader = Reader(column, 0, where)
+    runs: list[tuple[int, int | None]] = []
     value = reader.sleb if signed else reader.uleb
     while reader.pos < len(column):
         run = reader.sleb()
