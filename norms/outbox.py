@@ -14,14 +14,17 @@ Kinds written today: `norm.adopted` (payload: adoption, norm, network, version, 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CursorResult,
     Index,
     Integer,
     String,
     Text,
+    Update,
     or_,
     select,
     text,
@@ -49,7 +52,7 @@ class OutboxEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(80))
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)  # a JSON object; each kind's consumer knows its fields
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # How many times a worker has claimed it (a retry count for the consumer's backoff).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -66,7 +69,7 @@ class OutboxEvent(Base):
 ERROR_LENGTH = 2000
 
 
-async def emit(session: AsyncSession, kind: str, payload: dict, *, at: datetime) -> OutboxEvent:
+async def emit(session: AsyncSession, kind: str, payload: dict[str, object], *, at: datetime) -> OutboxEvent:
     """Add an event to the caller's transaction; it commits, or vanishes, with the change it announces."""
     event = OutboxEvent(kind=kind, payload=payload, created_at=at, attempts=0)
     session.add(event)
@@ -108,7 +111,8 @@ async def claim(
 
 async def complete(session: AsyncSession, event_id: int, *, worker: str, now: datetime) -> bool:
     """Mark an event handled; False when `worker` no longer holds it (its lease passed to another)."""
-    result = await session.execute(
+    result = await _execute_dml(
+        session,
         update(OutboxEvent)
         .where(OutboxEvent.id == event_id, OutboxEvent.claimed_by == worker, OutboxEvent.processed_at.is_(None))
         .values(processed_at=now)
@@ -119,7 +123,8 @@ async def complete(session: AsyncSession, event_id: int, *, worker: str, now: da
 async def fail(session: AsyncSession, event_id: int, *, worker: str, now: datetime, error: str, retry_at: datetime | None) -> bool:
     """Record that `worker` could not handle the event: it is claimed again from `retry_at`, or, when None, it is
     failed until `retry`. False when `worker` no longer holds it."""
-    result = await session.execute(
+    result = await _execute_dml(
+        session,
         update(OutboxEvent)
         .where(OutboxEvent.id == event_id, OutboxEvent.claimed_by == worker, OutboxEvent.processed_at.is_(None))
         .values(
@@ -128,6 +133,12 @@ async def fail(session: AsyncSession, event_id: int, *, worker: str, now: dateti
         )
     )
     return result.rowcount == 1
+
+
+async def _execute_dml(session: AsyncSession, statement: Update) -> CursorResult[Any]:
+    """Run an UPDATE; its result, which counts the rows it changed."""
+    # AsyncSession.execute is typed to return a plain Result, yet for DML it hands back Session.execute's CursorResult.
+    return cast(CursorResult[Any], await session.execute(statement))
 
 
 async def retry(session: AsyncSession, event_id: int, *, kinds: list[str], now: datetime) -> OutboxEvent | None:
