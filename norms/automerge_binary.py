@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
 _T = TypeVar("_T")
@@ -249,7 +249,7 @@ def boolean_runs(column: bytes, where: str) -> list[tuple[int, bool]]:
 
 
 def aligned_runs(
-    rows: int, *columns: list[tuple[int, _T]]
+    rows: int, *columns: Sequence[tuple[int, _T]]
 ) -> Iterator[tuple[int, tuple[_T | None, ...]]]:
     """Stretches of ``rows`` over which no column's value changes: (length, values).
 

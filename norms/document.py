@@ -143,7 +143,7 @@ def read_title(doc: am.Document, heads: Sequence[bytes] | None = None) -> str:
     if isinstance(value, am.ObjType):
         return doc.text(obj, _heads(heads)) if value == am.ObjType.Text else ""
     scalar_type, scalar = value
-    return scalar if scalar_type == am.ScalarType.Str else ""
+    return scalar if scalar_type == am.ScalarType.Str and isinstance(scalar, str) else ""
 
 
 def read_text(doc: am.Document, heads: Sequence[bytes] | None = None) -> str:
@@ -169,26 +169,29 @@ def check_shape(doc: am.Document) -> None:
         raise NotANormDocument(_wrong(BODY, body, "a Text object"))
 
 
-def _root_value(doc: am.Document, key: str):
+def _root_value(doc: am.Document, key: str) -> am.Value | None:
     found = doc.get(am.ROOT, key)
     return None if found is None else found[0]
 
 
-def _wrong(key: str, value, expected: str) -> str:
+def _wrong(key: str, value: am.Value | None, expected: str) -> str:
     if value is None:
         return f"`{key}` is missing (it must be {expected})"
     return f"`{key}` is {_kind(value)}; it must be {expected}"
 
 
-def _kind(value) -> str:
+def _kind(value: am.Value) -> str:
     # rc1's enums compare but do not hash.
+    kinds: list[tuple[am.ObjType | am.ScalarType, str]]
+    kind_of: am.ObjType | am.ScalarType
     if isinstance(value, am.ObjType):
+        kind_of = value
         kinds = [(am.ObjType.Map, "a map"), (am.ObjType.List, "a list"), (am.ObjType.Text, "a Text object")]
     else:
-        value = value[0]
+        kind_of = value[0]
         kinds = [(am.ScalarType.Str, "a string"), (am.ScalarType.Null, "null"), (am.ScalarType.Boolean, "a boolean"),
                  (am.ScalarType.Bytes, "bytes")]
-    return next((name for kind, name in kinds if kind == value), "a number")
+    return next((name for kind, name in kinds if kind == kind_of), "a number")
 
 
 def body_id(doc: am.Document) -> bytes | None:
@@ -231,9 +234,9 @@ def has_change(doc: am.Document, change_hash: bytes) -> bool:
 
 
 class Splice(NamedTuple):
-    """Delete ``delete`` code points at ``index``, then insert ``insert`` there."""
+    """Delete ``delete`` code points at ``start``, then insert ``insert`` there."""
 
-    index: int
+    start: int  # not `index`, which would hide tuple.index
     delete: int
     insert: str
 
@@ -255,13 +258,13 @@ def apply_splices(
     Raises ``SpliceOutOfRange`` or ``MissingDependencies`` (unknown ``base_heads``)
     before anything is changed.
     """
-    splices = [Splice(*splice) for splice in splices]
+    edits = [Splice(*splice) for splice in splices]
     on_tip = base_heads is None or set(base_heads) == set(doc.get_heads())
-    target = doc if on_tip else _fork_at(doc, base_heads)
+    target = doc if on_tip or base_heads is None else _fork_at(doc, base_heads)
     body = _body_id(target)
     if body is None:
         raise NotANormDocument("the document has no body text")
-    _check_splices(target.length(body), splices)
+    _check_splices(target.length(body), edits)
     retitle = title is not None and title != read_title(target)
 
     target.set_actor(actor)
@@ -269,7 +272,7 @@ def apply_splices(
     with target.transaction() as tx:
         if retitle:
             tx.put(am.ROOT, TITLE, am.ScalarType.Str, title)
-        for index, delete, insert in splices:
+        for index, delete, insert in edits:
             for _ in range(delete):
                 tx.delete(body, index)
             _insert_text(tx, body, index, insert)
@@ -656,7 +659,7 @@ def _count_at_least(start: int, step: int, length: int, floor: int) -> int:
         return max(0, length - first + 1)
     return max(0, min(length, (start - floor) // -step))
 
-def _element_width(value) -> int:
+def _element_width(value: am.Value) -> int:
     # Characters are one code point each; a block marker (JS splitBlock) is a map, which
     # text() renders as one U+FFFC.
     if isinstance(value, tuple) and isinstance(value[1], str):
