@@ -34,7 +34,7 @@ import automerge.core as am
 import base58
 
 from norms import automerge_binary as binary
-from norms.automerge_binary import InvalidChange
+from norms.automerge_binary import InvalidChange as InvalidChange  # re-exported: callers catch it here
 
 TITLE = "title"
 BODY = "body"

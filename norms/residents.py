@@ -38,7 +38,7 @@ from typing import Protocol
 
 import automerge.core as am
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from norms import document
@@ -270,10 +270,10 @@ class Residents:
             changes = document.split_changes(after) if after else []
         except document.InvalidChange as exc:  # stored rows are checked as written: not expected
             raise InvalidChanges(f"The stored changes do not parse: {exc}") from exc
-        heads = set(document.heads_from_hex(latest.heads)) if latest else set()
-        heads |= {change.hash for change in changes}
-        heads -= {dep for change in changes for dep in change.deps}
-        return Whole(tuple(sorted(heads)), (latest.data if latest else b"") + after)
+        tips = set(document.heads_from_hex(latest.heads)) if latest else set()
+        tips |= {change.hash for change in changes}
+        tips -= {dep for change in changes for dep in change.deps}
+        return Whole(tuple(sorted(tips)), (latest.data if latest else b"") + after)
 
     # --- Residency -----------------------------------------------------------------------
 
@@ -299,13 +299,17 @@ class Residents:
         resident = self._resident.get(document_id)
         if resident is not None:
             return resident
-        own = self._sessionmaker() if session is None else None
+        own: AsyncSession | None = None
+        if session is None:
+            own = loader = self._sessionmaker()
+        else:
+            loader = session
         try:
-            await (own or session).connection()
+            await loader.connection()
             async with self._loading:
                 resident = self._resident.get(document_id)
                 if resident is None:
-                    resident = await self._load(own or session, document_id)
+                    resident = await self._load(loader, document_id)
                     if own is not None:
                         await own.commit()  # what loading deleted (an unusable snapshot)
                         await own.close()  # before the copy is shared: the caller locks it with no wait between
@@ -338,7 +342,7 @@ class Residents:
                 if latest is None:
                     raise  # the changes alone do not load: nothing older to fall back on
                 problem = str(exc)
-            if problem is not None:
+            if latest is not None and problem is not None:  # without a snapshot, a problem was raised above
                 log.error("store.snapshot_unusable", document=document.document_url(document_id), snapshot=latest.id, reason=problem)
                 await session.execute(delete(NormSnapshot).where(NormSnapshot.id == latest.id))  # committed by the caller
                 older_than = latest.last_change_id
@@ -474,7 +478,9 @@ class Residents:
                 log.exception("store.listener_failed", document=document.document_url(stored.document_id))
 
 
-async def _stored(session: AsyncSession, document_id: bytes, older_than: int | None = None):
+async def _stored(
+    session: AsyncSession, document_id: bytes, older_than: int | None = None
+) -> tuple[Row[tuple[int, bytes, list[str], int, int]] | None, Sequence[Row[tuple[int, bytes]]]]:
     """The latest snapshot (before change `older_than` if given; None if there is none) and the changes stored after it."""
     query = (
         select(NormSnapshot.id, NormSnapshot.data, NormSnapshot.heads, NormSnapshot.last_change_id, NormSnapshot.change_count)
