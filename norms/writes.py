@@ -32,11 +32,11 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 import automerge.core as am
 import structlog
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -70,8 +70,9 @@ class Limits:
     group_commit_max: int = 256  # writes sharing one commit at most
 
 
-_NORMS = Norm.__table__
-_CHANGES = NormChange.__table__
+# Declarative classes with a __tablename__ map a Table; SQLAlchemy types __table__ as any FromClause.
+_NORMS = cast(Table, Norm.__table__)
+_CHANGES = cast(Table, NormChange.__table__)
 # A write's statements, built once: building one and computing its cache key costs more than SQLite takes to run it.
 _NORM_COLUMNS = (_NORMS.c.id, _NORMS.c.network_id, _NORMS.c.status, _NORMS.c.change_count, _NORMS.c.title)
 _THIS_NORM = _NORMS.c.document_id == bindparam("document")
@@ -79,7 +80,7 @@ _THIS_NORM = _NORMS.c.document_id == bindparam("document")
 _LOCK_NORM_SQLITE = update(_NORMS).where(_THIS_NORM).values(change_count=_NORMS.c.change_count).returning(*_NORM_COLUMNS)
 _LOCK_NORM = select(*_NORM_COLUMNS).where(_THIS_NORM).with_for_update()
 _INSERT_CHANGES = insert(_CHANGES).returning(_CHANGES.c.id)
-_INSERT_BINDINGS = insert(ActorBinding.__table__)
+_INSERT_BINDINGS = insert(cast(Table, ActorBinding.__table__))
 _SET_COUNT = update(_NORMS).where(_THIS_NORM).values(change_count=bindparam("count"))
 _SET_COUNT_AND_TITLE = update(_NORMS).where(_THIS_NORM).values(change_count=bindparam("count"), title=bindparam("new_title"))
 
@@ -168,12 +169,12 @@ class Writer:
             bind = sessionmaker.kw.get("bind")
             group_commit = bind is not None and bind.dialect.name == "sqlite"
         self._group_commit = group_commit
-        self._writers: set[asyncio.Task] = set()
+        self._writers: set[asyncio.Task[None]] = set()
         self.limits = limits
         # Bindings never change once committed, so every instance may remember them.
         self._bindings: dict[bytes, uuid.UUID] = {}
         self._queue: list[_Job] = []
-        self._committer: asyncio.Task | None = None
+        self._committer: asyncio.Task[None] | None = None
 
     # --- Creating ------------------------------------------------------------------------
 
@@ -345,7 +346,7 @@ class Writer:
                         try:
                             resident, applied = await self._write_job(session, job, round_)
                         except _RoundFailed as failed:
-                            raise failed.__cause__ from None
+                            raise failed.cause from None
                         except BaseException as exc:  # rc1's panics too: they fail only their own write
                             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit | SQLAlchemyError | OSError):
                                 raise  # the transaction itself may be broken: the whole round fails
@@ -442,7 +443,7 @@ class Writer:
                 await session.execute(_SET_COUNT_AND_TITLE, {"document": document_id, "count": change_count, "new_title": title})
             if snapshot is not None:
                 await session.execute(
-                    insert(NormSnapshot.__table__).values(
+                    insert(cast(Table, NormSnapshot.__table__)).values(
                         document_id=document_id,
                         heads=document.heads_hex(resident.doc),
                         data=snapshot,
@@ -451,7 +452,7 @@ class Writer:
                     )
                 )
         except BaseException as exc:
-            raise _RoundFailed() from exc
+            raise _RoundFailed(exc) from exc
         # Bookkeeping for later jobs of this round; if the commit fails the copy is dropped with it.
         resident.record(changes, max(ids))
         return resident, Applied(changes, document.heads_hex(resident.doc))
@@ -521,7 +522,9 @@ async def _lock_norm(session: AsyncSession, document_id: bytes) -> LockedNorm | 
     return None if row is None else LockedNorm(*row)
 
 
-def _row_values(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats: Sequence[document.ChangeStats]) -> list[dict]:
+def _row_values(
+    document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats: Sequence[document.ChangeStats]
+) -> list[dict[str, object]]:
     """`norm_changes` rows for these changes, as values for an insert."""
     return [
         {
@@ -585,5 +588,9 @@ def _check_shape(doc: am.Document) -> None:
 
 class _RoundFailed(Exception):
     """A write of a group commit failed in the database: the whole round fails (its cause is chained)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__()
+        self.cause = cause
 
 
