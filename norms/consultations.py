@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -35,7 +36,7 @@ from norms.consultation_schemas import (
     Resolution,
     Summary,
 )
-from norms.diff import DiffCache, spelled, word_diff
+from norms.diff import DiffCache, Segment, spelled, word_diff
 from norms.errors import VersionNotFound
 from norms.models import Norm, NormVersion
 from norms.schemas import PersonRef
@@ -80,7 +81,7 @@ class ClosingInvalid(InvalidInput):
 # --- Anchors -------------------------------------------------------------------------------
 
 
-def _map(segments, position: int, *, start: bool) -> int:
+def _map(segments: Sequence[Segment], position: int, *, start: bool) -> int:
     """`position` in the old text mapped into the new one; text inserted right at the boundary stays outside the passage."""
     old = new = 0
     for op, text in segments:
@@ -98,7 +99,7 @@ def _map(segments, position: int, *, start: bool) -> int:
 
 
 def reanchor(
-    quote: str, start: int, end: int, old_text: str, new_text: str, segments: list | None = None
+    quote: str, start: int, end: int, old_text: str, new_text: str, segments: list[Segment] | None = None
 ) -> tuple[str, int | None, int | None]:
     """Where the passage `old_text[start:end]` (== quote) is in `new_text`: ("exact"|"shifted"|"lost", start, end).
 
@@ -118,7 +119,7 @@ def reanchor(
     return "lost", None, None
 
 
-def _occurrences(text: str, quote: str):
+def _occurrences(text: str, quote: str) -> Iterator[int]:
     index = text.find(quote)
     while index != -1:
         yield index
@@ -144,7 +145,7 @@ async def find_comment(session: AsyncSession, comment_id: uuid.UUID) -> tuple[Co
     if comment is None:
         raise CommentNotFound(f"No comment with id {comment_id}")
     consultation = await get_consultation(session, comment.consultation_id)
-    return comment, consultation, await session.get(Norm, consultation.norm_id)
+    return comment, consultation, await session.get_one(Norm, consultation.norm_id)
 
 
 async def _require_member(session: AsyncSession, norm: Norm, participant_id: uuid.UUID) -> None:
@@ -194,7 +195,7 @@ async def open_consultation(
 
 
 async def close_consultation(session: AsyncSession, now: datetime, participant: Participant, consultation: Consultation) -> None:
-    norm = await session.get(Norm, consultation.norm_id)
+    norm = await session.get_one(Norm, consultation.norm_id)
     await _require_convener(session, norm, participant.id)
     if not is_open(consultation, now):
         return
@@ -215,8 +216,8 @@ async def add_comment(
         raise AffiliationRequired("comment on a consultation")
     start = end = quote = None
     if body.anchor is not None:
-        norm = await session.get(Norm, consultation.norm_id)
-        version = await session.get(NormVersion, consultation.version_id)
+        norm = await session.get_one(Norm, consultation.norm_id)
+        version = await session.get_one(NormVersion, consultation.version_id)
         text = await version_text(store, norm, version.heads)
         start, end = body.anchor.start, body.anchor.end
         if end > len(text):
@@ -255,6 +256,7 @@ async def resolve(session: AsyncSession, now: datetime, participant: Participant
     comment, _, norm = await find_comment(session, comment_id)
     await _require_member(session, norm, participant.id)
     if body.status == "addressed":
+        assert body.version is not None  # Resolution's validator requires it for `addressed`
         await _version(session, norm, body.version)
         comment.status, comment.addressed_in_version, comment.decline_reason = CommentStatus.addressed, body.version, None
     else:
@@ -341,14 +343,20 @@ async def views(session: AsyncSession, found: list[Consultation], now: datetime,
     if not found:
         return []
     norms = {norm.id: norm for norm in (await session.scalars(select(Norm).where(Norm.id.in_({c.norm_id for c in found})))).all()}
-    slugs = dict((await session.execute(select(Network.id, Network.slug).where(Network.id.in_({n.network_id for n in norms.values()})))).all())
-    counts = dict(
-        (await session.execute(
+    slugs = {
+        network_id: slug
+        for network_id, slug in await session.execute(
+            select(Network.id, Network.slug).where(Network.id.in_({n.network_id for n in norms.values()}))
+        )
+    }
+    counts = {
+        consultation_id: count
+        for consultation_id, count in await session.execute(
             select(ConsultationComment.consultation_id, func.count())
             .where(ConsultationComment.consultation_id.in_({c.id for c in found}), ConsultationComment.hidden.is_(False))
             .group_by(ConsultationComment.consultation_id)
-        )).all()
-    )
+        )
+    }
     people = await _people(session, {c.opened_by for c in found})
     out = []
     for c in found:
@@ -382,8 +390,8 @@ async def list_consultations(session: AsyncSession, now: datetime, *, status: st
 
 async def current_anchors(session: AsyncSession, store: NormStore, diffs: DiffCache, consultation: Consultation) -> list[CurrentAnchor]:
     """Each visible anchored comment's passage found in the norm's current text."""
-    norm = await session.get(Norm, consultation.norm_id)
-    version = await session.get(NormVersion, consultation.version_id)
+    norm = await session.get_one(Norm, consultation.norm_id)
+    version = await session.get_one(NormVersion, consultation.version_id)
     anchored = (await session.scalars(
         select(ConsultationComment).where(
             ConsultationComment.consultation_id == consultation.id, ConsultationComment.anchor_start.is_not(None),
@@ -396,6 +404,8 @@ async def current_anchors(session: AsyncSession, store: NormStore, diffs: DiffCa
     old, new = spelled(segments)
     out = []
     for c in anchored:
+        # Selected for their start; add_comment sets start, end and quote together.
+        assert c.anchor_quote is not None and c.anchor_start is not None and c.anchor_end is not None
         state, start, end = reanchor(c.anchor_quote, c.anchor_start, c.anchor_end, old, new, segments)
         out.append(CurrentAnchor(
             comment_id=c.id, state=state, start=start, end=end, quote=c.anchor_quote,
