@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from fractions import Fraction
+from typing import TypeVar
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -99,9 +100,11 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
     norm = await _lock(session, Norm, norm_id)
     if norm is None:
         raise NormNotFound(f"No norm with id {norm_id}")
-    network = await session.scalar(
-        select(Network).where(Network.id == norm.network_id).with_for_update(key_share=True).execution_options(populate_existing=True)
-    )
+    network = (
+        await session.scalars(
+            select(Network).where(Network.id == norm.network_id).with_for_update(key_share=True).execution_options(populate_existing=True)
+        )
+    ).one()
     await _require_convener(session, network, actor_id)
     if network.status is not NetworkStatus.active:
         raise NetworkNotActive(
@@ -256,8 +259,8 @@ async def close_by_convener(session: AsyncSession, clock: Clock, actor_id: uuid.
     Closing a closed ballot changes nothing and is not an error.
     """
     ballot = await _lock_ballot(session, ballot_id)
-    norm = await session.get(Norm, ballot.norm_id)
-    network = await session.get(Network, norm.network_id)
+    norm = await session.get_one(Norm, ballot.norm_id)
+    network = await session.get_one(Network, norm.network_id)
     await _require_convener(session, network, actor_id)
     if ballot.status is BallotStatus.closed:
         return
@@ -353,10 +356,16 @@ async def _close(session: AsyncSession, ballot: Ballot, *, now: datetime, reason
 
 
 async def _adopt(
-    session: AsyncSession, ballot: Ballot, record: dict, votes: Sequence, adopted_at: datetime, actor_id: uuid.UUID | None
+    session: AsyncSession,
+    ballot: Ballot,
+    record: OutcomeRecord,
+    votes: Sequence[_VoteRow],
+    adopted_at: datetime,
+    actor_id: uuid.UUID | None,
 ) -> None:
     norm = await _lock(session, Norm, ballot.norm_id)
-    version = await session.get(NormVersion, ballot.version_id)
+    assert norm is not None  # the ballot's norm (a foreign key)
+    version = await session.get_one(NormVersion, ballot.version_id)
     network_slug = await session.scalar(select(Network.slug).where(Network.id == norm.network_id))
     previous = await _adoption_in_force(session, norm.id)
     adoption = Adoption(
@@ -376,7 +385,7 @@ async def _adopt(
     norm.status = NormStatus.adopted
     norm.adopted_version = version.number
     await session.flush()
-    payload = {
+    payload: dict[str, object] = {
         "adoption_id": str(adoption.id),
         "ballot_id": str(ballot.id),
         "norm_id": str(norm.id),
@@ -399,12 +408,13 @@ async def _adopt(
 async def ballot_view(session: AsyncSession, taxonomy: Taxonomy, ballot_id: uuid.UUID) -> BallotOut:
     """The public record: version, policy, electorate, every vote, tallies, outcome and what is missing."""
     ballot = await _get_ballot(session, ballot_id)
-    norm = await session.get(Norm, ballot.norm_id)
+    norm = await session.get_one(Norm, ballot.norm_id)
     network_slug = await session.scalar(select(Network.slug).where(Network.id == norm.network_id))
-    version = await session.get(NormVersion, ballot.version_id)
+    version = await session.get_one(NormVersion, ballot.version_id)
     electorate = await _electorate(session, ballot.id)
     votes = await _votes(session, ballot.id)
     if ballot.status is BallotStatus.closed:
+        assert ballot.result is not None  # kept when it closed
         record = ballot.result
     else:
         record = _outcome_record(_tally(ballot, electorate, {vote.participant_id: vote.position for vote in votes}))
@@ -487,10 +497,19 @@ async def list_adoptions(session: AsyncSession, taxonomy: Taxonomy, norm: Norm) 
 
 # --- Internals -----------------------------------------------------------------------------
 
+# (participant_id, name, stakeholder_group, region, organisation)
+_ElectorRow = Row[tuple[uuid.UUID, str, str, str, str | None]]
+# (participant_id, name, stakeholder_group, region, organisation, position, reason, cast_at, changed_at)
+_VoteRow = Row[tuple[uuid.UUID, str, str, str, str | None, signoff.Position, str | None, datetime, datetime | None]]
 
-async def _lock(session: AsyncSession, model: type, key: uuid.UUID, *, skip_locked: bool = False):
+
+_Locked = TypeVar("_Locked", Ballot, Norm)
+
+
+async def _lock(session: AsyncSession, model: type[_Locked], key: uuid.UUID, *, skip_locked: bool = False) -> _Locked | None:
     query = select(model).where(model.id == key).with_for_update(skip_locked=skip_locked)
-    return await session.scalar(query.execution_options(populate_existing=True))
+    found = await session.scalar(query.execution_options(populate_existing=True))
+    return found
 
 
 async def _lock_ballot(session: AsyncSession, ballot_id: uuid.UUID) -> Ballot:
@@ -514,6 +533,7 @@ async def _require_convener(session: AsyncSession, network: Network, participant
 
 def _require_open(ballot: Ballot, now: datetime) -> None:
     if ballot.status is BallotStatus.closed:
+        assert ballot.closed_at is not None  # set as it closed
         raise BallotClosed(f"This ballot closed at {ballot.closed_at.isoformat()}; its result is final")
     if now >= ballot.closes_at:
         raise BallotClosed(f"Voting ended at {ballot.closes_at.isoformat()}")
@@ -529,7 +549,7 @@ async def _everyone_voted(session: AsyncSession, ballot: Ballot) -> bool:
     return voted == electors
 
 
-async def _electorate(session: AsyncSession, ballot_id: uuid.UUID) -> Sequence:
+async def _electorate(session: AsyncSession, ballot_id: uuid.UUID) -> Sequence[_ElectorRow]:
     query = (
         select(
             BallotElector.participant_id,
@@ -545,7 +565,7 @@ async def _electorate(session: AsyncSession, ballot_id: uuid.UUID) -> Sequence:
     return (await session.execute(query)).all()
 
 
-async def _votes(session: AsyncSession, ballot_id: uuid.UUID) -> Sequence:
+async def _votes(session: AsyncSession, ballot_id: uuid.UUID) -> Sequence[_VoteRow]:
     query = (
         select(
             BallotVote.participant_id,
@@ -573,10 +593,11 @@ async def _people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID,
 
 async def _adoption_in_force(session: AsyncSession, norm_id: uuid.UUID) -> Adoption | None:
     superseded = select(Adoption.supersedes_id).where(Adoption.norm_id == norm_id, Adoption.supersedes_id.is_not(None))
-    return await session.scalar(select(Adoption).where(Adoption.norm_id == norm_id, Adoption.id.not_in(superseded)))
+    found = await session.scalar(select(Adoption).where(Adoption.norm_id == norm_id, Adoption.id.not_in(superseded)))
+    return found
 
 
-def _tally(ballot: Ballot, electorate: Sequence, votes: dict) -> signoff.Outcome:
+def _tally(ballot: Ballot, electorate: Sequence[_ElectorRow], votes: Mapping[Hashable, signoff.Position | str]) -> signoff.Outcome:
     electors = [signoff.Elector(row.participant_id, row.stakeholder_group, row.region, row.organisation) for row in electorate]
     return signoff.tally(signoff.Policy.parse(ballot.quorum, ballot.threshold), electors, votes)
 
@@ -612,7 +633,7 @@ def _policy_out(record: PolicyRecord) -> PolicyOut:
     )
 
 
-def _vote_record(vote) -> VoteRecord:
+def _vote_record(vote: _VoteRow) -> VoteRecord:
     return {
         "participant_id": str(vote.participant_id),
         "name": vote.name,
