@@ -44,7 +44,8 @@ StoreDep = Annotated[NormStore, Depends(get_store)]
 
 
 def get_diffs(request: Request) -> DiffCache:
-    return request.app.state.diffs
+    diffs: DiffCache = request.app.state.diffs  # Starlette's app state is untyped; the app factory sets it
+    return diffs
 
 
 DiffsDep = Annotated[DiffCache, Depends(get_diffs)]
