@@ -139,6 +139,8 @@ async def test_a_members_form_edit_on_the_norm_page_needs_one_connection(client)
     signup = csrf((await client.get("/signup")).text)
     fields = {"csrf_token": signup, "display_name": "Form Editor", "email": "form.editor@example.org", "password": PASSWORD}
     assert (await client.post("/signup", data=fields)).status_code == 303
+    signin = {"csrf_token": csrf((await client.get("/signin")).text), "email": fields["email"], "password": PASSWORD}
+    assert (await client.post("/signin", data=signin)).status_code == 303
     token = csrf((await client.get("/me/affiliation")).text)
     await client.post("/me/affiliation", data={"csrf_token": token, "stakeholder_group": "civil_society", "country": "KE"})
     network = await client.post(
