@@ -20,7 +20,6 @@ from networks import membership
 from networks import service as networks
 from networks.errors import AffiliationRequired
 from networks.models import Network
-from norms import document
 from norms import service as norms
 from norms.consultation_models import CommentReply, CommentStatus, Consultation, ConsultationComment
 from norms.consultation_schemas import (
@@ -40,7 +39,7 @@ from norms.diff import DiffCache, Segment, spelled, word_diff
 from norms.errors import VersionNotFound
 from norms.models import Norm, NormVersion
 from norms.schemas import PersonRef
-from norms.store import NormStore, parse_heads
+from norms.store import NormStore
 from services.accounts.models import Participant
 from services.audit import service as audit
 from services.kit.errors import Conflict, InvalidInput, NotFound
@@ -163,11 +162,6 @@ async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersio
     return version
 
 
-async def version_text(store: NormStore, norm: Norm, heads: list[str]) -> str:
-    async with store.reading(norm.document_id) as doc:
-        return document.read_text(doc, parse_heads(heads))
-
-
 # --- Use cases -------------------------------------------------------------------------------
 
 
@@ -216,9 +210,8 @@ async def add_comment(
         raise AffiliationRequired("comment on a consultation")
     start = end = quote = None
     if body.anchor is not None:
-        norm = await session.get_one(Norm, consultation.norm_id)
         version = await session.get_one(NormVersion, consultation.version_id)
-        text = await version_text(store, norm, version.heads)
+        text = version.text
         start, end = body.anchor.start, body.anchor.end
         if end > len(text):
             raise AnchorInvalid(f"The anchor ends at {end}, past the end of version {version.number}'s text ({len(text)} characters)")
@@ -400,7 +393,7 @@ async def current_anchors(session: AsyncSession, store: NormStore, diffs: DiffCa
     )).all()
     if not anchored:
         return []
-    segments = (await norms.versions_diff(store, diffs, norm, parse_heads(version.heads), None)).segments
+    segments = (await norms.versions_diff(store, diffs, norm, version)).segments
     old, new = spelled(segments)
     out = []
     for c in anchored:

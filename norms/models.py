@@ -177,6 +177,8 @@ class NormVersion(Base):
     number: Mapped[int] = mapped_column(Integer)
     heads: Mapped[list[str]] = mapped_column(JSON)
     text_sha256: Mapped[str] = mapped_column(String(64))
+    # The body text at `heads`, as read when tagged: versions are read without the document.
+    text: Mapped[str] = mapped_column(Text)
     title: Mapped[str] = mapped_column(String(300))
     label: Mapped[str] = mapped_column(String(120))
     note: Mapped[str] = mapped_column(Text, default="")

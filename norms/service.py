@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -241,6 +242,7 @@ async def create_version(
         number=locked.version_count,
         heads=heads,
         text_sha256=text_sha256(text),
+        text=text,
         title=title,
         label=body.label,
         note=body.note,
@@ -274,9 +276,7 @@ async def list_versions(session: AsyncSession, norm: Norm) -> list[VersionOut]:
 
 async def version_text(session: AsyncSession, store: NormStore, norm: Norm, number: int) -> VersionText:
     version = await _version(session, norm, number)
-    async with store.reading(norm.document_id, session=session) as doc:
-        text = document.read_text(doc, parse_heads(version.heads))
-    return VersionText(**_version_out(version, await _people(session, {version.created_by})), text=text)
+    return VersionText(**_version_out(version, await _people(session, {version.created_by})), text=version.text)
 
 
 # --- Diff ---------------------------------------------------------------------------------
@@ -284,16 +284,24 @@ async def version_text(session: AsyncSession, store: NormStore, norm: Norm, numb
 _HEADS_REF = re.compile(r"^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64})*$")
 
 
-async def _resolve(session: AsyncSession, norm: Norm, ref: str) -> tuple[str, list[bytes] | None]:
-    """A version number, comma-separated heads, or "current": its label and heads (None = current)."""
+class _Point(NamedTuple):
+    """A point of history named in a diff: its label, heads (None = current) and text when stored (a version's)."""
+
+    label: str
+    heads: list[bytes] | None
+    text: str | None = None
+
+
+async def _resolve(session: AsyncSession, norm: Norm, ref: str) -> _Point:
+    """A version number, comma-separated heads, or "current"."""
     ref = ref.strip()
     if ref == "current":
-        return "current", None
+        return _Point("current", None)
     if ref.removeprefix("v").isdigit():
-        number = int(ref.removeprefix("v"))
-        return f"v{number}", parse_heads((await _version(session, norm, number)).heads)
+        version = await _version(session, norm, int(ref.removeprefix("v")))
+        return _Point(f"v{version.number}", parse_heads(version.heads), version.text)
     if _HEADS_REF.fullmatch(ref):
-        return ref, parse_heads(ref.split(","))
+        return _Point(ref, parse_heads(ref.split(",")))
     raise InvalidHeads(f"'{ref[:80]}' is not a version number, 'current', or comma-separated 64-character change hashes")
 
 
@@ -314,32 +322,35 @@ async def unified_diff(session: AsyncSession, store: NormStore, diffs: DiffCache
     return text_diff.labelled(hunks, from_label, to_label)
 
 
-async def versions_diff(store: NormStore, diffs: DiffCache, norm: Norm, old_heads: list[bytes], new_heads: list[bytes] | None) -> text_diff.WordDiff:
-    """The word diff of the text at `old_heads` to that at `new_heads` (None: the current text)."""
+async def versions_diff(store: NormStore, diffs: DiffCache, norm: Norm, old: NormVersion) -> text_diff.WordDiff:
+    """The word diff of version `old`'s text to the current text."""
+    old_point = _Point(f"v{old.number}", parse_heads(old.heads), old.text)
     async with store.reading(norm.document_id) as doc:
-        computing = await diffs.computing(_diff_key(doc, norm, "words", old_heads, new_heads), _texts(doc, old_heads, new_heads))
+        computing = await diffs.computing(_diff_key(doc, norm, "words", old_point, _Point("current", None)),
+                                          _texts(doc, old_point, _Point("current", None)))
     return await computing
 
 
 async def _diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, kind: str, from_ref: str, to_ref: str):
-    (from_label, from_heads), (to_label, to_heads) = await _resolve(session, norm, from_ref), await _resolve(session, norm, to_ref)
+    old, new = await _resolve(session, norm, from_ref), await _resolve(session, norm, to_ref)
     async with store.reading(norm.document_id, session=session) as doc:
-        for heads in (from_heads, to_heads):
-            if heads is not None and not all(document.has_change(doc, head) for head in heads):
+        for point in (old, new):
+            if point.text is None and point.heads is not None and not all(document.has_change(doc, head) for head in point.heads):
                 raise InvalidHeads("Those heads are not in this norm's history")
-        computing = await diffs.computing(_diff_key(doc, norm, kind, from_heads, to_heads), _texts(doc, from_heads, to_heads))
+        computing = await diffs.computing(_diff_key(doc, norm, kind, old, new), _texts(doc, old, new))
     # Awaited once the document's lock is released: writers need not wait for a diff.
-    return from_label, to_label, await computing
+    return old.label, new.label, await computing
 
 
-def _diff_key(doc, norm: Norm, kind: str, old_heads: list[bytes] | None, new_heads: list[bytes] | None) -> DiffKey:
+def _diff_key(doc, norm: Norm, kind: str, old: _Point, new: _Point) -> DiffKey:
     """"current" named by the heads it is at now, so that a kept diff stays true."""
-    pinned = [tuple(sorted(doc.get_heads() if heads is None else heads)) for heads in (old_heads, new_heads)]
+    pinned = [tuple(sorted(doc.get_heads() if point.heads is None else point.heads)) for point in (old, new)]
     return DiffKey(kind, norm.document_id, *pinned)
 
 
-def _texts(doc, old_heads: list[bytes] | None, new_heads: list[bytes] | None):
-    return lambda: (document.read_text(doc, old_heads), document.read_text(doc, new_heads))
+def _texts(doc, old: _Point, new: _Point):
+    # A version's stored text, not a read of the document: rc1 holds the GIL for a whole read.
+    return lambda: tuple(document.read_text(doc, point.heads) if point.text is None else point.text for point in (old, new))
 
 
 # --- History and authorship ---------------------------------------------------------------

@@ -26,10 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from networks.models import Network
-from norms import document, outbox
+from norms import outbox
 from norms.ballots import NORM_ADOPTED
-from norms.models import Adoption, Norm, VoteRecord
-from norms.store import NormStore, parse_heads
+from norms.models import Adoption, Norm, NormVersion, VoteRecord
+from norms.store import NormStore
 from services.accounts.models import Participant
 from services.audit import service as audit
 from services.audit import tree_heads
@@ -113,8 +113,10 @@ class Publisher:
             previous = None
             if adoption.supersedes_id:
                 previous = await session.scalar(select(Adoption.version_number).where(Adoption.id == adoption.supersedes_id))
-        async with self.store.reading(norm.document_id) as doc:
-            text = document.read_text(doc, parse_heads(adoption.heads))
+            version = await session.scalar(
+                select(NormVersion).where(NormVersion.norm_id == norm.id, NormVersion.number == adoption.version_number)
+            )
+        text = version.text
         if hashlib.sha256(text.encode()).hexdigest() != adoption.text_sha256:
             raise PublicationFailed(f"the text of {norm.slug} v{adoption.version_number} does not match its adoption's SHA-256")
 

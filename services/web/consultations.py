@@ -79,7 +79,7 @@ async def consultation_page(request: Request, consultation_id: uuid.UUID, sessio
     view = await consultations.view(session, consultation, now, settings.base_url)
     norm = await session.get_one(Norm, consultation.norm_id)
     version = await session.get_one(NormVersion, consultation.version_id)
-    text = await consultations.version_text(_store(request), norm, version.heads)
+    text = version.text
     listed = await consultations.comments(session, consultation.id)
     role = await membership.member_role(session, norm.network_id, viewer.participant.id if viewer.participant else None)
     versions = await norms.list_versions(session, norm)

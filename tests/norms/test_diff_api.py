@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import threading
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from norms import diff as text_diff
+from norms import document
+from norms.models import NormVersion
 from tests.norms.test_versions_api import _edit, _tag
 
 
@@ -91,3 +95,37 @@ async def test_a_pair_of_versions_is_diffed_once_and_current_by_its_heads(client
     now = (await client.get(path, params={"from": "1", "to": "current"})).json()
     assert "".join(s["text"] for s in now["segments"] if s["op"] != "delete") == "All Platforms disclose their ranking criteria."
     assert (await _diffs_counted(client)).get(("words", "computed"), 0) - before.get(("words", "computed"), 0) == 2
+
+
+async def test_a_diff_of_two_versions_and_a_version_read_their_stored_texts(app, client, network, norm, monkeypatch):
+    amina = network["members"][0]
+    await _tag(client, norm, amina, "First")
+    await _edit(client, norm, amina, (10, 7, "disclose"))
+    await _tag(client, norm, amina, "Second")
+    await _edit(client, norm, amina, (0, 0, "All "))
+    # A read of the document holds the GIL throughout (rc1): versions are answered without one.
+    reads, read_text = [], document.read_text
+
+    def recorded_read_text(*args, **kwargs):
+        reads.append(args[1:] or kwargs)
+        return read_text(*args, **kwargs)
+
+    monkeypatch.setattr(document, "read_text", recorded_read_text)
+
+    diff = await client.get(f"/api/v1/norms/{norm['id']}/diff", params={"from": "1", "to": "2"})
+    unified = await client.get(f"/api/v1/norms/{norm['id']}/diff", params={"from": "v1", "to": "v2", "format": "unified"})
+    first = await client.get(f"/api/v1/norms/{norm['id']}/versions/1")
+
+    assert diff.status_code == unified.status_code == first.status_code == 200, diff.text
+    assert "".join(s["text"] for s in diff.json()["segments"] if s["op"] != "insert") == "Platforms publish their ranking criteria."
+    assert "".join(s["text"] for s in diff.json()["segments"] if s["op"] != "delete") == "Platforms disclose their ranking criteria."
+    assert first.json()["text"] == "Platforms publish their ranking criteria."
+    assert reads == []
+    # "current" is the document's text now.
+    now = await client.get(f"/api/v1/norms/{norm['id']}/diff", params={"from": "2", "to": "current"})
+    assert "".join(s["text"] for s in now.json()["segments"] if s["op"] != "delete") == "All Platforms disclose their ranking criteria."
+    assert len(reads) == 1
+
+    async with app.state.sessionmaker() as session:
+        stored = (await session.scalars(select(NormVersion))).all()
+    assert [hashlib.sha256(version.text.encode()).hexdigest() for version in stored] == [version.text_sha256 for version in stored]
