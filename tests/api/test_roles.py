@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.cli import run_cogov
-from tests.conftest import PASSWORD
+from tests.fixtures.accounts import PASSWORD
 
 
 async def _sign_in(client, email: str) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 from services.clearinghouse import worker as clearinghouse_worker
 from tests.cli import run_cogov
-from tests.clearinghouse.conftest import adopt
+from tests.fixtures.clearinghouse import adopt
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from norms.consultations import reanchor
-from tests.consultations.conftest import TEXT, affiliate
+from tests.fixtures.accounts import affiliate
+from tests.fixtures.norms import TEXT
 
 
 async def test_anchors_survive_edits_before_and_inside_the_passage(client, council, consultation, sign_up):

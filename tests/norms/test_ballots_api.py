@@ -229,7 +229,7 @@ async def test_only_the_roster_at_opening_votes_with_the_affiliation_it_had_then
 
 
 async def test_a_charter_amended_while_a_ballot_is_open_does_not_change_its_policy(client, make_council, clock):
-    from tests.norms.conftest import COUNCIL
+    from tests.fixtures.norms import COUNCIL
 
     council = await make_council([*COUNCIL, ("Emeka", "civil_society", "NG", "Paradigm Initiative")])
     amina, bruno, chen, dana, _emeka = council["members"]

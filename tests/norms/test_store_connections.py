@@ -18,7 +18,7 @@ import pytest
 from norms import document
 from norms.store import Limits, NormStore, _lock_norm
 from services.kit.db import create_engine, create_sessionmaker
-from tests.norms.conftest import member_id
+from tests.fixtures.norms import member_id
 
 POOL_TIMEOUT = 3  # seconds a store call waits for the one connection before the pool gives up
 

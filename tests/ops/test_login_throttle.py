@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.ops.conftest import ON_SQLITE, assert_rate_limited, from_address, sign_in
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.databases import ON_SQLITE
+from tests.fixtures.ops import assert_rate_limited, from_address, sign_in
 from tests.web.test_pages import _token
 
 pytestmark = ON_SQLITE
