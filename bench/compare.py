@@ -267,7 +267,7 @@ class Cogov(Target):
             if self.database == "sqlite":
                 self.database_url = f"sqlite+aiosqlite:///{self.work}/cogov-{uuid.uuid4().hex[:6]}.db"
             else:
-                from tests.conftest import create_postgres_database
+                from tests.fixtures.databases import create_postgres_database
 
                 self.database_url = await asyncio.to_thread(create_postgres_database)
             env = {**os.environ, "COGOV_DATABASE_URL": self.database_url}
@@ -295,7 +295,7 @@ class Cogov(Target):
         if self.redis:
             self.redis.stop()
         if self.database == "postgres" and self.database_url:
-            from tests.conftest import drop_postgres_database
+            from tests.fixtures.databases import drop_postgres_database
 
             await asyncio.to_thread(drop_postgres_database, self.database_url)
 

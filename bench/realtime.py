@@ -283,7 +283,7 @@ async def main(args) -> None:
     else:
         import asyncpg  # noqa: F401
 
-        from tests.conftest import create_postgres_database
+        from tests.fixtures.databases import create_postgres_database
 
         database_url = await asyncio.to_thread(create_postgres_database)
     # The seeding signs up to 128 writers from one address in seconds: more than a deployment's sign-up limit.

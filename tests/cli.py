@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET
 
 
 def run_cogov(*args: str, database_url: str, stdin: str = "", data_dir: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -32,7 +32,7 @@ def js_available() -> bool:
 def need_js_peer() -> None:
     """Skip the calling test without the JS peer (fail under COGOV_REQUIRE_SERVICES=1)."""
     if not js_available():
-        from tests.conftest import service_unavailable
+        from tests.fixtures.environment import service_unavailable
 
         service_unavailable("Node.js with npm packages (run npm ci)")
 

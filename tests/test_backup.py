@@ -32,10 +32,11 @@ from services.realtime.client import SyncClient
 from services.settings import Settings
 from services.tables import metadata
 from tests.cli import run_cogov
-from tests.clearinghouse.conftest import adopt, worker  # noqa: F401  (fixtures shared with the clearing-house tests)
-from tests.clearinghouse.subscriber import Subscriber
-from tests.conftest import PASSWORD, TEST_SECRET, _truncate_all, service_unavailable
-from tests.norms.conftest import clock, make_council  # noqa: F401
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.clearinghouse import adopt
+from tests.fixtures.databases import truncate_all
+from tests.fixtures.environment import service_unavailable
 
 
 @pytest.fixture
@@ -45,13 +46,6 @@ def settings(database_url, tmp_path) -> Settings:
         database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path / "var", snapshot_every=4,
         allow_private_callbacks=True, callback_timeout_seconds=2, _env_file=None,
     )
-
-
-@pytest.fixture
-async def subscriber():
-    server = await Subscriber().start()
-    yield server
-    await server.stop()
 
 
 async def row_count(database_url: str) -> int:
@@ -72,7 +66,7 @@ def postgres_target(request):
     try:
         yield url
     finally:
-        asyncio.run(_truncate_all(url))
+        asyncio.run(truncate_all(url))
 
 
 def same_tables(first: Path, second: Path) -> None:
@@ -91,7 +85,7 @@ async def edit(client, norm_id: str, person: dict, index: int, insert: str, dele
     return response.json()
 
 
-async def build(client, make_council, clock, worker, subscriber, sign_up) -> dict:  # noqa: F811
+async def build(client, make_council, clock, worker, subscriber, sign_up) -> dict:
     """Networks with members, a norm several members edited, versions, an adopted ballot, a published and delivered
     clearing-house entry, a WebSub subscription, a consultation with comments. What a restore must reproduce."""
     council = await make_council()
@@ -207,7 +201,7 @@ async def live_edit(settings: Settings, person: dict, norm_url: str, norm_id: st
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_realistic_database_round_trips_from_sqlite_to_postgresql_and_back(
-    postgres_target, client, app, settings, make_council, clock, worker, subscriber, sign_up, sqlite_migrated, tmp_path  # noqa: F811
+    postgres_target, client, app, settings, make_council, clock, worker, subscriber, sign_up, sqlite_migrated, tmp_path
 ):
     made = await build(client, make_council, clock, worker, subscriber, sign_up)
     before = await observed(client, made)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_URL, TRACES, service_unavailable
+from tests.fixtures.databases import POSTGRES_URL
+from tests.fixtures.environment import TRACES, service_unavailable
 
 pytestmark = pytest.mark.bench
 

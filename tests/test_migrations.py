@@ -12,7 +12,8 @@ from alembic.migration import MigrationContext
 import migrations
 from services.kit.db import create_engine
 from services.tables import metadata
-from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, service_unavailable
+from tests.fixtures.databases import POSTGRES_URL, create_postgres_database, drop_postgres_database
+from tests.fixtures.environment import service_unavailable
 
 
 async def _drift(database_url: str) -> list:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from tests.conftest import PASSWORD, TEST_SECRET
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.app import TEST_SECRET
 
 
 async def test_register_sign_in_and_read_me(client):

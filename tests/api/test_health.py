@@ -6,7 +6,7 @@ import httpx
 
 from services.api.app import create_app
 from services.settings import Settings
-from tests.conftest import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET
 
 
 async def test_healthz_and_readyz_when_migrated(client):

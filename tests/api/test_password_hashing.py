@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.api.app import create_app
-from tests.conftest import PASSWORD
+from tests.fixtures.accounts import PASSWORD
 from tests.web.test_pages import _token
 
 # A safety net only: a hash held on the event loop (the defect) lets the test go on after this long.

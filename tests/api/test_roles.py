@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cli import run_cogov
-from tests.conftest import PASSWORD
+from tests.fixtures.accounts import PASSWORD
 
 
 def _said(stderr: str) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.norms.conftest import clock, make_council, council  # noqa: F401  (fixtures)
-
 
 def _refused(response, field: str, character: str, index: int) -> None:
     assert response.status_code == 422, response.text

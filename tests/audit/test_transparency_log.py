@@ -36,12 +36,8 @@ from services.kit.db import (
     transaction,
 )
 from tests.cli import run_cogov
-from tests.conftest import (
-    POSTGRES_URL,
-    create_postgres_database,
-    drop_postgres_database,
-    service_unavailable,
-)
+from tests.fixtures.databases import POSTGRES_URL, create_postgres_database, drop_postgres_database
+from tests.fixtures.environment import service_unavailable
 
 # --- RFC 9162 section 2.1, independently ---------------------------------------------------
 

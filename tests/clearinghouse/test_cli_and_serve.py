@@ -8,8 +8,8 @@ import json
 import pytest
 
 from services.clearinghouse import worker as clearinghouse_worker
-from tests.clearinghouse.conftest import adopt
 from tests.cli import run_cogov
+from tests.fixtures.clearinghouse import adopt
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from __future__ import annotations
 import feedparser
 
 from services.clearinghouse import signing
-from tests.clearinghouse.conftest import TEXT, adopt
 from tests.clearinghouse.test_websub import ATOM, BASE, subscribed
+from tests.fixtures.clearinghouse import adopt
+from tests.fixtures.norms import TEXT
 
 
 async def audit_actions(client, target_id: str) -> list[dict]:

@@ -7,7 +7,8 @@ import json
 import feedparser
 
 from tests.clearinghouse import jsonfeed
-from tests.clearinghouse.conftest import TEXT, adopt
+from tests.fixtures.clearinghouse import adopt
+from tests.fixtures.norms import TEXT
 
 BASE = "http://127.0.0.1:8000"
 EAST = [

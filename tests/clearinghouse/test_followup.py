@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from services.accounts import service as accounts
 from services.accounts.models import Role
 from services.kit.db import transaction
-from tests.clearinghouse.conftest import adopt
 from tests.clearinghouse.subscriber import Subscriber
 from tests.clearinghouse.test_websub import ATOM, subscribed
+from tests.fixtures.clearinghouse import adopt
 
 
 async def make_subscriber(client, app, sign_up, name: str, country: str, organisation: str) -> dict:

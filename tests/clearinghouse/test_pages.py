@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from tests.clearinghouse.conftest import TEXT
+from tests.fixtures.norms import TEXT
 
 
 def _csrf(page: str) -> str:

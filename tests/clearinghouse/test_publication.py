@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from norms.outbox import OutboxEvent
 from services.clearinghouse import signing
 from services.clearinghouse.models import FeedEntry
-from tests.clearinghouse.conftest import TEXT, adopt
+from tests.fixtures.clearinghouse import adopt
+from tests.fixtures.norms import TEXT
 
 
 async def test_an_adopted_version_is_published_as_a_signed_entry(client, app, council, clock, worker):

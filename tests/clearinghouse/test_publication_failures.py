@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select, update
 
 from norms.models import Adoption
-from tests.clearinghouse.conftest import TEXT, adopt
 from tests.clearinghouse.subscriber import Subscriber
 from tests.clearinghouse.test_pages import _csrf, as_browser
 from tests.clearinghouse.test_websub import subscribed
+from tests.fixtures.clearinghouse import adopt
+from tests.fixtures.norms import TEXT
 
 ATTEMPTS = 3
 MISMATCH = "does not match its adoption's SHA-256"

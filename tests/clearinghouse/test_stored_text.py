@@ -30,10 +30,10 @@ from services.clearinghouse.models import EntryCuration, FeedEntry, Topic
 from services.kit.db import transaction
 from services.kit.xmltext import REPLACEMENT, xml_text
 from tests.clearinghouse import jsonfeed
-from tests.clearinghouse.conftest import TEXT, adopt
 from tests.clearinghouse.test_pages import as_browser
 from tests.clearinghouse.test_websub import subscribed
-from tests.norms.conftest import member_id
+from tests.fixtures.clearinghouse import adopt
+from tests.fixtures.norms import TEXT, member_id
 
 BASE = "http://127.0.0.1:8000"
 # Characters XML 1.0 has no way to carry (C0 controls but tab, newline and return; U+FFFE), and some it can.

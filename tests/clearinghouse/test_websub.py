@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from services.clearinghouse.models import Delivery, DeliveryStatus
 from services.clearinghouse.websub import proof_for
-from tests.clearinghouse.conftest import TEXT, adopt
 from tests.clearinghouse.subscriber import Subscriber, hub_signature
+from tests.fixtures.clearinghouse import adopt
+from tests.fixtures.norms import TEXT
 
 BASE = "http://127.0.0.1:8000"
 ATOM = f"{BASE}/feeds/norms.atom"

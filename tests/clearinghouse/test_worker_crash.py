@@ -11,9 +11,9 @@ import time
 from sqlalchemy import select
 
 from services.clearinghouse.models import Delivery, DeliveryStatus
-from tests.clearinghouse.conftest import adopt
 from tests.clearinghouse.test_websub import subscribed
-from tests.conftest import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.clearinghouse import adopt
 
 SUBSCRIBERS = 8
 

@@ -1,4 +1,4 @@
-"""Consultation fixtures: the ballot tests' active council (norm tagged v1), its clock, and an open consultation."""
+"""Consultation tests: the ballot tests' active council (norm tagged v1) with an open consultation; subscribers on loopback."""
 
 from __future__ import annotations
 
@@ -6,24 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from tests.clearinghouse.conftest import adopt, council, published, settings, staff, worker  # noqa: F401
-from tests.norms.conftest import clock, make_council  # noqa: F401
-
-TEXT = "Platforms publish their ranking criteria."
-
-
-async def affiliate(client, person: dict, group: str = "government", country: str = "FR", organisation: str | None = "Ministry") -> dict:
-    response = await client.put(
-        "/api/v1/me/affiliation",
-        json={"stakeholder_group": group, "country": country, "organisation": organisation},
-        headers=person["headers"],
-    )
-    assert response.status_code == 200, response.text
-    return person
+from tests.fixtures.clearinghouse import LOOPBACK_SUBSCRIBERS
 
 
 @pytest.fixture
-async def consultation(client, council, clock) -> dict:  # noqa: F811
+def settings_overrides() -> dict:
+    return LOOPBACK_SUBSCRIBERS
+
+
+@pytest.fixture
+async def consultation(client, council, clock) -> dict:
     opened = await client.post(
         f"/api/v1/norms/{council['norm']['id']}/consultations",
         json={"version": 1, "closes_at": (clock.now() + timedelta(days=14)).isoformat(), "question": "Is this clear enough?"},

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from norms.consultations import reanchor
-from tests.consultations.conftest import TEXT, affiliate
+from tests.fixtures.accounts import affiliate
+from tests.fixtures.norms import TEXT
 from tests.norms.test_diff_api import _diffs_counted
 
 

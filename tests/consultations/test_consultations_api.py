@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.consultations.conftest import TEXT, affiliate
+from tests.fixtures.accounts import affiliate
+from tests.fixtures.norms import TEXT
 
 
 async def _comment(client, consultation, person, body="Define ranking criteria.", anchor=None):

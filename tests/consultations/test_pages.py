@@ -9,11 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.consultations.conftest import TEXT, affiliate
-from tests.web.conftest import (  # noqa: F401
-    WAIT_MS, axe_violations, browser_context_args, browser_type_launch_args, describe, live_server, new_page, open_editor, shoot,
-    sign_in,
-)
+from tests.fixtures.accounts import affiliate
+from tests.fixtures.norms import TEXT
+from tests.fixtures.web import WAIT_MS, axe_violations, describe, open_editor, shoot, sign_in
 from tests.web.test_pages import _csrf, _sign_up
 
 

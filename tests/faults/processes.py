@@ -21,7 +21,8 @@ from pathlib import Path
 import asyncpg
 
 import migrations
-from tests.conftest import TEST_SECRET, service_unavailable
+from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.environment import service_unavailable
 from tests.realtime.servers import CogovServer, RedisServer, free_port
 
 __all__ = ["CogovServer", "PrivatePostgres", "RedisServer", "Worker", "free_port", "serve"]

@@ -32,7 +32,7 @@ from services.realtime import sync_message
 from services.realtime.client import DocumentHandle, SyncClient
 from tests.clearinghouse.subscriber import Subscriber
 from tests.faults.processes import CogovServer, PrivatePostgres, RedisServer, Worker, free_port, serve
-from tests.norms.conftest import COUNCIL, COUNCIL_CHARTER
+from tests.fixtures.norms import COUNCIL, COUNCIL_CHARTER
 
 PASSWORD = "fault scenario password"
 TEXT = "Platforms publish their ranking criteria."

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from services.kit.broker import InProcessBroker, RedisBroker, create_broker
-from tests.conftest import service_unavailable
+from tests.fixtures.environment import service_unavailable
 
 REDIS_URL = os.environ.get("COGOV_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

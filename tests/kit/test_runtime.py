@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from services.kit.runtime import GEN0_THRESHOLD
-from tests.conftest import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET
 
 STARTS_THE_APP = """
 import asyncio, gc, json

@@ -10,7 +10,7 @@ import pytest
 from networks.taxonomy import TaxonomyInvalid
 from services.api.app import create_app
 from services.settings import Settings
-from tests.conftest import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET
 
 GROUPS = ["government", "private_sector", "civil_society", "technical_academic", "intergovernmental"]
 REGIONS = ["africa", "asia_pacific", "eastern_europe", "latin_america_caribbean", "western_europe_others"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.networks.conftest import NETWORK
+from tests.fixtures.networks import NETWORK
 
 DEFAULT_GROUPS = ["government", "private_sector", "civil_society", "technical_academic"]
 

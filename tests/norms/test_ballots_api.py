@@ -10,8 +10,7 @@ from sqlalchemy import select, text, update
 from networks.models import Network, NetworkStatus
 from norms import ballots
 from norms.outbox import OutboxEvent
-
-TEXT = "Platforms publish their ranking criteria."
+from tests.fixtures.norms import COUNCIL, TEXT
 
 
 def later(clock, **units) -> str:
@@ -229,8 +228,6 @@ async def test_only_the_roster_at_opening_votes_with_the_affiliation_it_had_then
 
 
 async def test_a_charter_amended_while_a_ballot_is_open_does_not_change_its_policy(client, make_council, clock):
-    from tests.norms.conftest import COUNCIL
-
     council = await make_council([*COUNCIL, ("Emeka", "civil_society", "NG", "Paradigm Initiative")])
     amina, bruno, chen, dana, _emeka = council["members"]
     ballot = await opened(client, council, clock)

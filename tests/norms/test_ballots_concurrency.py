@@ -12,7 +12,7 @@ from norms import ballots
 from norms.models import Adoption
 from norms.outbox import OutboxEvent
 from services.api.app import create_app
-from tests.norms.conftest import COUNCIL
+from tests.fixtures.norms import COUNCIL
 
 pytestmark = pytest.mark.parametrize(
     "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True

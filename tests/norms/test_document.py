@@ -9,13 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from norms import document
-from norms.document import (
-    InvalidChange,
-    InvalidDocumentId,
-    MissingDependencies,
-    SpliceOutOfRange,
-)
-from tests.conftest import load_trace
+from norms.document import InvalidChange, InvalidDocumentId, MissingDependencies, SpliceOutOfRange
+from tests.fixtures.environment import load_trace
 from tests.jspeer import js_create, js_edit, need_js_peer
 
 ALICE = bytes.fromhex("a1" * 16)

@@ -13,7 +13,7 @@ from norms import document
 from norms.errors import AttributionRefused, UnknownDependencies
 from norms.models import NormChange
 from norms.store import Limits, NormStore
-from tests.norms.conftest import member_id
+from tests.fixtures.norms import member_id
 
 
 async def _peers(store: NormStore, document_id: bytes, count: int) -> list:

@@ -14,8 +14,9 @@ from norms import document
 from norms.models import Norm, NormChange, NormSnapshot
 from norms.store import Limits, NormStore
 from services.settings import Settings
-from tests.conftest import TEST_SECRET, load_trace
-from tests.norms.conftest import member_id
+from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.environment import load_trace
+from tests.fixtures.norms import member_id
 
 OCTETS = {"content-type": "application/octet-stream"}
 

@@ -20,8 +20,8 @@ from norms import document
 from norms.store import Limits, NormStore
 from norms.writes import _lock_norm
 from services.kit.db import create_engine, create_sessionmaker
-from tests.conftest import PASSWORD
-from tests.norms.conftest import member_id
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.norms import member_id
 
 POOL_TIMEOUT = 3  # seconds a store call waits for the one connection before the pool gives up
 

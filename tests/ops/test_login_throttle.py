@@ -10,8 +10,10 @@ import pytest
 import redis.asyncio as redis
 
 from services.api.app import create_app
-from tests.conftest import PASSWORD, service_unavailable
-from tests.ops.conftest import ON_SQLITE, assert_rate_limited, from_address, sign_in
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.databases import ON_SQLITE
+from tests.fixtures.environment import service_unavailable
+from tests.fixtures.ops import assert_rate_limited, from_address, sign_in
 from tests.ops.test_rate_limits import REDIS_URL
 from tests.web.test_pages import _token
 

@@ -11,7 +11,7 @@ import structlog
 import websockets
 
 from services.kit import logging as kit_logging
-from tests.ops.conftest import ON_SQLITE
+from tests.fixtures.databases import ON_SQLITE
 from tests.realtime.servers import CogovServer
 
 pytestmark = ON_SQLITE

@@ -14,9 +14,10 @@ from pydantic import SecretStr
 
 from services.api.app import create_app
 from services.settings import SettingsError
-from tests.clearinghouse.conftest import adopt
 from tests.clearinghouse.test_websub import subscribed
-from tests.ops.conftest import ON_SQLITE, samples, scrape, value
+from tests.fixtures.clearinghouse import adopt
+from tests.fixtures.databases import ON_SQLITE
+from tests.fixtures.ops import samples, scrape, value
 from tests.realtime.servers import close_of
 from tests.realtime.test_hostile_input import _joined
 

@@ -13,8 +13,11 @@ from pydantic import ValidationError
 
 from services.api.app import create_app
 from services.settings import Settings
-from tests.conftest import PASSWORD, TEST_SECRET, service_unavailable
-from tests.ops.conftest import ON_SQLITE, assert_rate_limited, from_address
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.databases import ON_SQLITE
+from tests.fixtures.environment import service_unavailable
+from tests.fixtures.ops import assert_rate_limited, from_address
 
 REDIS_URL = os.environ.get("COGOV_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SETTINGS = {"rate_limit_auth": "4/minute", "rate_limit_writes": "3/minute"}

@@ -11,8 +11,8 @@ import pytest
 
 from services.api.app import create_app
 from services.settings import Settings
-from tests.conftest import PASSWORD
-from tests.ops.conftest import ON_SQLITE
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.databases import ON_SQLITE
 
 
 async def _app(settings: Settings, **update):

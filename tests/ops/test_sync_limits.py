@@ -10,7 +10,8 @@ import uuid
 import pytest
 import websockets
 
-from tests.ops.conftest import ON_SQLITE, scrape, value
+from tests.fixtures.databases import ON_SQLITE
+from tests.fixtures.ops import scrape, value
 from tests.realtime.servers import close_of
 
 SETTINGS = {"sync_max_sockets_per_participant": 2, "sync_anonymous_per_address": 3}

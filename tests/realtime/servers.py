@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import websockets
 
-from tests.conftest import TEST_SECRET, service_unavailable
+from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.environment import service_unavailable
 
 
 async def close_of(socket: websockets.ClientConnection, timeout: float = 10) -> tuple[int | None, str]:

@@ -11,7 +11,7 @@ import websockets
 
 from services.realtime import tickets
 from services.realtime.client import DocumentUnavailable, SyncClient, SyncError
-from tests.conftest import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET
 
 ORIGINAL = "Platforms publish their ranking criteria."
 

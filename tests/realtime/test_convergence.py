@@ -17,7 +17,7 @@ import os
 
 from norms import document
 from norms.store import topological
-from tests.conftest import load_trace
+from tests.fixtures.environment import load_trace
 
 FULL = os.environ.get("COGOV_FULL_TRACE") == "1"
 PREFIX = 3000

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from norms.document import document_url
 from services.accounts.models import Participant, Role
 from services.realtime.client import DocumentHandle
-from tests.conftest import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from datetime import timedelta
 from starlette.routing import Mount, WebSocketRoute
 
 from services.web.session import CSRF_COOKIE, CSRF_HEADER, FLASH_COOKIE, SESSION_COOKIE, _mac
-from tests.conftest import PASSWORD
-from tests.security.conftest import ON_SQLITE
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.databases import ON_SQLITE
 from tests.security.world import ROLES, sign_in
 
 pytestmark = ON_SQLITE

@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.security.conftest import ON_SQLITE
+from tests.fixtures.databases import ON_SQLITE
 from tests.security.world import sign_in
 
 pytestmark = ON_SQLITE

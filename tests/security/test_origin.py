@@ -9,8 +9,8 @@ import websockets
 
 from services.realtime.client import SyncClient
 from services.settings import Settings
-from tests.conftest import TEST_SECRET
-from tests.security.conftest import ON_SQLITE
+from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.databases import ON_SQLITE
 
 pytestmark = ON_SQLITE
 

@@ -21,8 +21,8 @@ from norms import document
 from norms.models import NormChange
 from services.realtime import sync_message
 from services.realtime.client import SyncClient
+from tests.fixtures.databases import ON_SQLITE
 from tests.realtime.servers import CogovServer, close_of
-from tests.security.conftest import ON_SQLITE
 
 pytestmark = ON_SQLITE
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.conftest import PASSWORD
-from tests.security.conftest import ON_SQLITE
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.databases import ON_SQLITE
 
 pytestmark = ON_SQLITE
 

@@ -14,8 +14,8 @@ import shutil
 from structlog.testing import CapturingLogger
 
 from services.realtime import connection as connection_module
+from tests.fixtures.databases import ON_SQLITE
 from tests.jspeer import ROOT, need_js_peer
-from tests.security.conftest import ON_SQLITE
 
 PRESENCE_PEER = ROOT / "tests" / "js" / "presence-peer.mjs"
 

@@ -25,7 +25,7 @@ from structlog.testing import CapturingLogger
 
 from services.realtime import connection as connection_module
 from services.realtime import hub as hub_module
-from tests.security.conftest import ON_SQLITE
+from tests.fixtures.databases import ON_SQLITE
 from tests.security.frames import mutate, valid_messages
 
 pytestmark = ON_SQLITE

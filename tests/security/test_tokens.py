@@ -17,7 +17,7 @@ import pytest
 from services.accounts.security import issue_token
 from services.realtime import tickets
 from services.realtime.client import SyncClient, SyncError
-from tests.security.conftest import ON_SQLITE
+from tests.fixtures.databases import ON_SQLITE
 
 pytestmark = ON_SQLITE
 

@@ -12,8 +12,8 @@ from datetime import timedelta
 from services.accounts import service as accounts
 from services.accounts.models import Role
 from services.kit.db import transaction
-from tests.clearinghouse.conftest import adopt
-from tests.conftest import PASSWORD
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.clearinghouse import adopt
 
 ROLES = ("anonymous", "participant", "member", "convener", "staff", "subscriber", "admin")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import SCREENSHOTS, WAIT_MS, axe_violations, describe, shoot, sign_in
+from tests.fixtures.web import SCREENSHOTS, WAIT_MS, axe_violations, describe, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 

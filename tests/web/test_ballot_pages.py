@@ -10,8 +10,7 @@ from datetime import timedelta
 
 import httpx
 
-from tests.conftest import PASSWORD
-from tests.norms.conftest import clock, council, make_council  # noqa: F401  (fixtures)
+from tests.fixtures.accounts import PASSWORD
 
 
 def _csrf(html: str) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import axe_violations, describe, open_editor, shoot, sign_in
+from tests.fixtures.web import axe_violations, describe, open_editor, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 

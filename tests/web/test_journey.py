@@ -8,8 +8,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
-from tests.web.conftest import WAIT_MS, open_editor, shoot, sign_in
+from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.web import WAIT_MS, open_editor, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 

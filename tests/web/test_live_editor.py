@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import WAIT_MS, open_editor, shoot, sign_in
+from tests.fixtures.web import WAIT_MS, open_editor, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 

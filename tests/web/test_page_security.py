@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.norms.conftest import COUNCIL, COUNCIL_CHARTER
-from tests.web.conftest import WAIT_MS, open_editor, sign_in
+from tests.fixtures.norms import COUNCIL, COUNCIL_CHARTER
+from tests.fixtures.web import WAIT_MS, open_editor, sign_in
 
 pytestmark = pytest.mark.browser
 

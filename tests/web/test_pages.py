@@ -11,7 +11,7 @@ import pytest
 from services.web import demo
 from services.web.norms import PALETTE
 from services.web.templating import STATIC_DIR
-from tests.conftest import PASSWORD
+from tests.fixtures.accounts import PASSWORD
 
 
 def _csrf(html: str) -> str:

@@ -16,7 +16,7 @@ from norms.outbox import OutboxEvent
 from services.accounts import service as accounts
 from services.accounts.models import Role
 from services.kit.db import create_engine, create_sessionmaker, transaction
-from tests.web.conftest import WAIT_MS, axe_violations, describe, shoot, sign_in
+from tests.fixtures.web import WAIT_MS, axe_violations, describe, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 
