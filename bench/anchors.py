@@ -46,7 +46,11 @@ def person(api: httpx.Client, name: str, group: str) -> dict:
 
 
 def seed(api: httpx.Client, chars: int, comments: int) -> str:
-    convener, member, reader = person(api, "Convener", "civil_society"), person(api, "Member", "private_sector"), person(api, "Reader", "government")
+    convener, member, reader = (
+        person(api, "Convener", "civil_society"),
+        person(api, "Member", "private_sector"),
+        person(api, "Reader", "government"),
+    )
     body = {"name": "Bench network", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."}
     slug = api.post("/api/v1/networks", json=body, headers=convener["headers"]).json()["slug"]
     assert api.post(f"/api/v1/networks/{slug}/join", headers=member["headers"]).status_code == 201
@@ -57,13 +61,17 @@ def seed(api: httpx.Client, chars: int, comments: int) -> str:
     norm = norm.json()
     assert api.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "v1"}, headers=convener["headers"]).status_code == 201
     closes = (datetime.now(UTC) + timedelta(days=14)).isoformat()
-    consultation = api.post(f"/api/v1/norms/{norm['id']}/consultations", json={"version": 1, "closes_at": closes, "question": "?"},
-                            headers=convener["headers"]).json()
+    consultation = api.post(
+        f"/api/v1/norms/{norm['id']}/consultations", json={"version": 1, "closes_at": closes, "question": "?"}, headers=convener["headers"]
+    ).json()
     step = max(len(text) // comments, 20)
     for n in range(comments):
         start = n * step
-        made = api.post(f"/api/v1/consultations/{consultation['id']}/comments",
-                        json={"body": f"Comment {n}", "anchor": {"start": start, "end": start + 12}}, headers=reader["headers"])
+        made = api.post(
+            f"/api/v1/consultations/{consultation['id']}/comments",
+            json={"body": f"Comment {n}", "anchor": {"start": start, "end": start + 12}},
+            headers=reader["headers"],
+        )
         assert made.status_code == 201, made.text
     return f"/networks/{slug}/norms/{norm['slug']}"
 
@@ -99,8 +107,11 @@ def measure(url: str, args) -> list[str]:
         for _ in range(3):
             started = time.perf_counter()
             page.goto(url)
-            page.wait_for_function(f"() => document.querySelectorAll('#editor .cm-anchored').length > 0 && "
-                                   f"window.cogovEditor && window.cogovEditor.anchors.places.size === {args.comments}", timeout=120_000)
+            page.wait_for_function(
+                f"() => document.querySelectorAll('#editor .cm-anchored').length > 0 && "
+                f"window.cogovEditor && window.cogovEditor.anchors.places.size === {args.comments}",
+                timeout=120_000,
+            )
             loads.append(time.perf_counter() - started)
         resolves = page.evaluate(
             """(runs) => {

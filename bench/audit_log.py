@@ -42,13 +42,23 @@ def make_events(count: int) -> tuple[list[dict], list[bytes]]:
     actions = ["ballot.vote_cast", "norm.version_tagged", "network.member_joined", "clearinghouse.topics_set"]
     for seq in range(1, count + 1):
         event = AuditEvent(
-            seq=seq, created_at=start + timedelta(seconds=seq * 7), actor_id=None, action=actions[seq % len(actions)],
-            target_type="ballot", target_id=str(uuid.UUID(int=seq)), payload={"position": "approve", "group": "civil_society", "n": seq},
+            seq=seq,
+            created_at=start + timedelta(seconds=seq * 7),
+            actor_id=None,
+            action=actions[seq % len(actions)],
+            target_type="ballot",
+            target_id=str(uuid.UUID(int=seq)),
+            payload={"position": "approve", "group": "civil_society", "n": seq},
             prev_hash=prev,
         )
         event.hash = prev = audit.chain_hash(prev, audit.event_body(event))
         leaves.append(merkle.leaf_hash(audit.leaf_bytes(event)))
-        rows.append({column: getattr(event, column) for column in ("seq", "created_at", "actor_id", "action", "target_type", "target_id", "payload", "prev_hash", "hash")})
+        rows.append(
+            {
+                column: getattr(event, column)
+                for column in ("seq", "created_at", "actor_id", "action", "target_type", "target_id", "payload", "prev_hash", "hash")
+            }
+        )
     return rows, leaves
 
 
@@ -58,12 +68,14 @@ async def seed(sessionmaker, rows: list[dict], leaves: list[bytes]) -> None:
     for table, batch in ((AuditEvent, rows), (AuditTreeNode, nodes)):
         for start in range(0, len(batch), 5000):
             async with transaction(sessionmaker) as session:
-                await session.execute(table.__table__.insert(), batch[start:start + 5000])
+                await session.execute(table.__table__.insert(), batch[start : start + 5000])
 
 
 def summary(name: str, times: list[float]) -> str:
-    return (f"  {name}: median {statistics.median(times):.2f} ms, p95 {percentile(times, 95):.2f} ms, "
-            f"max {max(times):.2f} ms ({len(times)} runs)")
+    return (
+        f"  {name}: median {statistics.median(times):.2f} ms, p95 {percentile(times, 95):.2f} ms, "
+        f"max {max(times):.2f} ms ({len(times)} runs)"
+    )
 
 
 async def timed(runs: int, make):
@@ -110,6 +122,7 @@ async def run_backend(name: str, url: str, events: int, samples: int, rng: rando
 
     app = create_app(settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+
         async def api_inclusion():
             size = rng.randint(1, events)
             response = await client.get("/api/v1/audit/proofs/inclusion", params={"seq": rng.randint(1, size), "tree_size": size})
@@ -144,8 +157,10 @@ async def run_backend(name: str, url: str, events: int, samples: int, rng: rando
     assert report.intact, report.breaks[:3]
     memory = merkle.MemoryTree(report.leaves)
     memory.consistency_proof(events // 2, memory.size)
-    print(f"  cogov audit verify's work (walk, recompute every leaf, compare the stored tree, one consistency proof): "
-          f"{time.perf_counter() - started:.1f} s for {report.events:,} events")
+    print(
+        f"  cogov audit verify's work (walk, recompute every leaf, compare the stored tree, one consistency proof): "
+        f"{time.perf_counter() - started:.1f} s for {report.events:,} events"
+    )
     await engine.dispose()
 
 
@@ -154,7 +169,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--postgres", default=os.environ.get("COGOV_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--postgres", default=os.environ.get("COGOV_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     rng = random.Random(args.seed)

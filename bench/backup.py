@@ -95,7 +95,10 @@ def main() -> None:
                     size = archive.stat().st_size / 2**20
                     rows.append(f"| {changes:,} | {command} | {backend} | {seconds:.1f} s | {size:.0f} MiB | {peak:.0f} MiB |")
                     print(rows[-1], file=sys.stderr)
-                loaded = {label: asyncio.run(load_once(url, document_id.hex()))["length"] for label, url in (("source", source), ("restored", back))}
+                loaded = {
+                    label: asyncio.run(load_once(url, document_id.hex()))["length"]
+                    for label, url in (("source", source), ("restored", back))
+                }
                 assert loaded["source"] == loaded["restored"] == len(trace["endContent"]), loaded
     print(f"Machine: {describe()}")
     print("| change rows | command | database | time | archive | peak RSS |")

@@ -152,8 +152,13 @@ async def node(command: str, config: dict, work: Path, timeout: float = 900, sta
     path = work / f"{command}-{uuid.uuid4().hex[:8]}.json"
     path.write_text(json.dumps(config))
     process = await asyncio.create_subprocess_exec(
-        "node", str(REFERENCE / "peers.mjs"), command, str(path),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(work / f"{path.name}.stderr", "wb"),
+        "node",
+        str(REFERENCE / "peers.mjs"),
+        command,
+        str(path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=open(work / f"{path.name}.stderr", "wb"),
     )
     try:
         if command == "run":
@@ -224,7 +229,8 @@ class Reference(Target):
         self.storage.mkdir(exist_ok=True)
         self.process = subprocess.Popen(
             ["node", str(REFERENCE / "server.mjs"), str(self.port), str(self.storage)],
-            stdout=subprocess.PIPE, stderr=open(self.work / "reference.log", "ab"),
+            stdout=subprocess.PIPE,
+            stderr=open(self.work / "reference.log", "ab"),
         )
         line = await asyncio.to_thread(self.process.stdout.readline)
         if not line.startswith(b"listening"):
@@ -252,7 +258,9 @@ class Reference(Target):
 
 class Cogov(Target):
     def __init__(self, work: Path, database: str, instances: int) -> None:
-        super().__init__(f"CoGov {'SQLite' if database == 'sqlite' else 'PostgreSQL'}{', 2 instances + Redis' if instances > 1 else ''}", work)
+        super().__init__(
+            f"CoGov {'SQLite' if database == 'sqlite' else 'PostgreSQL'}{', 2 instances + Redis' if instances > 1 else ''}", work
+        )
         self.database, self.instances = database, instances
         self.database_url = ""
         self.servers: list[CogovServer] = []
@@ -271,7 +279,9 @@ class Cogov(Target):
 
                 self.database_url = await asyncio.to_thread(create_postgres_database)
             env = {**os.environ, "COGOV_DATABASE_URL": self.database_url}
-            await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "services.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
+            await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "services.cli", "db", "upgrade"], env=env, check=True, capture_output=True
+            )
         if self.instances > 1 and self.redis is None:
             self.redis = await RedisServer().start()
         self.servers = []
@@ -314,13 +324,24 @@ class Cogov(Target):
             token = (await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
             group, country = GROUPS[i % len(GROUPS)]
-            await http.put("/api/v1/me/affiliation", json={"stakeholder_group": group, "country": country, "organisation": f"Org {i}"}, headers=headers)
+            await http.put(
+                "/api/v1/me/affiliation", json={"stakeholder_group": group, "country": country, "organisation": f"Org {i}"}, headers=headers
+            )
             if self.slug:
                 (await http.post(f"/api/v1/networks/{self.slug}/join", headers=headers)).raise_for_status()
             else:
-                network = (await http.post("/api/v1/networks", json={
-                    "name": f"Bench {run}", "issue": "Benchmarking live sync.", "aims": "Measure.", "intended_outcome": "Figures.",
-                }, headers=headers)).json()
+                network = (
+                    await http.post(
+                        "/api/v1/networks",
+                        json={
+                            "name": f"Bench {run}",
+                            "issue": "Benchmarking live sync.",
+                            "aims": "Measure.",
+                            "intended_outcome": "Figures.",
+                        },
+                        headers=headers,
+                    )
+                ).json()
                 self.slug = network["slug"]
             self.tokens.append(token)
 
@@ -330,7 +351,9 @@ class Cogov(Target):
             founder = {"Authorization": f"Bearer {self.tokens[0]}"}
             urls = []
             for i in range(count):
-                response = await http.post(f"/api/v1/networks/{self.slug}/norms", json={"title": f"Bench {i}", "text": "Start."}, headers=founder)
+                response = await http.post(
+                    f"/api/v1/networks/{self.slug}/norms", json={"title": f"Bench {i}", "text": "Start."}, headers=founder
+                )
                 response.raise_for_status()
                 urls.append(response.json()["url"])
         return urls
@@ -341,9 +364,19 @@ class Cogov(Target):
         async with httpx.AsyncClient(base_url=self.base, timeout=60) as http:
             await self._members(http, min(writers, 8))
         servers = self.servers
-        return ([{"ticket": {"api": f"http://127.0.0.1:{servers[i % len(servers)].port}", "token": self.tokens[i % len(self.tokens)],
-                             "sync": servers[i % len(servers)].sync_url}} for i in range(writers)],
-                [servers[(i + 1) % len(servers)].sync_url for i in range(readers)])
+        return (
+            [
+                {
+                    "ticket": {
+                        "api": f"http://127.0.0.1:{servers[i % len(servers)].port}",
+                        "token": self.tokens[i % len(self.tokens)],
+                        "sync": servers[i % len(servers)].sync_url,
+                    }
+                }
+                for i in range(writers)
+            ],
+            [servers[(i + 1) % len(servers)].sync_url for i in range(readers)],
+        )
 
 
 # --- Live scenarios (S1, S2, S3, S5) ------------------------------------------------------------
@@ -352,7 +385,9 @@ class Cogov(Target):
 WARMUP_SECONDS = 3.0
 
 
-async def live(target: Target, documents: int, writers: int, readers: int, rate: float, seconds: float, window: float | None = None) -> dict:
+async def live(
+    target: Target, documents: int, writers: int, readers: int, rate: float, seconds: float, window: float | None = None
+) -> dict:
     """DOCUMENTS documents, each with WRITERS writers typing RATE edits/s and READERS readers.
 
     Writers start typing WARMUP_SECONDS before the measured period (Node compiling Automerge's
@@ -370,8 +405,13 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
     start = asyncio.get_running_loop().create_future()
     readies = [asyncio.Event() for _ in range(CLIENT_PROCESSES)]
     jobs = [
-        node("run", {"peers": peers[p::CLIENT_PROCESSES], "seconds": seconds, "rate": rate, "settle": settle, "warmup": WARMUP_SECONDS},
-             target.work, timeout=2 * seconds + len(peers) + 900, started=(readies[p], start))
+        node(
+            "run",
+            {"peers": peers[p::CLIENT_PROCESSES], "seconds": seconds, "rate": rate, "settle": settle, "warmup": WARMUP_SECONDS},
+            target.work,
+            timeout=2 * seconds + len(peers) + 900,
+            started=(readies[p], start),
+        )
         for p in range(CLIENT_PROCESSES)
     ]
     running = asyncio.gather(*jobs)
@@ -422,12 +462,20 @@ async def live(target: Target, documents: int, writers: int, readers: int, rate:
     last = [ms for t, ms in latencies if t >= start_ms + (seconds - window) * 1000]
     client_cpu = sum(result["cpuSeconds"] for result in results)
     return {
-        "edits": sum(map(len, measured.values())), "offered": round(len(sent) * rate * seconds), "accepted_per_s": len(accepted) / seconds,
-        "deliveries": len(values), "expected": expected,
-        "p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
-        "first_p99": percentile(first, 99), "last_p99": percentile(last, 99),
-        "cpu_per_1000": 1000 * cpu / len(values) if values else float("nan"), "server_cpu_percent": 100 * cpu / elapsed,
-        "rss_mib": peak / 2**20, "client_cpu_percent": 100 * client_cpu / elapsed,
+        "edits": sum(map(len, measured.values())),
+        "offered": round(len(sent) * rate * seconds),
+        "accepted_per_s": len(accepted) / seconds,
+        "deliveries": len(values),
+        "expected": expected,
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "first_p99": percentile(first, 99),
+        "last_p99": percentile(last, 99),
+        "cpu_per_1000": 1000 * cpu / len(values) if values else float("nan"),
+        "server_cpu_percent": 100 * cpu / elapsed,
+        "rss_mib": peak / 2**20,
+        "client_cpu_percent": 100 * client_cpu / elapsed,
         "errors": [error for result in results for error in result["errors"]],
     }
 
@@ -445,10 +493,19 @@ async def paper(edits_per_change: int, work: Path) -> dict:
 
         _doc, made = document.create("The paper", "", os.urandom(16))
         created.write_bytes(made[0])
-        result = await node("generate", {
-            "trace": str(TRACE), "created": str(created), "editsPerChange": edits_per_change,
-            "changesOut": str(changes), "snapshotOut": str(snapshot), "snapshotEvery": SNAPSHOT_EVERY,
-        }, work, timeout=1800)
+        result = await node(
+            "generate",
+            {
+                "trace": str(TRACE),
+                "created": str(created),
+                "editsPerChange": edits_per_change,
+                "changesOut": str(changes),
+                "snapshotOut": str(snapshot),
+                "snapshotEvery": SNAPSHOT_EVERY,
+            },
+            work,
+            timeout=1800,
+        )
         meta.write_text(json.dumps(result))
     return {**json.loads(meta.read_text()), "created": created, "changes_file": changes, "snapshot": snapshot}
 
@@ -467,8 +524,14 @@ def read_changes(path: Path) -> list[bytes]:
 
 async def seed_paper(target: Target, trace: dict) -> str:
     if isinstance(target, Reference):
-        return (await node("seed", {"url": target.url, "created": str(trace["created"]), "changes": str(trace["changes_file"]),
-                                    "length": trace["length"]}, target.work, timeout=1800))["url"]
+        return (
+            await node(
+                "seed",
+                {"url": target.url, "created": str(trace["created"]), "changes": str(trace["changes_file"]), "length": trace["length"]},
+                target.work,
+                timeout=1800,
+            )
+        )["url"]
     assert isinstance(target, Cogov)
     from sqlalchemy import select
 
@@ -482,7 +545,9 @@ async def seed_paper(target: Target, trace: dict) -> str:
     async with sessionmaker() as session:
         network = await session.scalar(select(Network).where(Network.slug == target.slug))
     snapshots = {trace["snapshotAt"]: trace["snapshot"].read_bytes()} if trace["snapshotAt"] else {}
-    document_id = await store_norm(sessionmaker, network.founded_by, network.id, trace["created"].read_bytes(), read_changes(trace["changes_file"]), snapshots)
+    document_id = await store_norm(
+        sessionmaker, network.founded_by, network.id, trace["created"].read_bytes(), read_changes(trace["changes_file"]), snapshots
+    )
     await engine.dispose()
     return document.document_url(document_id)
 
@@ -499,9 +564,14 @@ async def cold_joins(target: Target, edits_per_change: int, joins: int) -> dict:
     cpu = cpu_seconds(target.pids) - cpu_before
     seconds = result["seconds"]
     return {
-        "changes": trace["changes"] + 1, "seed_seconds": seeded, "first": seconds[0] * 1000,
-        "p50": percentile(seconds, 50) * 1000, "p95": percentile(seconds, 95) * 1000,
-        "cpu_per_join": cpu / len(seconds), "rss_mib": rss_bytes(target.pids) / 2**20, "errors": result["errors"],
+        "changes": trace["changes"] + 1,
+        "seed_seconds": seeded,
+        "first": seconds[0] * 1000,
+        "p50": percentile(seconds, 50) * 1000,
+        "p95": percentile(seconds, 95) * 1000,
+        "cpu_per_join": cpu / len(seconds),
+        "rss_mib": rss_bytes(target.pids) / 2**20,
+        "errors": result["errors"],
     }
 
 
@@ -512,13 +582,16 @@ def reference_packages() -> None:
     """Node.js and the stock automerge-repo packages the peers and the reference server run on, installed
     with npm (as `make bench` does) when missing; exits naming what to install when that cannot be done."""
     if shutil.which("node") is None:
-        raise SystemExit("bench.compare runs its peers and the reference server on Node.js: install `node` and `npm` "
-                         "(apt-get install nodejs npm)")
+        raise SystemExit(
+            "bench.compare runs its peers and the reference server on Node.js: install `node` and `npm` (apt-get install nodejs npm)"
+        )
     if (REFERENCE / "node_modules" / ".package-lock.json").is_file():
         return
     if shutil.which("npm") is None:
-        raise SystemExit(f"bench.compare needs the packages of {REFERENCE.relative_to(ROOT)}: install `npm`, or run "
-                         f"`npm ci --prefix {REFERENCE.relative_to(ROOT)}` where npm is")
+        raise SystemExit(
+            f"bench.compare needs the packages of {REFERENCE.relative_to(ROOT)}: install `npm`, or run "
+            f"`npm ci --prefix {REFERENCE.relative_to(ROOT)}` where npm is"
+        )
     print(f"# installing the reference packages: npm ci --prefix {REFERENCE.relative_to(ROOT)}", flush=True)
     subprocess.run(["npm", "ci", "--prefix", str(REFERENCE), "--no-audit", "--no-fund", "--loglevel=error"], check=True)
 
@@ -566,14 +639,18 @@ async def run_target(target: Target, durations: Durations, scenarios: set[str], 
 
 def emit(target: Target, scenario: str, f: dict) -> None:
     if scenario.startswith("S4"):
-        text = (f"{f['changes']:,} changes, seeded in {f['seed_seconds']:.0f} s; join to full text: first {f['first']:.0f} ms, "
-                f"p50 {f['p50']:.0f} ms, p95 {f['p95']:.0f} ms; server CPU {f['cpu_per_join']:.2f} s per join, RSS {f['rss_mib']:.0f} MiB")
+        text = (
+            f"{f['changes']:,} changes, seeded in {f['seed_seconds']:.0f} s; join to full text: first {f['first']:.0f} ms, "
+            f"p50 {f['p50']:.0f} ms, p95 {f['p95']:.0f} ms; server CPU {f['cpu_per_join']:.2f} s per join, RSS {f['rss_mib']:.0f} MiB"
+        )
     else:
         typed = f" of {f['offered']} offered (the clients fell behind)" if f["edits"] < 0.98 * f["offered"] else ""
-        text = (f"{f['edits']} edits{typed} ({f['accepted_per_s']:.1f}/s accepted), {f['deliveries']:,} of {f['expected']:,} deliveries; "
-                f"p50 {f['p50']:.1f} ms, p95 {f['p95']:.1f} ms, p99 {f['p99']:.1f} ms (first {f['first_p99']:.1f}, last {f['last_p99']:.1f}); "
-                f"server {f['cpu_per_1000']:.2f} CPU s per 1,000 deliveries ({f['server_cpu_percent']:.0f}% of a core), "
-                f"peak RSS {f['rss_mib']:.0f} MiB; clients {f['client_cpu_percent']:.0f}% of a core")
+        text = (
+            f"{f['edits']} edits{typed} ({f['accepted_per_s']:.1f}/s accepted), {f['deliveries']:,} of {f['expected']:,} deliveries; "
+            f"p50 {f['p50']:.1f} ms, p95 {f['p95']:.1f} ms, p99 {f['p99']:.1f} ms (first {f['first_p99']:.1f}, last {f['last_p99']:.1f}); "
+            f"server {f['cpu_per_1000']:.2f} CPU s per 1,000 deliveries ({f['server_cpu_percent']:.0f}% of a core), "
+            f"peak RSS {f['rss_mib']:.0f} MiB; clients {f['client_cpu_percent']:.0f}% of a core"
+        )
     errors = f.get("errors") or []
     print(f"{target.name} {scenario}: {text}" + (f"; {len(errors)} client errors, e.g. {errors[0][:200]}" if errors else ""), flush=True)
 
@@ -694,8 +771,9 @@ async def main(args) -> None:
     if not args.no_write:
         d = durations
         (add_full_run if args.full else write_section)(
-            ("" if args.full else f"{SECTION}\n\n") +
-            f"`python -m bench.compare {' '.join(sys.argv[1:])}`".replace(" `", "`") + " (its docstring gives the method). "
+            ("" if args.full else f"{SECTION}\n\n")
+            + f"`python -m bench.compare {' '.join(sys.argv[1:])}`".replace(" `", "`")
+            + " (its docstring gives the method). "
             f"{machine_before} at the start. "
             f"{'Full' if args.full else 'Quick'} run: S1 {d.s1:.0f} s, S2 {d.s2:.0f} s, S3 {d.s3_step:.0f} s per step of 8 writers, "
             f"S4 {d.s4_joins} joins per layout ({', '.join(f'{k} edit(s) per change' for k in d.s4_layouts)}), "
@@ -704,8 +782,7 @@ async def main(args) -> None:
             f"{priority}Peers: stock automerge-repo 2.5.6 clients in 2 Node processes on the same 2 cores. "
             "The reference forwards at most one sync message per document per peer every 100 ms (automerge-repo's "
             "sync throttle), and the stock clients throttle theirs the same way for both servers. "
-            f"Wall time per configuration: {'; '.join(notes)}.\n\n{text}\n"
-            + (f"\nFailed: {'; '.join(FAILURES)}.\n" if FAILURES else "")
+            f"Wall time per configuration: {'; '.join(notes)}.\n\n{text}\n" + (f"\nFailed: {'; '.join(FAILURES)}.\n" if FAILURES else "")
         )
 
 

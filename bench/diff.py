@@ -29,7 +29,55 @@ from bench.seed import serving
 from norms import document
 
 SECRET = "bench-diff-" + "x" * 40
-WORDS = ["the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "they", "you", "were", "her", "she", "there", "one", "all", "we", "their", "been", "has", "more", "if", "will", "would", "who", "so", "no"]
+WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "he",
+    "this",
+    "are",
+    "or",
+    "his",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "they",
+    "you",
+    "were",
+    "her",
+    "she",
+    "there",
+    "one",
+    "all",
+    "we",
+    "their",
+    "been",
+    "has",
+    "more",
+    "if",
+    "will",
+    "would",
+    "who",
+    "so",
+    "no",
+]
 
 
 def text(size: int, rng: random.Random) -> str:
@@ -70,8 +118,13 @@ def seed(api: httpx.Client, size: int) -> str:
     norm = api.post(f"/api/v1/networks/{slug}/norms", json={"title": "Bench norm", "text": v1}, headers=convener["headers"], timeout=900)
     assert norm.status_code == 201, norm.text
     norm_id = norm.json()["id"]
-    edit = lambda splices: api.post(f"/api/v1/norms/{norm_id}/edits", json={"splices": splices}, headers=convener["headers"], timeout=900)
-    tag = lambda label: api.post(f"/api/v1/norms/{norm_id}/versions", json={"label": label}, headers=convener["headers"])
+
+    def edit(splices: list) -> httpx.Response:
+        return api.post(f"/api/v1/norms/{norm_id}/edits", json={"splices": splices}, headers=convener["headers"], timeout=900)
+
+    def tag(label: str) -> httpx.Response:
+        return api.post(f"/api/v1/norms/{norm_id}/versions", json={"label": label}, headers=convener["headers"])
+
     assert tag("v1").status_code == 201
     assert (edited := edit(realistic_edits(v1, rng))).status_code == 200, edited.text
     assert tag("v2").status_code == 201
@@ -80,7 +133,12 @@ def seed(api: httpx.Client, size: int) -> str:
     doc = document.load(api.get(f"/api/v1/norms/{norm_id}/automerge").content)
     other = text(size, random.Random(-size))
     made = document.apply_splices(doc, os.urandom(16), [(0, 0, other), (len(other), len(document.read_text(doc)), "")])
-    uploaded = api.post(f"/api/v1/norms/{norm_id}/automerge", content=b"".join(made), headers=convener["headers"] | {"Content-Type": "application/octet-stream"}, timeout=900)
+    uploaded = api.post(
+        f"/api/v1/norms/{norm_id}/automerge",
+        content=b"".join(made),
+        headers=convener["headers"] | {"Content-Type": "application/octet-stream"},
+        timeout=900,
+    )
     assert uploaded.status_code == 200, uploaded.text
     assert api.get(f"/api/v1/norms/{norm_id}").json()["text"] == other
     assert tag("v3").status_code == 201
@@ -139,12 +197,19 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     print(describe())
-    with tempfile.TemporaryDirectory() as tmp, serving(
-        tmp, SECRET, COGOV_RATE_LIMITS_ENABLED="false",
-        # Seeding replaces a whole 1,000,000-character text in one edit.
-        COGOV_MAX_BODY_BYTES=str(16 * 1024 * 1024), COGOV_SUBMISSION_MAX_OPS=str(4_000_000),
-        COGOV_SUBMISSION_MAX_BYTES=str(64 * 1024 * 1024), COGOV_SQLITE_SYNCHRONOUS="NORMAL",
-    ) as api:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serving(
+            tmp,
+            SECRET,
+            COGOV_RATE_LIMITS_ENABLED="false",
+            # Seeding replaces a whole 1,000,000-character text in one edit.
+            COGOV_MAX_BODY_BYTES=str(16 * 1024 * 1024),
+            COGOV_SUBMISSION_MAX_OPS=str(4_000_000),
+            COGOV_SUBMISSION_MAX_BYTES=str(64 * 1024 * 1024),
+            COGOV_SQLITE_SYNCHRONOUS="NORMAL",
+        ) as api,
+    ):
         rows = []
         for size in sizes:
             started = time.perf_counter()

@@ -36,7 +36,9 @@ TYPING = 1 / 6
 
 SCENARIOS = {
     "kill-api": lambda pg, work: scenarios.kill_api_instances(pg, work, instances=3, peers=5, edits=1000, kills=20, pause=TYPING),
-    "restart-postgres": lambda pg, work: scenarios.restart_database(pg, work, peers=5, edits=1000, restarts=5, down_seconds=2.0, pause=TYPING),
+    "restart-postgres": lambda pg, work: scenarios.restart_database(
+        pg, work, peers=5, edits=1000, restarts=5, down_seconds=2.0, pause=TYPING
+    ),
     "stop-redis": lambda pg, work: scenarios.stop_redis(pg, work, peers=5, edits=400, down_seconds=60.0, pause=TYPING),
     "kill-worker": lambda pg, work: scenarios.kill_worker(pg, work, subscribers=50, adoptions=10, kills=20, delay=0.1, concurrency=4),
     "subscriber-down": lambda pg, work: scenarios.subscriber_down(pg, work, subscribers=20, adoptions=5, down_seconds=600),
@@ -77,7 +79,9 @@ async def main(names: list[str], sizes: dict) -> None:
             with tempfile.TemporaryDirectory(prefix=f"cogov-faults-{name}-") as work:
                 started = time.monotonic()
                 outcome = await sizes[name](postgres, Path(work))
-                print(f"{name}: {time.monotonic() - started:.0f} s, load average now {describe().rsplit('load average ', 1)[1]}", flush=True)
+                print(
+                    f"{name}: {time.monotonic() - started:.0f} s, load average now {describe().rsplit('load average ', 1)[1]}", flush=True
+                )
                 print(table([outcome]).splitlines()[-1], flush=True)
                 outcomes.append(outcome)
     finally:

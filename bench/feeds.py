@@ -92,22 +92,40 @@ async def seed(settings: Settings, entries: int, pending: int) -> list[dict]:
             await call("POST", "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
             token = (await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()["access_token"]
             person = {"headers": {"Authorization": f"Bearer {token}"}}
-            await call("PUT", "/api/v1/me/affiliation", person, json={"stakeholder_group": group, "country": country, "organisation": organisation})
+            await call(
+                "PUT", "/api/v1/me/affiliation", person, json={"stakeholder_group": group, "country": country, "organisation": organisation}
+            )
             members.append(person)
-        network = await call("POST", "/api/v1/networks", members[0], json={
-            "name": "Platform Transparency Council", "issue": "Recommender systems shape public debate.",
-            "aims": "Voluntary transparency norms.", "intended_outcome": "Norms platforms adopt.", "charter": CHARTER,
-        })
+        network = await call(
+            "POST",
+            "/api/v1/networks",
+            members[0],
+            json={
+                "name": "Platform Transparency Council",
+                "issue": "Recommender systems shape public debate.",
+                "aims": "Voluntary transparency norms.",
+                "intended_outcome": "Norms platforms adopt.",
+                "charter": CHARTER,
+            },
+        )
         for person in members[1:]:
             await call("POST", f"/api/v1/networks/{network['slug']}/join", person)
 
         ballots = []
         for n in range(entries + pending):
-            norm = await call("POST", f"/api/v1/networks/{network['slug']}/norms", members[0],
-                              json={"title": f"Recommender transparency {n + 1}", "text": norm_text(n)})
+            norm = await call(
+                "POST",
+                f"/api/v1/networks/{network['slug']}/norms",
+                members[0],
+                json={"title": f"Recommender transparency {n + 1}", "text": norm_text(n)},
+            )
             await call("POST", f"/api/v1/norms/{norm['id']}/versions", members[0], json={"label": "For sign-off"})
-            ballot = await call("POST", f"/api/v1/norms/{norm['id']}/ballots", members[0],
-                                json={"version": 1, "closes_at": (clock.now() + timedelta(days=30)).isoformat()})
+            ballot = await call(
+                "POST",
+                f"/api/v1/norms/{norm['id']}/ballots",
+                members[0],
+                json={"version": 1, "closes_at": (clock.now() + timedelta(days=30)).isoformat()},
+            )
             voters = members if n < entries else members[:-1]
             for person in voters:
                 await call("PUT", f"/api/v1/ballots/{ballot['id']}/vote", person, json={"position": "approve"})
@@ -209,10 +227,15 @@ async def push(base: str, ballots: list[dict], subscribers: int) -> list[tuple[f
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             for n in range(subscribers):
-                response = await client.post("/websub", data={
-                    "hub.mode": "subscribe", "hub.topic": f"{base}/feeds/norms.atom", "hub.callback": f"http://127.0.0.1:{port}/s{n}",
-                    "hub.secret": f"secret-{n}",
-                })
+                response = await client.post(
+                    "/websub",
+                    data={
+                        "hub.mode": "subscribe",
+                        "hub.topic": f"{base}/feeds/norms.atom",
+                        "hub.callback": f"http://127.0.0.1:{port}/s{n}",
+                        "hub.secret": f"secret-{n}",
+                    },
+                )
                 assert response.status_code == 202, response.text
             while receiver.verified < subscribers:
                 await asyncio.sleep(0.05)
@@ -220,7 +243,9 @@ async def push(base: str, ballots: list[dict], subscribers: int) -> list[tuple[f
             for ballot in ballots:
                 receiver.arrived.clear()
                 started = time.perf_counter()
-                response = await client.put(f"/api/v1/ballots/{ballot['id']}/vote", json={"position": "approve"}, headers=ballot["last_voter"]["headers"])
+                response = await client.put(
+                    f"/api/v1/ballots/{ballot['id']}/vote", json={"position": "approve"}, headers=ballot["last_voter"]["headers"]
+                )
                 assert response.status_code == 200 and response.json()["adopted"], response.text
                 while len(receiver.arrived) < subscribers:
                     await asyncio.sleep(0.005)
@@ -248,11 +273,19 @@ def run(database_url: str, data_dir: Path, args) -> list[str]:
     print(f"  seeding took {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
     environment = os.environ | {
-        "COGOV_DATABASE_URL": database_url, "COGOV_SECRET_KEY": SECRET, "COGOV_DATA_DIR": str(data_dir), "COGOV_BASE_URL": base,
-        "COGOV_ALLOW_PRIVATE_CALLBACKS": "1", "COGOV_LOG_LEVEL": "warning",
+        "COGOV_DATABASE_URL": database_url,
+        "COGOV_SECRET_KEY": SECRET,
+        "COGOV_DATA_DIR": str(data_dir),
+        "COGOV_BASE_URL": base,
+        "COGOV_ALLOW_PRIVATE_CALLBACKS": "1",
+        "COGOV_LOG_LEVEL": "warning",
     }
-    server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             try:
@@ -277,7 +310,9 @@ def run(database_url: str, data_dir: Path, args) -> list[str]:
             rows.append(f"| Atom feed, {args.entries} entries, {label} | {args.clients} | {rate:,.0f} req/s | {p99} | {tool} |")
         latencies = asyncio.run(push(base, ballots, args.subscribers))
         for n, (first, last) in enumerate(latencies, start=1):
-            rows.append(f"| adoption {n} → feed at {args.subscribers} WebSub subscribers | — | first {first:.2f} s, all {last:.2f} s | — | — |")
+            rows.append(
+                f"| adoption {n} → feed at {args.subscribers} WebSub subscribers | — | first {first:.2f} s, all {last:.2f} s | — | — |"
+            )
         return rows
     finally:
         server.terminate()
@@ -299,8 +334,11 @@ def main() -> None:
     print(describe())
     print(f"backend: {args.backend}; one `cogov serve` process, its worker polling every second")
     if not shutil.which("wrk"):
-        print("wrk not found: an httpx load generator in this process runs instead, and tops out before the server does "
-              "(apt-get install wrk for the server's own figures)", file=sys.stderr)
+        print(
+            "wrk not found: an httpx load generator in this process runs instead, and tops out before the server does "
+            "(apt-get install wrk for the server's own figures)",
+            file=sys.stderr,
+        )
     rows = ["| what | concurrent clients | result | p99 latency | load generator |", "|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         if args.backend == "sqlite":

@@ -89,8 +89,14 @@ def main() -> None:
             database = work / f"{uuid.uuid4().hex}.db"
             shutil.copyfile(template, database)
             settings = Settings(
-                database_url=f"sqlite+aiosqlite:///{database}", secret_key=SECRET, data_dir=work, log_level="warning",
-                rate_limit_writes=limits, rate_limit_auth=limits, _env_file=None, **options,
+                database_url=f"sqlite+aiosqlite:///{database}",
+                secret_key=SECRET,
+                data_dir=work,
+                log_level="warning",
+                rate_limit_writes=limits,
+                rate_limit_auth=limits,
+                _env_file=None,
+                **options,
             )
             timings, scrapes = asyncio.run(_writes(settings, args.requests))
             print(f"| {label} | {percentile(timings, 50):.2f} | {percentile(timings, 95):.2f} | {percentile(scrapes, 50):.2f} |")

@@ -185,25 +185,42 @@ async def _seed(base: str, writers: int) -> tuple[str, list[str]]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         for i in range(max(writers, 3)):
             email = f"writer{i}-{run}@bench.example"
-            assert (await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": f"Writer {i}"})).status_code == 202
+            assert (
+                await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": f"Writer {i}"})
+            ).status_code == 202
             token = (await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()["access_token"]
             group, country = GROUPS[i % len(GROUPS)]
             headers = {"Authorization": f"Bearer {token}"}
-            await http.put("/api/v1/me/affiliation", json={"stakeholder_group": group, "country": country, "organisation": f"Org {i}"}, headers=headers)
+            await http.put(
+                "/api/v1/me/affiliation", json={"stakeholder_group": group, "country": country, "organisation": f"Org {i}"}, headers=headers
+            )
             tokens.append(token)
         founder = {"Authorization": f"Bearer {tokens[0]}"}
-        network = (await http.post("/api/v1/networks", json={
-            "name": f"Bench {run}", "issue": "Benchmarking live sync.", "aims": "Measure.", "intended_outcome": "Figures.",
-        }, headers=founder)).json()
+        network = (
+            await http.post(
+                "/api/v1/networks",
+                json={
+                    "name": f"Bench {run}",
+                    "issue": "Benchmarking live sync.",
+                    "aims": "Measure.",
+                    "intended_outcome": "Figures.",
+                },
+                headers=founder,
+            )
+        ).json()
         for token in tokens[1:]:
             await http.post(f"/api/v1/networks/{network['slug']}/join", headers={"Authorization": f"Bearer {token}"})
-        norm = (await http.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": "Bench", "text": "Start."}, headers=founder)).json()
+        norm = (
+            await http.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": "Bench", "text": "Start."}, headers=founder)
+        ).json()
     return norm["url"], tokens[:writers]
 
 
 async def _tickets(base: str, tokens: list[str]) -> list[str]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        return [(await http.post("/api/v1/sync/tickets", headers={"Authorization": f"Bearer {token}"})).json()["ticket"] for token in tokens]
+        return [
+            (await http.post("/api/v1/sync/tickets", headers={"Authorization": f"Bearer {token}"})).json()["ticket"] for token in tokens
+        ]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -213,7 +230,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def scenario(servers, base: str, writers: int, readers: int, rate: float, seconds: float, processes: int = 2, light: bool = False) -> dict:
+async def scenario(
+    servers, base: str, writers: int, readers: int, rate: float, seconds: float, processes: int = 2, light: bool = False
+) -> dict:
     doc_url, tokens = await _seed(base, writers)
     tickets = await _tickets(base, tokens)
     sync_urls = [server.sync_url for server in servers]
@@ -224,8 +243,17 @@ async def scenario(servers, base: str, writers: int, readers: int, rate: float, 
     for p in range(processes):
         job = multiprocessing.get_context("spawn").Process(
             target=_peers_process,
-            args=(sync_urls[p % len(sync_urls):] + sync_urls[: p % len(sync_urls)], doc_url, writer_specs[p::processes],
-                  readers // processes + (1 if p < readers % processes else 0), rate, start_at, seconds, light, queue),
+            args=(
+                sync_urls[p % len(sync_urls) :] + sync_urls[: p % len(sync_urls)],
+                doc_url,
+                writer_specs[p::processes],
+                readers // processes + (1 if p < readers % processes else 0),
+                rate,
+                start_at,
+                seconds,
+                light,
+                queue,
+            ),
         )
         job.start()
         jobs.append(job)
@@ -252,11 +280,19 @@ async def scenario(servers, base: str, writers: int, readers: int, rate: float, 
     first = [lat * 1000 for t, lat in latencies if t < start_at + 60]
     last = [lat * 1000 for t, lat in latencies if t >= start_at + seconds - 60]
     return {
-        "writers": writers, "readers": readers, "seconds": seconds,
-        "edits": len(sent), "edits_per_s": len(sent) / seconds, "deliveries": len(values),
-        "p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
-        "first_minute_p99": percentile(first, 99), "last_minute_p99": percentile(last, 99),
-        "server_cpu_percent": 100 * cpu / seconds, "server_peak_rss_mib": peak_rss / 2**20,
+        "writers": writers,
+        "readers": readers,
+        "seconds": seconds,
+        "edits": len(sent),
+        "edits_per_s": len(sent) / seconds,
+        "deliveries": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "first_minute_p99": percentile(first, 99),
+        "last_minute_p99": percentile(last, 99),
+        "server_cpu_percent": 100 * cpu / seconds,
+        "server_peak_rss_mib": peak_rss / 2**20,
         "errors": sum(len(result["errors"]) for result in results),
     }
 
@@ -267,7 +303,11 @@ def _print(name: str, figures: dict) -> None:
         f"{figures['edits']} edits ({figures['edits_per_s']:.1f}/s accepted), {figures['deliveries']} deliveries; "
         f"latency p50 {figures['p50']:.1f} ms, p95 {figures['p95']:.1f} ms, p99 {figures['p99']:.1f} ms; "
         f"server CPU {figures['server_cpu_percent']:.0f}%, peak RSS {figures['server_peak_rss_mib']:.0f} MiB"
-        + (f"; first-minute p99 {figures['first_minute_p99']:.1f} ms, last-minute p99 {figures['last_minute_p99']:.1f} ms" if figures["seconds"] >= 120 else "")
+        + (
+            f"; first-minute p99 {figures['first_minute_p99']:.1f} ms, last-minute p99 {figures['last_minute_p99']:.1f} ms"
+            if figures["seconds"] >= 120
+            else ""
+        )
         + (f"; {figures['errors']} peer errors" if figures["errors"] else ""),
         flush=True,
     )
@@ -293,8 +333,11 @@ async def main(args) -> None:
     redis = await RedisServer().start() if args.instances > 1 else None
     servers = [await CogovServer(database_url, work, redis.url if redis else None, port=free_port()).start() for _ in range(args.instances)]
     base = f"http://127.0.0.1:{servers[0].port}"
-    print(f"# {describe()} · database {args.database}, {args.instances} instance(s){' behind Redis' if redis else ''}; "
-          f"peers in 2 client processes on the same machine", flush=True)
+    print(
+        f"# {describe()} · database {args.database}, {args.instances} instance(s){' behind Redis' if redis else ''}; "
+        f"peers in 2 client processes on the same machine",
+        flush=True,
+    )
     try:
         if "1" in args.scenario:
             _print("(1)", await scenario(servers, base, 1, args.readers, 1 / 0.3, args.seconds, light=args.light_readers))
@@ -322,7 +365,10 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=float, default=2, help="length of scenario 2")
     parser.add_argument("--writers", type=int, default=8, help="writers scenario 3 starts with (then 8 more each round)")
     parser.add_argument("--readers", type=int, default=50, help="readers in scenarios 1 and 2")
-    parser.add_argument("--light-readers", action="store_true",
-                        help="readers that record arrivals and acknowledge heads without an Automerge replica of their own "
-                             "(the writers stay full peers): the server's delivery, without the readers' own rc1 work")
+    parser.add_argument(
+        "--light-readers",
+        action="store_true",
+        help="readers that record arrivals and acknowledge heads without an Automerge replica of their own "
+        "(the writers stay full peers): the server's delivery, without the readers' own rc1 work",
+    )
     asyncio.run(main(parser.parse_args()))

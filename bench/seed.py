@@ -50,8 +50,10 @@ def paper_trace(edits: int | None = None) -> dict:
     """The paper trace (259,778 single-character edits); with `edits`, only its first `edits` edits and the
     text they make. Exits with where to put the trace when it is missing."""
     if not TRACE.is_file():
-        raise SystemExit(f"The paper trace is not at {TRACE}: set COGOV_TRACES_DIR to the folder holding "
-                         "automerge-paper.json.gz (../shared/data/traces beside the repository).")
+        raise SystemExit(
+            f"The paper trace is not at {TRACE}: set COGOV_TRACES_DIR to the folder holding "
+            "automerge-paper.json.gz (../shared/data/traces beside the repository)."
+        )
     with gzip.open(TRACE, "rt") as handle:
         trace = json.load(handle)
     if edits is None:
@@ -91,15 +93,23 @@ async def owner_and_network(sessionmaker) -> tuple[uuid.UUID, uuid.UUID]:
     async with sessionmaker() as session:
         session.add(Participant(id=owner, email=f"{owner}@bench.invalid", display_name="Bench", password_hash="-"))
         await session.flush()
-        network = Network(slug=f"bench-{owner.hex[:8]}", name="Bench", issue="-", aims="-", intended_outcome="-",
-                          membership_policy=MembershipPolicy.open, founded_by=owner)
+        network = Network(
+            slug=f"bench-{owner.hex[:8]}",
+            name="Bench",
+            issue="-",
+            aims="-",
+            intended_outcome="-",
+            membership_policy=MembershipPolicy.open,
+            founded_by=owner,
+        )
         session.add(network)
         await session.commit()
         return owner, network.id
 
 
-async def store_norm(sessionmaker, owner: uuid.UUID, network_id: uuid.UUID, created: bytes, changes: list[bytes],
-                     snapshots: dict[int, bytes]) -> bytes:
+async def store_norm(
+    sessionmaker, owner: uuid.UUID, network_id: uuid.UUID, created: bytes, changes: list[bytes], snapshots: dict[int, bytes]
+) -> bytes:
     """Store a norm with these changes and snapshots as the store would have written them; its document id."""
     document_id = document.new_document_id()
     parsed = document.split_changes(created) + [change for data in changes for change in document.split_changes(data)]
@@ -115,8 +125,16 @@ async def store_norm(sessionmaker, owner: uuid.UUID, network_id: uuid.UUID, crea
             await session.execute(
                 insert(NormChange),
                 [
-                    {"document_id": document_id, "hash": c.hash, "actor": c.actor, "participant_id": owner, "seq": c.seq,
-                     "data": c.data, "inserted": stats.inserted, "deleted": stats.deleted}
+                    {
+                        "document_id": document_id,
+                        "hash": c.hash,
+                        "actor": c.actor,
+                        "participant_id": owner,
+                        "seq": c.seq,
+                        "data": c.data,
+                        "inserted": stats.inserted,
+                        "deleted": stats.deleted,
+                    }
                     for c in chunk
                     for stats in [document.count_text_ops(c)]
                 ],
@@ -125,7 +143,9 @@ async def store_norm(sessionmaker, owner: uuid.UUID, network_id: uuid.UUID, crea
             if stored in snapshots:
                 last_id = await session.scalar(select(func.max(NormChange.id)).where(NormChange.document_id == document_id))
                 heads = document.heads_hex(document.load(snapshots[stored]))
-                session.add(NormSnapshot(document_id=document_id, heads=heads, data=snapshots[stored], change_count=stored, last_change_id=last_id))
+                session.add(
+                    NormSnapshot(document_id=document_id, heads=heads, data=snapshots[stored], change_count=stored, last_change_id=last_id)
+                )
                 await session.flush()
         await session.execute(update(Norm).where(Norm.document_id == document_id).values(change_count=len(parsed)))
         await session.commit()
@@ -165,11 +185,19 @@ def serving(tmp: str, secret: str, **settings: str) -> Iterator[httpx.Client]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     environment = os.environ | {
-        "COGOV_DATABASE_URL": database_url, "COGOV_SECRET_KEY": secret, "COGOV_DATA_DIR": str(Path(tmp) / "var"),
-        "COGOV_BASE_URL": base, "COGOV_LOG_LEVEL": "warning", **settings,
+        "COGOV_DATABASE_URL": database_url,
+        "COGOV_SECRET_KEY": secret,
+        "COGOV_DATA_DIR": str(Path(tmp) / "var"),
+        "COGOV_BASE_URL": base,
+        "COGOV_LOG_LEVEL": "warning",
+        **settings,
     }
-    server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port)], env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with httpx.Client(base_url=base, timeout=60) as api:
             for _ in range(300):
@@ -183,4 +211,3 @@ def serving(tmp: str, secret: str, **settings: str) -> Iterator[httpx.Client]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-

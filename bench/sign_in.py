@@ -71,16 +71,24 @@ def main() -> None:
         database = work / "cogov.db"
         migrations.upgrade(f"sqlite+aiosqlite:///{database}")
         settings = Settings(
-            database_url=f"sqlite+aiosqlite:///{database}", secret_key=SECRET, data_dir=work, _env_file=None,
-            rate_limits_enabled=False, login_failures_per_minute=100_000,
-            password_hash_workers=args.workers, password_hash_waiting=args.waiting,
+            database_url=f"sqlite+aiosqlite:///{database}",
+            secret_key=SECRET,
+            data_dir=work,
+            _env_file=None,
+            rate_limits_enabled=False,
+            login_failures_per_minute=100_000,
+            password_hash_workers=args.workers,
+            password_hash_waiting=args.waiting,
         )
         print(f"# {describe()}")
         print(f"# {args.sign_ins} parallel sign-ins, hashing pool of {args.workers} workers + {args.waiting} waiting")
         health, took, statuses = asyncio.run(run(settings, args.sign_ins))
         print(f"sign-ins answered in {took:.2f} s: " + ", ".join(f"{count}× {status}" for status, count in sorted(statuses.items())))
-        print(f"/healthz meanwhile (due every 10 ms; lateness of each answer): {len(health)} answers, median {percentile(health, 50):.1f} ms, "
-              f"p99 {percentile(health, 99):.1f} ms, max {max(health):.1f} ms")
+        print(
+            f"/healthz meanwhile (due every 10 ms; lateness of each answer): {len(health)} answers, "
+            f"median {percentile(health, 50):.1f} ms, "
+            f"p99 {percentile(health, 99):.1f} ms, max {max(health):.1f} ms"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

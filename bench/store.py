@@ -80,7 +80,9 @@ async def apply_times(sessionmaker, owner: uuid.UUID, document_id: bytes, sample
     return times
 
 
-async def concurrent_apply_times(sessionmaker, owner: uuid.UUID, document_id: bytes, samples: int, writers: int = 8) -> tuple[list[float], float]:
+async def concurrent_apply_times(
+    sessionmaker, owner: uuid.UUID, document_id: bytes, samples: int, writers: int = 8
+) -> tuple[list[float], float]:
     """Milliseconds per apply when `writers` peers each send one-change applies at once (they share commits); applies/s."""
     store = NormStore(sessionmaker, Limits())
     async with store.reading(document_id) as doc:
@@ -161,9 +163,11 @@ def main() -> None:
     trace = paper_trace(args.edits)
     layouts = [("(b) 50 edits per change", 50)] + ([] if args.skip_per_edit else [("(a) one change per edit", 1)])
     print(describe())
-    rows = ["| backend | layout | changes | load (snapshots) | load (no snapshots) | apply 1 change p50 / p99 | "
-            "per change, 20 per apply, p50 / p99 | 8 writers at once: apply p50 / p99, applies/s | memory loaded |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| backend | layout | changes | load (snapshots) | load (no snapshots) | apply 1 change p50 / p99 | "
+        "per change, 20 per apply, p50 / p99 | 8 writers at once: apply p50 / p99, applies/s | memory loaded |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         rows += asyncio.run(run_backend("SQLite", f"sqlite+aiosqlite:///{tmp}/bench.db", trace, layouts, args))
     with postgres_database(args.postgres) as url:

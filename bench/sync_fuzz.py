@@ -28,7 +28,10 @@ def main() -> int:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/security/test_sync_fuzz.py", "-q", "-s", "-p", "no:cacheprovider"],
-        cwd=ROOT, env=os.environ | {"COGOV_SYNC_FUZZ_FRAMES": str(frames)}, capture_output=True, text=True,
+        cwd=ROOT,
+        env=os.environ | {"COGOV_SYNC_FUZZ_FRAMES": str(frames)},
+        capture_output=True,
+        text=True,
     )
     summary = [line for line in done.stdout.splitlines() if "hostile frames" in line or "passed" in line or "failed" in line]
     print("\n".join(summary) or done.stdout[-3000:])

@@ -5,8 +5,7 @@ from __future__ import annotations
 from services.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 AFFILIATION_HOW_TO = (
-    "PUT /api/v1/me/affiliation with {stakeholder_group, country, organisation?} "
-    "(GET /api/v1/taxonomy lists the groups and countries)"
+    "PUT /api/v1/me/affiliation with {stakeholder_group, country, organisation?} (GET /api/v1/taxonomy lists the groups and countries)"
 )
 
 

@@ -84,9 +84,7 @@ def evaluate(charter: FormationTerms, roster: Iterable[RosterEntry], taxonomy: T
             matrix[entry.stakeholder_group][entry.region] += 1
 
     groups_present = tuple(group for group, row in matrix.items() if any(row.values()))
-    regions_present = tuple(
-        region for region in taxonomy.regions if any(row[region] for row in matrix.values())
-    )
+    regions_present = tuple(region for region in taxonomy.regions if any(row[region] for row in matrix.values()))
     required = set(charter.required_groups)
     # A required group the taxonomy lacks can never be present; list it last, not silently drop it.
     groups_missing = tuple(group for group in taxonomy.groups if group in required - set(groups_present))
@@ -105,9 +103,7 @@ def evaluate(charter: FormationTerms, roster: Iterable[RosterEntry], taxonomy: T
     )
 
 
-def _explain(
-    groups_missing: tuple[str, ...], regions_count: int, min_regions: int, taxonomy: Taxonomy
-) -> tuple[str, ...]:
+def _explain(groups_missing: tuple[str, ...], regions_count: int, min_regions: int, taxonomy: Taxonomy) -> tuple[str, ...]:
     sentences = []
     if groups_missing:
         labels = ", ".join(taxonomy.groups.get(group, group) for group in groups_missing)
@@ -126,9 +122,7 @@ def _explain(
     return tuple(sentences)
 
 
-def validate_charter(
-    required_groups: Collection[str], min_regions: int, taxonomy: Taxonomy
-) -> list[tuple[str, str]]:
+def validate_charter(required_groups: Collection[str], min_regions: int, taxonomy: Taxonomy) -> list[tuple[str, str]]:
     """Every way these formation terms break the rules, as (field, message) pairs.
 
     Required groups must be groups of the taxonomy, at least 3 of them; `min_regions`

@@ -41,9 +41,7 @@ async def is_convener(session: AsyncSession, network_id: uuid.UUID, participant_
     return await member_role(session, network_id, participant_id) is MemberRole.convener
 
 
-async def require_member(
-    session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None
-) -> MemberRole:
+async def require_member(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None) -> MemberRole:
     """The participant's role; `NotAMember` (403) when they do not belong to the network."""
     role = await member_role(session, network_id, participant_id)
     if role is None:
@@ -51,9 +49,7 @@ async def require_member(
     return role
 
 
-async def require_convener(
-    session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None
-) -> None:
+async def require_convener(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None) -> None:
     """`NotConvener` (403) unless the participant convenes the network."""
     if await member_role(session, network_id, participant_id) is not MemberRole.convener:
         raise NotConvener(detail)

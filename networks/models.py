@@ -149,9 +149,7 @@ class Application(Base):
     network_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("networks.id"))
     participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"), index=True)
     motivation: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[ApplicationStatus] = mapped_column(
-        _enum(ApplicationStatus, "application_status"), default=ApplicationStatus.pending
-    )
+    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus, "application_status"), default=ApplicationStatus.pending)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("participants.id"))

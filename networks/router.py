@@ -46,9 +46,7 @@ def get_taxonomy(request: Request) -> Taxonomy:
 
 
 TaxonomyDep = Annotated[Taxonomy, Depends(get_taxonomy)]
-SearchQuery = Annotated[
-    SafeText | None, Query(max_length=200, description="Text in the name, issue or aims")
-]
+SearchQuery = Annotated[SafeText | None, Query(max_length=200, description="Text in the name, issue or aims")]
 
 
 def _affiliation_out(affiliation: Affiliation, taxonomy: Taxonomy) -> AffiliationOut:
@@ -128,12 +126,16 @@ async def taxonomy(taxonomy: TaxonomyDep) -> TaxonomyOut:
     return TaxonomyOut(
         groups=[Label(code=code, label=label) for code, label in taxonomy.groups.items()],
         regions=[Label(code=code, label=label) for code, label in taxonomy.regions.items()],
-        countries=[CountryOut(code=c.code, name=c.name, region=c.region) for c in sorted(taxonomy.countries.values(), key=lambda c: c.code)],
+        countries=[
+            CountryOut(code=c.code, name=c.name, region=c.region) for c in sorted(taxonomy.countries.values(), key=lambda c: c.code)
+        ],
     )
 
 
 @router.put("/me/affiliation", response_model=AffiliationOut)
-async def set_affiliation(session: WritingSessionDep, body: AffiliationIn, participant: CurrentParticipant, taxonomy: TaxonomyDep) -> AffiliationOut:
+async def set_affiliation(
+    session: WritingSessionDep, body: AffiliationIn, participant: CurrentParticipant, taxonomy: TaxonomyDep
+) -> AffiliationOut:
     """Set your affiliation: stakeholder group, country (the region follows from it) and organisation.
 
     The previous affiliation is kept in your history; a change is recorded in the audit log and
@@ -166,7 +168,9 @@ async def affiliation_history(participant: CurrentParticipant, session: SessionD
 
 
 @router.post("/networks", status_code=status.HTTP_201_CREATED, response_model=NetworkOut)
-async def found_network(session: WritingSessionDep, body: NetworkCreate, participant: CurrentParticipant, taxonomy: TaxonomyDep) -> NetworkOut:
+async def found_network(
+    session: WritingSessionDep, body: NetworkCreate, participant: CurrentParticipant, taxonomy: TaxonomyDep
+) -> NetworkOut:
     """Found a network (needs an affiliation); you become its first member and convener.
 
     Charter defaults: every stakeholder group but intergovernmental, 3 regions, sign-off
@@ -240,9 +244,7 @@ async def list_applications(
     limit: LimitQuery = 50,
 ) -> Page[ApplicationOut]:
     """Applications to join, oldest first (conveners)."""
-    views, next_cursor = await service.list_applications(
-        session, participant.id, slug, status=status, cursor=cursor, limit=limit
-    )
+    views, next_cursor = await service.list_applications(session, participant.id, slug, status=status, cursor=cursor, limit=limit)
     return Page(items=[_application_out(view) for view in views], next_cursor=next_cursor)
 
 

@@ -108,9 +108,7 @@ def _threshold(value: Fraction) -> Fraction:
     return value
 
 
-_FRACTION_SCHEMA = WithJsonSchema(
-    {"anyOf": [{"type": "number"}, {"type": "string", "examples": ["1/2", "2/3", "0.6"]}]}
-)
+_FRACTION_SCHEMA = WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "examples": ["1/2", "2/3", "0.6"]}]})
 Quorum = Annotated[Fraction, PlainValidator(parse_fraction), AfterValidator(_quorum), _FRACTION_SCHEMA]
 Threshold = Annotated[Fraction, PlainValidator(parse_fraction), AfterValidator(_threshold), _FRACTION_SCHEMA]
 BallotHours = Annotated[int, Field(strict=True, ge=1, le=MAX_BALLOT_HOURS)]

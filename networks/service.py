@@ -221,9 +221,7 @@ async def set_affiliation(
 # Charters
 
 
-def _charter_terms(
-    taxonomy: Taxonomy, required_groups: Iterable[str], min_regions: int, field_prefix: str
-) -> tuple[list[str], int]:
+def _charter_terms(taxonomy: Taxonomy, required_groups: Iterable[str], min_regions: int, field_prefix: str) -> tuple[list[str], int]:
     """The formation terms in taxonomy order, or `CharterInvalid` with one entry per broken rule."""
     required = set(required_groups)
     problems = validate_charter(required, min_regions, taxonomy)
@@ -266,9 +264,7 @@ async def charter_history(session: AsyncSession, network: Network) -> Sequence[N
     return (await session.scalars(query.order_by(NetworkCharter.version.desc()))).all()
 
 
-async def amend_charter(
-    session: AsyncSession, taxonomy: Taxonomy, actor_id: uuid.UUID, slug: str, patch: CharterPatch
-) -> NetworkView:
+async def amend_charter(session: AsyncSession, taxonomy: Taxonomy, actor_id: uuid.UUID, slug: str, patch: CharterPatch) -> NetworkView:
     """Adopt a new charter version with the fields sent changed (conveners only).
 
     The previous version is kept unchanged, so a ballot opened under it keeps its terms.
@@ -289,21 +285,15 @@ async def amend_charter(
         "min_regions": min_regions,
         "quorum": str(signoff.quorum) if signoff and signoff.quorum is not None else current.quorum,
         "threshold": str(signoff.threshold) if signoff and signoff.threshold is not None else current.threshold,
-        "min_ballot_hours": (
-            signoff.min_ballot_hours if signoff and signoff.min_ballot_hours is not None else current.min_ballot_hours
-        ),
+        "min_ballot_hours": (signoff.min_ballot_hours if signoff and signoff.min_ballot_hours is not None else current.min_ballot_hours),
     }
     changes = {
-        field: {"from": getattr(current, field), "to": value}
-        for field, value in proposed.items()
-        if getattr(current, field) != value
+        field: {"from": getattr(current, field), "to": value} for field, value in proposed.items() if getattr(current, field) != value
     }
     if not changes:
         return NetworkView(network, current, await _member_count(session, network.id))
 
-    charter = NetworkCharter(
-        network_id=network.id, version=current.version + 1, adopted_by=actor_id, adopted_at=utcnow(), **proposed
-    )
+    charter = NetworkCharter(network_id=network.id, version=current.version + 1, adopted_by=actor_id, adopted_at=utcnow(), **proposed)
     session.add(charter)
     network.charter_version = charter.version
     await session.flush()
@@ -429,7 +419,9 @@ async def list_networks(
     errors = []
     if group is not None and not taxonomy.is_group(group):
         allowed = list(taxonomy.groups)
-        errors.append({"field": "query.group", "message": f"Unknown stakeholder group {group!r}; allowed: {', '.join(allowed)}", "allowed": allowed})
+        errors.append(
+            {"field": "query.group", "message": f"Unknown stakeholder group {group!r}; allowed: {', '.join(allowed)}", "allowed": allowed}
+        )
     if region is not None and not taxonomy.is_region(region):
         allowed = list(taxonomy.regions)
         errors.append({"field": "query.region", "message": f"Unknown region {region!r}; allowed: {', '.join(allowed)}", "allowed": allowed})
@@ -441,9 +433,7 @@ async def list_networks(
         query = query.where(Network.status == status)
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(*(column.ilike(pattern, escape="\\") for column in (Network.name, Network.issue, Network.aims)))
-        )
+        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (Network.name, Network.issue, Network.aims))))
     covering = select(Membership.network_id).join(Affiliation, _current(Membership.participant_id))
     if group is not None:
         query = query.where(Network.id.in_(covering.where(Affiliation.stakeholder_group == group)))
@@ -591,7 +581,12 @@ async def decide_application(
     if not approve:
         await session.flush()
         await audit.record(
-            session, actor_id=actor_id, action="network.application_declined", target_type="network", target_id=network.slug, payload=payload
+            session,
+            actor_id=actor_id,
+            action="network.application_declined",
+            target_type="network",
+            target_id=network.slug,
+            payload=payload,
         )
     else:
         if await membership.is_member(session, network.id, applicant_id):
@@ -602,7 +597,12 @@ async def decide_application(
         if affiliation is not None:
             payload |= _affiliation_payload(affiliation)
         await audit.record(
-            session, actor_id=actor_id, action="network.application_approved", target_type="network", target_id=network.slug, payload=payload
+            session,
+            actor_id=actor_id,
+            action="network.application_approved",
+            target_type="network",
+            target_id=network.slug,
+            payload=payload,
         )
         await _recompute(session, taxonomy, network, actor_id=actor_id, cause="network.application_approved")
     return ApplicationView(application, *await _name_and_affiliation(session, applicant_id))
@@ -617,16 +617,14 @@ async def leave(session: AsyncSession, taxonomy: Taxonomy, participant_id: uuid.
         raise NotAMember("You are not a member of this network")
     if current.role is MemberRole.convener:
         conveners = await session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.network_id == network.id, Membership.role == MemberRole.convener)
+            select(func.count()).select_from(Membership).where(Membership.network_id == network.id, Membership.role == MemberRole.convener)
         )
         if conveners == 1:
             if await _member_count(session, network.id) == 1:
                 raise LastConvener("You are the only member and the last convener; a network always keeps one convener")
             raise LastConvener(
                 "You are the last convener of this network; appoint another first with "
-                f"POST /api/v1/networks/{network.slug}/conveners {{\"participant_id\": ...}}"
+                f'POST /api/v1/networks/{network.slug}/conveners {{"participant_id": ...}}'
             )
     role = current.role
     await session.delete(current)
@@ -664,17 +662,13 @@ async def appoint_convener(session: AsyncSession, actor_id: uuid.UUID, slug: str
     return await _member_view(session, network.id, target_id)
 
 
-async def members(
-    session: AsyncSession, slug: str, *, cursor: str | None = None, limit: int = 100
-) -> tuple[list[MemberView], str | None]:
+async def members(session: AsyncSession, slug: str, *, cursor: str | None = None, limit: int = 100) -> tuple[list[MemberView], str | None]:
     """The public roster, in order of joining, each member with their current affiliation."""
     network = await get_network(session, slug)
     query = _keyset(_roster_query(network.id), Membership.joined_at, Membership.participant_id, cursor, descending=False)
     rows = (await session.execute(query.limit(limit + 1))).all()
     page = [MemberView(*row) for row in rows[:limit]]
-    next_cursor = (
-        encode_cursor(page[-1].joined_at.isoformat(), str(page[-1].participant_id)) if len(rows) > limit else None
-    )
+    next_cursor = encode_cursor(page[-1].joined_at.isoformat(), str(page[-1].participant_id)) if len(rows) > limit else None
     return page, next_cursor
 
 

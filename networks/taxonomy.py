@@ -116,9 +116,7 @@ class Taxonomy:
         return code in self.regions
 
 
-def _problems(
-    groups: Mapping[str, str], regions: Mapping[str, str], countries: Mapping[str, Country]
-) -> list[str]:
+def _problems(groups: Mapping[str, str], regions: Mapping[str, str], countries: Mapping[str, Country]) -> list[str]:
     problems = []
     for kind, entries in (("groups", groups), ("regions", regions)):
         for code, label in entries.items():
@@ -145,10 +143,7 @@ def default_taxonomy() -> Taxonomy:
     """The taxonomy shipped with CoGov: the default groups, the five UN regional groups,
     and the 249 ISO 3166-1 countries of `networks/data/countries.csv`."""
     table = (files("networks") / "data" / "countries.csv").read_text(encoding="utf-8")
-    countries = {
-        row["code"]: Country(row["code"], row["name"], row["region"])
-        for row in csv.DictReader(table.splitlines())
-    }
+    countries = {row["code"]: Country(row["code"], row["name"], row["region"]) for row in csv.DictReader(table.splitlines())}
     return Taxonomy(groups=DEFAULT_GROUPS, regions=DEFAULT_REGIONS, countries=countries)
 
 

@@ -248,9 +248,7 @@ def boolean_runs(column: bytes, where: str) -> list[tuple[int, bool]]:
     return runs
 
 
-def aligned_runs(
-    rows: int, *columns: Sequence[tuple[int, _T]]
-) -> Iterator[tuple[int, tuple[_T | None, ...]]]:
+def aligned_runs(rows: int, *columns: Sequence[tuple[int, _T]]) -> Iterator[tuple[int, tuple[_T | None, ...]]]:
     """Stretches of ``rows`` over which no column's value changes: (length, values).
 
     A column with fewer rows than ``rows`` reads as null (None) past its end.

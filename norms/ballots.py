@@ -286,10 +286,7 @@ async def close_due(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock
     async with transaction(sessionmaker) as session:
         due = (
             await session.scalars(
-                select(Ballot.id)
-                .where(Ballot.status == BallotStatus.open, Ballot.closes_at <= now)
-                .order_by(Ballot.closes_at)
-                .limit(batch)
+                select(Ballot.id).where(Ballot.status == BallotStatus.open, Ballot.closes_at <= now).order_by(Ballot.closes_at).limit(batch)
             )
         ).all()
     closed = 0
@@ -453,14 +450,22 @@ async def list_ballots(session: AsyncSession, norm: Norm) -> list[BallotSummary]
     ballots = (await session.scalars(select(Ballot).where(Ballot.norm_id == norm.id).order_by(Ballot.opened_at.desc(), Ballot.id))).all()
     ids = [ballot.id for ballot in ballots]
     electors = dict(
-        (await session.execute(
-            select(BallotElector.ballot_id, func.count()).where(BallotElector.ballot_id.in_(ids)).group_by(BallotElector.ballot_id)
-        )).tuples().all()
+        (
+            await session.execute(
+                select(BallotElector.ballot_id, func.count()).where(BallotElector.ballot_id.in_(ids)).group_by(BallotElector.ballot_id)
+            )
+        )
+        .tuples()
+        .all()
     )
     voted = dict(
-        (await session.execute(
-            select(BallotVote.ballot_id, func.count()).where(BallotVote.ballot_id.in_(ids)).group_by(BallotVote.ballot_id)
-        )).tuples().all()
+        (
+            await session.execute(
+                select(BallotVote.ballot_id, func.count()).where(BallotVote.ballot_id.in_(ids)).group_by(BallotVote.ballot_id)
+            )
+        )
+        .tuples()
+        .all()
     )
     return [_summary(ballot, electors.get(ballot.id, 0), voted.get(ballot.id, 0)) for ballot in ballots]
 
@@ -578,7 +583,9 @@ async def _votes(session: AsyncSession, ballot_id: uuid.UUID) -> Sequence[_VoteR
             BallotVote.cast_at,
             BallotVote.changed_at,
         )
-        .join(BallotElector, (BallotElector.ballot_id == BallotVote.ballot_id) & (BallotElector.participant_id == BallotVote.participant_id))
+        .join(
+            BallotElector, (BallotElector.ballot_id == BallotVote.ballot_id) & (BallotElector.participant_id == BallotVote.participant_id)
+        )
         .join(Participant, Participant.id == BallotVote.participant_id)
         .where(BallotVote.ballot_id == ballot_id)
         .order_by(BallotVote.cast_at, BallotVote.participant_id)
@@ -628,9 +635,7 @@ def _policy_record(ballot: Ballot) -> PolicyRecord:
 
 
 def _policy_out(record: PolicyRecord) -> PolicyOut:
-    return PolicyOut(
-        **record, quorum_value=float(Fraction(record["quorum"])), threshold_value=float(Fraction(record["threshold"]))
-    )
+    return PolicyOut(**record, quorum_value=float(Fraction(record["quorum"])), threshold_value=float(Fraction(record["threshold"])))
 
 
 def _vote_record(vote: _VoteRow) -> VoteRecord:

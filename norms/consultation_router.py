@@ -35,7 +35,11 @@ async def _comment_out(session: AsyncSession, comment: ConsultationComment) -> C
 
 @router.post("/norms/{norm_id}/consultations", status_code=status.HTTP_201_CREATED, response_model=ConsultationOut)
 async def open_consultation(
-    session: WritingSessionDep, norm_id: uuid.UUID, body: ConsultationCreate, participant: CurrentParticipant, clock: ClockDep,
+    session: WritingSessionDep,
+    norm_id: uuid.UUID,
+    body: ConsultationCreate,
+    participant: CurrentParticipant,
+    clock: ClockDep,
     settings: SettingsDep,
 ) -> ConsultationOut:
     """Open a version for public comment until `closes_at` (conveners of the norm's network)."""
@@ -54,7 +58,9 @@ async def norm_consultations(norm_id: uuid.UUID, session: SessionDep, clock: Clo
 
 @router.get("/consultations", response_model=list[ConsultationOut])
 async def list_consultations(
-    session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
     status: Annotated[Literal["open", "closed"] | None, Query(description="Only open or only closed ones")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ConsultationOut]:
@@ -89,7 +95,11 @@ async def list_comments(consultation_id: uuid.UUID, session: SessionDep) -> list
 
 @router.post("/consultations/{consultation_id}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentOut)
 async def comment(
-    session: WritingSessionDep, consultation_id: uuid.UUID, body: CommentCreate, participant: CurrentParticipant, clock: ClockDep,
+    session: WritingSessionDep,
+    consultation_id: uuid.UUID,
+    body: CommentCreate,
+    participant: CurrentParticipant,
+    clock: ClockDep,
     store: StoreDep,
 ) -> CommentOut:
     """Comment while the consultation is open (anyone signed in with an affiliation), optionally on a passage `{start, end, quote}`."""

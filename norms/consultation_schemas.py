@@ -29,7 +29,9 @@ class AnchorIn(BaseModel):
 
     start: int = Field(ge=0, description="First character of the passage in the version's text (code points)")
     end: int = Field(gt=0, description="Just past the passage's last character")
-    quote: SafeText | None = Field(default=None, max_length=MAX_COMMENT_CHARS, description="The passage's text; must equal the version's text at start..end")
+    quote: SafeText | None = Field(
+        default=None, max_length=MAX_COMMENT_CHARS, description="The passage's text; must equal the version's text at start..end"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> AnchorIn:

@@ -148,7 +148,9 @@ async def find_comment(session: AsyncSession, comment_id: uuid.UUID) -> tuple[Co
 
 
 async def _require_member(session: AsyncSession, norm: Norm, participant_id: uuid.UUID) -> None:
-    await membership.require_member(session, norm.network_id, participant_id, "Only members of the norm's network may answer or resolve comments")
+    await membership.require_member(
+        session, norm.network_id, participant_id, "Only members of the norm's network may answer or resolve comments"
+    )
 
 
 async def _require_convener(session: AsyncSession, norm: Norm, participant_id: uuid.UUID) -> None:
@@ -176,13 +178,22 @@ async def open_consultation(
     if closes_at <= now or closes_at > now + timedelta(days=MAX_DAYS):
         raise ClosingInvalid()
     consultation = Consultation(
-        norm_id=norm.id, version_id=version.id, version_number=version.number, question=body.question,
-        opened_by=participant.id, opened_at=now, closes_at=closes_at,
+        norm_id=norm.id,
+        version_id=version.id,
+        version_number=version.number,
+        question=body.question,
+        opened_by=participant.id,
+        opened_at=now,
+        closes_at=closes_at,
     )
     session.add(consultation)
     await session.flush()
     await audit.record(
-        session, actor_id=participant.id, action="consultation.opened", target_type="consultation", target_id=consultation.id,
+        session,
+        actor_id=participant.id,
+        action="consultation.opened",
+        target_type="consultation",
+        target_id=consultation.id,
         payload={"norm": str(norm.id), "version": version.number, "question": body.question, "closes_at": closes_at.isoformat()},
     )
     return consultation
@@ -219,33 +230,55 @@ async def add_comment(
         if body.anchor.quote is not None and body.anchor.quote != quote:
             raise AnchorInvalid(f"The quote does not match version {version.number}'s text at {start}..{end}")
     comment = ConsultationComment(
-        consultation_id=consultation.id, author_id=participant.id, body=body.body, anchor_start=start, anchor_end=end,
-        anchor_quote=quote, stakeholder_group=affiliation.stakeholder_group, country=affiliation.country,
-        region=affiliation.region, organisation=affiliation.organisation, created_at=now, status=CommentStatus.open, hidden=False,
+        consultation_id=consultation.id,
+        author_id=participant.id,
+        body=body.body,
+        anchor_start=start,
+        anchor_end=end,
+        anchor_quote=quote,
+        stakeholder_group=affiliation.stakeholder_group,
+        country=affiliation.country,
+        region=affiliation.region,
+        organisation=affiliation.organisation,
+        created_at=now,
+        status=CommentStatus.open,
+        hidden=False,
     )
     session.add(comment)
     await session.flush()
     await audit.record(
-        session, actor_id=participant.id, action="consultation.commented", target_type="consultation_comment", target_id=comment.id,
+        session,
+        actor_id=participant.id,
+        action="consultation.commented",
+        target_type="consultation_comment",
+        target_id=comment.id,
         payload={"consultation": str(consultation.id), "body": body.body, "anchor": [start, end] if start is not None else None},
     )
     return comment
 
 
-async def reply(session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: ReplyCreate) -> ConsultationComment:
+async def reply(
+    session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: ReplyCreate
+) -> ConsultationComment:
     comment, _, norm = await find_comment(session, comment_id)
     await _require_member(session, norm, participant.id)
     answer = CommentReply(comment_id=comment.id, author_id=participant.id, body=body.body, created_at=now)
     session.add(answer)
     await session.flush()
     await audit.record(
-        session, actor_id=participant.id, action="consultation.replied", target_type="consultation_comment", target_id=comment.id,
+        session,
+        actor_id=participant.id,
+        action="consultation.replied",
+        target_type="consultation_comment",
+        target_id=comment.id,
         payload={"reply": str(answer.id), "body": body.body},
     )
     return comment
 
 
-async def resolve(session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: Resolution) -> ConsultationComment:
+async def resolve(
+    session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: Resolution
+) -> ConsultationComment:
     comment, _, norm = await find_comment(session, comment_id)
     await _require_member(session, norm, participant.id)
     if body.status == "addressed":
@@ -256,19 +289,29 @@ async def resolve(session: AsyncSession, now: datetime, participant: Participant
         comment.status, comment.addressed_in_version, comment.decline_reason = CommentStatus.declined, None, body.reason
     comment.resolved_by, comment.resolved_at = participant.id, now
     await audit.record(
-        session, actor_id=participant.id, action=f"consultation.comment_{body.status}", target_type="consultation_comment",
-        target_id=comment.id, payload={"version": body.version, "reason": body.reason},
+        session,
+        actor_id=participant.id,
+        action=f"consultation.comment_{body.status}",
+        target_type="consultation_comment",
+        target_id=comment.id,
+        payload={"version": body.version, "reason": body.reason},
     )
     return comment
 
 
-async def hide(session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: Moderation) -> ConsultationComment:
+async def hide(
+    session: AsyncSession, now: datetime, participant: Participant, comment_id: uuid.UUID, body: Moderation
+) -> ConsultationComment:
     comment, _, norm = await find_comment(session, comment_id)
     await _require_convener(session, norm, participant.id)
     comment.hidden, comment.hidden_reason, comment.hidden_by, comment.hidden_at = True, body.reason, participant.id, now
     await audit.record(
-        session, actor_id=participant.id, action="consultation.comment_hidden", target_type="consultation_comment",
-        target_id=comment.id, payload={"reason": body.reason},
+        session,
+        actor_id=participant.id,
+        action="consultation.comment_hidden",
+        target_type="consultation_comment",
+        target_id=comment.id,
+        payload={"reason": body.reason},
     )
     return comment
 
@@ -299,12 +342,21 @@ async def comments(session: AsyncSession, consultation_id: uuid.UUID, *, comment
     people = await _people(session, {c.author_id for c in found} | {r.author_id for rs in replies.values() for r in rs})
     return [
         CommentOut(
-            id=c.id, consultation_id=c.consultation_id, author=PersonRef(id=c.author_id, display_name=people[c.author_id]),
+            id=c.id,
+            consultation_id=c.consultation_id,
+            author=PersonRef(id=c.author_id, display_name=people[c.author_id]),
             body=None if c.hidden else c.body,
             anchor=AnchorOut(start=c.anchor_start, end=c.anchor_end, quote=c.anchor_quote) if c.anchor_start is not None else None,
-            stakeholder_group=c.stakeholder_group, country=c.country, region=c.region, organisation=c.organisation,
-            created_at=c.created_at, status=c.status, addressed_in_version=c.addressed_in_version,
-            decline_reason=c.decline_reason, hidden=c.hidden, hidden_reason=c.hidden_reason,
+            stakeholder_group=c.stakeholder_group,
+            country=c.country,
+            region=c.region,
+            organisation=c.organisation,
+            created_at=c.created_at,
+            status=c.status,
+            addressed_in_version=c.addressed_in_version,
+            decline_reason=c.decline_reason,
+            hidden=c.hidden,
+            hidden_reason=c.hidden_reason,
             replies=[
                 ReplyOut(id=r.id, author=PersonRef(id=r.author_id, display_name=people[r.author_id]), body=r.body, created_at=r.created_at)
                 for r in replies[c.id]
@@ -354,13 +406,24 @@ async def views(session: AsyncSession, found: list[Consultation], now: datetime,
     out = []
     for c in found:
         norm, closed = norms[c.norm_id], not is_open(c, now)
-        out.append(ConsultationOut(
-            id=c.id, norm_id=c.norm_id, norm_title=norm.title, network=slugs[norm.network_id], version=c.version_number,
-            question=c.question, opened_by=PersonRef(id=c.opened_by, display_name=people[c.opened_by]), opened_at=c.opened_at,
-            closes_at=c.closes_at, closed_at=c.closed_at or (c.closes_at if closed else None),
-            status="closed" if closed else "open", comment_count=counts.get(c.id, 0), url=page_url(base_url, c.id),
-            summary=await summary(session, c.id) if closed else None,
-        ))
+        out.append(
+            ConsultationOut(
+                id=c.id,
+                norm_id=c.norm_id,
+                norm_title=norm.title,
+                network=slugs[norm.network_id],
+                version=c.version_number,
+                question=c.question,
+                opened_by=PersonRef(id=c.opened_by, display_name=people[c.opened_by]),
+                opened_at=c.opened_at,
+                closes_at=c.closes_at,
+                closed_at=c.closed_at or (c.closes_at if closed else None),
+                status="closed" if closed else "open",
+                comment_count=counts.get(c.id, 0),
+                url=page_url(base_url, c.id),
+                summary=await summary(session, c.id) if closed else None,
+            )
+        )
     return out
 
 
@@ -369,7 +432,9 @@ async def view(session: AsyncSession, consultation: Consultation, now: datetime,
     return found
 
 
-async def list_consultations(session: AsyncSession, now: datetime, *, status: str | None = None, norm_id: uuid.UUID | None = None, limit: int = 100) -> list[Consultation]:
+async def list_consultations(
+    session: AsyncSession, now: datetime, *, status: str | None = None, norm_id: uuid.UUID | None = None, limit: int = 100
+) -> list[Consultation]:
     """Newest first; `status` "open" or "closed"."""
     query = select(Consultation)
     if norm_id is not None:
@@ -385,12 +450,17 @@ async def current_anchors(session: AsyncSession, store: NormStore, diffs: DiffCa
     """Each visible anchored comment's passage found in the norm's current text."""
     norm = await session.get_one(Norm, consultation.norm_id)
     version = await session.get_one(NormVersion, consultation.version_id)
-    anchored = (await session.scalars(
-        select(ConsultationComment).where(
-            ConsultationComment.consultation_id == consultation.id, ConsultationComment.anchor_start.is_not(None),
-            ConsultationComment.hidden.is_(False),
-        ).order_by(ConsultationComment.anchor_start, ConsultationComment.created_at)
-    )).all()
+    anchored = (
+        await session.scalars(
+            select(ConsultationComment)
+            .where(
+                ConsultationComment.consultation_id == consultation.id,
+                ConsultationComment.anchor_start.is_not(None),
+                ConsultationComment.hidden.is_(False),
+            )
+            .order_by(ConsultationComment.anchor_start, ConsultationComment.created_at)
+        )
+    ).all()
     if not anchored:
         return []
     segments = (await norms.versions_diff(store, diffs, norm, version)).segments
@@ -400,8 +470,14 @@ async def current_anchors(session: AsyncSession, store: NormStore, diffs: DiffCa
         # Selected for their start; add_comment sets start, end and quote together.
         assert c.anchor_quote is not None and c.anchor_start is not None and c.anchor_end is not None
         state, start, end = reanchor(c.anchor_quote, c.anchor_start, c.anchor_end, old, new, segments)
-        out.append(CurrentAnchor(
-            comment_id=c.id, state=state, start=start, end=end, quote=c.anchor_quote,
-            current=new[start:end] if start is not None else None,
-        ))
+        out.append(
+            CurrentAnchor(
+                comment_id=c.id,
+                state=state,
+                start=start,
+                end=end,
+                quote=c.anchor_quote,
+                current=new[start:end] if start is not None else None,
+            )
+        )
     return out

@@ -32,7 +32,9 @@ DEFAULT_SECONDS = 0.5
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")
 # Lines as str.splitlines(keepends=True) cuts them, for the unified diff.
-_ANY_LINE = re.compile(r"[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])|[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
+_ANY_LINE = re.compile(
+    r"[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])|[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+"
+)
 _CODE_POINTS = 0x110000  # distinct items one Myers diff can tell apart (one code point each)
 # Items per call into C (regex, counting, joining): the GIL is held through each call, so a diff
 # in a worker thread keeps the event loop waiting a few milliseconds at most, not a whole text's worth.
@@ -130,9 +132,7 @@ def unified_hunks(old: str, new: str, seconds: float = DEFAULT_SECONDS) -> str:
             if tag in ("insert", "replace"):
                 out.extend("+" + line for line in b[b1:b2])
     # As diff(1) does, so that a last line without a newline stays a line of its own.
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out
-    )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out)
 
 
 # --- Diffs of one instance ---------------------------------------------------------------
@@ -254,12 +254,12 @@ def _encode(a: Sequence[str], b: Sequence[str]) -> tuple[str, str] | None:
     distinct: dict[str, None] = {}
     for items in (a, b):
         for start in range(0, len(items), _CHUNK):
-            distinct.update(dict.fromkeys(items[start:start + _CHUNK]))
+            distinct.update(dict.fromkeys(items[start : start + _CHUNK]))
     if len(distinct) > _CODE_POINTS:
         return None
-    codes = dict(zip(distinct, map(chr, range(len(distinct)))))
+    codes = dict(zip(distinct, map(chr, range(len(distinct))), strict=True))
     return tuple(  # type: ignore[return-value]
-        "".join(["".join(map(codes.__getitem__, items[start:start + _CHUNK])) for start in range(0, len(items), _CHUNK)])
+        "".join(["".join(map(codes.__getitem__, items[start : start + _CHUNK])) for start in range(0, len(items), _CHUNK)])
         for items in (a, b)
     )
 
@@ -269,7 +269,7 @@ def _unique_anchors(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]
     count_a, count_b = Counter(), Counter()
     for items, count in ((a, count_a), (b, count_b)):
         for start in range(0, len(items), _CHUNK):
-            count.update(items[start:start + _CHUNK])
+            count.update(items[start : start + _CHUNK])
     unique = {item for item, count in count_a.items() if count == 1 and count_b[item] == 1}
     if not unique:
         return []

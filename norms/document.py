@@ -64,9 +64,7 @@ class MissingDependencies(ValueError):
 
     def __init__(self, hashes: Iterable[bytes]) -> None:
         self.hashes = sorted(set(hashes))
-        super().__init__(
-            "the document lacks change(s) " + ", ".join(h.hex() for h in self.hashes)
-        )
+        super().__init__("the document lacks change(s) " + ", ".join(h.hex() for h in self.hashes))
 
 
 # --- Document ids and URLs ------------------------------------------------------------
@@ -189,8 +187,12 @@ def _kind(value: am.Value) -> str:
         kinds = [(am.ObjType.Map, "a map"), (am.ObjType.List, "a list"), (am.ObjType.Text, "a Text object")]
     else:
         kind_of = value[0]
-        kinds = [(am.ScalarType.Str, "a string"), (am.ScalarType.Null, "null"), (am.ScalarType.Boolean, "a boolean"),
-                 (am.ScalarType.Bytes, "bytes")]
+        kinds = [
+            (am.ScalarType.Str, "a string"),
+            (am.ScalarType.Null, "null"),
+            (am.ScalarType.Boolean, "a boolean"),
+            (am.ScalarType.Bytes, "bytes"),
+        ]
     return next((name for kind, name in kinds if kind == kind_of), "a number")
 
 
@@ -285,18 +287,11 @@ def apply_splices(
 def _check_splices(length: int, splices: Sequence[Splice]) -> None:
     for n, (index, delete, insert) in enumerate(splices):
         if not (_is_count(index) and _is_count(delete) and isinstance(insert, str)):
-            raise SpliceOutOfRange(
-                f"splice {n}: expected (index >= 0, delete >= 0, text), "
-                f"got ({index!r}, {delete!r}, {insert!r})"
-            )
+            raise SpliceOutOfRange(f"splice {n}: expected (index >= 0, delete >= 0, text), got ({index!r}, {delete!r}, {insert!r})")
         if index > length:
-            raise SpliceOutOfRange(
-                f"splice {n}: index {index} is past the end of the text (length {length})"
-            )
+            raise SpliceOutOfRange(f"splice {n}: index {index} is past the end of the text (length {length})")
         if index + delete > length:
-            raise SpliceOutOfRange(
-                f"splice {n}: cannot delete {delete} at {index}, text has length {length}"
-            )
+            raise SpliceOutOfRange(f"splice {n}: cannot delete {delete} at {index}, text has length {length}")
         length += len(insert) - delete
 
 
@@ -425,9 +420,7 @@ def merge_changes(doc: am.Document, changes: Sequence[Change], *, fresh: bool = 
     # rc1 silently drops a change it cannot apply: make that loud.
     dropped = [c for c in changes if c.hash not in applied and not has_change(doc, c.hash)]
     if dropped:
-        raise InvalidChange(
-            "the document did not accept change(s) " + ", ".join(c.hash_hex for c in dropped)
-        )
+        raise InvalidChange("the document did not accept change(s) " + ", ".join(c.hash_hex for c in dropped))
     return [change for change in changes if change.hash in applied]
 
 
@@ -658,6 +651,7 @@ def _count_at_least(start: int, step: int, length: int, floor: int) -> int:
         first = max(1, -((start - floor) // step))  # smallest k with start + k*step >= floor
         return max(0, length - first + 1)
     return max(0, min(length, (start - floor) // -step))
+
 
 def _element_width(value: am.Value) -> int:
     # Characters are one code point each; a block marker (JS splitBlock) is a map, which

@@ -66,6 +66,7 @@ class OutboxEvent(Base):
     # Why the last handling failed.
     last_error: Mapped[str | None] = mapped_column(Text)
 
+
 ERROR_LENGTH = 2000
 
 
@@ -115,7 +116,7 @@ async def complete(session: AsyncSession, event_id: int, *, worker: str, now: da
         session,
         update(OutboxEvent)
         .where(OutboxEvent.id == event_id, OutboxEvent.claimed_by == worker, OutboxEvent.processed_at.is_(None))
-        .values(processed_at=now)
+        .values(processed_at=now),
     )
     return result.rowcount == 1
 
@@ -128,9 +129,12 @@ async def fail(session: AsyncSession, event_id: int, *, worker: str, now: dateti
         update(OutboxEvent)
         .where(OutboxEvent.id == event_id, OutboxEvent.claimed_by == worker, OutboxEvent.processed_at.is_(None))
         .values(
-            claimed_by=None, claimed_until=None, last_error=error[:ERROR_LENGTH], next_attempt_at=retry_at,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=error[:ERROR_LENGTH],
+            next_attempt_at=retry_at,
             failed_at=now if retry_at is None else None,
-        )
+        ),
     )
     return result.rowcount == 1
 
@@ -146,7 +150,9 @@ async def retry(session: AsyncSession, event_id: int, *, kinds: list[str], now: 
     event = await session.scalar(
         select(OutboxEvent)
         .where(
-            OutboxEvent.id == event_id, OutboxEvent.kind.in_(kinds), OutboxEvent.failed_at.is_not(None),
+            OutboxEvent.id == event_id,
+            OutboxEvent.kind.in_(kinds),
+            OutboxEvent.failed_at.is_not(None),
             OutboxEvent.processed_at.is_(None),
         )
         .with_for_update()

@@ -193,7 +193,9 @@ class Residents:
     # --- Reading -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def reading(self, document_id: bytes, *, catch_up: bool = True, session: AsyncSession | None = None) -> AsyncIterator[am.Document]:
+    async def reading(
+        self, document_id: bytes, *, catch_up: bool = True, session: AsyncSession | None = None
+    ) -> AsyncIterator[am.Document]:
         """The stored document, caught up with the database; read it inside the block, never change it.
 
         The document's lock is held inside the block, so no write lands meanwhile: what is read there

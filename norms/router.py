@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import PlainTextResponse, Response
 
 from norms import service
+from norms.diff import DiffCache
 from norms.schemas import (
     ApplyResult,
     Authorship,
@@ -23,7 +24,6 @@ from norms.schemas import (
     VersionOut,
     VersionText,
 )
-from norms.diff import DiffCache
 from norms.store import NormStore
 from services.api.deps import CurrentParticipant, CursorQuery, LimitQuery, SessionDep, WritingSessionDep
 from services.kit.pagination import Page, decode_cursor

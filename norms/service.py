@@ -86,21 +86,17 @@ def edit_permission(participant_id: uuid.UUID) -> Authorize:
 
 
 def _slug(title: str) -> str:
-    return networks.slugify(title)[:SLUG_LENGTH - 8].rstrip("-") or "norm"
+    return networks.slugify(title)[: SLUG_LENGTH - 8].rstrip("-") or "norm"
 
 
 async def _free_slug(session: AsyncSession, network_id: uuid.UUID, title: str) -> str:
     base = _slug(title)
-    taken = set(
-        (await session.scalars(select(Norm.slug).where(Norm.network_id == network_id, Norm.slug.startswith(base)))).all()
-    )
+    taken = set((await session.scalars(select(Norm.slug).where(Norm.network_id == network_id, Norm.slug.startswith(base)))).all())
     candidates = [base] + [f"{base}-{n}" for n in range(2, len(taken) + 2)]
     return next(candidate for candidate in candidates if candidate not in taken)
 
 
-async def create_norm(
-    session: AsyncSession, store: NormStore, network_slug: str, participant: Participant, body: NormCreate
-) -> NormOut:
+async def create_norm(session: AsyncSession, store: NormStore, network_slug: str, participant: Participant, body: NormCreate) -> NormOut:
     network = await networks.get_network(session, network_slug)
     await membership.require_member(session, network.id, participant.id, "Only members of the network may start a norm in it")
     norm = Norm(
@@ -228,9 +224,7 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def create_version(
-    session: AsyncSession, store: NormStore, norm: Norm, participant: Participant, body: VersionCreate
-) -> VersionOut:
+async def create_version(session: AsyncSession, store: NormStore, norm: Norm, participant: Participant, body: VersionCreate) -> VersionOut:
     await membership.require_member(session, norm.network_id, participant.id, "Only members of the network may tag a version")
     # Read the document before locking the norm row: the store's writers lock it while holding the document.
     async with store.reading(norm.document_id, session=session) as doc:
@@ -326,8 +320,9 @@ async def versions_diff(store: NormStore, diffs: DiffCache, norm: Norm, old: Nor
     """The word diff of version `old`'s text to the current text."""
     old_point = _Point(f"v{old.number}", parse_heads(old.heads), old.text)
     async with store.reading(norm.document_id) as doc:
-        computing = await diffs.computing(_diff_key(doc, norm, "words", old_point, _Point("current", None)),
-                                          _texts(doc, old_point, _Point("current", None)))
+        computing = await diffs.computing(
+            _diff_key(doc, norm, "words", old_point, _Point("current", None)), _texts(doc, old_point, _Point("current", None))
+        )
     return await computing
 
 
@@ -343,7 +338,7 @@ async def _diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm:
 
 
 def _diff_key(doc, norm: Norm, kind: str, old: _Point, new: _Point) -> DiffKey:
-    """"current" named by the heads it is at now, so that a kept diff stays true."""
+    """ "current" named by the heads it is at now, so that a kept diff stays true."""
     pinned = [tuple(sorted(doc.get_heads() if point.heads is None else point.heads)) for point in (old, new)]
     return DiffKey(kind, norm.document_id, *pinned)
 
@@ -358,8 +353,15 @@ def _texts(doc, old: _Point, new: _Point):
 
 async def history(session: AsyncSession, norm: Norm, before: int | None, limit: int) -> tuple[list[HistoryEntry], str | None]:
     query = (
-        select(NormChange.id, NormChange.hash, NormChange.received_at, NormChange.inserted, NormChange.deleted,
-               Participant.id.label("participant_id"), Participant.display_name)
+        select(
+            NormChange.id,
+            NormChange.hash,
+            NormChange.received_at,
+            NormChange.inserted,
+            NormChange.deleted,
+            Participant.id.label("participant_id"),
+            Participant.display_name,
+        )
         .join(Participant, Participant.id == NormChange.participant_id)
         .where(NormChange.document_id == norm.document_id)
         .order_by(NormChange.id.desc())
@@ -412,4 +414,3 @@ async def authorship(session: AsyncSession, store: NormStore, norm: Norm) -> Aut
         else:
             merged.append(AuthorshipSpan(start=span.start, end=span.end, participant=people[owner]))
     return Authorship(heads=heads, spans=merged)
-

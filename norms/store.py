@@ -117,7 +117,9 @@ class NormStore:
 
     # --- Reading and residency (norms/residents.py) ----------------------------------------
 
-    def reading(self, document_id: bytes, *, catch_up: bool = True, session: AsyncSession | None = None) -> AbstractAsyncContextManager[am.Document]:
+    def reading(
+        self, document_id: bytes, *, catch_up: bool = True, session: AsyncSession | None = None
+    ) -> AbstractAsyncContextManager[am.Document]:
         """The stored document, caught up with the database; read it inside the block, never change it (see `Residents.reading`)."""
         return self._residents.reading(document_id, catch_up=catch_up, session=session)
 

@@ -246,7 +246,9 @@ class Writer:
         try:
             return await self._write(document_id, participant_id, prepare, merge, authorize, origin)
         except (AttributionRefused, InvalidChanges) as exc:  # forged authorship, equivocation, broken bytes
-            log.warning("store.changes_refused", document=document.document_url(document_id), participant=str(participant_id), reason=exc.detail)
+            log.warning(
+                "store.changes_refused", document=document.document_url(document_id), participant=str(participant_id), reason=exc.detail
+            )
             raise
 
     async def edit(
@@ -499,7 +501,9 @@ class Writer:
             last[change.actor] = change.seq
 
     @staticmethod
-    def _rows(document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats: Sequence[document.ChangeStats]) -> list[NormChange]:
+    def _rows(
+        document_id: bytes, participant_id: uuid.UUID, changes: Sequence[Change], stats: Sequence[document.ChangeStats]
+    ) -> list[NormChange]:
         return [NormChange(**values) for values in _row_values(document_id, participant_id, changes, stats)]
 
 
@@ -592,5 +596,3 @@ class _RoundFailed(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__()
         self.cause = cause
-
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -44,9 +45,16 @@ def serve(
     if not settings.log_json:  # in production every line of output is a JSON log record
         console.print(f"CoGov on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs, database: {settings.database_url})")
     uvicorn.run(
-        "services.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+        "services.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
         # The app logs each request itself, with its request id, route and duration.
-        proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, log_level=settings.log_level.lower(), access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_level=settings.log_level.lower(),
+        access_log=False,
         # Sync frames are small or carry changes Automerge already compressed: deflating every frame
         # for every peer costs CPU on both ends for little (automerge-repo's `ws` server does not either).
         ws_per_message_deflate=False,
@@ -79,7 +87,9 @@ def worker(once: bool = typer.Option(False, "--once", help="Do one round and exi
             stop = asyncio.Event()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-            console.print(f"CoGov worker {made.id}: closing ballots, publishing, verifying subscribers, delivering ({settings.database_url})")
+            console.print(
+                f"CoGov worker {made.id}: closing ballots, publishing, verifying subscribers, delivering ({settings.database_url})"
+            )
             async with ballots.closing_ballots(runtime.sessionmaker, runtime.clock, interval=ballots.SWEEP_SECONDS):
                 async with clearinghouse_worker.running(made):
                     await stop.wait()
@@ -147,17 +157,13 @@ def _grant(email: str, role_name: str, display_name: str | None) -> None:
 
 
 @app.command("create-staff")
-def create_staff(
-    email: str, name: str | None = typer.Option(None, help="Display name when the account is created.")
-) -> None:
+def create_staff(email: str, name: str | None = typer.Option(None, help="Display name when the account is created.")) -> None:
     """Make EMAIL clearing-house staff, creating the account (password prompted, or read from stdin) if needed."""
     _grant(email, "staff", name)
 
 
 @app.command("create-admin")
-def create_admin(
-    email: str, name: str | None = typer.Option(None, help="Display name when the account is created.")
-) -> None:
+def create_admin(email: str, name: str | None = typer.Option(None, help="Display name when the account is created.")) -> None:
     """Make EMAIL an administrator, creating the account (password prompted, or read from stdin) if needed."""
     _grant(email, "admin", name)
 
@@ -184,7 +190,9 @@ def demo(
                 return "seeded", None
             if if_empty and await demo_data.participant_count(state.sessionmaker):
                 return "not_empty", None
-            return "new", await demo_data.seed(state.sessionmaker, state.norm_store, state.taxonomy, password, hashing=state.password_hashing)
+            return "new", await demo_data.seed(
+                state.sessionmaker, state.norm_store, state.taxonomy, password, hashing=state.password_hashing
+            )
         finally:
             await state.sync_hub.stop()
             await state.engine.dispose()
@@ -208,7 +216,9 @@ def demo(
 
 @app.command()
 def verify(
-    entry_file: str = typer.Argument(..., metavar="ENTRY.json", help="A saved entry (GET /api/v1/clearinghouse/entries/{id}), or - for stdin."),
+    entry_file: str = typer.Argument(
+        ..., metavar="ENTRY.json", help="A saved entry (GET /api/v1/clearinghouse/entries/{id}), or - for stdin."
+    ),
     keys: str | None = typer.Option(None, help="The key set: a file, or a URL (default: the entry's keys_url)."),
 ) -> None:
     """Check a published entry offline: its signature under the clearing house's key, and its text against the record."""
@@ -237,11 +247,17 @@ def verify(
 
 @audit_app.command("verify")
 def audit_verify(
-    against: Path | None = typer.Option(
-        None, "--against", metavar="CHECKPOINT.json",
-        help="A signed tree head saved earlier (GET /api/v1/audit/tree-head): also prove today's log extends it.",
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            metavar="CHECKPOINT.json",
+            help="A signed tree head saved earlier (GET /api/v1/audit/tree-head): also prove today's log extends it.",
+        ),
+    ] = None,
+    keys: str | None = typer.Option(
+        None, help="With --against: the key set, a file or URL (default: the keys this database has published)."
     ),
-    keys: str | None = typer.Option(None, help="With --against: the key set, a file or URL (default: the keys this database has published)."),
 ) -> None:
     """Walk the audit chain and its Merkle tree; exit 1 and name each broken event if any row was altered, removed or reordered.
 
@@ -312,7 +328,7 @@ def _key_set(source: str) -> dict:
 
 @app.command("export")
 def export_backup(
-    path: Path = typer.Argument(..., help="The archive to write (a new file; refused if it exists)."),
+    path: Annotated[Path, typer.Argument(help="The archive to write (a new file; refused if it exists).")],
 ) -> None:
     """Back up the whole database into one archive, read from one consistent snapshot (safe while serving).
 
@@ -333,14 +349,13 @@ def export_backup(
         raise typer.Exit(1) from exc
     rows = sum(entry.rows for entry in manifest.tables)
     typer.echo(
-        f"exported {rows} rows of {len(manifest.tables)} tables (schema {manifest.schema_revision}) "
-        f"to {path} ({path.stat().st_size} bytes)"
+        f"exported {rows} rows of {len(manifest.tables)} tables (schema {manifest.schema_revision}) to {path} ({path.stat().st_size} bytes)"
     )
 
 
 @app.command("import")
 def import_backup(
-    path: Path = typer.Argument(..., help="An archive written by `cogov export`."),
+    path: Annotated[Path, typer.Argument(help="An archive written by `cogov export`.")],
     max_member_bytes: int = typer.Option(
         64 * 2**30, min=1, help="Refuse an archive whose table file would unpack to more than this many bytes."
     ),

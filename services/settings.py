@@ -12,8 +12,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values copied from examples and tutorials; a server started with one of them would sign forgeable tokens.
 PLACEHOLDER_SECRETS = frozenset(
-    {"changeme", "change-me", "change_me", "secret", "secret-key", "secretkey", "your-secret-key",
-     "please-change-me", "dev", "development", "insecure", "cogov", "test", "password"}
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "secret-key",
+        "secretkey",
+        "your-secret-key",
+        "please-change-me",
+        "dev",
+        "development",
+        "insecure",
+        "cogov",
+        "test",
+        "password",
+    }
 )
 MIN_SECRET_LENGTH = 32
 

@@ -9,7 +9,9 @@ import sys
 from tests.fixtures.app import TEST_SECRET
 
 
-def run_cogov(*args: str, database_url: str, stdin: str = "", data_dir: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cogov(
+    *args: str, database_url: str, stdin: str = "", data_dir: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "COGOV_DATABASE_URL": database_url,

@@ -63,8 +63,6 @@ def _run(*args: str) -> None:
         raise JsPeerUnavailable("Node.js is not installed (no `node` on PATH)")
     if not PACKAGE.is_file():
         raise JsPeerUnavailable(f"npm packages missing: run `npm ci` in {ROOT}")
-    done = subprocess.run(
-        [node, str(PEER), *args], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
-    )
+    done = subprocess.run([node, str(PEER), *args], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
     if done.returncode != 0:
         raise JsPeerFailed(f"peer.mjs {args[0]} exited {done.returncode}: {done.stderr.strip()}")

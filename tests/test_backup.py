@@ -43,8 +43,13 @@ from tests.fixtures.environment import service_unavailable
 def settings(database_url, tmp_path) -> Settings:
     # Snapshots every few changes, so the archive carries them; the subscriber listens on loopback.
     return Settings(
-        database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path / "var", snapshot_every=4,
-        allow_private_callbacks=True, callback_timeout_seconds=2, _env_file=None,
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path / "var",
+        snapshot_every=4,
+        allow_private_callbacks=True,
+        callback_timeout_seconds=2,
+        _env_file=None,
     )
 
 
@@ -52,7 +57,9 @@ async def row_count(database_url: str) -> int:
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
-            return sum([(await connection.execute(select(func.count()).select_from(table))).scalar_one() for table in metadata.sorted_tables])
+            return sum(
+                [(await connection.execute(select(func.count()).select_from(table))).scalar_one() for table in metadata.sorted_tables]
+            )
     finally:
         await engine.dispose()
 
@@ -79,7 +86,9 @@ def same_tables(first: Path, second: Path) -> None:
 
 async def edit(client, norm_id: str, person: dict, index: int, insert: str, delete: int = 0) -> dict:
     response = await client.post(
-        f"/api/v1/norms/{norm_id}/edits", json={"splices": [{"index": index, "delete": delete, "insert": insert}]}, headers=person["headers"]
+        f"/api/v1/norms/{norm_id}/edits",
+        json={"splices": [{"index": index, "delete": delete, "insert": insert}]},
+        headers=person["headers"],
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -93,8 +102,12 @@ async def build(client, make_council, clock, worker, subscriber, sign_up) -> dic
     amina, bruno, chen, dana = council["members"]
     other = await client.post(
         "/api/v1/networks",
-        json={"name": "Open Data Standards", "issue": "Public data is published in incompatible ways.", "aims": "Shared formats.",
-              "intended_outcome": "A data norm."},
+        json={
+            "name": "Open Data Standards",
+            "issue": "Public data is published in incompatible ways.",
+            "aims": "Shared formats.",
+            "intended_outcome": "A data norm.",
+        },
         headers=bruno["headers"],
     )
     assert other.status_code == 201, other.text
@@ -106,12 +119,21 @@ async def build(client, make_council, clock, worker, subscriber, sign_up) -> dic
     await edit(client, norm_id, dana, len("Large "), "online ")
     await edit(client, norm_id, amina, 0, "Every ")
     await edit(client, norm_id, bruno, 0, "", delete=len("Every "))
-    tagged = await client.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "After review", "note": "Four hands"}, headers=chen["headers"])
+    tagged = await client.post(
+        f"/api/v1/norms/{norm_id}/versions", json={"label": "After review", "note": "Four hands"}, headers=chen["headers"]
+    )
     assert tagged.status_code == 201, tagged.text
 
     callback = subscriber.url("/hooks/cogov")
-    subscribed = await client.post("/websub", data={"hub.mode": "subscribe", "hub.topic": "http://127.0.0.1:8000/feeds/norms.atom",
-                                                    "hub.callback": callback, "hub.secret": "a shared secret of the hub"})
+    subscribed = await client.post(
+        "/websub",
+        data={
+            "hub.mode": "subscribe",
+            "hub.topic": "http://127.0.0.1:8000/feeds/norms.atom",
+            "hub.callback": callback,
+            "hub.secret": "a shared secret of the hub",
+        },
+    )
     assert subscribed.status_code == 202, subscribed.text
     assert await worker.verify_pending() == 1
     await adopt(client, council, clock, version=2)
@@ -131,10 +153,15 @@ async def build(client, make_council, clock, worker, subscriber, sign_up) -> dic
     )
     assert opened.status_code == 201, opened.text
     official = await sign_up("Gov Official")
-    affiliated = await client.put("/api/v1/me/affiliation", json={"stakeholder_group": "government", "country": "FR", "organisation": "Ministère"},
-                                  headers=official["headers"])
+    affiliated = await client.put(
+        "/api/v1/me/affiliation",
+        json={"stakeholder_group": "government", "country": "FR", "organisation": "Ministère"},
+        headers=official["headers"],
+    )
     assert affiliated.status_code == 200, affiliated.text
-    comment = await client.post(f"/api/v1/consultations/{opened.json()['id']}/comments", json={"body": "Define « online »."}, headers=official["headers"])
+    comment = await client.post(
+        f"/api/v1/consultations/{opened.json()['id']}/comments", json={"body": "Define « online »."}, headers=official["headers"]
+    )
     assert comment.status_code == 201, comment.text
     reply = await client.post(f"/api/v1/comments/{comment.json()['id']}/replies", json={"body": "Done in v3."}, headers=dana["headers"])
     assert reply.status_code == 201, reply.text
@@ -145,10 +172,19 @@ async def observed(client, made: dict) -> dict:
     """Everything a reader sees of the built database, through the API."""
     norm_id = made["norm_id"]
     paths = [
-        f"/api/v1/norms/{norm_id}", f"/api/v1/norms/{norm_id}/versions", f"/api/v1/norms/{norm_id}/versions/1",
-        f"/api/v1/norms/{norm_id}/versions/2", f"/api/v1/norms/{norm_id}/versions/3", f"/api/v1/norms/{norm_id}/authorship", f"/api/v1/norms/{norm_id}/history",
-        f"/api/v1/networks/{made['council']['slug']}", f"/api/v1/ballots/{made['ballot_id']}", f"/api/v1/norms/{norm_id}/adoptions",
-        "/api/v1/clearinghouse/entries", f"/api/v1/consultations/{made['consultation_id']}/comments", "/api/v1/audit",
+        f"/api/v1/norms/{norm_id}",
+        f"/api/v1/norms/{norm_id}/versions",
+        f"/api/v1/norms/{norm_id}/versions/1",
+        f"/api/v1/norms/{norm_id}/versions/2",
+        f"/api/v1/norms/{norm_id}/versions/3",
+        f"/api/v1/norms/{norm_id}/authorship",
+        f"/api/v1/norms/{norm_id}/history",
+        f"/api/v1/networks/{made['council']['slug']}",
+        f"/api/v1/ballots/{made['ballot_id']}",
+        f"/api/v1/norms/{norm_id}/adoptions",
+        "/api/v1/clearinghouse/entries",
+        f"/api/v1/consultations/{made['consultation_id']}/comments",
+        "/api/v1/audit",
     ]
     seen = {}
     for path in paths:
@@ -216,8 +252,21 @@ async def test_a_realistic_database_round_trips_from_sqlite_to_postgresql_and_ba
         adoptions = [json.loads(line) for line in opened.read("norm_adoptions.jsonl").splitlines()]
     assert manifest["schema_revision"] == next(iter(migrations.head_revisions()))
     assert {table.name for table in metadata.sorted_tables} == counts.keys()
-    for table in ("norm_changes", "norm_snapshots", "actor_bindings", "norm_versions", "ballots", "ballot_votes", "norm_adoptions",
-                  "feed_entries", "websub_subscriptions", "websub_deliveries", "consultation_comments", "consultation_replies", "audit_events"):
+    for table in (
+        "norm_changes",
+        "norm_snapshots",
+        "actor_bindings",
+        "norm_versions",
+        "ballots",
+        "ballot_votes",
+        "norm_adoptions",
+        "feed_entries",
+        "websub_subscriptions",
+        "websub_deliveries",
+        "consultation_comments",
+        "consultation_replies",
+        "audit_events",
+    ):
         assert counts[table] > 0, table
     assert len({change["participant_id"] for change in changes}) == 4  # every member's edits, each with its author
     assert sorted(adoption["supersedes_id"] is not None for adoption in adoptions) == [False, True]
@@ -287,8 +336,15 @@ def members(path: Path) -> dict[str, bytes]:
         return {name: opened.read(name) for name in opened.namelist()}
 
 
-def rewrite(source: Path, target: Path, *, change: dict[str, bytes] | None = None, consistent: bool = True,
-            manifest=None, extra: list[zipfile.ZipInfo | tuple[zipfile.ZipInfo, bytes]] = ()) -> Path:
+def rewrite(
+    source: Path,
+    target: Path,
+    *,
+    change: dict[str, bytes] | None = None,
+    consistent: bool = True,
+    manifest=None,
+    extra: list[zipfile.ZipInfo | tuple[zipfile.ZipInfo, bytes]] = (),
+) -> Path:
     """A copy of the archive with some files changed; `consistent` updates the manifest's sizes, counts and checksums."""
     files = members(source)
     listing = json.loads(files["manifest.json"])
@@ -332,26 +388,45 @@ def hostile_archives(archive: Path, folder: Path) -> dict[str, tuple[Path, str]]
     not_zip = folder / "not-zip.zip"
     not_zip.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
     participant = first_row(archive, "participants.jsonl")
-    deep_text = (b'{"payload":' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+    deep_text = b'{"payload":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
     cases = {
         "truncated": (cut, "not a readable zip archive"),
         "not a zip": (not_zip, "not a readable zip archive"),
-        "path traversal": (rewrite(archive, folder / "traversal.zip", extra=[(zipfile.ZipInfo("../../etc/cron.d/evil.jsonl"), b"x")]), "unexpected member"),
-        "absolute path": (rewrite(archive, folder / "absolute.zip", extra=[(zipfile.ZipInfo("/tmp/evil.jsonl"), b"x")]), "unexpected member"),
+        "path traversal": (
+            rewrite(archive, folder / "traversal.zip", extra=[(zipfile.ZipInfo("../../etc/cron.d/evil.jsonl"), b"x")]),
+            "unexpected member",
+        ),
+        "absolute path": (
+            rewrite(archive, folder / "absolute.zip", extra=[(zipfile.ZipInfo("/tmp/evil.jsonl"), b"x")]),
+            "unexpected member",
+        ),
         "symlink": (rewrite(archive, folder / "symlink.zip", extra=[(symlink("evil.jsonl"), b"/etc/passwd")]), "not a regular file"),
-        "unlisted member": (rewrite(archive, folder / "unlisted.zip", extra=[(zipfile.ZipInfo("evil.jsonl"), b"{}\n")]), "not in the manifest"),
+        "unlisted member": (
+            rewrite(archive, folder / "unlisted.zip", extra=[(zipfile.ZipInfo("evil.jsonl"), b"{}\n")]),
+            "not in the manifest",
+        ),
         "no manifest": (_without(archive, folder / "no-manifest.zip", "manifest.json"), "no manifest.json"),
         "missing table file": (_without(archive, folder / "missing.zip", "norm_changes.jsonl"), "missing from the archive"),
         "manifest not json": (_replaced(archive, folder / "manifest-garbage.zip", "manifest.json", b"{not json"), "manifest.json is not"),
-        "manifest wrong types": (rewrite(archive, folder / "manifest-types.zip", manifest=lambda m: m["tables"][0].update(rows="many")), "manifest.json is not"),
-        "other schema revision": (rewrite(archive, folder / "revision.zip", manifest=lambda m: m.update(schema_revision="0123456789ab")), "schema revision 0123456789ab"),
+        "manifest wrong types": (
+            rewrite(archive, folder / "manifest-types.zip", manifest=lambda m: m["tables"][0].update(rows="many")),
+            "manifest.json is not",
+        ),
+        "other schema revision": (
+            rewrite(archive, folder / "revision.zip", manifest=lambda m: m.update(schema_revision="0123456789ab")),
+            "schema revision 0123456789ab",
+        ),
         "table missing from manifest": (
             rewrite(archive, folder / "fewer.zip", manifest=lambda m: m["tables"].pop(0), extra=()),
             "not in the manifest",
         ),
         "unknown table": (
-            rewrite(archive, folder / "unknown-table.zip", manifest=lambda m: m["tables"].append(_entry(m, "norms.jsonl") | {"table": "evil", "file": "evil.jsonl"}),
-                    extra=[(zipfile.ZipInfo("evil.jsonl"), members(archive)["norms.jsonl"])]),
+            rewrite(
+                archive,
+                folder / "unknown-table.zip",
+                manifest=lambda m: m["tables"].append(_entry(m, "norms.jsonl") | {"table": "evil", "file": "evil.jsonl"}),
+                extra=[(zipfile.ZipInfo("evil.jsonl"), members(archive)["norms.jsonl"])],
+            ),
             "unknown: ['evil']",
         ),
         "table listed twice": (rewrite(archive, folder / "twice.zip", manifest=lambda m: m["tables"].append(m["tables"][-1])), "twice"),
@@ -359,35 +434,95 @@ def hostile_archives(archive: Path, folder: Path) -> dict[str, tuple[Path, str]]
             rewrite(archive, folder / "kind.zip", manifest=lambda m: _entry(m, "norms.jsonl")["columns"][0].update(kind="str")),
             "columns do not match table norms",
         ),
-        "checksum": (rewrite(archive, folder / "checksum.zip", change={"participants.jsonl": with_first_row(archive, "participants.jsonl", display_name="Mallory")},
-                             consistent=False), "participants.jsonl"),
-        "row count": (rewrite(archive, folder / "rows.zip", manifest=lambda m: _entry(m, "norms.jsonl").update(rows=_entry(m, "norms.jsonl")["rows"] + 1)),
-                      "rows; the manifest says"),
-        "string for an integer": (rewrite(archive, folder / "int.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count="12")}),
-                                  "column change_count (int): expected int"),
-        "integer out of range": (rewrite(archive, folder / "huge-int.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count=2**70)}),
-                                 "out of the 64-bit range"),
-        "boolean for an integer": (rewrite(archive, folder / "bool.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count=True)}),
-                                   "column change_count (int): expected int"),
-        "bad base64": (rewrite(archive, folder / "base64.zip", change={"norm_changes.jsonl": with_first_row(archive, "norm_changes.jsonl", data="%%%")}),
-                       "column data (bytes): bad base64"),
-        "bad uuid": (rewrite(archive, folder / "uuid.zip", change={"participants.jsonl": with_first_row(archive, "participants.jsonl", id="../../root")}),
-                     "column id (uuid)"),
-        "timestamp without zone": (rewrite(archive, folder / "naive.zip", change={"participants.jsonl": with_first_row(archive, "participants.jsonl", created_at="2026-01-01T00:00:00")}),
-                                   "without a UTC offset"),
-        "extra column": (rewrite(archive, folder / "column.zip", change={"participants.jsonl": with_first_row(archive, "participants.jsonl", is_admin=True)}),
-                         "exactly the columns"),
-        "over-long text": (rewrite(archive, folder / "long.zip", change={"participants.jsonl": with_first_row(archive, "participants.jsonl", display_name="x" * 10_000)}),
-                           "more than 120 characters"),
-        "nested json bomb": (rewrite(archive, folder / "deep.zip", change={"audit_events.jsonl": deep_text + b"\n" + members(archive)["audit_events.jsonl"]}),
-                             "audit_events.jsonl line 1"),
-        "cut line": (rewrite(archive, folder / "cutline.zip", change={"participants.jsonl": members(archive)["participants.jsonl"][:-10]}), "cut short"),
-        "duplicate row": (rewrite(archive, folder / "duplicate.zip",
-                                  change={"participants.jsonl": members(archive)["participants.jsonl"] + json.dumps(participant).encode() + b"\n"}),
-                          "refused by the database"),
-        "dangling reference": (rewrite(archive, folder / "dangling.zip",
-                                       change={"memberships.jsonl": with_first_row(archive, "memberships.jsonl", participant_id="00000000-0000-4000-8000-000000000000")}),
-                               "refused by the database"),
+        "checksum": (
+            rewrite(
+                archive,
+                folder / "checksum.zip",
+                change={"participants.jsonl": with_first_row(archive, "participants.jsonl", display_name="Mallory")},
+                consistent=False,
+            ),
+            "participants.jsonl",
+        ),
+        "row count": (
+            rewrite(
+                archive, folder / "rows.zip", manifest=lambda m: _entry(m, "norms.jsonl").update(rows=_entry(m, "norms.jsonl")["rows"] + 1)
+            ),
+            "rows; the manifest says",
+        ),
+        "string for an integer": (
+            rewrite(archive, folder / "int.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count="12")}),
+            "column change_count (int): expected int",
+        ),
+        "integer out of range": (
+            rewrite(archive, folder / "huge-int.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count=2**70)}),
+            "out of the 64-bit range",
+        ),
+        "boolean for an integer": (
+            rewrite(archive, folder / "bool.zip", change={"norms.jsonl": with_first_row(archive, "norms.jsonl", change_count=True)}),
+            "column change_count (int): expected int",
+        ),
+        "bad base64": (
+            rewrite(
+                archive, folder / "base64.zip", change={"norm_changes.jsonl": with_first_row(archive, "norm_changes.jsonl", data="%%%")}
+            ),
+            "column data (bytes): bad base64",
+        ),
+        "bad uuid": (
+            rewrite(
+                archive, folder / "uuid.zip", change={"participants.jsonl": with_first_row(archive, "participants.jsonl", id="../../root")}
+            ),
+            "column id (uuid)",
+        ),
+        "timestamp without zone": (
+            rewrite(
+                archive,
+                folder / "naive.zip",
+                change={"participants.jsonl": with_first_row(archive, "participants.jsonl", created_at="2026-01-01T00:00:00")},
+            ),
+            "without a UTC offset",
+        ),
+        "extra column": (
+            rewrite(
+                archive, folder / "column.zip", change={"participants.jsonl": with_first_row(archive, "participants.jsonl", is_admin=True)}
+            ),
+            "exactly the columns",
+        ),
+        "over-long text": (
+            rewrite(
+                archive,
+                folder / "long.zip",
+                change={"participants.jsonl": with_first_row(archive, "participants.jsonl", display_name="x" * 10_000)},
+            ),
+            "more than 120 characters",
+        ),
+        "nested json bomb": (
+            rewrite(
+                archive, folder / "deep.zip", change={"audit_events.jsonl": deep_text + b"\n" + members(archive)["audit_events.jsonl"]}
+            ),
+            "audit_events.jsonl line 1",
+        ),
+        "cut line": (
+            rewrite(archive, folder / "cutline.zip", change={"participants.jsonl": members(archive)["participants.jsonl"][:-10]}),
+            "cut short",
+        ),
+        "duplicate row": (
+            rewrite(
+                archive,
+                folder / "duplicate.zip",
+                change={"participants.jsonl": members(archive)["participants.jsonl"] + json.dumps(participant).encode() + b"\n"},
+            ),
+            "refused by the database",
+        ),
+        "dangling reference": (
+            rewrite(
+                archive,
+                folder / "dangling.zip",
+                change={
+                    "memberships.jsonl": with_first_row(archive, "memberships.jsonl", participant_id="00000000-0000-4000-8000-000000000000")
+                },
+            ),
+            "refused by the database",
+        ),
     }
     return cases
 

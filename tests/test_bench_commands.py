@@ -23,4 +23,3 @@ def test_help_prints_the_usage(module):
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout.lower(), done.stdout
     assert "Traceback" not in done.stderr
-

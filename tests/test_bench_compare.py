@@ -45,11 +45,13 @@ def test_a_section_at_the_end_of_the_file_is_replaced_too(tmp_path, monkeypatch)
 
 
 def test_the_table_gives_each_figure_and_its_ratio_to_the_reference():
-    table = compare.table({
-        "reference": {"S1": {"p50": 20.0, "p99": 80.0, "cpu_per_1000": 0.5, "rss_mib": 100.0}},
-        "CoGov SQLite": {"S1": {"p50": 10.0, "p99": 120.0, "cpu_per_1000": 1.0, "rss_mib": 150.0}},
-        "CoGov PostgreSQL": {},
-    }).splitlines()
+    table = compare.table(
+        {
+            "reference": {"S1": {"p50": 20.0, "p99": 80.0, "cpu_per_1000": 0.5, "rss_mib": 100.0}},
+            "CoGov SQLite": {"S1": {"p50": 10.0, "p99": 120.0, "cpu_per_1000": 1.0, "rss_mib": 150.0}},
+            "CoGov PostgreSQL": {},
+        }
+    ).splitlines()
 
     assert table[0] == "| figure | reference | CoGov SQLite | ÷ ref | CoGov PostgreSQL | ÷ ref |"
     assert "| S1 p50 latency | 20.0 ms | 10.0 ms | 0.50 | — | — |" in table

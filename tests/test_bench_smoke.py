@@ -31,20 +31,35 @@ NUMBER = r"[\d.,]+"
 
 # script: (arguments, what it needs, a line of figures it prints)
 RUNS = {
-    "anchors": (["--chars", "600", "--comments", "2", "--runs", "2"], {"chromium"},
-                rf"\| resolve all anchors after an edit .* \| {NUMBER} ms \| {NUMBER} ms \|"),
-    "backup": (["--edits", "300", "--edits-per-change", "50", "--postgres", POSTGRES_URL], {"postgres", "trace"},
-               rf"\| 7 \| import \| SQLite \| {NUMBER} s \| {NUMBER} MiB \| {NUMBER} MiB \|"),
+    "anchors": (
+        ["--chars", "600", "--comments", "2", "--runs", "2"],
+        {"chromium"},
+        rf"\| resolve all anchors after an edit .* \| {NUMBER} ms \| {NUMBER} ms \|",
+    ),
+    "backup": (
+        ["--edits", "300", "--edits-per-change", "50", "--postgres", POSTGRES_URL],
+        {"postgres", "trace"},
+        rf"\| 7 \| import \| SQLite \| {NUMBER} s \| {NUMBER} MiB \| {NUMBER} MiB \|",
+    ),
     "compare": (["--help"], set(), r"--targets"),
     "faults": (["--small", "--only", "ballots"], {"initdb"}, r"\| ballot closing raced from two instances \| 5 ballots"),
-    "feeds": (["--entries", "3", "--subscribers", "2", "--adoptions", "1", "--clients", "2", "--seconds", "1"], set(),
-              rf"\| adoption 1 → feed at 2 WebSub subscribers \| — \| first {NUMBER} s, all {NUMBER} s"),
+    "feeds": (
+        ["--entries", "3", "--subscribers", "2", "--adoptions", "1", "--clients", "2", "--seconds", "1"],
+        set(),
+        rf"\| adoption 1 → feed at 2 WebSub subscribers \| — \| first {NUMBER} s, all {NUMBER} s",
+    ),
     "ops": (["--requests", "20", "--redis", REDIS_URL], {"redis"}, rf"\| rate limits, Redis counters \| {NUMBER} \|"),
-    "realtime": (["--scenario", "1", "--readers", "2", "--seconds", "2"], set(),
-                 rf"\(1\): 1 writers \+ 2 readers, 2 s: {NUMBER} edits .* latency p50 {NUMBER} ms"),
+    "realtime": (
+        ["--scenario", "1", "--readers", "2", "--seconds", "2"],
+        set(),
+        rf"\(1\): 1 writers \+ 2 readers, 2 s: {NUMBER} edits .* latency p50 {NUMBER} ms",
+    ),
     "signoff": (["--electors", "300", "--organisations", "20", "--runs", "3"], set(), rf"tally over 3 runs: min {NUMBER} ms"),
-    "store": (["--edits", "300", "--skip-per-edit", "--samples", "8", "--loads", "1", "--postgres", POSTGRES_URL],
-              {"postgres", "trace"}, rf"\| PostgreSQL \| \(b\) 50 edits per change \| 7 \| {NUMBER} s \|"),
+    "store": (
+        ["--edits", "300", "--skip-per-edit", "--samples", "8", "--loads", "1", "--postgres", POSTGRES_URL],
+        {"postgres", "trace"},
+        rf"\| PostgreSQL \| \(b\) 50 edits per change \| 7 \| {NUMBER} s \|",
+    ),
     "sync_fuzz": (["40"], set(), r"\d+ passed"),
 }
 
@@ -89,8 +104,9 @@ def test_the_benchmark_runs_and_prints_its_figures(script, tmp_path):
         environment |= {"COGOV_RATE_LIMIT_WRITES": "3/minute", "COGOV_RATE_LIMIT_AUTH": "3/minute"}
     for name in [name for name in environment if name == "COGOV_RATE_LIMITS_ENABLED" or name.startswith("PYTEST_")]:
         del environment[name]  # nor pytest's own variables, for the benchmark that runs pytest
-    done = subprocess.run([sys.executable, "-m", f"bench.{script}", *arguments], cwd=tmp_path, env=environment,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{script}", *arguments], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert re.search(figures, done.stdout), done.stdout[-4000:]

@@ -87,5 +87,8 @@ def test_a_broken_file_or_anchor_is_reported(tmp_path, monkeypatch):
         "[gone](missing.md) [bad](other.md#security) [bad](#nowhere) `[code](missing.md)`\n"
         "[web](https://example.org/x.md)\n\n## Here\n"
     )
-    assert broken(page) == ["missing.md: no such file", "other.md#security: no heading #security in other.md",
-                            "#nowhere: no heading #nowhere in page.md"]
+    assert broken(page) == [
+        "missing.md: no such file",
+        "other.md#security: no heading #security in other.md",
+        "#nowhere: no heading #nowhere in page.md",
+    ]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '5b8d2e1f6a93'
-down_revision = '3f0c2a9d7b1e'
+revision = "5b8d2e1f6a93"
+down_revision = "3f0c2a9d7b1e"
 branch_labels = None
 depends_on = None
 
@@ -19,13 +19,15 @@ depends_on = None
 def upgrade() -> None:
     from norms import document
 
-    op.add_column('norm_versions', sa.Column('text', sa.Text(), nullable=True))
+    op.add_column("norm_versions", sa.Column("text", sa.Text(), nullable=True))
     bind = op.get_bind()
-    versions = sa.table('norm_versions', sa.column('id'), sa.column('norm_id'), sa.column('heads', sa.JSON), sa.column('text'))
-    norms = sa.table('norms', sa.column('id'), sa.column('document_id'))
-    changes = sa.table('norm_changes', sa.column('id'), sa.column('document_id'), sa.column('data'))
+    versions = sa.table("norm_versions", sa.column("id"), sa.column("norm_id"), sa.column("heads", sa.JSON), sa.column("text"))
+    norms = sa.table("norms", sa.column("id"), sa.column("document_id"))
+    changes = sa.table("norm_changes", sa.column("id"), sa.column("document_id"), sa.column("data"))
     rows = bind.execute(
-        sa.select(versions.c.id, versions.c.heads, norms.c.document_id).join(norms, norms.c.id == versions.c.norm_id).order_by(norms.c.document_id)
+        sa.select(versions.c.id, versions.c.heads, norms.c.document_id)
+        .join(norms, norms.c.id == versions.c.norm_id)
+        .order_by(norms.c.document_id)
     ).all()
     loaded: tuple[bytes, object] | None = None
     for row in rows:
@@ -35,10 +37,10 @@ def upgrade() -> None:
             loaded = (row.document_id, document.load(b"".join(data)))
         text = document.read_text(loaded[1], document.heads_from_hex(row.heads))
         bind.execute(versions.update().where(versions.c.id == row.id).values(text=text))
-    with op.batch_alter_table('norm_versions') as batch_op:
-        batch_op.alter_column('text', existing_type=sa.Text(), nullable=False)
+    with op.batch_alter_table("norm_versions") as batch_op:
+        batch_op.alter_column("text", existing_type=sa.Text(), nullable=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('norm_versions') as batch_op:
-        batch_op.drop_column('text')
+    with op.batch_alter_table("norm_versions") as batch_op:
+        batch_op.drop_column("text")

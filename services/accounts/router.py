@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-
 from datetime import timedelta
 from typing import Annotated
 
@@ -12,7 +11,14 @@ from services.accounts import service
 from services.accounts.schemas import ParticipantOut, Registration, RoleChange, SignUpReceived, Token
 from services.api import ratelimit
 from services.api.deps import (
-    AdminParticipant, CurrentParticipant, CursorQuery, LimitQuery, PasswordHashingDep, SessionDep, SettingsDep, StaffParticipant,
+    AdminParticipant,
+    CurrentParticipant,
+    CursorQuery,
+    LimitQuery,
+    PasswordHashingDep,
+    SessionDep,
+    SettingsDep,
+    StaffParticipant,
     WritingSessionDep,
 )
 from services.kit.pagination import Page, decode_cursor, encode_cursor
@@ -21,7 +27,9 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 @router.post(
-    "/auth/register", status_code=status.HTTP_202_ACCEPTED, response_model=SignUpReceived,
+    "/auth/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SignUpReceived,
     responses={503: {"description": "Too many passwords are being checked right now; `Retry-After` says when to try again"}},
 )
 async def register(session: SessionDep, hashing: PasswordHashingDep, body: Registration):
@@ -35,7 +43,8 @@ async def register(session: SessionDep, hashing: PasswordHashingDep, body: Regis
 
 
 @router.post(
-    "/auth/token", response_model=Token,
+    "/auth/token",
+    response_model=Token,
     responses={
         429: {"description": "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try again"},
         503: {"description": "Too many passwords are being checked right now; `Retry-After` says when to try again"},

@@ -145,9 +145,7 @@ async def grant_role(
     if participant is None:
         if not password:
             raise InvalidInput(f"no account for {normalise_email(email)}; a password is needed to create it")
-        return await register(
-            session, hashing, email=email, password=password, display_name=display_name or email.split("@")[0], role=role
-        )
+        return await register(session, hashing, email=email, password=password, display_name=display_name or email.split("@")[0], role=role)
     await _change_role(session, participant, role, by=None)
     return participant
 
@@ -182,4 +180,3 @@ async def directory(session: AsyncSession, *, after_email: str | None, limit: in
     if after_email is not None:
         query = query.where(Participant.email > after_email)
     return list((await session.scalars(query)).all())
-

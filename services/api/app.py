@@ -110,7 +110,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # First: feeds are the most requested paths, and routes are matched in order.
     clearinghouse.install(app)
-    for router in (health_router, docs_router, metrics_router, accounts_router, audit_router, networks_router, norms_router, ballots_router, consultations_router, sync_router):
+    for router in (
+        health_router,
+        docs_router,
+        metrics_router,
+        accounts_router,
+        audit_router,
+        networks_router,
+        norms_router,
+        ballots_router,
+        consultations_router,
+        sync_router,
+    ):
         app.include_router(router)
     clearinghouse.install_api(app)
     web.install(app)

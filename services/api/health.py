@@ -27,8 +27,12 @@ async def readyz(request: Request) -> JSONResponse:
     heads = head_revisions()
     if current != heads:
         return JSONResponse(
-            {"status": "unavailable", "detail": "database schema is not at the latest migration; run `cogov db upgrade`",
-             "current": sorted(current), "head": sorted(heads)},
+            {
+                "status": "unavailable",
+                "detail": "database schema is not at the latest migration; run `cogov db upgrade`",
+                "current": sorted(current),
+                "head": sorted(heads),
+            },
             status_code=503,
         )
     return JSONResponse({"status": "ok", "schema": sorted(current)})

@@ -83,7 +83,8 @@ class _StateNow:
         yield GaugeMetricFamily("cogov_database_up", "1 if the database answered this scrape.", value=int(self.deliveries is not None))
         if self.deliveries is not None:
             family = GaugeMetricFamily(
-                "cogov_deliveries", "WebSub deliveries in the outbox, by status (the whole database, not this instance).",
+                "cogov_deliveries",
+                "WebSub deliveries in the outbox, by status (the whole database, not this instance).",
                 labels=["status"],
             )
             for status, count in self.deliveries.items():
@@ -96,4 +97,6 @@ async def metrics(request: Request) -> Response:
     _check_access(request)
     now = CollectorRegistry(auto_describe=False)
     now.register(_StateNow(request.app.state.sync_hub, await _deliveries(request)))
-    return Response(generate_latest(REGISTRY) + generate_latest(now), media_type=CONTENT_TYPE_PLAIN_0_0_4)  # the text format every Prometheus reads
+    return Response(
+        generate_latest(REGISTRY) + generate_latest(now), media_type=CONTENT_TYPE_PLAIN_0_0_4
+    )  # the text format every Prometheus reads

@@ -37,7 +37,7 @@ def _bearer_or_cookie(scope: Scope) -> str | None:
     for part in headers.get(b"cookie", b"").split(b";"):
         part = part.strip()
         if part.startswith(SESSION_COOKIE):
-            return part[len(SESSION_COOKIE):].decode("latin-1")
+            return part[len(SESSION_COOKIE) :].decode("latin-1")
     return None
 
 

@@ -126,7 +126,9 @@ async def tree_head_history(session: SessionDep, settings: SettingsDep, cursor: 
     before = decode_cursor(cursor, int)[0] if cursor else None
     heads = (await session.scalars(tree_heads.listing(before).limit(limit + 1))).all()
     page, more = heads[:limit], len(heads) > limit
-    return Page(items=[tree_heads.out(settings.base_url, head) for head in page], next_cursor=encode_cursor(page[-1].number) if more else None)
+    return Page(
+        items=[tree_heads.out(settings.base_url, head) for head in page], next_cursor=encode_cursor(page[-1].number) if more else None
+    )
 
 
 @router.get("/audit/tree-heads/{number}", response_model=TreeHeadOut)
@@ -136,7 +138,9 @@ async def tree_head(session: SessionDep, settings: SettingsDep, number: Annotate
 
 
 @router.get("/audit/proofs/inclusion", response_model=InclusionProofOut)
-async def inclusion_proof(session: SessionDep, seq: Annotated[int, Query(ge=1, description="The event (leaf index + 1)")], tree_size: TreeSizeQuery = None):
+async def inclusion_proof(
+    session: SessionDep, seq: Annotated[int, Query(ge=1, description="The event (leaf index + 1)")], tree_size: TreeSizeQuery = None
+):
     """RFC 9162 2.1.3: the audit path proving event `seq` is in the tree of `tree_size` events. `leaf` is the event
     as hashed (its leaf bytes are its canonical JSON); the leaf hash is computed from the stored event itself.
     422 when the event or size is outside the log."""
@@ -147,18 +151,28 @@ async def inclusion_proof(session: SessionDep, seq: Annotated[int, Query(ge=1, d
         raise AuditEventNotFound(f"Event {seq} is missing from the log: `cogov audit verify` names what was removed")
     leaf = service.event_body(event)
     return InclusionProofOut(
-        seq=seq, leaf_index=seq - 1, tree_size=size, leaf=leaf, leaf_hash=merkle.leaf_hash(service.leaf_bytes(event)).hex(),
-        audit_path=[node.hex() for node in path], root_hash=root.hex(),
+        seq=seq,
+        leaf_index=seq - 1,
+        tree_size=size,
+        leaf=leaf,
+        leaf_hash=merkle.leaf_hash(service.leaf_bytes(event)).hex(),
+        audit_path=[node.hex() for node in path],
+        root_hash=root.hex(),
     )
 
 
 @router.get("/audit/proofs/consistency", response_model=ConsistencyProofOut)
-async def consistency_proof(session: SessionDep, first: Annotated[int, Query(description="The earlier tree size")], second: TreeSizeQuery = None):
+async def consistency_proof(
+    session: SessionDep, first: Annotated[int, Query(description="The earlier tree size")], second: TreeSizeQuery = None
+):
     """RFC 9162 2.1.4: the proof that the tree of `second` events extends the tree of `first` (empty when they are
     equal). Check it against the roots of two signed heads you hold. 422 when a size is outside the log."""
     size = await tree.size(session) if second is None else second
     path, first_root, second_root = await tree.consistency_proof(session, first, size)
     return ConsistencyProofOut(
-        first=first, second=size, first_root_hash=first_root.hex(), second_root_hash=second_root.hex(),
+        first=first,
+        second=size,
+        first_root_hash=first_root.hex(),
+        second_root_hash=second_root.hex(),
         consistency_path=[node.hex() for node in path],
     )

@@ -143,7 +143,10 @@ async def verify_chain(session: AsyncSession) -> ChainReport:
             breaks.append(ChainBreak(event.seq, "content does not match its hash: the row was altered"))
         leaves.append(merkle.leaf_hash(leaf_bytes(event)))
         expected_seq, expected_prev = event.seq + 1, event.hash
-    stored = {(level, position): bytes(value) for level, position, value in await session.execute(select(AuditTreeNode.level, AuditTreeNode.position, AuditTreeNode.hash))}
+    stored = {
+        (level, position): bytes(value)
+        for level, position, value in await session.execute(select(AuditTreeNode.level, AuditTreeNode.position, AuditTreeNode.hash))
+    }
     return ChainReport(events=count, breaks=breaks + tree_breaks(stored, leaves), leaves=leaves)
 
 
@@ -158,14 +161,26 @@ def tree_breaks(stored: merkle.Nodes, leaves: list[bytes]) -> list[ChainBreak]:
     level = 1
     while len(leaves) >> level:
         for position in range(len(leaves) >> level):
-            node, left, right = stored.get((level, position)), stored.get((level - 1, 2 * position)), stored.get((level - 1, 2 * position + 1))
+            node, left, right = (
+                stored.get((level, position)),
+                stored.get((level - 1, 2 * position)),
+                stored.get((level - 1, 2 * position + 1)),
+            )
             if node is None or left is None or right is None or node != merkle.node_hash(left, right):
                 first = (position << level) + 1
-                breaks.append(ChainBreak(first, f"the Merkle tree node over events {first}-{first + (1 << level) - 1} does not hash its halves: the tree was altered"))
+                breaks.append(
+                    ChainBreak(
+                        first,
+                        f"the Merkle tree node over events {first}-{first + (1 << level) - 1} does not hash its halves: "
+                        "the tree was altered",
+                    )
+                )
         level += 1
     beyond = sorted(node for node in stored if (node[1] + 1) << node[0] > len(leaves))
     if beyond:
-        breaks.append(ChainBreak(len(leaves) + 1, f"the Merkle tree still holds {len(beyond)} node(s) past the last event: events were removed"))
+        breaks.append(
+            ChainBreak(len(leaves) + 1, f"the Merkle tree still holds {len(beyond)} node(s) past the last event: events were removed")
+        )
     return breaks
 
 

@@ -44,7 +44,9 @@ async def inclusion_proof(session: AsyncSession, seq: int, tree_size: int) -> tu
     current = await size(session)
     _check_size(tree_size, current)
     if not 1 <= seq <= tree_size:
-        raise TreeSizeOutOfRange(f"event {seq} is not in the tree of {tree_size} events (events are numbered from 1; the log holds {current})", tree_size=current)
+        raise TreeSizeOutOfRange(
+            f"event {seq} is not in the tree of {tree_size} events (events are numbered from 1; the log holds {current})", tree_size=current
+        )
     *path, root_hash = await _hashes(session, [*merkle.inclusion_ranges(seq - 1, tree_size), (0, tree_size)])
     return path, root_hash
 
@@ -54,7 +56,9 @@ async def consistency_proof(session: AsyncSession, first: int, second: int) -> t
     current = await size(session)
     _check_size(second, current, "second")
     if not 1 <= first <= second:
-        raise TreeSizeOutOfRange(f"first must be between 1 and second ({second}), not {first} (the log holds {current} events)", tree_size=current)
+        raise TreeSizeOutOfRange(
+            f"first must be between 1 and second ({second}), not {first} (the log holds {current} events)", tree_size=current
+        )
     *path, first_root, second_root = await _hashes(session, [*merkle.consistency_ranges(first, second), (0, first), (0, second)])
     return path, first_root, second_root
 

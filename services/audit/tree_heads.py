@@ -43,9 +43,7 @@ async def sign(session: AsyncSession, key: SigningKey, now: datetime, issuer: st
         "root_hash": root.hex(),
         "timestamp": _timestamp(now),
     }
-    head = TreeHead(
-        tree_size=size, root_hash=root.hex(), signed_at=now, statement=statement, kid=key.kid, signature=key.sign(statement)
-    )
+    head = TreeHead(tree_size=size, root_hash=root.hex(), signed_at=now, statement=statement, kid=key.kid, signature=key.sign(statement))
     session.add(head)
     await keys.register_key(session, key, now)
     await feedstate.bump(session, now)  # the feeds carry the newest head

@@ -50,8 +50,14 @@ def column_kind(column) -> Kind:
     kind = column.type
     # Order matters: UTCDateTime is a TypeDecorator, Enum and Text are Strings, BigInteger is an Integer.
     for sql_type, name in (
-        (UTCDateTime, "datetime"), (LargeBinary, "bytes"), (Uuid, "uuid"), (JSON, "json"), (Boolean, "bool"),
-        (Date, "date"), (Integer, "int"), (String, "str"),
+        (UTCDateTime, "datetime"),
+        (LargeBinary, "bytes"),
+        (Uuid, "uuid"),
+        (JSON, "json"),
+        (Boolean, "bool"),
+        (Date, "date"),
+        (Integer, "int"),
+        (String, "str"),
     ):
         if isinstance(kind, sql_type):
             return name
@@ -170,8 +176,12 @@ class ArchiveWriter:
 
     def finish(self, schema_revision: str, created_at: datetime, source: str) -> Manifest:
         manifest = Manifest(
-            format=FORMAT, format_version=FORMAT_VERSION, schema_revision=schema_revision, created_at=created_at,
-            source=source, tables=self.tables,
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            schema_revision=schema_revision,
+            created_at=created_at,
+            source=source,
+            tables=self.tables,
         )
         self._zip.writestr(MANIFEST, manifest.model_dump_json(indent=2))
         self._zip.close()

@@ -86,7 +86,9 @@ async def export_database(database_url: str, path: Path) -> Manifest:
             async with connection.begin():
                 revision = await _revision(connection)
                 if revision != head_revision():
-                    raise DatabaseNotReady(f"the database is at schema revision {revision}, the code at {head_revision()}: run `cogov db upgrade` first")
+                    raise DatabaseNotReady(
+                        f"the database is at schema revision {revision}, the code at {head_revision()}: run `cogov db upgrade` first"
+                    )
                 writer = ArchiveWriter(partial)
                 try:
                     for table in _tables():
@@ -159,10 +161,12 @@ async def _lock_and_check_empty(connection: AsyncConnection, tables: list[Table]
 
 def _insert_statement(table: Table):
     # A JSON column's None is SQL NULL, as it was when read (the default would store the JSON text 'null').
-    return table.insert().values({
-        column.name: bindparam(f"p_{column.name}", type_=JSON(none_as_null=True) if isinstance(column.type, JSON) else column.type)
-        for column in table.columns
-    })
+    return table.insert().values(
+        {
+            column.name: bindparam(f"p_{column.name}", type_=JSON(none_as_null=True) if isinstance(column.type, JSON) else column.type)
+            for column in table.columns
+        }
+    )
 
 
 def _lengths(table: Table) -> dict[str, int]:

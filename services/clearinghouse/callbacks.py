@@ -166,7 +166,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             addresses = await resolve(host, port, self._allow_private)
         except CallbackRefused as exc:
             raise httpcore.ConnectError(str(exc)) from exc
-        return await self._inner.connect_tcp(addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options)
+        return await self._inner.connect_tcp(
+            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
 
     async def connect_unix_socket(self, path, timeout=None, socket_options=None):
         raise httpcore.ConnectError("callbacks are reached over TCP only")
@@ -217,7 +219,9 @@ class CallbackClient:
             headers={"User-Agent": USER_AGENT},
         )
 
-    async def request(self, method: str, url: str, *, params: dict | None = None, content: bytes | None = None, headers: dict | None = None) -> Reply:
+    async def request(
+        self, method: str, url: str, *, params: dict | None = None, content: bytes | None = None, headers: dict | None = None
+    ) -> Reply:
         started = time.monotonic()
 
         def elapsed() -> int:

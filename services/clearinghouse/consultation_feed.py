@@ -81,7 +81,9 @@ def json_feed(found: list[ConsultationOut], base_url: str) -> bytes:
                 "authors": [{"name": c.network, "url": f"{base_url}/networks/{c.network}"}],
                 "_cogov": {
                     "consultation_url": f"{base_url}/api/v1/consultations/{c.id}",
-                    "norm_id": str(c.norm_id), "version": c.version, "closes_at": _rfc3339(c.closes_at),
+                    "norm_id": str(c.norm_id),
+                    "version": c.version,
+                    "closes_at": _rfc3339(c.closes_at),
                     "comment_count": c.comment_count,
                 },
             }

@@ -42,8 +42,26 @@ from services.kit.errors import InvalidInput
 
 # Fields of an entry that belong to the network and its ballot, never to curation.
 NOT_CURATION = frozenset(
-    {"text", "title", "record", "signature", "urn", "version", "adopted_at", "published_at", "network", "norm_id",
-     "heads", "text_sha256", "hidden", "removed", "published", "status", "visible", "adoption"}
+    {
+        "text",
+        "title",
+        "record",
+        "signature",
+        "urn",
+        "version",
+        "adopted_at",
+        "published_at",
+        "network",
+        "norm_id",
+        "heads",
+        "text_sha256",
+        "hidden",
+        "removed",
+        "published",
+        "status",
+        "visible",
+        "adoption",
+    }
 )
 
 
@@ -110,14 +128,27 @@ async def curate_entry(
     if "summary" in body.model_fields_set:
         summary = (body.summary or "").strip() or None
         if summary != curation.summary:
-            curation.summary, curation.summary_by, curation.summary_at = summary, (actor.id if summary else None), (now if summary else None)
-            await _audit(session, actor, "clearinghouse.summary_written" if summary else "clearinghouse.summary_removed", "feed_entry", entry.id, target | {"summary": summary})
+            curation.summary, curation.summary_by, curation.summary_at = (
+                summary,
+                (actor.id if summary else None),
+                (now if summary else None),
+            )
+            await _audit(
+                session,
+                actor,
+                "clearinghouse.summary_written" if summary else "clearinghouse.summary_removed",
+                "feed_entry",
+                entry.id,
+                target | {"summary": summary},
+            )
             changed = True
 
     if body.featured is not None and body.featured != curation.featured:
         curation.featured = body.featured
         curation.featured_by, curation.featured_at = actor.id, now
-        await _audit(session, actor, "clearinghouse.featured" if body.featured else "clearinghouse.unfeatured", "feed_entry", entry.id, target)
+        await _audit(
+            session, actor, "clearinghouse.featured" if body.featured else "clearinghouse.unfeatured", "feed_entry", entry.id, target
+        )
         changed = True
 
     if body.topics is not None:
@@ -127,15 +158,25 @@ async def curate_entry(
         if unknown:
             raise FilterInvalid(f"Unknown topic(s): {', '.join(unknown)}; create them first (POST /api/v1/clearinghouse/topics)")
         current = set(
-            (await session.scalars(select(Topic.slug).join(EntryTopic, EntryTopic.topic_id == Topic.id).where(EntryTopic.entry_id == entry.id))).all()
+            (
+                await session.scalars(
+                    select(Topic.slug).join(EntryTopic, EntryTopic.topic_id == Topic.id).where(EntryTopic.entry_id == entry.id)
+                )
+            ).all()
         )
         added, removed = set(wanted) - current, current - set(wanted)
         if added or removed:
             await session.execute(delete(EntryTopic).where(EntryTopic.entry_id == entry.id))
             session.add_all(EntryTopic(entry_id=entry.id, topic_id=topics[slug].id) for slug in wanted)
             await session.flush()
-            await _audit(session, actor, "clearinghouse.topics_set", "feed_entry", entry.id,
-                         target | {"topics": sorted(wanted), "added": sorted(added), "removed": sorted(removed)})
+            await _audit(
+                session,
+                actor,
+                "clearinghouse.topics_set",
+                "feed_entry",
+                entry.id,
+                target | {"topics": sorted(wanted), "added": sorted(added), "removed": sorted(removed)},
+            )
             changed = True
             if added:
                 await feedstate.bump(session, now)
@@ -153,8 +194,14 @@ async def curate_entry(
         if set(wanted_ids) != current_ids:
             await session.execute(delete(RelatedEntry).where(RelatedEntry.entry_id == entry.id))
             session.add_all(RelatedEntry(entry_id=entry.id, related_id=i) for i in wanted_ids)
-            await _audit(session, actor, "clearinghouse.related_entries_set", "feed_entry", entry.id,
-                         target | {"related": [found[i].urn for i in wanted_ids]})
+            await _audit(
+                session,
+                actor,
+                "clearinghouse.related_entries_set",
+                "feed_entry",
+                entry.id,
+                target | {"related": [found[i].urn for i in wanted_ids]},
+            )
             changed = True
 
     if body.related_networks is not None:
@@ -164,7 +211,13 @@ async def curate_entry(
         if missing:
             raise FilterInvalid(f"No network {', '.join(missing)}")
         current_networks = set(
-            (await session.scalars(select(Network.slug).join(RelatedNetwork, RelatedNetwork.network_id == Network.id).where(RelatedNetwork.entry_id == entry.id))).all()
+            (
+                await session.scalars(
+                    select(Network.slug)
+                    .join(RelatedNetwork, RelatedNetwork.network_id == Network.id)
+                    .where(RelatedNetwork.entry_id == entry.id)
+                )
+            ).all()
         )
         if set(wanted_slugs) != current_networks:
             await session.execute(delete(RelatedNetwork).where(RelatedNetwork.entry_id == entry.id))
@@ -189,7 +242,9 @@ async def _collection(session: AsyncSession, slug: str) -> Collection:
     return collection
 
 
-async def _set_entries(session: AsyncSession, collection: Collection, wanted: list[uuid.UUID], now: datetime) -> tuple[list[str], list[str], list[uuid.UUID]]:
+async def _set_entries(
+    session: AsyncSession, collection: Collection, wanted: list[uuid.UUID], now: datetime
+) -> tuple[list[str], list[str], list[uuid.UUID]]:
     wanted = list(dict.fromkeys(wanted))
     found = {row.id: row for row in await session.scalars(select(FeedEntry).where(FeedEntry.id.in_(wanted)))}
     missing = [str(i) for i in wanted if i not in found]
@@ -200,8 +255,12 @@ async def _set_entries(session: AsyncSession, collection: Collection, wanted: li
     }
     await session.execute(delete(CollectionEntry).where(CollectionEntry.collection_id == collection.id))
     session.add_all(
-        CollectionEntry(collection_id=collection.id, entry_id=entry_id, position=position,
-                        added_at=current[entry_id].added_at if entry_id in current else now)
+        CollectionEntry(
+            collection_id=collection.id,
+            entry_id=entry_id,
+            position=position,
+            added_at=current[entry_id].added_at if entry_id in current else now,
+        )
         for position, entry_id in enumerate(wanted, start=1)
     )
     await session.flush()
@@ -211,7 +270,9 @@ async def _set_entries(session: AsyncSession, collection: Collection, wanted: li
     return [found[i].urn for i in added], removed_urns, added
 
 
-async def create_collection(session: AsyncSession, now: datetime, actor: Participant, body: CollectionCreate, *, base_url: str) -> Collection:
+async def create_collection(
+    session: AsyncSession, now: datetime, actor: Participant, body: CollectionCreate, *, base_url: str
+) -> Collection:
     slug = body.slug or slugify(body.title)
     if await session.scalar(select(Collection.id).where(Collection.slug == slug)) is not None:
         raise SlugTaken(f"A collection {slug!r} exists already")
@@ -220,12 +281,20 @@ async def create_collection(session: AsyncSession, now: datetime, actor: Partici
     await session.flush()
     added_urns, _, _ = await _set_entries(session, collection, body.entries, now)
     await feedstate.bump(session, now)
-    await _audit(session, actor, "clearinghouse.collection_created", "collection", slug,
-                 {"title": collection.title, "description": collection.description, "entries": added_urns})
+    await _audit(
+        session,
+        actor,
+        "clearinghouse.collection_created",
+        "collection",
+        slug,
+        {"title": collection.title, "description": collection.description, "entries": added_urns},
+    )
     return collection
 
 
-async def update_collection(session: AsyncSession, now: datetime, actor: Participant, slug: str, body: CollectionUpdate, *, base_url: str) -> Collection:
+async def update_collection(
+    session: AsyncSession, now: datetime, actor: Participant, slug: str, body: CollectionUpdate, *, base_url: str
+) -> Collection:
     collection = await _collection(session, slug)
     changes: dict = {}
     for field in ("title", "description"):
@@ -234,7 +303,11 @@ async def update_collection(session: AsyncSession, now: datetime, actor: Partici
             changes[field] = {"from": getattr(collection, field), "to": value}
             setattr(collection, field, value)
     if body.entries is not None:
-        before = (await session.scalars(select(CollectionEntry.entry_id).where(CollectionEntry.collection_id == collection.id).order_by(CollectionEntry.position))).all()
+        before = (
+            await session.scalars(
+                select(CollectionEntry.entry_id).where(CollectionEntry.collection_id == collection.id).order_by(CollectionEntry.position)
+            )
+        ).all()
         if list(dict.fromkeys(body.entries)) != list(before):
             added_urns, removed_urns, added = await _set_entries(session, collection, body.entries, now)
             changes["entries"] = {"added": added_urns, "removed": removed_urns, "order": [str(i) for i in dict.fromkeys(body.entries)]}
@@ -252,8 +325,10 @@ async def collection_view(session: AsyncSession, slug: str, base_url: str) -> Co
     collection = await _collection(session, slug)
     rows = (
         await session.scalars(
-            select(FeedEntry).join(CollectionEntry, CollectionEntry.entry_id == FeedEntry.id)
-            .where(CollectionEntry.collection_id == collection.id).order_by(CollectionEntry.position)
+            select(FeedEntry)
+            .join(CollectionEntry, CollectionEntry.entry_id == FeedEntry.id)
+            .where(CollectionEntry.collection_id == collection.id)
+            .order_by(CollectionEntry.position)
         )
     ).all()
     return CollectionOut(

@@ -108,8 +108,17 @@ async def claim_due(
             delivery.attempts += 1
             notification = bodies[delivery.notification_id]
             jobs.append(
-                Job(delivery.id, delivery.attempts, delivery.created_at, subscription.callback, subscription.topic,
-                    subscription.secret, notification.content_type, notification.body, tuple(notification.entries or ()))
+                Job(
+                    delivery.id,
+                    delivery.attempts,
+                    delivery.created_at,
+                    subscription.callback,
+                    subscription.topic,
+                    subscription.secret,
+                    notification.content_type,
+                    notification.body,
+                    tuple(notification.entries or ()),
+                )
             )
         return jobs
 
@@ -136,15 +145,22 @@ async def send(client: CallbackClient, job: Job, *, hub_url: str) -> Reply:
 
 
 async def record(
-    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, results: list[tuple[Job, Reply]], *, worker: str,
-    retry_window: timedelta, rng: random.Random,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    results: list[tuple[Job, Reply]],
+    *,
+    worker: str,
+    retry_window: timedelta,
+    rng: random.Random,
 ) -> list[DeliveryStatus]:
     """Store the attempts and what follows from each, in one transaction; the deliveries' statuses (in id order)."""
     async with transaction(sessionmaker) as session:
         await take_write_lock(session)
         # In id order, so two workers recording overlapping rounds lock rows in the same order.
         ordered = sorted(results, key=lambda result: result[0].delivery_id)
-        return [await _record_one(session, clock.now(), job, reply, worker=worker, retry_window=retry_window, rng=rng) for job, reply in ordered]
+        return [
+            await _record_one(session, clock.now(), job, reply, worker=worker, retry_window=retry_window, rng=rng) for job, reply in ordered
+        ]
 
 
 async def _record_one(
@@ -181,8 +197,17 @@ async def _record_one(
 
 
 async def deliver_due(
-    sessionmaker: async_sessionmaker[AsyncSession], client: CallbackClient, clock: Clock, *, worker: str, lease: timedelta,
-    retry_window: timedelta, hub_url: str, concurrency: int, rng: random.Random, limit: int = 200,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: CallbackClient,
+    clock: Clock,
+    *,
+    worker: str,
+    lease: timedelta,
+    retry_window: timedelta,
+    hub_url: str,
+    concurrency: int,
+    rng: random.Random,
+    limit: int = 200,
 ) -> int:
     """Make one round of due deliveries, `concurrency` at a time; how many were attempted."""
     jobs = await claim_due(sessionmaker, clock, worker=worker, lease=lease, limit=limit)
@@ -227,10 +252,17 @@ async def troubled(session: AsyncSession, *, limit: int = 200) -> list[DeliveryT
     ).all()
     return [
         DeliveryTroubleOut(
-            id=delivery.id, status=delivery.status.value, callback=callback, topic=topic, entries=list(urns or ()),
-            created_at=delivery.created_at, attempts=delivery.attempts,
+            id=delivery.id,
+            status=delivery.status.value,
+            callback=callback,
+            topic=topic,
+            entries=list(urns or ()),
+            created_at=delivery.created_at,
+            attempts=delivery.attempts,
             next_attempt_at=delivery.next_attempt_at if delivery.status is DeliveryStatus.pending else None,
-            finished_at=delivery.finished_at, last_status_code=delivery.last_status_code, last_error=delivery.last_error,
+            finished_at=delivery.finished_at,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
         )
         for delivery, callback, topic, urns in rows
     ]

@@ -80,11 +80,16 @@ async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details:
     if not entries:
         return []
     ids = [entry.id for entry in entries]
-    names = dict((await session.execute(select(Network.id, Network.name).where(Network.id.in_({e.network_id for e in entries})))).tuples().all())
+    names = dict(
+        (await session.execute(select(Network.id, Network.name).where(Network.id.in_({e.network_id for e in entries})))).tuples().all()
+    )
     curations = {c.entry_id: c for c in await session.scalars(select(EntryCuration).where(EntryCuration.entry_id.in_(ids)))}
     topics: dict[uuid.UUID, list[Topic]] = defaultdict(list)
     for entry_id, topic in await session.execute(
-        select(EntryTopic.entry_id, Topic).join(Topic, Topic.id == EntryTopic.topic_id).where(EntryTopic.entry_id.in_(ids)).order_by(Topic.label)
+        select(EntryTopic.entry_id, Topic)
+        .join(Topic, Topic.id == EntryTopic.topic_id)
+        .where(EntryTopic.entry_id.in_(ids))
+        .order_by(Topic.label)
     ):
         topics[entry_id].append(topic)
     result = [
@@ -95,26 +100,31 @@ async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details:
         return result
     by_id = {view.entry.id: view for view in result}
     for entry_id, related in await session.execute(
-        select(RelatedEntry.entry_id, FeedEntry).join(FeedEntry, FeedEntry.id == RelatedEntry.related_id).where(RelatedEntry.entry_id.in_(ids)).order_by(FeedEntry.seq.desc())
+        select(RelatedEntry.entry_id, FeedEntry)
+        .join(FeedEntry, FeedEntry.id == RelatedEntry.related_id)
+        .where(RelatedEntry.entry_id.in_(ids))
+        .order_by(FeedEntry.seq.desc())
     ):
         by_id[entry_id].related_entries.append(related)
     for entry_id, network in await session.execute(
-        select(RelatedNetwork.entry_id, Network).join(Network, Network.id == RelatedNetwork.network_id).where(RelatedNetwork.entry_id.in_(ids)).order_by(Network.name)
+        select(RelatedNetwork.entry_id, Network)
+        .join(Network, Network.id == RelatedNetwork.network_id)
+        .where(RelatedNetwork.entry_id.in_(ids))
+        .order_by(Network.name)
     ):
         by_id[entry_id].related_networks.append(network)
     for entry_id, slug in await session.execute(
-        select(CollectionEntry.entry_id, Collection.slug).join(Collection, Collection.id == CollectionEntry.collection_id).where(CollectionEntry.entry_id.in_(ids)).order_by(Collection.slug)
+        select(CollectionEntry.entry_id, Collection.slug)
+        .join(Collection, Collection.id == CollectionEntry.collection_id)
+        .where(CollectionEntry.entry_id.in_(ids))
+        .order_by(Collection.slug)
     ):
         by_id[entry_id].collections.append(slug)
-    people = {
-        person
-        for view in result
-        if view.curation
-        for person in (view.curation.summary_by, view.curation.updated_by)
-        if person
-    }
+    people = {person for view in result if view.curation for person in (view.curation.summary_by, view.curation.updated_by) if person}
     if people:
-        names_by_id = dict((await session.execute(select(Participant.id, Participant.display_name).where(Participant.id.in_(people)))).tuples().all())
+        names_by_id = dict(
+            (await session.execute(select(Participant.id, Participant.display_name).where(Participant.id.in_(people)))).tuples().all()
+        )
         for view in result:
             view.people = names_by_id
     return result
@@ -136,7 +146,11 @@ async def entry_by_path(session: AsyncSession, network: str, norm: str, version:
 
 def ref(base_url: str, entry: FeedEntry) -> EntryRef:
     return EntryRef(
-        id=entry.id, urn=entry.urn, title=entry.title, network=entry.network_slug, version=entry.version_number,
+        id=entry.id,
+        urn=entry.urn,
+        title=entry.title,
+        network=entry.network_slug,
+        version=entry.version_number,
         permalink=permalink(base_url, entry),
     )
 
@@ -171,9 +185,7 @@ def out(base_url: str, view: EntryView) -> EntryOut:
             featured_at=curation.featured_at if curation and curation.featured else None,
             topics=[TopicOut(slug=t.slug, label=t.label, description=t.description) for t in view.topics],
             related_entries=[ref(base_url, related) for related in view.related_entries],
-            related_networks=[
-                NetworkRef(slug=n.slug, name=n.name, url=network_url(base_url, n.slug)) for n in view.related_networks
-            ],
+            related_networks=[NetworkRef(slug=n.slug, name=n.name, url=network_url(base_url, n.slug)) for n in view.related_networks],
             collections=view.collections,
             updated_by=person(curation.updated_by) if curation else None,
             updated_at=curation.updated_at if curation else None,

@@ -29,7 +29,9 @@ def _filename(view: entries.EntryView, extension: str) -> dict[str, str]:
 
 
 @router.get(
-    "/entries/{entry_id}/akn.xml", response_class=Response, responses={200: {"content": {exports.AKN_MEDIA_TYPE: {}}}},
+    "/entries/{entry_id}/akn.xml",
+    response_class=Response,
+    responses={200: {"content": {exports.AKN_MEDIA_TYPE: {}}}},
     summary="The entry as Akoma Ntoso 3.0 XML",
 )
 async def akoma_ntoso(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep, clock: ClockDep):
@@ -42,7 +44,9 @@ async def akoma_ntoso(entry_id: uuid.UUID, session: SessionDep, settings: Settin
 @router.get("/entries/{entry_id}.md", response_class=PlainTextResponse, summary="The entry as Markdown")
 async def as_markdown(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
     view = await _view(session, entry_id)
-    return PlainTextResponse(exports.markdown(view, settings.base_url), media_type="text/markdown; charset=utf-8", headers=_filename(view, "md"))
+    return PlainTextResponse(
+        exports.markdown(view, settings.base_url), media_type="text/markdown; charset=utf-8", headers=_filename(view, "md")
+    )
 
 
 @router.get("/entries/{entry_id}.txt", response_class=PlainTextResponse, summary="The entry as plain text")

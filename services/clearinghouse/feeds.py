@@ -107,8 +107,15 @@ class FeedQuery:
 
 
 def make_query(
-    format: FeedFormat, *, collection: str | None = None, topic: str | None = None, network: str | None = None,
-    region: str | None = None, limit: int | None = None, since: datetime | None = None, cursor: str | None = None,
+    format: FeedFormat,
+    *,
+    collection: str | None = None,
+    topic: str | None = None,
+    network: str | None = None,
+    region: str | None = None,
+    limit: int | None = None,
+    since: datetime | None = None,
+    cursor: str | None = None,
 ) -> FeedQuery:
     """A query from request parameters, shape-checked (FilterInvalid); existence is `check`'s job."""
     for name, value in (("topic", topic), ("network", network), ("collection", collection)):
@@ -121,8 +128,14 @@ def make_query(
     if since is not None and since.tzinfo is None:
         raise FilterInvalid("since must carry a time zone, e.g. 2026-01-31T12:00:00Z")
     return FeedQuery(
-        format=format, collection=collection, topic=topic or None, network=network or None, region=region or None,
-        limit=limit or DEFAULT_LIMIT, since=since, cursor=cursor or None,
+        format=format,
+        collection=collection,
+        topic=topic or None,
+        network=network or None,
+        region=region or None,
+        limit=limit or DEFAULT_LIMIT,
+        since=since,
+        cursor=cursor or None,
     )
 
 
@@ -141,7 +154,7 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
     if prefix:
         if not path.startswith(prefix + "/"):
             raise not_ours
-        path = path[len(prefix):]
+        path = path[len(prefix) :]
     found = next(((match, kind) for pattern, kind in _PATHS if (match := pattern.fullmatch(path))), None)
     if found is None:
         raise not_ours
@@ -164,8 +177,12 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
         raise HubRequestInvalid(f"hub.topic limit must be between 1 and {MAX_LIMIT}")
     try:
         return make_query(
-            format, collection=collection, limit=int(limit) if limit else None,
-            network=values.get("network"), region=values.get("region"), topic=values.get("topic"),
+            format,
+            collection=collection,
+            limit=int(limit) if limit else None,
+            network=values.get("network"),
+            region=values.get("region"),
+            topic=values.get("topic"),
         )
     except FilterInvalid as exc:
         raise HubRequestInvalid(f"hub.topic: {exc.detail}") from exc
@@ -257,7 +274,12 @@ async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: 
         title += f" ({query.describe()})"
     head = await tree_heads.latest(session)
     return FeedMeta(
-        title, description, query.topic_url_form.url(base_url), home, base_url + published.HUB_PATH, updated,
+        title,
+        description,
+        query.topic_url_form.url(base_url),
+        home,
+        base_url + published.HUB_PATH,
+        updated,
         tree_heads.out(base_url, head) if head else None,
     )
 
@@ -278,7 +300,11 @@ class _EntryLinks(BaseExtension):
             statement = head["tree_head"]
             # The signed statement's members as attributes (numbers as decimal text), the signature as content.
             element = etree.SubElement(
-                feed, f"{{{NAMESPACE}}}treeHead", href=head["url"], number=str(head["number"]), keys=head["keys_url"],
+                feed,
+                f"{{{NAMESPACE}}}treeHead",
+                href=head["url"],
+                number=str(head["number"]),
+                keys=head["keys_url"],
                 **{name: str(value) for name, value in statement.items()},
             )
             signed = etree.SubElement(element, f"{{{NAMESPACE}}}signature", alg=signature["alg"], kid=signature["kid"])
@@ -331,7 +357,9 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
         item.cogov.links = [
             {"rel": "alternate", "type": "text/html", "href": published.permalink(base_url, entry)},
             {
-                "rel": "related", "type": "application/json", "title": "Signed adoption record",
+                "rel": "related",
+                "type": "application/json",
+                "title": "Signed adoption record",
                 "href": published.entry_url(base_url, entry.id),
             },
         ]

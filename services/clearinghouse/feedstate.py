@@ -35,7 +35,10 @@ async def bump(session: AsyncSession, now: datetime) -> int:
     """Record a change to the feeds in the caller's transaction; the new revision (it also orders entries)."""
     for _ in range(2):
         revision = await session.scalar(
-            update(FeedState).where(FeedState.id == _ROW).values(revision=FeedState.revision + 1, changed_at=now).returning(FeedState.revision)
+            update(FeedState)
+            .where(FeedState.id == _ROW)
+            .values(revision=FeedState.revision + 1, changed_at=now)
+            .returning(FeedState.revision)
         )
         if revision is not None:
             return revision

@@ -100,8 +100,16 @@ def _require_subscriber(participant: Participant) -> None:
 
 
 async def _write(
-    session: AsyncSession, now: datetime, subscriber: Participant, entry: FeedEntry, status: FollowUpStatus, on: date,
-    instrument_url: str | None, note: str | None, *, automatic: bool = False,
+    session: AsyncSession,
+    now: datetime,
+    subscriber: Participant,
+    entry: FeedEntry,
+    status: FollowUpStatus,
+    on: date,
+    instrument_url: str | None,
+    note: str | None,
+    *,
+    automatic: bool = False,
 ) -> FollowUp:
     row = await session.scalar(select(FollowUp).where(FollowUp.entry_id == entry.id, FollowUp.subscriber_id == subscriber.id))
     affiliation = await networks.current_affiliation(session, subscriber.id)
@@ -115,9 +123,17 @@ async def _write(
     row.organisation = affiliation.organisation if affiliation else None
     await session.flush()
     await audit.record(
-        session, actor_id=subscriber.id, action="clearinghouse.follow_up_recorded", target_type="feed_entry", target_id=entry.id,
+        session,
+        actor_id=subscriber.id,
+        action="clearinghouse.follow_up_recorded",
+        target_type="feed_entry",
+        target_id=entry.id,
         payload={
-            "from": previous, "to": status.value, "date": on.isoformat(), "instrument_url": instrument_url, "note": note,
+            "from": previous,
+            "to": status.value,
+            "date": on.isoformat(),
+            "instrument_url": instrument_url,
+            "note": note,
             "automatic": automatic,
         },
     )
@@ -132,18 +148,34 @@ async def record(session: AsyncSession, now: datetime, subscriber: Participant, 
 async def table(session: AsyncSession, entry: FeedEntry) -> FollowUpOut:
     """Every subscriber's status for the entry (by region, then organisation) and the counts per status and region."""
     rows = (await session.scalars(select(FollowUp).where(FollowUp.entry_id == entry.id))).all()
-    names = dict(
-        (await session.execute(select(Participant.id, Participant.display_name).where(Participant.id.in_({r.subscriber_id for r in rows})))).tuples().all()
-    ) if rows else {}
+    names = (
+        dict(
+            (
+                await session.execute(
+                    select(Participant.id, Participant.display_name).where(Participant.id.in_({r.subscriber_id for r in rows}))
+                )
+            )
+            .tuples()
+            .all()
+        )
+        if rows
+        else {}
+    )
     by_region: dict[str, Counter] = defaultdict(Counter)
     for row in rows:
         by_region[row.region or UNSPECIFIED_REGION][row.status.value] += 1
     items = sorted(
         (
             FollowUpRow(
-                subscriber=PersonRef(id=r.subscriber_id, display_name=names[r.subscriber_id]), organisation=r.organisation,
-                country=r.country, region=r.region or UNSPECIFIED_REGION, status=r.status, date=r.status_date,
-                instrument_url=r.instrument_url, note=r.note, updated_at=r.updated_at,
+                subscriber=PersonRef(id=r.subscriber_id, display_name=names[r.subscriber_id]),
+                organisation=r.organisation,
+                country=r.country,
+                region=r.region or UNSPECIFIED_REGION,
+                status=r.status,
+                date=r.status_date,
+                instrument_url=r.instrument_url,
+                note=r.note,
+                updated_at=r.updated_at,
             )
             for r in rows
         ),
@@ -151,8 +183,11 @@ async def table(session: AsyncSession, entry: FeedEntry) -> FollowUpOut:
     )
     counts = Counter(row.status.value for row in rows)
     return FollowUpOut(
-        entry_id=entry.id, total=len(rows), by_status={s.value: counts.get(s.value, 0) for s in FollowUpStatus},
-        by_region={region: dict(found) for region, found in sorted(by_region.items())}, items=items,
+        entry_id=entry.id,
+        total=len(rows),
+        by_status={s.value: counts.get(s.value, 0) for s in FollowUpStatus},
+        by_region={region: dict(found) for region, found in sorted(by_region.items())},
+        items=items,
     )
 
 
@@ -171,7 +206,11 @@ async def new_receipt_token(session: AsyncSession, now: datetime, subscriber: Pa
         row.token_sha256, row.created_at = _hash(token), now
     await session.flush()
     await audit.record(
-        session, actor_id=subscriber.id, action="clearinghouse.receipt_token_issued", target_type="participant", target_id=subscriber.id,
+        session,
+        actor_id=subscriber.id,
+        action="clearinghouse.receipt_token_issued",
+        target_type="participant",
+        target_id=subscriber.id,
         payload={},
     )
     return ReceiptTokenOut(token=token)
@@ -186,9 +225,13 @@ async def acknowledge(session: AsyncSession, now: datetime, token: str, urns: Se
     if subscriber is None or subscriber.role is not Role.subscriber:
         return 0
     found = (await session.scalars(select(FeedEntry).where(FeedEntry.urn.in_(list(urns))))).all()
-    known = set((await session.scalars(
-        select(FollowUp.entry_id).where(FollowUp.subscriber_id == subscriber.id, FollowUp.entry_id.in_([e.id for e in found]))
-    )).all())
+    known = set(
+        (
+            await session.scalars(
+                select(FollowUp.entry_id).where(FollowUp.subscriber_id == subscriber.id, FollowUp.entry_id.in_([e.id for e in found]))
+            )
+        ).all()
+    )
     made = 0
     for entry in found:
         if entry.id not in known:

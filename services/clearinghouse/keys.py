@@ -17,9 +17,7 @@ from services.clearinghouse.signing import SigningKey
 async def register_key(session: AsyncSession, key: SigningKey, now: datetime) -> None:
     """List the signing key in the JWK set from its first signature on, forever."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(PublicationKey).values(kid=key.kid, public_key=key.public_key, first_used_at=now).on_conflict_do_nothing()
-    )
+    await session.execute(insert(PublicationKey).values(kid=key.kid, public_key=key.public_key, first_used_at=now).on_conflict_do_nothing())
 
 
 async def key_set(session: AsyncSession, current: SigningKey | None) -> dict:

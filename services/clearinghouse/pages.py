@@ -59,8 +59,11 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep, setting
     latest, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, limit=LATEST))
     featured_rows = (
         await session.scalars(
-            select(FeedEntry).join(EntryCuration, EntryCuration.entry_id == FeedEntry.id)
-            .where(EntryCuration.featured.is_(True)).order_by(EntryCuration.featured_at.desc()).limit(FEATURED)
+            select(FeedEntry)
+            .join(EntryCuration, EntryCuration.entry_id == FeedEntry.id)
+            .where(EntryCuration.featured.is_(True))
+            .order_by(EntryCuration.featured_at.desc())
+            .limit(FEATURED)
         )
     ).all()
     context = {
@@ -71,8 +74,10 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep, setting
         "links": _subscribe_links(base),
         "is_staff": viewer.participant is not None and viewer.participant.role in (Role.staff, Role.admin),
         "consultations": await consultations.views(
-            session, await consultations.list_consultations(session, request.app.state.clock.now(), status="open", limit=LATEST),
-            request.app.state.clock.now(), base,
+            session,
+            await consultations.list_consultations(session, request.app.state.clock.now(), status="open", limit=LATEST),
+            request.app.state.clock.now(),
+            base,
         ),
     }
     return render(request, viewer, "clearinghouse/home.html", context, title="Clearing house")
@@ -94,18 +99,21 @@ def _chart(record: dict, taxonomy) -> list[tuple[str, list[dict]]]:
         rows = []
         for tally in outcome.get(key, []):
             counted = share(tally["approvals"]) + share(tally["objections"])
-            rows.append(tally | {
-                "label": labels.get(tally["key"], tally["key"]),
-                "voted_pct": percent(tally["voted"], tally["electors"]),
-                "quorum_pct": percent(tally["turnout_needed"], tally["electors"]),
-                "approve_pct": percent(share(tally["approvals"]), counted),
-                "object_pct": percent(share(tally["objections"]), counted),
-                "threshold_pct": percent(threshold, 1),
-                "approvals_text": weight(tally["approvals"]),
-                "objections_text": weight(tally["objections"]),
-                "abstentions_text": weight(tally["abstentions"]),
-                "support_text": None if tally["support"] is None else weight(tally["support"]),
-            })
+            rows.append(
+                tally
+                | {
+                    "label": labels.get(tally["key"], tally["key"]),
+                    "voted_pct": percent(tally["voted"], tally["electors"]),
+                    "quorum_pct": percent(tally["turnout_needed"], tally["electors"]),
+                    "approve_pct": percent(share(tally["approvals"]), counted),
+                    "object_pct": percent(share(tally["objections"]), counted),
+                    "threshold_pct": percent(threshold, 1),
+                    "approvals_text": weight(tally["approvals"]),
+                    "objections_text": weight(tally["objections"]),
+                    "abstentions_text": weight(tally["abstentions"]),
+                    "support_text": None if tally["support"] is None else weight(tally["support"]),
+                }
+            )
         charts.append((title, rows))
     return charts
 
@@ -192,7 +200,9 @@ async def staff_entry(
     context = {
         "entry": entries.out(settings.base_url, view),
         "topics": await curation.list_topics(session),
-        "others": (await session.scalars(select(FeedEntry).where(FeedEntry.id != entry.id).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all(),
+        "others": (
+            await session.scalars(select(FeedEntry).where(FeedEntry.id != entry.id).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))
+        ).all(),
         "networks": (await session.scalars(select(Network).order_by(Network.name))).all(),
         "errors": {},
     }
@@ -201,20 +211,28 @@ async def staff_entry(
 
 @router.post("/clearinghouse/staff/entries/{entry_id}")
 async def staff_entry_save(
-    request: Request, entry_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant,
+    request: Request,
+    entry_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    viewer: ViewerDep,
+    participant: PageParticipant,
     settings: SettingsDep,
 ):
     _staff(participant)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/entries/{entry_id}"
     try:
-        body = parse(CurationIn, {
-            "summary": single.get("summary", "").replace("\r\n", "\n"),
-            "featured": single.get("featured") == "on",
-            "topics": multi.get("topics", []),
-            "related_entries": multi.get("related_entries", []),
-            "related_networks": multi.get("related_networks", []),
-        })
+        body = parse(
+            CurationIn,
+            {
+                "summary": single.get("summary", "").replace("\r\n", "\n"),
+                "featured": single.get("featured") == "on",
+                "topics": multi.get("topics", []),
+                "related_entries": multi.get("related_entries", []),
+                "related_networks": multi.get("related_networks", []),
+            },
+        )
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
     now = request.app.state.clock.now()
@@ -228,7 +246,9 @@ async def staff_entry_save(
     if changed:
         request.app.state.clearinghouse.cache.invalidate()
         request.app.state.clearinghouse.nudge()
-    return redirect(back, viewer, settings, flash=("ok", "Saved; each change is in the public audit log." if changed else "Nothing changed."))
+    return redirect(
+        back, viewer, settings, flash=("ok", "Saved; each change is in the public audit log." if changed else "Nothing changed.")
+    )
 
 
 @router.post("/clearinghouse/staff/topics")
@@ -254,7 +274,9 @@ async def staff_collection_create(
     _staff(participant)
     single, _ = await _form(request)
     try:
-        body = parse(CollectionCreate, {"title": single.get("title", ""), "description": single.get("description", "").replace("\r\n", "\n")})
+        body = parse(
+            CollectionCreate, {"title": single.get("title", ""), "description": single.get("description", "").replace("\r\n", "\n")}
+        )
     except FormInvalid as invalid:
         return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
     made, error = await attempt(
@@ -263,7 +285,9 @@ async def staff_collection_create(
     if error is not None:
         return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", error.detail))
     request.app.state.clearinghouse.cache.invalidate()
-    return redirect(f"/clearinghouse/staff/collections/{made.slug}", viewer, settings, flash=("ok", "Collection created: now choose its entries."))
+    return redirect(
+        f"/clearinghouse/staff/collections/{made.slug}", viewer, settings, flash=("ok", "Collection created: now choose its entries.")
+    )
 
 
 @router.get("/clearinghouse/staff/collections/{slug}")
@@ -280,7 +304,12 @@ async def staff_collection(
 
 @router.post("/clearinghouse/staff/collections/{slug}")
 async def staff_collection_save(
-    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant,
+    request: Request,
+    slug: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    viewer: ViewerDep,
+    participant: PageParticipant,
     settings: SettingsDep,
 ):
     _staff(participant)
@@ -294,15 +323,19 @@ async def staff_collection_save(
         return (int(typed), chosen.index(entry_id)) if typed.isdigit() else (10**6, chosen.index(entry_id))
 
     try:
-        body = parse(CollectionUpdate, {
-            "title": single.get("title", ""),
-            "description": single.get("description", "").replace("\r\n", "\n"),
-            "entries": sorted(chosen, key=position),
-        })
+        body = parse(
+            CollectionUpdate,
+            {
+                "title": single.get("title", ""),
+                "description": single.get("description", "").replace("\r\n", "\n"),
+                "entries": sorted(chosen, key=position),
+            },
+        )
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
     _, error = await attempt(
-        session, lambda: curation.update_collection(session, request.app.state.clock.now(), participant, slug, body, base_url=settings.base_url)
+        session,
+        lambda: curation.update_collection(session, request.app.state.clock.now(), participant, slug, body, base_url=settings.base_url),
     )
     if error is not None:
         if error.status_code == 404:
@@ -311,7 +344,6 @@ async def staff_collection_save(
     request.app.state.clearinghouse.cache.invalidate()
     request.app.state.clearinghouse.nudge()
     return redirect(back, viewer, settings, flash=("ok", "Collection saved; the change is in the public audit log."))
-
 
 
 # --- Publication status ----------------------------------------------------------------------
@@ -328,7 +360,12 @@ async def staff_publication(request: Request, session: SessionDep, viewer: Viewe
 
 @router.post(PUBLICATION_PAGE + "/{event_id}/retry")
 async def staff_publication_retry(
-    request: Request, event_id: int, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant,
+    request: Request,
+    event_id: int,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    viewer: ViewerDep,
+    participant: PageParticipant,
     settings: SettingsDep,
 ):
     _staff(participant)
@@ -336,4 +373,9 @@ async def staff_publication_retry(
     if error is not None:
         return redirect(PUBLICATION_PAGE, viewer, settings, flash=("error", error.detail))
     request.app.state.clearinghouse.nudge()
-    return redirect(PUBLICATION_PAGE, viewer, settings, flash=("ok", "Queued: the worker publishes it now, or marks it failed again with the new error."))
+    return redirect(
+        PUBLICATION_PAGE,
+        viewer,
+        settings,
+        flash=("ok", "Queued: the worker publishes it now, or marks it failed again with the new error."),
+    )

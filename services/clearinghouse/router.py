@@ -50,6 +50,7 @@ def get_clearinghouse(request: Request) -> ClearingHouse:
 
 ClearingHouseDep = Annotated[ClearingHouse, Depends(get_clearinghouse)]
 
+
 class MachineRoute(APIRoute):
     """Feeds, the key set and the hub answer programs, not browsers: their errors stay JSON
     `{"detail", "code"}` (as under /api/) whatever the page layer makes of other paths' errors."""
@@ -152,11 +153,28 @@ def _filters(request: Request) -> dict:
 
 
 FEED_PARAMETERS = [
-    {"name": "topic", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Entries curated under this topic (slug)"},
+    {
+        "name": "topic",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Entries curated under this topic (slug)",
+    },
     {"name": "network", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Entries of this network (slug)"},
-    {"name": "region", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Entries whose electors in this region approved"},
-    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": feeds.MAX_LIMIT},
-     "description": f"Entries in the document (default {feeds.DEFAULT_LIMIT})"},
+    {
+        "name": "region",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Entries whose electors in this region approved",
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": feeds.MAX_LIMIT},
+        "description": f"Entries in the document (default {feeds.DEFAULT_LIMIT})",
+    },
 ]
 
 
@@ -165,7 +183,13 @@ def _feed_route(format: FeedFormat, path: str, summary: str):
         return await serve(request, feeds.make_query(format, **_filters(request)))
 
     feeds_router.add_api_route(
-        path, feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES, name=f"feed_{format.value}",
+        path,
+        feed,
+        methods=["GET"],
+        summary=summary,
+        response_class=Response,
+        responses=FEED_RESPONSES,
+        name=f"feed_{format.value}",
         openapi_extra={"parameters": FEED_PARAMETERS},
     )
 
@@ -175,8 +199,14 @@ def _collection_route(format: FeedFormat, path: str, summary: str):
         return await serve(request, feeds.make_query(format, collection=slug, **_filters(request)))
 
     feeds_router.add_api_route(
-        path, feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES,
-        name=f"collection_feed_{format.value}", openapi_extra={"parameters": FEED_PARAMETERS},
+        path,
+        feed,
+        methods=["GET"],
+        summary=summary,
+        response_class=Response,
+        responses=FEED_RESPONSES,
+        name=f"collection_feed_{format.value}",
+        openapi_extra={"parameters": FEED_PARAMETERS},
     )
 
 
@@ -198,7 +228,12 @@ def _consultations_route(format: FeedFormat, summary: str):
         return Response(body, media_type=content_type, headers=headers)
 
     feeds_router.add_api_route(
-        consultation_feed.PATHS[format], feed, methods=["GET"], summary=summary, response_class=Response, responses=FEED_RESPONSES,
+        consultation_feed.PATHS[format],
+        feed,
+        methods=["GET"],
+        summary=summary,
+        response_class=Response,
+        responses=FEED_RESPONSES,
         name=f"consultations_feed_{format.value}",
     )
 
@@ -256,15 +291,24 @@ async def _immutable(entry_id: uuid.UUID, session: WritingSessionDep, participan
 
 for _method in ("PUT", "PATCH", "DELETE"):
     api.add_api_route(
-        "/clearinghouse/entries/{entry_id}", _immutable, methods=[_method], status_code=403, include_in_schema=False,
+        "/clearinghouse/entries/{entry_id}",
+        _immutable,
+        methods=[_method],
+        status_code=403,
+        include_in_schema=False,
         name=f"entry_immutable_{_method.lower()}",
     )
 
 
 @api.patch("/clearinghouse/entries/{entry_id}/curation", response_model=EntryOut)
 async def curate_entry(
-    session: WritingSessionDep, entry_id: uuid.UUID, body: CurationIn, participant: StaffParticipant, clock: ClockDep,
-    settings: SettingsDep, clearinghouse: ClearingHouseDep,
+    session: WritingSessionDep,
+    entry_id: uuid.UUID,
+    body: CurationIn,
+    participant: StaffParticipant,
+    clock: ClockDep,
+    settings: SettingsDep,
+    clearinghouse: ClearingHouseDep,
 ):
     """Staff: set the summary, topics, featured flag, related entries and related networks (each field given replaces
     what is there). Every change is in the public audit log. Text, record and presence cannot be changed (403)."""
@@ -311,7 +355,14 @@ async def create_topic(session: WritingSessionDep, body: TopicCreate, participan
 
 
 @api.patch("/clearinghouse/topics/{slug}", response_model=TopicOut)
-async def update_topic(session: WritingSessionDep, slug: str, body: TopicUpdate, participant: StaffParticipant, clock: ClockDep, clearinghouse: ClearingHouseDep):
+async def update_topic(
+    session: WritingSessionDep,
+    slug: str,
+    body: TopicUpdate,
+    participant: StaffParticipant,
+    clock: ClockDep,
+    clearinghouse: ClearingHouseDep,
+):
     """Staff: relabel or describe a topic."""
     topic = await curation.update_topic(session, clock.now(), participant, slug, body)
     clearinghouse.cache.invalidate()
@@ -326,7 +377,11 @@ async def list_collections(session: SessionDep, settings: SettingsDep):
 
 @api.post("/clearinghouse/collections", response_model=CollectionOut, status_code=status.HTTP_201_CREATED)
 async def create_collection(
-    session: WritingSessionDep, body: CollectionCreate, participant: StaffParticipant, clock: ClockDep, settings: SettingsDep,
+    session: WritingSessionDep,
+    body: CollectionCreate,
+    participant: StaffParticipant,
+    clock: ClockDep,
+    settings: SettingsDep,
     clearinghouse: ClearingHouseDep,
 ):
     """Staff: create a collection (title, description, ordered entries); it gets its own Atom and JSON feeds."""
@@ -342,8 +397,13 @@ async def get_collection(slug: str, session: SessionDep, settings: SettingsDep):
 
 @api.patch("/clearinghouse/collections/{slug}", response_model=CollectionOut)
 async def update_collection(
-    session: WritingSessionDep, slug: str, body: CollectionUpdate, participant: StaffParticipant, clock: ClockDep,
-    settings: SettingsDep, clearinghouse: ClearingHouseDep,
+    session: WritingSessionDep,
+    slug: str,
+    body: CollectionUpdate,
+    participant: StaffParticipant,
+    clock: ClockDep,
+    settings: SettingsDep,
+    clearinghouse: ClearingHouseDep,
 ):
     """Staff: retitle, describe or reorder a collection; `entries` replaces its list. Subscribers of its feeds are
     notified of entries added."""

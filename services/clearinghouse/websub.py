@@ -114,16 +114,28 @@ async def receive(
                 now = clock.now()
                 session.add(
                     SubscriptionRequest(
-                        mode=mode, topic=form.topic, callback=form.callback, status=RequestStatus.refused, reason=reason,
-                        requested_at=now, completed_at=now, attempts=0,
+                        mode=mode,
+                        topic=form.topic,
+                        callback=form.callback,
+                        status=RequestStatus.refused,
+                        reason=reason,
+                        requested_at=now,
+                        completed_at=now,
+                        attempts=0,
                     )
                 )
         raise HubRequestInvalid(reason) from exc
     async with transaction(sessionmaker) as session:
         await take_write_lock(session)
         request = SubscriptionRequest(
-            mode=mode, topic=form.topic, callback=form.callback, lease_seconds=lease, secret=secret,
-            status=RequestStatus.pending, requested_at=clock.now(), attempts=0,
+            mode=mode,
+            topic=form.topic,
+            callback=form.callback,
+            lease_seconds=lease,
+            secret=secret,
+            status=RequestStatus.pending,
+            requested_at=clock.now(),
+            attempts=0,
         )
         session.add(request)
         await session.flush()
@@ -186,7 +198,10 @@ async def _settle(sessionmaker, clock: Clock, request_id: int, worker: str, reas
     async with transaction(sessionmaker) as session:
         await take_write_lock(session)
         request = await session.scalar(
-            select(SubscriptionRequest).where(SubscriptionRequest.id == request_id).with_for_update().execution_options(populate_existing=True)
+            select(SubscriptionRequest)
+            .where(SubscriptionRequest.id == request_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         if request is None or request.status is not RequestStatus.pending or request.claimed_by != worker:
             return 0
@@ -266,8 +281,14 @@ async def announce(
         await session.flush()
         subscriptions = (await session.scalars(select(Subscription.id).where(Subscription.topic == topic, *live))).all()
         session.add_all(
-            Delivery(subscription_id=subscription_id, notification_id=notification.id, status=DeliveryStatus.pending,
-                     attempts=0, created_at=now, next_attempt_at=now)
+            Delivery(
+                subscription_id=subscription_id,
+                notification_id=notification.id,
+                status=DeliveryStatus.pending,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
             for subscription_id in subscriptions
         )
         queued += len(subscriptions)
@@ -366,7 +387,9 @@ async def status(session: AsyncSession, *, callback: str, topic: str, proof: str
         expires_at=subscription.expires_at if subscription else None,
         verified_at=subscription.verified_at if subscription else None,
         requests=[
-            HubRequestOut(id=r.id, mode=r.mode.value, status=r.status.value, reason=r.reason, requested_at=r.requested_at, completed_at=r.completed_at)
+            HubRequestOut(
+                id=r.id, mode=r.mode.value, status=r.status.value, reason=r.reason, requested_at=r.requested_at, completed_at=r.completed_at
+            )
             for r in requests
         ],
         deliveries=deliveries,

@@ -67,8 +67,15 @@ class ClearingHouseWorker:
 
     async def publish_pending(self) -> int:
         publisher = Publisher(
-            self.sessionmaker, self.store, self.clock, self.key, self.settings.base_url, self.id, lease=self.lease,
-            attempts=self.settings.publication_attempts, rng=self.rng,
+            self.sessionmaker,
+            self.store,
+            self.clock,
+            self.key,
+            self.settings.base_url,
+            self.id,
+            lease=self.lease,
+            attempts=self.settings.publication_attempts,
+            rng=self.rng,
         )
         created = await publisher.publish_pending()
         if created and self.cache is not None:
@@ -80,8 +87,15 @@ class ClearingHouseWorker:
 
     async def deliver_due(self) -> int:
         return await delivery.deliver_due(
-            self.sessionmaker, self.client, self.clock, worker=self.id, lease=self.lease, retry_window=self.retry_window,
-            hub_url=self.settings.base_url + HUB_PATH, concurrency=self.settings.delivery_concurrency, rng=self.rng,
+            self.sessionmaker,
+            self.client,
+            self.clock,
+            worker=self.id,
+            lease=self.lease,
+            retry_window=self.retry_window,
+            hub_url=self.settings.base_url + HUB_PATH,
+            concurrency=self.settings.delivery_concurrency,
+            rng=self.rng,
         )
 
     async def sign_tree_head(self) -> int:
@@ -132,8 +146,12 @@ async def running(worker: ClearingHouseWorker) -> AsyncIterator[ClearingHouseWor
 def for_runtime(runtime: Runtime) -> ClearingHouseWorker:
     """A worker sharing the runtime's database, norm store, clock, key and feed cache."""
     return ClearingHouseWorker(
-        sessionmaker=runtime.sessionmaker, store=runtime.norm_store, clock=runtime.clock, settings=runtime.settings,
-        key=runtime.clearinghouse.key, cache=runtime.clearinghouse.cache,
+        sessionmaker=runtime.sessionmaker,
+        store=runtime.norm_store,
+        clock=runtime.clock,
+        settings=runtime.settings,
+        key=runtime.clearinghouse.key,
+        cache=runtime.clearinghouse.cache,
     )
 
 

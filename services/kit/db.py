@@ -253,7 +253,9 @@ def unreachable(exc: BaseException) -> bool:
     # Connection failures (08…), an administrator or crash shutdown (57P…), a connection lost mid-operation
     # (asyncpg then finds the protocol in a state it cannot leave: InternalClientError).
     connection_errors = (
-        asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.InterfaceError,
         asyncpg.exceptions.InternalClientError,
     )
     return isinstance(exc, connection_errors) or isinstance(exc.__cause__, connection_errors)

@@ -17,7 +17,9 @@ REQUEST_SECONDS = Histogram(
 CHANGES_APPLIED = Counter("cogov_norm_changes_applied_total", "Automerge changes stored into norm documents.")
 BALLOTS_CLOSED = Counter("cogov_ballots_closed_total", "Ballots closed, by reason and whether they adopted.", ["reason", "adopted"])
 DELIVERY_ATTEMPTS = Counter("cogov_delivery_attempts_total", "WebSub delivery attempts, by outcome.", ["outcome"])
-DIFFS = Counter("cogov_diffs_total", "Diff requests, by kind (words, unified) and whether the diff was computed or kept.", ["kind", "outcome"])
+DIFFS = Counter(
+    "cogov_diffs_total", "Diff requests, by kind (words, unified) and whether the diff was computed or kept.", ["kind", "outcome"]
+)
 RATE_LIMITED = Counter("cogov_rate_limited_total", "Requests refused with 429, by limit.", ["limit"])
 
 

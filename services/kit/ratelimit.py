@@ -56,8 +56,12 @@ class RateLimiter:
         self._redis: dict[str, shared.MovingWindowRateLimiter | shared.FixedWindowRateLimiter] | None = None
         if redis_url:
             storage = RedisStorage(
-                _async_uri(redis_url), implementation="redispy", key_prefix=prefix, wrap_exceptions=True,
-                socket_connect_timeout=0.5, socket_timeout=0.5,
+                _async_uri(redis_url),
+                implementation="redispy",
+                key_prefix=prefix,
+                wrap_exceptions=True,
+                socket_connect_timeout=0.5,
+                socket_timeout=0.5,
             )
             self._redis = {"moving": shared.MovingWindowRateLimiter(storage), "fixed": shared.FixedWindowRateLimiter(storage)}
         self._redis_down_until = 0.0

@@ -50,7 +50,9 @@ RECONNECT_LONGEST_DELAY = 2.0
 
 
 class SyncClient:
-    def __init__(self, websocket: ClientConnection, peer_id: str, reconnect: Dial | None = None, origin: str | None = None, timeout: float = 10) -> None:
+    def __init__(
+        self, websocket: ClientConnection, peer_id: str, reconnect: Dial | None = None, origin: str | None = None, timeout: float = 10
+    ) -> None:
         self.websocket = websocket
         self.peer_id = peer_id
         self.server_id: str | None = None
@@ -73,7 +75,13 @@ class SyncClient:
 
     @classmethod
     async def connect(
-        cls, url: str, *, ticket: str | None = None, peer_id: str | None = None, origin: str | None = None, timeout: float = 10,
+        cls,
+        url: str,
+        *,
+        ticket: str | None = None,
+        peer_id: str | None = None,
+        origin: str | None = None,
+        timeout: float = 10,
         reconnect: Dial | None = None,
     ) -> SyncClient:
         """Open the socket, join, and wait for the server's `peer` answer.
@@ -422,8 +430,10 @@ class DocumentHandle:
         rc1 stays "in flight" while a change it sent is unacknowledged, and then sends nothing, not
         even what the server explicitly needs (say, a change its Bloom filter wrongly claimed).
         """
-        message = sync_message.decode(data) if data is not None else sync_message.SyncMessage(
-            sync_message.V1, tuple(sorted(self.doc.get_heads())), (), self._last_have, ()
+        message = (
+            sync_message.decode(data)
+            if data is not None
+            else sync_message.SyncMessage(sync_message.V1, tuple(sorted(self.doc.get_heads())), (), self._last_have, ())
         )
         if message.version != sync_message.V1:
             return data
@@ -436,7 +446,9 @@ class DocumentHandle:
         extra = tuple(self._made_here[h] for h in wanted if h in self._made_here)
         if not extra:
             return data
-        return sync_message.encode(sync_message.SyncMessage(message.version, message.heads, message.need, message.have, message.changes + extra, message.flags))
+        return sync_message.encode(
+            sync_message.SyncMessage(message.version, message.heads, message.need, message.have, message.changes + extra, message.flags)
+        )
 
     async def _receive(self, data: bytes) -> None:
         parsed = sync_message.decode(data)

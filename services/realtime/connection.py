@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from networks.errors import NotAMember
 from norms import document
 from norms.errors import (
     AttributionRefused,
@@ -22,7 +23,6 @@ from norms.errors import (
     TextRefused,
     UnknownDependencies,
 )
-from networks.errors import NotAMember
 from norms.service import edit_permission
 from services.kit import metrics
 from services.kit.db import unreachable
@@ -171,7 +171,13 @@ class Connection:
         self.close_code = code
         self._outbox.append(_Close(code, reason[:120]))
         self._wake.set()
-        log.info("sync.closing", peer=self.peer_id, participant=str(self.participant_id) if self.participant_id else None, code=code, reason=reason)
+        log.info(
+            "sync.closing",
+            peer=self.peer_id,
+            participant=str(self.participant_id) if self.participant_id else None,
+            code=code,
+            reason=reason,
+        )
 
     async def _write_loop(self) -> None:
         while True:

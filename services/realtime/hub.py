@@ -37,8 +37,8 @@ from starlette.websockets import WebSocket
 
 from networks import membership
 from norms import document
-from norms.models import Norm, NormChange
 from norms.errors import InvalidChanges
+from norms.models import Norm, NormChange
 from norms.store import NormStore, Stored, Whole
 from services.accounts.models import Participant
 from services.kit.broker import Broker
@@ -237,7 +237,9 @@ class SyncHub:
             return ()
         async with self.sessionmaker() as session:
             rows = await session.execute(
-                select(NormChange.id, NormChange.data).where(NormChange.document_id == document_id, NormChange.hash.in_(hashes)).order_by(NormChange.id)
+                select(NormChange.id, NormChange.data)
+                .where(NormChange.document_id == document_id, NormChange.hash.in_(hashes))
+                .order_by(NormChange.id)
             )
             return tuple(row.data for row in rows)
 

@@ -90,8 +90,14 @@ class Reception:
         message = self._decoded()
         if message.version != sync_message.V1 or (not extra and self.unknown <= set(message.need)):
             return self.reply
-        completed = sync_message.SyncMessage(message.version, message.heads, tuple(sorted(set(message.need) | self.unknown)), message.have,
-                                             message.changes + extra, message.flags)
+        completed = sync_message.SyncMessage(
+            message.version,
+            message.heads,
+            tuple(sorted(set(message.need) | self.unknown)),
+            message.have,
+            message.changes + extra,
+            message.flags,
+        )
         return sync_message.encode(completed)
 
 
@@ -201,7 +207,9 @@ class PeerSync:
         wanted = [h for h in parsed.need if document.has_change(doc, h)]
         return Reception(reply, final=False, heads=heads, unknown=unknown, wanted=wanted)
 
-    def _receive_caught_up(self, doc: am.Document, journal: Journal | None, parsed: sync_message.SyncMessage, answered: bool) -> Reception | None:
+    def _receive_caught_up(
+        self, doc: am.Document, journal: Journal | None, parsed: sync_message.SyncMessage, answered: bool
+    ) -> Reception | None:
         """Take in a message from a peer that was caught up, from the journal; None if rc1 must take over.
 
         The usual messages of a live document, an acknowledgement or a few new changes from a peer

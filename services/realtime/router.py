@@ -109,7 +109,9 @@ async def _refuse(websocket: WebSocket, detail: str) -> None:
     """Refuse a handshake as too many: 429 with a JSON `detail` where the server can answer a handshake with
     HTTP (uvicorn's websockets protocol), else accept and close with the reason (1013, try again later)."""
     try:
-        await websocket.send_denial_response(JSONResponse({"detail": detail, "code": TooManyRequests.code}, status.HTTP_429_TOO_MANY_REQUESTS))
+        await websocket.send_denial_response(
+            JSONResponse({"detail": detail, "code": TooManyRequests.code}, status.HTTP_429_TOO_MANY_REQUESTS)
+        )
     except RuntimeError:
         await websocket.accept()
         await websocket.close(protocol.TRY_AGAIN_LATER, detail)

@@ -29,31 +29,40 @@ def _countries(taxonomy: Taxonomy) -> list:
 
 @router.get("/signup")
 async def signup_page(request: Request, viewer: ViewerDep, next: str | None = None):
-    return render(request, viewer, "signup.html", {"form": {}, "errors": {}, "next": safe_next(next, ""),
-                                                   "min_password": MIN_PASSWORD_LENGTH}, title="Sign up")
+    return render(
+        request,
+        viewer,
+        "signup.html",
+        {"form": {}, "errors": {}, "next": safe_next(next, ""), "min_password": MIN_PASSWORD_LENGTH},
+        title="Sign up",
+    )
 
 
 @router.post("/signup")
-async def signup(
-    request: Request, session: SessionDep, hashing: PasswordHashingDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep
-):
+async def signup(request: Request, session: SessionDep, hashing: PasswordHashingDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
     """The same answer for a new address and for one that has an account (see accounts.sign_up): on to the
     sign-in form, where the person signs in with the password they chose."""
     form = await fields(request)
     next_url = safe_next(form.get("next"), "/me/affiliation")
     try:
-        body = parse(Registration, {"email": form.get("email", ""), "password": form.get("password", ""),
-                                    "display_name": form.get("display_name", "")})
-        _, error = await attempt(session, lambda: accounts.sign_up(
-            session, hashing, email=body.email, password=body.password, display_name=body.display_name
-        ))
+        body = parse(
+            Registration,
+            {"email": form.get("email", ""), "password": form.get("password", ""), "display_name": form.get("display_name", "")},
+        )
+        _, error = await attempt(
+            session, lambda: accounts.sign_up(session, hashing, email=body.email, password=body.password, display_name=body.display_name)
+        )
         if isinstance(error, InvalidInput):
             raise FormInvalid(field_errors(error))
         if error is not None:
             raise error
     except FormInvalid as invalid:
-        context = {"form": {**form, "password": ""}, "errors": invalid.errors, "next": form.get("next", ""),
-                   "min_password": MIN_PASSWORD_LENGTH}
+        context = {
+            "form": {**form, "password": ""},
+            "errors": invalid.errors,
+            "next": form.get("next", ""),
+            "min_password": MIN_PASSWORD_LENGTH,
+        }
         return render(request, viewer, "signup.html", context, status_code=422, title="Sign up")
     return redirect(f"/signin?next={quote(next_url)}", viewer, settings, flash=("ok", accounts.SIGN_UP_RECEIVED))
 
@@ -66,7 +75,9 @@ async def signin_page(request: Request, viewer: ViewerDep, next: str | None = No
 @router.post("/signin", dependencies=[CsrfChecked])
 async def signin(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep):
     form = await fields(request)
-    participant, error = await attempt(session, lambda: ratelimit.authenticate(request, session, form.get("email", ""), form.get("password", "")))
+    participant, error = await attempt(
+        session, lambda: ratelimit.authenticate(request, session, form.get("email", ""), form.get("password", ""))
+    )
     if error is not None and not isinstance(error, accounts.InvalidCredentials):
         raise error  # too many attempts (429) or a full hashing queue (503): a page of its own, with Retry-After
     if error is not None:
@@ -115,12 +126,25 @@ async def set_affiliation(
     form = await fields(request)
     taxonomy: Taxonomy = request.app.state.taxonomy
     try:
-        body = parse(AffiliationIn, {"stakeholder_group": form.get("stakeholder_group", ""), "country": form.get("country", ""),
-                                     "organisation": form.get("organisation") or None})
-        _, error = await attempt(session, lambda: networks.set_affiliation(
-            session, taxonomy, participant.id, stakeholder_group=body.stakeholder_group, country=body.country,
-            organisation=body.organisation,
-        ))
+        body = parse(
+            AffiliationIn,
+            {
+                "stakeholder_group": form.get("stakeholder_group", ""),
+                "country": form.get("country", ""),
+                "organisation": form.get("organisation") or None,
+            },
+        )
+        _, error = await attempt(
+            session,
+            lambda: networks.set_affiliation(
+                session,
+                taxonomy,
+                participant.id,
+                stakeholder_group=body.stakeholder_group,
+                country=body.country,
+                organisation=body.organisation,
+            ),
+        )
         if error is not None:
             raise FormInvalid(field_errors(error))
     except FormInvalid as invalid:

@@ -19,7 +19,12 @@ PAGE = 50
 
 @router.get("/audit")
 async def audit_page(
-    request: Request, session: SessionDep, viewer: ViewerDep, action: str = "", target_type: str = "", target_id: str = "",
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    action: str = "",
+    target_type: str = "",
+    target_id: str = "",
     cursor: str = "",
 ):
     filters = {"action": action.strip()[:80], "target_type": target_type.strip()[:40], "target_id": target_id.strip()[:120]}
@@ -32,6 +37,11 @@ async def audit_page(
     if actor_ids:
         rows = await session.execute(select(Participant.id, Participant.display_name).where(Participant.id.in_(actor_ids)))
         names = {row.id: row.display_name for row in rows}
-    context = {"events": page, "names": names, "filters": filters,
-               "next_cursor": encode_cursor(page[-1].seq) if more else None, "paged": bool(cursor)}
+    context = {
+        "events": page,
+        "names": names,
+        "filters": filters,
+        "next_cursor": encode_cursor(page[-1].seq) if more else None,
+        "paged": bool(cursor),
+    }
     return render(request, viewer, "audit.html", context, title="Audit log")

@@ -131,14 +131,25 @@ async def _ballot(session, request: Request, norm: Norm, ballot_id: uuid.UUID) -
     return ballot
 
 
-async def _page(session, request: Request, viewer: Viewer, slug: str, norm_slug: str, ballot_id: uuid.UUID, *,
-                errors: dict[str, str] | None = None, form: dict | None = None, status_code: int = 200):
+async def _page(
+    session,
+    request: Request,
+    viewer: Viewer,
+    slug: str,
+    norm_slug: str,
+    ballot_id: uuid.UUID,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict | None = None,
+    status_code: int = 200,
+):
     network, norm = await _find(session, slug, norm_slug)
     ballot = await _ballot(session, request, norm, ballot_id)
     context = await _context(session, request, viewer, network, norm, ballot)
     context |= {"errors": errors or {}, "form": form or {}}
-    return render(request, viewer, "ballot.html", context, status_code=status_code,
-                  title=f"Ballot on {ballot.version.title} v{ballot.version_number}")
+    return render(
+        request, viewer, "ballot.html", context, status_code=status_code, title=f"Ballot on {ballot.version.title} v{ballot.version_number}"
+    )
 
 
 @router.get("/networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}")
@@ -153,8 +164,13 @@ async def ballot_live(request: Request, slug: str, norm_slug: str, ballot_id: uu
     ballot = await _ballot(session, request, norm, ballot_id)
     context = await _context(session, request, viewer, network, norm, ballot)
     html = templates.get_template("_ballot_live.html").render(context)
-    body = {"status": "open" if context["is_open"] else "closed", "adopted": ballot.outcome.adopted,
-            "voted": ballot.voted, "electors": ballot.electors, "html": html}
+    body = {
+        "status": "open" if context["is_open"] else "closed",
+        "adopted": ballot.outcome.adopted,
+        "voted": ballot.voted,
+        "electors": ballot.electors,
+        "html": html,
+    }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
@@ -172,7 +188,13 @@ def _closing(value: str) -> str:
 
 @router.post("/networks/{slug}/norms/{norm_slug}/ballots")
 async def open_ballot(
-    request: Request, slug: str, norm_slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    slug: str,
+    norm_slug: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     _network, norm = await _find(session, slug, norm_slug)
@@ -187,14 +209,25 @@ async def open_ballot(
     ballot_id, error = await attempt(session, lambda: ballots.open_ballot(session, request.app.state.clock, participant.id, norm.id, body))
     if error is not None:
         return redirect(back, viewer, settings, flash=("error", error.detail))
-    return redirect(ballot_path(slug, norm, ballot_id), viewer, settings,
-                    flash=("ok", f"The ballot on v{body.version} is open. Every member at this moment is an elector."))
+    return redirect(
+        ballot_path(slug, norm, ballot_id),
+        viewer,
+        settings,
+        flash=("ok", f"The ballot on v{body.version} is open. Every member at this moment is an elector."),
+    )
 
 
 @router.post("/networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/vote")
 async def vote(
-    request: Request, slug: str, norm_slug: str, ballot_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf,
-    settings: SettingsDep, viewer: ViewerDep, participant: PageParticipant,
+    request: Request,
+    slug: str,
+    norm_slug: str,
+    ballot_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    participant: PageParticipant,
 ):
     _network, norm = await _find(session, slug, norm_slug)
     form = await fields(request)
@@ -204,24 +237,39 @@ async def vote(
             raise FormInvalid({"position": "Choose approve, object or abstain"})
         body = parse(VoteIn, {"position": entered["position"], "reason": entered["reason"] or None})
     except FormInvalid as invalid:
-        errors = {("position" if key.startswith("position") else "reason" if key.startswith("reason") else "_"): message
-                  for key, message in invalid.errors.items()}
+        errors = {
+            ("position" if key.startswith("position") else "reason" if key.startswith("reason") else "_"): message
+            for key, message in invalid.errors.items()
+        }
         if "position" in errors and not errors["position"].startswith("Choose"):
             errors["position"] = "Choose approve, object or abstain"
         return await _page(session, request, viewer, slug, norm_slug, ballot_id, errors=errors, form=entered, status_code=422)
     await _ballot(session, request, norm, ballot_id)
     _, error = await attempt(session, lambda: ballots.cast_vote(session, request.app.state.clock, participant.id, ballot_id, body))
     if error is not None:
-        return await _page(session, request, viewer, slug, norm_slug, ballot_id, errors={"_": error.detail}, form=entered,
-                           status_code=error.status_code)
+        return await _page(
+            session, request, viewer, slug, norm_slug, ballot_id, errors={"_": error.detail}, form=entered, status_code=error.status_code
+        )
     said = {"approve": "approval", "object": "objection", "abstain": "abstention"}[body.position.value]
-    return redirect(ballot_path(slug, norm, ballot_id), viewer, settings, flash=("ok", f"Your {said} is counted. You can change it until the ballot closes."))
+    return redirect(
+        ballot_path(slug, norm, ballot_id),
+        viewer,
+        settings,
+        flash=("ok", f"Your {said} is counted. You can change it until the ballot closes."),
+    )
 
 
 @router.post("/networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/close")
 async def close(
-    request: Request, slug: str, norm_slug: str, ballot_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf,
-    settings: SettingsDep, viewer: ViewerDep, participant: PageParticipant,
+    request: Request,
+    slug: str,
+    norm_slug: str,
+    ballot_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    participant: PageParticipant,
 ):
     _network, norm = await _find(session, slug, norm_slug)
     await _ballot(session, request, norm, ballot_id)

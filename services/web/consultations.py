@@ -67,7 +67,9 @@ async def sidebar(session, store, diffs, norm: Norm, now: datetime) -> dict | No
         # For the live editor, which follows each passage from the version's text through every later edit.
         "live": {
             "heads": version.heads,
-            "comments": [{"id": str(c.id), "start": c.anchor.start, "end": c.anchor.end, "quote": c.anchor.quote} for c in listed if c.anchor],
+            "comments": [
+                {"id": str(c.id), "start": c.anchor.start, "end": c.anchor.end, "quote": c.anchor.quote} for c in listed if c.anchor
+            ],
         },
     }
 
@@ -112,15 +114,26 @@ def _closing(value: str) -> str:
 
 @router.post("/norms/{norm_id}/consultations")
 async def open_consultation(
-    request: Request, norm_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    norm_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     norm = await norms.get_norm(session, norm_id)
     form = await fields(request)
     back = request.headers.get("referer") or "/"
     try:
-        body = parse(ConsultationCreate, {"version": form.get("version", ""), "closes_at": _closing(form.get("closes_at", "")),
-                                          "question": form.get("question", "").replace("\r\n", "\n")})
+        body = parse(
+            ConsultationCreate,
+            {
+                "version": form.get("version", ""),
+                "closes_at": _closing(form.get("closes_at", "")),
+                "question": form.get("question", "").replace("\r\n", "\n"),
+            },
+        )
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
     made, error = await attempt(session, lambda: consultations.open_consultation(session, _now(request), participant, norm, body))
@@ -131,7 +144,12 @@ async def open_consultation(
 
 @router.post("/consultations/{consultation_id}/comments")
 async def comment(
-    request: Request, consultation_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     consultation = await consultations.get_consultation(session, consultation_id)
@@ -144,7 +162,9 @@ async def comment(
         body = parse(CommentCreate, {"body": form.get("body", "").replace("\r\n", "\n"), "anchor": anchor})
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
-    _, error = await attempt(session, lambda: consultations.add_comment(session, _store(request), _now(request), participant, consultation, body))
+    _, error = await attempt(
+        session, lambda: consultations.add_comment(session, _store(request), _now(request), participant, consultation, body)
+    )
     if error is not None:
         return redirect(back, viewer, settings, flash=("error", error.detail))
     return redirect(back + "#comments", viewer, settings, flash=("ok", "Your comment is published."))
@@ -165,44 +185,85 @@ async def _comment_action(request: Request, session, viewer, settings, comment_i
 
 @router.post("/comments/{comment_id}/reply")
 async def reply(
-    request: Request, comment_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    comment_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     form = await fields(request)
     return await _comment_action(
-        request, session, viewer, settings, comment_id, ReplyCreate, {"body": form.get("body", "").replace("\r\n", "\n")},
-        lambda body: consultations.reply(session, _now(request), participant, comment_id, body), "Your reply is published.",
+        request,
+        session,
+        viewer,
+        settings,
+        comment_id,
+        ReplyCreate,
+        {"body": form.get("body", "").replace("\r\n", "\n")},
+        lambda body: consultations.reply(session, _now(request), participant, comment_id, body),
+        "Your reply is published.",
     )
 
 
 @router.post("/comments/{comment_id}/resolve")
 async def resolve(
-    request: Request, comment_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    comment_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     form = await fields(request)
     data = {"status": form.get("status", ""), "version": form.get("version") or None, "reason": form.get("reason") or None}
     return await _comment_action(
-        request, session, viewer, settings, comment_id, Resolution, data,
-        lambda body: consultations.resolve(session, _now(request), participant, comment_id, body), "The comment is marked.",
+        request,
+        session,
+        viewer,
+        settings,
+        comment_id,
+        Resolution,
+        data,
+        lambda body: consultations.resolve(session, _now(request), participant, comment_id, body),
+        "The comment is marked.",
     )
 
 
 @router.post("/comments/{comment_id}/hide")
 async def hide(
-    request: Request, comment_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    comment_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     form = await fields(request)
     return await _comment_action(
-        request, session, viewer, settings, comment_id, Moderation, {"reason": form.get("reason", "")},
-        lambda body: consultations.hide(session, _now(request), participant, comment_id, body), "The comment is hidden.",
+        request,
+        session,
+        viewer,
+        settings,
+        comment_id,
+        Moderation,
+        {"reason": form.get("reason", "")},
+        lambda body: consultations.hide(session, _now(request), participant, comment_id, body),
+        "The comment is hidden.",
     )
 
 
 @router.post("/consultations/{consultation_id}/close")
 async def close(
-    request: Request, consultation_id: uuid.UUID, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     consultation = await consultations.get_consultation(session, consultation_id)
@@ -211,5 +272,3 @@ async def close(
     if error is not None:
         return redirect(back, viewer, settings, flash=("error", error.detail))
     return redirect(back, viewer, settings, flash=("ok", "The consultation is closed."))
-
-

@@ -158,7 +158,11 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
         for expert in EXPERTS:
             participant = await accounts.register(session, hashing, email=expert.email, password=password, display_name=expert.name)
             await networks.set_affiliation(
-                session, taxonomy, participant.id, stakeholder_group=expert.group, country=expert.country,
+                session,
+                taxonomy,
+                participant.id,
+                stakeholder_group=expert.group,
+                country=expert.country,
                 organisation=expert.organisation,
             )
             people[expert.name] = participant
@@ -168,26 +172,47 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
 
     # Networks and their members.
     async with transaction(sessionmaker) as session:
-        flows = await networks.found_network(session, taxonomy, pid("Sophie Laurent"), NetworkCreate(
-            name="Cross-border Data Flows and Privacy",
-            issue="Personal data moves across borders every second, yet people lose protection and redress when it does, "
-                  "and small organisations are shut out by incompatible transfer rules.",
-            aims="Agree principles that exporting and importing organisations can commit to, recognised across jurisdictions.",
-            intended_outcome="A voluntary norm on trusted cross-border data transfers, submitted to the clearing house.",
-            membership_policy="open",
-        ))
-        for name in ("Amina Diallo", "Kenji Watanabe", "Siti Rahmawati", "Lucía Fernández", "João Pereira", "Olena Kovalenko",
-                     "Emily Carter", "Ingrid Johansson", "Li Wei", "Rafael Silva", "Wanjiru Kamau"):
+        flows = await networks.found_network(
+            session,
+            taxonomy,
+            pid("Sophie Laurent"),
+            NetworkCreate(
+                name="Cross-border Data Flows and Privacy",
+                issue="Personal data moves across borders every second, yet people lose protection and redress when it does, "
+                "and small organisations are shut out by incompatible transfer rules.",
+                aims="Agree principles that exporting and importing organisations can commit to, recognised across jurisdictions.",
+                intended_outcome="A voluntary norm on trusted cross-border data transfers, submitted to the clearing house.",
+                membership_policy="open",
+            ),
+        )
+        for name in (
+            "Amina Diallo",
+            "Kenji Watanabe",
+            "Siti Rahmawati",
+            "Lucía Fernández",
+            "João Pereira",
+            "Olena Kovalenko",
+            "Emily Carter",
+            "Ingrid Johansson",
+            "Li Wei",
+            "Rafael Silva",
+            "Wanjiru Kamau",
+        ):
             await networks.join(session, taxonomy, pid(name), flows.network.slug)
 
-        routing = await networks.found_network(session, taxonomy, pid("Jonas Becker"), NetworkCreate(
-            name="Routing Security Collaborative",
-            issue="Route hijacks and leaks still take down services and redirect traffic because too few networks "
-                  "validate the routes they accept.",
-            aims="A baseline every operator can meet: signed route origins, validation, filtering and coordination.",
-            intended_outcome="A norm on routing security that regulators and peering agreements can refer to.",
-            membership_policy="by_application",
-        ))
+        routing = await networks.found_network(
+            session,
+            taxonomy,
+            pid("Jonas Becker"),
+            NetworkCreate(
+                name="Routing Security Collaborative",
+                issue="Route hijacks and leaks still take down services and redirect traffic because too few networks "
+                "validate the routes they accept.",
+                aims="A baseline every operator can meet: signed route origins, validation, filtering and coordination.",
+                intended_outcome="A norm on routing security that regulators and peering agreements can refer to.",
+                membership_policy="by_application",
+            ),
+        )
         motivations = {
             "Chinedu Okafor": "We run an exchange point and see route leaks weekly.",
             "Tendai Moyo": "Our transit customers ask what baseline they should meet.",
@@ -203,22 +228,36 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
         for name, motivation in motivations.items():
             application = await networks.join(session, taxonomy, pid(name), routing.network.slug, motivation)
             await networks.decide_application(
-                session, taxonomy, pid("Jonas Becker"), routing.network.slug, application.application.id, approve=True,
+                session,
+                taxonomy,
+                pid("Jonas Becker"),
+                routing.network.slug,
+                application.application.id,
+                approve=True,
                 note="Welcome aboard.",
             )
-        await networks.join(session, taxonomy, pid("Min-jun Park"), routing.network.slug,
-                            "I study route origin validation at scale and would like to contribute measurements.")
+        await networks.join(
+            session,
+            taxonomy,
+            pid("Min-jun Park"),
+            routing.network.slug,
+            "I study route origin validation at scale and would like to contribute measurements.",
+        )
 
-        ai = await networks.found_network(session, taxonomy, pid("Maria Santos"), NetworkCreate(
-            name="Transparency of AI Systems in Public Services",
-            issue="Public bodies increasingly decide on benefits, permits and inspections with automated systems that "
-                  "the people affected cannot see, question or appeal.",
-            aims="Set out what a public body discloses about its automated decision systems and how people can contest them.",
-            intended_outcome="A norm on disclosure and review of automated decision-making in public services.",
-            membership_policy="open",
-        ))
-        for name in ("Ana Popescu", "Olena Kovalenko", "Amina Diallo", "Min-jun Park", "Aisha Bello", "Fatima Benali",
-                     "Lucía Fernández"):
+        ai = await networks.found_network(
+            session,
+            taxonomy,
+            pid("Maria Santos"),
+            NetworkCreate(
+                name="Transparency of AI Systems in Public Services",
+                issue="Public bodies increasingly decide on benefits, permits and inspections with automated systems that "
+                "the people affected cannot see, question or appeal.",
+                aims="Set out what a public body discloses about its automated decision systems and how people can contest them.",
+                intended_outcome="A norm on disclosure and review of automated decision-making in public services.",
+                membership_policy="open",
+            ),
+        )
+        for name in ("Ana Popescu", "Olena Kovalenko", "Amina Diallo", "Min-jun Park", "Aisha Bello", "Fatima Benali", "Lucía Fernández"):
             await networks.join(session, taxonomy, pid(name), ai.network.slug)
 
         created = {}
@@ -249,37 +288,69 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
     await tag(flows_norm, "Sophie Laurent", "First draft")
     await edit(flows_norm, "Amina Diallo", "in a language they understand.", "free of charge, in a language they understand.")
     await edit(flows_norm, "Siti Rahmawati", "should be necessary and proportionate", "must be necessary and proportionate")
-    await edit(flows_norm, "Kenji Watanabe", "", "\n\n6. Interoperable mechanisms\nCertifications, contractual clauses and codes "
-               "of conduct recognised in one jurisdiction should be recognised in others when they give equivalent protection, "
-               "so that small organisations are not shut out of cross-border trade.")
-    await tag(flows_norm, "Sophie Laurent", "Draft for network review", "Redress is free of charge; authority access is a must; "
-              "new section on interoperable mechanisms.")
-    await edit(flows_norm, "Olena Kovalenko", "", "\n\n7. Security\nTransferred data is protected in transit and at rest with "
-               "current encryption. A breach affecting transferred data is notified to the people affected and to the "
-               "authorities of both jurisdictions without undue delay.")
-    await edit(flows_norm, "Lucía Fernández", "so that people keep their rights", "so that people keep their rights, and can "
-               "exercise them,")
+    await edit(
+        flows_norm,
+        "Kenji Watanabe",
+        "",
+        "\n\n6. Interoperable mechanisms\nCertifications, contractual clauses and codes "
+        "of conduct recognised in one jurisdiction should be recognised in others when they give equivalent protection, "
+        "so that small organisations are not shut out of cross-border trade.",
+    )
+    await tag(
+        flows_norm,
+        "Sophie Laurent",
+        "Draft for network review",
+        "Redress is free of charge; authority access is a must; new section on interoperable mechanisms.",
+    )
+    await edit(
+        flows_norm,
+        "Olena Kovalenko",
+        "",
+        "\n\n7. Security\nTransferred data is protected in transit and at rest with "
+        "current encryption. A breach affecting transferred data is notified to the people affected and to the "
+        "authorities of both jurisdictions without undue delay.",
+    )
+    await edit(
+        flows_norm, "Lucía Fernández", "so that people keep their rights", "so that people keep their rights, and can exercise them,"
+    )
     await tag(flows_norm, "Ingrid Johansson", "Draft for public consultation")
 
     await tag(routing_norm, "Jonas Becker", "First draft")
     await edit(routing_norm, "Chinedu Okafor", "and drop invalid routes.", "and reject routes whose RPKI state is invalid.")
-    await edit(routing_norm, "Priya Raman", "\n\n5. Coordination", "\n\n5. Anti-spoofing\nOperators apply source address "
-               "validation at the edges of their networks, so that packets with forged source addresses do not leave them."
-               "\n\n6. Coordination")
-    await edit(routing_norm, "Valentina Castro", "respond to reports of routing incidents.", "respond to reports of routing "
-               "incidents, telling the parties affected without undue delay.")
+    await edit(
+        routing_norm,
+        "Priya Raman",
+        "\n\n5. Coordination",
+        "\n\n5. Anti-spoofing\nOperators apply source address "
+        "validation at the edges of their networks, so that packets with forged source addresses do not leave them."
+        "\n\n6. Coordination",
+    )
+    await edit(
+        routing_norm,
+        "Valentina Castro",
+        "respond to reports of routing incidents.",
+        "respond to reports of routing incidents, telling the parties affected without undue delay.",
+    )
     await tag(routing_norm, "Jonas Becker", "Second draft", "Invalid routes are rejected; anti-spoofing added.")
 
     await tag(ai_norm, "Maria Santos", "First draft")
-    await edit(ai_norm, "Amina Diallo", "", "\n\n5. Impact assessment\nBefore a system is used, and every two years after, the "
-               "public body publishes an assessment of its accuracy, its effects on different groups of people, and the "
-               "safeguards in place.")
+    await edit(
+        ai_norm,
+        "Amina Diallo",
+        "",
+        "\n\n5. Impact assessment\nBefore a system is used, and every two years after, the "
+        "public body publishes an assessment of its accuracy, its effects on different groups of people, and the "
+        "safeguards in place.",
+    )
 
     return Seeded(
         password=password,
         experts=len(EXPERTS),
-        networks=[("Cross-border Data Flows and Privacy", "active"), ("Routing Security Collaborative", "active"),
-                  ("Transparency of AI Systems in Public Services", "forming: no private-sector member yet")],
+        networks=[
+            ("Cross-border Data Flows and Privacy", "active"),
+            ("Routing Security Collaborative", "active"),
+            ("Transparency of AI Systems in Public Services", "forming: no private-sector member yet"),
+        ],
         sample=[
             (EXPERTS[0].email, "convener of Cross-border Data Flows and Privacy"),
             ("jonas.becker@" + DOMAIN, "convener of Routing Security (one application waits)"),

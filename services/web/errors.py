@@ -51,8 +51,7 @@ async def render_error(request: Request, status_code: int, detail: str):
         request,
         viewer,
         "error.html",
-        {"status": status_code, "heading": _TITLES.get(status_code, "Error"), "detail": detail,
-         "sign_in": status_code == 401},
+        {"status": status_code, "heading": _TITLES.get(status_code, "Error"), "detail": detail, "sign_in": status_code == 401},
         status_code=status_code,
         title=_TITLES.get(status_code, "Error"),
     )

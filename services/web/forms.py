@@ -85,9 +85,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def redirect(
-    url: str, viewer: Viewer, settings: Settings, *, flash: tuple[str, str] | None = None
-) -> RedirectResponse:
+def redirect(url: str, viewer: Viewer, settings: Settings, *, flash: tuple[str, str] | None = None) -> RedirectResponse:
     """303 See Other to `url` (the post/redirect/get pattern), optionally with a flash message."""
     response = RedirectResponse(url, status_code=303)
     finish(response, viewer, settings)

@@ -36,8 +36,13 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep):
     if viewer.participant is not None:
         affiliation = await networks.current_affiliation(session, viewer.participant.id)
         mine = await membership.networks_of(session, viewer.participant.id)
-    context = {"recent": recent, "active_count": counts.get(NetworkStatus.active, 0),
-               "forming_count": counts.get(NetworkStatus.forming, 0), "mine": mine, "affiliation": affiliation}
+    context = {
+        "recent": recent,
+        "active_count": counts.get(NetworkStatus.active, 0),
+        "forming_count": counts.get(NetworkStatus.forming, 0),
+        "mine": mine,
+        "affiliation": affiliation,
+    }
     return render(request, viewer, "home.html", context)
 
 
@@ -62,8 +67,14 @@ async def directory(
         if "\x00" in q:
             raise InvalidInput("The search must not contain NUL characters")
         views, next_cursor = await networks.list_networks(
-            session, taxonomy, status=NetworkStatus(status) if status else None, q=filters["q"] or None,
-            group=group or None, region=region or None, cursor=cursor or None, limit=DIRECTORY_PAGE,
+            session,
+            taxonomy,
+            status=NetworkStatus(status) if status else None,
+            q=filters["q"] or None,
+            group=group or None,
+            region=region or None,
+            cursor=cursor or None,
+            limit=DIRECTORY_PAGE,
         )
     except DomainError as exc:
         error = exc.detail
@@ -74,8 +85,13 @@ async def directory(
 @router.get("/networks/new")
 async def new_network_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant):
     affiliation = await networks.current_affiliation(session, participant.id)
-    return render(request, viewer, "network_new.html", {"form": {"membership_policy": "open"}, "errors": {},
-                                                        "affiliation": affiliation}, title="Found a network")
+    return render(
+        request,
+        viewer,
+        "network_new.html",
+        {"form": {"membership_policy": "open"}, "errors": {}, "affiliation": affiliation},
+        title="Found a network",
+    )
 
 
 @router.post("/networks/new")
@@ -85,8 +101,11 @@ async def found_network(
     form = await fields(request)
     taxonomy: Taxonomy = request.app.state.taxonomy
     try:
-        body = parse(NetworkCreate, {key: form.get(key, "") for key in ("name", "issue", "aims", "intended_outcome")}
-                     | {"membership_policy": form.get("membership_policy") or "open"})
+        body = parse(
+            NetworkCreate,
+            {key: form.get(key, "") for key in ("name", "issue", "aims", "intended_outcome")}
+            | {"membership_policy": form.get("membership_policy") or "open"},
+        )
         view, error = await attempt(session, lambda: networks.found_network(session, taxonomy, participant.id, body))
         if error is not None:
             raise FormInvalid(field_errors(error))
@@ -94,8 +113,12 @@ async def found_network(
         affiliation = await networks.current_affiliation(session, participant.id)
         context = {"form": form, "errors": invalid.errors, "affiliation": affiliation}
         return render(request, viewer, "network_new.html", context, status_code=422, title="Found a network")
-    return redirect(f"/networks/{view.network.slug}", viewer, settings,
-                    flash=("ok", f"You founded {view.network.name}. Invite experts from other groups and regions to join."))
+    return redirect(
+        f"/networks/{view.network.slug}",
+        viewer,
+        settings,
+        flash=("ok", f"You founded {view.network.name}. Invite experts from other groups and regions to join."),
+    )
 
 
 @router.get("/networks/{slug}")
@@ -113,8 +136,9 @@ async def network_page(request: Request, slug: str, session: SessionDep, viewer:
     if me is not None:
         affiliation = await networks.current_affiliation(session, me.id)
         my_application = await session.scalar(
-            select(Application).where(Application.network_id == network.id, Application.participant_id == me.id,
-                                      Application.status == ApplicationStatus.pending)
+            select(Application).where(
+                Application.network_id == network.id, Application.participant_id == me.id, Application.status == ApplicationStatus.pending
+            )
         )
         if my_role is MemberRole.convener:
             applications, _ = await networks.list_applications(session, me.id, slug, limit=100)
@@ -138,7 +162,12 @@ async def network_page(request: Request, slug: str, session: SessionDep, viewer:
 
 @router.post("/networks/{slug}/join")
 async def join(
-    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    slug: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     form = await fields(request)
@@ -159,7 +188,12 @@ async def join(
 
 @router.post("/networks/{slug}/leave")
 async def leave(
-    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    slug: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     taxonomy: Taxonomy = request.app.state.taxonomy
@@ -175,8 +209,15 @@ async def leave(
 
 @router.post("/networks/{slug}/applications/{application_id}/{decision}")
 async def decide(
-    request: Request, slug: str, application_id: uuid.UUID, decision: str, session: WritingSessionDep, _csrf: Csrf,
-    settings: SettingsDep, viewer: ViewerDep, participant: PageParticipant,
+    request: Request,
+    slug: str,
+    application_id: uuid.UUID,
+    decision: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    participant: PageParticipant,
 ):
     if decision not in ("approve", "decline"):
         raise NetworkNotFound("There is no such action on applications")
@@ -187,8 +228,12 @@ async def decide(
         note = parse(DecisionIn, {"note": form.get("note") or None}).note
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
-    view, error = await attempt(session, lambda: networks.decide_application(
-        session, taxonomy, participant.id, slug, application_id, approve=decision == "approve", note=note))
+    view, error = await attempt(
+        session,
+        lambda: networks.decide_application(
+            session, taxonomy, participant.id, slug, application_id, approve=decision == "approve", note=note
+        ),
+    )
     if error is not None:
         _not_found_is_final(error)
         return redirect(back, viewer, settings, flash=("error", error.detail))
@@ -198,7 +243,12 @@ async def decide(
 
 @router.post("/networks/{slug}/conveners")
 async def appoint_convener(
-    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    slug: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     form = await fields(request)

@@ -79,7 +79,12 @@ class AuthorSpan:
 
 @router.post("/networks/{slug}/norms")
 async def create_norm(
-    request: Request, slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    slug: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     form = await fields(request)
@@ -87,15 +92,23 @@ async def create_norm(
     try:
         body = parse(NormCreate, {"title": form.get("title", ""), "text": form.get("text", "").replace("\r\n", "\n")})
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "The norm needs a title (up to 300 characters)."
-                                                        if not form.get("title", "").strip() else _described(invalid)))
+        return redirect(
+            back,
+            viewer,
+            settings,
+            flash=("error", "The norm needs a title (up to 300 characters)." if not form.get("title", "").strip() else _described(invalid)),
+        )
     created, error = await attempt(session, lambda: norms.create_norm(session, _store(request), slug, participant, body))
     if error is not None:
         if isinstance(error, NormNotFound) or error.status_code == 404:
             raise error
         return redirect(back, viewer, settings, flash=("error", error.detail))
-    return redirect(f"/networks/{slug}/norms/{created.slug}", viewer, settings,
-                    flash=("ok", "The norm is created. Members of the network can now write it together."))
+    return redirect(
+        f"/networks/{slug}/norms/{created.slug}",
+        viewer,
+        settings,
+        flash=("ok", "The norm is created. Members of the network can now write it together."),
+    )
 
 
 @router.get("/networks/{slug}/norms/{norm_slug}")
@@ -119,7 +132,7 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
     authors: dict[uuid.UUID, dict] = {}
     for span in authorship.spans:
         who = span.participant
-        spans.append(AuthorSpan(view.text[span.start:span.end], who.id, who.display_name, colour_class(who.id)))
+        spans.append(AuthorSpan(view.text[span.start : span.end], who.id, who.display_name, colour_class(who.id)))
         entry = authors.setdefault(who.id, {"name": who.display_name, "colour_class": colour_class(who.id), "characters": 0})
         entry["characters"] += span.end - span.start
 
@@ -171,7 +184,7 @@ def _splice_between(old: str, new: str) -> Splice | None:
     suffix = 0
     while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
         suffix += 1
-    return Splice(index=prefix, delete=len(old) - prefix - suffix, insert=new[prefix:len(new) - suffix])
+    return Splice(index=prefix, delete=len(old) - prefix - suffix, insert=new[prefix : len(new) - suffix])
 
 
 def _described(invalid: FormInvalid) -> str:
@@ -181,7 +194,13 @@ def _described(invalid: FormInvalid) -> str:
 
 @router.post("/networks/{slug}/norms/{norm_slug}/edit")
 async def edit_text(
-    request: Request, slug: str, norm_slug: str, session: SessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep,
+    request: Request,
+    slug: str,
+    norm_slug: str,
+    session: SessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     participant: PageParticipant,
 ):
     """Without JavaScript, members edit the whole text in a form; it merges with what others wrote since."""
@@ -210,8 +229,9 @@ async def edit_text(
     if splice is None and title is None:
         return redirect(back, viewer, settings, flash=("ok", "Nothing changed."))
     try:
-        request_body = parse(EditRequest, {"base_heads": base_heads or None, "splices": [splice.model_dump()] if splice else [],
-                                           "title": title})
+        request_body = parse(
+            EditRequest, {"base_heads": base_heads or None, "splices": [splice.model_dump()] if splice else [], "title": title}
+        )
     except FormInvalid as invalid:
         return redirect(back, viewer, settings, flash=("error", _described(invalid)))
     try:
@@ -223,8 +243,14 @@ async def edit_text(
 
 @router.post("/networks/{slug}/norms/{norm_slug}/versions")
 async def create_version(
-    request: Request, slug: str, norm_slug: str, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep,
-    viewer: ViewerDep, participant: PageParticipant,
+    request: Request,
+    slug: str,
+    norm_slug: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    participant: PageParticipant,
 ):
     norm = await _find(session, slug, norm_slug)
     form = await fields(request)
@@ -247,21 +273,21 @@ async def version_page(request: Request, slug: str, norm_slug: str, number: int,
     norm = await _find(session, slug, norm_slug)
     network = await networks.get_network(session, slug)
     version = await norms.version_text(session, _store(request), norm, number)
-    context = {"network": network, "norm": norm, "version": version, "path": _norm_path(slug, norm),
-               "version_count": norm.version_count}
+    context = {"network": network, "norm": norm, "version": version, "path": _norm_path(slug, norm), "version_count": norm.version_count}
     return render(request, viewer, "version.html", context, title=f"{version.title} — v{version.number}")
 
 
 @router.get("/networks/{slug}/norms/{norm_slug}/diff")
-async def diff_page(
-    request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep, from_: str = "", to: str = ""
-):
+async def diff_page(request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep, from_: str = "", to: str = ""):
     norm = await _find(session, slug, norm_slug)
     network = await networks.get_network(session, slug)
     versions = await norms.list_versions(session, norm)
     # Query parameters are named from/to, as in the API; `from` is a Python keyword.
-    from_ref = request.query_params.get("from") or from_ or (str(versions[-2].number) if len(versions) >= 2 else
-                                                              str(versions[-1].number) if versions else "current")
+    from_ref = (
+        request.query_params.get("from")
+        or from_
+        or (str(versions[-2].number) if len(versions) >= 2 else str(versions[-1].number) if versions else "current")
+    )
     to_ref = request.query_params.get("to") or to or (str(versions[-1].number) if len(versions) >= 2 else "current")
     result = None
     error = None
@@ -269,16 +295,21 @@ async def diff_page(
         result = await norms.word_diff(session, _store(request), request.app.state.diffs, norm, from_ref, to_ref)
     except DomainError as exc:
         error = exc.detail
-    context = {"network": network, "norm": norm, "versions": versions, "from_ref": from_ref, "to_ref": to_ref,
-               "result": result, "error": error, "path": _norm_path(slug, norm)}
-    return render(request, viewer, "diff.html", context, status_code=200 if error is None else 422,
-                  title=f"Changes in {norm.title}")
+    context = {
+        "network": network,
+        "norm": norm,
+        "versions": versions,
+        "from_ref": from_ref,
+        "to_ref": to_ref,
+        "result": result,
+        "error": error,
+        "path": _norm_path(slug, norm),
+    }
+    return render(request, viewer, "diff.html", context, status_code=200 if error is None else 422, title=f"Changes in {norm.title}")
 
 
 @router.get("/networks/{slug}/norms/{norm_slug}/history")
-async def history_page(
-    request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep, cursor: str = "", at: str = ""
-):
+async def history_page(request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep, cursor: str = "", at: str = ""):
     norm = await _find(session, slug, norm_slug)
     network = await networks.get_network(session, slug)
     before = decode_cursor(cursor, int)[0] if cursor else None
@@ -289,8 +320,15 @@ async def history_page(
             snapshot = await norms.text_at(session, _store(request), norm, at)
         except DomainError as exc:
             raise InvalidHeads("No change with this hash in this norm's history") from exc
-    context = {"network": network, "norm": norm, "entries": entries, "next_cursor": next_cursor, "snapshot": snapshot,
-               "path": _norm_path(slug, norm), "colour_class": colour_class}
+    context = {
+        "network": network,
+        "norm": norm,
+        "entries": entries,
+        "next_cursor": next_cursor,
+        "snapshot": snapshot,
+        "path": _norm_path(slug, norm),
+        "colour_class": colour_class,
+    }
     return render(request, viewer, "history.html", context, title=f"History of {norm.title}")
 
 

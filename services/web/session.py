@@ -117,9 +117,7 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 async def require_csrf(request: Request, viewer: ViewerDep, settings: SettingsDep) -> None:
     """Refuse a state-changing request whose token does not match this browser's CSRF cookie."""
     sent = request.headers.get(CSRF_HEADER)
-    if sent is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    if sent is None and request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         sent = (await request.form()).get(CSRF_FIELD)
     if viewer.csrf_seed_is_new or not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.csrf_token):
         raise CsrfRefused()

@@ -35,8 +35,12 @@ async def test_a_taken_address_gets_the_same_answer_as_a_new_one_and_changes_not
     real_hash = security.hash_password
     monkeypatch.setattr(security, "hash_password", lambda password: hashed.append(password) or real_hash(password))
 
-    taken = await client.post("/api/v1/auth/register", json={"email": "DUP@example.org", "password": "another long password", "display_name": "Other"})
-    new = await client.post("/api/v1/auth/register", json={"email": "fresh@example.org", "password": "another long password", "display_name": "Other"})
+    taken = await client.post(
+        "/api/v1/auth/register", json={"email": "DUP@example.org", "password": "another long password", "display_name": "Other"}
+    )
+    new = await client.post(
+        "/api/v1/auth/register", json={"email": "fresh@example.org", "password": "another long password", "display_name": "Other"}
+    )
 
     assert taken.status_code == new.status_code == 202
     assert taken.json() == new.json() | {"email": "dup@example.org"}
@@ -44,7 +48,9 @@ async def test_a_taken_address_gets_the_same_answer_as_a_new_one_and_changes_not
     assert len(hashed) == 2  # the taken address cost its password hash too
     # The existing account is untouched: its password still works, the newcomer's does not.
     assert (await client.post("/api/v1/auth/token", data={"username": "dup@example.org", "password": PASSWORD})).status_code == 200
-    assert (await client.post("/api/v1/auth/token", data={"username": "dup@example.org", "password": "another long password"})).status_code == 401
+    assert (
+        await client.post("/api/v1/auth/token", data={"username": "dup@example.org", "password": "another long password"})
+    ).status_code == 401
     me = await client.get("/api/v1/me", headers=owner["headers"])
     assert me.json()["display_name"] == "Owner"
 

@@ -37,7 +37,9 @@ async def test_create_staff_creates_an_account_that_reaches_staff_endpoints(clie
 async def test_create_admin_promotes_an_existing_account_and_admins_grant_roles(client, database_url, sign_up):
     admin = await sign_up(email="admin@example.org")
     other = await sign_up()
-    assert (await client.put(f"/api/v1/participants/{other['id']}/role", json={"role": "staff"}, headers=admin["headers"])).status_code == 403
+    assert (
+        await client.put(f"/api/v1/participants/{other['id']}/role", json={"role": "staff"}, headers=admin["headers"])
+    ).status_code == 403
 
     result = run_cogov("create-admin", "admin@example.org", database_url=database_url)
     assert result.returncode == 0, result.stderr

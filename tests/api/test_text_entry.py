@@ -28,18 +28,36 @@ async def test_every_text_field_refuses_control_characters_and_stores_nothing(cl
     assert ballot.status_code == consultation.status_code == 201
 
     attempts = [
-        ("post", "/api/v1/auth/register", {"email": "eve@example.org", "password": "a long password", "display_name": "Eve\x01"},
-         "display_name", "\x01", 3),
-        ("put", "/api/v1/me/affiliation", {"stakeholder_group": "civil_society", "country": "KE", "organisation": "Org\x1b"},
-         "organisation", "\x1b", 3),
+        (
+            "post",
+            "/api/v1/auth/register",
+            {"email": "eve@example.org", "password": "a long password", "display_name": "Eve\x01"},
+            "display_name",
+            "\x01",
+            3,
+        ),
+        (
+            "put",
+            "/api/v1/me/affiliation",
+            {"stakeholder_group": "civil_society", "country": "KE", "organisation": "Org\x1b"},
+            "organisation",
+            "\x1b",
+            3,
+        ),
         ("post", "/api/v1/networks", {"name": "Net\x07", "issue": "I", "aims": "A", "intended_outcome": "O"}, "name", "\x07", 3),
         ("post", "/api/v1/networks", {"name": "Net", "issue": "An \x00issue", "aims": "A", "intended_outcome": "O"}, "issue", "\x00", 3),
         ("post", "/api/v1/networks", {"name": "Net", "issue": "I", "aims": "\x7fAims", "intended_outcome": "O"}, "aims", "\x7f", 0),
         ("post", f"/api/v1/networks/{council['slug']}/norms", {"title": "  Title\x1f", "text": "Text"}, "title", "\x1f", 7),
         ("post", f"/api/v1/networks/{council['slug']}/norms", {"title": "Title", "text": "Line\r\n\tnext\x0c"}, "text", "\x0c", 11),
-        ("post", f"/api/v1/networks/{council['slug']}/norms", 
-         # A lone surrogate can only be written as a JSON escape.
-         '{"title": "Title", "text": "half a pair \\ud83d"}', "text", "\ud83d", 12),
+        (
+            "post",
+            f"/api/v1/networks/{council['slug']}/norms",
+            # A lone surrogate can only be written as a JSON escape.
+            '{"title": "Title", "text": "half a pair \\ud83d"}',
+            "text",
+            "\ud83d",
+            12,
+        ),
         ("post", f"/api/v1/norms/{norm['id']}/edits", {"splices": [{"index": 0, "insert": "NUL\x00"}]}, "splices.0.insert", "\x00", 3),
         ("post", f"/api/v1/norms/{norm['id']}/edits", {"title": "New\x02"}, "title", "\x02", 3),
         ("post", f"/api/v1/norms/{norm['id']}/versions", {"label": "v\x03"}, "label", "\x03", 1),

@@ -138,7 +138,9 @@ async def append(app, count: int, start: int = 0) -> None:
     for n in range(start, start + count):
         async with transaction(app.state.sessionmaker) as session:
             await take_write_lock(session)
-            await audit.record(session, actor_id=None, action="test.noted", target_type="test", target_id=n, payload={"n": n, "note": "née"})
+            await audit.record(
+                session, actor_id=None, action="test.noted", target_type="test", target_id=n, payload={"n": n, "note": "née"}
+            )
 
 
 async def fresh_head(client, app, worker) -> dict:
@@ -169,7 +171,7 @@ async def rebuild_tree(app) -> None:
         while (1 << level) <= len(leaves):
             width = 1 << level
             session.add_all(
-                AuditTreeNode(level=level, position=position, hash=rfc_mth(leaves[position * width:(position + 1) * width]))
+                AuditTreeNode(level=level, position=position, hash=rfc_mth(leaves[position * width : (position + 1) * width]))
                 for position in range(len(leaves) // width)
             )
             level += 1
@@ -189,7 +191,7 @@ async def rewrite(app, seq: int, payload: dict, *, tree: bool = True) -> None:
         events = (await session.scalars(select(AuditEvent).order_by(AuditEvent.seq))).all()
         events[seq - 1].payload = payload
         previous = events[seq - 2].hash if seq > 1 else audit.GENESIS
-        for event in events[seq - 1:]:
+        for event in events[seq - 1 :]:
             event.prev_hash = previous
             event.hash = previous = audit.chain_hash(previous, audit.event_body(event))
     if tree:
@@ -227,8 +229,13 @@ async def test_a_signed_tree_head_commits_to_every_event_and_each_event_proves_i
         event = listed[seq]
         assert datetime.fromisoformat(proof["leaf"]["at"]) == datetime.fromisoformat(event["created_at"])
         assert proof["leaf"] == {
-            "seq": seq, "at": proof["leaf"]["at"], "actor": None, "action": event["action"], "target_type": event["target_type"],
-            "target_id": event["target_id"], "payload": event["payload"],
+            "seq": seq,
+            "at": proof["leaf"]["at"],
+            "actor": None,
+            "action": event["action"],
+            "target_type": event["target_type"],
+            "target_id": event["target_id"],
+            "payload": event["payload"],
         }
         leaf = rfc_leaf_hash(leaf_of(proof["leaf"]))
         assert proof["leaf_hash"] == leaf.hex() and proof["leaf_index"] == seq - 1
@@ -282,7 +289,9 @@ async def test_sizes_outside_the_log_are_refused_with_the_current_size(client, a
 # --- Checkpoints: the CLI -------------------------------------------------------------------
 
 
-async def test_the_cli_proves_a_grown_log_extends_a_checkpoint_and_catches_truncation(client, app, worker, clock, database_url, settings, tmp_path):
+async def test_the_cli_proves_a_grown_log_extends_a_checkpoint_and_catches_truncation(
+    client, app, worker, clock, database_url, settings, tmp_path
+):
     await append(app, 6)
     checkpoint = save(tmp_path, await fresh_head(client, app, worker))
     await append(app, 2, start=6)
@@ -314,11 +323,15 @@ async def test_the_cli_refuses_a_forged_or_unreadable_checkpoint(client, app, wo
     head = await fresh_head(client, app, worker)
     forged = json.loads(json.dumps(head))
     forged["tree_head"]["tree_size"] = 2
-    result = run_cogov("audit", "verify", "--against", str(save(tmp_path, forged)), database_url=database_url, data_dir=str(settings.data_dir))
+    result = run_cogov(
+        "audit", "verify", "--against", str(save(tmp_path, forged)), database_url=database_url, data_dir=str(settings.data_dir)
+    )
     assert result.returncode == 1
     assert "signature does not verify" in result.stderr
     (tmp_path / "garbled.json").write_text("{not json")
-    garbled = run_cogov("audit", "verify", "--against", str(tmp_path / "garbled.json"), database_url=database_url, data_dir=str(settings.data_dir))
+    garbled = run_cogov(
+        "audit", "verify", "--against", str(tmp_path / "garbled.json"), database_url=database_url, data_dir=str(settings.data_dir)
+    )
     assert garbled.returncode == 2 and "cannot check the checkpoint" in garbled.stderr
 
 
@@ -349,7 +362,9 @@ async def test_a_subscriber_holding_a_checkpoint_catches_tampering_through_the_a
     first, first_root = checkpoint["tree_head"]["tree_size"], bytes.fromhex(checkpoint["tree_head"]["root_hash"])
     await append(app, 2, start=6)
     honest = await fresh_head(client, app, worker)
-    answer = (await client.get("/api/v1/audit/proofs/consistency", params={"first": first, "second": honest["tree_head"]["tree_size"]})).json()
+    answer = (
+        await client.get("/api/v1/audit/proofs/consistency", params={"first": first, "second": honest["tree_head"]["tree_size"]})
+    ).json()
     assert rfc_verify_consistency(
         first, 8, first_root, bytes.fromhex(honest["tree_head"]["root_hash"]), [bytes.fromhex(p) for p in answer["consistency_path"]]
     )
@@ -389,7 +404,9 @@ async def test_each_adoption_and_each_hour_publish_a_head_in_the_feeds_and_all_s
 
     in_json, in_atom = await in_feeds()
     assert in_json == on_adoption
-    statement = {name: int(value) if name == "tree_size" else value for name, value in in_atom.attrib.items() if name in on_adoption["tree_head"]}
+    statement = {
+        name: int(value) if name == "tree_size" else value for name, value in in_atom.attrib.items() if name in on_adoption["tree_head"]
+    }
     signature = in_atom.find("{urn:cogov:atom:1}signature")
     from_atom = {"tree_head": statement, "signature": {"kid": signature.get("kid"), "value": signature.text}}
     assert statement == on_adoption["tree_head"] and in_atom.get("href") == on_adoption["url"]
@@ -454,7 +471,11 @@ def test_upgrading_makes_the_events_already_logged_the_leaves_of_the_tree(kind, 
         engine = engine or create_engine(url)
         try:
             async with engine.connect() as connection:
-                rows = await connection.execute(select(AuditTreeNode.level, AuditTreeNode.position, AuditTreeNode.hash).order_by(AuditTreeNode.level, AuditTreeNode.position))
+                rows = await connection.execute(
+                    select(AuditTreeNode.level, AuditTreeNode.position, AuditTreeNode.hash).order_by(
+                        AuditTreeNode.level, AuditTreeNode.position
+                    )
+                )
                 return [(level, position, bytes(value)) for level, position, value in rows]
         finally:
             if own:

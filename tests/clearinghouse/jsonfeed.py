@@ -44,7 +44,9 @@ def problems(feed: dict) -> list[str]:
         elif key == "authors":
             found += _authors("feed", value)
         elif key == "hubs":
-            if not isinstance(value, list) or not all(isinstance(h, dict) and isinstance(h.get("type"), str) and isinstance(h.get("url"), str) for h in value):
+            if not isinstance(value, list) or not all(
+                isinstance(h, dict) and isinstance(h.get("type"), str) and isinstance(h.get("url"), str) for h in value
+            ):
                 found.append("hubs must be objects with type and url")
         elif key not in TOP_STRINGS | {"version", "items", "expired"} and not key.startswith("_"):
             found.append(f"unknown top-level field {key} (extensions start with _)")
@@ -65,7 +67,9 @@ def problems(feed: dict) -> list[str]:
                 found.append(f"{where}.tags must be strings")
             elif key == "authors":
                 found += _authors(where, value)
-            elif key not in ITEM_STRINGS | {"date_published", "date_modified", "tags", "authors", "attachments"} and not key.startswith("_"):
+            elif key not in ITEM_STRINGS | {"date_published", "date_modified", "tags", "authors", "attachments"} and not key.startswith(
+                "_"
+            ):
                 found.append(f"{where}: unknown field {key}")
     if len(ids) != len(set(ids)):
         found.append("item ids must be unique")

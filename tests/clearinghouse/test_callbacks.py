@@ -16,20 +16,37 @@ from tests.clearinghouse.subscriber import Serving
 @pytest.mark.parametrize(
     "address, problem",
     [
-        ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.0.0.8", "private"), ("172.16.5.4", "private"),
-        ("192.168.1.1", "private"), ("169.254.169.254", "link-local"), ("fe80::1", "link-local"), ("fc00::1", "unique local"),
-        ("::ffff:127.0.0.1", "IPv4-mapped, embedding 127.0.0.1: loopback"), ("0.0.0.0", "this network"),
-        ("100.64.0.1", "shared (carrier-grade NAT)"), ("224.0.0.1", "multicast"),
-        ("192.0.0.8", "IETF protocol assignments"), ("192.0.0.9", "IETF protocol assignments"),
-        ("2002:7f00:1::1", "6to4, embedding 127.0.0.1: loopback"), ("2002:a00:1::1", "6to4, embedding 10.0.0.1: private"),
-        ("2002:c000:8::1", "6to4, embedding 192.0.0.8: IETF protocol assignments"), ("2002:808:808::1", "6to4"),
-        ("64:ff9b::7f00:1", "NAT64, embedding 127.0.0.1: loopback"), ("64:ff9b::a9fe:a9fe", "NAT64, embedding 169.254.169.254: link-local"),
-        ("64:ff9b:1::a00:1", "NAT64 local-use"), ("::7f00:1", "IPv4-compatible, embedding 127.0.0.1: loopback"),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.8", "private"),
+        ("172.16.5.4", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("fc00::1", "unique local"),
+        ("::ffff:127.0.0.1", "IPv4-mapped, embedding 127.0.0.1: loopback"),
+        ("0.0.0.0", "this network"),
+        ("100.64.0.1", "shared (carrier-grade NAT)"),
+        ("224.0.0.1", "multicast"),
+        ("192.0.0.8", "IETF protocol assignments"),
+        ("192.0.0.9", "IETF protocol assignments"),
+        ("2002:7f00:1::1", "6to4, embedding 127.0.0.1: loopback"),
+        ("2002:a00:1::1", "6to4, embedding 10.0.0.1: private"),
+        ("2002:c000:8::1", "6to4, embedding 192.0.0.8: IETF protocol assignments"),
+        ("2002:808:808::1", "6to4"),
+        ("64:ff9b::7f00:1", "NAT64, embedding 127.0.0.1: loopback"),
+        ("64:ff9b::a9fe:a9fe", "NAT64, embedding 169.254.169.254: link-local"),
+        ("64:ff9b:1::a00:1", "NAT64 local-use"),
+        ("::7f00:1", "IPv4-compatible, embedding 127.0.0.1: loopback"),
         ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo, embedding 127.0.0.1: loopback"),
-        ("2001:0:808:808:8000:63bf:f7f7:f7f7", "Teredo"), ("2001:db8::1", "documentation"), ("fec0::1", "site-local"),
-        ("93.184.215.14", None), ("2606:4700:4700::1111", None),
+        ("2001:0:808:808:8000:63bf:f7f7:f7f7", "Teredo"),
+        ("2001:db8::1", "documentation"),
+        ("fec0::1", "site-local"),
+        ("93.184.215.14", None),
+        ("2606:4700:4700::1111", None),
         # The IPv4-mapped and NAT64 forms of a public address reach that address.
-        ("::ffff:93.184.215.14", None), ("64:ff9b::5db8:d70e", None),
+        ("::ffff:93.184.215.14", None),
+        ("64:ff9b::5db8:d70e", None),
     ],
 )
 def test_address_ranges(address, problem):
@@ -71,8 +88,18 @@ def test_the_ipv4_mapped_and_nat64_forms_of_an_address_are_judged_as_that_addres
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.org/", "file:///etc/passwd", "javascript:alert(1)", "/relative", "http://", "http://user:pw@example.org/",
-            "http://example.org/#frag", "http://example.org:99999/", "https://example.org/" + "a" * 2000],
+    "url",
+    [
+        "ftp://example.org/",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "/relative",
+        "http://",
+        "http://user:pw@example.org/",
+        "http://example.org/#frag",
+        "http://example.org:99999/",
+        "https://example.org/" + "a" * 2000,
+    ],
 )
 def test_only_plain_http_and_https_urls(url):
     with pytest.raises(CallbackRefused):

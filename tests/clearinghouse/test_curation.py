@@ -20,9 +20,14 @@ async def test_staff_curate_an_entry_and_every_act_is_public(client, published, 
     entry = published["entry"]
     council = published["council"]
     for label in ("Platform accountability", "Recommender systems"):
-        made = await client.post("/api/v1/clearinghouse/topics", json={"label": label, "description": f"About {label.lower()}."}, headers=staff["headers"])
+        made = await client.post(
+            "/api/v1/clearinghouse/topics", json={"label": label, "description": f"About {label.lower()}."}, headers=staff["headers"]
+        )
         assert made.status_code == 201, made.text
-    assert [t["slug"] for t in (await client.get("/api/v1/clearinghouse/topics")).json()] == ["platform-accountability", "recommender-systems"]
+    assert [t["slug"] for t in (await client.get("/api/v1/clearinghouse/topics")).json()] == [
+        "platform-accountability",
+        "recommender-systems",
+    ]
 
     response = await client.patch(
         f"/api/v1/clearinghouse/entries/{entry['id']}/curation",
@@ -66,15 +71,23 @@ async def test_staff_curate_an_entry_and_every_act_is_public(client, published, 
 async def test_related_entries_link_published_versions(client, published, staff, clock, worker):
     council, first = published["council"], published["entry"]
     norm_id = council["norm"]["id"]
-    await client.post(f"/api/v1/norms/{norm_id}/edits", json={"splices": [{"index": 0, "delete": 0, "insert": "All "}]}, headers=council["convener"]["headers"])
+    await client.post(
+        f"/api/v1/norms/{norm_id}/edits",
+        json={"splices": [{"index": 0, "delete": 0, "insert": "All "}]},
+        headers=council["convener"]["headers"],
+    )
     await client.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "Second"}, headers=council["convener"]["headers"])
     clock.advance(hours=3)
     await adopt(client, council, clock, version=2)
     await worker.publish_pending()
     second = (await client.get("/api/v1/clearinghouse/entries")).json()["items"][0]
-    linked = await client.patch(f"/api/v1/clearinghouse/entries/{second['id']}/curation", json={"related_entries": [first["id"]]}, headers=staff["headers"])
+    linked = await client.patch(
+        f"/api/v1/clearinghouse/entries/{second['id']}/curation", json={"related_entries": [first["id"]]}, headers=staff["headers"]
+    )
     assert [r["urn"] for r in linked.json()["curation"]["related_entries"]] == [first["urn"]]
-    itself = await client.patch(f"/api/v1/clearinghouse/entries/{second['id']}/curation", json={"related_entries": [second["id"]]}, headers=staff["headers"])
+    itself = await client.patch(
+        f"/api/v1/clearinghouse/entries/{second['id']}/curation", json={"related_entries": [second["id"]]}, headers=staff["headers"]
+    )
     assert itself.status_code == 422
 
 
@@ -119,12 +132,21 @@ async def test_staff_cannot_touch_a_norms_text_adoption_or_presence_in_the_feed(
         response = await client.request(method, path, json=body, headers=staff["headers"])
         assert response.status_code in (403, 404), (method, path, response.status_code, response.text)
     # Paths that do not exist for anyone: there is no endpoint for removing or rewriting adoptions.
-    for method, path in (("DELETE", f"/api/v1/norms/{norm_id}/adoptions"), ("DELETE", f"/api/v1/norms/{norm_id}"), ("PUT", f"/api/v1/norms/{norm_id}/text")):
+    for method, path in (
+        ("DELETE", f"/api/v1/norms/{norm_id}/adoptions"),
+        ("DELETE", f"/api/v1/norms/{norm_id}"),
+        ("PUT", f"/api/v1/norms/{norm_id}/text"),
+    ):
         response = await client.request(method, path, headers=staff["headers"])
         assert response.status_code in (404, 405), (method, path)
 
     after = (await client.get(entry_path)).json()
-    assert (after["text"], after["title"], after["record"], after["signature"]) == (entry["text"], entry["title"], entry["record"], entry["signature"])
+    assert (after["text"], after["title"], after["record"], after["signature"]) == (
+        entry["text"],
+        entry["title"],
+        entry["record"],
+        entry["signature"],
+    )
     assert [e.id for e in feedparser.parse((await client.get("/feeds/norms.atom")).content).entries] == [entry["urn"]]
     assert signing.verify_entry(after, (await client.get("/.well-known/cogov-keys.json")).json())
     assert (await client.get(f"/api/v1/norms/{norm_id}")).json()["text"] == TEXT
@@ -145,13 +167,19 @@ async def test_curation_bad_input(client, published, staff):
     ]
     for body, status in cases:
         assert (await client.patch(path, json=body, headers=headers)).status_code == status, body
-    missing = await client.patch("/api/v1/clearinghouse/entries/00000000-0000-0000-0000-000000000000/curation", json={"featured": True}, headers=headers)
+    missing = await client.patch(
+        "/api/v1/clearinghouse/entries/00000000-0000-0000-0000-000000000000/curation", json={"featured": True}, headers=headers
+    )
     assert missing.status_code == 404
     assert (await client.post("/api/v1/clearinghouse/topics", json={"label": "Twice"}, headers=headers)).status_code == 201
     taken = await client.post("/api/v1/clearinghouse/topics", json={"label": "Twice"}, headers=headers)
     assert (taken.status_code, taken.json()["code"]) == (409, "slug_taken")
     assert (await client.patch("/api/v1/clearinghouse/topics/none", json={"label": "X"}, headers=headers)).status_code == 404
-    assert (await client.post("/api/v1/clearinghouse/collections", json={"title": "Bad", "entries": ["00000000-0000-0000-0000-000000000000"]}, headers=headers)).status_code == 422
+    assert (
+        await client.post(
+            "/api/v1/clearinghouse/collections", json={"title": "Bad", "entries": ["00000000-0000-0000-0000-000000000000"]}, headers=headers
+        )
+    ).status_code == 422
     assert (await client.get("/api/v1/clearinghouse/collections/none")).status_code == 404
 
 

@@ -66,7 +66,9 @@ async def test_the_json_feed_follows_the_1_1_field_rules(client, published):
     assert (item["id"], item["url"], item["content_text"]) == (entry["urn"], entry["permalink"], TEXT)
     assert item["_cogov"]["record"] == entry["record"] and item["_cogov"]["signature"] == entry["signature"]
     # The checker itself catches what breaks the rules.
-    assert jsonfeed.problems({"version": "https://jsonfeed.org/version/1", "items": [{"id": 1, "date_published": "yesterday"}], "author": {}}) == [
+    assert jsonfeed.problems(
+        {"version": "https://jsonfeed.org/version/1", "items": [{"id": 1, "date_published": "yesterday"}], "author": {}}
+    ) == [
         "version must be https://jsonfeed.org/version/1.1",
         "title is required",
         "unknown top-level field author (extensions start with _)",
@@ -99,9 +101,13 @@ async def test_feeds_filter_by_network_region_and_topic(client, make_council, cl
     assert await urns("/feeds/norms.atom", region="africa") == [newest, oldest]
     assert await urns("/feeds/norms.atom", region="western_europe_others") == [oldest]
 
-    assert (await client.post("/api/v1/clearinghouse/topics", json={"label": "Platform accountability"}, headers=staff["headers"])).status_code == 201
+    assert (
+        await client.post("/api/v1/clearinghouse/topics", json={"label": "Platform accountability"}, headers=staff["headers"])
+    ).status_code == 201
     entry_id = (await client.get("/api/v1/clearinghouse/entries", params={"network": second["slug"]})).json()["items"][0]["id"]
-    tagged = await client.patch(f"/api/v1/clearinghouse/entries/{entry_id}/curation", json={"topics": ["platform-accountability"]}, headers=staff["headers"])
+    tagged = await client.patch(
+        f"/api/v1/clearinghouse/entries/{entry_id}/curation", json={"topics": ["platform-accountability"]}, headers=staff["headers"]
+    )
     assert tagged.status_code == 200, tagged.text
     assert await urns("/feeds/norms.atom", topic="platform-accountability") == [newest]
     items = (await client.get("/feeds/norms.json", params={"topic": "platform-accountability", "limit": 5})).json()
@@ -135,14 +141,17 @@ async def test_collections_have_their_own_feeds_in_their_curated_order(client, m
     collection = created.json()
     assert collection["slug"] == "transparency-starter-kit"
     assert collection["feeds"] == {
-        "atom": f"{BASE}/feeds/collections/transparency-starter-kit.atom", "json": f"{BASE}/feeds/collections/transparency-starter-kit.json",
+        "atom": f"{BASE}/feeds/collections/transparency-starter-kit.atom",
+        "json": f"{BASE}/feeds/collections/transparency-starter-kit.json",
     }
     atom = feedparser.parse((await client.get("/feeds/collections/transparency-starter-kit.atom")).content)
     assert atom.bozo == 0 and atom.feed.title.startswith("Transparency starter kit")
     assert [e.id for e in atom.entries] == [oldest["urn"], newest["urn"]]
     document = (await client.get("/feeds/collections/transparency-starter-kit.json")).json()
     assert jsonfeed.problems(document) == [] and document["description"] == "Where to begin."
-    reordered = await client.patch("/api/v1/clearinghouse/collections/transparency-starter-kit", json={"entries": [newest["id"]]}, headers=staff["headers"])
+    reordered = await client.patch(
+        "/api/v1/clearinghouse/collections/transparency-starter-kit", json={"entries": [newest["id"]]}, headers=staff["headers"]
+    )
     assert [e["urn"] for e in reordered.json()["entries"]] == [newest["urn"]]
     atom = feedparser.parse((await client.get("/feeds/collections/transparency-starter-kit.atom")).content)
     assert [e.id for e in atom.entries] == [newest["urn"]]
@@ -182,9 +191,13 @@ async def test_conditional_gets_answer_304_until_the_feeds_change(client, publis
     before = await client.get("/feeds/norms.atom")
     clock.advance(seconds=2)
     entry_id = published["entry"]["id"]
-    curated = await client.patch(f"/api/v1/clearinghouse/entries/{entry_id}/curation", json={"summary": "Ranking criteria, in public."}, headers=staff["headers"])
+    curated = await client.patch(
+        f"/api/v1/clearinghouse/entries/{entry_id}/curation", json={"summary": "Ranking criteria, in public."}, headers=staff["headers"]
+    )
     assert curated.status_code == 200
-    after = await client.get("/feeds/norms.atom", headers={"If-None-Match": before.headers["etag"], "If-Modified-Since": before.headers["last-modified"]})
+    after = await client.get(
+        "/feeds/norms.atom", headers={"If-None-Match": before.headers["etag"], "If-Modified-Since": before.headers["last-modified"]}
+    )
     assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
     assert feedparser.parse(after.content).entries[0].summary == "Ranking criteria, in public."
 

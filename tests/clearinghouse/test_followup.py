@@ -16,12 +16,15 @@ from tests.fixtures.clearinghouse import adopt
 async def make_subscriber(client, app, sign_up, name: str, country: str, organisation: str) -> dict:
     person = await sign_up(name)
     answer = await client.put(
-        "/api/v1/me/affiliation", json={"stakeholder_group": "government", "country": country, "organisation": organisation},
+        "/api/v1/me/affiliation",
+        json={"stakeholder_group": "government", "country": country, "organisation": organisation},
         headers=person["headers"],
     )
     assert answer.status_code == 200, answer.text
     async with transaction(app.state.sessionmaker) as session:
-        await accounts.grant_role(session, app.state.password_hashing, email=person["email"], role=Role.subscriber, password=None, display_name=None)
+        await accounts.grant_role(
+            session, app.state.password_hashing, email=person["email"], role=Role.subscriber, password=None, display_name=None
+        )
     return person
 
 
@@ -33,7 +36,8 @@ async def test_statuses_are_counted_by_region_and_only_subscribers_write(client,
     kenya = await make_subscriber(client, app, sign_up, "Kenya", "KE", "ICT Authority")
     for person, status in ((france, "implemented"), (germany, "under_review"), (kenya, "implemented")):
         answer = await client.put(
-            url, json={"status": status, "date": "2026-11-01", "instrument_url": "https://example.org/law", "note": "ok"},
+            url,
+            json={"status": status, "date": "2026-11-01", "instrument_url": "https://example.org/law", "note": "ok"},
             headers=person["headers"],
         )
         assert answer.status_code == 200, answer.text
@@ -45,15 +49,21 @@ async def test_statuses_are_counted_by_region_and_only_subscribers_write(client,
     # Changing a status replaces it, and the audit log keeps both.
     changed = await client.put(url, json={"status": "not_applicable", "date": "2026-11-05"}, headers=germany["headers"])
     assert changed.json()["by_region"]["western_europe_others"] == {"implemented": 1, "not_applicable": 1}
-    events = (await client.get("/api/v1/audit", params={"target_id": entry["id"], "action": "clearinghouse.follow_up_recorded"})).json()["items"]
+    events = (await client.get("/api/v1/audit", params={"target_id": entry["id"], "action": "clearinghouse.follow_up_recorded"})).json()[
+        "items"
+    ]
     assert len(events) == 4 and events[0]["payload"]["from"] == "under_review" and events[0]["payload"]["to"] == "not_applicable"
 
     member = published["council"]["members"][0]
     assert (await client.put(url, json={"status": "received", "date": "2026-11-01"}, headers=member["headers"])).status_code == 403
     assert (await client.put(url, json={"status": "received", "date": "2026-11-01"})).status_code == 401
-    for bad in ({"status": "ratified", "date": "2026-11-01"}, {"status": "received"}, {"status": "received", "date": "soon"},
-                {"status": "received", "date": "2026-11-01", "instrument_url": "javascript:alert(1)"},
-                {"status": "received", "date": "2026-11-01", "note": "x" * 5001}):
+    for bad in (
+        {"status": "ratified", "date": "2026-11-01"},
+        {"status": "received"},
+        {"status": "received", "date": "soon"},
+        {"status": "received", "date": "2026-11-01", "instrument_url": "javascript:alert(1)"},
+        {"status": "received", "date": "2026-11-01", "note": "x" * 5001},
+    ):
         answer = await client.put(url, json=bad, headers=france["headers"])
         assert answer.status_code == 422, bad
         assert answer.json()["detail"]
@@ -64,7 +74,9 @@ async def test_statuses_are_counted_by_region_and_only_subscribers_write(client,
 async def test_admins_make_subscribers(client, app, sign_up):
     admin = await sign_up("Ada Admin")
     async with transaction(app.state.sessionmaker) as session:
-        await accounts.grant_role(session, app.state.password_hashing, email=admin["email"], role=Role.admin, password=None, display_name=None)
+        await accounts.grant_role(
+            session, app.state.password_hashing, email=admin["email"], role=Role.admin, password=None, display_name=None
+        )
     government = await sign_up("Gov")
     me = (await client.get("/api/v1/me", headers=government["headers"])).json()
     made = await client.put(f"/api/v1/participants/{me['id']}/role", json={"role": "subscriber"}, headers=admin["headers"])
@@ -105,8 +117,11 @@ async def test_a_receipt_header_acknowledges_delivered_norms_as_received(client,
 async def test_the_entry_page_shows_the_follow_up_table_and_region_summary(client, app, sign_up, published):
     entry = published["entry"]
     kenya = await make_subscriber(client, app, sign_up, "Kenya", "KE", "ICT Authority")
-    await client.put(f"/api/v1/clearinghouse/entries/{entry['id']}/follow-up", json={"status": "implemented", "date": "2026-10-01"},
-                     headers=kenya["headers"])
+    await client.put(
+        f"/api/v1/clearinghouse/entries/{entry['id']}/follow-up",
+        json={"status": "implemented", "date": "2026-10-01"},
+        headers=kenya["headers"],
+    )
     page = await client.get(entry["permalink"].removeprefix("http://127.0.0.1:8000"))
     assert page.status_code == 200
     assert 'id="follow-up-regions"' in page.text and "ICT Authority" in page.text and "akn.xml" in page.text
@@ -122,6 +137,8 @@ async def test_staff_verify_a_self_registered_organisation_as_subscriber(client,
     events = (await client.get("/api/v1/audit", params={"target_id": me["id"], "action": "participant.role_changed"})).json()["items"]
     assert events[0]["payload"] == {"from": "participant", "to": "subscriber"}
     staff_id = (await client.get("/api/v1/me", headers=staff["headers"])).json()["id"]
-    assert (await client.post("/api/v1/clearinghouse/subscribers", json={"participant_id": staff_id}, headers=staff["headers"])).status_code == 409
+    assert (
+        await client.post("/api/v1/clearinghouse/subscribers", json={"participant_id": staff_id}, headers=staff["headers"])
+    ).status_code == 409
     missing = {"participant_id": "00000000-0000-0000-0000-000000000000"}
     assert (await client.post("/api/v1/clearinghouse/subscribers", json=missing, headers=staff["headers"])).status_code == 404

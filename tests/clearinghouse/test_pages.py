@@ -26,8 +26,11 @@ async def test_home_and_entry_pages_show_the_norm_its_ballot_and_how_to_verify_i
     entry = published["entry"]
     council = published["council"]
     await client.post("/api/v1/clearinghouse/topics", json={"label": "Transparency"}, headers=staff["headers"])
-    await client.patch(f"/api/v1/clearinghouse/entries/{entry['id']}/curation",
-                       json={"summary": "Ranking criteria, in public.", "featured": True, "topics": ["transparency"]}, headers=staff["headers"])
+    await client.patch(
+        f"/api/v1/clearinghouse/entries/{entry['id']}/curation",
+        json={"summary": "Ranking criteria, in public.", "featured": True, "topics": ["transparency"]},
+        headers=staff["headers"],
+    )
 
     home = await client.get("/clearinghouse")
     assert home.status_code == 200
@@ -60,8 +63,16 @@ async def test_home_and_entry_pages_show_the_norm_its_ballot_and_how_to_verify_i
 
 async def test_collection_topics_and_subscription_help_pages(client, published, staff):
     entry = published["entry"]
-    await client.post("/api/v1/clearinghouse/topics", json={"label": "Transparency", "description": "Seeing how platforms work."}, headers=staff["headers"])
-    await client.post("/api/v1/clearinghouse/collections", json={"title": "Essentials", "description": "Start here.", "entries": [entry["id"]]}, headers=staff["headers"])
+    await client.post(
+        "/api/v1/clearinghouse/topics",
+        json={"label": "Transparency", "description": "Seeing how platforms work."},
+        headers=staff["headers"],
+    )
+    await client.post(
+        "/api/v1/clearinghouse/collections",
+        json={"title": "Essentials", "description": "Start here.", "entries": [entry["id"]]},
+        headers=staff["headers"],
+    )
     collection = html.unescape((await client.get("/clearinghouse/collections/essentials")).text)
     assert "Essentials" in collection and "Start here." in collection and "Recommender transparency" in collection
     assert "/feeds/collections/essentials.atom" in collection
@@ -69,7 +80,14 @@ async def test_collection_topics_and_subscription_help_pages(client, published, 
     topics = html.unescape((await client.get("/clearinghouse/topics")).text)
     assert "Seeing how platforms work." in topics and "/feeds/norms.atom?topic=transparency" in topics
     help_page = html.unescape((await client.get("/clearinghouse/subscribe")).text)
-    for words in ("hub.challenge", "X-Hub-Signature: sha256=", "410 Gone", "Ed25519PublicKey", "If-None-Match", "/api/v1/websub/subscriptions"):
+    for words in (
+        "hub.challenge",
+        "X-Hub-Signature: sha256=",
+        "410 Gone",
+        "Ed25519PublicKey",
+        "If-None-Match",
+        "/api/v1/websub/subscriptions",
+    ):
         assert words in help_page
 
 
@@ -92,8 +110,13 @@ async def test_staff_curate_through_the_pages_and_others_cannot(client, publishe
     assert form.status_code == 200 and "Platform accountability" in form.text
     saved = await client.post(
         f"/clearinghouse/staff/entries/{entry['id']}",
-        data={"csrf_token": _csrf(form.text), "summary": "Platforms say how they rank.", "featured": "on",
-              "topics": ["platform-accountability"], "related_networks": [published["council"]["slug"]]},
+        data={
+            "csrf_token": _csrf(form.text),
+            "summary": "Platforms say how they rank.",
+            "featured": "on",
+            "topics": ["platform-accountability"],
+            "related_networks": [published["council"]["slug"]],
+        },
     )
     assert saved.status_code == 303
     curated = (await client.get(f"/api/v1/clearinghouse/entries/{entry['id']}")).json()
@@ -101,7 +124,12 @@ async def test_staff_curate_through_the_pages_and_others_cannot(client, publishe
     assert [t["slug"] for t in curated["curation"]["topics"]] == ["platform-accountability"]
     assert curated["text"] == TEXT
     actions = [e["action"] for e in (await client.get("/api/v1/audit", params={"target_id": entry["id"]})).json()["items"]]
-    assert {"clearinghouse.summary_written", "clearinghouse.featured", "clearinghouse.topics_set", "clearinghouse.related_networks_set"} <= set(actions)
+    assert {
+        "clearinghouse.summary_written",
+        "clearinghouse.featured",
+        "clearinghouse.topics_set",
+        "clearinghouse.related_networks_set",
+    } <= set(actions)
 
     without_token = await client.post(f"/clearinghouse/staff/entries/{entry['id']}", data={"summary": "forged"})
     assert without_token.status_code == 403
@@ -110,8 +138,15 @@ async def test_staff_curate_through_the_pages_and_others_cannot(client, publishe
     assert created.status_code == 303 and created.headers["location"] == "/clearinghouse/staff/collections/starter-kit"
     edit = await client.get("/clearinghouse/staff/collections/starter-kit")
     assert edit.status_code == 200
-    await client.post("/clearinghouse/staff/collections/starter-kit",
-                      data={"csrf_token": _csrf(edit.text), "title": "Starter kit", "description": "Begin here.", "entries": [entry["id"]],
-                            f"position-{entry['id']}": "1"})
+    await client.post(
+        "/clearinghouse/staff/collections/starter-kit",
+        data={
+            "csrf_token": _csrf(edit.text),
+            "title": "Starter kit",
+            "description": "Begin here.",
+            "entries": [entry["id"]],
+            f"position-{entry['id']}": "1",
+        },
+    )
     collection = (await client.get("/api/v1/clearinghouse/collections/starter-kit")).json()
     assert [e["id"] for e in collection["entries"]] == [entry["id"]] and collection["description"] == "Begin here."

@@ -64,8 +64,11 @@ async def test_a_later_adoption_publishes_a_second_entry_that_names_what_it_supe
     await adopt(client, council, clock)
     await worker.publish_pending()
     norm_id = council["norm"]["id"]
-    edited = await client.post(f"/api/v1/norms/{norm_id}/edits", json={"splices": [{"index": 0, "delete": 0, "insert": "All "}]},
-                               headers=council["convener"]["headers"])
+    edited = await client.post(
+        f"/api/v1/norms/{norm_id}/edits",
+        json={"splices": [{"index": 0, "delete": 0, "insert": "All "}]},
+        headers=council["convener"]["headers"],
+    )
     assert edited.status_code == 200, edited.text
     tagged = await client.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "Second"}, headers=council["convener"]["headers"])
     assert tagged.status_code == 201, tagged.text

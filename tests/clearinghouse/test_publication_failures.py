@@ -44,8 +44,11 @@ async def mend_adoption(app, adoption_id: str, right: str) -> None:
 
 async def adopt_a_second_version(client, council, clock) -> dict:
     norm_id = council["norm"]["id"]
-    edited = await client.post(f"/api/v1/norms/{norm_id}/edits", json={"splices": [{"index": 0, "delete": 0, "insert": "All "}]},
-                               headers=council["convener"]["headers"])
+    edited = await client.post(
+        f"/api/v1/norms/{norm_id}/edits",
+        json={"splices": [{"index": 0, "delete": 0, "insert": "All "}]},
+        headers=council["convener"]["headers"],
+    )
     assert edited.status_code == 200, edited.text
     tagged = await client.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "Second"}, headers=council["convener"]["headers"])
     assert tagged.status_code == 201, tagged.text
@@ -109,7 +112,9 @@ async def test_a_failing_publication_holds_up_no_other_is_marked_failed_for_staf
         text = html.unescape(page.text)
         assert "Recommender transparency" in text and MISMATCH in text and "Failed" in text
         assert broken.url("/hooks") in text and "the callback answered 500" in text
-        mended_too_soon = await client.post(f"/clearinghouse/staff/publication/{failed['event_id']}/retry", data={"csrf_token": _csrf(page.text)})
+        mended_too_soon = await client.post(
+            f"/clearinghouse/staff/publication/{failed['event_id']}/retry", data={"csrf_token": _csrf(page.text)}
+        )
         assert mended_too_soon.status_code == 303
         await worker.publish_pending()  # the cause is still there: it fails again, tried afresh
         assert (await publication_status(client, staff))["publications"][0]["attempts"] == 1

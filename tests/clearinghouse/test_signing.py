@@ -47,8 +47,20 @@ def test_the_kid_is_the_rfc_7638_thumbprint():
 def _signed_entry(key: signing.SigningKey, text: str = "Platforms publish their ranking criteria.") -> tuple[dict, dict]:
     import hashlib
 
-    record = {"urn": "urn:cogov:norm:n:m:v1", "title": "T", "text_sha256": hashlib.sha256(text.encode()).hexdigest(), "version": 1, "votes": [{"name": "Amina"}]}
-    entry = {"urn": record["urn"], "title": "T", "text": text, "record": record, "signature": {"alg": "EdDSA", "kid": key.kid, "value": key.sign(record)}}
+    record = {
+        "urn": "urn:cogov:norm:n:m:v1",
+        "title": "T",
+        "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "version": 1,
+        "votes": [{"name": "Amina"}],
+    }
+    entry = {
+        "urn": record["urn"],
+        "title": "T",
+        "text": text,
+        "record": record,
+        "signature": {"alg": "EdDSA", "kid": key.kid, "value": key.sign(record)},
+    }
     return entry, {"keys": [signing.jwk(key.public_key)]}
 
 
@@ -91,13 +103,13 @@ def test_flipping_any_one_character_of_text_or_record_fails(data):
         original = entry["text"]
         index = data.draw(st.integers(0, len(original) - 1))
         replacement = data.draw(st.characters().filter(lambda c: c != original[index]))
-        entry["text"] = original[:index] + replacement + original[index + 1:]
+        entry["text"] = original[:index] + replacement + original[index + 1 :]
     else:
         raw = signing.canonical_json(entry["record"]).decode()
         index = data.draw(st.integers(0, len(raw) - 1))
         replacement = data.draw(st.characters(min_codepoint=32, max_codepoint=126).filter(lambda c: c != raw[index]))
         try:
-            entry["record"] = json.loads(raw[:index] + replacement + raw[index + 1:])
+            entry["record"] = json.loads(raw[:index] + replacement + raw[index + 1 :])
         except ValueError:
             return  # no longer JSON: nothing a verifier could even read
         if signing.canonical_json(entry["record"]) == signing.canonical_json(json.loads(raw)):

@@ -64,8 +64,9 @@ async def store_below_the_api(app, council: dict, text: str) -> None:
 async def adopt_stored_text(client, app, council, clock) -> dict:
     """Tag the stored text as version 2 and adopt it through a real ballot."""
     await store_below_the_api(app, council, STORED)
-    tagged = await client.post(f"/api/v1/norms/{council['norm']['id']}/versions", json={"label": "Imported"},
-                               headers=council["convener"]["headers"])
+    tagged = await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/versions", json={"label": "Imported"}, headers=council["convener"]["headers"]
+    )
     assert tagged.status_code == 201, tagged.text
     clock.advance(hours=3)
     return await adopt(client, council, clock, version=2)
@@ -99,8 +100,9 @@ async def test_a_stored_text_with_control_characters_is_published_and_every_feed
     assert atom_contents(delivered["/atom"].body) == [SAFE]
     assert [item["content_text"] for item in json.loads(delivered["/json"].body)["items"]] == [STORED]
 
-    made = await client.post("/api/v1/clearinghouse/collections", json={"title": "Imported", "entries": [entry["id"]]},
-                             headers=staff["headers"])
+    made = await client.post(
+        "/api/v1/clearinghouse/collections", json={"title": "Imported", "entries": [entry["id"]]}, headers=staff["headers"]
+    )
     assert made.status_code == 201, made.text
     for path in ("/feeds/norms.atom", "/feeds/collections/imported.atom"):
         answer = await client.get(path)
@@ -139,10 +141,15 @@ async def test_norms_adopted_after_a_stored_text_with_control_characters_reach_a
     assert await worker.publish_pending() == 1  # nobody subscribed yet: no feed was rendered
     await subscribed(client, worker, subscriber.url())
 
-    edited = await client.post(f"/api/v1/norms/{council['norm']['id']}/edits",
-                               json={"splices": [{"index": 0, "delete": len(STORED), "insert": TEXT}]}, headers=council["convener"]["headers"])
+    edited = await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/edits",
+        json={"splices": [{"index": 0, "delete": len(STORED), "insert": TEXT}]},
+        headers=council["convener"]["headers"],
+    )
     assert edited.status_code == 200, edited.text
-    tagged = await client.post(f"/api/v1/norms/{council['norm']['id']}/versions", json={"label": "Clean"}, headers=council["convener"]["headers"])
+    tagged = await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/versions", json={"label": "Clean"}, headers=council["convener"]["headers"]
+    )
     assert tagged.status_code == 201, tagged.text
     clock.advance(hours=3)
     await adopt(client, council, clock, version=3)
@@ -180,8 +187,18 @@ NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 def entry_view(title: str, text: str, network_name: str, summary: str, label: str) -> EntryView:
     entry = FeedEntry(
-        id=uuid.uuid4(), seq=1, urn="urn:cogov:norm:net:norm:v1", network_slug="net", norm_slug="norm", version_number=1,
-        title=title, text=text, adopted_at=NOW, published_at=NOW, kid="kid", signature="sig",
+        id=uuid.uuid4(),
+        seq=1,
+        urn="urn:cogov:norm:net:norm:v1",
+        network_slug="net",
+        norm_slug="norm",
+        version_number=1,
+        title=title,
+        text=text,
+        adopted_at=NOW,
+        published_at=NOW,
+        kid="kid",
+        signature="sig",
         record={"title": title, "network": {"name": network_name}, "text_sha256": hashlib.sha256(text.encode()).hexdigest()},
     )
     topic = Topic(slug="topic", label=label, description="")
@@ -201,9 +218,20 @@ def test_every_xml_document_is_well_formed_and_json_exact_whatever_the_stored_te
     assert json.loads(record) == view.entry.record
 
     consultation = ConsultationOut(
-        id=uuid.uuid4(), norm_id=uuid.uuid4(), norm_title=title, network="net", version=1, question=text,
-        opened_by=PersonRef(id=uuid.uuid4(), display_name=network_name), opened_at=NOW, closes_at=NOW + timedelta(days=1),
-        closed_at=None, status="open", comment_count=0, url="http://x/c", summary=None,
+        id=uuid.uuid4(),
+        norm_id=uuid.uuid4(),
+        norm_title=title,
+        network="net",
+        version=1,
+        question=text,
+        opened_by=PersonRef(id=uuid.uuid4(), display_name=network_name),
+        opened_at=NOW,
+        closes_at=NOW + timedelta(days=1),
+        closed_at=None,
+        status="open",
+        comment_count=0,
+        url="http://x/c",
+        summary=None,
     )
     etree.fromstring(consultation_feed.atom([consultation], "http://x"))
     assert json.loads(consultation_feed.json_feed([consultation], "http://x"))["items"][0]["content_text"].startswith(text)

@@ -21,7 +21,9 @@ JSON_FEED = f"{BASE}/feeds/norms.json"
 SECRET = "a shared secret between hub and subscriber"
 
 
-async def subscribe(client, callback: str, topic: str = ATOM, *, mode: str = "subscribe", secret: str | None = SECRET, lease: int | None = None):
+async def subscribe(
+    client, callback: str, topic: str = ATOM, *, mode: str = "subscribe", secret: str | None = SECRET, lease: int | None = None
+):
     form = {"hub.mode": mode, "hub.topic": topic, "hub.callback": callback}
     if secret is not None:
         form["hub.secret"] = secret
@@ -38,7 +40,9 @@ async def subscribed(client, worker, callback: str, topic: str = ATOM, **options
 
 async def status(client, callback: str, topic: str = ATOM, secret: str | None = SECRET, headers: dict | None = None) -> dict:
     proof = {"X-Hub-Signature": proof_for(secret, callback)} if secret else {}
-    response = await client.get("/api/v1/websub/subscriptions", params={"callback": callback, "topic": topic}, headers=proof | (headers or {}))
+    response = await client.get(
+        "/api/v1/websub/subscriptions", params={"callback": callback, "topic": topic}, headers=proof | (headers or {})
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -293,10 +297,20 @@ async def test_refused_subscriptions_say_why(client, app, worker, subscriber, se
 
 async def test_private_callbacks_are_refused_unless_allowed(client, app, worker, settings):
     settings.allow_private_callbacks = False
-    for callback in ("http://127.0.0.1:8080/cb", "http://10.1.2.3/cb", "http://169.254.169.254/latest", "http://[::1]/cb",
-                     "http://192.168.0.10/cb", "http://localhost/cb", "http://192.0.0.8/cb", "http://[2002:7f00:1::1]/cb",
-                     "http://[2002:a00:1::1]:8080/cb", "http://[::ffff:7f00:1]/cb", "http://[64:ff9b::a9fe:a9fe]/latest",
-                     "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/cb"):
+    for callback in (
+        "http://127.0.0.1:8080/cb",
+        "http://10.1.2.3/cb",
+        "http://169.254.169.254/latest",
+        "http://[::1]/cb",
+        "http://192.168.0.10/cb",
+        "http://localhost/cb",
+        "http://192.0.0.8/cb",
+        "http://[2002:7f00:1::1]/cb",
+        "http://[2002:a00:1::1]:8080/cb",
+        "http://[::ffff:7f00:1]/cb",
+        "http://[64:ff9b::a9fe:a9fe]/latest",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/cb",
+    ):
         response = await subscribe(client, callback)
         assert response.status_code == 422, callback
         assert "callbacks must be publicly reachable" in response.json()["detail"]

@@ -29,7 +29,9 @@ async def start_worker(settings) -> asyncio.subprocess.Process:
         "COGOV_WORKER_POLL_SECONDS": "0.2",
         "COGOV_LOG_LEVEL": "warning",
     }
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "services.cli", "worker", env=environment, stdout=asyncio.subprocess.DEVNULL)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "worker", env=environment, stdout=asyncio.subprocess.DEVNULL
+    )
 
 
 async def statuses(app) -> list[DeliveryStatus]:
@@ -54,6 +56,7 @@ async def test_killing_the_worker_during_deliveries_loses_none(client, app, coun
     subscriber.delay = 600  # every delivery hangs in flight
     first = await start_worker(settings)
     try:
+
         async def all_in_flight() -> bool:
             return subscriber.arrivals >= SUBSCRIBERS
 
@@ -67,6 +70,7 @@ async def test_killing_the_worker_during_deliveries_loses_none(client, app, coun
     subscriber.delay = 0
     second = await start_worker(settings)
     try:
+
         async def all_delivered() -> bool:
             return await statuses(app) == [DeliveryStatus.delivered] * SUBSCRIBERS
 

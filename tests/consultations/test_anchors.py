@@ -36,7 +36,7 @@ async def test_anchors_survive_edits_before_and_inside_the_passage(client, counc
     text = (await client.get(f"/api/v1/norms/{council['norm']['id']}")).json()["text"]
     [anchor] = (await client.get(f"/api/v1/consultations/{consultation['id']}/anchors")).json()
     assert anchor["state"] == "shifted"
-    assert anchor["current"] == "ranking main criteria" == text[anchor["start"]:anchor["end"]]
+    assert anchor["current"] == "ranking main criteria" == text[anchor["start"] : anchor["end"]]
 
 
 def test_deleted_passage_is_lost_and_moved_one_is_found():
@@ -72,8 +72,9 @@ async def test_anchors_are_mapped_through_one_kept_diff_until_the_text_changes(c
     )
     assert made.status_code == 201, made.text
     member = council["members"][1]
-    edited = await client.post(f"/api/v1/norms/{council['norm']['id']}/edits", json={"splices": [{"index": 0, "insert": "Large "}]},
-                               headers=member["headers"])
+    edited = await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/edits", json={"splices": [{"index": 0, "insert": "Large "}]}, headers=member["headers"]
+    )
     assert edited.status_code == 200, edited.text
     before = await _diffs_counted(client)
 

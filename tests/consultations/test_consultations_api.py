@@ -39,13 +39,18 @@ async def test_members_reply_and_resolve_and_the_summary_counts_after_close(clie
     replied = await client.post(f"/api/v1/comments/{ids[0]}/replies", json={"body": "Thanks, see v2."}, headers=member["headers"])
     assert replied.status_code == 201 and replied.json()["replies"][0]["body"] == "Thanks, see v2."
     edited = await client.post(
-        f"/api/v1/norms/{council['norm']['id']}/edits", json={"splices": [{"index": len(TEXT), "delete": 0, "insert": " Yearly."}]},
+        f"/api/v1/norms/{council['norm']['id']}/edits",
+        json={"splices": [{"index": len(TEXT), "delete": 0, "insert": " Yearly."}]},
         headers=member["headers"],
     )
     assert edited.status_code == 200, edited.text
-    v2 = await client.post(f"/api/v1/norms/{council['norm']['id']}/versions", json={"label": "After consultation"}, headers=member["headers"])
+    v2 = await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/versions", json={"label": "After consultation"}, headers=member["headers"]
+    )
     assert v2.status_code == 201
-    addressed = await client.put(f"/api/v1/comments/{ids[0]}/resolution", json={"status": "addressed", "version": 2}, headers=member["headers"])
+    addressed = await client.put(
+        f"/api/v1/comments/{ids[0]}/resolution", json={"status": "addressed", "version": 2}, headers=member["headers"]
+    )
     assert addressed.status_code == 200 and addressed.json()["addressed_in_version"] == 2
     declined = await client.put(
         f"/api/v1/comments/{ids[1]}/resolution", json={"status": "declined", "reason": "Out of scope"}, headers=member["headers"]
@@ -68,7 +73,9 @@ async def test_members_reply_and_resolve_and_the_summary_counts_after_close(clie
 async def test_conveners_hide_abuse_with_a_public_reason_and_the_audit_log_keeps_it(client, council, consultation, sign_up):
     troll = await affiliate(client, await sign_up("Troll"))
     comment = (await _comment(client, consultation, troll, "You are all idiots")).json()
-    refused = await client.post(f"/api/v1/comments/{comment['id']}/hide", json={"reason": "Abusive"}, headers=council["members"][1]["headers"])
+    refused = await client.post(
+        f"/api/v1/comments/{comment['id']}/hide", json={"reason": "Abusive"}, headers=council["members"][1]["headers"]
+    )
     assert refused.status_code == 403
     hidden = await client.post(f"/api/v1/comments/{comment['id']}/hide", json={"reason": "Abusive"}, headers=council["convener"]["headers"])
     assert hidden.status_code == 200
@@ -84,10 +91,16 @@ async def test_bad_input(client, council, consultation, sign_up, clock):
     url = f"/api/v1/norms/{council['norm']['id']}/consultations"
     closes = (clock.now() + timedelta(days=3)).isoformat()
     # Only conveners open; a version must exist; closes_at in the future.
-    assert (await client.post(url, json={"version": 1, "closes_at": closes, "question": "?"}, headers=outsider["headers"])).status_code == 403
-    assert (await client.post(url, json={"version": 9, "closes_at": closes, "question": "?"}, headers=council["convener"]["headers"])).status_code == 404
+    assert (
+        await client.post(url, json={"version": 1, "closes_at": closes, "question": "?"}, headers=outsider["headers"])
+    ).status_code == 403
+    assert (
+        await client.post(url, json={"version": 9, "closes_at": closes, "question": "?"}, headers=council["convener"]["headers"])
+    ).status_code == 404
     past = (clock.now() - timedelta(days=1)).isoformat()
-    assert (await client.post(url, json={"version": 1, "closes_at": past, "question": "?"}, headers=council["convener"]["headers"])).status_code == 422
+    assert (
+        await client.post(url, json={"version": 1, "closes_at": past, "question": "?"}, headers=council["convener"]["headers"])
+    ).status_code == 422
     # Anchors outside the text, reversed, or quoting something else.
     for anchor in ({"start": 0, "end": len(TEXT) + 1}, {"start": 5, "end": 5}, {"start": 0, "end": 9, "quote": "Companies"}):
         answer = await _comment(client, consultation, outsider, anchor=anchor)
@@ -103,7 +116,9 @@ async def test_bad_input(client, council, consultation, sign_up, clock):
     assert (await client.post(f"/api/v1/consultations/{consultation['id']}/comments", json={"body": "hi"})).status_code == 401
     # Replies and resolutions by non-members; bad resolutions.
     comment = (await _comment(client, consultation, outsider)).json()
-    assert (await client.post(f"/api/v1/comments/{comment['id']}/replies", json={"body": "me too"}, headers=outsider["headers"])).status_code == 403
+    assert (
+        await client.post(f"/api/v1/comments/{comment['id']}/replies", json={"body": "me too"}, headers=outsider["headers"])
+    ).status_code == 403
     put = lambda body, who: client.put(f"/api/v1/comments/{comment['id']}/resolution", json=body, headers=who["headers"])  # noqa: E731
     assert (await put({"status": "addressed", "version": 1}, outsider)).status_code == 403
     member = council["members"][2]
@@ -123,7 +138,9 @@ async def test_one_concept_one_answer_wherever_membership_is_checked(client, cou
     slug = council["slug"]
 
     not_members = {
-        "edit": await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "delete": 0, "insert": "X"}]}, headers=outsider["headers"]),
+        "edit": await client.post(
+            f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "delete": 0, "insert": "X"}]}, headers=outsider["headers"]
+        ),
         "tag": await client.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "mine"}, headers=outsider["headers"]),
         "reply": await client.post(f"/api/v1/comments/{comment['id']}/replies", json={"body": "Me too"}, headers=outsider["headers"]),
         "leave": await client.post(f"/api/v1/networks/{slug}/leave", headers=outsider["headers"]),
@@ -132,7 +149,13 @@ async def test_one_concept_one_answer_wherever_membership_is_checked(client, cou
 
     not_conveners = {
         "hide": await client.post(f"/api/v1/comments/{comment['id']}/hide", json={"reason": "Abusive"}, headers=member["headers"]),
-        "ballot": await client.post(f"/api/v1/norms/{norm['id']}/ballots", json={"version": 1, "closes_at": consultation["closes_at"]}, headers=member["headers"]),
-        "appoint": await client.post(f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=member["headers"]),
+        "ballot": await client.post(
+            f"/api/v1/norms/{norm['id']}/ballots", json={"version": 1, "closes_at": consultation["closes_at"]}, headers=member["headers"]
+        ),
+        "appoint": await client.post(
+            f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=member["headers"]
+        ),
     }
-    assert {act: (r.status_code, r.json()["code"]) for act, r in not_conveners.items()} == {act: (403, "not_convener") for act in not_conveners}
+    assert {act: (r.status_code, r.json()["code"]) for act, r in not_conveners.items()} == {
+        act: (403, "not_convener") for act in not_conveners
+    }

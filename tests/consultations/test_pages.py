@@ -15,12 +15,15 @@ from tests.fixtures.web import WAIT_MS, axe_violations, describe, open_editor, s
 from tests.web.test_pages import _csrf, _sign_up
 
 
-async def test_the_consultation_page_marks_passages_and_the_norm_page_shows_comments_beside_the_text(client, council, consultation, sign_up, clock):
+async def test_the_consultation_page_marks_passages_and_the_norm_page_shows_comments_beside_the_text(
+    client, council, consultation, sign_up, clock
+):
     reader = await affiliate(client, await sign_up("Reader"), "government", "FR", "Ministère")
     start = TEXT.index("ranking")
     made = await client.post(
         f"/api/v1/consultations/{consultation['id']}/comments",
-        json={"body": "Which criteria exactly?", "anchor": {"start": start, "end": start + 7}}, headers=reader["headers"],
+        json={"body": "Which criteria exactly?", "anchor": {"start": start, "end": start + 7}},
+        headers=reader["headers"],
     )
     assert made.status_code == 201, made.text
     page = await client.get(f"/consultations/{consultation['id']}")
@@ -31,7 +34,9 @@ async def test_the_consultation_page_marks_passages_and_the_norm_page_shows_comm
     assert 'href="/consultations/' + consultation["id"] + '"' in home.text and "/feeds/consultations.atom" in home.text
 
     member = council["members"][1]
-    await client.post(f"/api/v1/norms/{council['norm']['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=member["headers"])
+    await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=member["headers"]
+    )
     norm_page = await client.get(f"/networks/{council['slug']}/norms/{council['norm']['slug']}")
     assert 'id="comment-sidebar"' in norm_page.text
     assert f'data-passage-start="{start + 4}" data-passage-end="{start + 11}"' in norm_page.text
@@ -48,7 +53,8 @@ async def test_comment_form_without_javascript(client, council, consultation):
     await client.post("/me/affiliation", data={"csrf_token": token, "stakeholder_group": "civil_society", "country": "KE"})
     page = await client.get(f"/consultations/{consultation['id']}")
     posted = await client.post(
-        f"/consultations/{consultation['id']}/comments", data={"csrf_token": _csrf(page.text), "body": "Plain comment", "start": "0", "end": "9"}
+        f"/consultations/{consultation['id']}/comments",
+        data={"csrf_token": _csrf(page.text), "body": "Plain comment", "start": "0", "end": "9"},
     )
     assert posted.status_code == 303
     comments = (await client.get(f"/api/v1/consultations/{consultation['id']}/comments")).json()
@@ -58,8 +64,9 @@ async def test_comment_form_without_javascript(client, council, consultation):
     assert (await client.get(f"/api/v1/consultations/{consultation['id']}/comments")).json()[0]["replies"] == []
 
 
-
-async def test_the_norm_page_marks_passages_in_its_plain_text_and_shows_a_deleted_ones_comment_detached(client, council, consultation, sign_up):
+async def test_the_norm_page_marks_passages_in_its_plain_text_and_shows_a_deleted_ones_comment_detached(
+    client, council, consultation, sign_up
+):
     reader = await affiliate(client, await sign_up("Reader"))
     made = {}
     for passage in ("ranking", "criteria"):
@@ -76,7 +83,9 @@ async def test_the_norm_page_marks_passages_in_its_plain_text_and_shows_a_delete
     hostile = "<script>alert(1)</script> "
     assert (await client.post(edits, json={"splices": [{"index": 0, "insert": hostile}]}, headers=member["headers"])).status_code == 200
     at = len(hostile) + TEXT.index(" criteria")
-    assert (await client.post(edits, json={"splices": [{"index": at, "delete": len(" criteria")}]}, headers=member["headers"])).status_code == 200
+    assert (
+        await client.post(edits, json={"splices": [{"index": at, "delete": len(" criteria")}]}, headers=member["headers"])
+    ).status_code == 200
 
     page = (await client.get(f"/networks/{council['slug']}/norms/{council['norm']['slug']}")).text
     ranking, criteria = made["ranking"], made["criteria"]
@@ -106,15 +115,21 @@ def _consulted_norm(live, text: str = LIVE_TEXT, passages: tuple[str, ...] = ("r
     norm = live.norm(convener, network, "Route origin validation", text)
     assert live.api.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "v1"}, headers=convener["headers"]).status_code == 201
     closes = (datetime.now(UTC) + timedelta(days=14)).isoformat()
-    opened = live.api.post(f"/api/v1/norms/{norm['id']}/consultations", json={"version": 1, "closes_at": closes, "question": "Clear?"},
-                           headers=convener["headers"])
+    opened = live.api.post(
+        f"/api/v1/norms/{norm['id']}/consultations",
+        json={"version": 1, "closes_at": closes, "question": "Clear?"},
+        headers=convener["headers"],
+    )
     assert opened.status_code == 201, opened.text
     comments = []
     for index, passage in enumerate(passages):
         start = text.index(passage)
         made = live.api.post(
             f"/api/v1/consultations/{opened.json()['id']}/comments",
-            json={"body": f"Comment {index + 1} on <b>{passage}</b>", "anchor": {"start": start, "end": start + len(passage), "quote": passage}},
+            json={
+                "body": f"Comment {index + 1} on <b>{passage}</b>",
+                "anchor": {"start": start, "end": start + len(passage), "quote": passage},
+            },
             headers=outsider["headers"],
         )
         assert made.status_code == 201, made.text
@@ -127,7 +142,9 @@ def _highlight(page, comment_id: str):
 
 
 def _box(page, selector: str) -> dict:
-    return page.locator(selector).first.evaluate("e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }")
+    return page.locator(selector).first.evaluate(
+        "e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }"
+    )
 
 
 @pytest.mark.browser
@@ -169,7 +186,10 @@ def test_highlights_follow_another_browsers_live_edits_and_a_deleted_passage_lea
 
     # The member deletes the passage: both browsers keep the comment, marked detached, with nothing highlighted.
     writer.locator(f"#comment-{comment}").get_by_role("button", name="Show passage").click()
-    assert writer.evaluate("() => { const s = window.cogovEditor.view.state, r = s.selection.main; return s.sliceDoc(r.from, r.to); }") == "route prefix origins"
+    assert (
+        writer.evaluate("() => { const s = window.cogovEditor.view.state, r = s.selection.main; return s.sliceDoc(r.from, r.to); }")
+        == "route prefix origins"
+    )
     writer.keyboard.press("Backspace")
     for page in (reader, writer):
         expect(page.locator("#editor .cm-content")).to_contain_text("sign their . Invalid", timeout=WAIT_MS)
@@ -218,7 +238,10 @@ def test_the_comments_sit_beside_their_passages_on_a_wide_screen_and_below_the_t
 
     # A comment's button takes the reader to its passage.
     page.locator(f"#comment-{second}").get_by_role("button", name="Show passage").click()
-    assert page.evaluate("() => { const s = window.cogovEditor.view.state, r = s.selection.main; return s.sliceDoc(r.from, r.to); }") == "Paragraph 18:"
+    assert (
+        page.evaluate("() => { const s = window.cogovEditor.view.state, r = s.selection.main; return s.sliceDoc(r.from, r.to); }")
+        == "Paragraph 18:"
+    )
 
     # Narrow: the panel comes after the text, full width, the comments one after another.
     page.set_viewport_size({"width": 500, "height": 900})

@@ -234,7 +234,13 @@ async def close_typists(typists: list[Typist]) -> None:
 
 
 async def _edits_outcome(
-    name: str, typists: list[Typist], database_url: str, norm: dict, converge_seconds: float | None, faults: str, lost_at_faults: int,
+    name: str,
+    typists: list[Typist],
+    database_url: str,
+    norm: dict,
+    converge_seconds: float | None,
+    faults: str,
+    lost_at_faults: int,
     checked_at_faults: int,
 ) -> Outcome:
     document_id = parse_document_id(norm["url"])
@@ -259,8 +265,13 @@ async def _edits_outcome(
             f"peers whose server heads differ from their own: {sum(t.handle.server_heads != t.handle.heads for t in typists)}"
         )
     return Outcome(
-        name, len(acknowledged), len(acknowledged - stored.keys()) + lost_at_faults + len(made - stored.keys()),
-        rows - len(stored) + max(0, len(text) - len(TEXT) - typed), converge_seconds, faults, notes,
+        name,
+        len(acknowledged),
+        len(acknowledged - stored.keys()) + lost_at_faults + len(made - stored.keys()),
+        rows - len(stored) + max(0, len(text) - len(TEXT) - typed),
+        converge_seconds,
+        faults,
+        notes,
     )
 
 
@@ -268,8 +279,15 @@ async def _edits_outcome(
 
 
 async def kill_api_instances(
-    postgres: PrivatePostgres, workdir: Path, *, instances: int = 3, peers: int = 5, edits: int = 1000, kills: int = 20,
-    pause: float = 0.02, seed: int = 1,
+    postgres: PrivatePostgres,
+    workdir: Path,
+    *,
+    instances: int = 3,
+    peers: int = 5,
+    edits: int = 1000,
+    kills: int = 20,
+    pause: float = 0.02,
+    seed: int = 1,
 ) -> Outcome:
     """kill -9 a random `cogov serve` of several (one database, one Redis) while peers type; restart it at once."""
     rng = random.Random(seed)
@@ -314,8 +332,14 @@ async def kill_api_instances(
         typed_after_restart = typed_until - last_restart
         waited = await converge(typists, servers[0], norm["id"], timeout=120)
         outcome = await _edits_outcome(
-            f"kill -9 an API instance ({instances} running)", typists, database_url, norm, waited,
-            f"{kills} kills, {peers} peers × {edits} edits", lost_at_kills, checked,
+            f"kill -9 an API instance ({instances} running)",
+            typists,
+            database_url,
+            norm,
+            waited,
+            f"{kills} kills, {peers} peers × {edits} edits",
+            lost_at_kills,
+            checked,
         )
         outcome.notes.append(
             f"last edit {typed_after_restart:+.1f} s from the end of the last restart; convergence counted from the later; "
@@ -343,8 +367,15 @@ async def _first_back(restarting: dict[CogovServer, asyncio.Task]) -> CogovServe
 
 
 async def restart_database(
-    postgres: PrivatePostgres, workdir: Path, *, peers: int = 5, edits: int = 1000, restarts: int = 5, down_seconds: float = 2.0,
-    pause: float = 0.02, seed: int = 2,
+    postgres: PrivatePostgres,
+    workdir: Path,
+    *,
+    peers: int = 5,
+    edits: int = 1000,
+    restarts: int = 5,
+    down_seconds: float = 2.0,
+    pause: float = 0.02,
+    seed: int = 2,
 ) -> Outcome:
     """Stop PostgreSQL (fast shutdown) and start it again, several times, while peers type on one `cogov serve`."""
     database_url = await postgres.create_database()
@@ -383,8 +414,14 @@ async def restart_database(
         await typing
         waited = await converge(typists, server, norm["id"], timeout=120)
         outcome = await _edits_outcome(
-            "PostgreSQL restarted (fast shutdown)", typists, database_url, norm, waited,
-            f"{restarts} restarts of {down_seconds:g} s, {peers} peers × {edits} edits", lost_at_restarts, checked,
+            "PostgreSQL restarted (fast shutdown)",
+            typists,
+            database_url,
+            norm,
+            waited,
+            f"{restarts} restarts of {down_seconds:g} s, {peers} peers × {edits} edits",
+            lost_at_restarts,
+            checked,
         )
         # Acknowledgements heard while the database was down may only cover changes committed before it went down.
         stored = await stored_changes(database_url, document_id)
@@ -404,7 +441,9 @@ async def restart_database(
             "that were not committed before it went down"
         )
         outcome.violations["acknowledged while the database was down"] = len(acknowledged_while_down)
-        outcome.violations["HTTP answers other than 503 while it was down"] = sum(n for answer, n in answers.items() if not answer.startswith("503"))
+        outcome.violations["HTTP answers other than 503 while it was down"] = sum(
+            n for answer, n in answers.items() if not answer.startswith("503")
+        )
         outcome.notes.append(f"POST /api/v1/sync/tickets while the database was down: {dict(answers)}")
         drops = Counter(f"{code} {reason}".strip() for typist in typists for code, reason in typist.handle.client.drops)
         outcome.notes.append(
@@ -417,7 +456,13 @@ async def restart_database(
 
 
 async def stop_redis(
-    postgres: PrivatePostgres, workdir: Path, *, peers: int = 5, edits: int = 400, down_seconds: float = 60.0, pause: float = 0.02,
+    postgres: PrivatePostgres,
+    workdir: Path,
+    *,
+    peers: int = 5,
+    edits: int = 400,
+    down_seconds: float = 60.0,
+    pause: float = 0.02,
     seed: int = 3,
 ) -> Outcome:
     """Stop Redis (the broker between two instances) while peers on both type; measure convergence once it is back."""
@@ -457,8 +502,14 @@ async def stop_redis(
         typed_until = finished[0]
         waited = await converge(typists, servers[1], norm["id"], timeout=120)
         outcome = await _edits_outcome(
-            "Redis stopped (two instances)", typists, database_url, norm, caught_up,
-            f"Redis down {down_seconds:g} s, {peers} peers × {edits} edits", 0, 0,
+            "Redis stopped (two instances)",
+            typists,
+            database_url,
+            norm,
+            caught_up,
+            f"Redis down {down_seconds:g} s, {peers} peers × {edits} edits",
+            0,
+            0,
         )
         outcome.notes.append(
             f"{len(made_before)} edits made before Redis came back were on every peer {_seconds(caught_up)} after; typing went on "
@@ -507,7 +558,9 @@ async def _subscribe_all(http: httpx.AsyncClient, subscriber: SubscriberServer, 
     topic = "http://127.0.0.1:8000/feeds/norms.atom"  # the instances' base URL is the default
     callbacks = [subscriber.app.url(f"/s{n}") for n in range(count)]
     for callback in callbacks:
-        response = await http.post("/websub", data={"hub.mode": "subscribe", "hub.topic": topic, "hub.callback": callback, "hub.secret": "s3cret"})
+        response = await http.post(
+            "/websub", data={"hub.mode": "subscribe", "hub.topic": topic, "hub.callback": callback, "hub.secret": "s3cret"}
+        )
         assert response.status_code == 202, response.text
     async with asyncio.timeout(120):
         while (await query(database_url, "SELECT count(*) AS n FROM websub_subscriptions WHERE state::text = 'active'"))[0]["n"] < count:
@@ -522,7 +575,9 @@ async def adopt_norm(http: httpx.AsyncClient, council: dict, title: str) -> dict
     tagged = await http.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "For sign-off"}, headers=convener["headers"])
     assert tagged.status_code == 201, tagged.text
     closes_at = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    opened = await http.post(f"/api/v1/norms/{norm['id']}/ballots", json={"version": 1, "closes_at": closes_at}, headers=convener["headers"])
+    opened = await http.post(
+        f"/api/v1/norms/{norm['id']}/ballots", json={"version": 1, "closes_at": closes_at}, headers=convener["headers"]
+    )
     assert opened.status_code == 201, opened.text
     for member in council["members"]:
         voted = await http.put(f"/api/v1/ballots/{opened.json()['id']}/vote", json={"position": "approve"}, headers=member["headers"])
@@ -551,14 +606,26 @@ def _received_outcome(name: str, subscriber: SubscriberServer, total: int, secon
 
 
 async def kill_worker(
-    postgres: PrivatePostgres, workdir: Path, *, subscribers: int = 50, adoptions: int = 10, kills: int = 20, delay: float = 0.1,
+    postgres: PrivatePostgres,
+    workdir: Path,
+    *,
+    subscribers: int = 50,
+    adoptions: int = 10,
+    kills: int = 20,
+    delay: float = 0.1,
     concurrency: int = 4,
 ) -> Outcome:
     """kill -9 `cogov worker` repeatedly while it delivers adoptions to WebSub subscribers; restart it each time."""
     database_url = await postgres.create_database()
     server = serve(database_url, workdir, allow_private_callbacks="1")
-    worker = Worker(database_url, workdir, delivery_lease_seconds="2", worker_poll_seconds="0.2", callback_timeout_seconds="10",
-                    delivery_concurrency=str(concurrency))
+    worker = Worker(
+        database_url,
+        workdir,
+        delivery_lease_seconds="2",
+        worker_poll_seconds="0.2",
+        callback_timeout_seconds="10",
+        delivery_concurrency=str(concurrency),
+    )
     subscriber = await SubscriberServer(delay=delay).start()
     try:
         await server.start()
@@ -585,7 +652,8 @@ async def kill_worker(
                 await asyncio.sleep(0.1)
         seconds = time.monotonic() - restarted
         notes = [
-            f"deliveries in the outbox: {dict(counts)}", f"worker killed {worker.kills} times",
+            f"deliveries in the outbox: {dict(counts)}",
+            f"worker killed {worker.kills} times",
             f"{time.monotonic() - started:.1f} s from the first kill to the last delivery",
         ]
         return _received_outcome("kill -9 the delivery worker", subscriber, total, seconds, f"{kills} kills, {total} deliveries", notes)
@@ -595,7 +663,9 @@ async def kill_worker(
         await subscriber.stop()
 
 
-async def subscriber_down(postgres: PrivatePostgres, workdir: Path, *, subscribers: int = 20, adoptions: int = 5, down_seconds: float = 600) -> Outcome:
+async def subscriber_down(
+    postgres: PrivatePostgres, workdir: Path, *, subscribers: int = 20, adoptions: int = 5, down_seconds: float = 600
+) -> Outcome:
     """A subscriber unreachable from the first adoption for `down_seconds`: every delivery arrives after it returns (real backoff)."""
     database_url = await postgres.create_database()
     server = serve(database_url, workdir, allow_private_callbacks="1")
@@ -641,7 +711,10 @@ async def race_ballot_closing(postgres: PrivatePostgres, workdir: Path, *, ballo
     servers = [serve(database_url, workdir, rate_limits_enabled="false") for _ in range(2)]
     try:
         await asyncio.gather(*(server.start() for server in servers))
-        async with httpx.AsyncClient(base_url=base(servers[0]), timeout=30) as first, httpx.AsyncClient(base_url=base(servers[1]), timeout=30) as second:
+        async with (
+            httpx.AsyncClient(base_url=base(servers[0]), timeout=30) as first,
+            httpx.AsyncClient(base_url=base(servers[1]), timeout=30) as second,
+        ):
             council = await found_network(first, COUNCIL, COUNCIL_CHARTER)
             convener, bruno, chen, dana = council["members"]
             ballot_ids = []
@@ -652,7 +725,9 @@ async def race_ballot_closing(postgres: PrivatePostgres, workdir: Path, *, ballo
                 tagged = await first.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "v1"}, headers=convener["headers"])
                 assert tagged.status_code == 201, tagged.text
                 closes_at = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-                opened = await first.post(f"/api/v1/norms/{norm['id']}/ballots", json={"version": 1, "closes_at": closes_at}, headers=convener["headers"])
+                opened = await first.post(
+                    f"/api/v1/norms/{norm['id']}/ballots", json={"version": 1, "closes_at": closes_at}, headers=convener["headers"]
+                )
                 assert opened.status_code == 201, opened.text
                 ballot = opened.json()["id"]
                 ballot_ids.append(ballot)
@@ -668,13 +743,14 @@ async def race_ballot_closing(postgres: PrivatePostgres, workdir: Path, *, ballo
                 statuses.update(response.status_code for response in raced)
                 assert all(response.status_code < 500 for response in raced), [r.text for r in raced]
             seconds = time.monotonic() - started
-        adoptions = Counter(
-            str(row["ballot_id"]) for row in await query(database_url, "SELECT ballot_id FROM norm_adoptions")
-        )
+        adoptions = Counter(str(row["ballot_id"]) for row in await query(database_url, "SELECT ballot_id FROM norm_adoptions"))
         events = Counter(
-            row["ballot"] for row in await query(database_url, "SELECT payload->>'ballot_id' AS ballot FROM outbox_events WHERE kind = 'norm.adopted'")
+            row["ballot"]
+            for row in await query(database_url, "SELECT payload->>'ballot_id' AS ballot FROM outbox_events WHERE kind = 'norm.adopted'")
         )
-        closes = Counter(row["target_id"] for row in await query(database_url, "SELECT target_id FROM audit_events WHERE action = 'ballot.closed'"))
+        closes = Counter(
+            row["target_id"] for row in await query(database_url, "SELECT target_id FROM audit_events WHERE action = 'ballot.closed'")
+        )
         missing = sum(1 for ballot in ballot_ids if adoptions[ballot] == 0)
         extra = sum(max(0, adoptions[b] - 1) + max(0, events[b] - 1) + max(0, closes[b] - 1) for b in ballot_ids)
         notes = [
@@ -683,8 +759,13 @@ async def race_ballot_closing(postgres: PrivatePostgres, workdir: Path, *, ballo
             f"{sum(1 for b in ballot_ids if adoptions[b] == events[b] == closes[b] == 1)} of {ballots}",
         ]
         return Outcome(
-            "ballot closing raced from two instances", sum(adoptions[b] for b in ballot_ids), missing, extra, seconds,
-            f"{ballots} ballots, 4 racing requests each", notes,
+            "ballot closing raced from two instances",
+            sum(adoptions[b] for b in ballot_ids),
+            missing,
+            extra,
+            seconds,
+            f"{ballots} ballots, 4 racing requests each",
+            notes,
         )
     finally:
         for server in servers:

@@ -31,7 +31,14 @@ def test_examples():
     assert trusted_origin("http://127.0.0.1:8104", SETTINGS, addressed="ws://127.0.0.1:8104")
     assert not trusted_origin("https://127.0.0.1:8104", SETTINGS, addressed="ws://127.0.0.1:8104")
     assert trusted_origin("https://127.0.0.1", SETTINGS, addressed="wss://127.0.0.1:443")
-    for bad in ("null", "", "file://", "https://cogov.example.org/app", "https://user@cogov.example.org", "https://cogov.example.org:99999"):
+    for bad in (
+        "null",
+        "",
+        "file://",
+        "https://cogov.example.org/app",
+        "https://user@cogov.example.org",
+        "https://cogov.example.org:99999",
+    ):
         assert not trusted_origin(bad, SETTINGS), bad
 
 
@@ -40,7 +47,9 @@ def test_an_origin_is_trusted_exactly_when_scheme_host_and_port_match(scheme, ho
     origin, own = _origin(scheme, host, port), _origin(own_scheme, own_host, own_port)
     sent = (scheme, host.strip("[]"), port or DEFAULT[scheme])
     expected = sent in {
-        ("https", "cogov.example.org", 443), ("http", "editor.example", 8080), (own_scheme, own_host.strip("[]"), own_port or DEFAULT[own_scheme])
+        ("https", "cogov.example.org", 443),
+        ("http", "editor.example", 8080),
+        (own_scheme, own_host.strip("[]"), own_port or DEFAULT[own_scheme]),
     }
     assert trusted_origin(origin, SETTINGS, addressed=own) is expected
     assert parse_origin(origin) == sent

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ValidationError
 
 from services.kit.validation import SafeText, TextBounds, refused_character
 
-REFUSED = [chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xFFFE, 0xFFFF]]
+REFUSED = [
+    chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xFFFE, 0xFFFF]
+]
 # Every code point but the refused ones: letters of every script, emoji, tab, line feed, carriage return.
 allowed = st.characters(codec=None, exclude_categories=("Cc", "Cs"), exclude_characters="\ufffe\uffff") | st.sampled_from("\t\n\r")
 

@@ -40,9 +40,7 @@ async def test_a_deployment_replaces_the_taxonomy_with_a_file(database_url, tmp_
             }
         )
     )
-    settings = Settings(
-        database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path / "var", taxonomy_file=path, _env_file=None
-    )
+    settings = Settings(database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path / "var", taxonomy_file=path, _env_file=None)
     app = create_app(settings)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
@@ -65,9 +63,7 @@ async def test_a_deployment_replaces_the_taxonomy_with_a_file(database_url, tmp_
 def test_a_broken_taxonomy_file_stops_the_app_at_start(tmp_path):
     path = tmp_path / "taxonomy.json"
     path.write_text(json.dumps({"groups": {"a": "A"}, "regions": {}, "countries": {}}))
-    settings = Settings(
-        database_url="sqlite+aiosqlite:///:memory:", secret_key=TEST_SECRET, taxonomy_file=path, _env_file=None
-    )
+    settings = Settings(database_url="sqlite+aiosqlite:///:memory:", secret_key=TEST_SECRET, taxonomy_file=path, _env_file=None)
     with pytest.raises(TaxonomyInvalid, match="at least 3 stakeholder groups"):
         create_app(settings)
 

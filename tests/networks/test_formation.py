@@ -91,8 +91,7 @@ def test_empty_roster_is_forming_and_says_what_is_missing():
     assert formation.groups_missing == ("government", "private_sector", "civil_society", "technical_academic")
     assert formation.regions_needed == 3
     assert formation.explanation == (
-        "Missing stakeholder groups: Government, Private sector, Civil society, "
-        "Technical and academic community",
+        "Missing stakeholder groups: Government, Private sector, Civil society, Technical and academic community",
         "Needs members from 3 more regions (has 0 of 3)",
     )
 

@@ -113,9 +113,7 @@ async def test_joining_needs_authentication(client, affiliated, found):
     assert (await client.post(f"/api/v1/networks/{network['slug']}/join")).status_code == 401
 
 
-@pytest.mark.parametrize(
-    "body", [{"motivation": "m" * 4001}, {"motivation": 42}, {"motivation": "a\x00b"}, {"role": "convener"}]
-)
+@pytest.mark.parametrize("body", [{"motivation": "m" * 4001}, {"motivation": 42}, {"motivation": "a\x00b"}, {"role": "convener"}])
 async def test_a_malformed_join_is_422(client, affiliated, found, body):
     network = await found(await affiliated("government", "NG"), membership_policy="by_application")
     joiner = await affiliated("civil_society", "BR")
@@ -151,7 +149,10 @@ async def test_applying_to_a_network_by_application(client, affiliated, found, a
     [listed] = listing.json()["items"]
     assert listed == application
     assert (listed["name"], listed["stakeholder_group"], listed["region"], listed["organisation"]) == (
-        "Applicant", "civil_society", "latin_america_caribbean", "Nupef"
+        "Applicant",
+        "civil_society",
+        "latin_america_caribbean",
+        "Nupef",
     )
 
     [applied] = await audit_events(action="network.applied")
@@ -195,9 +196,7 @@ async def test_approving_an_application_makes_a_member(client, affiliated, found
     roster = (await client.get(f"/api/v1/networks/{slug}/members")).json()["items"]
     assert [(member["name"], member["role"]) for member in roster] == [("Convener", "convener"), ("Applicant", "member")]
     assert (await client.get(f"/api/v1/networks/{slug}/applications", headers=convener["headers"])).json()["items"] == []
-    decided = await client.get(
-        f"/api/v1/networks/{slug}/applications", params={"status": "approved"}, headers=convener["headers"]
-    )
+    decided = await client.get(f"/api/v1/networks/{slug}/applications", params={"status": "approved"}, headers=convener["headers"])
     assert [item["id"] for item in decided.json()["items"]] == [application_id]
 
     [approved] = await audit_events(action="network.application_approved")
@@ -321,9 +320,7 @@ async def test_the_last_convener_cannot_leave_without_appointing_another(client,
     assert response.json()["code"] == "last_convener"
     assert f"POST /api/v1/networks/{slug}/conveners" in response.json()["detail"]
 
-    appointed = await client.post(
-        f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=founder["headers"]
-    )
+    appointed = await client.post(f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=founder["headers"])
     assert appointed.status_code == 200
     assert (await client.post(f"/api/v1/networks/{slug}/leave", headers=founder["headers"])).status_code == 204
     roster = (await client.get(f"/api/v1/networks/{slug}/members")).json()["items"]
@@ -337,9 +334,7 @@ async def test_conveners_appoint_members_as_conveners(client, affiliated, found,
     slug = network["slug"]
     await client.post(f"/api/v1/networks/{slug}/join", headers=member["headers"])
 
-    response = await client.post(
-        f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=founder["headers"]
-    )
+    response = await client.post(f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=founder["headers"])
 
     assert response.status_code == 200
     assert response.json()["name"] == "Carlos"
@@ -351,9 +346,7 @@ async def test_conveners_appoint_members_as_conveners(client, affiliated, found,
     amended = await client.patch(f"/api/v1/networks/{slug}/charter", json={"min_regions": 2}, headers=member["headers"])
     assert amended.status_code == 200
 
-    again = await client.post(
-        f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=founder["headers"]
-    )
+    again = await client.post(f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=founder["headers"])
     assert again.status_code == 409
     assert again.json()["code"] == "already_convener"
 
@@ -366,25 +359,19 @@ async def test_only_conveners_appoint_and_only_members_can_be_appointed(client, 
     slug = network["slug"]
     await client.post(f"/api/v1/networks/{slug}/join", headers=member["headers"])
 
-    by_member = await client.post(
-        f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=member["headers"]
-    )
+    by_member = await client.post(f"/api/v1/networks/{slug}/conveners", json={"participant_id": member["id"]}, headers=member["headers"])
     assert by_member.status_code == 403
     assert by_member.json()["code"] == "not_convener"
 
     for target in (outsider["id"], str(uuid.uuid4())):
-        response = await client.post(
-            f"/api/v1/networks/{slug}/conveners", json={"participant_id": target}, headers=founder["headers"]
-        )
+        response = await client.post(f"/api/v1/networks/{slug}/conveners", json={"participant_id": target}, headers=founder["headers"])
         assert response.status_code == 409
         assert response.json()["code"] == "appointee_not_a_member"
 
     for body in ({"participant_id": "not-a-uuid"}, {"participant_id": 5}, {}):
         response = await client.post(f"/api/v1/networks/{slug}/conveners", json=body, headers=founder["headers"])
         assert response.status_code == 422
-    unknown = await client.post(
-        "/api/v1/networks/nowhere/conveners", json={"participant_id": member["id"]}, headers=founder["headers"]
-    )
+    unknown = await client.post("/api/v1/networks/nowhere/conveners", json={"participant_id": member["id"]}, headers=founder["headers"])
     assert unknown.status_code == 404
 
 
@@ -421,9 +408,7 @@ async def test_concurrent_joins_complete_the_network_once(client, affiliated, fo
         )
     ]
 
-    responses = await asyncio.gather(
-        *(client.post(f"/api/v1/networks/{slug}/join", headers=joiner["headers"]) for joiner in joiners)
-    )
+    responses = await asyncio.gather(*(client.post(f"/api/v1/networks/{slug}/join", headers=joiner["headers"]) for joiner in joiners))
 
     assert [response.status_code for response in responses] == [201] * len(joiners)
     formation = (await client.get(f"/api/v1/networks/{slug}/formation")).json()

@@ -9,9 +9,7 @@ from tests.fixtures.networks import NETWORK
 DEFAULT_GROUPS = ["government", "private_sector", "civil_society", "technical_academic"]
 
 
-async def test_founding_a_network_makes_the_founder_its_convener_under_the_default_charter(
-    client, affiliated, audit_events
-):
+async def test_founding_a_network_makes_the_founder_its_convener_under_the_default_charter(client, affiliated, audit_events):
     founder = await affiliated("government", "NG", name="Amina Bello", organisation="NITDA")
     response = await client.post("/api/v1/networks", json=NETWORK, headers=founder["headers"])
 
@@ -158,9 +156,7 @@ BAD_SIGNOFFS = [
 async def test_signoff_policy_out_of_bounds_is_422_per_field(client, affiliated):
     founder = await affiliated("government", "NG")
     for signoff, field, message in BAD_SIGNOFFS:
-        response = await client.post(
-            "/api/v1/networks", json=NETWORK | {"charter": {"signoff": signoff}}, headers=founder["headers"]
-        )
+        response = await client.post("/api/v1/networks", json=NETWORK | {"charter": {"signoff": signoff}}, headers=founder["headers"])
 
         assert response.status_code == 422, signoff
         [error] = response.json()["errors"]

@@ -29,8 +29,20 @@ def test_unsigned_examples(value, encoded):
 
 @pytest.mark.parametrize(
     ("value", "encoded"),
-    [(0, "00"), (2, "02"), (-2, "7e"), (63, "3f"), (64, "c000"), (-64, "40"), (-65, "bf7f"), (127, "ff00"), (-127, "817f"),
-     (128, "8001"), (-128, "807f"), (-123456, "c0bb78")],
+    [
+        (0, "00"),
+        (2, "02"),
+        (-2, "7e"),
+        (63, "3f"),
+        (64, "c000"),
+        (-64, "40"),
+        (-65, "bf7f"),
+        (127, "ff00"),
+        (-127, "817f"),
+        (128, "8001"),
+        (-128, "807f"),
+        (-123456, "c0bb78"),
+    ],
 )
 def test_signed_examples(value, encoded):
     assert encode_sleb(value).hex() == encoded

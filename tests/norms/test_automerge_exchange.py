@@ -41,7 +41,7 @@ async def test_a_js_peers_change_merges_and_is_attributed_to_who_posted_it(clien
     assert current["text"] == "Platforms publish their ranking criteria every year."
     assert current["heads"] == response.json()["heads"]
     spans = (await client.get(f"/api/v1/norms/{norm['id']}/authorship")).json()["spans"]
-    by_person = [(current["text"][s["start"]:s["end"]], s["participant"]["display_name"]) for s in spans]
+    by_person = [(current["text"][s["start"] : s["end"]], s["participant"]["display_name"]) for s in spans]
     assert by_person == [("Platforms publish their ranking criteria", "Amina"), (" every year.", "Chen")]
     assert (await _history(client, norm))[0]["participant"]["display_name"] == "Chen"
 
@@ -65,7 +65,9 @@ async def test_an_actor_bound_to_someone_else_is_refused_and_nothing_is_stored(c
     actor = os.urandom(16)
     peer = document.load(await _saved(client, norm), actor=actor)
     first = document.apply_splices(peer, actor, [(0, 0, "A")])
-    assert (await client.post(f"/api/v1/norms/{norm['id']}/automerge", content=b"".join(first), headers=amina["headers"] | OCTETS)).status_code == 200
+    assert (
+        await client.post(f"/api/v1/norms/{norm['id']}/automerge", content=b"".join(first), headers=amina["headers"] | OCTETS)
+    ).status_code == 200
     before = await _history(client, norm)
 
     forged = document.apply_splices(peer, actor, [(0, 0, "B")])  # Bruno sends Amina's actor's next change

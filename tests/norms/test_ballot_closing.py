@@ -66,7 +66,10 @@ async def test_outbox_events_are_claimed_under_a_lease_and_completed_once(app):
 
     async def claim(worker: str) -> list[int]:
         async with transaction(app.state.sessionmaker) as session:
-            return [event.payload["n"] for event in await outbox.claim(session, kinds=["norm.adopted"], worker=worker, now=clock.now(), lease=lease)]
+            return [
+                event.payload["n"]
+                for event in await outbox.claim(session, kinds=["norm.adopted"], worker=worker, now=clock.now(), lease=lease)
+            ]
 
     assert await claim("a") == [1, 2]
     assert await claim("b") == []  # leased to a

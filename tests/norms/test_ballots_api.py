@@ -62,7 +62,12 @@ async def test_a_ballot_adopts_when_every_group_and_region_passes(client, app, c
     assert ballot["status"] == "open" and ballot["version"]["number"] == 1
     assert ballot["version"]["text_sha256"] == hashlib.sha256(TEXT.encode()).hexdigest()
     assert ballot["policy"] == {
-        "charter_version": 1, "quorum": "1/2", "quorum_value": 0.5, "threshold": "1/2", "threshold_value": 0.5, "min_ballot_hours": 1,
+        "charter_version": 1,
+        "quorum": "1/2",
+        "quorum_value": 0.5,
+        "threshold": "1/2",
+        "threshold_value": 0.5,
+        "min_ballot_hours": 1,
     }
     assert {(e["name"], e["stakeholder_group"], e["region"], e["organisation"]) for e in ballot["electorate"]} == {
         ("Amina", "civil_society", "africa", "Digital Rights Kenya"),
@@ -79,10 +84,14 @@ async def test_a_ballot_adopts_when_every_group_and_region_passes(client, app, c
     after_dana = await voted(client, dana, ballot, "object", "Ranking criteria alone say nothing about outcomes.")
     civil = tally(after_dana, "civil_society")
     assert (civil["approvals"], civil["objections"], civil["support"], civil["passes"]) == ("1", "1", "1/2", False)
-    assert "needs approvals from 1 more organisation in civil_society (support 1/2, needs more than 1/2)" in after_dana["outcome"]["missing"]
+    assert (
+        "needs approvals from 1 more organisation in civil_society (support 1/2, needs more than 1/2)" in after_dana["outcome"]["missing"]
+    )
     dana_vote = next(v for v in after_dana["votes"] if v["name"] == "Dana")
     assert (dana_vote["position"], dana_vote["reason"], dana_vote["region"]) == (
-        "object", "Ranking criteria alone say nothing about outcomes.", "western_europe_others"
+        "object",
+        "Ranking criteria alone say nothing about outcomes.",
+        "western_europe_others",
     )
 
     await voted(client, dana, ballot, "approve")  # persuaded: a vote may change until close
@@ -108,19 +117,36 @@ async def test_a_ballot_adopts_when_every_group_and_region_passes(client, app, c
     assert (norm["status"], norm["adopted_version"]) == ("adopted", 1)
     [adoption] = (await client.get(f"/api/v1/norms/{council['norm']['id']}/adoptions")).json()
     assert adoption["id"] == closed["adoption_id"] and adoption["in_force"] and adoption["supersedes_id"] is None
-    assert (adoption["version_number"], adoption["text_sha256"], adoption["heads"]) == (1, ballot["version"]["text_sha256"], ballot["version"]["heads"])
+    assert (adoption["version_number"], adoption["text_sha256"], adoption["heads"]) == (
+        1,
+        ballot["version"]["text_sha256"],
+        ballot["version"]["heads"],
+    )
     assert adoption["outcome"] == closed["outcome"] and adoption["policy"] == closed["policy"]
     assert sorted((v["name"], v["position"]) for v in adoption["votes"]) == [
-        ("Amina", "approve"), ("Bruno", "approve"), ("Chen", "approve"), ("Dana", "approve")
+        ("Amina", "approve"),
+        ("Bruno", "approve"),
+        ("Chen", "approve"),
+        ("Dana", "approve"),
     ]
     [event] = await outbox_events(app)
     assert event.kind == "norm.adopted" and event.processed_at is None and event.attempts == 0
     assert event.payload["adoption_id"] == adoption["id"]
-    assert (event.payload["network"], event.payload["version"], event.payload["text_sha256"]) == (council["slug"], 1, adoption["text_sha256"])
+    assert (event.payload["network"], event.payload["version"], event.payload["text_sha256"]) == (
+        council["slug"],
+        1,
+        adoption["text_sha256"],
+    )
 
     acts = await audit(client, target_type="ballot", target_id=ballot["id"])
     assert [e["action"] for e in acts] == [
-        "ballot.opened", "ballot.vote_cast", "ballot.vote_cast", "ballot.vote_changed", "ballot.vote_cast", "ballot.vote_cast", "ballot.closed",
+        "ballot.opened",
+        "ballot.vote_cast",
+        "ballot.vote_cast",
+        "ballot.vote_changed",
+        "ballot.vote_cast",
+        "ballot.vote_cast",
+        "ballot.closed",
     ]
     [adopted] = await audit(client, action="norm.adopted")
     assert adopted["target_id"] == council["norm"]["id"] and adopted["payload"]["adoption_id"] == adoption["id"]
@@ -170,7 +196,9 @@ async def test_bad_input_is_refused_with_a_clear_error(client, app, council, clo
     )
     await refused(naive, 422, "validation_error")
     unknown_norm = await client.post(
-        "/api/v1/norms/00000000-0000-0000-0000-000000000000/ballots", json={"version": 1, "closes_at": later(clock, hours=2)}, headers=amina["headers"]
+        "/api/v1/norms/00000000-0000-0000-0000-000000000000/ballots",
+        json={"version": 1, "closes_at": later(clock, hours=2)},
+        headers=amina["headers"],
     )
     await refused(unknown_norm, 404, "norm_not_found")
 
@@ -217,7 +245,9 @@ async def test_only_the_roster_at_opening_votes_with_the_affiliation_it_had_then
     assert (refused.status_code, refused.json()["code"]) == (403, "not_an_elector")
     # An elector who changes affiliation still votes as what they were when it opened.
     changed = await client.put(
-        "/api/v1/me/affiliation", json={"stakeholder_group": "government", "country": "FR", "organisation": "Ministry"}, headers=bruno["headers"]
+        "/api/v1/me/affiliation",
+        json={"stakeholder_group": "government", "country": "FR", "organisation": "Ministry"},
+        headers=bruno["headers"],
     )
     assert changed.status_code == 200
     record = await voted(client, bruno, ballot, "approve")
@@ -290,7 +320,12 @@ async def test_a_ballot_closes_at_its_deadline(client, app, council, clock):
     assert await ballots.close_due(app.state.sessionmaker, clock) == 1
     assert await ballots.close_due(app.state.sessionmaker, clock) == 0
     closed = (await client.get(f"/api/v1/ballots/{ballot['id']}")).json()
-    assert (closed["status"], closed["close_reason"], closed["closed_by"], closed["closes_at"]) == ("closed", "deadline", None, closed["closed_at"])
+    assert (closed["status"], closed["close_reason"], closed["closed_by"], closed["closes_at"]) == (
+        "closed",
+        "deadline",
+        None,
+        closed["closed_at"],
+    )
     # Dana never voted: civil society passes on Amina's turnout of 1 of 2; every region present voted but hers.
     assert closed["adopted"] is False
     assert closed["outcome"]["missing"] == [
@@ -337,7 +372,9 @@ async def test_editing_goes_on_after_adoption_and_a_later_version_supersedes(cli
         return record
 
     first = await adopt(1)
-    edit = await client.post(f"/api/v1/norms/{norm_id}/edits", json={"splices": [{"index": 10, "delete": 7, "insert": "disclose"}]}, headers=dana["headers"])
+    edit = await client.post(
+        f"/api/v1/norms/{norm_id}/edits", json={"splices": [{"index": 10, "delete": 7, "insert": "disclose"}]}, headers=dana["headers"]
+    )
     assert edit.status_code == 200, edit.text
     again = await open_ballot(client, council, clock, version=1)
     assert (again.status_code, again.json()["code"]) == (409, "version_already_adopted")
@@ -349,13 +386,15 @@ async def test_editing_goes_on_after_adoption_and_a_later_version_supersedes(cli
     assert (norm["status"], norm["adopted_version"], norm["text"]) == ("adopted", 2, "Platforms disclose their ranking criteria.")
     adoptions = (await client.get(f"/api/v1/norms/{norm_id}/adoptions")).json()
     assert [(a["version_number"], a["in_force"], a["supersedes_id"]) for a in adoptions] == [
-        (2, True, first["adoption_id"]), (1, False, None)
+        (2, True, first["adoption_id"]),
+        (1, False, None),
     ]
     assert adoptions[0]["id"] == second["adoption_id"]
     assert [e.payload["version"] for e in await outbox_events(app)] == [1, 2]
     listing = (await client.get(f"/api/v1/norms/{norm_id}/ballots")).json()
     assert [(b["version_number"], b["status"], b["adopted"], b["electors"], b["voted"]) for b in listing] == [
-        (2, "closed", True, 4, 4), (1, "closed", True, 4, 4)
+        (2, "closed", True, 4, 4),
+        (1, "closed", True, 4, 4),
     ]
 
 

@@ -14,9 +14,7 @@ from norms.outbox import OutboxEvent
 from services.api.app import create_app
 from tests.fixtures.norms import COUNCIL
 
-pytestmark = pytest.mark.parametrize(
-    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
-)
+pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 
 GROUPS = ["civil_society", "private_sector", "technical_academic", "government"]
 COUNTRIES = ["KE", "BR", "SG", "DE", "PL"]  # five regions
@@ -104,7 +102,9 @@ async def test_concurrent_closes_from_several_instances_make_one_adoption_and_on
 
 async def test_two_conveners_opening_at_once_open_one_ballot(client, council, clock):
     amina, bruno = council["members"][:2]
-    appointed = await client.post(f"/api/v1/networks/{council['slug']}/conveners", json={"participant_id": bruno["id"]}, headers=amina["headers"])
+    appointed = await client.post(
+        f"/api/v1/networks/{council['slug']}/conveners", json={"participant_id": bruno["id"]}, headers=amina["headers"]
+    )
     assert appointed.status_code == 200
     body = {"version": 1, "closes_at": (clock.now() + timedelta(hours=2)).isoformat()}
     url = f"/api/v1/norms/{council['norm']['id']}/ballots"

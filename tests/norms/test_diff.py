@@ -8,9 +8,13 @@ from norms import diff as text_diff
 from norms.diff import Segment, diff_stats, unified_diff, word_diff
 
 # Few distinct words and lines, so that texts share, repeat and move them.
-texts = st.one_of(st.text(), st.text(alphabet="ab .,\n\t", max_size=200), st.lists(
-    st.sampled_from(["Article 1\n", "Data is shared.\n", "Members vote.", " ", "\n", "share", "data", "!"]), max_size=60
-).map("".join))
+texts = st.one_of(
+    st.text(),
+    st.text(alphabet="ab .,\n\t", max_size=200),
+    st.lists(st.sampled_from(["Article 1\n", "Data is shared.\n", "Members vote.", " ", "\n", "share", "data", "!"]), max_size=60).map(
+        "".join
+    ),
+)
 # 0: the budget is spent before aligning starts, so every result is the coarsest the diff gives.
 budgets = st.sampled_from([0.0, 0.5])
 
@@ -60,8 +64,13 @@ def test_word_diff_past_its_budget_is_coarser_but_still_true():
     old, new = "la la la la\n", "la li la lo\n"  # no word occurs once in each: nothing to anchor on
 
     assert word_diff(old, new) == [
-        Segment("equal", "la "), Segment("delete", "la"), Segment("insert", "li"),
-        Segment("equal", " la "), Segment("delete", "la"), Segment("insert", "lo"), Segment("equal", "\n"),
+        Segment("equal", "la "),
+        Segment("delete", "la"),
+        Segment("insert", "li"),
+        Segment("equal", " la "),
+        Segment("delete", "la"),
+        Segment("insert", "lo"),
+        Segment("equal", "\n"),
     ]
     assert word_diff(old, new, 0.0) == [Segment("delete", old), Segment("insert", new)]
     assert word_diff("Same.\n" + old, "Same.\n" + new, 0.0) == [Segment("equal", "Same.\n"), *word_diff(old, new, 0.0)]

@@ -26,8 +26,10 @@ async def _diffs_counted(client) -> dict[tuple[str, str], float]:
     assert response.status_code == 200, response.text
     return {
         (sample.labels["kind"], sample.labels["outcome"]): sample.value
-        for family in text_string_to_metric_families(response.text) if family.name == "cogov_diffs"
-        for sample in family.samples if sample.name == "cogov_diffs_total"
+        for family in text_string_to_metric_families(response.text)
+        if family.name == "cogov_diffs"
+        for sample in family.samples
+        if sample.name == "cogov_diffs_total"
     }
 
 

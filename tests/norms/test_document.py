@@ -48,8 +48,14 @@ def test_document_url_matches_automerge_repo():
 
 @pytest.mark.parametrize(
     "value",
-    ["", "automerge:", "automerge:nope!", "automerge:148vjpuxYXixb8DcbaWyeGv2q3v",
-     "automerge:148vjpuxYXixb8DcbaWyeGv2q3u#abc", "2NEpo7TZRRrLZSi2U"],
+    [
+        "",
+        "automerge:",
+        "automerge:nope!",
+        "automerge:148vjpuxYXixb8DcbaWyeGv2q3v",
+        "automerge:148vjpuxYXixb8DcbaWyeGv2q3u#abc",
+        "2NEpo7TZRRrLZSi2U",
+    ],
 )
 def test_parse_document_id_rejects_what_is_not_an_id(value):
     with pytest.raises(InvalidDocumentId):

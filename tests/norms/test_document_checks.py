@@ -56,8 +56,9 @@ async def test_a_change_that_breaks_the_documents_shape_is_422_and_the_norm_stay
 
     current = (await client.get(f"/api/v1/norms/{norm['id']}")).json()
     assert (current["title"], current["text"], current["change_count"]) == (norm["title"], norm["text"], 1)
-    edited = await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]},
-                               headers=network["members"][0]["headers"])
+    edited = await client.post(
+        f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=network["members"][0]["headers"]
+    )
     assert edited.status_code == 200, edited.text
     assert edited.json()["text"] == "All " + norm["text"]
 
@@ -87,7 +88,9 @@ async def test_changes_inserting_refused_characters_are_422_and_store_nothing(cl
     peer, change = _change(await _saved(client, norm), edit)
     hash_hex = document.split_changes(change)[0].hash_hex
     for body in (change, peer.save()):
-        refused = await client.post(f"/api/v1/norms/{norm['id']}/automerge", content=body, headers=network["members"][1]["headers"] | OCTETS)
+        refused = await client.post(
+            f"/api/v1/norms/{norm['id']}/automerge", content=body, headers=network["members"][1]["headers"] | OCTETS
+        )
         assert refused.status_code == 422, refused.text
         answer = refused.json()
         assert answer["code"] == "refused_character" and answer["change"] == hash_hex

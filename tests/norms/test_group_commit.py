@@ -45,7 +45,9 @@ async def test_concurrent_writes_to_several_norms_share_commits_and_each_is_stor
     client, app, network, norm, commits
 ):
     second = await client.post(
-        f"/api/v1/networks/{network['slug']}/norms", json={"title": "Second", "text": "Another text."}, headers=network["members"][0]["headers"]
+        f"/api/v1/networks/{network['slug']}/norms",
+        json={"title": "Second", "text": "Another text."},
+        headers=network["members"][0]["headers"],
     )
     norms = [norm, second.json()]
     store = NormStore(app.state.sessionmaker, Limits(snapshot_every=7), group_commit=True)

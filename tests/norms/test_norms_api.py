@@ -53,7 +53,10 @@ async def test_edits_apply_splices_and_title(client, network, norm):
     headers = network["members"][1]["headers"]
     response = await client.post(
         f"/api/v1/norms/{norm['id']}/edits",
-        json={"splices": [{"index": 10, "delete": 7, "insert": "disclose"}, {"index": 0, "insert": "Large "}], "title": "Ranking transparency"},
+        json={
+            "splices": [{"index": 10, "delete": 7, "insert": "disclose"}, {"index": 0, "insert": "Large "}],
+            "title": "Ranking transparency",
+        },
         headers=headers,
     )
     assert response.status_code == 200, response.text
@@ -106,5 +109,7 @@ async def test_non_ascii_text_is_indexed_in_code_points(client, network, norm):
         f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "delete": 9, "insert": "Plateformes 🌍 é"}]}, headers=headers
     )
     assert response.json()["text"] == "Plateformes 🌍 é publish their ranking criteria."
-    after = await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 12, "delete": 1, "insert": "🌏"}]}, headers=headers)
+    after = await client.post(
+        f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 12, "delete": 1, "insert": "🌏"}]}, headers=headers
+    )
     assert after.json()["text"] == "Plateformes 🌏 é publish their ranking criteria."

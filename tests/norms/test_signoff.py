@@ -151,7 +151,14 @@ EXAMPLES = [
     (
         "a region fails while every group passes",
         SIMPLE,
-        [("gov", "africa", "G1"), ("gov", "asia", "G2"), ("gov", "asia", "G3"), ("biz", "asia", "B1"), ("biz", "asia", "B2"), ("biz", "africa", "B3")],
+        [
+            ("gov", "africa", "G1"),
+            ("gov", "asia", "G2"),
+            ("gov", "asia", "G3"),
+            ("biz", "asia", "B1"),
+            ("biz", "asia", "B2"),
+            ("biz", "africa", "B3"),
+        ],
         {1: O, 2: A, 3: A, 4: A, 5: A, 6: O},
         False,
         {"africa"},
@@ -272,13 +279,15 @@ POSITIONS = list(Position)
 MANY = settings(max_examples=1000, deadline=None)
 
 
-
 def fractions_between(low: Fraction, high: Fraction) -> st.SearchStrategy[Fraction]:
     return st.builds(Fraction, st.integers(1, 12), st.integers(1, 12)).filter(lambda f: low <= f <= high)
 
 
-policies = st.builds(Policy, quorum=st.one_of(st.just(F(1, 2)), fractions_between(F(1, 12), F(1))),
-                     threshold=st.one_of(st.just(F(1, 2)), fractions_between(F(1, 2), F(1))))
+policies = st.builds(
+    Policy,
+    quorum=st.one_of(st.just(F(1, 2)), fractions_between(F(1, 12), F(1))),
+    threshold=st.one_of(st.just(F(1, 2)), fractions_between(F(1, 2), F(1))),
+)
 VOTES = [None, None, A, A, A, O, X]  # a third do not vote; approval is the likeliest position
 CHOICES = (GROUPS[:4], REGIONS[:4], ORGANISATIONS, VOTES)
 
@@ -409,8 +418,9 @@ def test_a_failing_tally_says_what_is_missing_and_a_passing_one_says_nothing(bal
     outcome = tally(*ballot)
     for t in outcome.tallies:
         assert bool(t.missing) != t.passes
-        assert t.passes == (t.voted >= t.turnout_needed and t.support is not None and t.support > F(1, 2)
-                            and t.support >= ballot[0].threshold)
+        assert t.passes == (
+            t.voted >= t.turnout_needed and t.support is not None and t.support > F(1, 2) and t.support >= ballot[0].threshold
+        )
     assert outcome.adopted == (not outcome.missing)
 
 

@@ -75,7 +75,9 @@ async def test_the_server_answers_while_a_new_norm_s_document_is_built(client, n
 
     monkeypatch.setattr(document, "create", slow_create)
     creating = asyncio.create_task(
-        client.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": "Long", "text": "x" * 50}, headers=network["members"][0]["headers"])
+        client.post(
+            f"/api/v1/networks/{network['slug']}/norms", json={"title": "Long", "text": "x" * 50}, headers=network["members"][0]["headers"]
+        )
     )
     while not building.is_set():
         await asyncio.sleep(0.01)
@@ -151,9 +153,13 @@ async def test_a_second_store_sees_what_the_first_wrote(client, app, network, no
     document_id = document.parse_document_id(norm["url"])
     async with other.reading(document_id) as doc:
         assert document.read_text(doc) == norm["text"]
-    await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=network["members"][0]["headers"])
+    await client.post(
+        f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=network["members"][0]["headers"]
+    )
     await other.edit(document_id, member_id(network, 1), [(len("All Platforms"), 0, ", large and small,")])
-    assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()["text"] == "All Platforms, large and small, publish their ranking criteria."
+    assert (await client.get(f"/api/v1/norms/{norm['id']}")).json()[
+        "text"
+    ] == "All Platforms, large and small, publish their ranking criteria."
 
 
 async def test_the_paper_trace_replays_through_the_store_and_reloads_identically(app, network, norm):
@@ -197,10 +203,16 @@ async def test_changes_another_instance_broadcast_merge_without_the_database_and
     async with other.reading(document_id) as doc:
         assert document.read_text(doc) == norm["text"]
     member = network["members"][0]
-    response = await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=member["headers"])
+    response = await client.post(
+        f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=member["headers"]
+    )
     assert response.status_code == 200, response.text
     async with app.state.sessionmaker() as session:
-        latest = (await session.scalars(select(NormChange.data).where(NormChange.document_id == document_id).order_by(NormChange.id.desc()).limit(1))).one()
+        latest = (
+            await session.scalars(
+                select(NormChange.data).where(NormChange.document_id == document_id).order_by(NormChange.id.desc()).limit(1)
+            )
+        ).one()
 
     assert await other.merge_relayed(document_id, latest)
     async with other.reading(document_id, catch_up=False) as doc:
@@ -214,7 +226,11 @@ async def test_changes_another_instance_broadcast_merge_without_the_database_and
     await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "Nearly "}]}, headers=member["headers"])
     await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "Not "}]}, headers=member["headers"])
     async with app.state.sessionmaker() as session:
-        last = (await session.scalars(select(NormChange.data).where(NormChange.document_id == document_id).order_by(NormChange.id.desc()).limit(1))).one()
+        last = (
+            await session.scalars(
+                select(NormChange.data).where(NormChange.document_id == document_id).order_by(NormChange.id.desc()).limit(1)
+            )
+        ).one()
     assert not await other.merge_relayed(document_id, last)
     assert not await other.merge_relayed(document_id, b"not an automerge change")
     assert await other.catch_up(document_id) == 2

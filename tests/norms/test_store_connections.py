@@ -116,11 +116,15 @@ async def test_requests_that_read_and_write_a_norm_each_need_one_connection(clie
     async def edit(n: int) -> httpx.Response:
         return await client.post(f"{path}/edits", json={"splices": [{"index": 0, "insert": f"{n} "}]}, headers=headers)
 
-    responses = await asyncio.wait_for(asyncio.gather(*(edit(n) for n in range(3)), *(client.get(path) for _ in range(3))), 8 * POOL_TIMEOUT)
+    responses = await asyncio.wait_for(
+        asyncio.gather(*(edit(n) for n in range(3)), *(client.get(path) for _ in range(3))), 8 * POOL_TIMEOUT
+    )
     assert [r.status_code for r in responses] == [200] * 6, [r.text for r in responses if r.status_code != 200]
     saved = await client.get(f"{path}/automerge")
     assert saved.status_code == 200
-    uploaded = await client.post(f"{path}/automerge", content=saved.content, headers={**headers, "content-type": "application/octet-stream"})
+    uploaded = await client.post(
+        f"{path}/automerge", content=saved.content, headers={**headers, "content-type": "application/octet-stream"}
+    )
     assert uploaded.status_code == 200, uploaded.text
     text = (await client.get(path)).json()["text"]
     assert sorted(text.split(" ")[:3]) == ["0", "1", "2"] and text.endswith(norm["text"])
@@ -144,9 +148,12 @@ async def test_a_members_form_edit_on_the_norm_page_needs_one_connection(client)
     token = csrf((await client.get("/me/affiliation")).text)
     await client.post("/me/affiliation", data={"csrf_token": token, "stakeholder_group": "civil_society", "country": "KE"})
     network = await client.post(
-        "/networks/new", data={"csrf_token": token, "name": "Data Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."}
+        "/networks/new",
+        data={"csrf_token": token, "name": "Data Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."},
     )
-    norm = (await client.post(network.headers["location"] + "/norms", data={"csrf_token": token, "title": "A norm", "text": "One two."})).headers["location"]
+    norm = (
+        await client.post(network.headers["location"] + "/norms", data={"csrf_token": token, "title": "A norm", "text": "One two."})
+    ).headers["location"]
     heads = re.search(r'name="base_heads" value="([^"]*)"', (await client.get(norm)).text).group(1)
 
     async def edit(text: str) -> httpx.Response:

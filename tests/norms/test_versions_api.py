@@ -139,7 +139,7 @@ async def test_authorship_names_who_typed_each_character(client, network, norm):
     current = (await client.get(f"/api/v1/norms/{norm['id']}")).json()
     authorship = (await client.get(f"/api/v1/norms/{norm['id']}/authorship")).json()
     assert authorship["heads"] == current["heads"]
-    spans = [(current["text"][s["start"]:s["end"]], s["participant"]["display_name"]) for s in authorship["spans"]]
+    spans = [(current["text"][s["start"] : s["end"]], s["participant"]["display_name"]) for s in authorship["spans"]]
     assert spans == [
         ("All ", "Bruno"),
         ("Platforms publish their ranking criteria", "Amina"),
@@ -161,5 +161,8 @@ async def test_versions_tagged_before_texts_were_stored_get_theirs_from_the_docu
     await asyncio.to_thread(migrations.upgrade, database_url)
 
     texts = [(await client.get(f"/api/v1/norms/{norm['id']}/versions/{n}")).json() for n in (1, 2)]
-    assert [version["text"] for version in texts] == ["Platforms publish their ranking criteria.", "Platforms disclose their ranking criteria."]
+    assert [version["text"] for version in texts] == [
+        "Platforms publish their ranking criteria.",
+        "Platforms disclose their ranking criteria.",
+    ]
     assert [hashlib.sha256(v["text"].encode()).hexdigest() for v in texts] == [v["text_sha256"] for v in texts]

@@ -60,7 +60,11 @@ async def test_edits_ballot_closes_deliveries_and_request_latency_show_in_metric
     await worker.deliver_due()
     after = await scrape(client)
     assert value(after, "cogov_deliveries", status="pending") == 0
-    assert value(after, "cogov_delivery_attempts_total", outcome="delivered") - value(before, "cogov_delivery_attempts_total", outcome="delivered") == 1
+    assert (
+        value(after, "cogov_delivery_attempts_total", outcome="delivered")
+        - value(before, "cogov_delivery_attempts_total", outcome="delivered")
+        == 1
+    )
 
 
 @ON_SQLITE
@@ -122,6 +126,7 @@ async def test_with_a_token_metrics_need_it_from_anywhere(settings):
     token = "m" * 16 + uuid.uuid4().hex
     app = create_app(settings.model_copy(update={"metrics_token": SecretStr(token)}))
     try:
+
         async def get(authorization: str | None, client_address: str = "203.0.113.9") -> httpx.Response:
             transport = httpx.ASGITransport(app=app, client=(client_address, 40000))
             headers = {"Authorization": authorization} if authorization is not None else {}

@@ -41,7 +41,12 @@ async def _sign_up_in_browser(http: httpx.AsyncClient) -> httpx.Response:
     [
         ({}, "http", None, False),
         ({"base_url": "https://cogov.example.org"}, "https", "max-age=31536000; includeSubDomains", True),
-        ({"base_url": "https://cogov.example.org", "hsts_seconds": 600, "secure_cookies": False}, "https", "max-age=600; includeSubDomains", False),
+        (
+            {"base_url": "https://cogov.example.org", "hsts_seconds": 600, "secure_cookies": False},
+            "https",
+            "max-age=600; includeSubDomains",
+            False,
+        ),
         ({"secure_cookies": True}, "https", None, True),
     ],
 )
@@ -80,7 +85,8 @@ async def test_no_cross_origin_reads_by_default_and_only_listed_origins_when_con
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
                 read = await http.get("/api/v1/networks", headers={"Origin": origin})
                 preflight = await http.options(
-                    "/api/v1/networks", headers={"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+                    "/api/v1/networks",
+                    headers={"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"},
                 )
             assert read.status_code == 200
             assert (read.headers.get("access-control-allow-origin") == origin) is allowed, (origin, read.headers)

@@ -25,7 +25,9 @@ VALID_FRAMES = [
     cbor2.dumps({"type": "join", "senderId": "p", "peerMetadata": {}, "supportedProtocolVersions": ["1"]}),
     cbor2.dumps({"type": "sync", "senderId": "p", "targetId": SERVER, "documentId": DOC_ID, "data": SYNC_DATA}),
     cbor2.dumps({"type": "request", "senderId": "p", "targetId": SERVER, "documentId": DOC_ID, "data": SYNC_DATA}),
-    cbor2.dumps({"type": "ephemeral", "senderId": "p", "targetId": SERVER, "documentId": DOC_ID, "count": 1, "sessionId": "s", "data": b"\xa0"}),
+    cbor2.dumps(
+        {"type": "ephemeral", "senderId": "p", "targetId": SERVER, "documentId": DOC_ID, "count": 1, "sessionId": "s", "data": b"\xa0"}
+    ),
     cbor2.dumps({"type": "doc-unavailable", "senderId": "p", "targetId": SERVER, "documentId": DOC_ID}),
 ]
 
@@ -36,7 +38,9 @@ def _decodes_or_refuses(frame: bytes) -> None:
     except ProtocolError as exc:
         assert exc.code in (1007, 1008) and exc.reason
         return
-    assert isinstance(decoded, protocol.Join | protocol.SyncFrame | protocol.EphemeralFrame | protocol.DocUnavailableFrame | protocol.Ignored)
+    assert isinstance(
+        decoded, protocol.Join | protocol.SyncFrame | protocol.EphemeralFrame | protocol.DocUnavailableFrame | protocol.Ignored
+    )
 
 
 @settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
@@ -70,11 +74,17 @@ def test_mutated_frames(frame):
 
 @st.composite
 def cbor_messages(draw):
-    value = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20), st.binary(max_size=40), st.lists(st.integers(), max_size=3))
-    keys = st.sampled_from(["type", "senderId", "targetId", "documentId", "data", "count", "sessionId", "peerMetadata", "supportedProtocolVersions"])
+    value = st.one_of(
+        st.none(), st.booleans(), st.integers(), st.text(max_size=20), st.binary(max_size=40), st.lists(st.integers(), max_size=3)
+    )
+    keys = st.sampled_from(
+        ["type", "senderId", "targetId", "documentId", "data", "count", "sessionId", "peerMetadata", "supportedProtocolVersions"]
+    )
     message = draw(st.dictionaries(keys, value, max_size=8))
     if draw(st.booleans()):
-        message["type"] = draw(st.sampled_from(["join", "sync", "request", "ephemeral", "doc-unavailable", "remote-heads-changed", "peer", ""]))
+        message["type"] = draw(
+            st.sampled_from(["join", "sync", "request", "ephemeral", "doc-unavailable", "remote-heads-changed", "peer", ""])
+        )
     return cbor2.dumps(message)
 
 

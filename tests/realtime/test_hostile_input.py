@@ -18,8 +18,6 @@ async def _joined(live: str) -> tuple[websockets.ClientConnection, str]:
     return socket, answer["senderId"]
 
 
-
-
 def _sync(server: str, document_id: str, data: bytes) -> bytes:
     return cbor2.dumps({"type": "sync", "senderId": "hostile", "targetId": server, "documentId": document_id, "data": data})
 
@@ -28,15 +26,25 @@ BAD_FRAMES = {
     "not CBOR": (lambda server, doc: b"\xff\x00garbage", 1007, "not CBOR"),
     "CBOR list": (lambda server, doc: cbor2.dumps([1, 2, 3]), 1007, "CBOR map"),
     "unknown type": (lambda server, doc: cbor2.dumps({"type": "launch", "senderId": "hostile"}), 1007, "unknown message type"),
-    "sync without data": (lambda server, doc: cbor2.dumps({"type": "sync", "senderId": "hostile", "targetId": server, "documentId": doc}), 1007, "data"),
-    "data not a sync message": (lambda server, doc: _sync(server, doc, b"\x85\x6f\x4a\x83 not sync"), 1007, "not an Automerge sync message"),
+    "sync without data": (
+        lambda server, doc: cbor2.dumps({"type": "sync", "senderId": "hostile", "targetId": server, "documentId": doc}),
+        1007,
+        "data",
+    ),
+    "data not a sync message": (
+        lambda server, doc: _sync(server, doc, b"\x85\x6f\x4a\x83 not sync"),
+        1007,
+        "not an Automerge sync message",
+    ),
     "bloom filter with no bits": (
         lambda server, doc: _sync(server, doc, bytes([0x42, 0, 0, 1, 0, 3, 5, 0, 7, 0])),
         1007,
         "Bloom",
     ),
     "another sender": (
-        lambda server, doc: cbor2.dumps({"type": "sync", "senderId": "someone-else", "targetId": server, "documentId": doc, "data": b"\x42\x00\x00\x00\x00"}),
+        lambda server, doc: cbor2.dumps(
+            {"type": "sync", "senderId": "someone-else", "targetId": server, "documentId": doc, "data": b"\x42\x00\x00\x00\x00"}
+        ),
         1008,
         "senderId",
     ),

@@ -81,7 +81,9 @@ async def test_kill_9_loses_no_acknowledged_change(app, client, network, norm, d
         assert acknowledged <= stored
 
         await server.start()
-        handles = [await _join(server, person, ticket_for, norm["url"], local=handle.doc) for person, handle in zip(members, handles, strict=True)]
+        handles = [
+            await _join(server, person, ticket_for, norm["url"], local=handle.doc) for person, handle in zip(members, handles, strict=True)
+        ]
         await _converged(handles)
         text = handles[0].text
         assert all(handle.text == text for handle in handles)

@@ -25,9 +25,15 @@ async def test_js_repo_client_and_python_peer_edit_each_other(client, network, n
     python = await (await connect(bruno)).open(norm["url"])
 
     process = await asyncio.create_subprocess_exec(
-        shutil.which("node"), str(REPO_PEER), f"{live}?ticket={await ticket_for(amina)}", norm["url"],
-        "JS was here. ", "Python answers.",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        shutil.which("node"),
+        str(REPO_PEER),
+        f"{live}?ticket={await ticket_for(amina)}",
+        norm["url"],
+        "JS was here. ",
+        "Python answers.",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         events = _lines(process)

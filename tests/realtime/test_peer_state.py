@@ -144,7 +144,9 @@ def test_a_peer_that_has_not_answered_gets_the_next_changes_together_once_it_ans
 
     heard = peer.sync.hear(sync_message.decode(sync_message.at_heads(peer.doc.get_heads())))
     assert heard.answered
-    reception = peer.sync.receive(server.doc, server.journal, sync_message.decode(sync_message.at_heads(peer.doc.get_heads())), heard.answered)
+    reception = peer.sync.receive(
+        server.doc, server.journal, sync_message.decode(sync_message.at_heads(peer.doc.get_heads())), heard.answered
+    )
     assert reception.round  # the room runs a round for what was held back
     assert peer.offered(server.round(10.3)) is not None
     assert hashes(peer.received[-1]) == hashes(later)  # in one message
@@ -193,7 +195,9 @@ def test_a_caught_up_peer_that_sends_changes_the_server_has_hears_its_heads_in_t
     own = peer.write("w")
     peer.sends(own)
     peer.offered(server.round(10.0))
-    again = sync_message.decode(sync_message.at_heads(peer.doc.get_heads(), tuple(change.data for change in own)))  # sent again: nothing stored
+    again = sync_message.decode(
+        sync_message.at_heads(peer.doc.get_heads(), tuple(change.data for change in own))
+    )  # sent again: nothing stored
     assert peer.says(again) is None
     acknowledged = sync_message.decode(peer.offered(server.round(10.1)))
     assert set(acknowledged.heads) == set(server.doc.get_heads()) and not acknowledged.changes

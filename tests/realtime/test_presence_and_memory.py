@@ -81,16 +81,33 @@ async def test_sync_cat_prints_the_text_and_follows_it(client, network, norm, li
     server = "http://" + live.removeprefix("ws://").split("/")[0]
     env = {**os.environ, "COGOV_DATABASE_URL": database_url, "COGOV_SECRET_KEY": TEST_SECRET, "COGOV_DATA_DIR": str(tmp_path)}
     once = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "sync-cat", norm["url"], "--server", server, "--once",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        sys.executable,
+        "-m",
+        "services.cli",
+        "sync-cat",
+        norm["url"],
+        "--server",
+        server,
+        "--once",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     out, err = await once.communicate()
     assert once.returncode == 0, err.decode()
     assert out.decode() == "Platforms publish their ranking criteria.\n"
 
     follow = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "sync-cat", norm["url"], "--server", server,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        sys.executable,
+        "-m",
+        "services.cli",
+        "sync-cat",
+        norm["url"],
+        "--server",
+        server,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     try:
         async with asyncio.timeout(30):

@@ -80,7 +80,9 @@ async def test_a_new_peer_hears_nothing_before_the_answer_to_its_first_message(a
     async with websocket:
         wire_id = norm["url"].removeprefix(document.URL_PREFIX)
         claimed = sync_message.encode(sync_message.SyncMessage(sync_message.V1, (os.urandom(32),), (), (), ()))
-        await websocket.send(cbor2.dumps({"type": "sync", "senderId": "py-first-peer", "targetId": server_id, "documentId": wire_id, "data": claimed}))
+        await websocket.send(
+            cbor2.dumps({"type": "sync", "senderId": "py-first-peer", "targetId": server_id, "documentId": wire_id, "data": claimed})
+        )
         first = cbor2.loads(await websocket.recv())
         assert sync_message.decode(first["data"]).need == frame_heads(claimed)
 
@@ -190,7 +192,9 @@ async def test_a_caught_up_peer_sends_each_edit_by_hand_as_just_that_change(netw
         heads.append(tuple(sorted(writer.doc.get_heads())))
     await reader.wait_for(lambda handle: handle.text.startswith("dcba"))
     await writer.wait_synced()
-    carrying = [parsed for message in sent if message["type"] == "sync" for parsed in [sync_message.decode(message["data"])] if parsed.changes]
+    carrying = [
+        parsed for message in sent if message["type"] == "sync" for parsed in [sync_message.decode(message["data"])] if parsed.changes
+    ]
     assert [[document.split_changes(data)[0].hash for data in parsed.changes] for parsed in carrying] == [[h] for h in made]
     assert [parsed.heads for parsed in carrying] == heads
     assert all(not parsed.need for parsed in carrying)

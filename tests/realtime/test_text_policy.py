@@ -57,7 +57,8 @@ async def test_a_refused_change_closes_its_socket_and_nothing_is_stored(client, 
     # The other peer never hears of it and goes on editing; REST edits still work.
     await other.splice(0, 0, "All ")
     await other.wait_synced()
-    edited = await client.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "> "}]},
-                               headers=network["members"][2]["headers"])
+    edited = await client.post(
+        f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "> "}]}, headers=network["members"][2]["headers"]
+    )
     assert edited.status_code == 200, edited.text
     assert edited.json()["text"] == "> All " + ORIGINAL

@@ -117,8 +117,15 @@ async def test_a_stock_js_client_opens_a_norm_served_from_its_snapshot(app, clie
 
     store.whole = whole
     process = await asyncio.create_subprocess_exec(
-        shutil.which("node"), str(REPO_PEER), f"{live}?ticket={await ticket_for(network['members'][1])}", norm["url"], "JS: ", "JS: ",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        shutil.which("node"),
+        str(REPO_PEER),
+        f"{live}?ticket={await ticket_for(network['members'][1])}",
+        norm["url"],
+        "JS: ",
+        "JS: ",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         events = _lines(process)
@@ -148,7 +155,9 @@ async def test_a_peer_loading_the_whole_document_hears_of_later_edits_when_it_an
         wire_id = norm["url"].removeprefix(document.URL_PREFIX)
 
         async def send(data: bytes, kind: str = "sync") -> None:
-            await websocket.send(cbor2.dumps({"type": kind, "senderId": peer_id, "targetId": server_id, "documentId": wire_id, "data": data}))
+            await websocket.send(
+                cbor2.dumps({"type": kind, "senderId": peer_id, "targetId": server_id, "documentId": wire_id, "data": data})
+            )
 
         async def receive() -> bytes:
             return cbor2.loads(await asyncio.wait_for(websocket.recv(), 10))["data"]
@@ -184,5 +193,7 @@ async def test_a_document_that_cannot_be_sent_whole_is_sent_change_by_change(app
         raise InvalidChanges("rc1 could not save it")
 
     monkeypatch.setattr(app.state.norm_store, "whole", unsaveable)
-    answer = await _first_answer(live, await ticket_for(network["members"][0]), norm["url"].removeprefix(document.URL_PREFIX), _fresh_peer_message())
+    answer = await _first_answer(
+        live, await ticket_for(network["members"][0]), norm["url"].removeprefix(document.URL_PREFIX), _fresh_peer_message()
+    )
     assert document.read_text(document.load(b"".join(answer.changes))) == "Platforms publish their ranking criteria."

@@ -35,20 +35,49 @@ def valid_messages(peer: str, server: str, wire_id: str, saved: bytes) -> list[d
 
 
 def _odd_value(rng: random.Random):
-    return rng.choice([
-        None, True, -1, 2**64 - 1, -(2**64), 1.5, float("nan"), "", "x" * rng.randint(1, 3000), b"", rng.randbytes(rng.randint(1, 64)),
-        [], [1, [2, [3]]], {}, {"type": "sync"}, cbor2.CBORTag(0, "2026-01-01T00:00:00Z"), cbor2.CBORTag(2, b"\xff" * 40),
-        cbor2.CBORTag(99999, "unknown tag"), cbor2.undefined,
-    ])
+    return rng.choice(
+        [
+            None,
+            True,
+            -1,
+            2**64 - 1,
+            -(2**64),
+            1.5,
+            float("nan"),
+            "",
+            "x" * rng.randint(1, 3000),
+            b"",
+            rng.randbytes(rng.randint(1, 64)),
+            [],
+            [1, [2, [3]]],
+            {},
+            {"type": "sync"},
+            cbor2.CBORTag(0, "2026-01-01T00:00:00Z"),
+            cbor2.CBORTag(2, b"\xff" * 40),
+            cbor2.CBORTag(99999, "unknown tag"),
+            cbor2.undefined,
+        ]
+    )
 
 
 def _bad_document_id(rng: random.Random, wire_id: str) -> object:
-    return rng.choice([
-        "", "automerge:" + wire_id, wire_id[:-1], wire_id + "1", wire_id.lower(), "0OIl" * 5,
-        base58.b58encode_check(rng.randbytes(rng.choice([0, 1, 15, 17, 32]))).decode(),
-        base58.b58encode(rng.randbytes(20)).decode(), "é" * 300, "\x00" * 10, "../../etc/passwd", wire_id * 20,
-        base58.b58encode_check(rng.randbytes(16)).decode(),  # well formed, no such document
-    ])
+    return rng.choice(
+        [
+            "",
+            "automerge:" + wire_id,
+            wire_id[:-1],
+            wire_id + "1",
+            wire_id.lower(),
+            "0OIl" * 5,
+            base58.b58encode_check(rng.randbytes(rng.choice([0, 1, 15, 17, 32]))).decode(),
+            base58.b58encode(rng.randbytes(20)).decode(),
+            "é" * 300,
+            "\x00" * 10,
+            "../../etc/passwd",
+            wire_id * 20,
+            base58.b58encode_check(rng.randbytes(16)).decode(),  # well formed, no such document
+        ]
+    )
 
 
 def _garbage_sync(rng: random.Random, sync: bytes) -> bytes:
@@ -71,14 +100,16 @@ def _garbage_sync(rng: random.Random, sync: bytes) -> bytes:
 
 def _huge_length_frame(rng: random.Random) -> bytes:
     head = b"\xa1\x64data"  # {"data": ...}
-    return rng.choice([
-        head + b"\x5b" + struct.pack(">Q", 2**63),  # a byte string of 2**63 bytes, then nothing
-        head + b"\x7b" + struct.pack(">Q", 2**40) + b"abc",  # a text string of a terabyte
-        b"\x9b" + struct.pack(">Q", 2**62),  # an array of 2**62 items
-        b"\xbb" + struct.pack(">Q", 2**62),  # a map of 2**62 pairs
-        b"\x5f" + b"\x41a" * 1000,  # an indefinite byte string never ended
-        b"\xbf" + b"\x61a\x01" * 10,  # an indefinite map never ended
-    ])
+    return rng.choice(
+        [
+            head + b"\x5b" + struct.pack(">Q", 2**63),  # a byte string of 2**63 bytes, then nothing
+            head + b"\x7b" + struct.pack(">Q", 2**40) + b"abc",  # a text string of a terabyte
+            b"\x9b" + struct.pack(">Q", 2**62),  # an array of 2**62 items
+            b"\xbb" + struct.pack(">Q", 2**62),  # a map of 2**62 pairs
+            b"\x5f" + b"\x41a" * 1000,  # an indefinite byte string never ended
+            b"\xbf" + b"\x61a\x01" * 10,  # an indefinite map never ended
+        ]
+    )
 
 
 def _nested(rng: random.Random) -> bytes:

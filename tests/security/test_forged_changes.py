@@ -34,7 +34,8 @@ async def _log_of_changes(app, document_id: bytes) -> list[tuple]:
     async with app.state.sessionmaker() as session:
         rows = await session.execute(
             select(NormChange.id, NormChange.hash, NormChange.actor, NormChange.seq, NormChange.data)
-            .where(NormChange.document_id == document_id).order_by(NormChange.id)
+            .where(NormChange.document_id == document_id)
+            .order_by(NormChange.id)
         )
         return [tuple(row) for row in rows]
 

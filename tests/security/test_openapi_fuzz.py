@@ -36,7 +36,11 @@ def _draw(strategy, count: int) -> list:
     drawn = []
 
     @hypothesis_settings(
-        max_examples=count, derandomize=True, database=None, phases=[Phase.generate], deadline=None,
+        max_examples=count,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
         suppress_health_check=list(HealthCheck),
     )
     @given(strategy)
@@ -89,7 +93,11 @@ async def test_every_operation_answers_within_its_schema(client, app, world):
     for operation in operations:
         real = real_path_parameters(operation.path, world["ids"])
         drawn = {
-            mode: [case for path_parameters in ((None, real) if real else (None,)) for case in _draw(operation.as_strategy(mode, path_parameters=path_parameters), CASES)]
+            mode: [
+                case
+                for path_parameters in ((None, real) if real else (None,))
+                for case in _draw(operation.as_strategy(mode, path_parameters=path_parameters), CASES)
+            ]
             for mode in GenerationMode
         }
         for caller in ("anonymous", "member"):
@@ -104,7 +112,9 @@ async def test_every_operation_answers_within_its_schema(client, app, world):
                     try:
                         case.validate_response(response, checks=CHECKS)
                     except (AssertionError, BaseExceptionGroup) as exc:  # schemathesis raises a group of failed checks
-                        failures.append(f"{caller} {mode.value} {case.method} {response.request.url} → {response.status_code}: {str(exc)[:600]}")
+                        failures.append(
+                            f"{caller} {mode.value} {case.method} {response.request.url} → {response.status_code}: {str(exc)[:600]}"
+                        )
     print(f"\n{calls} calls of {len(operations)} operations, {len(failures)} failed")
     assert calls > 800
     assert not failures, f"{len(failures)} of {calls} calls failed:\n" + "\n\n".join(failures[:15])

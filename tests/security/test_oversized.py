@@ -49,8 +49,6 @@ def _reset_peak(pid: int) -> None:
         clear.write("5")  # VmHWM := VmRSS
 
 
-
-
 async def _joined(url: str):
     socket = await websockets.connect(url, max_size=None)
     await socket.send(cbor2.dumps({"type": "join", "senderId": "big", "peerMetadata": {}, "supportedProtocolVersions": ["1"]}))
@@ -86,7 +84,9 @@ async def test_oversized_frames_and_million_operation_changes(app, network, norm
             for version, payload in ((sync_message.V1, change), (sync_message.V2, saved)):
                 socket, server_id = await _joined(f"{server.sync_url}?ticket={await ticket(amina)}")
                 data = sync_message.encode(sync_message.SyncMessage(version, (), (), (), (payload,)))
-                await socket.send(cbor2.dumps({"type": "sync", "senderId": "big", "targetId": server_id, "documentId": wire_id, "data": data}))
+                await socket.send(
+                    cbor2.dumps({"type": "sync", "senderId": "big", "targetId": server_id, "documentId": wire_id, "data": data})
+                )
                 code, reason = await close_of(socket, timeout=20)
                 assert code == 1009 and "at most 100000 operations" in reason, (version, code, reason)
 

@@ -87,7 +87,9 @@ async def test_one_account_guessed_from_many_addresses_is_locked(app, sign_up):
             refused = await _sign_in(proxy, victim["email"], f"guess {n}", forwarded=f"198.51.100.{n + 1}")
             assert refused.status_code == 401, refused.text
         wait = _throttled(await _sign_in(proxy, victim["email"], PASSWORD, forwarded="203.0.113.10"))
-        page = await proxy.post("/signin", data={"email": victim["email"], "password": PASSWORD}, headers={"X-Forwarded-For": "203.0.113.11"})
+        page = await proxy.post(
+            "/signin", data={"email": victim["email"], "password": PASSWORD}, headers={"X-Forwarded-For": "203.0.113.11"}
+        )
         assert page.status_code in (403, 429)  # the page wants its CSRF token first; it never signs the victim in
         assert "cogov_session" not in page.headers.get("set-cookie", "")
         assert (await _sign_in(proxy, bystander["email"], PASSWORD, forwarded="203.0.113.10")).status_code == 200

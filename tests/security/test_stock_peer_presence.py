@@ -24,8 +24,15 @@ pytestmark = ON_SQLITE
 
 async def _run(live: str, ticket: str, url: str, name: str, listen_for: str) -> list[dict]:
     process = await asyncio.create_subprocess_exec(
-        shutil.which("node"), str(PRESENCE_PEER), f"{live}?ticket={ticket}", url, name, listen_for,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        shutil.which("node"),
+        str(PRESENCE_PEER),
+        f"{live}?ticket={ticket}",
+        url,
+        name,
+        listen_for,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         async with asyncio.timeout(40):

@@ -48,7 +48,8 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
     assert consultation.status_code == 201, consultation.text
     # Written by Dana: neither the member nor the convener of the matrix is its author.
     comment = await client.post(
-        f"/api/v1/consultations/{consultation.json()['id']}/comments", json={"body": "Define ranking criteria."},
+        f"/api/v1/consultations/{consultation.json()['id']}/comments",
+        json={"body": "Define ranking criteria."},
         headers=council["members"][3]["headers"],
     )
     assert comment.status_code == 201, comment.text
@@ -60,18 +61,26 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
     # A network joined by application, founded by the convener, with one application pending.
     gated = await client.post(
         "/api/v1/networks",
-        json={"name": "Gated network", "issue": "Who may join matters.", "aims": "Test applications.", "intended_outcome": "A norm.",
-              "membership_policy": "by_application"},
+        json={
+            "name": "Gated network",
+            "issue": "Who may join matters.",
+            "aims": "Test applications.",
+            "intended_outcome": "A norm.",
+            "membership_policy": "by_application",
+        },
         headers=convener["headers"],
     )
     assert gated.status_code == 201, gated.text
     applicant = await sign_up("Ines Applicant")
     affiliated = await client.put(
-        "/api/v1/me/affiliation", json={"stakeholder_group": "government", "country": "FR", "organisation": "Ministry"},
+        "/api/v1/me/affiliation",
+        json={"stakeholder_group": "government", "country": "FR", "organisation": "Ministry"},
         headers=applicant["headers"],
     )
     assert affiliated.status_code == 200, affiliated.text
-    applied = await client.post(f"/api/v1/networks/{gated.json()['slug']}/join", json={"motivation": "I regulate platforms."}, headers=applicant["headers"])
+    applied = await client.post(
+        f"/api/v1/networks/{gated.json()['slug']}/join", json={"motivation": "I regulate platforms."}, headers=applicant["headers"]
+    )
     assert applied.status_code in (200, 201, 202), applied.text
     applications = await client.get(f"/api/v1/networks/{gated.json()['slug']}/applications", headers=convener["headers"])
     assert applications.status_code == 200, applications.text
@@ -87,7 +96,9 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
         "subscriber": await _grant(app, await sign_up("Ministère du Numérique"), Role.subscriber),
         "admin": await _grant(app, await sign_up("Ada Admin"), Role.admin),
     }
-    topic = await client.post("/api/v1/clearinghouse/topics", json={"slug": "transparency", "label": "Platform transparency"}, headers=people["staff"]["headers"])
+    topic = await client.post(
+        "/api/v1/clearinghouse/topics", json={"slug": "transparency", "label": "Platform transparency"}, headers=people["staff"]["headers"]
+    )
     assert topic.status_code == 201, topic.text
     collection = await client.post(
         "/api/v1/clearinghouse/collections",

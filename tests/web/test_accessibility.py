@@ -28,11 +28,16 @@ def site(live_server) -> dict:
         live.person("João Pereira", group="technical_academic", country="BR", organisation="Núcleo de Redes"),
     ]
     slug = live.network(founder, *members, name="Accessible Data Flows")
-    norm = live.norm(founder, slug, "Principles for trusted transfers", "1. Purpose\nData stays protected.\n\n2. Redress\nPeople can complain.")
+    norm = live.norm(
+        founder, slug, "Principles for trusted transfers", "1. Purpose\nData stays protected.\n\n2. Redress\nPeople can complain."
+    )
     headers = founder["headers"]
     live.api.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "First draft"}, headers=headers)
-    live.api.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 31, "delete": 0, "insert": " wherever it goes"}]},
-                  headers=members[1]["headers"])
+    live.api.post(
+        f"/api/v1/norms/{norm['id']}/edits",
+        json={"splices": [{"index": 31, "delete": 0, "insert": " wherever it goes"}]},
+        headers=members[1]["headers"],
+    )
     live.api.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "Second draft", "note": "Wider scope."}, headers=headers)
     return {"founder": founder, "slug": slug, "norm": norm}
 

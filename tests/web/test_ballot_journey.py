@@ -18,15 +18,23 @@ pytestmark = pytest.mark.browser
 def _ballot(live) -> tuple[list[dict], str]:
     """An active network of four (three groups, four regions), a norm tagged v1 and an open ballot on it; its page."""
     people = [live.person(name, group=group, country=country, organisation=org) for name, group, country, org in COUNCIL]
-    body = {"name": f"Ballot Council {uuid.uuid4().hex[:6]}", "issue": "A specific problem.", "aims": "Some aims.",
-            "intended_outcome": "A norm.", "charter": COUNCIL_CHARTER}
+    body = {
+        "name": f"Ballot Council {uuid.uuid4().hex[:6]}",
+        "issue": "A specific problem.",
+        "aims": "Some aims.",
+        "intended_outcome": "A norm.",
+        "charter": COUNCIL_CHARTER,
+    }
     created = live.api.post("/api/v1/networks", json=body, headers=people[0]["headers"])
     assert created.status_code == 201, created.text
     slug = created.json()["slug"]
     for person in people[1:]:
         assert live.api.post(f"/api/v1/networks/{slug}/join", headers=person["headers"]).status_code == 201
     norm = live.norm(people[0], slug, "Recommender transparency", "Platforms publish their ranking criteria.")
-    assert live.api.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "For sign-off"}, headers=people[0]["headers"]).status_code == 201
+    assert (
+        live.api.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "For sign-off"}, headers=people[0]["headers"]).status_code
+        == 201
+    )
     closes = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     opened = live.api.post(f"/api/v1/norms/{norm['id']}/ballots", json={"version": 1, "closes_at": closes}, headers=people[0]["headers"])
     assert opened.status_code == 201, opened.text

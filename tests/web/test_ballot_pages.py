@@ -62,14 +62,16 @@ async def test_a_convener_opens_a_ballot_from_the_norm_page_and_it_is_listed(app
         page = await convener.get(norm_page(council))
         assert "No ballot yet." in page.text and "Open a ballot on a version" in page.text
         too_soon = (clock.now() + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M")
-        refused = await convener.post(f"{norm_page(council)}/ballots",
-                                      data={"csrf_token": _csrf(page.text), "version": "1", "closes_at": too_soon})
+        refused = await convener.post(
+            f"{norm_page(council)}/ballots", data={"csrf_token": _csrf(page.text), "version": "1", "closes_at": too_soon}
+        )
         assert refused.status_code == 303
         shown = await convener.get(refused.headers["location"])
         assert "at least 1 hours from now" in shown.text
         closes = (clock.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
-        opened = await convener.post(f"{norm_page(council)}/ballots",
-                                     data={"csrf_token": _csrf(page.text), "version": "1", "closes_at": closes})
+        opened = await convener.post(
+            f"{norm_page(council)}/ballots", data={"csrf_token": _csrf(page.text), "version": "1", "closes_at": closes}
+        )
         assert opened.status_code == 303
         assert re.fullmatch(rf"{norm_page(council)}/ballots/[0-9a-f-]{{36}}", opened.headers["location"])
         ballot = await convener.get(opened.headers["location"])
@@ -180,12 +182,15 @@ async def test_after_adoption_members_still_edit_and_the_next_ballot_links_the_d
         assert ">Adopted<" in norm and "Ballot on v1</a> — closed" in norm and "adopted" in norm.split('id="ballots"')[1]
         # Editing goes on in the working draft after adoption.
         assert "You are a member: you can edit this text." in norm and 'id="plain-edit"' in norm
-        edited = await member.post(f"{norm_page(council)}/edit", data={"csrf_token": _csrf(norm), "title": "",
-                                                                       "text": "Platforms publish their ranking criteria yearly."})
+        edited = await member.post(
+            f"{norm_page(council)}/edit",
+            data={"csrf_token": _csrf(norm), "title": "", "text": "Platforms publish their ranking criteria yearly."},
+        )
         assert edited.status_code == 303
         assert "Your edit is saved" in (await member.get(edited.headers["location"])).text
-    tagged = await client.post(f"/api/v1/norms/{council['norm']['id']}/versions", json={"label": "Yearly"},
-                               headers=council["convener"]["headers"])
+    tagged = await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/versions", json={"label": "Yearly"}, headers=council["convener"]["headers"]
+    )
     assert tagged.status_code == 201, tagged.text
     second = await open_ballot(client, council, clock, version=2)
     async with browser(app) as visitor:

@@ -63,8 +63,9 @@ def test_consultation_journey(live_server, new_page):
     shoot(visitor, "consultation-commented")
 
     # The text is edited before the passage; the norm page still shows the comment beside the same words.
-    edited = live.api.post(f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]},
-                           headers=member["headers"])
+    edited = live.api.post(
+        f"/api/v1/norms/{norm['id']}/edits", json={"splices": [{"index": 0, "insert": "All "}]}, headers=member["headers"]
+    )
     assert edited.status_code == 200, edited.text
     editor = new_page()
     sign_in(editor, live, member)

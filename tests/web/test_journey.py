@@ -89,8 +89,11 @@ def test_sign_up_found_a_network_see_it_become_active_and_start_a_norm(live_serv
     expect(status).to_contain_text("All required groups present")
     expect(page.locator("#formation-matrix tr.missing")).to_have_count(0)
     expect(page.locator("#member-count")).to_have_text("4 members")
-    for group, region in (("private_sector", "asia_pacific"), ("civil_society", "africa"),
-                          ("technical_academic", "latin_america_caribbean")):
+    for group, region in (
+        ("private_sector", "asia_pacific"),
+        ("civil_society", "africa"),
+        ("technical_academic", "latin_america_caribbean"),
+    ):
         expect(page.locator(f'#formation-matrix tr[data-group="{group}"] td[data-region="{region}"]')).to_contain_text("1")
     shoot(page, "network-active")
 

@@ -92,8 +92,7 @@ def test_edits_made_offline_survive_a_reload_and_sync_on_reconnect(live_server, 
     open_editor(writer, norm["page"])
     open_editor(reader, norm["page"])
     # The page keeps an offline copy of itself once its service worker is ready.
-    writer.wait_for_function("async () => !!(await caches.open('cogov-offline-v1').then(c => c.match(location.pathname)))",
-                             timeout=WAIT_MS)
+    writer.wait_for_function("async () => !!(await caches.open('cogov-offline-v1').then(c => c.match(location.pathname)))", timeout=WAIT_MS)
 
     writer.context.set_offline(True)
     status = writer.locator("#connection")

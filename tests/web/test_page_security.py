@@ -57,8 +57,11 @@ def test_a_comment_quoting_markup_leaves_the_norm_page_working(live_server, new_
     headers = convener["headers"]
     assert live.api.post(f"/api/v1/norms/{norm['id']}/versions", json={"label": "v1"}, headers=headers).status_code == 201
     closes = (datetime.now(UTC) + timedelta(days=14)).isoformat()
-    opened = live.api.post(f"/api/v1/norms/{norm['id']}/consultations",
-                           json={"version": 1, "closes_at": closes, "question": f"Is {MARKUP} clear?"}, headers=headers)
+    opened = live.api.post(
+        f"/api/v1/norms/{norm['id']}/consultations",
+        json={"version": 1, "closes_at": closes, "question": f"Is {MARKUP} clear?"},
+        headers=headers,
+    )
     assert opened.status_code == 201, opened.text
     start = text.index(MARKUP)
     commented = live.api.post(
@@ -98,8 +101,13 @@ def _community(live) -> dict:
     and a consultation with an anchored comment: every kind of page has something to show."""
     people = [live.person(f"{name} Policy", group=group, country=country, organisation=org) for name, group, country, org in COUNCIL]
     headers = people[0]["headers"]
-    body = {"name": f"Policy Council {uuid.uuid4().hex[:6]}", "issue": "A specific problem.", "aims": "Some aims.",
-            "intended_outcome": "A norm.", "charter": COUNCIL_CHARTER}
+    body = {
+        "name": f"Policy Council {uuid.uuid4().hex[:6]}",
+        "issue": "A specific problem.",
+        "aims": "Some aims.",
+        "intended_outcome": "A norm.",
+        "charter": COUNCIL_CHARTER,
+    }
     created = live.api.post("/api/v1/networks", json=body, headers=headers)
     assert created.status_code == 201, created.text
     slug = created.json()["slug"]
@@ -116,12 +124,17 @@ def _community(live) -> dict:
     for person in people:
         voted = live.api.put(f"/api/v1/ballots/{ballot.json()['id']}/vote", json={"position": "approve"}, headers=person["headers"])
         assert voted.status_code == 200, voted.text
-    consultation = live.api.post(f"/api/v1/norms/{adopted['id']}/consultations",
-                                 json={"version": 2, "closes_at": closes, "question": "Is it feasible?"}, headers=headers)
+    consultation = live.api.post(
+        f"/api/v1/norms/{adopted['id']}/consultations",
+        json={"version": 2, "closes_at": closes, "question": "Is it feasible?"},
+        headers=headers,
+    )
     assert consultation.status_code == 201, consultation.text
-    commented = live.api.post(f"/api/v1/consultations/{consultation.json()['id']}/comments",
-                              json={"body": "Small operators need tooling.", "anchor": {"start": 4, "end": 13, "quote": "Operators"}},
-                              headers=people[1]["headers"])
+    commented = live.api.post(
+        f"/api/v1/consultations/{consultation.json()['id']}/comments",
+        json={"body": "Small operators need tooling.", "anchor": {"start": 4, "end": 13, "quote": "Operators"}},
+        headers=people[1]["headers"],
+    )
     assert commented.status_code == 201, commented.text
 
     pending = live.norm(people[0], slug, "Incident contacts", "Operators publish a contact.")
@@ -134,7 +147,9 @@ def _community(live) -> dict:
         assert time.monotonic() < deadline, "the adopted norm was never published"
         time.sleep(0.1)
     return {
-        "people": people, "slug": slug, "adopted": adopted,
+        "people": people,
+        "slug": slug,
+        "adopted": adopted,
         "ballot": f"{adopted['page']}/ballots/{ballot.json()['id']}",
         "open_ballot": f"{pending['page']}/ballots/{open_ballot.json()['id']}",
         "consultation": f"/consultations/{consultation.json()['id']}",
@@ -147,11 +162,23 @@ def test_every_page_works_under_its_security_headers(live_server, new_page):
     community = _community(live)
     norm_path = community["adopted"]["page"].removeprefix(live.url)
     public = [
-        "/", "/networks", f"/networks/{community['slug']}", norm_path, f"{norm_path}/versions/1",
-        f"{norm_path}/diff?from=1&to=2", f"{norm_path}/history", community["ballot"].removeprefix(live.url),
-        community["open_ballot"].removeprefix(live.url), community["consultation"], "/clearinghouse",
-        community["entry"].removeprefix(live.url), "/clearinghouse/topics", "/clearinghouse/subscribe", "/audit",
-        "/signin", "/signup",
+        "/",
+        "/networks",
+        f"/networks/{community['slug']}",
+        norm_path,
+        f"{norm_path}/versions/1",
+        f"{norm_path}/diff?from=1&to=2",
+        f"{norm_path}/history",
+        community["ballot"].removeprefix(live.url),
+        community["open_ballot"].removeprefix(live.url),
+        community["consultation"],
+        "/clearinghouse",
+        community["entry"].removeprefix(live.url),
+        "/clearinghouse/topics",
+        "/clearinghouse/subscribe",
+        "/audit",
+        "/signin",
+        "/signup",
     ]
     reader = new_page()
     watched = Watched(reader)

@@ -65,12 +65,24 @@ async def test_signing_up_with_a_taken_address_looks_the_same_and_changes_nothin
     answers = []
     for email in ("ADA@example.org", "someone.new@example.org"):
         response = await client.post(
-            "/signup", data={"csrf_token": await _token(client, "/signup"), "display_name": "Mallory", "email": email,
-                             "password": "mallory's own password"},
+            "/signup",
+            data={
+                "csrf_token": await _token(client, "/signup"),
+                "display_name": "Mallory",
+                "email": email,
+                "password": "mallory's own password",
+            },
         )
         flash = await client.get(response.headers["location"])
-        answers.append((response.status_code, response.headers["location"], sorted(response.headers.keys()), flash.status_code,
-                        flash.text.replace(await _token(client), "")))
+        answers.append(
+            (
+                response.status_code,
+                response.headers["location"],
+                sorted(response.headers.keys()),
+                flash.status_code,
+                flash.text.replace(await _token(client), ""),
+            )
+        )
     assert answers[0] == answers[1]
     assert "already" not in answers[0][4].replace("If the address already had an account", "")
     mallory = await client.post("/api/v1/auth/token", data={"username": "ada@example.org", "password": "mallory's own password"})
@@ -81,7 +93,8 @@ async def test_signing_up_with_a_taken_address_looks_the_same_and_changes_nothin
 @pytest.mark.parametrize("password, says", [("short pass", "at least 12 characters"), ("Password1234", "most commonly used")])
 async def test_a_weak_password_is_refused_on_the_sign_up_form_with_its_reason(client, password, says):
     response = await client.post(
-        "/signup", data={"csrf_token": await _token(client, "/signup"), "display_name": "Weak", "email": "weak@example.org", "password": password}
+        "/signup",
+        data={"csrf_token": await _token(client, "/signup"), "display_name": "Weak", "email": "weak@example.org", "password": password},
     )
     assert response.status_code == 422
     assert says in response.text
@@ -105,7 +118,8 @@ async def test_a_form_post_without_its_csrf_token_is_refused_and_nothing_happens
 async def test_a_post_from_another_site_is_refused_even_with_a_token(client):
     token = await _token(client, "/signup")
     response = await client.post(
-        "/signup", data={"csrf_token": token, "display_name": "Eve", "email": "eve@example.org", "password": PASSWORD},
+        "/signup",
+        data={"csrf_token": token, "display_name": "Eve", "email": "eve@example.org", "password": PASSWORD},
         headers={"Origin": "https://evil.example"},
     )
     assert response.status_code == 403
@@ -168,8 +182,13 @@ async def test_page_errors_are_html_and_api_errors_stay_json(client):
 async def test_invalid_fields_come_back_with_messages_and_what_was_typed(client):
     await _sign_up(client)
     response = await client.post(
-        "/me/affiliation", data={"csrf_token": _csrf((await client.get("/me/affiliation")).text), "stakeholder_group": "aliens",
-                                 "country": "ZZ", "organisation": "Mars"}
+        "/me/affiliation",
+        data={
+            "csrf_token": _csrf((await client.get("/me/affiliation")).text),
+            "stakeholder_group": "aliens",
+            "country": "ZZ",
+            "organisation": "Mars",
+        },
     )
     assert response.status_code == 422
     assert "Unknown stakeholder group" in response.text and "Unknown country" in response.text
@@ -182,7 +201,8 @@ async def _member_with_network(client) -> tuple[str, str]:
     token = _csrf((await client.get("/me/affiliation")).text)
     await client.post("/me/affiliation", data={"csrf_token": token, "stakeholder_group": "civil_society", "country": "KE"})
     created = await client.post(
-        "/networks/new", data={"csrf_token": token, "name": "Data Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."}
+        "/networks/new",
+        data={"csrf_token": token, "name": "Data Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."},
     )
     assert created.status_code == 303, created.text
     network = created.headers["location"]
@@ -196,10 +216,12 @@ async def test_without_javascript_members_edit_in_a_form_and_concurrent_edits_me
     page = (await client.get(norm)).text
     heads = re.search(r'name="base_heads" value="([^"]*)"', page).group(1)
     # Two forms opened on the same text, sent one after the other: both edits survive.
-    first = await client.post(f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm",
-                                                    "text": "Zero one two three."})
-    second = await client.post(f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm",
-                                                     "text": "One two three four.\r\n"})
+    first = await client.post(
+        f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm", "text": "Zero one two three."}
+    )
+    second = await client.post(
+        f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm", "text": "One two three four.\r\n"}
+    )
     assert first.status_code == second.status_code == 303
     text = (await client.get(norm)).text
     assert 'id="norm-text">Zero one two three four.\n</div>' in text
@@ -255,7 +277,9 @@ async def test_the_audit_page_lists_public_acts(client):
 @pytest.mark.parametrize("seed_twice", [True])
 async def test_the_demo_seeds_a_realistic_dataset_once(app, client, seed_twice):
     state = app.state
-    seeded = await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, password="demo password 1", hashing=state.password_hashing)
+    seeded = await demo.seed(
+        state.sessionmaker, state.norm_store, state.taxonomy, password="demo password 1", hashing=state.password_hashing
+    )
     assert seeded is not None and seeded.experts == 30
     assert await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, hashing=state.password_hashing) is None  # idempotent
     networks = {item["name"]: item for item in (await client.get("/api/v1/networks")).json()["items"]}
@@ -283,15 +307,24 @@ async def test_people_signing_up_and_out_at_the_same_moment_all_succeed(app):
         async def act(number: int, browser: httpx.AsyncClient):
             if number < 6:
                 return await browser.post("/signout", data={"csrf_token": tokens[number]})
-            return await browser.post("/signup", data={"csrf_token": tokens[number], "display_name": f"Joining Person {number}",
-                                                       "email": f"joining{number}@example.org", "password": PASSWORD})
+            return await browser.post(
+                "/signup",
+                data={
+                    "csrf_token": tokens[number],
+                    "display_name": f"Joining Person {number}",
+                    "email": f"joining{number}@example.org",
+                    "password": PASSWORD,
+                },
+            )
 
         responses = await asyncio.gather(*(act(number, browser) for number, browser in enumerate(clients)))
         assert [response.status_code for response in responses] == [303] * 12, [r.text[:200] for r in responses if r.status_code != 303]
         for browser in clients[:6]:
             assert "Sign in" in (await browser.get("/")).text
         for number in range(6, 12):
-            token = await clients[number].post("/api/v1/auth/token", data={"username": f"joining{number}@example.org", "password": PASSWORD})
+            token = await clients[number].post(
+                "/api/v1/auth/token", data={"username": f"joining{number}@example.org", "password": PASSWORD}
+            )
             assert token.status_code == 200
     finally:
         for browser in clients:
@@ -308,12 +341,13 @@ def test_every_colour_of_the_palette_has_its_class_in_the_stylesheet():
 async def test_forms_refuse_control_characters_beside_the_field_and_say_which(client):
     token, norm = await _member_with_network(client)
     founded = await client.post(
-        "/networks/new", data={"csrf_token": token, "name": "Data\x01Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."}
+        "/networks/new",
+        data={"csrf_token": token, "name": "Data\x01Flows", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."},
     )
     assert founded.status_code == 422
     assert 'id="name-error">Must not contain the control character U+0001 (at index 4' in founded.text
     assert 'value="Data\x01Flows"' in founded.text and 'aria-invalid="true"' in founded.text
-    assert 'An issue.' in founded.text  # the rest of what was typed is kept too
+    assert "An issue." in founded.text  # the rest of what was typed is kept too
 
     network = norm.rsplit("/norms/", 1)[0]
     created = await client.post(f"{network}/norms", data={"csrf_token": token, "title": "Bell\x07", "text": "Text."})
@@ -321,7 +355,9 @@ async def test_forms_refuse_control_characters_beside_the_field_and_say_which(cl
     assert "Title: Must not contain the control character U+0007 (at index 4" in (await client.get(network)).text
 
     heads = re.search(r'name="base_heads" value="([^"]*)"', (await client.get(norm)).text).group(1)
-    edited = await client.post(f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm", "text": "One two\x00 three."})
+    edited = await client.post(
+        f"{norm}/edit", data={"csrf_token": token, "base_heads": heads, "title": "A norm", "text": "One two\x00 three."}
+    )
     assert edited.status_code == 303
     page = (await client.get(norm)).text
     assert "Text: Must not contain the control character U+0000 (at index 7" in page

@@ -29,9 +29,18 @@ async def _as_the_worker_left_it(database_url: str, staff_email: str, adoption_i
             await accounts.grant_role(session, email=staff_email, role=Role.staff, password=None, display_name=None)
             now = datetime.now(UTC)
             event = OutboxEvent(
-                kind=NORM_ADOPTED, created_at=now, attempts=10, failed_at=now, last_error="PublicationFailed: the disk was full",
-                payload={"adoption_id": adoption_id, "network": "imported-network", "norm": "imported-norm", "version": 3,
-                         "title": "Imported norm"},
+                kind=NORM_ADOPTED,
+                created_at=now,
+                attempts=10,
+                failed_at=now,
+                last_error="PublicationFailed: the disk was full",
+                payload={
+                    "adoption_id": adoption_id,
+                    "network": "imported-network",
+                    "norm": "imported-norm",
+                    "version": 3,
+                    "title": "Imported norm",
+                },
             )
             session.add(event)
             await session.flush()
@@ -44,7 +53,9 @@ def test_staff_reach_a_failed_publication_from_their_navigation_and_retry_it(liv
     staff = live_server.person("Clara Staff")
     adoption_id = str(uuid.uuid4())  # restored without its adoption: retrying fails again, with a new error
     with ThreadPoolExecutor(1) as aside:  # Playwright's sync API holds this thread's event loop
-        event_id = aside.submit(asyncio.run, _as_the_worker_left_it(live_server.settings.database_url, staff["email"], adoption_id)).result()
+        event_id = aside.submit(
+            asyncio.run, _as_the_worker_left_it(live_server.settings.database_url, staff["email"], adoption_id)
+        ).result()
     page = new_page()
     sign_in(page, live_server, staff)
     page.goto(f"{live_server.url}/clearinghouse/staff")
