@@ -61,6 +61,9 @@ RUNS = {
         rf"\| PostgreSQL \| \(b\) 50 edits per change \| 7 \| {NUMBER} s \|",
     ),
     "sync_fuzz": (["40"], set(), r"\d+ passed"),
+    "audit_log": (["--events", "50", "--samples", "5", "--no-postgres"], set(), rf"sign a tree head .*: median {NUMBER} ms"),
+    "diff": (["--sizes", "1000"], set(), rf"\| 1,000 \| /healthz while these ran .* \| p50 {NUMBER} ms \|"),
+    "sign_in": (["--sign-ins", "4"], set(), rf"/healthz meanwhile .* median {NUMBER} ms"),
 }
 
 

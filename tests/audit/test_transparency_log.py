@@ -535,7 +535,7 @@ def test_consistency_and_inclusion_proofs_verify_and_any_changed_leaf_fails(data
 
 # --- The monitor's few lines in the docs ----------------------------------------------------
 
-NOTES = Path(__file__).resolve().parents[2] / "docs" / "notes-transparency-log.md"
+NOTES = Path(__file__).resolve().parents[2] / "docs" / "transparency-log.md"
 
 
 def monitor_snippet() -> str:

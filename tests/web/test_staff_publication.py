@@ -15,6 +15,7 @@ from norms.ballots import NORM_ADOPTED
 from norms.outbox import OutboxEvent
 from services.accounts import service as accounts
 from services.accounts.models import Role
+from services.accounts.security import PasswordHashing
 from services.kit.db import create_engine, create_sessionmaker, transaction
 from tests.fixtures.web import WAIT_MS, axe_violations, describe, shoot, sign_in
 
@@ -26,7 +27,7 @@ async def _as_the_worker_left_it(database_url: str, staff_email: str, adoption_i
     engine = create_engine(database_url)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            await accounts.grant_role(session, email=staff_email, role=Role.staff, password=None, display_name=None)
+            await accounts.grant_role(session, PasswordHashing(1, 0), email=staff_email, role=Role.staff, password=None, display_name=None)
             now = datetime.now(UTC)
             event = OutboxEvent(
                 kind=NORM_ADOPTED,
