@@ -414,8 +414,8 @@ async def list_networks(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[NetworkView], str | None]:
-    """Networks, newest first. `q` searches name, issue and aims; `group`/`region` keep the
-    networks with at least one member of that group/region."""
+    """Networks, newest first. `q` keeps the networks whose name, issue or aims hold each of its words;
+    `group`/`region` keep the networks with at least one member of that group/region."""
     errors = []
     if group is not None and not taxonomy.is_group(group):
         allowed = list(taxonomy.groups)
@@ -431,8 +431,9 @@ async def list_networks(
     query = select(Network)
     if status is not None:
         query = query.where(Network.status == status)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # Every word, each in any of the three texts: "privacy data" finds "Data Flows … Privacy".
+    for word in (q or "").split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (Network.name, Network.issue, Network.aims))))
     covering = select(Membership.network_id).join(Affiliation, _current(Membership.participant_id))
     if group is not None:

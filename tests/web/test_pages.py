@@ -260,6 +260,8 @@ async def test_the_directory_filters_and_reports_bad_filters_on_the_page(client)
     await _member_with_network(client)
     found = await client.get("/networks", params={"q": "Data", "status": "forming", "group": "civil_society"})
     assert "Data Flows" in found.text
+    every_word = await client.get("/networks", params={"q": "flows  data"})
+    assert "Data Flows" in every_word.text
     none = await client.get("/networks", params={"status": "active"})
     assert "No network matches" in none.text
     bad = await client.get("/networks", params={"region": "atlantis"})
