@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time
 from fastapi import APIRouter, Request
 
 from networks import membership
-from networks.models import MemberRole
+from networks.models import MemberRole, Network
 from norms import consultations
 from norms import service as norms
 from norms.consultation_schemas import CommentCreate, ConsultationCreate, Moderation, ReplyCreate, Resolution
@@ -87,6 +87,7 @@ async def consultation_page(request: Request, consultation_id: uuid.UUID, sessio
     versions = await norms.list_versions(session, norm)
     context = {
         "consultation": view,
+        "network": await session.get_one(Network, norm.network_id),
         "norm": norm,
         "norm_path": f"/networks/{view.network}/norms/{norm.slug}",
         "text": text,

@@ -30,6 +30,8 @@ async def test_the_consultation_page_marks_passages_and_the_norm_page_shows_comm
     assert page.status_code == 200
     assert f'<mark class="anchored" id="passage-{made.json()["id"]}"' in page.text and ">ranking</mark>" in page.text
     assert "Which criteria exactly?" in page.text and "Ministère" in page.text
+    network_name = (await client.get(f"/api/v1/networks/{council['slug']}")).json()["name"]
+    assert f'<a href="/networks/{council["slug"]}">{network_name}</a>' in page.text  # the breadcrumb names the network
     home = await client.get("/clearinghouse")
     assert 'href="/consultations/' + consultation["id"] + '"' in home.text and "/feeds/consultations.atom" in home.text
 
