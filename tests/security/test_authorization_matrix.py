@@ -118,6 +118,16 @@ def requests_for(world: dict) -> dict:
         },
         "POST /networks/new": lambda role: {"data": _network(role)},
         "POST /networks/{slug}/join": {"data": {"motivation": "I regulate platforms."}},
+        "POST /networks/{slug}/leave": {"data": {"confirm": "yes"}},
+        "POST /networks/{slug}/charter": {
+            "data": {
+                "required_groups": ["government", "civil_society", "private_sector"],
+                "min_regions": "2",
+                "quorum": "1/2",
+                "threshold": "1/2",
+                "min_ballot_hours": "1",
+            }
+        },
         "POST /networks/{slug}/conveners": {"data": {"participant_id": ids["second_appointee"]}},
         "POST /signup": lambda role: {"data": {"email": f"web{next(_unique)}@example.org", "password": PASSWORD, "display_name": "Web"}},
         "POST /signin": lambda role: {
@@ -375,6 +385,9 @@ EXPECTED: dict[str, str] = {
     "GET /networks/new": "303 200 200 200 200 200 200",
     "POST /networks/new": "401 303ok 303ok 303ok 303ok 303ok 303ok",
     "GET /networks/{slug}": "200 200 200 200 200 200 200",
+    "GET /networks/{slug}/leave": "303 200 200 200 200 200 200",
+    "GET /networks/{slug}/charter": "200 200 200 200 200 200 200",
+    "POST /networks/{slug}/charter": "401 403 403 303ok 403 403 403",
     "POST /networks/{slug}/conveners": "401 303error 303error 303ok 303error 303error 303error",
     "GET /signup": "200 200 200 200 200 200 200",
     "POST /signup": "303ok 303ok 303ok 303ok 303ok 303ok 303ok",
