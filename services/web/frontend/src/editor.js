@@ -10,6 +10,7 @@ import { batchedAutomergeSync } from "./batched-sync.js"
 import { ConnectionStatus, TicketedWebSocketAdapter } from "./connection.js"
 import { Presence } from "./presence.js"
 import { CommentAnchors } from "./anchors.js"
+import { followChangeCount } from "./change-count.js"
 
 const BODY = ["body"]
 
@@ -101,6 +102,8 @@ async function start() {
     const title = text(doc?.title)
     if (title && titleElement && titleElement.textContent !== title) titleElement.textContent = title
   })
+
+  followChangeCount(handle, document.getElementById("change-count"))
 
   const flushNow = () => sync.flush()
   addEventListener("pagehide", flushNow)
