@@ -49,6 +49,24 @@ def passages(text: str, anchored: list[tuple[int, int, str]]) -> list[dict]:
     return pieces
 
 
+def lines(text: str, anchored: list[tuple[int, int, str]]) -> list[dict]:
+    """The text's lines, each with its range and its pieces (as `passages` cuts them), so a keyboard user can
+    choose a line as the passage; a marked passage across lines is marked in each."""
+    result: list[dict] = [{"start": 0, "end": 0, "pieces": []}]
+    at = 0
+    for piece in passages(text, anchored):
+        parts = piece["text"].split("\n")
+        for number, part in enumerate(parts):
+            if number:
+                at += 1
+                result.append({"start": at, "end": at, "pieces": []})
+            if part:
+                result[-1]["pieces"].append({"text": part, "comment": piece["comment"]})
+                at += len(part)
+                result[-1]["end"] = at
+    return result
+
+
 async def sidebar(session, store, diffs, norm: Norm, now: datetime) -> dict | None:
     """What the norm page shows beside its text: the latest consultation and its comments mapped onto the current text."""
     found = await consultations.list_consultations(session, now, norm_id=norm.id, limit=1)
@@ -91,7 +109,7 @@ async def consultation_page(request: Request, consultation_id: uuid.UUID, sessio
         "norm": norm,
         "norm_path": f"/networks/{view.network}/norms/{norm.slug}",
         "text": text,
-        "pieces": passages(text, [(c.anchor.start, c.anchor.end, str(c.id)) for c in listed if c.anchor and not c.hidden]),
+        "lines": lines(text, [(c.anchor.start, c.anchor.end, str(c.id)) for c in listed if c.anchor and not c.hidden]),
         "comments": listed,
         "member": role is not None,
         "convener": role is MemberRole.convener,
@@ -159,6 +177,14 @@ async def comment(
     anchor = None
     if form.get("start") and form.get("end"):
         anchor = {"start": form["start"], "end": form["end"], "quote": form.get("quote") or None}
+    elif form.get("quote", "").strip():
+        # Typed rather than selected (from a keyboard, a screen reader, or without JavaScript): found in the text.
+        version = await session.get_one(NormVersion, consultation.version_id)
+        try:
+            start, end = consultations.locate(form["quote"], version.text, version.number)
+        except consultations.AnchorInvalid as invalid:
+            return redirect(back, viewer, settings, flash=("error", f"Passage: {invalid.detail}"))
+        anchor = {"start": start, "end": end}
     try:
         body = parse(CommentCreate, {"body": form.get("body", "").replace("\r\n", "\n"), "anchor": anchor})
     except FormInvalid as invalid:
