@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from networks import membership
 from networks import service as networks
-from norms import ballots
+from norms import ballots, signoff
 from norms.errors import BallotNotFound, NormNotFound
 from norms.models import Norm
 from norms.schemas import BallotCreate, BallotOut, VoteIn
+from norms.signoff import Elector, Policy
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.web.forms import FormInvalid, attempt, fields, parse, redirect
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
@@ -84,6 +85,86 @@ def _plain(line: str, labels: dict[str, str]) -> str:
     return line[:1].upper() + line[1:]
 
 
+def _names(people: list[str]) -> str:
+    """ "Ana", "Ana and Bo", "Ana, Bo and Cy"."""
+    return people[0] if len(people) == 1 else f"{', '.join(people[:-1])} and {people[-1]}"
+
+
+def still_needs(ballot: BallotOut, labels: dict[str, str]) -> tuple[list[str], dict[tuple[str, str], str]]:
+    """What adoption still needs, in sentences naming this electorate's people (the sign-off rule's `prospects`),
+    each need said once; and, for the tallies chart, one sentence per tally that does not pass yet."""
+    electorate = [Elector(e.participant_id, e.stakeholder_group, e.region, e.organisation) for e in ballot.electorate]
+    votes = {vote.participant_id: vote.position.value for vote in ballot.votes}
+    outlook = signoff.prospects(Policy.parse(ballot.policy.quorum, ballot.policy.threshold), electorate, votes)
+    people = {e.participant_id: e for e in ballot.electorate}
+    name = {pid: elector.name for pid, elector in people.items()}
+    position = {vote.participant_id: vote.position.value for vote in ballot.votes}
+    lines = [f"This ballot cannot adopt the version: {_plain(problem, labels)}" for problem in outlook.problems]
+    per_tally: dict[tuple[str, str], str] = {}
+
+    if outlook.required:
+        who = [f"{name[pid]} ({labels.get(people[pid].stakeholder_group, people[pid].stakeholder_group)})" for pid in outlook.required]
+        lines.append(
+            f"{_names(who)}, who {'has' if len(who) == 1 else 'have'} not voted yet, must {'approve' if len(who) == 1 else 'all approve'}"
+        )
+        for t in ballot.outcome.groups + ballot.outcome.regions:
+            if t.passes:
+                continue
+            theirs = [name[pid] for pid in outlook.required if t.key in (people[pid].stakeholder_group, people[pid].region)]
+            if theirs:
+                per_tally[(t.dimension, t.key)] = f"Passes if {_names(theirs)} {'approves' if len(theirs) == 1 else 'approve'}"
+
+    said: dict[str, list[str]] = {}
+    for need in outlook.reach:
+        waiting = len(need.waiting)
+        listed = f" ({_names([name[pid] for pid in need.waiting])})" if waiting <= 5 else ""
+        if need.approvals == 0:
+            body = f"{need.votes} of the {waiting} electors yet to vote{listed} must vote, in any position, to reach the quorum"
+        else:
+            body = (
+                f"at least {need.approvals} of the {waiting} {'elector' if waiting == 1 else 'electors'} yet to vote{listed} must approve"
+            )
+            if need.votes > need.approvals:
+                body += f", and {need.votes - need.approvals} more must vote, in any position"
+        said.setdefault(body, []).append(labels.get(need.key, need.key))
+        per_tally[(need.dimension.value, need.key)] = body[:1].upper() + body[1:]
+    lines += [f"{_names(places)}: {body}" for body, places in said.items()]
+
+    blocked: dict[tuple, list[tuple[str, str]]] = {}
+    for block in outlook.blocked:
+        objecting, abstaining = len(block.objecting), len(block.abstaining)
+        if block.electors == 1:
+            only = (block.objecting + block.abstaining)[0]
+            reason = f"its only elector, {name[only]}, {'objects' if objecting else 'abstains'}"
+        else:
+            parts = [f"{objecting} of its {block.electors} electors {'objects' if objecting == 1 else 'object'}"] if objecting else []
+            parts += [f"{abstaining} {'abstains' if abstaining == 1 else 'abstain'}"] if abstaining else []
+            reason = " and ".join(parts) or "its approvals are not enough"
+        label = labels.get(block.key, block.key)
+        blocked.setdefault(tuple(block.change), []).append((label, reason))
+        change = _change(block.change, name, position)
+        per_tally[(block.dimension.value, block.key)] = f"Cannot pass with the votes still to come: {reason}; {change} would let it pass"
+    for change_set, places in blocked.items():
+        distinct = {reason for _, reason in places}
+        if len(distinct) == 1:  # one reason for all of them, said once
+            reasons = places[0][1] if len(places) == 1 else places[0][1].replace("its ", "their ", 1)
+        else:
+            reasons = "; ".join(f"{label}: {reason}" for label, reason in places)
+        subject = _names([label for label, _ in places])
+        lines.append(
+            f"{subject} cannot pass with the votes still to come ({reasons}); "
+            f"{_change(change_set, name, position)} would let {'it' if len(places) == 1 else 'them'} pass"
+        )
+    return lines, per_tally
+
+
+def _change(voters: tuple, name: dict, position: dict) -> str:
+    if len(voters) == 1:
+        [voter] = voters
+        return f"{name[voter]} changing {'an objection' if position[voter] == 'object' else 'an abstention'} to an approval"
+    return f"{_names([name[v] for v in voters])} changing their votes to approvals"
+
+
 async def _context(session, request: Request, viewer: Viewer, network, norm: Norm, ballot: BallotOut) -> dict:
     taxonomy = request.app.state.taxonomy
     now = request.app.state.clock.now()
@@ -92,6 +173,7 @@ async def _context(session, request: Request, viewer: Viewer, network, norm: Nor
     my_vote = next((vote for vote in ballot.votes if vote.participant_id == me), None)
     is_open = ballot.status == "open" and now < ballot.closes_at
     convener = await _is_convener(session, norm, viewer)
+    needs, per_tally = still_needs(ballot, labels) if is_open else ([], {})
     # The adoption in force when this ballot opened, to show what the version changes.
     previous = next(
         (a for a in await ballots.list_adoptions(session, taxonomy, norm) if a.ballot_id != ballot.id and a.adopted_at <= ballot.opened_at),
@@ -104,9 +186,20 @@ async def _context(session, request: Request, viewer: Viewer, network, norm: Nor
         "norm_path": _norm_path(network.slug, norm),
         "ballot_path": ballot_path(network.slug, norm, ballot.id),
         "is_open": is_open,
-        "missing": [_plain(line, labels) for line in ballot.outcome.missing],
+        "missing": needs if is_open else [_plain(line, labels) for line in ballot.outcome.missing],
         "tallies": [
-            (title, [{"tally": t, "missing": [_plain(line, labels) for line in t.missing]} for t in listed])
+            (
+                title,
+                [
+                    {
+                        "tally": t,
+                        "missing": ([per_tally[(t.dimension, t.key)]] if (t.dimension, t.key) in per_tally else [])
+                        if is_open
+                        else [_plain(line, labels) for line in t.missing],
+                    }
+                    for t in listed
+                ],
+            )
             for title, listed in (("Stakeholder groups", ballot.outcome.groups), ("Regions", ballot.outcome.regions))
         ],
         "objections": [vote for vote in ballot.votes if vote.position == "object"],
