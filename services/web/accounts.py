@@ -114,8 +114,8 @@ async def _affiliation_context(request: Request, session, participant, form: dic
 
 
 @router.get("/me/affiliation")
-async def affiliation_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant):
-    context = await _affiliation_context(request, session, participant)
+async def affiliation_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, next: str | None = None):
+    context = await _affiliation_context(request, session, participant) | {"next": safe_next(next, "")}
     return render(request, viewer, "affiliation.html", context, title="My affiliation")
 
 
@@ -149,5 +149,6 @@ async def set_affiliation(
             raise FormInvalid(field_errors(error))
     except FormInvalid as invalid:
         context = await _affiliation_context(request, session, participant, form, invalid.errors)
+        context["next"] = safe_next(form.get("next"), "")
         return render(request, viewer, "affiliation.html", context, status_code=422, title="My affiliation")
     return redirect(safe_next(form.get("next"), "/me/affiliation"), viewer, settings, flash=("ok", "Your affiliation is saved."))

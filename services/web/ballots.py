@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from markupsafe import Markup
 from sqlalchemy import select
 
 from networks import membership
@@ -20,9 +22,9 @@ from norms.models import Norm
 from norms.schemas import BallotCreate, BallotOut, VoteIn
 from norms.signoff import Elector, Policy
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
-from services.web.forms import FormInvalid, attempt, fields, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
-from services.web.templating import render, templates
+from services.web.templating import reader_zone, render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,10 +58,13 @@ async def panel(session, request: Request, norm: Norm, viewer: Viewer) -> dict:
     """What the norm page shows about ballots: the list, and whether the viewer may open one (with a default deadline)."""
     listed = await ballots.list_ballots(session, norm)
     now = request.app.state.clock.now()
+    zone = reader_zone(viewer.zone_name)
     return {
         "ballots": listed,
         "can_open": await _is_convener(session, norm, viewer) and not any(b.status == "open" for b in listed),
-        "default_closes_at": (now + timedelta(days=DEFAULT_BALLOT_DAYS)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
+        # In the reader's zone, as the form reads it back (see `_closing`).
+        "default_closes_at": (now + timedelta(days=DEFAULT_BALLOT_DAYS)).astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "zone": zone.key,
     }
 
 
@@ -267,8 +272,8 @@ async def ballot_live(request: Request, slug: str, norm_slug: str, ballot_id: uu
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-def _closing(value: str) -> str:
-    """The form's `datetime-local` value, read as UTC, as ISO 8601 with its zone."""
+def _closing(value: str, zone: ZoneInfo) -> str:
+    """The form's `datetime-local` value, read in the reader's zone (UTC without JavaScript), as ISO 8601 with its zone."""
     value = value.strip()
     if not value:
         return value
@@ -276,7 +281,14 @@ def _closing(value: str) -> str:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).isoformat()
+
+
+async def _norm_page_again(request: Request, session, viewer: Viewer, slug: str, norm_slug: str, failed: FailedForm):
+    # The norm page renders the ballots panel and imports this module, hence the late import.
+    from services.web.norms import render_norm_page
+
+    return await render_norm_page(request, session, viewer, slug, norm_slug, failed)
 
 
 @router.post("/networks/{slug}/norms/{norm_slug}/ballots")
@@ -292,16 +304,25 @@ async def open_ballot(
 ):
     _network, norm = await _find(session, slug, norm_slug)
     form = await fields(request)
-    back = _norm_path(slug, norm) + "#ballots"
+    zone = reader_zone(form.get("zone") or viewer.zone_name)
+    entered = {"version": form.get("version", ""), "closes_at": form.get("closes_at", ""), "zone": zone.key}
     try:
-        body = parse(BallotCreate, {"version": form.get("version", ""), "closes_at": _closing(form.get("closes_at", ""))})
+        body = parse(BallotCreate, {"version": entered["version"], "closes_at": _closing(entered["closes_at"], zone)})
     except FormInvalid as invalid:
-        named = {"version": "Version", "closes_at": "Closing time"}
-        message = "; ".join(f"{named.get(k, k)}: {v}" for k, v in invalid.errors.items())
-        return redirect(back, viewer, settings, flash=("error", message))
+        errors: dict[str, str | Markup] = {
+            "closes_at" if key.startswith("closes_at") else "version" if key.startswith("version") else "_": message
+            for key, message in invalid.errors.items()
+        }
+        if "closes_at" in errors:
+            errors["closes_at"] = "Enter the date and time voting closes"
+        return await _norm_page_again(request, session, viewer, slug, norm_slug, FailedForm("open-ballot", errors, entered))
     ballot_id, error = await attempt(session, lambda: ballots.open_ballot(session, request.app.state.clock, participant.id, norm.id, body))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        if error.status_code in (403, 404):
+            raise error  # not a convener: there is no form of theirs to show again
+        said = refusal(error, zone, _norm_path(slug, norm)).html()
+        failed = FailedForm("open-ballot", {"closes_at" if error.code == "closes_at_invalid" else "_": said}, entered, error.status_code)
+        return await _norm_page_again(request, session, viewer, slug, norm_slug, failed)
     return redirect(
         ballot_path(slug, norm, ballot_id),
         viewer,
@@ -369,5 +390,5 @@ async def close(
     back = ballot_path(slug, norm, ballot_id)
     _, error = await attempt(session, lambda: ballots.close_by_convener(session, request.app.state.clock, participant.id, ballot_id))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", "The ballot is closed; its result is final."))

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, time
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 
 from networks import membership
 from networks.models import MemberRole, Network
@@ -15,9 +16,9 @@ from norms import service as norms
 from norms.consultation_schemas import CommentCreate, ConsultationCreate, Moderation, ReplyCreate, Resolution
 from norms.models import Norm, NormVersion
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
-from services.web.forms import FormInvalid, attempt, fields, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, ViewerDep
-from services.web.templating import render
+from services.web.templating import reader_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,6 +95,11 @@ async def sidebar(session, store, diffs, norm: Norm, now: datetime) -> dict | No
 
 @router.get("/consultations/{consultation_id}")
 async def consultation_page(request: Request, consultation_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+    return await _render_page(request, session, viewer, settings, consultation_id)
+
+
+async def _render_page(request: Request, session, viewer, settings, consultation_id: uuid.UUID, failed: FailedForm | None = None):
+    """The consultation page; with `failed`, its comment form shows its messages and what was entered (422)."""
     consultation = await consultations.get_consultation(session, consultation_id)
     now = _now(request)
     view = await consultations.view(session, consultation, now, settings.base_url)
@@ -116,8 +122,10 @@ async def consultation_page(request: Request, consultation_id: uuid.UUID, sessio
         "versions": versions,
         "summary": view.summary,
         "path": page_path(consultation.id),
+        "failed": failed,
     }
-    return render(request, viewer, "consultation.html", context, title=f"Consultation on {norm.title}")
+    status_code = failed.status_code if failed else 200
+    return render(request, viewer, "consultation.html", context, status_code=status_code, title=f"Consultation on {norm.title}")
 
 
 def _closing(value: str) -> str:
@@ -157,7 +165,7 @@ async def open_consultation(
         return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
     made, error = await attempt(session, lambda: consultations.open_consultation(session, _now(request), participant, norm, body))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(page_path(made.id), viewer, settings, flash=("ok", f"Version v{made.version_number} is open for public comment."))
 
 
@@ -174,6 +182,12 @@ async def comment(
     consultation = await consultations.get_consultation(session, consultation_id)
     form = await fields(request)
     back = page_path(consultation.id)
+    entered = {key: form.get(key, "") for key in ("body", "quote", "start", "end")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        failed = FailedForm("comment", errors, entered, status_code)
+        return await _render_page(request, session, viewer, settings, consultation.id, failed)
+
     anchor = None
     if form.get("start") and form.get("end"):
         anchor = {"start": form["start"], "end": form["end"], "quote": form.get("quote") or None}
@@ -183,17 +197,22 @@ async def comment(
         try:
             start, end = consultations.locate(form["quote"], version.text, version.number)
         except consultations.AnchorInvalid as invalid:
-            return redirect(back, viewer, settings, flash=("error", f"Passage: {invalid.detail}"))
+            return await again({"quote": invalid.detail})
         anchor = {"start": start, "end": end}
     try:
         body = parse(CommentCreate, {"body": form.get("body", "").replace("\r\n", "\n"), "anchor": anchor})
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
+        errors: dict[str, str | Markup] = {}
+        for field, message in invalid.errors.items():
+            name = "body" if field.startswith("body") else "quote" if field.startswith("anchor") else "_"
+            errors.setdefault(name, "Write your comment" if name == "body" and not form.get("body", "").strip() else message)
+        return await again(errors)
     _, error = await attempt(
         session, lambda: consultations.add_comment(session, _store(request), _now(request), participant, consultation, body)
     )
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), back).html()
+        return await again({"quote" if error.code == "anchor_invalid" else "_": said}, error.status_code)
     return redirect(back + "#comments", viewer, settings, flash=("ok", "Your comment is published."))
 
 
@@ -206,7 +225,7 @@ async def _comment_action(request: Request, session, viewer, settings, comment_i
         return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
     _, error = await attempt(session, lambda: action(body))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", done))
 
 
@@ -297,5 +316,5 @@ async def close(
     _, error = await attempt(session, lambda: consultations.close_consultation(session, _now(request), participant, consultation))
     back = page_path(consultation.id)
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", "The consultation is closed."))

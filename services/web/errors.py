@@ -40,13 +40,16 @@ def is_page(request: Request) -> bool:
     return not request.url.path.startswith(_NOT_PAGES) and request.url.path != "/api"
 
 
-async def render_error(request: Request, status_code: int, detail: str):
+async def render_error(request: Request, status_code: int, detail: str, error: DomainError | None = None):
     from services.api.deps import get_settings
-    from services.web.templating import render
+    from services.web.forms import refusal
+    from services.web.templating import reader_zone, render
 
     settings = get_settings(request)
     async with request.app.state.sessionmaker() as session:
         viewer = await get_viewer(request, session, settings)
+    if error is not None:  # in words, without API addresses, with a link to where to put it right
+        detail = refusal(error, reader_zone(viewer.zone_name), request.url.path).html()
     return render(
         request,
         viewer,
@@ -71,7 +74,7 @@ def install(app: FastAPI) -> None:
             status_code, detail = describe(exc)
             if status_code >= 500:
                 log.error("page_error", path=request.url.path, exc_info=exc)
-            response = await render_error(request, status_code, detail)
+            response = await render_error(request, status_code, detail, exc if isinstance(exc, DomainError) else None)
             response.headers.update(getattr(exc, "headers", None) or {})  # Retry-After on a 429; Starlette's 404 carries None
             return response
 

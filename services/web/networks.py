@@ -180,7 +180,7 @@ async def join(
     result, error = await attempt(session, lambda: networks.join(session, taxonomy, participant.id, slug, body.motivation))
     if error is not None:
         _not_found_is_final(error)
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     if isinstance(result, networks.MemberView):
         return redirect(back, viewer, settings, flash=("ok", "You are now a member of this network."))
     return redirect(back, viewer, settings, flash=("ok", "Your application is sent; a convener will decide on it."))
@@ -331,7 +331,7 @@ async def decide(
     )
     if error is not None:
         _not_found_is_final(error)
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     verb = "approved: they are now a member" if decision == "approve" else "declined"
     return redirect(back, viewer, settings, flash=("ok", f"The application of {view.name} is {verb}."))
 
@@ -355,7 +355,7 @@ async def appoint_convener(
     view, error = await attempt(session, lambda: networks.appoint_convener(session, participant.id, slug, target))
     if error is not None:
         _not_found_is_final(error)
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", f"{view.name} is now a convener."))
 
 

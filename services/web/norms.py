@@ -26,7 +26,7 @@ from services.kit.pagination import decode_cursor
 from services.realtime.router import SYNC_PATH, create_ticket
 from services.web import ballots as ballot_pages
 from services.web import consultations as consultation_pages
-from services.web.forms import FormInvalid, attempt, fields, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect
 from services.web.session import Csrf, PageParticipant, ViewerDep
 from services.web.templating import bundle, render
 
@@ -102,7 +102,7 @@ async def create_norm(
     if error is not None:
         if isinstance(error, NormNotFound) or error.status_code == 404:
             raise error
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(
         f"/networks/{slug}/norms/{created.slug}",
         viewer,
@@ -113,6 +113,11 @@ async def create_norm(
 
 @router.get("/networks/{slug}/norms/{norm_slug}")
 async def norm_page(request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep):
+    return await render_norm_page(request, session, viewer, slug, norm_slug)
+
+
+async def render_norm_page(request: Request, session, viewer, slug: str, norm_slug: str, failed: FailedForm | None = None):
+    """The norm page; with `failed`, one of its forms is shown open again, with its messages and what was entered (422)."""
     norm = await _find(session, slug, norm_slug)
     network = await networks.get_network(session, slug)
     store = _store(request)
@@ -169,8 +174,9 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
         "editor": editor,
         "assets": assets,
         "path": _norm_path(slug, norm),
+        "failed": failed,
     }
-    return render(request, viewer, "norm.html", context, title=view.title)
+    return render(request, viewer, "norm.html", context, status_code=failed.status_code if failed else 200, title=view.title)
 
 
 def _splice_between(old: str, new: str) -> Splice | None:
@@ -237,7 +243,7 @@ async def edit_text(
     try:
         await norms.edit(session, store, norm, participant, request_body)
     except DomainError as error:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", "Your edit is saved and merged with the others'."))
 
 
@@ -264,7 +270,7 @@ async def create_version(
         return redirect(back, viewer, settings, flash=("error", message))
     version, error = await attempt(session, lambda: norms.create_version(session, _store(request), norm, participant, body))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", f"Version v{version.number} “{version.label}” is tagged."))
 
 

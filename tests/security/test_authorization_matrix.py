@@ -405,7 +405,7 @@ EXPECTED: dict[str, str] = {
     "POST /web/sync-ticket": "401 201 201 201 201 201 201",
     "GET /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}": "200 200 200 200 200 200 200",
     "GET /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/live": "200 200 200 200 200 200 200",
-    "POST /networks/{slug}/norms/{norm_slug}/ballots": "401 303error 303error 303error 303error 303error 303error",
+    "POST /networks/{slug}/norms/{norm_slug}/ballots": "401 403 403 409 403 403 403",
     "POST /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/vote": "401 403 303ok 303ok 403 403 403",
     "GET /audit": "200 200 200 200 200 200 200",
     "GET /sw.js": "200 200 200 200 200 200 200",

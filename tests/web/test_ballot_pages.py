@@ -65,9 +65,10 @@ async def test_a_convener_opens_a_ballot_from_the_norm_page_and_it_is_listed(app
         refused = await convener.post(
             f"{norm_page(council)}/ballots", data={"csrf_token": _csrf(page.text), "version": "1", "closes_at": too_soon}
         )
-        assert refused.status_code == 303
-        shown = await convener.get(refused.headers["location"])
-        assert "at least 1 hours from now" in shown.text
+        # Refused on the norm page itself: the form open, what was typed kept, the message beside the field.
+        assert refused.status_code == 422
+        assert '<details class="panel" id="open-ballot" open>' in refused.text and f'value="{too_soon}"' in refused.text
+        assert "A ballot stays open at least 1 hour (the charter" in refused.text and 'id="ballot-closes-error"' in refused.text
         closes = (clock.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
         opened = await convener.post(
             f"{norm_page(council)}/ballots", data={"csrf_token": _csrf(page.text), "version": "1", "closes_at": closes}
