@@ -150,22 +150,34 @@ async def open_consultation(
     participant: PageParticipant,
 ):
     norm = await norms.get_norm(session, norm_id)
+    network = await session.get_one(Network, norm.network_id)
     form = await fields(request)
-    back = request.headers.get("referer") or "/"
+    entered = {key: form.get(key, "").replace("\r\n", "\n") for key in ("version", "closes_at", "question")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        # The norm page renders this page's sidebar and imports this module, hence the late import.
+        from services.web.norms import render_norm_page
+
+        failed = FailedForm("open-consultation", errors, entered, status_code)
+        return await render_norm_page(request, session, viewer, network.slug, norm.slug, failed)
+
     try:
         body = parse(
             ConsultationCreate,
-            {
-                "version": form.get("version", ""),
-                "closes_at": _closing(form.get("closes_at", "")),
-                "question": form.get("question", "").replace("\r\n", "\n"),
-            },
+            {"version": entered["version"], "closes_at": _closing(entered["closes_at"]), "question": entered["question"]},
         )
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
+        errors: dict[str, str | Markup] = {}
+        for field, message in invalid.errors.items():
+            name = next((known for known in ("version", "closes_at", "question") if field.startswith(known)), "_")
+            errors.setdefault(name, "Choose the day comments close" if name == "closes_at" else message)
+        return await again(errors)
     made, error = await attempt(session, lambda: consultations.open_consultation(session, _now(request), participant, norm, body))
     if error is not None:
-        return redirect(back, viewer, settings, refused=error)
+        if error.status_code in (403, 404):
+            raise error
+        said = refusal(error, reader_zone(viewer.zone_name), f"/networks/{network.slug}/norms/{norm.slug}").html()
+        return await again({"closes_at" if error.code == "closes_at_invalid" else "_": said}, error.status_code)
     return redirect(page_path(made.id), viewer, settings, flash=("ok", f"Version v{made.version_number} is open for public comment."))
 
 

@@ -125,6 +125,8 @@ def refusal(error: DomainError, zone: ZoneInfo, here: str) -> Refusal:
         )
     if error.code == "closes_at_invalid" and "latest" in extra:
         return Refusal(f"A ballot closes within a year at most: choose {in_words(str(extra['latest']), zone)} or earlier.")
+    if error.code == "closes_at_invalid":
+        return Refusal("Choose a closing time in the future and within a year.")
     if error.code == "network_not_active" and "network" in extra:
         fix = (f"/networks/{extra['network']}#formation", "See what its members lack")
         return Refusal("The network is still forming: ballots open only in active networks.", fix)
