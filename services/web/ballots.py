@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -19,8 +20,8 @@ from networks import service as networks
 from norms import ballots, signoff
 from norms.errors import BallotNotFound, NormNotFound
 from norms.models import Norm
-from norms.schemas import BallotCreate, BallotOut, VoteIn
-from norms.signoff import Elector, Policy
+from norms.schemas import BallotCreate, BallotOut, ElectorOut, VoteIn
+from norms.signoff import Elector, Policy, Position
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
@@ -99,11 +100,11 @@ def still_needs(ballot: BallotOut, labels: dict[str, str]) -> tuple[list[str], d
     """What adoption still needs, in sentences naming this electorate's people (the sign-off rule's `prospects`),
     each need said once; and, for the tallies chart, one sentence per tally that does not pass yet."""
     electorate = [Elector(e.participant_id, e.stakeholder_group, e.region, e.organisation) for e in ballot.electorate]
-    votes = {vote.participant_id: vote.position.value for vote in ballot.votes}
+    votes: dict[Hashable, Position | str] = {vote.participant_id: vote.position.value for vote in ballot.votes}
     outlook = signoff.prospects(Policy.parse(ballot.policy.quorum, ballot.policy.threshold), electorate, votes)
-    people = {e.participant_id: e for e in ballot.electorate}
-    name = {pid: elector.name for pid, elector in people.items()}
-    position = {vote.participant_id: vote.position.value for vote in ballot.votes}
+    people: dict[Hashable, ElectorOut] = {e.participant_id: e for e in ballot.electorate}
+    name: dict[Hashable, str] = {pid: elector.name for pid, elector in people.items()}
+    position: dict[Hashable, str] = {vote.participant_id: vote.position.value for vote in ballot.votes}
     lines = [f"This ballot cannot adopt the version: {_plain(problem, labels)}" for problem in outlook.problems]
     per_tally: dict[tuple[str, str], str] = {}
 
@@ -323,6 +324,7 @@ async def open_ballot(
         said = refusal(error, zone, _norm_path(slug, norm)).html()
         failed = FailedForm("open-ballot", {"closes_at" if error.code == "closes_at_invalid" else "_": said}, entered, error.status_code)
         return await _norm_page_again(request, session, viewer, slug, norm_slug, failed)
+    assert ballot_id is not None  # `attempt` returns the result when there is no error
     return redirect(
         ballot_path(slug, norm, ballot_id),
         viewer,

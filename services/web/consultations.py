@@ -178,6 +178,7 @@ async def open_consultation(
             raise error
         said = refusal(error, reader_zone(viewer.zone_name), f"/networks/{network.slug}/norms/{norm.slug}").html()
         return await again({"closes_at" if error.code == "closes_at_invalid" else "_": said}, error.status_code)
+    assert made is not None  # `attempt` returns the result when there is no error
     return redirect(page_path(made.id), viewer, settings, flash=("ok", f"Version v{made.version_number} is open for public comment."))
 
 
@@ -200,7 +201,7 @@ async def comment(
         failed = FailedForm("comment", errors, entered, status_code)
         return await _render_page(request, session, viewer, settings, consultation.id, failed)
 
-    anchor = None
+    anchor: dict[str, object] | None = None
     if form.get("start") and form.get("end"):
         anchor = {"start": form["start"], "end": form["end"], "quote": form.get("quote") or None}
     elif form.get("quote", "").strip():

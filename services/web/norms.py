@@ -103,6 +103,7 @@ async def create_norm(
         if isinstance(error, NormNotFound) or error.status_code == 404:
             raise error
         return redirect(back, viewer, settings, refused=error)
+    assert created is not None  # `attempt` returns the result when there is no error
     return redirect(
         f"/networks/{slug}/norms/{created.slug}",
         viewer,
@@ -285,6 +286,7 @@ async def create_version(
         said = refusal(error, reader_zone(viewer.zone_name), back).html()
         failed = FailedForm("tag-version", {"_": said}, entered, error.status_code)
         return await render_norm_page(request, session, viewer, slug, norm_slug, failed)
+    assert version is not None  # `attempt` returns the result when there is no error
     return redirect(back, viewer, settings, flash=("ok", f"Version v{version.number} “{version.label}” is tagged."))
 
 
