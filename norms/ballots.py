@@ -202,6 +202,7 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
 async def cast_vote(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, ballot_id: uuid.UUID, body: VoteIn) -> None:
     """Record or change the elector's position; the vote that completes the electorate closes the ballot."""
     ballot = await _lock_ballot(session, ballot_id)
+    await membership.require_may_take_part(session, actor_id, "vote")
     elector = await session.get(BallotElector, (ballot.id, actor_id))
     if elector is None:
         raise NotAnElector("Only the members on the roster when this ballot opened may vote on it")
