@@ -42,7 +42,22 @@ def urn(network: str, norm: str, version: int) -> str:
 
 
 def permalink(base_url: str, entry: FeedEntry) -> str:
-    return f"{base_url}/clearinghouse/{entry.network_slug}/{entry.norm_slug}/v{entry.version_number}"
+    return base_url + page_path(entry)
+
+
+def page_path(entry: FeedEntry) -> str:
+    """The entry's page on this site (the permalink without the base URL)."""
+    return f"/clearinghouse/{entry.network_slug}/{entry.norm_slug}/v{entry.version_number}"
+
+
+def norm_path(entry: FeedEntry) -> str:
+    """The page of the norm the entry publishes a version of: its drafts, history and ballots."""
+    return f"/networks/{entry.network_slug}/norms/{entry.norm_slug}"
+
+
+async def entry_of_adoption(session: AsyncSession, adoption_id: uuid.UUID) -> FeedEntry | None:
+    """The entry publishing this adoption; None until the worker has published it."""
+    return await session.scalar(select(FeedEntry).where(FeedEntry.adoption_id == adoption_id))
 
 
 def entry_url(base_url: str, entry_id: uuid.UUID) -> str:

@@ -128,7 +128,7 @@ async def entry_page(
     others = (
         await session.scalars(select(FeedEntry).where(FeedEntry.norm_id == entry.norm_id).order_by(FeedEntry.version_number.desc()))
     ).all()
-    norm_path = f"/networks/{entry.network_slug}/norms/{entry.norm_slug}"
+    norm_path = entries.norm_path(entry)
     context = {
         "entry": published,
         "view": view,
