@@ -89,6 +89,11 @@ def enrolled(participant: Participant) -> bool:
     return participant.totp_enabled_at is not None and participant.totp_secret is not None
 
 
+def privileged(participant: Participant | None, session_two_factor: bool) -> bool:
+    """Whether this signed-in staff or admin may act as such: enrolled, on a session that proved a code."""
+    return participant is not None and participant.role in PRIVILEGED and enrolled(participant) and session_two_factor
+
+
 def require_for_role(participant: Participant, session_two_factor: bool) -> None:
     """Raise `TwoFactorRequired` (403) unless a staff or admin account is enrolled and this session proved a code."""
     if participant.role in PRIVILEGED and not (enrolled(participant) and session_two_factor):

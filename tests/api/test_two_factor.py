@@ -62,7 +62,7 @@ async def test_enrolment_needs_a_right_code_and_gives_ten_recovery_codes_once(cl
 
 
 async def test_sign_in_takes_a_code_after_the_password_and_never_the_same_code_twice(client, sign_up, clock):
-    ada = await enrol_two_factor(client, await sign_up("Ada"))
+    ada = await enrol_two_factor(client, await sign_up("Ada"), clock.now())
     clock.advance(seconds=30)  # the enrolment's own code was used
     challenge = await _first_step(client, ada["email"])
     code = ada["totp"].at(clock.now())
@@ -90,8 +90,8 @@ async def test_sign_in_takes_a_code_after_the_password_and_never_the_same_code_t
     assert (await _second_step(client, await _first_step(client, ada["email"]), code=ada["totp"].at(clock.now()))).status_code == 200
 
 
-async def test_a_recovery_code_signs_in_once(client, sign_up, audit_events):
-    ada = await enrol_two_factor(client, await sign_up("Ada"))
+async def test_a_recovery_code_signs_in_once(client, sign_up, clock, audit_events):
+    ada = await enrol_two_factor(client, await sign_up("Ada"), clock.now())
     code = ada["recovery_codes"][3]
     first = await _second_step(client, await _first_step(client, ada["email"]), recovery_code=f"  {code.upper()} ")
     assert first.status_code == 200, first.text
@@ -102,9 +102,25 @@ async def test_a_recovery_code_signs_in_once(client, sign_up, audit_events):
     assert len(await audit_events(action="participant.recovery_code_used")) == 2
 
 
+async def test_oversized_or_malformed_codes_and_challenges_are_422_and_change_nothing(client, sign_up, clock):
+    ada = await enrol_two_factor(client, await sign_up("Ada"), clock.now())
+    challenge = await _first_step(client, ada["email"])
+    for body in (
+        {"challenge": challenge, "code": "1" * 41},
+        {"challenge": challenge, "code": "12345\r\n"},
+        {"challenge": "x" * 2001, "code": "123456"},
+        {"challenge": challenge, "recovery_code": "a" * 41},
+        {"challenge": challenge, "code": "123456", "extra": 1},
+    ):
+        answer = await client.post("/api/v1/auth/token/totp", json=body)
+        assert answer.status_code == 422, body
+    clock.advance(seconds=30)
+    assert (await _second_step(client, challenge, code=ada["totp"].at(clock.now()))).status_code == 200
+
+
 async def test_wrong_codes_count_as_failed_sign_ins(client, app, sign_up, clock):
     app.state.login_throttle = LoginThrottle(app.state.rate_limiter, 3)
-    ada = await enrol_two_factor(client, await sign_up("Ada"))
+    ada = await enrol_two_factor(client, await sign_up("Ada"), clock.now())
     challenge = await _first_step(client, ada["email"])
     answers = [(await _second_step(client, challenge, code="000000")).status_code for _ in range(3)]
     assert answers == [401, 401, 401]
@@ -115,7 +131,7 @@ async def test_wrong_codes_count_as_failed_sign_ins(client, app, sign_up, clock)
 
 
 async def test_new_recovery_codes_replace_the_old_and_turning_off_needs_the_password(client, sign_up, clock, audit_events):
-    ada = await enrol_two_factor(client, await sign_up("Ada"))
+    ada = await enrol_two_factor(client, await sign_up("Ada"), clock.now())
     clock.advance(seconds=30)
     renewed = await client.post("/api/v1/me/two-factor/recovery-codes", json={"code": ada["totp"].at(clock.now())}, headers=ada["headers"])
     assert renewed.status_code == 200
@@ -146,7 +162,7 @@ async def test_staff_cannot_use_staff_actions_until_enrolled_nor_turn_two_factor
     assert refused.status_code == 403 and refused.json()["code"] == "two_factor_required"
     assert "/settings/two-factor" in refused.json()["detail"]
 
-    await enrol_two_factor(client, clara)
+    await enrol_two_factor(client, clara, clock.now())
     assert (await client.get("/api/v1/participants", headers=clara["headers"])).status_code == 200
     off = await client.request("DELETE", "/api/v1/me/two-factor", json={"password": PASSWORD}, headers=clara["headers"])
     assert off.status_code == 409 and off.json()["code"] == "two_factor_required_for_role"

@@ -22,7 +22,7 @@ async def _grant(client, app, person: dict, role: Role) -> dict:
     async with transaction(app.state.sessionmaker) as session:
         await accounts.grant_role(session, app.state.password_hashing, email=person["email"], role=role, password=None, display_name=None)
     if role in (Role.staff, Role.admin):  # who must sign in with a second factor
-        await enrol_two_factor(client, person)
+        await enrol_two_factor(client, person, app.state.clock.now())
     return person
 
 

@@ -73,6 +73,19 @@ def test_enrol_two_factor_then_sign_in_with_a_code_and_with_a_recovery_code_once
     expect(page.locator("#recovery_code")).to_have_value(codes[0])
 
 
+def test_signing_in_with_a_code_works_without_javascript(live_server, new_page):
+    person = live_server.enrol_two_factor(live_server.person("Nora Noscript"))
+    page = new_page(java_script_enabled=False)
+    _password_step(page, live_server, person)
+    page.fill("#code", "000000")
+    page.get_by_role("main").get_by_role("button", name="Sign in").click()
+    expect(page.locator("#code-error")).to_contain_text("wrong")
+    page.fill("#code", person["totp"].at(time.time() + 30))
+    page.get_by_role("main").get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.get_by_role("status")).to_contain_text("Signed in as Nora Noscript")
+
+
 def test_changing_the_password_signs_out_another_browser(live_server, new_page):
     person = live_server.person("Petra Password")
     here, there = new_page(), new_page()
