@@ -67,6 +67,8 @@ async def start(
     """
     await hand_back(db)
     await take_write_lock(db)
+    # The participant's expired sessions go here, where the write lock is held anyway.
+    await db.execute(delete(AccountSession).where(AccountSession.participant_id == participant.id, AccountSession.expires_at <= utcnow()))
     row = AccountSession(
         participant_id=participant.id,
         kind=kind.value,
@@ -96,17 +98,17 @@ async def resolve(db: AsyncSession, token: str, secret: str) -> SignedIn:
     if found is None:
         raise InvalidToken()
     participant, row = found
-    if participant.token_version != claims.token_version or participant.deleted_at is not None:
+    if participant.token_version != claims.token_version or participant.deleted_at is not None or row.expires_at <= utcnow():
         raise InvalidToken()
     return SignedIn(participant, row)
 
 
 async def active(db: AsyncSession, participant: Participant) -> list[AccountSession]:
-    """The participant's sessions that have not expired, newest first (expired rows are dropped on the way)."""
-    now = utcnow()
-    await db.execute(delete(AccountSession).where(AccountSession.participant_id == participant.id, AccountSession.expires_at <= now))
+    """The participant's sessions that have not expired, newest first (reads only: expired rows go at the next sign-in)."""
     rows = await db.scalars(
-        select(AccountSession).where(AccountSession.participant_id == participant.id).order_by(AccountSession.created_at.desc())
+        select(AccountSession)
+        .where(AccountSession.participant_id == participant.id, AccountSession.expires_at > utcnow())
+        .order_by(AccountSession.created_at.desc())
     )
     return list(rows.all())
 

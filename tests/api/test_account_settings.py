@@ -103,3 +103,27 @@ async def test_signing_out_everywhere_ends_every_session_and_is_audited(client, 
     assert (await client.get("/api/v1/me", headers=laptop)).status_code == 401
     assert (await client.get("/api/v1/me", headers=ada["headers"])).status_code == 401
     assert [event["actor"]["id"] for event in await audit_events(action="participant.signed_out_everywhere")] == [ada["id"]]
+
+
+async def test_expired_sessions_are_not_listed_and_go_at_the_next_sign_in(client, app, sign_up):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select, update
+
+    from services.accounts.models import AccountSession
+
+    ada = await sign_up("Ada")
+    laptop = await _token(client, ada["email"], user_agent="old laptop")
+    async with app.state.sessionmaker() as session:
+        await session.execute(
+            update(AccountSession)
+            .where(AccountSession.user_agent == "old laptop")
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        await session.commit()
+    listed = (await client.get("/api/v1/me/sessions", headers=ada["headers"])).json()
+    assert len(listed) == 1 and listed[0]["current"]
+    assert (await client.get("/api/v1/me", headers=laptop)).status_code == 401  # the session's end is the token's
+    await _token(client, ada["email"])
+    async with app.state.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(AccountSession).where(AccountSession.user_agent == "old laptop")) == 0
