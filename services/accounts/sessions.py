@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts.models import AccountSession, Participant
 from services.accounts.security import issue_token, read_token
+from services.audit import service as audit
 from services.kit.db import hand_back, take_write_lock, utcnow
 from services.kit.errors import NotFound, Unauthorized
 
@@ -123,6 +124,10 @@ async def revoke(db: AsyncSession, participant: Participant, session_id: uuid.UU
     ended = await db.execute(delete(AccountSession).where(AccountSession.id == session_id, AccountSession.participant_id == participant.id))
     if ended.rowcount != 1:  # type: ignore[attr-defined]
         raise NoSuchSession()
+    # Public, like every act on an account, so without the session's browser or address.
+    await audit.record(
+        db, actor_id=participant.id, action="participant.session_revoked", target_type="participant", target_id=participant.id
+    )
 
 
 async def revoke_others(db: AsyncSession, participant: Participant, keep: AccountSession | None) -> None:

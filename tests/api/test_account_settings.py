@@ -72,7 +72,7 @@ async def test_changing_the_password_needs_the_current_one_and_signs_out_every_o
     assert event["payload"] == {}  # no secret in the public record
 
 
-async def test_sessions_are_listed_and_one_can_be_revoked_alone(client, sign_up):
+async def test_sessions_are_listed_and_one_can_be_revoked_alone(client, sign_up, audit_events):
     ada, bea = await sign_up("Ada"), await sign_up("Bea")
     laptop = await _token(client, ada["email"], user_agent="Laptop Browser 1.0")
     listed = await client.get("/api/v1/me/sessions", headers=ada["headers"])
@@ -94,6 +94,8 @@ async def test_sessions_are_listed_and_one_can_be_revoked_alone(client, sign_up)
     assert (await client.get("/api/v1/me", headers=laptop)).status_code == 401
     assert (await client.get("/api/v1/me", headers=ada["headers"])).status_code == 200
     assert [row["id"] for row in (await client.get("/api/v1/me/sessions", headers=ada["headers"])).json()] == [mine["id"]]
+    [event] = await audit_events(action="participant.session_revoked")
+    assert event["actor"]["id"] == ada["id"] and event["payload"] == {} and "Laptop" not in str(event)
 
 
 async def test_signing_out_everywhere_ends_every_session_and_is_audited(client, sign_up, audit_events):
