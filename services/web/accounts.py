@@ -87,6 +87,7 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")
+    assert participant is not None  # `attempt` returns the result when there is no error
     if twofactor.enrolled(participant):
         challenge, _ = issue_challenge(
             participant.id, participant.token_version, settings.signing_key, timedelta(minutes=CHALLENGE_MINUTES)
@@ -102,8 +103,8 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
 async def signin_code(request: Request, session: WritingSessionDep, settings: SettingsDep, viewer: ViewerDep):
     """The second step of a sign-in with two-factor on: a code from the authenticator app or a recovery code."""
     form = await fields(request)
-    code, recovery = form.get("code", "").strip(), form.get("recovery_code", "").strip()
-    context = {
+    code, recovery, challenge = form.get("code", "").strip(), form.get("recovery_code", "").strip(), form.get("challenge", "")
+    context: dict[str, object] = {
         "challenge": form.get("challenge", ""),
         "next": safe_next(form.get("next"), ""),
         "form": {"code": code, "recovery_code": recovery},
@@ -116,7 +117,7 @@ async def signin_code(request: Request, session: WritingSessionDep, settings: Se
         if len(code) > 40 or len(recovery) > 40:
             raise FormInvalid({"recovery_code" if recovery else "code": "That is too long to be a code"})
         participant, error = await attempt(
-            session, lambda: second_factor(request, session, settings, context["challenge"], code or None, recovery or None)
+            session, lambda: second_factor(request, session, settings, challenge, code or None, recovery or None)
         )
         if isinstance(error, accounts.InvalidToken):
             return redirect("/signin", viewer, settings, flash=("error", error.detail))
@@ -127,6 +128,7 @@ async def signin_code(request: Request, session: WritingSessionDep, settings: Se
     except FormInvalid as invalid:
         context["errors"] = invalid.errors
         return render(request, viewer, "signin_code.html", context, status_code=401, title="Two-factor sign-in")
+    assert participant is not None  # as above
     flash = f"Signed in as {participant.display_name}."
     if recovery:
         flash += " That recovery code is now used up; make new ones in your settings if few are left."
