@@ -286,7 +286,7 @@ async def staff_entry_reviewed(
     participant: PageParticipant,
     settings: SettingsDep,
 ):
-    _staff(participant)
+    _staff(viewer)
     _, error = await attempt(session, lambda: curation.mark_reviewed(session, participant, entry_id))
     if error is not None:
         raise error
