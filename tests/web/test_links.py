@@ -17,11 +17,9 @@ import lxml.html
 import pytest
 from jinja2 import nodes
 
-from services.accounts import service as accounts
-from services.accounts.models import Role
-from services.kit.db import transaction
 from services.web import demo
 from services.web.templating import templates
+from tests.fixtures.accounts import PASSWORD
 from tests.fixtures.databases import ON_SQLITE
 
 DEMO_PASSWORD = "demo password 1"
@@ -94,7 +92,7 @@ async def crawl(client: httpx.AsyncClient, start: tuple[str, ...]) -> tuple[list
 
 
 @pytest.fixture
-async def demo_world(app, client, clock, worker, sign_up) -> dict:
+async def demo_world(app, client, clock, worker, staff) -> dict:
     """The demo, with a consultation, an open ballot and a published adoption; the people to crawl as."""
     state = app.state
     seeded = await demo.seed(state.sessionmaker, state.norm_store, state.taxonomy, password=DEMO_PASSWORD, hashing=state.password_hashing)
@@ -143,23 +141,28 @@ async def demo_world(app, client, clock, worker, sign_up) -> dict:
     assert voted.json()["adopted"] is True
     assert await worker.publish_pending() == 1
 
-    staff = await sign_up("Clara Curator")
-    async with transaction(state.sessionmaker) as session:
-        await accounts.grant_role(session, state.password_hashing, email=staff["email"], role=Role.staff, password=None, display_name=None)
+    def fresh_code() -> str:
+        clock.advance(timedelta(minutes=1))  # a code is good once: enrolling used the one of this moment
+        return staff["totp"].at(clock.now())
+
     return {
-        "member": ("amina.diallo@example.org", DEMO_PASSWORD),
-        "convener": ("sophie.laurent@example.org", DEMO_PASSWORD),
-        "staff": (staff["email"], "correct horse battery"),
+        "member": ("amina.diallo@example.org", DEMO_PASSWORD, None),
+        "convener": ("sophie.laurent@example.org", DEMO_PASSWORD, None),
+        # Staff sign in with a second factor, as they must.
+        "staff": (staff["email"], PASSWORD, fresh_code),
     }
 
 
-async def _browser(app, credentials: tuple[str, str] | None) -> httpx.AsyncClient:
+async def _browser(app, credentials: tuple | None) -> httpx.AsyncClient:
     browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     if credentials is not None:
         form = await browser.get("/signin")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-        email, password = credentials
+        email, password, code = credentials
         signed_in = await browser.post("/signin", data={"csrf_token": token, "email": email, "password": password})
+        if code is not None:  # the second step: a code from the authenticator app
+            challenge = re.search(r'name="challenge" value="([^"]+)"', signed_in.text).group(1)
+            signed_in = await browser.post("/signin/code", data={"csrf_token": token, "challenge": challenge, "code": code()})
         assert signed_in.status_code == 303, signed_in.text
     return browser
 
