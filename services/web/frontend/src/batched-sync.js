@@ -6,8 +6,8 @@
 // changes a second per typist, not one per key. `onPending` hears of keystrokes not yet in a change.
 import * as A from "@automerge/automerge/slim"
 import { ViewPlugin } from "@codemirror/view"
-import { EditorState, Transaction } from "@codemirror/state"
-import { isReconcileTx } from "@automerge/automerge-codemirror/dist/plugin.js"
+import { ChangeSet, EditorState, Transaction } from "@codemirror/state"
+import { isReconcileTx, reconcileAnnotationType } from "@automerge/automerge-codemirror/dist/plugin.js"
 import { applyAmPatchesToCm } from "@automerge/automerge-codemirror/dist/amToCodemirror.js"
 import { decodeHeads, encodeHeads } from "@automerge/automerge-repo/slim"
 import { spliceInto } from "./pending-edits.js"
@@ -17,7 +17,7 @@ export const remoteEditsOutsideHistory = EditorState.transactionExtender.of(tr =
   isReconcileTx(tr) ? { annotations: Transaction.addToHistory.of(false) } : null,
 )
 
-export function batchedAutomergeSync({ handle, path, burstMs = 200, onLocalChange = () => {}, onPending = () => {} }) {
+export function batchedAutomergeSync({ handle, path, burstMs = 220, onLocalChange = () => {}, onPending = () => {} }) {
   if (!handle.isReady()) throw new Error("the document handle must be ready")
   let instance = null
   const plugin = ViewPlugin.fromClass(
@@ -87,10 +87,23 @@ export function batchedAutomergeSync({ handle, path, burstMs = 200, onLocalChang
           this.catchUp()
           return
         }
-        // A change made from inside the handle's own "change" event is queued by its state machine
-        // and happens later; flush (then catch up) once the event is over instead.
-        if (this.timer !== null) clearTimeout(this.timer)
-        this.timer = setTimeout(() => this.flush(), 0)
+        // Others' edits show at once, with ours still held: theirs are mapped over ours in the editor, and ours
+        // over theirs, to become a change on the heads the editor now shows.
+        const current = A.getHeads(handle.doc())
+        if (A.equals(current, this.reconciledHeads)) return
+        const remote = textChanges(A.diff(handle.doc(), this.reconciledHeads, current), path, this.pending.length)
+        if (remote === null) {
+          // Not text edits alone (the whole text replaced): make ours a change first, then catch up. A change made
+          // from inside the handle's own "change" event is queued by its state machine and happens later.
+          if (this.timer !== null) clearTimeout(this.timer)
+          this.timer = setTimeout(() => this.flush(), 0)
+          return
+        }
+        this.reconciledHeads = current
+        const shown = remote.map(this.pending)
+        this.pending = this.pending.map(remote, true)
+        onPending({ base: this.reconciledHeads, changes: this.pending })
+        this.view.dispatch({ changes: shown, annotations: reconcileAnnotationType.of({}) })
       }
 
       destroy() {
@@ -107,4 +120,25 @@ export function batchedAutomergeSync({ handle, path, burstMs = 200, onLocalChang
     // What the editor shows: the document at `heads`, then the `pending` local edits (a ChangeSet, or null).
     shown: () => (instance ? { heads: instance.reconciledHeads, pending: instance.pending } : null),
   }
+}
+
+// Automerge patches of the text at `path` as one CodeMirror ChangeSet on a text of `length`; null if a patch
+// does anything else to that text. Patches elsewhere in the document (the title) are left out.
+function textChanges(patches, path, length) {
+  let changes = ChangeSet.empty(length)
+  for (const patch of patches) {
+    const inText = patch.path.length === path.length + 1 && path.every((key, i) => patch.path[i] === key)
+    const onText = patch.path.length <= path.length && patch.path.every((key, i) => path[i] === key)
+    if (!inText) {
+      if (onText) return null
+      continue
+    }
+    const at = patch.path[path.length]
+    let step
+    if (patch.action === "splice") step = ChangeSet.of({ from: at, insert: patch.value }, changes.newLength)
+    else if (patch.action === "del") step = ChangeSet.of({ from: at, to: at + (patch.length ?? 1) }, changes.newLength)
+    else return null
+    changes = changes.compose(step)
+  }
+  return changes
 }

@@ -61,7 +61,7 @@ async function start() {
   const sync = batchedAutomergeSync({
     handle,
     path: BODY,
-    burstMs: 200,
+    burstMs: 220,
     onPending: ({ base, changes }) => {
       saving(pending.keep({ actor: A.getActorId(handle.doc()), base, changes }))
       status.refresh()
