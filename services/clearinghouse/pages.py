@@ -11,9 +11,11 @@ import uuid
 from fractions import Fraction
 
 from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from networks.models import Network
+from networks.taxonomy import Taxonomy
 from norms import consultations
 from services.accounts.models import Participant, Role
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
@@ -40,7 +42,7 @@ def _staff(participant: Participant) -> Participant:
     return participant
 
 
-def _subscribe_links(base: str) -> dict:
+def _subscribe_links(base: str) -> dict[str, str]:
     return {
         "atom": f"{base}/feeds/norms.atom",
         "json": f"{base}/feeds/norms.json",
@@ -54,7 +56,7 @@ def _subscribe_links(base: str) -> dict:
 
 
 @router.get("/clearinghouse")
-async def home(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+async def home(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     base = settings.base_url
     latest, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, limit=LATEST))
     featured_rows = (
@@ -83,7 +85,7 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep, setting
     return render(request, viewer, "clearinghouse/home.html", context, title="Clearing house")
 
 
-def _chart(record: dict, taxonomy) -> list[tuple[str, list[dict]]]:
+def _chart(record: dict, taxonomy: Taxonomy) -> list[tuple[str, list[dict]]]:
     """The signed record's tallies, drawn as the ballot page draws them: per group, then per region."""
 
     def share(value: str | None) -> float:
@@ -121,15 +123,19 @@ def _chart(record: dict, taxonomy) -> list[tuple[str, list[dict]]]:
 @router.get("/clearinghouse/{network}/{norm}/v{version:int}")
 async def entry_page(
     request: Request, network: str, norm: str, version: int, session: SessionDep, viewer: ViewerDep, settings: SettingsDep
-):
+) -> HTMLResponse:
     entry = await entries.entry_by_path(session, network, norm, version)
     [view] = await entries.views(session, [entry])
     published = entries.out(settings.base_url, view)
     others = (
         await session.scalars(select(FeedEntry).where(FeedEntry.norm_id == entry.norm_id).order_by(FeedEntry.version_number.desc()))
     ).all()
-    norm_path = f"/networks/{entry.network_slug}/norms/{entry.norm_slug}"
+    norm_path = entries.norm_path(entry)
+    in_force = await entries.in_force_for_norm(session, entry.norm_id) if view.superseded_by else None
     context = {
+        "superseded_by": view.superseded_by,
+        "in_force": in_force,
+        "in_force_path": entries.page_path(in_force) if in_force else None,
         "entry": published,
         "view": view,
         "chart": _chart(entry.record, request.app.state.taxonomy),
@@ -146,21 +152,35 @@ async def entry_page(
 
 
 @router.get("/clearinghouse/collections/{slug}")
-async def collection_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+async def collection_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     collection = await curation.collection_view(session, slug, settings.base_url)
     found, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, collection=slug, limit=feeds.MAX_LIMIT))
     context = {"collection": collection, "views": await entries.views(session, found, details=False)}
     return render(request, viewer, "clearinghouse/collection.html", context, title=collection.title)
 
 
+@router.get("/clearinghouse/in-force")
+async def in_force_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep, cursor: str | None = None):
+    query = feeds.make_query(FeedFormat.rest, limit=feeds.MAX_LIMIT, cursor=cursor, in_force=True)
+    found, next_cursor = await feeds.select_entries(session, query)
+    context = {
+        "views": await entries.views(session, found, details=False),
+        "next_cursor": next_cursor,
+        "feeds": {
+            format.value: feeds.make_query(format, in_force=True).url(settings.base_url) for format in (FeedFormat.atom, FeedFormat.json)
+        },
+    }
+    return render(request, viewer, "clearinghouse/in_force.html", context, title="Norms in force")
+
+
 @router.get("/clearinghouse/topics")
-async def topics_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+async def topics_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     context = {"topics": await curation.list_topics(session), "base": settings.base_url}
     return render(request, viewer, "clearinghouse/topics.html", context, title="Topics")
 
 
 @router.get("/clearinghouse/subscribe")
-async def subscribe_help(request: Request, viewer: ViewerDep, settings: SettingsDep):
+async def subscribe_help(request: Request, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     context = {"links": _subscribe_links(settings.base_url), "base": settings.base_url}
     return render(request, viewer, "clearinghouse/subscribe.html", context, title="Subscribing to the clearing house")
 
@@ -169,7 +189,9 @@ async def subscribe_help(request: Request, viewer: ViewerDep, settings: Settings
 
 
 @router.get("/clearinghouse/staff")
-async def staff_home(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep):
+async def staff_home(
+    request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
+) -> HTMLResponse:
     _staff(participant)
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
     troubles = await publication.status(session, attempts=settings.publication_attempts)
@@ -178,6 +200,7 @@ async def staff_home(request: Request, session: SessionDep, viewer: ViewerDep, p
         "topics": await curation.list_topics(session),
         "collections": await curation.list_collections(session, settings.base_url),
         "failed_publications": sum(p.status == "failed" for p in troubles.publications),
+        "carried_over": await curation.carried_over_to_review(session),
         "errors": {},
     }
     return render(request, viewer, "clearinghouse/staff.html", context, title="Curation")
@@ -193,7 +216,7 @@ async def _form(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]
 @router.get("/clearinghouse/staff/entries/{entry_id}")
 async def staff_entry(
     request: Request, entry_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-):
+) -> HTMLResponse:
     _staff(participant)
     entry = await entries.get_entry(session, entry_id)
     [view] = await entries.views(session, [entry])
@@ -218,7 +241,7 @@ async def staff_entry_save(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-):
+) -> RedirectResponse:
     _staff(participant)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/entries/{entry_id}"
@@ -251,10 +274,26 @@ async def staff_entry_save(
     )
 
 
+@router.post("/clearinghouse/staff/entries/{entry_id}/reviewed")
+async def staff_entry_reviewed(
+    entry_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    viewer: ViewerDep,
+    participant: PageParticipant,
+    settings: SettingsDep,
+):
+    _staff(participant)
+    _, error = await attempt(session, lambda: curation.mark_reviewed(session, participant, entry_id))
+    if error is not None:
+        raise error
+    return redirect("/clearinghouse/staff", viewer, settings, flash=("ok", "Marked as reviewed; this is in the public audit log."))
+
+
 @router.post("/clearinghouse/staff/topics")
 async def staff_topic_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-):
+) -> RedirectResponse:
     _staff(participant)
     single, _ = await _form(request)
     try:
@@ -264,13 +303,14 @@ async def staff_topic_create(
     topic, error = await attempt(session, lambda: curation.create_topic(session, request.app.state.clock.now(), participant, body))
     if error is not None:
         return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("error", error.detail))
+    assert topic is not None  # `attempt` returns the result when there is no error
     return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("ok", f"Topic “{topic.label}” added."))
 
 
 @router.post("/clearinghouse/staff/collections")
 async def staff_collection_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-):
+) -> RedirectResponse:
     _staff(participant)
     single, _ = await _form(request)
     try:
@@ -284,6 +324,7 @@ async def staff_collection_create(
     )
     if error is not None:
         return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", error.detail))
+    assert made is not None  # `attempt` returns the result when there is no error
     request.app.state.clearinghouse.cache.invalidate()
     return redirect(
         f"/clearinghouse/staff/collections/{made.slug}", viewer, settings, flash=("ok", "Collection created: now choose its entries.")
@@ -293,7 +334,7 @@ async def staff_collection_create(
 @router.get("/clearinghouse/staff/collections/{slug}")
 async def staff_collection(
     request: Request, slug: str, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-):
+) -> HTMLResponse:
     _staff(participant)
     collection = await curation.collection_view(session, slug, settings.base_url)
     positions = {ref.id: index for index, ref in enumerate(collection.entries, start=1)}
@@ -311,7 +352,7 @@ async def staff_collection_save(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-):
+) -> RedirectResponse:
     _staff(participant)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/collections/{slug}"
@@ -352,7 +393,9 @@ PUBLICATION_PAGE = "/clearinghouse/staff/publication"
 
 
 @router.get(PUBLICATION_PAGE)
-async def staff_publication(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep):
+async def staff_publication(
+    request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
+) -> HTMLResponse:
     _staff(participant)
     context = {"status": await publication.status(session, attempts=settings.publication_attempts)}
     return render(request, viewer, "clearinghouse/staff_publication.html", context, title="Publication")
@@ -367,7 +410,7 @@ async def staff_publication_retry(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-):
+) -> RedirectResponse:
     _staff(participant)
     _, error = await attempt(session, lambda: publication.retry(session, request.app.state.clock.now(), participant, event_id))
     if error is not None:

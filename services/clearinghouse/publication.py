@@ -33,7 +33,7 @@ from norms.store import NormStore
 from services.accounts.models import Participant
 from services.audit import service as audit
 from services.audit import tree_heads
-from services.clearinghouse import delivery, entries, feedstate, websub
+from services.clearinghouse import curation, delivery, entries, feedstate, websub
 from services.clearinghouse.errors import PublicationNotFailed
 from services.clearinghouse.keys import register_key
 from services.clearinghouse.models import FeedEntry, FeedEntryRegion
@@ -98,9 +98,9 @@ class Publisher:
         if recorded and retry_at is None:
             log.warning("publication_abandoned", event_id=event_id, attempts=attempts)
 
-    async def publish(self, event_id: int, payload: dict) -> uuid.UUID | None:
+    async def publish(self, event_id: int, payload: dict[str, object]) -> uuid.UUID | None:
         """Publish one adoption; None when it was published already (the event is completed either way)."""
-        adoption_id = uuid.UUID(payload["adoption_id"])
+        adoption_id = uuid.UUID(str(payload["adoption_id"]))
         async with self.sessionmaker() as session:
             if await session.scalar(select(FeedEntry.id).where(FeedEntry.adoption_id == adoption_id)) is not None:
                 await self._complete(event_id)
@@ -116,6 +116,8 @@ class Publisher:
             version = await session.scalar(
                 select(NormVersion).where(NormVersion.norm_id == norm.id, NormVersion.number == adoption.version_number)
             )
+        if version is None:
+            raise PublicationFailed(f"no version {adoption.version_number} of {norm.slug} is stored")
         text = version.text
         if hashlib.sha256(text.encode()).hexdigest() != adoption.text_sha256:
             raise PublicationFailed(f"the text of {norm.slug} v{adoption.version_number} does not match its adoption's SHA-256")
@@ -146,6 +148,12 @@ class Publisher:
                 session.add(entry)
                 await session.flush()
                 session.add_all(FeedEntryRegion(entry_id=entry.id, region=region) for region in approving_regions(adoption.votes))
+                changed = [entry.id]
+                if adoption.supersedes_id is not None:
+                    superseded = await entries.entry_of_adoption(session, adoption.supersedes_id)
+                    if superseded is not None:
+                        await curation.carry_over(session, superseded, entry, now)
+                        changed.append(superseded.id)  # its feeds now mark it superseded
                 await register_key(session, self.key, now)
                 await audit.record(
                     session,
@@ -157,7 +165,7 @@ class Publisher:
                 )
                 # Every adoption publishes a head covering its publication, before the feeds are pushed.
                 await tree_heads.sign(session, self.key, now, self.base_url)
-                await websub.announce(session, [entry.id], now=now, base_url=self.base_url)
+                await websub.announce(session, changed, now=now, base_url=self.base_url)
                 await outbox.complete(session, event_id, worker=self.worker, now=now)
         except IntegrityError:  # another worker published it meanwhile
             await self._complete(event_id)
@@ -183,7 +191,7 @@ def approving_regions(votes: list[VoteRecord]) -> list[str]:
 
 def adoption_record(
     adoption: Adoption, norm: Norm, network: Network, previous_version: int | None, *, issuer: str, signed_at: datetime
-) -> dict:
+) -> dict[str, object]:
     """What the clearing house signs: the adopted version (by title and text hash), the ballot's verdict and votes."""
     record = {
         "type": RECORD_TYPE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
@@ -144,11 +145,15 @@ def _filters(request: Request) -> dict:
     limit = params.get("limit")
     if limit is not None and not limit.isdigit():
         raise FilterInvalid("limit must be a whole number")
+    in_force = params.get("in_force", "false")
+    if in_force not in ("true", "false"):
+        raise FilterInvalid("in_force must be true or false")
     return {
         "topic": params.get("topic") or None,
         "network": params.get("network") or None,
         "region": params.get("region") or None,
         "limit": int(limit) if limit else None,
+        "in_force": in_force == "true",
     }
 
 
@@ -169,6 +174,13 @@ FEED_PARAMETERS = [
         "description": "Entries whose electors in this region approved",
     },
     {
+        "name": "in_force",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean", "default": False},
+        "description": "Only entries no later adoption of their norm replaced",
+    },
+    {
         "name": "limit",
         "in": "query",
         "required": False,
@@ -178,36 +190,33 @@ FEED_PARAMETERS = [
 ]
 
 
-def _feed_route(format: FeedFormat, path: str, summary: str):
-    async def feed(request: Request):
+def _add_feed(path: str, endpoint: Callable[..., Awaitable[Response]], summary: str, name: str, *, filters: bool = True) -> None:
+    """A feed document's GET route: the endpoint answers with the document (or 304) itself; `filters`
+    documents the query parameters `_filters` reads."""
+    feeds_router.add_api_route(
+        path,
+        endpoint,
+        methods=["GET"],
+        summary=summary,
+        response_class=Response,
+        responses=FEED_RESPONSES,
+        name=name,
+        openapi_extra={"parameters": FEED_PARAMETERS} if filters else None,
+    )
+
+
+def _feed_route(format: FeedFormat, path: str, summary: str) -> None:
+    async def feed(request: Request) -> Response:
         return await serve(request, feeds.make_query(format, **_filters(request)))
 
-    feeds_router.add_api_route(
-        path,
-        feed,
-        methods=["GET"],
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"feed_{format.value}",
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
+    _add_feed(path, feed, summary, f"feed_{format.value}")
 
 
-def _collection_route(format: FeedFormat, path: str, summary: str):
-    async def feed(request: Request, slug: str):
+def _collection_route(format: FeedFormat, path: str, summary: str) -> None:
+    async def feed(request: Request, slug: str) -> Response:
         return await serve(request, feeds.make_query(format, collection=slug, **_filters(request)))
 
-    feeds_router.add_api_route(
-        path,
-        feed,
-        methods=["GET"],
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"collection_feed_{format.value}",
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
+    _add_feed(path, feed, summary, f"collection_feed_{format.value}")
 
 
 _feed_route(FeedFormat.atom, "/feeds/norms.atom", "Adopted norms as Atom (RFC 4287)")
@@ -216,8 +225,8 @@ _collection_route(FeedFormat.atom, "/feeds/collections/{slug}.atom", "A curated 
 _collection_route(FeedFormat.json, "/feeds/collections/{slug}.json", "A curated collection as JSON Feed 1.1")
 
 
-def _consultations_route(format: FeedFormat, summary: str):
-    async def feed(request: Request, session: SessionDep):
+def _consultations_route(format: FeedFormat, summary: str) -> None:
+    async def feed(request: Request, session: SessionDep) -> Response:
         settings: Settings = request.app.state.settings
         body, content_type, changed_at = await consultation_feed.render(session, format, settings.base_url, request.app.state.clock.now())
         etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
@@ -227,15 +236,7 @@ def _consultations_route(format: FeedFormat, summary: str):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(body, media_type=content_type, headers=headers)
 
-    feeds_router.add_api_route(
-        consultation_feed.PATHS[format],
-        feed,
-        methods=["GET"],
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"consultations_feed_{format.value}",
-    )
+    _add_feed(consultation_feed.PATHS[format], feed, summary, f"consultations_feed_{format.value}", filters=False)
 
 
 _consultations_route(FeedFormat.atom, "Open public consultations as Atom (RFC 4287)")
@@ -267,9 +268,12 @@ async def list_entries(
     since: Annotated[datetime | None, Query(description="Entries published at or after this time (ISO 8601 with zone)")] = None,
     cursor: CursorQuery = None,
     limit: FeedLimit = None,
+    in_force: Annotated[bool, Query(description="Only entries no later adoption of their norm replaced")] = False,
 ):
     """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304."""
-    query = feeds.make_query(FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor)
+    query = feeds.make_query(
+        FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor, in_force=in_force
+    )
     return await serve(request, query)
 
 

@@ -15,6 +15,8 @@ from networks.schemas import DecisionIn, JoinIn, NetworkCreate
 from networks.taxonomy import Taxonomy
 from norms import service as norms
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.clearinghouse import entries, feeds
+from services.clearinghouse.feeds import FeedFormat
 from services.kit.errors import DomainError, InvalidInput
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect
 from services.web.session import Csrf, PageParticipant, ViewerDep
@@ -24,6 +26,10 @@ router = APIRouter(include_in_schema=False)
 
 DIRECTORY_PAGE = 20
 ROSTER_LIMIT = 200
+
+
+# Adopted norms shown on the home page, newest first; the clearing house lists them all.
+HOME_ADOPTED = 3
 
 
 @router.get("/")
@@ -36,8 +42,10 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep):
     if viewer.participant is not None:
         affiliation = await networks.current_affiliation(session, viewer.participant.id)
         mine = await membership.networks_of(session, viewer.participant.id)
+    adopted, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, limit=HOME_ADOPTED))
     context = {
         "recent": recent,
+        "adopted": await entries.views(session, adopted, details=False),
         "active_count": counts.get(NetworkStatus.active, 0),
         "forming_count": counts.get(NetworkStatus.forming, 0),
         "mine": mine,
@@ -60,7 +68,8 @@ async def directory(
     taxonomy: Taxonomy = request.app.state.taxonomy
     filters = {"q": q.strip()[:200], "status": status, "group": group, "region": region}
     error = None
-    views, next_cursor = [], None
+    views: list[networks.NetworkView] = []
+    next_cursor: str | None = None
     try:
         if status and status not in NetworkStatus.__members__:
             raise InvalidInput(f"Unknown status {status!r}; choose active or forming")
@@ -109,6 +118,7 @@ async def found_network(
         view, error = await attempt(session, lambda: networks.found_network(session, taxonomy, participant.id, body))
         if error is not None:
             raise FormInvalid(field_errors(error))
+        assert view is not None  # `attempt` returns the result when there is no error
     except FormInvalid as invalid:
         affiliation = await networks.current_affiliation(session, participant.id)
         context = {"form": form, "errors": invalid.errors, "affiliation": affiliation}
@@ -131,7 +141,7 @@ async def network_page(request: Request, slug: str, session: SessionDep, viewer:
     me = viewer.participant
     my_role = next((member.role for member in roster if me is not None and member.participant_id == me.id), None)
     my_application = None
-    applications = []
+    applications: list[networks.ApplicationView] = []
     affiliation = None
     if me is not None:
         affiliation = await networks.current_affiliation(session, me.id)
@@ -237,6 +247,7 @@ async def decide(
     if error is not None:
         _not_found_is_final(error)
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    assert view is not None  # `attempt` returns the result when there is no error
     verb = "approved: they are now a member" if decision == "approve" else "declined"
     return redirect(back, viewer, settings, flash=("ok", f"The application of {view.name} is {verb}."))
 
@@ -261,6 +272,7 @@ async def appoint_convener(
     if error is not None:
         _not_found_is_final(error)
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    assert view is not None  # `attempt` returns the result when there is no error
     return redirect(back, viewer, settings, flash=("ok", f"{view.name} is now a convener."))
 
 
