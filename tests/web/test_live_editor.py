@@ -223,3 +223,27 @@ def test_the_status_counts_keystrokes_not_yet_sent(live_server, new_page):
     assert "unsynced" in shown and "all changes saved" not in shown, shown
     live_server.wait_for_text(norm, "Start.!?")
     expect(page.locator("#connection")).to_contain_text("all changes saved", timeout=WAIT_MS)
+
+
+def test_a_co_editors_text_shows_while_our_keystrokes_are_held(live_server, new_page):
+    ana, ben = _members(live_server)
+    network = live_server.network(ana, ben)
+    norm = live_server.norm(ana, network, "Both at once", "Start.")
+    writer, other = new_page(), new_page()
+    sign_in(writer, live_server, ana)
+    sign_in(other, live_server, ben)
+    writer.clock.install()
+    open_editor(writer, norm["page"])
+    open_editor(other, norm["page"])
+    writer.clock.pause_at(writer.evaluate("Date.now()") + 1000)  # the writer's timers stop: its keystrokes stay held
+    _type_at_end(writer, " Ana")
+    other.click("#editor .cm-content")
+    other.keyboard.press("Control+Home")
+    other.keyboard.type("Ben: ")
+    live_server.wait_for_text(norm, "Ben: Start.")
+    # Ben's text shows in Ana's editor with her keystrokes still held, both in their places.
+    expect(writer.locator("#editor .cm-content")).to_have_text("Ben: Start. Ana", timeout=WAIT_MS)
+    assert live_server.text_of(norm) == "Ben: Start."
+    writer.clock.resume()
+    live_server.wait_for_text(norm, "Ben: Start. Ana")
+    expect(other.locator("#editor .cm-content")).to_have_text("Ben: Start. Ana", timeout=WAIT_MS)
