@@ -339,3 +339,10 @@ async def rebuild(session: AsyncSession, kinds: Iterable[Kind] = tuple(Kind)) ->
             await reindex(session, kind, ref_id)
             count += 1
     return count
+
+
+async def clear(session: AsyncSession) -> None:
+    """Empty the index (before a rebuild)."""
+    if session.bind.dialect.name == "sqlite":
+        await session.execute(text("DELETE FROM search_fts"))
+    await session.execute(delete(SearchDocument))

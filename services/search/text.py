@@ -90,15 +90,17 @@ _PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 def _term(text: str, *, negated: bool, phrase: bool) -> Term | None:
     prefix = not phrase and text.endswith("*") and len(text.rstrip("*")) > 0
     words: list[str] = []
-    for match in _TOKEN.finditer(fold(text)):
-        word = match.group()
-        if _CJK_RUN.fullmatch(word) and len(word) > 1:
-            words.extend(word[i : i + 2] for i in range(len(word) - 1))
-        elif _CJK_RUN.fullmatch(word):
+    parts = [match.group() for match in _TOKEN.finditer(fold(text))]
+    for n, word in enumerate(parts):
+        if not _CJK_RUN.fullmatch(word):
             words.append(word)
-            prefix = True  # one ideograph: the start of any pair, or a run's last character
+        elif len(parts) == 1 and len(word) == 1:
+            words.append(word)
+            prefix = True  # one ideograph alone: the start of any pair, or a run's last character
+        elif n + 1 < len(parts):
+            words.extend(_cjk_tokens(word))  # another word follows, so the run ends here: its last character too
         else:
-            words.append(word)
+            words.extend(_cjk_tokens(word)[:-1] if len(word) > 1 else [word])
     if not words:
         return None
     return Term(tuple(words), prefix=prefix and len(words) == 1, negated=negated)
