@@ -124,6 +124,12 @@ async def index_pending(session: AsyncSession) -> None:
     session.info.pop(PENDING, None)
 
 
+async def catch_up(session: AsyncSession) -> None:
+    """Index now what this unit of work has written so far, for a query about to read the index in it."""
+    await session.flush()
+    await index_pending(session)
+
+
 _ORDER = {Kind.network: 0, Kind.norm: 1, Kind.version: 2, Kind.entry: 3, Kind.consultation: 4, Kind.comment: 5}
 
 

@@ -115,6 +115,14 @@ def _filtered(statement: Select[tuple[object, ...]], filters: SearchFilters) -> 
     return statement.where(*conditions)
 
 
+def matching(dialect: str, q: str, kind: Kind) -> Select[tuple[uuid.UUID]]:
+    """The ids of the things of `kind` whose words match `q` (every word; phrases, exclusions, prefixes), for a
+    listing that filters by words but keeps its own order (the clearing house's feeds)."""
+    query = parse_query(q.replace("\x00", " "))
+    statement = _statement(dialect, query, SearchFilters(kind=[kind])).subquery()
+    return select(statement.c.ref_id)
+
+
 def _statement(dialect: str, query: Query, filters: SearchFilters) -> Select[tuple[object, ...]]:
     documents = SearchDocument.__table__
     docs = documents.c

@@ -16,6 +16,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 MAX_QUERY_CHARS = 500
 
@@ -154,24 +155,33 @@ SNIPPET_CHARS = 200
 SNIPPET_WINDOW = 100_000
 
 
-def _hits(text: str, query: Query) -> list[tuple[int, int]]:
-    """Spans of `text` (original characters) whose folded words match a positive term's word."""
+@lru_cache(maxsize=65_536)
+def _folded_word(word: str) -> str:
+    return "".join(tokens(word))
+
+
+_WORD = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[\u0300-\u036f\u064b-\u065f\u0670]*[^\W_{_CJK}]*)*")
+
+
+def _hits(text: str, query: Query, length: int) -> list[tuple[int, int]]:
+    """Spans of `text` (original characters) whose folded words match a positive term's word, from the first
+    match to `length` characters after it."""
     whole = {w for t in query.positive for w in (t.words[:-1] if t.prefix else t.words)}
     prefixes = tuple(t.words[-1] for t in query.positive if t.prefix)
+    needles = [n for t in query.positive if _CJK_RUN.fullmatch(n := t.words[0] + "".join(w[1:] for w in t.words[1:]))]
     spans: list[tuple[int, int]] = []
-    for match in re.finditer(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[\u0300-\u036f\u064b-\u065f\u0670]*[^\W_{_CJK}]*)*", text):
+    for match in _WORD.finditer(text):
+        if spans and match.start() > spans[0][0] + length:
+            break
         word = match.group()
         if _CJK_RUN.fullmatch(word):
-            for term in query.positive:
-                needle = term.words[0] + "".join(w[1:] for w in term.words[1:])
-                if not _CJK_RUN.fullmatch(needle):
-                    continue
+            for needle in needles:
                 start = word.find(needle)
                 while start >= 0:
                     spans.append((match.start() + start, match.start() + start + len(needle)))
                     start = word.find(needle, start + 1)
             continue
-        folded = "".join(tokens(word))
+        folded = _folded_word(word)
         if folded in whole or (prefixes and folded.startswith(prefixes)):
             spans.append(match.span())
     return sorted(spans)
@@ -180,7 +190,7 @@ def _hits(text: str, query: Query) -> list[tuple[int, int]]:
 def snippet(text: str, query: Query, length: int = SNIPPET_CHARS) -> str:
     """Safe HTML: up to `length` characters of `text` around the first match, each matched word in `<mark>`."""
     window = text[:SNIPPET_WINDOW]
-    spans = _hits(window, query) if query else []
+    spans = _hits(window, query, length) if query else []
     start = 0
     if spans:
         start = max(0, spans[0][0] - length // 4)
