@@ -30,7 +30,7 @@ from norms.models import Adoption, Norm, NormVersion
 from services.clearinghouse.models import EntryCuration, EntryTopic, FeedEntry, Topic
 from services.kit.db import before_commit
 from services.search.models import Kind, SearchDocument, Status
-from services.search.text import guess_language, index_text
+from services.search.text import fit_tsvector, guess_language, index_text
 
 PENDING = "search.pending"
 # Texts longer than this are folded in a worker thread, so the event loop goes on answering.
@@ -224,9 +224,10 @@ async def build(session: AsyncSession, kind: Kind, ref_id: uuid.UUID) -> Doc | N
 # --- Writing -------------------------------------------------------------------------------
 
 
-async def _fold(title: str, body: str) -> tuple[str, str, str | None]:
+async def _fold(title: str, body: str, dialect: str) -> tuple[str, str, str | None]:
     def work() -> tuple[str, str, str | None]:
-        return index_text(title), index_text(body), guess_language(title + "\n" + body)
+        folded = index_text(body)
+        return index_text(title), fit_tsvector(folded) if dialect == "postgresql" else folded, guess_language(title + "\n" + body)
 
     if len(body) > INLINE_CHARS:
         return await asyncio.to_thread(work)
@@ -241,7 +242,7 @@ async def write(session: AsyncSession, doc: Doc, *, keep_body: bool = False) -> 
     ).one_or_none()
     if existing is not None and keep_body:
         doc.body, doc.revision = existing.body, existing.revision
-    folded_title, folded_body, language = await _fold(doc.title, doc.body)
+    folded_title, folded_body, language = await _fold(doc.title, doc.body, session.bind.dialect.name)
     values: dict[str, Any] = {
         "kind": doc.kind.value,
         "ref_id": doc.ref_id,

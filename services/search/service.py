@@ -7,6 +7,7 @@ An empty query (or one of exclusions only) lists the directory, newest first.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -19,11 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from networks.models import Affiliation, Membership, Network
 from networks.taxonomy import Taxonomy
 from services.kit.errors import InvalidInput
-from services.kit.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
+from services.kit.pagination import MAX_LIMIT, InvalidCursor, Page, decode_cursor, encode_cursor
 from services.search.models import Kind, SearchDocument, Status
 from services.search.text import LANGUAGES, MAX_QUERY_CHARS, Query, fts5_match, parse_query, snippet, tsquery
 
 DEFAULT_LIMIT = 20
+# How far pages go: a cursor is an offset into the ranked results, and people refine rather than page this far.
+MAX_OFFSET = 10_000
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class QueryTooLong(InvalidInput):
@@ -79,6 +83,10 @@ def check(filters: SearchFilters, taxonomy: Taxonomy) -> Query:
         errors.append({"field": "query.region", "message": f"Unknown region {filters.region!r}", "allowed": list(taxonomy.regions)})
     if filters.language is not None and filters.language not in LANGUAGES:
         errors.append({"field": "query.language", "message": f"Unknown language {filters.language!r}", "allowed": list(LANGUAGES)})
+    if filters.network is not None and not _SLUG.fullmatch(filters.network):
+        errors.append({"field": "query.network", "message": f"network must be a network's slug, not {filters.network[:80]!r}"})
+    if filters.until is not None and filters.until >= date.max:
+        errors.append({"field": "query.to", "message": "The range must end before the year 9999"})
     if filters.since and filters.until and filters.since > filters.until:
         errors.append({"field": "query.from", "message": "The range starts after it ends"})
     if errors:
@@ -165,6 +173,8 @@ async def search(
     query = check(filters, taxonomy)
     limit = max(1, min(limit, MAX_LIMIT))
     offset = decode_cursor(cursor, int)[0] if cursor else 0
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidCursor()
     statement = _statement(session.bind.dialect.name, query, filters).limit(limit + 1).offset(max(0, offset))
     rows = (await session.execute(statement)).all()
     hits = [

@@ -57,6 +57,30 @@ def index_text(text: str) -> str:
     return " ".join(tokens(text))
 
 
+# PostgreSQL refuses a tsvector over 1 MiB; each lexeme costs its bytes plus a header, each position
+# two bytes (at most 256 kept per lexeme). Leave room for the title's.
+TSVECTOR_BUDGET = 900_000
+
+
+def fit_tsvector(folded: str, budget: int = TSVECTOR_BUDGET) -> str:
+    """The longest start of `folded` (index_text's output) whose PostgreSQL tsvector stays within `budget` bytes,
+    so an exceptionally varied text is indexed in part rather than refused (SQLite has no such limit)."""
+    if len(folded.encode()) <= budget // 3:  # every token costs at least its bytes, a position and a header: fits
+        return folded
+    seen: dict[str, int] = {}
+    size = 0
+    at = 0
+    for word in folded.split(" "):
+        count = seen.get(word, 0)
+        cost = (len(word.encode()) + 8 if count == 0 else 0) + (2 if count < 256 else 0)
+        if size + cost > budget:
+            return folded[: max(0, at - 1)]
+        seen[word] = count + 1
+        size += cost
+        at += len(word) + 1
+    return folded
+
+
 # --- Queries -------------------------------------------------------------------------------
 
 

@@ -5,11 +5,16 @@ Each test runs on SQLite and on PostgreSQL against the same expected answers, so
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.kit.db import transaction
+from services.kit.pagination import encode_cursor
+from services.search import index
 from services.search import worker as search_worker
+from services.search.models import Kind
 
 # One norm per UN language: (title, text, a query that must find it, the same words as a reader may type them).
 NORMS = {
@@ -219,6 +224,12 @@ async def test_bad_input_gets_a_clear_422(client):
     unknown = await client.get("/api/v1/search", params={"q": "x", "colour": "red"})
     assert unknown.status_code == 422 and "colour" in unknown.json()["detail"]
     for bad in (
+        {"network": "a\x00b"},
+        {"network": "Not A Slug"},
+        {"to": "9999-12-31"},
+        {"cursor": encode_cursor(10**30)},
+        {"cursor": encode_cursor(-1)},
+    ) + (
         {"kind": "poem"},
         {"status": "dormant"},
         {"group": "wizards"},
@@ -229,3 +240,13 @@ async def test_bad_input_gets_a_clear_422(client):
         response = await client.get("/api/v1/search", params={"q": "x", **bad})
         assert response.status_code == 422, bad
     assert (await client.get("/api/v1/search", params={"cursor": "garbage!"})).status_code == 422
+
+
+async def test_a_huge_varied_text_is_indexed_not_refused(client, app, network):
+    """Hundreds of thousands of distinct words exceed PostgreSQL's 1 MiB tsvector: the text is indexed as far as
+    it fits instead of failing the transaction that writes it (a norm grows to 1,000,000 characters by edits)."""
+    words = " ".join(f"w{n:06d}x{'abcdefghij' * 2}" for n in range(40_000))
+    doc = index.Doc(Kind.version, uuid.uuid4(), "Huge", f"Opening clause on quokkas. {words}", "/huge", datetime.now(UTC))
+    async with transaction(app.state.sessionmaker) as session:
+        await index.write(session, doc)
+    assert [h["url"] for h in await find(client, "quokkas")] == ["/huge"]
