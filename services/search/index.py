@@ -353,3 +353,19 @@ async def clear(session: AsyncSession) -> None:
     if session.bind.dialect.name == "sqlite":
         await session.execute(text("DELETE FROM search_fts"))
     await session.execute(delete(SearchDocument))
+
+
+async def rebuild_vectors(session: AsyncSession, batch: int = 500) -> int:
+    """Make each database's full-text side (FTS5 rows, tsvectors) again from the index's rows, which stay as they
+    are (after a restore: an archive holds the rows, not the database's own structures); how many."""
+    docs = SearchDocument.__table__.c
+    after, count = 0, 0
+    dialect = session.bind.dialect.name
+    while rows := (
+        await session.execute(select(docs.id, docs.title, docs.body).where(docs.id > after).order_by(docs.id).limit(batch))
+    ).all():
+        for doc_id, title, body in rows:
+            folded_title, folded_body, _language = await _fold(title, body, dialect)
+            await _write_vector(session, doc_id, folded_title, folded_body)
+        after, count = rows[-1].id, count + len(rows)
+    return count
