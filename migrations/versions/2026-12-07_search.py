@@ -30,11 +30,12 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=True),
         sa.Column("language", sa.String(length=8), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
         sa.Column("url", sa.String(length=600), nullable=False),
         sa.Column("context", sa.String(length=600), nullable=False),
         sa.Column("date", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
+        # Last: SQLite reads a row's columns in order, and a long text's overflow pages only when a later column is read.
+        sa.Column("body", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_documents")),
         sa.UniqueConstraint("kind", "ref_id", name=op.f("uq_search_documents_kind_ref_id")),
     )

@@ -56,13 +56,14 @@ class SearchDocument(Base):
     status: Mapped[str | None] = mapped_column(String(20))
     language: Mapped[str | None] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
     # Where a reader finds it (a page path), and what it belongs to (a network's or norm's name).
     url: Mapped[str] = mapped_column(String(600))
     context: Mapped[str] = mapped_column(String(600), default="")
     date: Mapped[datetime] = mapped_column(UTCDateTime)
     # For a norm: the change count its live text was indexed at (the worker reindexes when the norm's differs).
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # Last: SQLite reads a row's columns in order, and a long text's overflow pages only when a later column is read.
+    body: Mapped[str] = mapped_column(Text)
 
 
 def engine_object(name: str | None, type_: str, parent: str | None = None) -> bool:

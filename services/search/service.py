@@ -132,9 +132,10 @@ def matching(dialect: str, q: str, kind: Kind) -> Select[tuple[uuid.UUID]]:
 
 
 def _statement(dialect: str, query: Query, filters: SearchFilters) -> Select[tuple[object, ...]]:
+    """The ranked ids only (small columns, so sorting many matches stays cheap); `search` then reads a page's rows."""
     documents = SearchDocument.__table__
     docs = documents.c
-    columns = [*documents.c, Network.slug.label("network_slug")]
+    columns = [docs.id, docs.ref_id, docs.date]
     negative = query.negative
     if dialect == "sqlite":
         fts = table("search_fts", column("rowid"))
@@ -162,7 +163,6 @@ def _statement(dialect: str, query: Query, filters: SearchFilters) -> Select[tup
             unwanted = cast(bindparam("unwanted", " | ".join(tsquery(query, (t,)) for t in negative)), TSQUERY)
             statement = statement.where(~vector.op("@@")(unwanted))
         statement = statement.select_from(documents)
-    statement = statement.outerjoin(Network, Network.id == docs.network_id)
     return _filtered(statement, filters).order_by(literal_column("rank"), docs.date.desc(), docs.id)
 
 
@@ -176,7 +176,17 @@ async def search(
     if not 0 <= offset <= MAX_OFFSET:
         raise InvalidCursor()
     statement = _statement(session.bind.dialect.name, query, filters).limit(limit + 1).offset(max(0, offset))
-    rows = (await session.execute(statement)).all()
+    ranked = [row.id for row in (await session.execute(statement)).all()]
+    docs = SearchDocument.__table__.c
+    found = {
+        row.id: row
+        for row in await session.execute(
+            select(*SearchDocument.__table__.c, Network.slug.label("network_slug"))
+            .outerjoin(Network, Network.id == docs.network_id)
+            .where(docs.id.in_(ranked[:limit]))
+        )
+    }
+    rows = [found[doc_id] for doc_id in ranked if doc_id in found]
     hits = [
         SearchHit(
             kind=Kind(row.kind),
@@ -192,4 +202,4 @@ async def search(
         )
         for row in rows[:limit]
     ]
-    return Page[SearchHit](items=hits, next_cursor=encode_cursor(offset + limit) if len(rows) > limit else None)
+    return Page[SearchHit](items=hits, next_cursor=encode_cursor(offset + limit) if len(ranked) > limit else None)
