@@ -1,7 +1,7 @@
 """search: one index of norms, versions, entries, networks, consultations and comments (FTS5 or tsvector + GIN)
 
 Revision ID: 5ea4c4d0b126
-Revises: 5b8d2e1f6a93
+Revises: d4e6f8a0b2c1
 Create Date: 2026-12-07 12:00:00.000000
 
 Existing rows are indexed by `cogov search reindex` (norms' live text also by the worker).
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "5ea4c4d0b126"
-down_revision = "5b8d2e1f6a93"
+down_revision = "d4e6f8a0b2c1"
 branch_labels = None
 depends_on = None
 
