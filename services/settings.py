@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # The worker signs a new head of the audit log's Merkle tree whenever the newest is this old (and
     # publication signs one with every adoption), so a subscriber's latest head is never much older.
     tree_head_seconds: float = Field(default=3600.0, gt=0)
+    # The worker re-indexes a norm's live text at most this long after it changes (never on the sync path).
+    search_reindex_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "info"
     log_json: bool = False
     # Rate limits ("N/second|minute|hour|day", several joined by ";"): sign-in and sign-up per client

@@ -8,5 +8,6 @@ from services.accounts import models as accounts_models  # noqa: F401
 from services.audit import models as audit_models  # noqa: F401
 from services.clearinghouse import models as clearinghouse_models  # noqa: F401
 from services.kit.db import Base
+from services.search import models as search_models  # noqa: F401
 
 metadata = Base.metadata

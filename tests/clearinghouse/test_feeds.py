@@ -209,3 +209,25 @@ async def test_the_key_set_lists_ed25519_keys_by_thumbprint(client, published):
     [key] = keys
     assert {k: key[k] for k in ("kty", "crv", "alg", "use")} == {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig"}
     assert key["kid"] == published["entry"]["signature"]["kid"]
+
+
+async def test_q_narrows_the_listing_and_the_feeds_to_entries_with_those_words(client, published):
+    entry_id = published["entry"]["id"]
+    for q, expected in (
+        ("ranking", [entry_id]),
+        ('"publish their"', [entry_id]),
+        ("zebra", []),
+        ("ranking -criteria", []),
+        ("", [entry_id]),
+    ):
+        listing = await client.get("/api/v1/clearinghouse/entries", params={"q": q})
+        assert listing.status_code == 200, listing.text
+        assert [e["id"] for e in listing.json()["items"]] == expected, q
+        json_feed = await client.get("/feeds/norms.json", params={"q": q})
+        assert json_feed.status_code == 200
+        assert len(json_feed.json()["items"]) == len(expected), q
+        atom = await client.get("/feeds/norms.atom", params={"q": q})
+        assert atom.status_code == 200
+        assert atom.text.count("<entry>") == len(expected), q
+    assert (await client.get("/feeds/norms.atom", params={"q": "x" * 501})).status_code == 422
+    assert (await client.get("/api/v1/clearinghouse/entries", params={"q": "x" * 501})).status_code == 422
