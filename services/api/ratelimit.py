@@ -18,7 +18,9 @@ from services.kit.ratelimit import RateLimiter, TooManyRequests, parse_limits
 from services.settings import Settings
 
 # Requests that sign in or create accounts: limited per client address, not per account.
-AUTH_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/auth/register", "/signin", "/signup"})
+AUTH_PATHS = frozenset(
+    {"/api/v1/auth/token", "/api/v1/auth/register", "/api/v1/auth/forgot-password", "/signin", "/signup", "/forgot-password"}
+)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_COOKIE = b"cogov_session="
 
@@ -120,3 +122,12 @@ async def authenticate(request: Request, session: AsyncSession, email: str, pass
     """The participant these credentials belong to, through the app's password-guessing throttle."""
     state = request.app.state
     return await state.login_throttle.authenticate(request, session, state.password_hashing, email, password)
+
+
+async def mail_wait(request: Request, *identifiers: str) -> int | None:
+    """Count one mail caused for `identifiers` against `rate_limit_mail`; None if it may go, else the seconds to wait."""
+    state = request.app.state
+    if not state.settings.rate_limits_enabled:
+        return None
+    wait: int | None = await state.rate_limiter.hit(parse_limits(state.settings.rate_limit_mail), "mail", *identifiers)
+    return wait

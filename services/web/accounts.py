@@ -13,7 +13,7 @@ from services.accounts import service as accounts
 from services.accounts.passwords import MIN_PASSWORD_LENGTH
 from services.accounts.schemas import Registration
 from services.api import ratelimit
-from services.api.deps import PasswordHashingDep, SessionDep, SettingsDep, WritingSessionDep
+from services.api.deps import ClockDep, PasswordHashingDep, SessionDep, SettingsDep, WritingSessionDep
 from services.kit.errors import InvalidInput
 from services.web import session as web_session
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect, safe_next
@@ -39,7 +39,15 @@ async def signup_page(request: Request, viewer: ViewerDep, next: str | None = No
 
 
 @router.post("/signup")
-async def signup(request: Request, session: SessionDep, hashing: PasswordHashingDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
+async def signup(
+    request: Request,
+    session: SessionDep,
+    hashing: PasswordHashingDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    clock: ClockDep,
+    viewer: ViewerDep,
+):
     """The same answer for a new address and for one that has an account (see accounts.sign_up): on to the
     sign-in form, where the person signs in with the password they chose."""
     form = await fields(request)
@@ -50,7 +58,10 @@ async def signup(request: Request, session: SessionDep, hashing: PasswordHashing
             {"email": form.get("email", ""), "password": form.get("password", ""), "display_name": form.get("display_name", "")},
         )
         _, error = await attempt(
-            session, lambda: accounts.sign_up(session, hashing, email=body.email, password=body.password, display_name=body.display_name)
+            session,
+            lambda: accounts.sign_up(
+                session, hashing, settings, email=body.email, password=body.password, display_name=body.display_name, now=clock.now()
+            ),
         )
         if isinstance(error, InvalidInput):
             raise FormInvalid(field_errors(error))
@@ -83,7 +94,12 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")
-    response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", f"Signed in as {participant.display_name}."))
+    if participant.email_verified_at is None:
+        # Asked at every sign-in until the address is proven (accounts from before verification existed, too).
+        text = f"Signed in as {participant.display_name}. Confirm {participant.email} to take part: open the link we mailed, or ask again."
+        response = redirect("/me/email", viewer, settings, flash=("ok", text))
+    else:
+        response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", f"Signed in as {participant.display_name}."))
     web_session.sign_in(response, participant, settings)
     return response
 
