@@ -94,12 +94,11 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")
+    greeting = f"Signed in as {participant.display_name}."
     if participant.email_verified_at is None:
         # Asked at every sign-in until the address is proven (accounts from before verification existed, too).
-        text = f"Signed in as {participant.display_name}. Confirm {participant.email} to take part: open the link we mailed, or ask again."
-        response = redirect("/me/email", viewer, settings, flash=("ok", text))
-    else:
-        response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", f"Signed in as {participant.display_name}."))
+        greeting += f" Confirm {participant.email} to take part: open the link we mailed, or ask for a new one on 'My email address'."
+    response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", greeting))
     web_session.sign_in(response, participant, settings)
     return response
 
