@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from typing import NamedTuple
+from collections.abc import Callable
+from datetime import datetime
+from typing import NamedTuple, TypedDict
 
+import automerge.core as am
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +18,7 @@ from networks import service as networks
 from networks.models import Network
 from norms import diff as text_diff
 from norms import document
-from norms.diff import DiffCache, DiffKey
+from norms.diff import DiffCache, DiffKey, DiffKind
 from norms.errors import (
     ChangeNotFound,
     InvalidHeads,
@@ -120,7 +123,22 @@ async def create_norm(session: AsyncSession, store: NormStore, network_slug: str
     return NormOut(**_summary(norm, network.slug), text=body.text, heads=heads)
 
 
-def _summary(norm: Norm, network_slug: str) -> dict:
+class _SummaryFields(TypedDict):
+    """A norm's `NormSummary` fields, which `NormOut` extends."""
+
+    id: uuid.UUID
+    network: str
+    slug: str
+    title: str
+    status: str
+    url: str
+    current_version: int | None
+    adopted_version: int | None
+    change_count: int
+    created_at: datetime
+
+
+def _summary(norm: Norm, network_slug: str) -> _SummaryFields:
     return {
         "id": norm.id,
         "network": network_slug,
@@ -142,13 +160,14 @@ async def list_norms(session: AsyncSession, network_slug: str) -> list[NormSumma
 
 
 async def _network_slug(session: AsyncSession, norm: Norm) -> str:
-    return await session.scalar(select(Network.slug).where(Network.id == norm.network_id))
+    return (await session.execute(select(Network.slug).where(Network.id == norm.network_id))).scalar_one()
 
 
 async def norm_view(session: AsyncSession, store: NormStore, norm: Norm) -> NormOut:
     async with store.reading(norm.document_id, session=session) as doc:
         title, text, heads = document.read_title(doc), document.read_text(doc), document.heads_hex(doc)
-    summary = _summary(norm, await _network_slug(session, norm)) | {"title": title}
+    summary = _summary(norm, await _network_slug(session, norm))
+    summary["title"] = title
     return NormOut(**summary, text=text, heads=heads)
 
 
@@ -207,7 +226,20 @@ async def _people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return {row.id: PersonRef(id=row.id, display_name=row.display_name) for row in rows}
 
 
-def _version_out(version: NormVersion, people: dict[uuid.UUID, PersonRef]) -> dict:
+class _VersionFields(TypedDict):
+    """A version's `VersionOut` fields, which `VersionText` extends."""
+
+    number: int
+    label: str
+    note: str
+    title: str
+    heads: list[str]
+    text_sha256: str
+    created_by: PersonRef
+    created_at: datetime
+
+
+def _version_out(version: NormVersion, people: dict[uuid.UUID, PersonRef]) -> _VersionFields:
     return {
         "number": version.number,
         "label": version.label,
@@ -229,7 +261,7 @@ async def create_version(session: AsyncSession, store: NormStore, norm: Norm, pa
     # Read the document before locking the norm row: the store's writers lock it while holding the document.
     async with store.reading(norm.document_id, session=session) as doc:
         heads, title, text = document.heads_hex(doc), document.read_title(doc), document.read_text(doc)
-    locked = await session.scalar(select(Norm).where(Norm.id == norm.id).with_for_update())
+    locked = (await session.scalars(select(Norm).where(Norm.id == norm.id).with_for_update())).one()
     locked.version_count += 1
     version = NormVersion(
         norm_id=norm.id,
@@ -301,7 +333,8 @@ async def _resolve(session: AsyncSession, norm: Norm, ref: str) -> _Point:
 
 async def word_diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, from_ref: str, to_ref: str) -> DiffOut:
     """Word-level segments between two points of history (computed off the event loop, once per pair)."""
-    from_label, to_label, result = await _diff(session, store, diffs, norm, "words", from_ref, to_ref)
+    from_label, to_label, computed = await _diff(session, store, diffs, norm, "words", from_ref, to_ref)
+    result = _word_diff(computed)
     return DiffOut(
         **{"from": from_label},
         to=to_label,
@@ -313,7 +346,7 @@ async def word_diff(session: AsyncSession, store: NormStore, diffs: DiffCache, n
 async def unified_diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, from_ref: str, to_ref: str) -> str:
     """A unified text diff between two points of history (computed off the event loop, once per pair)."""
     from_label, to_label, hunks = await _diff(session, store, diffs, norm, "unified", from_ref, to_ref)
-    return text_diff.labelled(hunks, from_label, to_label)
+    return text_diff.labelled(_hunks(hunks), from_label, to_label)
 
 
 async def versions_diff(store: NormStore, diffs: DiffCache, norm: Norm, old: NormVersion) -> text_diff.WordDiff:
@@ -323,10 +356,26 @@ async def versions_diff(store: NormStore, diffs: DiffCache, norm: Norm, old: Nor
         computing = await diffs.computing(
             _diff_key(doc, norm, "words", old_point, _Point("current", None)), _texts(doc, old_point, _Point("current", None))
         )
-    return await computing
+    return _word_diff(await computing)
 
 
-async def _diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, kind: str, from_ref: str, to_ref: str):
+def _word_diff(computed: text_diff.DiffResult) -> text_diff.WordDiff:
+    """What a "words" key computes."""
+    if not isinstance(computed, text_diff.WordDiff):
+        raise TypeError("a words diff key computed unified hunks")
+    return computed
+
+
+def _hunks(computed: text_diff.DiffResult) -> str:
+    """What a "unified" key computes."""
+    if not isinstance(computed, str):
+        raise TypeError("a unified diff key computed a word diff")
+    return computed
+
+
+async def _diff(
+    session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, kind: DiffKind, from_ref: str, to_ref: str
+) -> tuple[str, str, text_diff.DiffResult]:
     old, new = await _resolve(session, norm, from_ref), await _resolve(session, norm, to_ref)
     async with store.reading(norm.document_id, session=session) as doc:
         for point in (old, new):
@@ -337,15 +386,18 @@ async def _diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm:
     return old.label, new.label, await computing
 
 
-def _diff_key(doc, norm: Norm, kind: str, old: _Point, new: _Point) -> DiffKey:
+def _diff_key(doc: am.Document, norm: Norm, kind: DiffKind, old: _Point, new: _Point) -> DiffKey:
     """ "current" named by the heads it is at now, so that a kept diff stays true."""
-    pinned = [tuple(sorted(doc.get_heads() if point.heads is None else point.heads)) for point in (old, new)]
-    return DiffKey(kind, norm.document_id, *pinned)
+    old_heads, new_heads = (tuple(sorted(doc.get_heads() if point.heads is None else point.heads)) for point in (old, new))
+    return DiffKey(kind, norm.document_id, old_heads, new_heads)
 
 
-def _texts(doc, old: _Point, new: _Point):
+def _texts(doc: am.Document, old: _Point, new: _Point) -> Callable[[], tuple[str, str]]:
     # A version's stored text, not a read of the document: rc1 holds the GIL for a whole read.
-    return lambda: tuple(document.read_text(doc, point.heads) if point.text is None else point.text for point in (old, new))
+    def text(point: _Point) -> str:
+        return document.read_text(doc, point.heads) if point.text is None else point.text
+
+    return lambda: (text(old), text(new))
 
 
 # --- History and authorship ---------------------------------------------------------------
