@@ -75,3 +75,18 @@ async def test_a_page_says_why_and_offers_a_new_link(client, app, sign_up):
     assert "not confirmed yet" in page.text and "Mail me a new link" in page.text
     home = await client.get("/networks")
     assert "Confirm your address to take part" in home.text
+
+
+async def test_a_page_act_refused_for_an_unproven_address_says_why_and_offers_a_new_link(client, app, sign_up):
+    import re
+
+    person = await affiliate(client, await sign_up("Quinn", verified=False), "government", "FR", "Ministry")
+    client.cookies.set("cogov_session", person["headers"]["Authorization"].removeprefix("Bearer "))
+    form = await client.get("/networks/new")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    refused_page = await client.post("/networks/new", data={"csrf_token": csrf, **NETWORK})
+    # The form comes back with the reason beside it, and the page's notice links to a new link.
+    assert refused_page.status_code == 422
+    assert "Confirm your email address first" in refused_page.text and 'href="/me/email"' in refused_page.text
+    resent = await client.post("/verify-email/resend", data={"csrf_token": csrf})
+    assert resent.status_code == 303  # the offered new link goes out
