@@ -113,7 +113,7 @@ async def test_signing_up_again_tells_the_owner_and_answers_as_for_a_new_address
     assert again.status_code == new.status_code == 202
     assert again.json()["detail"] == new.json()["detail"]
     await worker.send_mail()
-    subjects = [str(mail["Subject"]) for mail in smtp.to("dee@example.org")]
+    subjects = sorted(str(mail["Subject"]) for mail in smtp.to("dee@example.org"))  # sent in one round, in any order
     assert subjects == ["Confirm your email address for CoGov", "You already have a CoGov account"]
     await signed_in(client, "dee@example.org")  # the first password still applies
 
@@ -121,6 +121,7 @@ async def test_signing_up_again_tells_the_owner_and_answers_as_for_a_new_address
 async def test_password_reset_signs_out_everywhere_and_a_newer_link_voids_the_older(client, app, smtp, worker, clock):
     person = await register(client, "fay@example.org")
     other_device = await signed_in(client, "fay@example.org")
+    await worker.send_mail()  # the verification mail first: one mail per round keeps them in order
     for _ in range(2):
         answer = await client.post("/api/v1/auth/forgot-password", json={"email": "Fay@Example.org"})
         assert answer.status_code == 202
