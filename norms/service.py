@@ -6,8 +6,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime
-from typing import NamedTuple, TypedDict
+from typing import NamedTuple
 
 import automerge.core as am
 from sqlalchemy import func, select
@@ -120,25 +119,11 @@ async def create_norm(session: AsyncSession, store: NormStore, network_slug: str
         target_id=norm.id,
         payload={"network": network.slug, "slug": norm.slug, "title": norm.title, "url": document.document_url(norm.document_id)},
     )
-    return NormOut(**_summary(norm, network.slug), text=body.text, heads=heads)
+    return NormOut.model_validate(_summary(norm, network.slug) | {"text": body.text, "heads": heads})
 
 
-class _SummaryFields(TypedDict):
+def _summary(norm: Norm, network_slug: str) -> dict[str, object]:
     """A norm's `NormSummary` fields, which `NormOut` extends."""
-
-    id: uuid.UUID
-    network: str
-    slug: str
-    title: str
-    status: str
-    url: str
-    current_version: int | None
-    adopted_version: int | None
-    change_count: int
-    created_at: datetime
-
-
-def _summary(norm: Norm, network_slug: str) -> _SummaryFields:
     return {
         "id": norm.id,
         "network": network_slug,
@@ -156,7 +141,7 @@ def _summary(norm: Norm, network_slug: str) -> _SummaryFields:
 async def list_norms(session: AsyncSession, network_slug: str) -> list[NormSummary]:
     network = await networks.get_network(session, network_slug)
     norms = (await session.scalars(select(Norm).where(Norm.network_id == network.id).order_by(Norm.created_at, Norm.id))).all()
-    return [NormSummary(**_summary(norm, network.slug)) for norm in norms]
+    return [NormSummary.model_validate(_summary(norm, network.slug)) for norm in norms]
 
 
 async def _network_slug(session: AsyncSession, norm: Norm) -> str:
@@ -166,9 +151,8 @@ async def _network_slug(session: AsyncSession, norm: Norm) -> str:
 async def norm_view(session: AsyncSession, store: NormStore, norm: Norm) -> NormOut:
     async with store.reading(norm.document_id, session=session) as doc:
         title, text, heads = document.read_title(doc), document.read_text(doc), document.heads_hex(doc)
-    summary = _summary(norm, await _network_slug(session, norm))
-    summary["title"] = title
-    return NormOut(**summary, text=text, heads=heads)
+    summary = _summary(norm, await _network_slug(session, norm)) | {"title": title}
+    return NormOut.model_validate(summary | {"text": text, "heads": heads})
 
 
 async def find_by_url(session: AsyncSession, url: str) -> Norm:
@@ -226,20 +210,8 @@ async def _people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return {row.id: PersonRef(id=row.id, display_name=row.display_name) for row in rows}
 
 
-class _VersionFields(TypedDict):
+def _version_out(version: NormVersion, people: dict[uuid.UUID, PersonRef]) -> dict[str, object]:
     """A version's `VersionOut` fields, which `VersionText` extends."""
-
-    number: int
-    label: str
-    note: str
-    title: str
-    heads: list[str]
-    text_sha256: str
-    created_by: PersonRef
-    created_at: datetime
-
-
-def _version_out(version: NormVersion, people: dict[uuid.UUID, PersonRef]) -> _VersionFields:
     return {
         "number": version.number,
         "label": version.label,
@@ -284,7 +256,7 @@ async def create_version(session: AsyncSession, store: NormStore, norm: Norm, pa
         target_id=norm.id,
         payload={"number": version.number, "label": version.label, "heads": heads, "text_sha256": version.text_sha256},
     )
-    return VersionOut(**_version_out(version, await _people(session, {participant.id})))
+    return VersionOut.model_validate(_version_out(version, await _people(session, {participant.id})))
 
 
 async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersion:
@@ -297,12 +269,12 @@ async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersio
 async def list_versions(session: AsyncSession, norm: Norm) -> list[VersionOut]:
     versions = (await session.scalars(select(NormVersion).where(NormVersion.norm_id == norm.id).order_by(NormVersion.number))).all()
     people = await _people(session, {version.created_by for version in versions})
-    return [VersionOut(**_version_out(version, people)) for version in versions]
+    return [VersionOut.model_validate(_version_out(version, people)) for version in versions]
 
 
 async def version_text(session: AsyncSession, store: NormStore, norm: Norm, number: int) -> VersionText:
     version = await _version(session, norm, number)
-    return VersionText(**_version_out(version, await _people(session, {version.created_by})), text=version.text)
+    return VersionText.model_validate(_version_out(version, await _people(session, {version.created_by})) | {"text": version.text})
 
 
 # --- Diff ---------------------------------------------------------------------------------

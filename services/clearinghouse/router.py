@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
@@ -178,36 +179,33 @@ FEED_PARAMETERS = [
 ]
 
 
-def _feed_route(format: FeedFormat, path: str, summary: str):
-    async def feed(request: Request):
+def _add_feed(path: str, endpoint: Callable[..., Awaitable[Response]], summary: str, name: str, *, filters: bool = True) -> None:
+    """A feed document's GET route: the endpoint answers with the document (or 304) itself; `filters`
+    documents the query parameters `_filters` reads."""
+    feeds_router.add_api_route(
+        path,
+        endpoint,
+        methods=["GET"],
+        summary=summary,
+        response_class=Response,
+        responses=FEED_RESPONSES,
+        name=name,
+        openapi_extra={"parameters": FEED_PARAMETERS} if filters else None,
+    )
+
+
+def _feed_route(format: FeedFormat, path: str, summary: str) -> None:
+    async def feed(request: Request) -> Response:
         return await serve(request, feeds.make_query(format, **_filters(request)))
 
-    feeds_router.add_api_route(
-        path,
-        feed,
-        methods=["GET"],
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"feed_{format.value}",
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
+    _add_feed(path, feed, summary, f"feed_{format.value}")
 
 
-def _collection_route(format: FeedFormat, path: str, summary: str):
-    async def feed(request: Request, slug: str):
+def _collection_route(format: FeedFormat, path: str, summary: str) -> None:
+    async def feed(request: Request, slug: str) -> Response:
         return await serve(request, feeds.make_query(format, collection=slug, **_filters(request)))
 
-    feeds_router.add_api_route(
-        path,
-        feed,
-        methods=["GET"],
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"collection_feed_{format.value}",
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
+    _add_feed(path, feed, summary, f"collection_feed_{format.value}")
 
 
 _feed_route(FeedFormat.atom, "/feeds/norms.atom", "Adopted norms as Atom (RFC 4287)")
@@ -216,8 +214,8 @@ _collection_route(FeedFormat.atom, "/feeds/collections/{slug}.atom", "A curated 
 _collection_route(FeedFormat.json, "/feeds/collections/{slug}.json", "A curated collection as JSON Feed 1.1")
 
 
-def _consultations_route(format: FeedFormat, summary: str):
-    async def feed(request: Request, session: SessionDep):
+def _consultations_route(format: FeedFormat, summary: str) -> None:
+    async def feed(request: Request, session: SessionDep) -> Response:
         settings: Settings = request.app.state.settings
         body, content_type, changed_at = await consultation_feed.render(session, format, settings.base_url, request.app.state.clock.now())
         etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
@@ -227,15 +225,7 @@ def _consultations_route(format: FeedFormat, summary: str):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(body, media_type=content_type, headers=headers)
 
-    feeds_router.add_api_route(
-        consultation_feed.PATHS[format],
-        feed,
-        methods=["GET"],
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"consultations_feed_{format.value}",
-    )
+    _add_feed(consultation_feed.PATHS[format], feed, summary, f"consultations_feed_{format.value}", filters=False)
 
 
 _consultations_route(FeedFormat.atom, "Open public consultations as Atom (RFC 4287)")

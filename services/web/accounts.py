@@ -94,6 +94,7 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")
+    assert participant is not None  # `attempt` returns the result when there is no error
     greeting = f"Signed in as {participant.display_name}."
     if participant.email_verified_at is None:
         # Asked at every sign-in until the address is proven (accounts from before verification existed, too).
