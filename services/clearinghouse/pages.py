@@ -130,8 +130,12 @@ async def entry_page(
     others = (
         await session.scalars(select(FeedEntry).where(FeedEntry.norm_id == entry.norm_id).order_by(FeedEntry.version_number.desc()))
     ).all()
-    norm_path = f"/networks/{entry.network_slug}/norms/{entry.norm_slug}"
+    norm_path = entries.norm_path(entry)
+    in_force = await entries.in_force_for_norm(session, entry.norm_id) if view.superseded_by else None
     context = {
+        "superseded_by": view.superseded_by,
+        "in_force": in_force,
+        "in_force_path": entries.page_path(in_force) if in_force else None,
         "entry": published,
         "view": view,
         "chart": _chart(entry.record, request.app.state.taxonomy),
@@ -153,6 +157,20 @@ async def collection_page(request: Request, slug: str, session: SessionDep, view
     found, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, collection=slug, limit=feeds.MAX_LIMIT))
     context = {"collection": collection, "views": await entries.views(session, found, details=False)}
     return render(request, viewer, "clearinghouse/collection.html", context, title=collection.title)
+
+
+@router.get("/clearinghouse/in-force")
+async def in_force_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep, cursor: str | None = None):
+    query = feeds.make_query(FeedFormat.rest, limit=feeds.MAX_LIMIT, cursor=cursor, in_force=True)
+    found, next_cursor = await feeds.select_entries(session, query)
+    context = {
+        "views": await entries.views(session, found, details=False),
+        "next_cursor": next_cursor,
+        "feeds": {
+            format.value: feeds.make_query(format, in_force=True).url(settings.base_url) for format in (FeedFormat.atom, FeedFormat.json)
+        },
+    }
+    return render(request, viewer, "clearinghouse/in_force.html", context, title="Norms in force")
 
 
 @router.get("/clearinghouse/topics")
@@ -182,6 +200,7 @@ async def staff_home(
         "topics": await curation.list_topics(session),
         "collections": await curation.list_collections(session, settings.base_url),
         "failed_publications": sum(p.status == "failed" for p in troubles.publications),
+        "carried_over": await curation.carried_over_to_review(session),
         "errors": {},
     }
     return render(request, viewer, "clearinghouse/staff.html", context, title="Curation")
@@ -253,6 +272,22 @@ async def staff_entry_save(
     return redirect(
         back, viewer, settings, flash=("ok", "Saved; each change is in the public audit log." if changed else "Nothing changed.")
     )
+
+
+@router.post("/clearinghouse/staff/entries/{entry_id}/reviewed")
+async def staff_entry_reviewed(
+    entry_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    viewer: ViewerDep,
+    participant: PageParticipant,
+    settings: SettingsDep,
+):
+    _staff(participant)
+    _, error = await attempt(session, lambda: curation.mark_reviewed(session, participant, entry_id))
+    if error is not None:
+        raise error
+    return redirect("/clearinghouse/staff", viewer, settings, flash=("ok", "Marked as reviewed; this is in the public audit log."))
 
 
 @router.post("/clearinghouse/staff/topics")

@@ -145,11 +145,15 @@ def _filters(request: Request) -> dict:
     limit = params.get("limit")
     if limit is not None and not limit.isdigit():
         raise FilterInvalid("limit must be a whole number")
+    in_force = params.get("in_force", "false")
+    if in_force not in ("true", "false"):
+        raise FilterInvalid("in_force must be true or false")
     return {
         "topic": params.get("topic") or None,
         "network": params.get("network") or None,
         "region": params.get("region") or None,
         "limit": int(limit) if limit else None,
+        "in_force": in_force == "true",
     }
 
 
@@ -168,6 +172,13 @@ FEED_PARAMETERS = [
         "required": False,
         "schema": {"type": "string"},
         "description": "Entries whose electors in this region approved",
+    },
+    {
+        "name": "in_force",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean", "default": False},
+        "description": "Only entries no later adoption of their norm replaced",
     },
     {
         "name": "limit",
@@ -257,9 +268,12 @@ async def list_entries(
     since: Annotated[datetime | None, Query(description="Entries published at or after this time (ISO 8601 with zone)")] = None,
     cursor: CursorQuery = None,
     limit: FeedLimit = None,
+    in_force: Annotated[bool, Query(description="Only entries no later adoption of their norm replaced")] = False,
 ):
     """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304."""
-    query = feeds.make_query(FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor)
+    query = feeds.make_query(
+        FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor, in_force=in_force
+    )
     return await serve(request, query)
 
 
