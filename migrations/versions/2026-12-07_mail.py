@@ -1,7 +1,7 @@
 """mail: the mail outbox, mailed account links, and proven (or bounced) addresses; existing accounts start unverified
 
 Revision ID: 6d2f8a1c4e07
-Revises: 5b8d2e1f6a93
+Revises: d4e6f8a0b2c1
 Create Date: 2026-12-07 12:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "6d2f8a1c4e07"
-down_revision = "5b8d2e1f6a93"
+down_revision = "d4e6f8a0b2c1"
 branch_labels = None
 depends_on = None
 

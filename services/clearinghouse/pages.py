@@ -17,6 +17,7 @@ from sqlalchemy import select
 from networks.models import Network
 from networks.taxonomy import Taxonomy
 from norms import consultations
+from services.accounts import twofactor
 from services.accounts.models import Participant, Role
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.clearinghouse import curation, entries, feeds, followup, publication
@@ -27,7 +28,7 @@ from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, C
 from services.kit.errors import Forbidden
 from services.web.ballots import weight
 from services.web.forms import FormInvalid, attempt, parse, redirect
-from services.web.session import Csrf, PageParticipant, ViewerDep
+from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
 from services.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,9 +37,11 @@ LATEST = 20
 FEATURED = 6
 
 
-def _staff(participant: Participant) -> Participant:
-    if participant.role not in (Role.staff, Role.admin):
+def _staff(viewer: Viewer) -> Participant:
+    participant = viewer.participant
+    if participant is None or participant.role not in (Role.staff, Role.admin):
         raise Forbidden("These pages are for clearing-house staff")
+    twofactor.require_for_role(participant, viewer.account_session is not None and viewer.account_session.two_factor)
     return participant
 
 
@@ -192,7 +195,7 @@ async def subscribe_help(request: Request, viewer: ViewerDep, settings: Settings
 async def staff_home(
     request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
-    _staff(participant)
+    _staff(viewer)
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
     troubles = await publication.status(session, attempts=settings.publication_attempts)
     context = {
@@ -217,7 +220,7 @@ async def _form(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]
 async def staff_entry(
     request: Request, entry_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
-    _staff(participant)
+    _staff(viewer)
     entry = await entries.get_entry(session, entry_id)
     [view] = await entries.views(session, [entry])
     context = {
@@ -242,7 +245,7 @@ async def staff_entry_save(
     participant: PageParticipant,
     settings: SettingsDep,
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/entries/{entry_id}"
     try:
@@ -283,7 +286,7 @@ async def staff_entry_reviewed(
     participant: PageParticipant,
     settings: SettingsDep,
 ):
-    _staff(participant)
+    _staff(viewer)
     _, error = await attempt(session, lambda: curation.mark_reviewed(session, participant, entry_id))
     if error is not None:
         raise error
@@ -294,7 +297,7 @@ async def staff_entry_reviewed(
 async def staff_topic_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     single, _ = await _form(request)
     try:
         body = parse(TopicCreate, {"label": single.get("label", ""), "description": single.get("description", "")})
@@ -311,7 +314,7 @@ async def staff_topic_create(
 async def staff_collection_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     single, _ = await _form(request)
     try:
         body = parse(
@@ -335,7 +338,7 @@ async def staff_collection_create(
 async def staff_collection(
     request: Request, slug: str, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
-    _staff(participant)
+    _staff(viewer)
     collection = await curation.collection_view(session, slug, settings.base_url)
     positions = {ref.id: index for index, ref in enumerate(collection.entries, start=1)}
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
@@ -353,7 +356,7 @@ async def staff_collection_save(
     participant: PageParticipant,
     settings: SettingsDep,
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/collections/{slug}"
     # Ticked entries, in the order of the positions typed beside them (unnumbered ones last, newest first).
@@ -396,7 +399,7 @@ PUBLICATION_PAGE = "/clearinghouse/staff/publication"
 async def staff_publication(
     request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
-    _staff(participant)
+    _staff(viewer)
     context = {"status": await publication.status(session, attempts=settings.publication_attempts)}
     return render(request, viewer, "clearinghouse/staff_publication.html", context, title="Publication")
 
@@ -411,7 +414,7 @@ async def staff_publication_retry(
     participant: PageParticipant,
     settings: SettingsDep,
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     _, error = await attempt(session, lambda: publication.retry(session, request.app.state.clock.now(), participant, event_id))
     if error is not None:
         return redirect(PUBLICATION_PAGE, viewer, settings, flash=("error", error.detail))

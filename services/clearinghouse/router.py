@@ -17,8 +17,15 @@ from fastapi.routing import APIRoute
 
 from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
-from services.accounts.models import Role
-from services.api.deps import CursorQuery, OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.accounts import twofactor
+from services.api.deps import (
+    CursorQuery,
+    OptionalSignedIn,
+    SessionDep,
+    SettingsDep,
+    StaffParticipant,
+    WritingSessionDep,
+)
 from services.api.errors import validation_errors
 from services.audit import tree_heads
 from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, websub
@@ -452,7 +459,7 @@ async def websub_request(
 @api.get("/websub/subscriptions", response_model=SubscriptionStatus, tags=["clearing house: WebSub hub"])
 async def subscription_status(
     session: SessionDep,
-    participant: OptionalParticipant,
+    signed_in: OptionalSignedIn,
     clock: ClockDep,
     callback: Annotated[str, Query(max_length=2000)],
     topic: Annotated[str, Query(max_length=2000)],
@@ -460,7 +467,7 @@ async def subscription_status(
 ):
     """A subscription's state, its recent requests and delivery attempts: for whoever proves the verified subscription's
     secret, or staff (secrets of pending or refused requests prove nothing)."""
-    staff = participant is not None and participant.role in (Role.staff, Role.admin)
+    staff = signed_in is not None and twofactor.privileged(signed_in.participant, signed_in.session.two_factor)
     return await websub.status(session, callback=callback, topic=topic, proof=x_hub_signature, staff=staff, now=clock.now())
 
 

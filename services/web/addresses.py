@@ -1,5 +1,5 @@
 """Pages for mailed links: confirming one's address (and asking for a new link), forgetting and resetting a
-password, and changing one's address (`/me/email`, a section the account settings link to)."""
+password, and changing one's address (`/settings/email`, a section the account settings link to)."""
 
 from __future__ import annotations
 
@@ -56,11 +56,13 @@ async def resend(
     participant: PageParticipant,
 ):
     if participant.email_verified_at is not None:
-        return redirect("/me/email", viewer, settings, flash=("ok", "Your address is already confirmed."))
+        return redirect("/settings/email", viewer, settings, flash=("ok", "Your address is already confirmed."))
     if (wait := await ratelimit.mail_wait(request, "verify", str(participant.id))) is not None:
         raise TooManyRequests(f"A link was mailed a moment ago; you may ask again in {wait} seconds", wait)
     await addresses.resend_verification(session, settings, participant, now=clock.now())
-    return redirect("/me/email", viewer, settings, flash=("ok", f"A new link is on its way to {participant.email} (valid for 48 hours)."))
+    return redirect(
+        "/settings/email", viewer, settings, flash=("ok", f"A new link is on its way to {participant.email} (valid for 48 hours).")
+    )
 
 
 # --- Forgetting and resetting a password ---------------------------------------------------
@@ -128,12 +130,12 @@ def _email_context(participant, form: dict | None = None, errors: dict | None = 
     return {"participant": participant, "form": form or {}, "errors": errors or {}}
 
 
-@router.get("/me/email")
+@router.get("/settings/email")
 async def email_page(request: Request, viewer: ViewerDep, participant: PageParticipant):
     return render(request, viewer, "me_email.html", _email_context(participant), title="My email address")
 
 
-@router.post("/me/email")
+@router.post("/settings/email")
 async def change_email(
     request: Request,
     session: WritingSessionDep,
@@ -161,7 +163,7 @@ async def change_email(
         context = _email_context(participant, form, invalid.errors)
         return render(request, viewer, "me_email.html", context, status_code=status_code, title="My email address")
     message = f"A link is on its way to {addresses.normalise_email(body.email)}; your address changes once you open it."
-    return redirect("/me/email", viewer, settings, flash=("ok", message))
+    return redirect("/settings/email", viewer, settings, flash=("ok", message))
 
 
 @router.get(addresses.CONFIRM_CHANGE_PATH)
@@ -174,7 +176,7 @@ async def confirm_page(request: Request, session: SessionDep, settings: Settings
 async def confirm(request: Request, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, clock: ClockDep, viewer: ViewerDep):
     form = await fields(request)
     participant = await addresses.confirm_change(session, settings, form.get("token", ""), now=clock.now())
-    return redirect("/me/email", viewer, settings, flash=("ok", f"Your address is now {participant.email}."))
+    return redirect("/settings/email", viewer, settings, flash=("ok", f"Your address is now {participant.email}."))
 
 
 def link_trouble(exc: DomainError) -> bool:

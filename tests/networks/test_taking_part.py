@@ -70,7 +70,7 @@ async def test_a_page_says_why_and_offers_a_new_link(client, app, sign_up):
     person = await affiliate(client, await sign_up("Pat", verified=False), "government", "FR", "Ministry")
     token = person["headers"]["Authorization"].removeprefix("Bearer ")
     client.cookies.set("cogov_session", token)
-    page = await client.get("/me/email")
+    page = await client.get("/settings/email")
     assert page.status_code == 200
     assert "not confirmed yet" in page.text and "Mail me a new link" in page.text
     home = await client.get("/networks")
@@ -87,6 +87,6 @@ async def test_a_page_act_refused_for_an_unproven_address_says_why_and_offers_a_
     refused_page = await client.post("/networks/new", data={"csrf_token": csrf, **NETWORK})
     # The form comes back with the reason beside it, and the page's notice links to a new link.
     assert refused_page.status_code == 422
-    assert "Confirm your email address first" in refused_page.text and 'href="/me/email"' in refused_page.text
+    assert "Confirm your email address first" in refused_page.text and 'href="/settings/email"' in refused_page.text
     resent = await client.post("/verify-email/resend", data={"csrf_token": csrf})
     assert resent.status_code == 303  # the offered new link goes out

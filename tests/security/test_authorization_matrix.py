@@ -76,6 +76,22 @@ def requests_for(world: dict) -> dict:
             "data": {"username": people.get(role, people["member"])["email"], "password": PASSWORD if role != "anonymous" else "wrong"}
         },
         "PUT /api/v1/participants/{participant_id}/role": {"json": {"role": "participant"}},
+        # Account settings: well-formed bodies that change nothing lasting (no wrong password is checked, so the
+        # password-guessing throttle stays out of it).
+        "PATCH /api/v1/me": lambda role: {"json": {"display_name": f"Renamed {role}"}},
+        "PUT /api/v1/me/password": {"json": {"current_password": PASSWORD}},
+        "DELETE /api/v1/me": {"json": {}},
+        "DELETE /api/v1/me/two-factor": {"json": {}},
+        "POST /api/v1/me/two-factor": {"json": {"enrolment": "not-an-enrolment", "code": "123456"}},
+        "POST /api/v1/me/two-factor/recovery-codes": {"json": {"code": "12345x"}},
+        "POST /api/v1/auth/token/totp": {"json": {"challenge": "not-a-challenge", "code": "123456"}},
+        "POST /settings/name": lambda role: {"data": {"display_name": f"Renamed {role}"}},
+        "POST /settings/password": {"data": {"current_password": PASSWORD}},
+        "POST /settings/delete": {"data": {}},
+        "POST /settings/two-factor": {"data": {"enrolment": "not-an-enrolment", "code": "123456"}},
+        "POST /settings/two-factor/recovery-codes": {"data": {"code": "12345x"}},
+        "POST /settings/two-factor/disable": {"data": {}},
+        "POST /signin/code": {"data": {"challenge": "not-a-challenge", "code": "123456"}},
         "PUT /api/v1/me/affiliation": {"json": {"stakeholder_group": "government", "country": "FR", "organisation": "Ministry"}},
         "POST /api/v1/networks": lambda role: {"json": _network(role)},
         "PATCH /api/v1/networks/{slug}/charter": {"json": {"signoff": {"quorum": "1/2", "threshold": "1/2", "min_ballot_hours": 1}}},
@@ -134,7 +150,7 @@ def requests_for(world: dict) -> dict:
         "POST /confirm-email": {"data": {"token": "not-a-link"}},
         "POST /reset-password": {"data": {"token": "not-a-link", "password": PASSWORD}},
         "POST /forgot-password": {"data": {"email": "someone@example.org"}},
-        "POST /me/email": lambda role: {"data": {"email": f"moved{next(_unique)}@example.org"}},
+        "POST /settings/email": lambda role: {"data": {"email": f"moved{next(_unique)}@example.org"}},
         "POST /networks/{slug}/norms": lambda role: {"data": {"title": f"Web norm {next(_unique)}", "text": "Operators validate."}},
         "POST /networks/{slug}/norms/{norm_slug}/edit": {
             "data": {"title": "Recommender transparency", "text": "Platforms publish their ranking criteria. Web."}
@@ -176,8 +192,9 @@ LAST = (
     "PUT /api/v1/participants/{participant_id}/role",
     "POST /api/v1/auth/logout",
     "POST /signout",
+    "POST /settings/sign-out-everywhere",
 )
-REVOKES = {"POST /api/v1/auth/logout", "POST /signout"}
+REVOKES = {"POST /api/v1/auth/logout", "POST /signout", "POST /settings/sign-out-everywhere"}
 
 
 def _path(template: str, world: dict) -> str:
@@ -204,6 +221,7 @@ def _path(template: str, world: dict) -> str:
         "participant_id": ids["participant_id"],
         "application_id": ids["application_id"],
         "event_id": ids["event_id"],
+        "session_id": "00000000-0000-4000-8000-000000000000",
     }
     path = template
     for name, value in values.items():
@@ -292,8 +310,36 @@ EXPECTED: dict[str, str] = {
     "GET /readyz": "200 200 200 200 200 200 200",
     "GET /metrics": "200 200 200 200 200 200 200",
     "POST /api/v1/auth/register": "202 202 202 202 202 202 202",
-    "POST /api/v1/auth/token": "401 200 200 200 200 200 200",
+    # Staff and admin sign in with a second factor: the password answers 401 `totp_required` with a challenge.
+    "POST /api/v1/auth/token": "401 200 200 200 401 200 401",
     "GET /api/v1/me": "401 200 200 200 200 200 200",
+    # Account settings. Staff and admin have two-factor on (they must), so enrolling again is a conflict and a
+    # wrong code is a 401 for them, "not enrolled" (409) for the others.
+    "POST /api/v1/auth/token/totp": "401 401 401 401 401 401 401",
+    "PATCH /api/v1/me": "401 200 200 200 200 200 200",
+    "PUT /api/v1/me/password": "401 422 422 422 422 422 422",
+    "GET /api/v1/me/sessions": "401 200 200 200 200 200 200",
+    "DELETE /api/v1/me/sessions/{session_id}": "401 404 404 404 404 404 404",
+    "GET /api/v1/me/export": "401 200 200 200 200 200 200",
+    "DELETE /api/v1/me": "401 422 422 422 422 422 422",
+    "POST /api/v1/me/two-factor/setup": "401 200 200 200 409 200 409",
+    "POST /api/v1/me/two-factor": "401 422 422 422 409 422 409",
+    "POST /api/v1/me/two-factor/recovery-codes": "401 409 409 409 401 409 401",
+    "DELETE /api/v1/me/two-factor": "401 422 422 422 422 422 422",
+    "POST /signin/code": "303error 303error 303error 303error 303error 303error 303error",
+    "GET /me": "303 303 303 303 303 303 303",
+    "GET /settings": "303 200 200 200 200 200 200",
+    "POST /settings/name": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "POST /settings/password": "401 422 422 422 422 422 422",
+    "POST /settings/sessions/{session_id}/revoke": "401 303error 303error 303error 303error 303error 303error",
+    "GET /settings/export": "303 200 200 200 200 200 200",
+    "GET /settings/delete": "303 200 200 200 200 200 200",
+    "POST /settings/delete": "401 422 422 422 422 422 422",
+    "GET /settings/two-factor": "303 200 200 200 200 200 200",
+    "POST /settings/two-factor": "401 303error 303error 303error 303error 303error 303error",
+    "POST /settings/two-factor/recovery-codes": "401 422 422 422 422 422 422",
+    "POST /settings/two-factor/disable": "401 422 422 422 422 422 422",
+    "POST /settings/sign-out-everywhere": "401 303ok 303ok 303ok 303ok 303ok 303ok",
     "GET /api/v1/participants": "401 403 403 403 200 403 200",
     "GET /api/v1/audit": "200 200 200 200 200 200 200",
     "GET /api/v1/audit/tree-head": "200 200 200 200 200 200 200",
@@ -393,7 +439,7 @@ EXPECTED: dict[str, str] = {
     "GET /signup": "200 200 200 200 200 200 200",
     "POST /signup": "303ok 303ok 303ok 303ok 303ok 303ok 303ok",
     "GET /signin": "200 200 200 200 200 200 200",
-    "POST /signin": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "POST /signin": "401 303ok 303ok 303ok 200 303ok 200",
     "GET /me/affiliation": "303 200 200 200 200 200 200",
     "POST /me/affiliation": "401 303ok 303ok 303ok 303ok 303ok 303ok",
     # Mailed links: the tokens tried are no link's (400, nothing changed); everyone in the table has a proven address.
@@ -410,8 +456,8 @@ EXPECTED: dict[str, str] = {
     "POST /forgot-password": "303ok 303ok 303ok 303ok 303ok 303ok 303ok",
     "GET /reset-password": "400 400 400 400 400 400 400",
     "POST /reset-password": "400 400 400 400 400 400 400",
-    "GET /me/email": "303 200 200 200 200 200 200",
-    "POST /me/email": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "GET /settings/email": "303 200 200 200 200 200 200",
+    "POST /settings/email": "401 303ok 303ok 303ok 303ok 303ok 303ok",
     "GET /confirm-email": "400 400 400 400 400 400 400",
     "POST /confirm-email": "400 400 400 400 400 400 400",
     "POST /networks/{slug}/norms": "401 303error 303ok 303ok 303error 303error 303error",

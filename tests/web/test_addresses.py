@@ -30,14 +30,14 @@ def test_sign_up_then_open_the_mailed_link_and_the_address_is_confirmed(live_ser
     page.fill("#password", PASSWORD)
     page.get_by_role("main").get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("Confirm your address to take part")).to_be_visible()
-    page.goto(f"{live_server.url}/me/email")
+    page.goto(f"{live_server.url}/settings/email")
     expect(page.get_by_text("not confirmed yet")).to_be_visible()
 
     page.goto(mailed_link(live_server, email, "/verify-email"))
     shoot(page, "verify-email")
     page.get_by_role("button", name="Confirm my address").click()
     expect(page.get_by_role("status")).to_contain_text(f"{email} is confirmed")
-    page.goto(f"{live_server.url}/me/email")
+    page.goto(f"{live_server.url}/settings/email")
     expect(page.get_by_text("confirmed", exact=True)).to_be_visible()
     expect(page.get_by_text("Confirm your address to take part")).to_have_count(0)
 

@@ -55,7 +55,7 @@ def test_a_superseded_entry_says_so_and_staff_review_the_carried_curation(live_s
     _adopt(live, people, norm, 1)
     v1 = _published(live, slug, 1)[1]
 
-    staff = live.person("Carla Staff")
+    staff = live.enrol_two_factor(live.person("Carla Staff"))  # as staff must
     with ThreadPoolExecutor(1) as aside:  # Playwright's sync API holds this thread's event loop
         aside.submit(asyncio.run, _make_staff(live.settings.database_url, staff["email"])).result()
     topic_slug = f"ranking-{uuid.uuid4().hex[:6]}"
