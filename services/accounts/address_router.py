@@ -62,7 +62,7 @@ async def reset_password(
 
 
 @router.put(
-    "/settings/email",
+    "/me/email",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     responses={409: {"description": "Another account uses this address (`email_taken`); nothing is mailed"}},
