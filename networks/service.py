@@ -335,6 +335,7 @@ async def found_network(session: AsyncSession, taxonomy: Taxonomy, founder_id: u
     """Found a network; the founder becomes its first member and convener."""
     await _lock_participant(session, founder_id)
     await membership.require_may_take_part(session, founder_id, "found a network")
+    await membership.require_participant(session, founder_id)
     if await current_affiliation(session, founder_id) is None:
         raise AffiliationRequired("found a network")
     defaults = default_charter(taxonomy)
@@ -474,6 +475,7 @@ async def join(
     """Join an open network at once, or apply to one that admits members by application."""
     await _lock_participant(session, participant_id)
     await membership.require_may_take_part(session, participant_id, "join or apply to a network")
+    await membership.require_participant(session, participant_id)
     network = await _lock_network(session, slug)
     affiliation = await current_affiliation(session, participant_id)
     if affiliation is None:

@@ -211,6 +211,8 @@ async def cast_vote(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, ba
     elector = await session.get(BallotElector, (ballot.id, actor_id))
     if elector is None:
         raise NotAnElector("Only the members on the roster when this ballot opened may vote on it")
+    # The electorate stays as it was frozen; an elector votes once their address is proven.
+    await membership.require_participant(session, actor_id)
     now = clock.now()
     _require_open(ballot, now)
 

@@ -228,6 +228,7 @@ async def add_comment(
     if not is_open(consultation, now):
         raise ConsultationClosed()
     await membership.require_may_take_part(session, participant.id, "comment on a consultation as an expert")
+    await membership.require_participant(session, participant.id)
     affiliation = await networks.current_affiliation(session, participant.id)
     if affiliation is None:
         # A comment states its author's affiliation.

@@ -20,6 +20,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 search_app = typer.Typer(help="The search index.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
+mail_app = typer.Typer(
+    help="Mail written to the Maildir under the data directory (when no SMTP server is configured).", no_args_is_help=True
+)
+app.add_typer(mail_app, name="mail")
 
 console = Console(stderr=True)
 
@@ -365,6 +369,37 @@ def _key_set(source: str) -> dict[str, object]:
 
         return httpx.get(source, timeout=15).raise_for_status().json()
     return json.loads(Path(source).read_text(encoding="utf-8"))
+
+
+@mail_app.command("list")
+def mail_list() -> None:
+    """Number, date, recipient and subject of every mail in `$COGOV_DATA_DIR/mail/`, oldest first."""
+    from services.mail import transport
+
+    path = transport.maildir_path(_settings())
+    mails = transport.stored(path)
+    if not mails:
+        typer.echo(f"no mail in {path}")
+    for number, message in enumerate(mails, start=1):
+        typer.echo(f"{number:>4}  {message['Date']}  {message['To']}  {message['Subject']}")
+
+
+@mail_app.command("show")
+def mail_show(number: int = typer.Argument(..., help="The mail's number in `cogov mail list` (1 is the oldest).")) -> None:
+    """The headers and plain text of one mail in `$COGOV_DATA_DIR/mail/`, its links as they are."""
+    from services.mail import message as mail_message
+    from services.mail import transport
+
+    path = transport.maildir_path(_settings())
+    mails = transport.stored(path)
+    if not 1 <= number <= len(mails):
+        console.print(f"[red]error:[/red] no mail number {number} in {path} ({len(mails)} there)")
+        raise typer.Exit(1)
+    message = mails[number - 1]
+    for header in ("Date", "From", "To", "Subject", "Message-ID"):
+        typer.echo(f"{header}: {message[header]}")
+    typer.echo("")
+    typer.echo(mail_message.text_of(message))
 
 
 @app.command("export")

@@ -74,6 +74,7 @@ RUNS = {
         {"postgres", "trace"},
         rf"\| PostgreSQL tsvector \+ GIN \| {NUMBER} s \| 70 \| CJK \| {NUMBER} ms \| {NUMBER} ms \| {NUMBER} ms \|",
     ),
+    "mail": (["--mails", "20", "--rate", "20"], set(), rf"\| steady flow of 20 acts at 20/s \| act → SMTP hand-off p50 {NUMBER} s"),
 }
 
 

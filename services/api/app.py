@@ -14,6 +14,7 @@ from norms.consultation_router import router as consultations_router
 from norms.diff import DiffCache
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
+from services.accounts.address_router import router as addresses_router
 from services.accounts.router import router as accounts_router
 from services.accounts.security import PasswordHashing
 from services.api import errors
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_router,
         metrics_router,
         accounts_router,
+        addresses_router,
         audit_router,
         networks_router,
         norms_router,

@@ -21,6 +21,7 @@ from services.web.session import SignInRequired, get_viewer
 
 log = structlog.get_logger()
 
+NEW_LINK_CODES = frozenset({"link_invalid", "link_expired", "link_used"})
 _NOT_PAGES = ("/api/", "/static/", "/healthz", "/readyz", "/metrics", "/sw.js")
 
 _TITLES = {
@@ -30,6 +31,7 @@ _TITLES = {
     404: "Not found",
     405: "Not allowed",
     409: "Cannot do that now",
+    410: "This link no longer works",
     413: "Too large",
     422: "Please check what you entered",
     429: "Too many attempts",
@@ -49,13 +51,22 @@ async def render_error(request: Request, status_code: int, detail: str, error: D
     settings = get_settings(request)
     async with request.app.state.sessionmaker() as session:
         viewer = await get_viewer(request, session, settings)
+    code = error.code if error is not None else None
     if error is not None:  # in words, without API addresses, with a link to where to put it right
         detail = refusal(error, reader_zone(viewer.zone_name), request.url.path).html()
     return render(
         request,
         viewer,
         "error.html",
-        {"status": status_code, "heading": _TITLES.get(status_code, "Error"), "detail": detail, "sign_in": status_code == 401},
+        {
+            "status": status_code,
+            "heading": _TITLES.get(status_code, "Error"),
+            "detail": detail,
+            "sign_in": status_code == 401,
+            # A mailed link that no longer works, or an act refused until the address is proven: offer a new link.
+            "new_link": code in NEW_LINK_CODES,
+            "unverified": code == "email_unverified",
+        },
         status_code=status_code,
         title=_TITLES.get(status_code, "Error"),
     )

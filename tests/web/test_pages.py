@@ -11,7 +11,7 @@ import pytest
 from services.web import demo
 from services.web.norms import PALETTE
 from services.web.templating import STATIC_DIR
-from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.accounts import PASSWORD, mark_verified
 
 
 def _csrf(html: str) -> str:
@@ -22,13 +22,16 @@ async def _token(client, path: str = "/signin") -> str:
     return _csrf((await client.get(path)).text)
 
 
-async def _sign_up(client, name: str = "Page Person", email: str | None = None) -> str:
-    """Sign up on the page, then sign in on the page it leads to; the client is signed in."""
+async def _sign_up(client, name: str = "Page Person", email: str | None = None, *, verified: bool = True) -> str:
+    """Sign up on the page, then sign in on the page it leads to; the client is signed in. The address is taken as
+    proven unless `verified=False` (tests/web/test_addresses.py follows the mailed link in Chromium)."""
     email = email or f"{name.lower().replace(' ', '.')}@example.org"
     response = await client.post(
         "/signup", data={"csrf_token": await _token(client, "/signup"), "display_name": name, "email": email, "password": PASSWORD}
     )
     assert response.status_code == 303, response.text
+    if verified:
+        await mark_verified(client._transport.app.state.sessionmaker, email)
     signed_in = await client.post("/signin", data={"csrf_token": await _token(client), "email": email, "password": PASSWORD})
     assert signed_in.status_code == 303, signed_in.text
     return email
@@ -295,6 +298,8 @@ async def test_the_demo_seeds_a_realistic_dataset_once(app, client, seed_twice):
     assert norms[0]["current_version"] == 3
     token = await client.post("/api/v1/auth/token", data={"username": "sophie.laurent@example.org", "password": "demo password 1"})
     assert token.status_code == 200
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert me.json()["email_verified"] is True  # the demo's experts take part at once
     page = await client.get("/networks/cross-border-data-flows-and-privacy/norms/principles-for-trusted-cross-border-data-transfers")
     assert "7. Security" in page.text and "Kenji Watanabe" in page.text
 
