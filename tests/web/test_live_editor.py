@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from tests.fixtures.accounts import mark_unverified_at
 from tests.fixtures.web import WAIT_MS, open_editor, shoot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -82,6 +83,22 @@ def test_a_non_member_reads_live_but_cannot_edit(live_server, new_page):
     expect(page.locator("#edit-mode")).to_contain_text("Only members of the network edit")
     expect(page.locator("#editor .cm-content")).to_have_attribute("contenteditable", "false")
     expect(page.locator("#plain-edit")).to_have_count(0)
+
+
+def test_a_member_whose_address_is_unconfirmed_is_told_to_confirm_it(live_server, new_page):
+    ana, ben = _members(live_server)
+    network = live_server.network(ana, ben)
+    norm = live_server.norm(ana, network, "Confirmed only", "Written by members.")
+    mark_unverified_at(live_server.settings.database_url, ben["email"])
+    page = new_page()
+    sign_in(page, live_server, ben)
+    open_editor(page, norm["page"])
+    _type_at_end(page, " Unconfirmed words.")
+    link = page.locator("#connection").get_by_role("link", name="Confirm your address to edit")
+    expect(link).to_have_attribute("href", "/settings/email", timeout=WAIT_MS)
+    assert live_server.text_of(norm) == "Written by members."
+    link.click()
+    page.wait_for_url(f"{live_server.url}/settings/email")
 
 
 def test_edits_made_offline_survive_a_reload_and_sync_on_reconnect(live_server, new_page):

@@ -37,6 +37,7 @@ async function start() {
     csrfToken: config.csrfToken,
     signedIn: !!config.me,
     onTicketProblem: error => status.ticketProblem(error),
+    onClosed: event => status.closed(event),
   })
   // One local database per participant: one person's unsynced edits are never sent as another's.
   const storage = new IndexedDBStorageAdapter(`cogov-${config.me ? config.me.participant : "guest"}`)
