@@ -62,6 +62,12 @@ async def is_convener(session: AsyncSession, network_id: uuid.UUID, participant_
     return await member_role(session, network_id, participant_id) is MemberRole.convener
 
 
+async def member_ids(session: AsyncSession, network_id: uuid.UUID) -> list[uuid.UUID]:
+    """The network's members who take part, in the order they joined."""
+    query = select(Membership.participant_id).where(Membership.network_id == network_id, _taking_part())
+    return list(await session.scalars(query.order_by(Membership.joined_at, Membership.participant_id)))
+
+
 async def require_member(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None) -> MemberRole:
     """The participant's role; `StaffCannotTakePart` for staff, `NotAMember` (403) when they do not belong to the network."""
     role = await member_role(session, network_id, participant_id)
