@@ -8,7 +8,7 @@ import feedparser
 
 from tests.clearinghouse import jsonfeed
 from tests.fixtures.clearinghouse import adopt
-from tests.fixtures.norms import TEXT
+from tests.fixtures.norms import COUNCIL_CHARTER, TEXT
 
 BASE = "http://127.0.0.1:8000"
 EAST = [
@@ -16,11 +16,6 @@ EAST = [
     ("Femi", "private_sector", "NG", "Paystack"),  # africa
     ("Gita", "technical_academic", "IN", "IIT Delhi"),  # asia_pacific
 ]
-EAST_CHARTER = {
-    "required_groups": ["civil_society", "private_sector", "technical_academic"],
-    "min_regions": 3,
-    "signoff": {"quorum": "1/2", "threshold": "1/2", "min_ballot_hours": 1},
-}
 
 
 async def two_networks(client, make_council, clock, worker) -> tuple[dict, dict]:
@@ -28,7 +23,7 @@ async def two_networks(client, make_council, clock, worker) -> tuple[dict, dict]
     await adopt(client, first, clock)
     await worker.publish_pending()
     clock.advance(minutes=5)
-    second = await make_council(EAST, EAST_CHARTER)
+    second = await make_council(EAST, COUNCIL_CHARTER)
     await adopt(client, second, clock)
     await worker.publish_pending()
     return first, second
@@ -214,3 +209,25 @@ async def test_the_key_set_lists_ed25519_keys_by_thumbprint(client, published):
     [key] = keys
     assert {k: key[k] for k in ("kty", "crv", "alg", "use")} == {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig"}
     assert key["kid"] == published["entry"]["signature"]["kid"]
+
+
+async def test_q_narrows_the_listing_and_the_feeds_to_entries_with_those_words(client, published):
+    entry_id = published["entry"]["id"]
+    for q, expected in (
+        ("ranking", [entry_id]),
+        ('"publish their"', [entry_id]),
+        ("zebra", []),
+        ("ranking -criteria", []),
+        ("", [entry_id]),
+    ):
+        listing = await client.get("/api/v1/clearinghouse/entries", params={"q": q})
+        assert listing.status_code == 200, listing.text
+        assert [e["id"] for e in listing.json()["items"]] == expected, q
+        json_feed = await client.get("/feeds/norms.json", params={"q": q})
+        assert json_feed.status_code == 200
+        assert len(json_feed.json()["items"]) == len(expected), q
+        atom = await client.get("/feeds/norms.atom", params={"q": q})
+        assert atom.status_code == 200
+        assert atom.text.count("<entry>") == len(expected), q
+    assert (await client.get("/feeds/norms.atom", params={"q": "x" * 501})).status_code == 422
+    assert (await client.get("/api/v1/clearinghouse/entries", params={"q": "x" * 501})).status_code == 422

@@ -351,3 +351,22 @@ async def test_the_rest_listing_is_a_topic_too(client, app, council, clock, work
     assert received.headers["content-type"] == "application/json"
     [item] = json.loads(received.body)["items"]
     assert item["text"] == TEXT and item["signature"]["kid"]
+
+
+async def test_a_saved_search_feed_is_delivered_only_when_a_matching_norm_is_adopted(client, app, council, clock, worker):
+    matching, other = Subscriber(), Subscriber()
+    await matching.start()
+    await other.start()
+    try:
+        await subscribed(client, worker, matching.url("/hooks/a"), f"{ATOM}?q=ranking+criteria")
+        await subscribed(client, worker, other.url("/hooks/b"), f"{ATOM}?q=zebra")
+        await adopt(client, council, clock)
+        await worker.run_once()  # publishes, then delivers
+        [received] = matching.deliveries
+        assert received.headers["link"] == f'<{BASE}/websub>; rel="hub", <{ATOM}?q=ranking+criteria>; rel="self"'
+        [entry] = feedparser.parse(received.body).entries
+        assert entry.id == f"urn:cogov:norm:{council['slug']}:{council['norm']['slug']}:v1"
+        assert other.deliveries == []
+    finally:
+        await matching.stop()
+        await other.stop()
