@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks.models import Network
 from services.accounts.models import Participant
+from services.clearinghouse import signing
 from services.clearinghouse.errors import EntryNotFound
 from services.clearinghouse.models import (
     Collection,
@@ -33,7 +34,7 @@ from services.clearinghouse.schemas import (
     TopicOut,
 )
 
-KEYS_PATH = "/.well-known/cogov-keys.json"
+KEYS_PATH = signing.KEYS_PATH
 HUB_PATH = "/websub"
 
 
