@@ -121,6 +121,11 @@ def akn_errors(document: bytes) -> list[str]:
     return [f"line {error.line}: {error.message}" for error in schema.error_log]
 
 
+def _one_line(value: str) -> str:
+    # Header values sit on one line each, so the header ends at its first empty line whatever they hold.
+    return " ".join(value.splitlines())
+
+
 def _adoption_lines(view: EntryView, base_url: str) -> list[tuple[str, str]]:
     entry = view.entry
     return [
@@ -134,17 +139,55 @@ def _adoption_lines(view: EntryView, base_url: str) -> list[tuple[str, str]]:
     ]
 
 
+# ASCII punctuation, each of which CommonMark lets a backslash make literal.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+MARKDOWN_TEXT_INFO = "text"
+MARKDOWN_NOTE = (
+    "The text, exactly as adopted: every character between the two fence lines below, but for the line break just before the closing fence."
+)
+
+
+def markdown_escape(value: str) -> str:
+    """`value` on one line, every markdown character backslash-escaped: it renders as itself, never as markup."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _one_line(value))
+
+
+def markdown_fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks in `text`, so no line of the text can close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def markdown(view: EntryView, base_url: str) -> str:
+    """The entry as Markdown: an escaped header, then the exact text in a fenced block that closes the file.
+
+    The text is every character between the line `{fence}text` and the final `\n{fence}\n`: its SHA-256 is
+    the one stated (`text_of_markdown` reads it back). Rendered, the block shows the text literally.
+    """
     entry = view.entry
-    lines = [f"# {entry.title}", ""]
-    lines += [f"- **{label}:** {value}" for label, value in _adoption_lines(view, base_url)]
-    lines += [""] + [f"{paragraph}\n" for paragraph in _paragraphs(entry.text)]
-    return "\n".join(lines).rstrip() + "\n"
+    fence = markdown_fence(entry.text)
+    lines = [f"# {markdown_escape(entry.title)}", ""]
+    lines += [f"- **{label}:** {markdown_escape(value)}" for label, value in _adoption_lines(view, base_url)]
+    lines += ["", MARKDOWN_NOTE, ""]
+    return "\n".join(lines) + f"\n{fence}{MARKDOWN_TEXT_INFO}\n{entry.text}\n{fence}\n"
+
+
+def text_of_markdown(document: str) -> str:
+    """The exact text of a Markdown export (see `markdown`)."""
+    fence = document.removesuffix("\n").rsplit("\n", 1)[1]
+    body = document.split(f"\n{fence}{MARKDOWN_TEXT_INFO}\n", 1)[1]
+    return body[: -len(f"\n{fence}\n")]
 
 
 def plain_text(view: EntryView, base_url: str) -> str:
+    """The entry as plain text: a header, one empty line, then the exact text with nothing added after it."""
     entry = view.entry
-    lines = [entry.title, "=" * len(entry.title), ""]
-    lines += [f"{label}: {value}" for label, value in _adoption_lines(view, base_url)]
-    lines += ["", entry.text.rstrip(), ""]
-    return "\n".join(lines)
+    title = _one_line(entry.title) or entry.urn  # an empty line would end the header
+    lines = [title, "=" * len(title)]
+    lines += [f"{label}: {_one_line(value)}" for label, value in _adoption_lines(view, base_url)]
+    return "\n".join(lines) + "\n\n" + entry.text
+
+
+def text_of_plain_text(document: str) -> str:
+    """The exact text of a plain-text export: everything after its first empty line."""
+    return document.split("\n\n", 1)[1]
