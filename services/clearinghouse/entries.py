@@ -6,8 +6,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks.models import Network
@@ -143,6 +144,14 @@ async def entry_by_path(session: AsyncSession, network: str, norm: str, version:
     if entry is None:
         raise EntryNotFound(f"No published entry {urn(network, norm, version)}")
     return entry
+
+
+async def lineage(session: AsyncSession, entry: FeedEntry) -> tuple[date, FeedEntry | None]:
+    """When the entry's norm was first adopted (of its published versions), and the published entry it supersedes."""
+    first = await session.scalar(select(func.min(FeedEntry.adopted_at)).where(FeedEntry.norm_id == entry.norm_id))
+    supersedes = entry.record.get("supersedes")
+    superseded = await session.scalar(select(FeedEntry).where(FeedEntry.urn == supersedes)) if supersedes else None
+    return (first or entry.adopted_at).date(), superseded
 
 
 def ref(base_url: str, entry: FeedEntry) -> EntryRef:

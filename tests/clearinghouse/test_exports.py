@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import given
@@ -18,6 +18,7 @@ from services.clearinghouse import exports
 from services.clearinghouse.entries import EntryView
 from services.clearinghouse.exports import AKN_NS, akn_errors
 from services.clearinghouse.models import FeedEntry
+from services.kit.xmltext import xml_text
 from tests.fixtures.clearinghouse import adopt
 
 NS = {"a": AKN_NS}
@@ -34,11 +35,61 @@ async def test_akoma_ntoso_of_a_real_adopted_norm_validates(client, published):
     work = tree.xpath("//a:FRBRWork/a:FRBRuri/@value", namespaces=NS)[0]
     assert work.startswith("/akn/un/statement/cogov/") and work.endswith(f"{entry['network']['slug']}-{entry['norm_slug']}")
     expression = tree.xpath("//a:FRBRExpression/a:FRBRuri/@value", namespaces=NS)[0]
-    assert expression == f"{work}/eng@{entry['adopted_at'][:10]}"
+    assert expression == f"{work}/eng@{entry['adopted_at'][:10]};v1"
     assert tree.xpath("//a:mainBody/a:p/text()", namespaces=NS) == [entry["text"]]
     assert tree.xpath("//a:docTitle/text()", namespaces=NS) == [entry["title"]]
     assert tree.xpath("//a:TLCOrganization[@eId='network']/@showAs", namespaces=NS) == [entry["network"]["name"]]
     assert tree.xpath("//a:lifecycle/a:eventRef/@date", namespaces=NS) == [entry["adopted_at"][:10]]
+
+
+async def test_each_adopted_version_is_its_own_expression_and_references_the_one_it_supersedes(client, council, clock, worker):
+    tomorrow = clock.now().replace(hour=6, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    clock.advance(tomorrow - clock.now())
+    await adopt(client, council, clock)
+    await adopt_text(client, council, clock, MARKUP_TEXT)
+    assert await worker.publish_pending() == 2
+    v2, v1 = (await client.get("/api/v1/clearinghouse/entries")).json()["items"]
+    assert v1["adopted_at"][:10] == v2["adopted_at"][:10] and (v1["version"], v2["version"]) == (1, 2)
+    documents = {}
+    for entry in (v1, v2):
+        answer = await client.get(f"/api/v1/clearinghouse/entries/{entry['id']}/akn.xml")
+        assert answer.status_code == 200 and akn_errors(answer.content) == []
+        documents[entry["version"]] = answer.content
+    trees = {version: etree.fromstring(content) for version, content in documents.items()}
+
+    def values(version: int, path: str) -> list[str]:
+        return trees[version].xpath(path, namespaces=NS)
+
+    # One Work, the norm, dated by its first adoption and without a version; an Expression and a Manifestation per version.
+    for level in ("FRBRWork", "FRBRExpression", "FRBRManifestation"):
+        for part in ("FRBRthis", "FRBRuri"):
+            path = f"//a:{level}/a:{part}/@value"
+            assert (values(1, path) == values(2, path)) is (level == "FRBRWork"), (level, part)
+    work = values(2, "//a:FRBRWork/a:FRBRuri/@value")[0]
+    assert values(2, "//a:FRBRWork/a:FRBRdate/@date") == [v1["adopted_at"][:10]]
+    assert values(2, "//a:FRBRWork/a:FRBRnumber") == [] and values(2, "//a:FRBRWork/a:FRBRalias/@value") == [v2["urn"][: -len(":v2")]]
+    expressions = {version: values(version, "//a:FRBRExpression/a:FRBRuri/@value")[0] for version in (1, 2)}
+    assert expressions[2] == f"{work}/eng@{v2['adopted_at'][:10]};v2"
+    assert values(2, "//a:FRBRExpression/a:FRBRversionNumber/@value") == ["v2"]
+    assert values(2, "//a:FRBRExpression/a:FRBRalias/@value") == [v2["urn"]]
+    # v2 references the Expression it supersedes, and its lifecycle holds both adoptions.
+    assert values(2, "//a:references/a:activeRef[@eId='supersedes']/@href") == [expressions[1]]
+    assert values(1, "//a:references/a:activeRef") == []
+    assert values(2, "//a:lifecycle/a:eventRef/@type") == ["generation", "amendment"]
+    # The text, blank lines and leading spaces kept: its SHA-256 recomputes from the document.
+    assert exports.text_of_akn(documents[2]) == MARKUP_TEXT
+    assert hashlib.sha256(exports.text_of_akn(documents[2]).encode()).hexdigest() == v2["record"]["text_sha256"]
+    assert hashlib.sha256(exports.text_of_akn(documents[1]).encode()).hexdigest() == v1["record"]["text_sha256"]
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(text=st.text(st.characters(exclude_categories=["Cs"])))
+def test_the_akoma_ntoso_text_is_the_exact_text_as_xml_can_carry_it(text):
+    document = exports.akn(_view(text, "T"), "http://x", NOW)
+    assert akn_errors(document) == []
+    assert exports.text_of_akn(document) == xml_text(text)
+    if xml_text(text) == text:
+        assert hashlib.sha256(exports.text_of_akn(document).encode()).hexdigest() == hashlib.sha256(text.encode()).hexdigest()
 
 
 async def test_a_broken_akoma_ntoso_document_fails_validation(client, published):
