@@ -60,7 +60,7 @@ class MachineRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(request)
+                return head_of(request, await handler(request))
             except DomainError as exc:
                 return JSONResponse({"detail": exc.detail, "code": exc.code, **exc.extra}, status_code=exc.status_code)
             except RequestValidationError as exc:
@@ -70,6 +70,18 @@ class MachineRoute(APIRoute):
 
         return route
 
+
+def head_of(request: Request, response: Response) -> Response:
+    """For a HEAD request, the GET answer's status and headers (its Content-Length too) without its body."""
+    if request.method != "HEAD":
+        return response
+    head = Response(status_code=response.status_code)
+    head.raw_headers = list(response.raw_headers)  # the GET answer's, its Content-Length included
+    return head
+
+
+# What a feed answers, HEAD as GET (RFC 9110 9.3.2).
+READ = ["GET", "HEAD"]
 
 feeds_router = APIRouter(tags=["clearing house: feeds"], route_class=MachineRoute)
 api = APIRouter(prefix="/api/v1", tags=["clearing house"])
@@ -185,7 +197,7 @@ def _feed_route(format: FeedFormat, path: str, summary: str):
     feeds_router.add_api_route(
         path,
         feed,
-        methods=["GET"],
+        methods=READ,
         summary=summary,
         response_class=Response,
         responses=FEED_RESPONSES,
@@ -201,7 +213,7 @@ def _collection_route(format: FeedFormat, path: str, summary: str):
     feeds_router.add_api_route(
         path,
         feed,
-        methods=["GET"],
+        methods=READ,
         summary=summary,
         response_class=Response,
         responses=FEED_RESPONSES,
@@ -230,7 +242,7 @@ def _consultations_route(format: FeedFormat, summary: str):
     feeds_router.add_api_route(
         consultation_feed.PATHS[format],
         feed,
-        methods=["GET"],
+        methods=READ,
         summary=summary,
         response_class=Response,
         responses=FEED_RESPONSES,
@@ -242,13 +254,13 @@ _consultations_route(FeedFormat.atom, "Open public consultations as Atom (RFC 42
 _consultations_route(FeedFormat.json, "Open public consultations as JSON Feed 1.1")
 
 
-@feeds_router.get(KEYS_PATH, summary="The clearing house's public keys (JWK set)")
+@feeds_router.api_route(KEYS_PATH, methods=READ, summary="The clearing house's public keys (JWK set)")
 async def keys(session: SessionDep, clearinghouse: ClearingHouseDep):
     """Every Ed25519 key that has signed entries (old keys stay listed after rotation), the current one first."""
     return JSONResponse(await keys_.key_set(session, clearinghouse.key), headers={"Cache-Control": "public, max-age=300"})
 
 
-@feeds_router.get(tree_heads.WELL_KNOWN_PATH, summary="The newest signed head of the audit log's Merkle tree")
+@feeds_router.api_route(tree_heads.WELL_KNOWN_PATH, methods=READ, summary="The newest signed head of the audit log's Merkle tree")
 async def well_known_tree_head(session: SessionDep, settings: SettingsDep):
     """The same signed tree head as GET /api/v1/audit/tree-head."""
     head = tree_heads.out(settings.base_url, await tree_heads.newest(session))
@@ -258,7 +270,7 @@ async def well_known_tree_head(session: SessionDep, settings: SettingsDep):
 # --- Entries -------------------------------------------------------------------------------
 
 
-@api.get("/clearinghouse/entries", response_model=Page[EntryOut], responses=FEED_RESPONSES)
+@api.api_route("/clearinghouse/entries", methods=READ, response_model=Page[EntryOut], responses=FEED_RESPONSES)
 async def list_entries(
     request: Request,
     topic: TopicFilter = None,
@@ -270,7 +282,7 @@ async def list_entries(
 ):
     """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304."""
     query = feeds.make_query(FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor)
-    return await serve(request, query)
+    return head_of(request, await serve(request, query))
 
 
 @api.get("/clearinghouse/entries/{entry_id}", response_model=EntryOut)

@@ -214,3 +214,42 @@ async def test_the_key_set_lists_ed25519_keys_by_thumbprint(client, published):
     [key] = keys
     assert {k: key[k] for k in ("kty", "crv", "alg", "use")} == {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig"}
     assert key["kid"] == published["entry"]["signature"]["kid"]
+
+
+async def test_head_answers_as_get_without_a_body(client, published, staff):
+    for path in (
+        "/feeds/norms.atom",
+        "/feeds/norms.json",
+        "/feeds/consultations.atom",
+        "/feeds/consultations.json",
+        "/api/v1/clearinghouse/entries",
+        "/.well-known/cogov-keys.json",
+    ):
+        got = await client.get(path, headers={"Accept-Encoding": "identity"})
+        head = await client.head(path, headers={"Accept-Encoding": "identity"})
+        assert (head.status_code, got.status_code) == (200, 200), path
+        assert head.content == b"", path
+        assert head.headers["content-length"] == str(len(got.content)), path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers.get("etag") == got.headers.get("etag"), path
+    unchanged = await client.head("/feeds/norms.atom", headers={"If-None-Match": got_etag(await client.get("/feeds/norms.atom"))})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+
+
+def got_etag(response) -> str:
+    return response.headers["etag"]
+
+
+async def test_a_feed_says_vary_accept_encoding_once(client, make_council, clock, worker):
+    for _ in range(3):  # enough entries for a body the gzip middleware would compress
+        council = await make_council()
+        await adopt(client, council, clock)
+        await worker.publish_pending()
+        clock.advance(minutes=5)
+    for encoding in ("identity", "gzip"):
+        for path in ("/feeds/norms.atom", "/feeds/norms.json", "/feeds/consultations.atom"):
+            response = await client.get(path, headers={"Accept-Encoding": encoding})
+            assert response.status_code == 200
+            assert response.headers.get_list("vary") in (["Accept-Encoding"], []), (path, encoding)
+            if len(response.content) > 1024:
+                assert response.headers.get_list("vary") == ["Accept-Encoding"], (path, encoding)
