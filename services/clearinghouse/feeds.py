@@ -214,29 +214,67 @@ def _filtered(statement, query: FeedQuery):
     return statement
 
 
-async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[FeedEntry], str | None]:
-    """The entries of the feed in feed order (newest first; a collection in its curated order) and the next cursor."""
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of a feed (RFC 5005 paged feeds): its entries, and the pages after and before it, if any."""
+
+    entries: list[FeedEntry]
+    next: FeedQuery | None
+    previous: FeedQuery | None
+
+
+def _ordered(query: FeedQuery):
+    """The feed's entries with their paging key: newest first by `seq`, a collection in its curated order."""
     if query.collection:
-        statement = (
+        return (
             select(FeedEntry, CollectionEntry.position)
             .join(CollectionEntry, CollectionEntry.entry_id == FeedEntry.id)
             .join(Collection, Collection.id == CollectionEntry.collection_id)
             .where(Collection.slug == query.collection)
-            .order_by(CollectionEntry.position)
         )
+    return select(FeedEntry, FeedEntry.seq)
+
+
+async def select_page(session: AsyncSession, query: FeedQuery) -> FeedPage:
+    """The page of the feed `query` names, with the queries of the next and the previous pages."""
+    statement = _ordered(query)
+    if query.collection:
+        statement = statement.order_by(CollectionEntry.position)
         if query.cursor:
             (after,) = decode_cursor(query.cursor, int)
             statement = statement.where(CollectionEntry.position > after)
     else:
-        statement = select(FeedEntry, FeedEntry.seq).order_by(FeedEntry.seq.desc())
+        statement = statement.order_by(FeedEntry.seq.desc())
         if query.cursor:
             (before,) = decode_cursor(query.cursor, int)
             statement = statement.where(FeedEntry.seq < before)
     rows = (await session.execute(_filtered(statement, query).limit(query.limit + 1))).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    next_cursor = encode_cursor(rows[-1][1]) if more and rows else None
-    return [row[0] for row in rows], next_cursor
+    following = replace(query, cursor=encode_cursor(rows[-1][1])) if more and rows else None
+    return FeedPage([row[0] for row in rows], following, await _previous(session, query, rows[0][1] if rows else None))
+
+
+async def _previous(session: AsyncSession, query: FeedQuery, first_key: int | None) -> FeedQuery | None:
+    """The page before one that starts at `first_key`: the `limit` entries just before it in feed order."""
+    if not query.cursor:
+        return None  # the first page
+    if first_key is None:
+        return replace(query, cursor=None)
+    statement = _ordered(query)
+    if query.collection:
+        statement = statement.where(CollectionEntry.position < first_key).order_by(CollectionEntry.position.desc())
+    else:
+        statement = statement.where(FeedEntry.seq > first_key).order_by(FeedEntry.seq)
+    keys = [row[1] for row in (await session.execute(_filtered(statement, query).limit(query.limit + 1))).all()]
+    # The page before ends just past the (limit + 1)th entry before this one; with fewer, it is the first page.
+    return replace(query, cursor=encode_cursor(keys[query.limit]) if len(keys) > query.limit else None)
+
+
+async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[FeedEntry], str | None]:
+    """The entries of the feed in feed order (newest first; a collection in its curated order) and the next cursor."""
+    page = await select_page(session, query)
+    return page.entries, page.next.cursor if page.next else None
 
 
 async def entries_containing(session: AsyncSession, query: FeedQuery, entry_ids: Sequence) -> bool:
@@ -259,9 +297,14 @@ class FeedMeta:
     updated: datetime
     # The newest signed head of the audit log (`tree_heads.out`), carried at feed level.
     tree_head: dict | None = None
+    # RFC 5005 paging: this page's own address (the feed's on its first page), the first page, and its neighbours.
+    page_url: str | None = None
+    first_url: str | None = None
+    next_url: str | None = None
+    previous_url: str | None = None
 
 
-async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime) -> FeedMeta:
+async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime, page: FeedPage | None = None) -> FeedMeta:
     if query.collection:
         collection = (await session.scalars(select(Collection).where(Collection.slug == query.collection))).one()
         title, description = f"{collection.title} · CoGov clearing house", collection.description or collection.title
@@ -273,6 +316,7 @@ async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: 
     if query.describe():
         title += f" ({query.describe()})"
     head = await tree_heads.latest(session)
+    paged = page is not None and (page.next is not None or page.previous is not None)
     return FeedMeta(
         title,
         description,
@@ -281,6 +325,10 @@ async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: 
         base_url + published.HUB_PATH,
         updated,
         tree_heads.out(base_url, head) if head else None,
+        page_url=query.url(base_url),
+        first_url=query.topic_url_form.url(base_url) if paged else None,
+        next_url=page.next.url(base_url) if page and page.next else None,
+        previous_url=page.previous.url(base_url) if page and page.previous else None,
     )
 
 
@@ -335,8 +383,11 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
     feed.subtitle(x(meta_.description))
     feed.updated(meta_.updated)
     feed.author(name=FEED_AUTHOR, uri=x(base_url))
-    feed.link(href=x(meta_.self_url), rel="self", type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
+    feed.link(href=x(meta_.page_url or meta_.self_url), rel="self", type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
     feed.link(href=x(meta_.hub_url), rel="hub")
+    for rel, href in (("first", meta_.first_url), ("previous", meta_.previous_url), ("next", meta_.next_url)):
+        if href:
+            feed.link(href=x(href), rel=rel, type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
     feed.link(href=x(meta_.home_url), rel="alternate", type="text/html")
     feed.language("en")
     feed.generator("CoGov", uri=x(base_url))
@@ -409,21 +460,28 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
         "hubs": [{"type": "WebSub", "url": meta_.hub_url}],
         "items": items,
     }
+    if meta_.next_url:
+        document["next_url"] = meta_.next_url
+    extension: dict = {}
     if meta_.tree_head:
-        document["_cogov"] = {"tree_head": meta_.tree_head}
+        extension["tree_head"] = meta_.tree_head
+    if meta_.previous_url:
+        extension["previous_url"] = meta_.previous_url  # JSON Feed has `next_url` only
+    if extension:
+        document["_cogov"] = extension
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def render(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime) -> bytes:
     """The feed's document as it stands in `session` (which may hold uncommitted publications)."""
-    found, next_cursor = await select_entries(session, query)
+    page = await select_page(session, query)
     if query.format is FeedFormat.rest:
-        views = await published.views(session, found)
-        page = {
+        views = await published.views(session, page.entries)
+        document = {
             "items": [json.loads(published.out(base_url, view).model_dump_json()) for view in views],
-            "next_cursor": next_cursor,
+            "next_cursor": page.next.cursor if page.next else None,
         }
-        return json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
-    views = await published.views(session, found, details=False)
-    meta_ = await meta(session, query, base_url, updated)
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    views = await published.views(session, page.entries, details=False)
+    meta_ = await meta(session, query, base_url, updated, page)
     return atom(meta_, views, base_url) if query.format is FeedFormat.atom else json_feed(meta_, views, base_url)

@@ -161,6 +161,7 @@ def _filters(request: Request) -> dict:
         "network": params.get("network") or None,
         "region": params.get("region") or None,
         "limit": int(limit) if limit else None,
+        "cursor": params.get("cursor") or None,
     }
 
 
@@ -186,6 +187,13 @@ FEED_PARAMETERS = [
         "required": False,
         "schema": {"type": "integer", "minimum": 1, "maximum": feeds.MAX_LIMIT},
         "description": f"Entries in the document (default {feeds.DEFAULT_LIMIT})",
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "A page after the first: the address of a `next` or `previous` link (RFC 5005) carries it",
     },
 ]
 

@@ -253,3 +253,69 @@ async def test_a_feed_says_vary_accept_encoding_once(client, make_council, clock
             assert response.headers.get_list("vary") in (["Accept-Encoding"], []), (path, encoding)
             if len(response.content) > 1024:
                 assert response.headers.get_list("vary") == ["Accept-Encoding"], (path, encoding)
+
+
+async def adopt_versions(client, council, clock, worker, count: int) -> None:
+    """Adopt versions 1..count of the council's norm, one after another, each published."""
+    for version in range(1, count + 1):
+        if version > 1:
+            path, label = f"/api/v1/norms/{council['norm']['id']}/versions", {"label": f"Round {version}"}
+            tagged = await client.post(path, json=label, headers=council["convener"]["headers"])
+            assert tagged.status_code == 201, tagged.text
+            clock.advance(hours=3)
+        await adopt(client, council, clock, version=version)
+        assert await worker.publish_pending() == 1
+
+
+def atom_links(body: bytes) -> dict[str, str]:
+    feed = feedparser.parse(body)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    return {link.rel: link.href for link in feed.feed.links}
+
+
+async def test_feeds_are_paged_with_next_and_previous_links(client, council, clock, worker, staff):
+    await adopt_versions(client, council, clock, worker, 5)
+    urns = [entry["urn"] for entry in (await client.get("/api/v1/clearinghouse/entries")).json()["items"]]
+    assert len(urns) == 5
+
+    # Atom (RFC 5005): walk forward by `next`, then back by `previous`, and meet every entry once, in order.
+    seen, pages, address = [], [], f"{BASE}/feeds/norms.atom?limit=2"
+    while address:
+        answer = await client.get(address.removeprefix(BASE))
+        assert answer.status_code == 200, answer.text
+        links = atom_links(answer.content)
+        assert links["self"] == address and links["hub"] == f"{BASE}/websub"
+        assert feedparser.parse(answer.content).feed.id == f"{BASE}/feeds/norms.atom?limit=2"
+        seen += [entry.id for entry in feedparser.parse(answer.content).entries]
+        pages.append(links)
+        address = links.get("next")
+    assert seen == urns and len(pages) == 3
+    assert "previous" not in pages[0] and "next" not in pages[-1]
+    assert all(page["first"] == f"{BASE}/feeds/norms.atom?limit=2" for page in pages)
+    back = atom_links((await client.get(pages[-1]["previous"].removeprefix(BASE))).content)
+    assert back["self"] == pages[1]["self"]
+    assert atom_links((await client.get(back["previous"].removeprefix(BASE))).content)["self"] == pages[0]["self"]
+
+    # JSON Feed: `next_url`, and the page before under `_cogov`.
+    seen, address, last = [], "/feeds/norms.json?limit=2", None
+    while address:
+        document = (await client.get(address)).json()
+        assert jsonfeed.problems(document) == []
+        seen += [item["id"] for item in document["items"]]
+        last = document
+        address = document.get("next_url", "").removeprefix(BASE)
+    assert seen == urns and last["_cogov"]["previous_url"].startswith(f"{BASE}/feeds/norms.json?cursor=")
+
+    # A collection pages in its curated order.
+    ids = [entry["id"] for entry in (await client.get("/api/v1/clearinghouse/entries")).json()["items"]][::-1]
+    made = await client.post("/api/v1/clearinghouse/collections", json={"title": "All", "entries": ids}, headers=staff["headers"])
+    assert made.status_code == 201, made.text
+    seen, address = [], f"{BASE}/feeds/collections/all.atom?limit=2"
+    while address:
+        body = (await client.get(address.removeprefix(BASE))).content
+        seen += [entry.id for entry in feedparser.parse(body).entries]
+        address = atom_links(body).get("next")
+    assert seen == urns[::-1]
+
+    bad = await client.get("/feeds/norms.atom?cursor=not-a-cursor")
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
