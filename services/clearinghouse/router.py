@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
 from services.accounts.models import Role
-from services.api.deps import CursorQuery, OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.api.deps import CursorQuery, KnownQueryOnly, OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
 from services.api.errors import validation_errors
 from services.audit import tree_heads
 from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, websub
@@ -278,7 +278,7 @@ async def well_known_tree_head(session: SessionDep, settings: SettingsDep):
 # --- Entries -------------------------------------------------------------------------------
 
 
-@api.api_route("/clearinghouse/entries", methods=READ, response_model=Page[EntryOut], responses=FEED_RESPONSES)
+@api.api_route("/clearinghouse/entries", methods=READ, response_model=Page[EntryOut], responses=FEED_RESPONSES, dependencies=KnownQueryOnly)
 async def list_entries(
     request: Request,
     topic: TopicFilter = None,
@@ -288,7 +288,8 @@ async def list_entries(
     cursor: CursorQuery = None,
     limit: FeedLimit = None,
 ):
-    """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304."""
+    """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304.
+    A query parameter not listed here is refused (422), never ignored."""
     query = feeds.make_query(FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor)
     return head_of(request, await serve(request, query))
 

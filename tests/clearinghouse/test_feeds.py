@@ -319,3 +319,12 @@ async def test_feeds_are_paged_with_next_and_previous_links(client, council, clo
 
     bad = await client.get("/feeds/norms.atom?cursor=not-a-cursor")
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
+
+
+async def test_the_entries_listing_refuses_a_parameter_it_does_not_take(client, published):
+    for query in ("q=privacy", "search=privacy", "network=platform-transparency-council&sort=asc"):
+        answer = await client.get(f"/api/v1/clearinghouse/entries?{query}")
+        assert answer.status_code == 422, query
+        assert answer.json()["code"] == "unknown_parameter" and "Unknown query parameter" in answer.json()["detail"], query
+    known = await client.get("/api/v1/clearinghouse/entries?network=platform-transparency-council&limit=5")
+    assert known.status_code == 200 and len(known.json()["items"]) == 1
