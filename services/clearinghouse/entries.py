@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,6 +75,12 @@ class EntryView:
     @property
     def featured(self) -> bool:
         return bool(self.curation and self.curation.featured)
+
+    @property
+    def updated(self) -> datetime:
+        """When the entry as a feed shows it last changed: its publication, or staff's latest curation of it."""
+        curated = self.curation.updated_at if self.curation else None
+        return max(self.entry.published_at, curated) if curated else self.entry.published_at
 
 
 async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details: bool = True) -> list[EntryView]:

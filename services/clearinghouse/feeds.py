@@ -398,7 +398,7 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
         item.id(x(entry.urn))
         item.title(x(entry.title) or x(entry.urn))  # Atom needs a title; an empty one shows as the URN
         item.published(entry.adopted_at)
-        item.updated(entry.published_at)
+        item.updated(view.updated)
         item.author(name=x(view.network_name), uri=x(published.network_url(base_url, entry.network_slug)))
         item.content(x(entry.text), type="text")
         if view.summary:
@@ -432,7 +432,7 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
             "title": entry.title,
             "content_text": entry.text,
             "date_published": _rfc3339(entry.adopted_at),
-            "date_modified": _rfc3339(entry.published_at),
+            "date_modified": _rfc3339(view.updated),
             "authors": [{"name": view.network_name, "url": published.network_url(base_url, entry.network_slug)}],
             "_cogov": {
                 "entry_url": published.entry_url(base_url, entry.id),

@@ -328,3 +328,21 @@ async def test_the_entries_listing_refuses_a_parameter_it_does_not_take(client, 
         assert answer.json()["code"] == "unknown_parameter" and "Unknown query parameter" in answer.json()["detail"], query
     known = await client.get("/api/v1/clearinghouse/entries?network=platform-transparency-council&limit=5")
     assert known.status_code == 200 and len(known.json()["items"]) == 1
+
+
+async def test_an_entrys_updated_time_follows_its_curation(client, published, staff, clock):
+    def atom_updated(body: bytes) -> str:
+        [entry] = feedparser.parse(body).entries
+        return entry.updated
+
+    before_atom = atom_updated((await client.get("/feeds/norms.atom")).content)
+    [before_json] = (await client.get("/feeds/norms.json")).json()["items"]
+    clock.advance(hours=2)
+    path = f"/api/v1/clearinghouse/entries/{published['entry']['id']}/curation"
+    curated = await client.patch(path, json={"summary": "Ranking, explained."}, headers=staff["headers"])
+    assert curated.status_code == 200, curated.text
+    after_atom = atom_updated((await client.get("/feeds/norms.atom")).content)
+    [after_json] = (await client.get("/feeds/norms.json")).json()["items"]
+    assert after_atom != before_atom and after_atom.startswith(clock.now().strftime("%Y-%m-%dT%H:%M"))
+    assert after_json["date_modified"] > before_json["date_modified"] and after_json["summary"] == "Ranking, explained."
+    assert after_json["date_published"] == before_json["date_published"]
