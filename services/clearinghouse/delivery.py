@@ -37,7 +37,7 @@ from services.clearinghouse.models import (
     Subscription,
     SubscriptionState,
 )
-from services.clearinghouse.schemas import DeliveryTroubleOut
+from services.clearinghouse.schemas import DeliveryTroubleOut, FailingSubscriberOut
 from services.clearinghouse.websub import stop_deliveries
 from services.kit import metrics
 from services.kit.clock import Clock
@@ -326,3 +326,61 @@ async def troubled(session: AsyncSession, *, limit: int = 200) -> list[DeliveryT
         )
         for delivery, callback, topic, urns in rows
     ]
+
+
+async def failing_subscribers(session: AsyncSession) -> list[FailingSubscriberOut]:
+    """Subscriptions whose deliveries fail since their last accepted one (being retried, or given up), the longest
+    failing first: one line per subscriber, where `troubled` lists each delivery."""
+    last_delivered = (
+        select(Delivery.subscription_id, func.max(Delivery.finished_at).label("at"))
+        .where(Delivery.status == DeliveryStatus.delivered)
+        .group_by(Delivery.subscription_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(Delivery, Subscription, last_delivered.c.at)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .outerjoin(last_delivered, last_delivered.c.subscription_id == Delivery.subscription_id)
+            .where(
+                or_(
+                    Delivery.status == DeliveryStatus.failed,
+                    (Delivery.status == DeliveryStatus.pending) & Delivery.last_error.is_not(None),
+                ),
+                or_(last_delivered.c.at.is_(None), Delivery.created_at > last_delivered.c.at),
+            )
+            .order_by(Delivery.id)
+        )
+    ).all()
+    found: dict[uuid.UUID, FailingSubscriberOut] = {}
+    for delivery, subscription, delivered_at in rows:
+        line = found.get(subscription.id)
+        if line is None:
+            line = found[subscription.id] = FailingSubscriberOut(
+                callback=subscription.callback,
+                topic=subscription.topic,
+                state=subscription.state.value,
+                failing_since=delivery.created_at,
+                last_delivered_at=delivered_at,
+                retrying=0,
+                given_up=0,
+                failed_attempts=0,
+                last_attempt_at=None,
+                last_status_code=None,
+                last_error=None,
+            )
+        if delivery.status is DeliveryStatus.failed:
+            line.given_up += 1
+        else:
+            line.retrying += 1
+        line.failed_attempts += delivery.attempts
+        line.last_status_code, line.last_error = delivery.last_status_code, delivery.last_error
+    if found:
+        for subscription_id, at in await session.execute(
+            select(Delivery.subscription_id, func.max(DeliveryAttempt.at))
+            .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+            .where(Delivery.subscription_id.in_(found))
+            .group_by(Delivery.subscription_id)
+        ):
+            found[subscription_id].last_attempt_at = at
+    return sorted(found.values(), key=lambda line: line.failing_since)
