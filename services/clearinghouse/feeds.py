@@ -43,6 +43,7 @@ _PATHS = [
     (re.compile(r"^/feeds/norms\.(atom|json)$"), None),
     (re.compile(r"^/feeds/collections/([a-z0-9]+(?:-[a-z0-9]+)*)\.(atom|json)$"), "collection"),
     (re.compile(r"^/api/v1/clearinghouse/entries$"), "rest"),
+    (re.compile(r"^/feeds/consultations\.(atom|json)$"), "consultations"),
 ]
 FILTERS = ("network", "region", "topic")
 
@@ -72,9 +73,13 @@ class FeedQuery:
     limit: int = DEFAULT_LIMIT
     since: datetime | None = None
     cursor: str | None = None
+    # The feed of open public consultations (filtered by network only) rather than of adopted norms.
+    consultations: bool = False
 
     @property
     def path(self) -> str:
+        if self.consultations:
+            return f"/feeds/consultations.{self.format.value}"
         if self.format is FeedFormat.rest:
             return "/api/v1/clearinghouse/entries"
         if self.collection:
@@ -116,8 +121,11 @@ def make_query(
     limit: int | None = None,
     since: datetime | None = None,
     cursor: str | None = None,
+    consultations: bool = False,
 ) -> FeedQuery:
     """A query from request parameters, shape-checked (FilterInvalid); existence is `check`'s job."""
+    if consultations and (topic or region or collection or limit or cursor or since):
+        raise FilterInvalid("the consultations feed takes one filter, network")
     for name, value in (("topic", topic), ("network", network), ("collection", collection)):
         if value is not None and not _SLUG.fullmatch(value):
             raise FilterInvalid(f"{name} must be a slug (lowercase letters, digits and hyphens), not {value[:80]!r}")
@@ -136,12 +144,16 @@ def make_query(
         limit=limit or DEFAULT_LIMIT,
         since=since,
         cursor=cursor or None,
+        consultations=consultations,
     )
 
 
 def parse_topic(url: str, base_url: str) -> FeedQuery:
     """The feed a WebSub `hub.topic` names, or HubRequestInvalid when it is not a feed of this clearing house."""
-    examples = f"{base_url}/feeds/norms.atom, {base_url}/feeds/norms.json, {base_url}/feeds/collections/SLUG.atom"
+    examples = (
+        f"{base_url}/feeds/norms.atom, {base_url}/feeds/norms.json, {base_url}/feeds/collections/SLUG.atom, "
+        f"{base_url}/feeds/consultations.atom"
+    )
     not_ours = HubRequestInvalid(f"hub.topic must be a feed of this clearing house, such as {examples}")
     try:
         split, base = urlsplit(url), urlsplit(base_url)
@@ -159,7 +171,7 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
     if found is None:
         raise not_ours
     match, kind = found
-    if kind is None:
+    if kind in (None, "consultations"):
         format, collection = FeedFormat(match.group(1)), None
     elif kind == "collection":
         format, collection = FeedFormat(match.group(2)), match.group(1)
@@ -183,6 +195,7 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
             network=values.get("network"),
             region=values.get("region"),
             topic=values.get("topic"),
+            consultations=kind == "consultations",
         )
     except FilterInvalid as exc:
         raise HubRequestInvalid(f"hub.topic: {exc.detail}") from exc
@@ -278,7 +291,9 @@ async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[
 
 
 async def entries_containing(session: AsyncSession, query: FeedQuery, entry_ids: Sequence) -> bool:
-    """Whether the feed's first page holds any of these entries."""
+    """Whether the feed's first page holds any of these entries (the consultations feed holds none)."""
+    if query.consultations:
+        return False
     found, _ = await select_entries(session, query.topic_url_form)
     wanted = set(entry_ids)
     return any(entry.id in wanted for entry in found)

@@ -239,10 +239,17 @@ _collection_route(FeedFormat.json, "/feeds/collections/{slug}.json", "A curated 
 def _consultations_route(format: FeedFormat, summary: str):
     async def feed(request: Request, session: SessionDep):
         settings: Settings = request.app.state.settings
-        body, content_type, changed_at = await consultation_feed.render(session, format, settings.base_url, request.app.state.clock.now())
+        base = settings.base_url
+        query = feeds.make_query(format, consultations=True, network=request.query_params.get("network") or None)
+        await feeds.check(session, request.app.state.taxonomy, query)
+        body, content_type, changed_at = await consultation_feed.render(session, query, base, request.app.state.clock.now())
         etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
         # No Last-Modified: a consultation closing changes the feed at no stored moment, so only the ETag says so.
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "no-cache",
+            "Link": f'<{base}{HUB_PATH}>; rel="hub", <{query.url(base)}>; rel="self"',
+        }
         if request.headers.get("if-none-match") is not None and _not_modified(request, etag, changed_at):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(body, media_type=content_type, headers=headers)
@@ -255,6 +262,7 @@ def _consultations_route(format: FeedFormat, summary: str):
         response_class=Response,
         responses=FEED_RESPONSES,
         name=f"consultations_feed_{format.value}",
+        openapi_extra={"parameters": [FEED_PARAMETERS[1]]},
     )
 
 

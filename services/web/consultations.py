@@ -15,6 +15,7 @@ from norms import service as norms
 from norms.consultation_schemas import CommentCreate, ConsultationCreate, Moderation, ReplyCreate, Resolution
 from norms.models import Norm, NormVersion
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.clearinghouse import websub
 from services.web.forms import FormInvalid, attempt, fields, parse, redirect
 from services.web.session import Csrf, PageParticipant, ViewerDep
 from services.web.templating import render
@@ -139,6 +140,8 @@ async def open_consultation(
     made, error = await attempt(session, lambda: consultations.open_consultation(session, _now(request), participant, norm, body))
     if error is not None:
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    await websub.announce_consultation(session, made, now=_now(request), base_url=settings.base_url)
+    request.app.state.clearinghouse.nudge()
     return redirect(page_path(made.id), viewer, settings, flash=("ok", f"Version v{made.version_number} is open for public comment."))
 
 
