@@ -16,11 +16,14 @@ from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar, TypeVarTuple
 
 from diff_match_patch import diff_match_patch
 
 from services.kit import metrics
+
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 Op = Literal["equal", "insert", "delete"]
 Tag = Literal["equal", "insert", "delete", "replace"]
@@ -138,10 +141,13 @@ def unified_hunks(old: str, new: str, seconds: float = DEFAULT_SECONDS) -> str:
 # --- Diffs of one instance ---------------------------------------------------------------
 
 
+DiffKind = Literal["words", "unified"]
+
+
 class DiffKey(NamedTuple):
     """A diff named by what it compares: a document's text at two sets of heads (never "current")."""
 
-    kind: Literal["words", "unified"]
+    kind: DiffKind
     document_id: bytes
     old_heads: tuple[bytes, ...]
     new_heads: tuple[bytes, ...]
@@ -150,6 +156,10 @@ class DiffKey(NamedTuple):
 class WordDiff(NamedTuple):
     segments: list[Segment]
     stats: DiffStats
+
+
+# What a diff key computes: a word diff for "words", unified hunks for "unified".
+DiffResult = WordDiff | str
 
 
 def _word_diff_with_stats(old: str, new: str, seconds: float) -> WordDiff:
@@ -170,10 +180,10 @@ class DiffCache:
         self.seconds = seconds
         self._max_chars = max_chars
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="diff")
-        self._kept: OrderedDict[DiffKey, tuple[asyncio.Future, int]] = OrderedDict()
+        self._kept: OrderedDict[DiffKey, tuple[asyncio.Future[DiffResult], int]] = OrderedDict()
         self._chars = 0
 
-    async def computing(self, key: DiffKey, read: Callable[[], tuple[str, str]]) -> Awaitable[Any]:
+    async def computing(self, key: DiffKey, read: Callable[[], tuple[str, str]]) -> Awaitable[DiffResult]:
         """What to await for the diff `key` (a `WordDiff`, or unified hunks): kept, being computed, or started now.
 
         `read` returns the old and new text; it runs in a worker thread, and only when the diff is not
@@ -190,7 +200,7 @@ class DiffCache:
         # Shielded: a request that goes away does not cancel a diff others wait for.
         return asyncio.shield(entry[0])
 
-    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
+    async def run(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         """`function(*args)` in a diff worker thread; a cancelled caller still waits for the thread to finish."""
         future = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
         try:
@@ -202,8 +212,8 @@ class DiffCache:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _start(self, key: DiffKey, old: str, new: str) -> tuple[asyncio.Future, int]:
-        compute = _word_diff_with_stats if key.kind == "words" else unified_hunks
+    def _start(self, key: DiffKey, old: str, new: str) -> tuple[asyncio.Future[DiffResult], int]:
+        compute: Callable[[str, str, float], DiffResult] = _word_diff_with_stats if key.kind == "words" else unified_hunks
         future = asyncio.get_running_loop().run_in_executor(self._executor, compute, old, new, self.seconds)
         entry = self._kept[key] = (future, len(old) + len(new))
         self._chars += entry[1]
@@ -213,7 +223,7 @@ class DiffCache:
             self._chars -= size
         return entry
 
-    def _forget(self, key: DiffKey, future: asyncio.Future) -> None:
+    def _forget(self, key: DiffKey, future: asyncio.Future[DiffResult]) -> None:
         entry = self._kept.get(key)
         if entry is not None and entry[0] is future:
             del self._kept[key]
@@ -226,7 +236,7 @@ class DiffCache:
 class _Myers(diff_match_patch):
     """diff-match-patch with its half-match speed-up off: that search is quadratic on repetitive texts and ignores the deadline."""
 
-    def diff_halfMatch(self, text1, text2):
+    def diff_halfMatch(self, text1: str, text2: str) -> None:
         return None
 
 
@@ -258,15 +268,17 @@ def _encode(a: Sequence[str], b: Sequence[str]) -> tuple[str, str] | None:
     if len(distinct) > _CODE_POINTS:
         return None
     codes = dict(zip(distinct, map(chr, range(len(distinct))), strict=True))
-    return tuple(  # type: ignore[return-value]
-        "".join(["".join(map(codes.__getitem__, items[start : start + _CHUNK])) for start in range(0, len(items), _CHUNK)])
-        for items in (a, b)
-    )
+
+    def encoded(items: Sequence[str]) -> str:
+        return "".join(["".join(map(codes.__getitem__, items[start : start + _CHUNK])) for start in range(0, len(items), _CHUNK)])
+
+    return encoded(a), encoded(b)
 
 
 def _unique_anchors(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
     """Positions of the items found exactly once in each text, the longest run of them in the same order."""
-    count_a, count_b = Counter(), Counter()
+    count_a: Counter[str] = Counter()
+    count_b: Counter[str] = Counter()
     for items, count in ((a, count_a), (b, count_b)):
         for start in range(0, len(items), _CHUNK):
             count.update(items[start : start + _CHUNK])
@@ -369,7 +381,8 @@ def _split(pattern: re.Pattern[str], text: str) -> list[str]:
     items: list[str] = []
     for start in range(0, len(text), _CHUNK):
         part = pattern.findall(text, start, start + _CHUNK)
-        if items and part and pattern.match(items[-1][-1] + part[0][0]).end() == 2:  # one match across the cut
+        joined = pattern.match(items[-1][-1] + part[0][0]) if items and part else None
+        if joined is not None and joined.end() == 2:  # one match across the cut
             items[-1] += part[0]
             part = part[1:]
         items.extend(part)

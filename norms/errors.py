@@ -55,6 +55,10 @@ class UnknownDependencies(DomainError):
     status_code = 400
     code = "missing_dependencies"
 
+    def __init__(self, detail: str, missing: list[str]) -> None:
+        super().__init__(detail, missing=missing)
+        self.missing = missing  # the hex hashes of the changes to send first
+
 
 class InvalidSplice(InvalidInput):
     """A splice reaches outside the text."""

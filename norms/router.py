@@ -121,7 +121,7 @@ async def diff(
     from_: Annotated[str, Query(alias="from", max_length=4200, description="Version number, heads (comma-separated hex) or `current`")],
     to: Annotated[str, Query(max_length=4200)] = "current",
     format: Annotated[str, Query(pattern="^(words|unified)$")] = "words",
-):
+) -> DiffOut | PlainTextResponse:
     """Word-level segments between two points of history, or `?format=unified` for a unified text diff.
 
     Any two versions answer within about `COGOV_DIFF_SECONDS` of aligning: past it, the changes

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from typing import NamedTuple
 
+import automerge.core as am
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +18,7 @@ from networks.errors import NotAMember
 from networks.models import Network
 from norms import diff as text_diff
 from norms import document
-from norms.diff import DiffCache, DiffKey
+from norms.diff import DiffCache, DiffKey, DiffKind
 from norms.errors import (
     ChangeNotFound,
     InvalidHeads,
@@ -117,10 +119,11 @@ async def create_norm(session: AsyncSession, store: NormStore, network_slug: str
         target_id=norm.id,
         payload={"network": network.slug, "slug": norm.slug, "title": norm.title, "url": document.document_url(norm.document_id)},
     )
-    return NormOut(**_summary(norm, network.slug), text=body.text, heads=heads)
+    return NormOut.model_validate(_summary(norm, network.slug) | {"text": body.text, "heads": heads})
 
 
-def _summary(norm: Norm, network_slug: str) -> dict:
+def _summary(norm: Norm, network_slug: str) -> dict[str, object]:
+    """A norm's `NormSummary` fields, which `NormOut` extends."""
     return {
         "id": norm.id,
         "network": network_slug,
@@ -138,18 +141,18 @@ def _summary(norm: Norm, network_slug: str) -> dict:
 async def list_norms(session: AsyncSession, network_slug: str) -> list[NormSummary]:
     network = await networks.get_network(session, network_slug)
     norms = (await session.scalars(select(Norm).where(Norm.network_id == network.id).order_by(Norm.created_at, Norm.id))).all()
-    return [NormSummary(**_summary(norm, network.slug)) for norm in norms]
+    return [NormSummary.model_validate(_summary(norm, network.slug)) for norm in norms]
 
 
 async def _network_slug(session: AsyncSession, norm: Norm) -> str:
-    return await session.scalar(select(Network.slug).where(Network.id == norm.network_id))
+    return (await session.execute(select(Network.slug).where(Network.id == norm.network_id))).scalar_one()
 
 
 async def norm_view(session: AsyncSession, store: NormStore, norm: Norm) -> NormOut:
     async with store.reading(norm.document_id, session=session) as doc:
         title, text, heads = document.read_title(doc), document.read_text(doc), document.heads_hex(doc)
     summary = _summary(norm, await _network_slug(session, norm)) | {"title": title}
-    return NormOut(**summary, text=text, heads=heads)
+    return NormOut.model_validate(summary | {"text": text, "heads": heads})
 
 
 async def find_by_url(session: AsyncSession, url: str) -> Norm:
@@ -207,7 +210,8 @@ async def _people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return {row.id: PersonRef(id=row.id, display_name=row.display_name) for row in rows}
 
 
-def _version_out(version: NormVersion, people: dict[uuid.UUID, PersonRef]) -> dict:
+def _version_out(version: NormVersion, people: dict[uuid.UUID, PersonRef]) -> dict[str, object]:
+    """A version's `VersionOut` fields, which `VersionText` extends."""
     return {
         "number": version.number,
         "label": version.label,
@@ -229,7 +233,7 @@ async def create_version(session: AsyncSession, store: NormStore, norm: Norm, pa
     # Read the document before locking the norm row: the store's writers lock it while holding the document.
     async with store.reading(norm.document_id, session=session) as doc:
         heads, title, text = document.heads_hex(doc), document.read_title(doc), document.read_text(doc)
-    locked = await session.scalar(select(Norm).where(Norm.id == norm.id).with_for_update())
+    locked = (await session.scalars(select(Norm).where(Norm.id == norm.id).with_for_update())).one()
     locked.version_count += 1
     version = NormVersion(
         norm_id=norm.id,
@@ -252,7 +256,7 @@ async def create_version(session: AsyncSession, store: NormStore, norm: Norm, pa
         target_id=norm.id,
         payload={"number": version.number, "label": version.label, "heads": heads, "text_sha256": version.text_sha256},
     )
-    return VersionOut(**_version_out(version, await _people(session, {participant.id})))
+    return VersionOut.model_validate(_version_out(version, await _people(session, {participant.id})))
 
 
 async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersion:
@@ -265,12 +269,12 @@ async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersio
 async def list_versions(session: AsyncSession, norm: Norm) -> list[VersionOut]:
     versions = (await session.scalars(select(NormVersion).where(NormVersion.norm_id == norm.id).order_by(NormVersion.number))).all()
     people = await _people(session, {version.created_by for version in versions})
-    return [VersionOut(**_version_out(version, people)) for version in versions]
+    return [VersionOut.model_validate(_version_out(version, people)) for version in versions]
 
 
 async def version_text(session: AsyncSession, store: NormStore, norm: Norm, number: int) -> VersionText:
     version = await _version(session, norm, number)
-    return VersionText(**_version_out(version, await _people(session, {version.created_by})), text=version.text)
+    return VersionText.model_validate(_version_out(version, await _people(session, {version.created_by})) | {"text": version.text})
 
 
 # --- Diff ---------------------------------------------------------------------------------
@@ -301,7 +305,8 @@ async def _resolve(session: AsyncSession, norm: Norm, ref: str) -> _Point:
 
 async def word_diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, from_ref: str, to_ref: str) -> DiffOut:
     """Word-level segments between two points of history (computed off the event loop, once per pair)."""
-    from_label, to_label, result = await _diff(session, store, diffs, norm, "words", from_ref, to_ref)
+    from_label, to_label, computed = await _diff(session, store, diffs, norm, "words", from_ref, to_ref)
+    result = _word_diff(computed)
     return DiffOut(
         **{"from": from_label},
         to=to_label,
@@ -313,7 +318,7 @@ async def word_diff(session: AsyncSession, store: NormStore, diffs: DiffCache, n
 async def unified_diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, from_ref: str, to_ref: str) -> str:
     """A unified text diff between two points of history (computed off the event loop, once per pair)."""
     from_label, to_label, hunks = await _diff(session, store, diffs, norm, "unified", from_ref, to_ref)
-    return text_diff.labelled(hunks, from_label, to_label)
+    return text_diff.labelled(_hunks(hunks), from_label, to_label)
 
 
 async def versions_diff(store: NormStore, diffs: DiffCache, norm: Norm, old: NormVersion) -> text_diff.WordDiff:
@@ -323,10 +328,26 @@ async def versions_diff(store: NormStore, diffs: DiffCache, norm: Norm, old: Nor
         computing = await diffs.computing(
             _diff_key(doc, norm, "words", old_point, _Point("current", None)), _texts(doc, old_point, _Point("current", None))
         )
-    return await computing
+    return _word_diff(await computing)
 
 
-async def _diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, kind: str, from_ref: str, to_ref: str):
+def _word_diff(computed: text_diff.DiffResult) -> text_diff.WordDiff:
+    """What a "words" key computes."""
+    if not isinstance(computed, text_diff.WordDiff):
+        raise TypeError("a words diff key computed unified hunks")
+    return computed
+
+
+def _hunks(computed: text_diff.DiffResult) -> str:
+    """What a "unified" key computes."""
+    if not isinstance(computed, str):
+        raise TypeError("a unified diff key computed a word diff")
+    return computed
+
+
+async def _diff(
+    session: AsyncSession, store: NormStore, diffs: DiffCache, norm: Norm, kind: DiffKind, from_ref: str, to_ref: str
+) -> tuple[str, str, text_diff.DiffResult]:
     old, new = await _resolve(session, norm, from_ref), await _resolve(session, norm, to_ref)
     async with store.reading(norm.document_id, session=session) as doc:
         for point in (old, new):
@@ -337,15 +358,18 @@ async def _diff(session: AsyncSession, store: NormStore, diffs: DiffCache, norm:
     return old.label, new.label, await computing
 
 
-def _diff_key(doc, norm: Norm, kind: str, old: _Point, new: _Point) -> DiffKey:
+def _diff_key(doc: am.Document, norm: Norm, kind: DiffKind, old: _Point, new: _Point) -> DiffKey:
     """ "current" named by the heads it is at now, so that a kept diff stays true."""
-    pinned = [tuple(sorted(doc.get_heads() if point.heads is None else point.heads)) for point in (old, new)]
-    return DiffKey(kind, norm.document_id, *pinned)
+    old_heads, new_heads = (tuple(sorted(doc.get_heads() if point.heads is None else point.heads)) for point in (old, new))
+    return DiffKey(kind, norm.document_id, old_heads, new_heads)
 
 
-def _texts(doc, old: _Point, new: _Point):
+def _texts(doc: am.Document, old: _Point, new: _Point) -> Callable[[], tuple[str, str]]:
     # A version's stored text, not a read of the document: rc1 holds the GIL for a whole read.
-    return lambda: tuple(document.read_text(doc, point.heads) if point.text is None else point.text for point in (old, new))
+    def text(point: _Point) -> str:
+        return document.read_text(doc, point.heads) if point.text is None else point.text
+
+    return lambda: (text(old), text(new))
 
 
 # --- History and authorship ---------------------------------------------------------------

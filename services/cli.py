@@ -182,7 +182,7 @@ def demo(
     if password is not None and (weakness := passwords.weakness(password)) is not None:
         raise typer.BadParameter(weakness, param_hint="--password")
 
-    async def run():
+    async def run() -> tuple[str, demo_data.Seeded | None]:
         app = create_app(settings)
         state = app.state
         try:
@@ -198,7 +198,7 @@ def demo(
             await state.engine.dispose()
 
     outcome, seeded = asyncio.run(run())
-    if outcome == "seeded":
+    if outcome == "seeded" or seeded is None:  # None: seeded meanwhile, by another run
         typer.echo(f"The demo is already seeded: sign in as {demo_data.EXPERTS[0].email} with the password printed when it was seeded.")
         return
     if outcome == "not_empty":
@@ -291,7 +291,7 @@ def audit_verify(
     import json
 
     from services.audit import merkle
-    from services.audit.service import verify_chain
+    from services.audit.service import ChainReport, verify_chain
     from services.audit.tree_heads import CheckpointFailed, extends, verify_checkpoint_signature
     from services.clearinghouse.keys import key_set
     from services.kit.db import create_engine, create_sessionmaker, transaction
@@ -306,7 +306,7 @@ def audit_verify(
             console.print(f"[red]cannot check the checkpoint:[/red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
 
-    async def run():
+    async def run() -> tuple[ChainReport, dict[str, object]]:
         engine = create_engine(settings.database_url)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
@@ -339,7 +339,7 @@ def audit_verify(
         raise typer.Exit(1)
 
 
-def _key_set(source: str) -> dict:
+def _key_set(source: str) -> dict[str, object]:
     import json
 
     if source.startswith(("http://", "https://")):
@@ -442,13 +442,11 @@ def sync_cat(
             _show(shown, first=True)
             if once:
                 return
-            changed = asyncio.Event()
+            changed = asyncio.Event()  # the text changed, or the socket closed
             handle.listeners.append(lambda _handle: changed.set())
+            client.closed.add_done_callback(lambda _closed: changed.set())
             while not client.closed.done():
-                closed = asyncio.ensure_future(asyncio.shield(client.closed))
-                waiter = asyncio.ensure_future(changed.wait())
-                await asyncio.wait({closed, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
+                await changed.wait()
                 changed.clear()
                 if handle.text != shown:
                     shown = handle.text

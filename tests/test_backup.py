@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 import migrations
@@ -33,10 +32,8 @@ from services.settings import Settings
 from services.tables import metadata
 from tests.cli import run_cogov
 from tests.fixtures.accounts import PASSWORD
-from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET, served
 from tests.fixtures.clearinghouse import adopt
-from tests.fixtures.databases import truncate_all
-from tests.fixtures.environment import service_unavailable
 
 
 @pytest.fixture
@@ -62,18 +59,6 @@ async def row_count(database_url: str) -> int:
             )
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-def postgres_target(request):
-    """The session's empty, migrated PostgreSQL database, emptied again after the test (set up before the event loop)."""
-    url = request.getfixturevalue("postgres_migrated")
-    if url.startswith("unavailable"):
-        service_unavailable(f"PostgreSQL ({url})")
-    try:
-        yield url
-    finally:
-        asyncio.run(truncate_all(url))
 
 
 def same_tables(first: Path, second: Path) -> None:
@@ -197,47 +182,40 @@ async def observed(client, made: dict) -> dict:
 async def live_edit(settings: Settings, person: dict, norm_url: str, norm_id: str) -> None:
     """Serve the restored database, sign in with the old password and edit the norm live through the sync server."""
     application = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            wrong = await http.post("/api/v1/auth/token", data={"username": person["email"], "password": PASSWORD + "!"})
-            assert wrong.status_code == 401
-            token = await http.post("/api/v1/auth/token", data={"username": person["email"], "password": PASSWORD})
-            assert token.status_code == 200, token.text
-            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            ticket = await http.post("/api/v1/sync/tickets", headers=headers)
-            assert ticket.status_code == 201, ticket.text
-            client = await SyncClient.connect(f"ws://127.0.0.1:{port}/api/v1/sync", ticket=ticket.json()["ticket"])
+        async with served(application) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             try:
-                handle = await client.open(norm_url)
-                before = handle.text
-                await handle.splice(len(before), 0, " Restored.")
-                await handle.wait_synced()
+                wrong = await http.post("/api/v1/auth/token", data={"username": person["email"], "password": PASSWORD + "!"})
+                assert wrong.status_code == 401
+                token = await http.post("/api/v1/auth/token", data={"username": person["email"], "password": PASSWORD})
+                assert token.status_code == 200, token.text
+                headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+                ticket = await http.post("/api/v1/sync/tickets", headers=headers)
+                assert ticket.status_code == 201, ticket.text
+                client = await SyncClient.connect(f"ws://127.0.0.1:{port}/api/v1/sync", ticket=ticket.json()["ticket"])
+                try:
+                    handle = await client.open(norm_url)
+                    before = handle.text
+                    await handle.splice(len(before), 0, " Restored.")
+                    await handle.wait_synced()
+                finally:
+                    await client.close()
+                stored = (await http.get(f"/api/v1/norms/{norm_id}")).json()
+                assert stored["text"] == before + " Restored."
+                tagged = await http.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "After restore"}, headers=headers)
+                assert tagged.status_code == 201, tagged.text
+                assert tagged.json()["number"] == 4
+                history = (await http.get(f"/api/v1/norms/{norm_id}/history")).json()["items"]
+                assert person["name"] in {entry["participant"]["display_name"] for entry in history}
             finally:
-                await client.close()
-            stored = (await http.get(f"/api/v1/norms/{norm_id}")).json()
-            assert stored["text"] == before + " Restored."
-            tagged = await http.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "After restore"}, headers=headers)
-            assert tagged.status_code == 201, tagged.text
-            assert tagged.json()["number"] == 4
-            history = (await http.get(f"/api/v1/norms/{norm_id}/history")).json()["items"]
-            assert person["name"] in {entry["participant"]["display_name"] for entry in history}
+                await application.state.sync_hub.stop()
     finally:
-        await application.state.sync_hub.stop()
-        server.should_exit = True
-        await task
         await application.state.engine.dispose()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_realistic_database_round_trips_from_sqlite_to_postgresql_and_back(
-    postgres_target, client, app, settings, make_council, clock, worker, subscriber, sign_up, sqlite_migrated, tmp_path
+    postgres_database, client, app, settings, make_council, clock, worker, subscriber, sign_up, sqlite_migrated, tmp_path
 ):
     made = await build(client, make_council, clock, worker, subscriber, sign_up)
     before = await observed(client, made)
@@ -271,17 +249,17 @@ async def test_a_realistic_database_round_trips_from_sqlite_to_postgresql_and_ba
     assert len({change["participant_id"] for change in changes}) == 4  # every member's edits, each with its author
     assert sorted(adoption["supersedes_id"] is not None for adoption in adoptions) == [False, True]
 
-    imported = run_cogov("import", str(archive), database_url=postgres_target, data_dir=str(settings.data_dir))
+    imported = run_cogov("import", str(archive), database_url=postgres_database, data_dir=str(settings.data_dir))
     assert imported.returncode == 0, imported.stderr
     assert f"restored {sum(counts.values())} rows" in imported.stdout
-    verified = run_cogov("audit", "verify", database_url=postgres_target, data_dir=str(settings.data_dir))
+    verified = run_cogov("audit", "verify", database_url=postgres_database, data_dir=str(settings.data_dir))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"audit chain intact: {counts['audit_events']} events" in verified.stdout
 
     # Every table comes back byte for byte: PostgreSQL's export of the restored data equals SQLite's, and
     # restoring that into a new SQLite database closes the circle.
     from_postgres = tmp_path / "from-postgres.zip"
-    await export_database(postgres_target, from_postgres)
+    await export_database(postgres_database, from_postgres)
     same_tables(archive, from_postgres)
     back = tmp_path / "back.db"
     shutil.copyfile(sqlite_migrated, back)
@@ -289,7 +267,7 @@ async def test_a_realistic_database_round_trips_from_sqlite_to_postgresql_and_ba
     await export_database(f"sqlite+aiosqlite:///{back}", tmp_path / "back.zip")
     same_tables(archive, tmp_path / "back.zip")
 
-    restored_settings = settings.model_copy(update={"database_url": postgres_target})
+    restored_settings = settings.model_copy(update={"database_url": postgres_database})
     restored_app = create_app(restored_settings)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=restored_app), base_url="http://test") as restored:
@@ -298,7 +276,7 @@ async def test_a_realistic_database_round_trips_from_sqlite_to_postgresql_and_ba
         await restored_app.state.engine.dispose()
 
     with pytest.raises(DatabaseNotReady, match="not empty"):
-        await import_database(postgres_target, archive)
+        await import_database(postgres_database, archive)
 
     # Ids handed out after the restore follow the restored ones (PostgreSQL sequences were moved on).
     dana = made["council"]["members"][3]

@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from services.accounts import passwords
 from services.accounts.models import Role
-from services.kit.validation import bounded_text
+from services.kit.validation import TextBounds
 
 
 def _acceptable(password: str) -> str:
@@ -18,7 +18,7 @@ def _acceptable(password: str) -> str:
     return password
 
 
-DisplayName = bounded_text(120, min_length=1, strip=True)
+DisplayName = Annotated[str, TextBounds(120, min_length=1, strip=True)]
 # A new password (sign-up, and a password change when there is one): the rule in accounts/passwords.py.
 Password = Annotated[
     str,

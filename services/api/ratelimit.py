@@ -5,7 +5,7 @@ and a password-guessing throttle per account and per address. Over a limit: 429,
 from __future__ import annotations
 
 from fastapi import Request
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -86,7 +86,7 @@ class LoginThrottle:
 
     def __init__(self, limiter: RateLimiter, per_minute: int) -> None:
         self.limiter = limiter
-        self.items = [RateLimitItemPerMinute(per_minute)] if per_minute > 0 else []
+        self.items: list[RateLimitItem] = [RateLimitItemPerMinute(per_minute)] if per_minute > 0 else []
 
     async def authenticate(
         self, request: Request, session: AsyncSession, hashing: PasswordHashing, email: str, password: str

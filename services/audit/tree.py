@@ -32,7 +32,7 @@ async def append(session: AsyncSession, index: int, leaf_hash: bytes) -> None:
 
 async def size(session: AsyncSession) -> int:
     """How many events the log holds: the current tree size."""
-    return await session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0)))
+    return (await session.execute(select(func.coalesce(func.max(AuditEvent.seq), 0)))).scalar_one()
 
 
 async def root(session: AsyncSession, tree_size: int) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,7 +84,23 @@ def listing(before: int | None):
     return query if before is None else query.where(TreeHead.number < before)
 
 
-def out(base_url: str, head: TreeHead) -> dict:
+class HeadSignature(TypedDict):
+    alg: str
+    kid: str
+    value: str
+
+
+class PublishedHead(TypedDict):
+    """A signed tree head as `out` publishes it."""
+
+    number: int
+    url: str
+    tree_head: dict[str, object]  # the statement exactly as signed
+    signature: HeadSignature
+    keys_url: str
+
+
+def out(base_url: str, head: TreeHead) -> PublishedHead:
     """A head as published (and as a subscriber saves it as a checkpoint)."""
     return {
         "number": head.number,

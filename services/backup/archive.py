@@ -18,14 +18,14 @@ import re
 import stat
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Annotated, Literal
+from typing import IO, Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import JSON, Boolean, Date, Integer, LargeBinary, String, Table, Uuid
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, LargeBinary, String, Table, Uuid
 
 from services.kit.db import UTCDateTime
 
@@ -37,6 +37,8 @@ MAX_MEMBER_BYTES = 64 * 2**30
 MAX_ROW_BYTES = 512 * 2**20
 CHUNK = 2**20
 
+_T = TypeVar("_T")
+
 Kind = Literal["int", "str", "bool", "bytes", "uuid", "datetime", "date", "json"]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
@@ -45,20 +47,23 @@ class ArchiveRejected(Exception):
     """The file is not a sound CoGov backup (malformed, truncated, tampered with, or of another schema)."""
 
 
-def column_kind(column) -> Kind:
+# Order matters: UTCDateTime is a TypeDecorator, Enum and Text are Strings, BigInteger is an Integer.
+_KINDS: tuple[tuple[type, Kind], ...] = (
+    (UTCDateTime, "datetime"),
+    (LargeBinary, "bytes"),
+    (Uuid, "uuid"),
+    (JSON, "json"),
+    (Boolean, "bool"),
+    (Date, "date"),
+    (Integer, "int"),
+    (String, "str"),
+)
+
+
+def column_kind(column: Column[object]) -> Kind:
     """How a column's values are written; an unknown column type stops the export rather than guess."""
     kind = column.type
-    # Order matters: UTCDateTime is a TypeDecorator, Enum and Text are Strings, BigInteger is an Integer.
-    for sql_type, name in (
-        (UTCDateTime, "datetime"),
-        (LargeBinary, "bytes"),
-        (Uuid, "uuid"),
-        (JSON, "json"),
-        (Boolean, "bool"),
-        (Date, "date"),
-        (Integer, "int"),
-        (String, "str"),
-    ):
+    for sql_type, name in _KINDS:
         if isinstance(kind, sql_type):
             return name
     raise TypeError(f"{column.table.name}.{column.name}: no backup encoding for {kind!r}")
@@ -107,18 +112,23 @@ def encode_cell(kind: Kind, value: object) -> object:
     if value is None:
         return None
     if kind == "bytes":
-        return base64.b64encode(value).decode("ascii")
-    if kind == "uuid":
+        if isinstance(value, bytes | bytearray | memoryview):
+            return base64.b64encode(value).decode("ascii")
+    elif kind == "uuid":
         return str(value)
-    if kind in ("datetime", "date"):
-        return value.isoformat()
-    return value
+    elif kind in ("datetime", "date"):
+        if isinstance(value, date):  # a datetime is a date
+            return value.isoformat()
+    else:
+        return value
+    raise TypeError(f"a {kind} column holds a {type(value).__name__}")
 
 
-def _expect(value: object, kinds: type | tuple[type, ...]) -> None:
+def _expect(value: object, kind: type[_T]) -> _T:
     # bool is an int in Python; a JSON true must not pass for a number, nor 1 for a boolean.
-    if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is int):
-        raise ValueError(f"expected {getattr(kinds, '__name__', kinds)}, got {type(value).__name__}")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
 
 
 def decode_cell(kind: Kind, value: object) -> object:
@@ -126,14 +136,13 @@ def decode_cell(kind: Kind, value: object) -> object:
     if value is None or kind == "json":
         return value
     if kind == "int":
-        _expect(value, int)
-        if not -(2**63) <= value < 2**63:
+        number = _expect(value, int)
+        if not -(2**63) <= number < 2**63:
             raise ValueError("integer out of the 64-bit range")
-        return value
+        return number
     if kind == "bool":
-        _expect(value, bool)
-        return value
-    _expect(value, str)
+        return _expect(value, bool)
+    value = _expect(value, str)
     if kind == "str":
         if "\x00" in value:
             raise ValueError("NUL character in text")
@@ -202,7 +211,7 @@ class TableSink:
         self._member = self._writer._zip.open(self._file.file, "w", force_zip64=True)
         return self
 
-    def write(self, row) -> None:
+    def write(self, row: Sequence[object]) -> None:
         cells = {spec.name: encode_cell(spec.kind, value) for spec, value in zip(self._columns, row, strict=True)}
         line = json.dumps(cells, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode() + b"\n"
         self._member.write(line)
@@ -210,7 +219,7 @@ class TableSink:
         self._file.rows += 1
         self._file.bytes += len(line)
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._member.close()
         self._file.sha256 = self._hash.hexdigest()
         self._writer.tables.append(self._file)
@@ -253,7 +262,7 @@ class ArchiveReader:
     def __enter__(self) -> ArchiveReader:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _check_members(self) -> dict[str, zipfile.ZipInfo]:
@@ -327,7 +336,7 @@ class ArchiveReader:
         if rows != entry.rows:
             raise ArchiveRejected(f"{entry.file} holds {rows} rows; the manifest says {entry.rows}")
 
-    def rows(self, entry: TableFile) -> Iterator[tuple[int, dict, int]]:
+    def rows(self, entry: TableFile) -> Iterator[tuple[int, dict[str, object], int]]:
         """(line number, row, bytes of the line) for each line of a table file, each cell decoded for its column."""
         kinds = {spec.name: spec.kind for spec in entry.columns}
         with self._open(entry.file) as member:
@@ -343,7 +352,7 @@ class ArchiveReader:
                     raise ArchiveRejected(f"{where}: not JSON ({exc})") from None
                 if not isinstance(cells, dict) or cells.keys() != kinds.keys():
                     raise ArchiveRejected(f"{where}: a row must be an object with exactly the columns {sorted(kinds)}")
-                row = {}
+                row: dict[str, object] = {}
                 for name, value in cells.items():
                     try:
                         row[name] = decode_cell(kinds[name], value)

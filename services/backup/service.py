@@ -179,8 +179,8 @@ async def _load_table(connection: AsyncConnection, reader: ArchiveReader, table:
     # A row may point at another row of its own table (a superseded adoption): such links are set once all rows exist.
     self_refs = [fk.parent for fk in table.foreign_keys if fk.column.table is table]
     keys = list(table.primary_key.columns)
-    links: list[dict] = []
-    batch: list[dict] = []
+    links: list[dict[str, object]] = []
+    batch: list[dict[str, object]] = []
     batch_bytes = 0
     first = 1
 
@@ -196,7 +196,8 @@ async def _load_table(connection: AsyncConnection, reader: ArchiveReader, table:
 
     for number, row, line_bytes in reader.rows(entry):
         for name, limit in lengths.items():
-            if row[name] is not None and len(row[name]) > limit:
+            value = row[name]
+            if isinstance(value, str) and len(value) > limit:  # a column with a length holds text
                 raise ArchiveRejected(f"{entry.file} line {number}: column {name} holds more than {limit} characters")
         for column in self_refs:
             if row[column.name] is not None:

@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -96,8 +97,8 @@ REACHES_ITS_IPV4 = frozenset({"IPv4-mapped", "NAT64"})
 
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Address]] | None:
     """The name of the IPv6 transition form `ip` is in and the IPv4 addresses it carries, or None."""
-    if ip in IPV4_MAPPED:
-        return "IPv4-mapped", [ip.ipv4_mapped]
+    if (mapped := ip.ipv4_mapped) is not None:  # exactly the addresses in IPV4_MAPPED
+        return "IPv4-mapped", [mapped]
     if ip in NAT64:
         return "NAT64", [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
     if ip.sixtofour is not None:
@@ -135,7 +136,7 @@ async def resolve(host: str, port: int, allow_private: bool) -> list[str]:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise CallbackRefused(f"the callback's host {host!r} does not resolve: {exc.strerror or exc}") from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise CallbackRefused(f"the callback's host {host!r} has no address")
     if not allow_private:
@@ -151,6 +152,8 @@ async def resolve(host: str, port: int, allow_private: bool) -> list[str]:
 async def check_reachable_address(url: str, allow_private: bool) -> None:
     """Refuse, before anything is stored, a callback whose host resolves to a forbidden address."""
     split = urlsplit(url)
+    if split.hostname is None:
+        raise CallbackRefused("the callback's address names no host")
     await resolve(split.hostname, split.port or (443 if split.scheme.lower() == "https" else 80), allow_private)
 
 
@@ -161,7 +164,14 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self._inner = httpcore.AnyIOBackend()
         self._allow_private = allow_private
 
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await resolve(host, port, self._allow_private)
         except CallbackRefused as exc:
@@ -170,7 +180,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
 
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("callbacks are reached over TCP only")
 
     async def sleep(self, seconds: float) -> None:
@@ -220,7 +232,13 @@ class CallbackClient:
         )
 
     async def request(
-        self, method: str, url: str, *, params: dict | None = None, content: bytes | None = None, headers: dict | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         started = time.monotonic()
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 import enum
 import json
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks.models import Network
@@ -29,6 +31,8 @@ from services.clearinghouse.errors import CollectionNotFound, FilterInvalid, Hub
 from services.clearinghouse.models import Collection, CollectionEntry, EntryTopic, FeedEntry, FeedEntryRegion, Topic
 from services.kit.pagination import decode_cursor, encode_cursor
 from services.kit.xmltext import xml_text
+
+_Row = TypeVar("_Row", bound=tuple[object, ...])
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -213,7 +217,7 @@ async def check(session: AsyncSession, taxonomy: Taxonomy, query: FeedQuery) -> 
         raise FilterInvalid(f"region must be one of {', '.join(taxonomy.regions)}")
 
 
-def _filtered(statement, query: FeedQuery):
+def _filtered(statement: Select[_Row], query: FeedQuery) -> Select[_Row]:
     if query.network:
         statement = statement.where(FeedEntry.network_slug == query.network)
     if query.topic:
@@ -290,7 +294,7 @@ async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[
     return page.entries, page.next.cursor if page.next else None
 
 
-async def entries_containing(session: AsyncSession, query: FeedQuery, entry_ids: Sequence) -> bool:
+async def entries_containing(session: AsyncSession, query: FeedQuery, entry_ids: Sequence[uuid.UUID]) -> bool:
     """Whether the feed's first page holds any of these entries (the consultations feed holds none)."""
     if query.consultations:
         return False
@@ -311,7 +315,7 @@ class FeedMeta:
     hub_url: str
     updated: datetime
     # The newest signed head of the audit log (`tree_heads.out`), carried at feed level.
-    tree_head: dict | None = None
+    tree_head: tree_heads.PublishedHead | None = None
     # RFC 5005 paging: this page's own address (the feed's on its first page), the first page, and its neighbours.
     page_url: str | None = None
     first_url: str | None = None
@@ -352,23 +356,19 @@ class _EntryLinks(BaseExtension):
     and the feed's `cogov:treeHead`."""
 
     def __init__(self) -> None:
-        self.tree_head: dict | None = None
+        self.tree_head: tree_heads.PublishedHead | None = None
 
-    def extend_ns(self):
+    def extend_ns(self) -> dict[str, str]:
         return {"cogov": NAMESPACE}
 
-    def extend_atom(self, feed):
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
         if self.tree_head:
             head, signature = self.tree_head, self.tree_head["signature"]
             statement = head["tree_head"]
             # The signed statement's members as attributes (numbers as decimal text), the signature as content.
+            attributes = {"href": head["url"], "number": str(head["number"]), "keys": head["keys_url"]}
             element = etree.SubElement(
-                feed,
-                f"{{{NAMESPACE}}}treeHead",
-                href=head["url"],
-                number=str(head["number"]),
-                keys=head["keys_url"],
-                **{name: str(value) for name, value in statement.items()},
+                feed, f"{{{NAMESPACE}}}treeHead", attrib=attributes | {name: str(value) for name, value in statement.items()}
             )
             signed = etree.SubElement(element, f"{{{NAMESPACE}}}signature", alg=signature["alg"], kid=signature["kid"])
             signed.text = signature["value"]
@@ -464,7 +464,7 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
         if view.topics:
             item["tags"] = [topic.slug for topic in view.topics]
         items.append(item)
-    document = {
+    document: dict[str, object] = {
         "version": JSON_FEED_VERSION,
         "title": meta_.title,
         "home_page_url": meta_.home_url,

@@ -11,9 +11,11 @@ import uuid
 from fractions import Fraction
 
 from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from networks.models import Network
+from networks.taxonomy import Taxonomy
 from norms import consultations
 from services.accounts.models import Participant, Role
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
@@ -40,7 +42,7 @@ def _staff(participant: Participant) -> Participant:
     return participant
 
 
-def _subscribe_links(base: str) -> dict:
+def _subscribe_links(base: str) -> dict[str, str]:
     return {
         "atom": f"{base}/feeds/norms.atom",
         "json": f"{base}/feeds/norms.json",
@@ -54,7 +56,7 @@ def _subscribe_links(base: str) -> dict:
 
 
 @router.get("/clearinghouse")
-async def home(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+async def home(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     base = settings.base_url
     latest, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, limit=LATEST))
     featured_rows = (
@@ -83,7 +85,7 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep, setting
     return render(request, viewer, "clearinghouse/home.html", context, title="Clearing house")
 
 
-def _chart(record: dict, taxonomy) -> list[tuple[str, list[dict]]]:
+def _chart(record: dict, taxonomy: Taxonomy) -> list[tuple[str, list[dict]]]:
     """The signed record's tallies, drawn as the ballot page draws them: per group, then per region."""
 
     def share(value: str | None) -> float:
@@ -121,7 +123,7 @@ def _chart(record: dict, taxonomy) -> list[tuple[str, list[dict]]]:
 @router.get("/clearinghouse/{network}/{norm}/v{version:int}")
 async def entry_page(
     request: Request, network: str, norm: str, version: int, session: SessionDep, viewer: ViewerDep, settings: SettingsDep
-):
+) -> HTMLResponse:
     entry = await entries.entry_by_path(session, network, norm, version)
     [view] = await entries.views(session, [entry])
     published = entries.out(settings.base_url, view)
@@ -146,7 +148,7 @@ async def entry_page(
 
 
 @router.get("/clearinghouse/collections/{slug}")
-async def collection_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+async def collection_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     collection = await curation.collection_view(session, slug, settings.base_url)
     found, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, collection=slug, limit=feeds.MAX_LIMIT))
     context = {"collection": collection, "views": await entries.views(session, found, details=False)}
@@ -154,13 +156,13 @@ async def collection_page(request: Request, slug: str, session: SessionDep, view
 
 
 @router.get("/clearinghouse/topics")
-async def topics_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+async def topics_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     context = {"topics": await curation.list_topics(session), "base": settings.base_url}
     return render(request, viewer, "clearinghouse/topics.html", context, title="Topics")
 
 
 @router.get("/clearinghouse/subscribe")
-async def subscribe_help(request: Request, viewer: ViewerDep, settings: SettingsDep):
+async def subscribe_help(request: Request, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     context = {"links": _subscribe_links(settings.base_url), "base": settings.base_url}
     return render(request, viewer, "clearinghouse/subscribe.html", context, title="Subscribing to the clearing house")
 
@@ -169,7 +171,9 @@ async def subscribe_help(request: Request, viewer: ViewerDep, settings: Settings
 
 
 @router.get("/clearinghouse/staff")
-async def staff_home(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep):
+async def staff_home(
+    request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
+) -> HTMLResponse:
     _staff(participant)
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
     troubles = await publication.status(session, attempts=settings.publication_attempts)
@@ -193,7 +197,7 @@ async def _form(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]
 @router.get("/clearinghouse/staff/entries/{entry_id}")
 async def staff_entry(
     request: Request, entry_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-):
+) -> HTMLResponse:
     _staff(participant)
     entry = await entries.get_entry(session, entry_id)
     [view] = await entries.views(session, [entry])
@@ -218,7 +222,7 @@ async def staff_entry_save(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-):
+) -> RedirectResponse:
     _staff(participant)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/entries/{entry_id}"
@@ -254,7 +258,7 @@ async def staff_entry_save(
 @router.post("/clearinghouse/staff/topics")
 async def staff_topic_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-):
+) -> RedirectResponse:
     _staff(participant)
     single, _ = await _form(request)
     try:
@@ -264,13 +268,14 @@ async def staff_topic_create(
     topic, error = await attempt(session, lambda: curation.create_topic(session, request.app.state.clock.now(), participant, body))
     if error is not None:
         return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("error", error.detail))
+    assert topic is not None  # `attempt` returns the result when there is no error
     return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("ok", f"Topic “{topic.label}” added."))
 
 
 @router.post("/clearinghouse/staff/collections")
 async def staff_collection_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-):
+) -> RedirectResponse:
     _staff(participant)
     single, _ = await _form(request)
     try:
@@ -284,6 +289,7 @@ async def staff_collection_create(
     )
     if error is not None:
         return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", error.detail))
+    assert made is not None  # `attempt` returns the result when there is no error
     request.app.state.clearinghouse.cache.invalidate()
     return redirect(
         f"/clearinghouse/staff/collections/{made.slug}", viewer, settings, flash=("ok", "Collection created: now choose its entries.")
@@ -293,7 +299,7 @@ async def staff_collection_create(
 @router.get("/clearinghouse/staff/collections/{slug}")
 async def staff_collection(
     request: Request, slug: str, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-):
+) -> HTMLResponse:
     _staff(participant)
     collection = await curation.collection_view(session, slug, settings.base_url)
     positions = {ref.id: index for index, ref in enumerate(collection.entries, start=1)}
@@ -311,7 +317,7 @@ async def staff_collection_save(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-):
+) -> RedirectResponse:
     _staff(participant)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/collections/{slug}"
@@ -352,7 +358,9 @@ PUBLICATION_PAGE = "/clearinghouse/staff/publication"
 
 
 @router.get(PUBLICATION_PAGE)
-async def staff_publication(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep):
+async def staff_publication(
+    request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
+) -> HTMLResponse:
     _staff(participant)
     context = {"status": await publication.status(session, attempts=settings.publication_attempts)}
     return render(request, viewer, "clearinghouse/staff_publication.html", context, title="Publication")
@@ -367,7 +375,7 @@ async def staff_publication_retry(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-):
+) -> RedirectResponse:
     _staff(participant)
     _, error = await attempt(session, lambda: publication.retry(session, request.app.state.clock.now(), participant, event_id))
     if error is not None:

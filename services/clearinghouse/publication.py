@@ -98,9 +98,9 @@ class Publisher:
         if recorded and retry_at is None:
             log.warning("publication_abandoned", event_id=event_id, attempts=attempts)
 
-    async def publish(self, event_id: int, payload: dict) -> uuid.UUID | None:
+    async def publish(self, event_id: int, payload: dict[str, object]) -> uuid.UUID | None:
         """Publish one adoption; None when it was published already (the event is completed either way)."""
-        adoption_id = uuid.UUID(payload["adoption_id"])
+        adoption_id = uuid.UUID(str(payload["adoption_id"]))
         async with self.sessionmaker() as session:
             if await session.scalar(select(FeedEntry.id).where(FeedEntry.adoption_id == adoption_id)) is not None:
                 await self._complete(event_id)
@@ -116,6 +116,8 @@ class Publisher:
             version = await session.scalar(
                 select(NormVersion).where(NormVersion.norm_id == norm.id, NormVersion.number == adoption.version_number)
             )
+        if version is None:
+            raise PublicationFailed(f"no version {adoption.version_number} of {norm.slug} is stored")
         text = version.text
         if hashlib.sha256(text.encode()).hexdigest() != adoption.text_sha256:
             raise PublicationFailed(f"the text of {norm.slug} v{adoption.version_number} does not match its adoption's SHA-256")
@@ -183,7 +185,7 @@ def approving_regions(votes: list[VoteRecord]) -> list[str]:
 
 def adoption_record(
     adoption: Adoption, norm: Norm, network: Network, previous_version: int | None, *, issuer: str, signed_at: datetime
-) -> dict:
+) -> dict[str, object]:
     """What the clearing house signs: the adopted version (by title and text hash), the ballot's verdict and votes."""
     record = {
         "type": RECORD_TYPE,

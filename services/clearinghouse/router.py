@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
@@ -198,36 +199,40 @@ FEED_PARAMETERS = [
 ]
 
 
-def _feed_route(format: FeedFormat, path: str, summary: str):
-    async def feed(request: Request):
+def _add_feed(
+    path: str,
+    endpoint: Callable[..., Awaitable[Response]],
+    summary: str,
+    name: str,
+    *,
+    parameters: list[dict[str, Any]] = FEED_PARAMETERS,
+) -> None:
+    """A feed document's GET (and HEAD) route: the endpoint answers with the document (or 304) itself;
+    `parameters` documents the query parameters it reads."""
+    feeds_router.add_api_route(
+        path,
+        endpoint,
+        methods=READ,
+        summary=summary,
+        response_class=Response,
+        responses=FEED_RESPONSES,
+        name=name,
+        openapi_extra={"parameters": parameters},
+    )
+
+
+def _feed_route(format: FeedFormat, path: str, summary: str) -> None:
+    async def feed(request: Request) -> Response:
         return await serve(request, feeds.make_query(format, **_filters(request)))
 
-    feeds_router.add_api_route(
-        path,
-        feed,
-        methods=READ,
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"feed_{format.value}",
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
+    _add_feed(path, feed, summary, f"feed_{format.value}")
 
 
-def _collection_route(format: FeedFormat, path: str, summary: str):
-    async def feed(request: Request, slug: str):
+def _collection_route(format: FeedFormat, path: str, summary: str) -> None:
+    async def feed(request: Request, slug: str) -> Response:
         return await serve(request, feeds.make_query(format, collection=slug, **_filters(request)))
 
-    feeds_router.add_api_route(
-        path,
-        feed,
-        methods=READ,
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"collection_feed_{format.value}",
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
+    _add_feed(path, feed, summary, f"collection_feed_{format.value}")
 
 
 _feed_route(FeedFormat.atom, "/feeds/norms.atom", "Adopted norms as Atom (RFC 4287)")
@@ -236,8 +241,8 @@ _collection_route(FeedFormat.atom, "/feeds/collections/{slug}.atom", "A curated 
 _collection_route(FeedFormat.json, "/feeds/collections/{slug}.json", "A curated collection as JSON Feed 1.1")
 
 
-def _consultations_route(format: FeedFormat, summary: str):
-    async def feed(request: Request, session: SessionDep):
+def _consultations_route(format: FeedFormat, summary: str) -> None:
+    async def feed(request: Request, session: SessionDep) -> Response:
         settings: Settings = request.app.state.settings
         base = settings.base_url
         query = feeds.make_query(format, consultations=True, network=request.query_params.get("network") or None)
@@ -254,16 +259,7 @@ def _consultations_route(format: FeedFormat, summary: str):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(body, media_type=content_type, headers=headers)
 
-    feeds_router.add_api_route(
-        consultation_feed.PATHS[format],
-        feed,
-        methods=READ,
-        summary=summary,
-        response_class=Response,
-        responses=FEED_RESPONSES,
-        name=f"consultations_feed_{format.value}",
-        openapi_extra={"parameters": [FEED_PARAMETERS[1]]},
-    )
+    _add_feed(consultation_feed.PATHS[format], feed, summary, f"consultations_feed_{format.value}", parameters=[FEED_PARAMETERS[1]])
 
 
 _consultations_route(FeedFormat.atom, "Open public consultations as Atom (RFC 4287)")

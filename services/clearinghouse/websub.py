@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -176,7 +177,7 @@ async def verify_pending(
     for request_id, mode, topic, callback, lease_seconds, secret in jobs:
         challenge = secrets.token_urlsafe(32)
         params = {"hub.mode": mode.value, "hub.topic": topic, "hub.challenge": challenge}
-        headers = {}
+        headers: dict[str, str] = {}
         if mode is RequestMode.subscribe:
             params["hub.lease_seconds"] = str(lease_seconds)
             if secret:
@@ -197,7 +198,7 @@ async def verify_pending(
     return settled
 
 
-async def _settle(sessionmaker, clock: Clock, request_id: int, worker: str, reason: str | None) -> int:
+async def _settle(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, request_id: int, worker: str, reason: str | None) -> int:
     async with transaction(sessionmaker) as session:
         await take_write_lock(session)
         request = await session.scalar(
@@ -223,6 +224,8 @@ async def _settle(sessionmaker, clock: Clock, request_id: int, worker: str, reas
             .execution_options(populate_existing=True)
         )
         if request.mode is RequestMode.subscribe:
+            if request.lease_seconds is None:  # never: a subscribe request is stored with its lease
+                raise RuntimeError(f"subscribe request {request_id} has no lease")
             if subscription is None:
                 subscription = Subscription(topic=request.topic, callback=request.callback, created_at=now)
                 session.add(subscription)
@@ -240,7 +243,7 @@ async def _settle(sessionmaker, clock: Clock, request_id: int, worker: str, reas
         return 1
 
 
-async def stop_deliveries(session: AsyncSession, subscription_id, status: DeliveryStatus, now: datetime) -> None:
+async def stop_deliveries(session: AsyncSession, subscription_id: uuid.UUID, status: DeliveryStatus, now: datetime) -> None:
     await session.execute(
         update(Delivery)
         .where(Delivery.subscription_id == subscription_id, Delivery.status == DeliveryStatus.pending)
@@ -252,7 +255,12 @@ async def stop_deliveries(session: AsyncSession, subscription_id, status: Delive
 
 
 async def announce(
-    session: AsyncSession, entry_ids: Sequence, *, now: datetime, base_url: str, only: Callable[[feeds.FeedQuery], bool] | None = None
+    session: AsyncSession,
+    entry_ids: Sequence[uuid.UUID],
+    *,
+    now: datetime,
+    base_url: str,
+    only: Callable[[feeds.FeedQuery], bool] | None = None,
 ) -> int:
     """Queue a delivery of each subscribed feed that now holds any of `entry_ids` to its live subscribers; how many.
 

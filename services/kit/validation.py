@@ -87,8 +87,3 @@ class TextBounds:
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         constraints = StringConstraints(strip_whitespace=self.strip, min_length=self.min_length, max_length=self.max_length)
         return core_schema.no_info_before_validator_function(check_text, handler(Annotated[source, constraints]))
-
-
-def bounded_text(max_length: int, *, min_length: int = 0, strip: bool = False) -> Any:
-    """`Annotated[str, TextBounds(...)]` built at run time, which type checkers cannot read: write that instead."""
-    return Annotated[str, TextBounds(max_length, min_length, strip)]

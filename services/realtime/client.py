@@ -20,13 +20,14 @@ import asyncio
 import os
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import quote
 
 import automerge.core as am
 import cbor2
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Origin
 
 from norms import document
 from services.realtime import sync_message
@@ -68,8 +69,8 @@ class SyncClient:
         self._origin = origin
         self._timeout = timeout
         self._closing = False
-        self._reader: asyncio.Task | None = None
-        self._redialer: asyncio.Task | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._redialer: asyncio.Task[None] | None = None
         self._session = uuid.uuid4().hex[:12]
         self._count = 0
 
@@ -125,10 +126,10 @@ class SyncClient:
     async def __aenter__(self) -> SyncClient:
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _send(self, message: dict) -> None:
+    async def _send(self, message: dict[str, object]) -> None:
         try:
             await self.websocket.send(cbor2.dumps(message))
         except websockets.ConnectionClosed:
@@ -147,7 +148,7 @@ class SyncClient:
         async def pump() -> None:
             try:
                 async for frame in self.websocket:
-                    inbox.append(frame)
+                    inbox.append(frame if isinstance(frame, bytes) else frame.encode())  # the protocol's frames are binary
                     arrived.set()
             except websockets.ConnectionClosed:
                 pass
@@ -193,7 +194,7 @@ class SyncClient:
             reason = self.websocket.close_reason or ""
             if self._reconnect is not None and not self._closing and code not in REFUSED:
                 self.drops.append((code, reason))
-                self._redialer = asyncio.get_running_loop().create_task(self._redial())
+                self._redialer = asyncio.get_running_loop().create_task(self._redial(self._reconnect))
             else:
                 self._finish(code, reason)
 
@@ -204,12 +205,12 @@ class SyncClient:
         for handle in self.documents.values():
             handle._disconnected(code, reason)
 
-    async def _redial(self) -> None:
+    async def _redial(self, reconnect: Dial) -> None:
         """Dial until a socket joins, with doubling waits; then sync every open document from scratch."""
         delay = RECONNECT_FIRST_DELAY
         while not self._closing:
             try:
-                url, ticket = await self._reconnect()
+                url, ticket = await reconnect()
                 websocket, server_id = await _handshake(url, ticket, self.peer_id, self._origin, self._timeout)
             except asyncio.CancelledError:
                 raise
@@ -343,7 +344,7 @@ class DocumentHandle:
 
     # --- Protocol ----------------------------------------------------------------------
 
-    async def _after_local_change(self, made: list[document.Change] = ()) -> None:
+    async def _after_local_change(self, made: Sequence[document.Change] = ()) -> None:
         if not self._caught_up:
             await self._sync()
         elif made:
@@ -389,7 +390,7 @@ class DocumentHandle:
         await self._notify()
         return True
 
-    def _record_server_heads(self, heads) -> None:
+    def _record_server_heads(self, heads: Sequence[bytes]) -> None:
         self.server_heads = set(heads)
         self.acknowledged_heads.append(list(heads))
         # Ready once this replica holds what the server held: a first message may bring only the
@@ -399,7 +400,7 @@ class DocumentHandle:
 
     async def _sync(self, request: bool = False, need: tuple[bytes, ...] = (), their_heads: tuple[bytes, ...] = ()) -> None:
         message = self.doc.generate_sync_message(self.state)
-        data = message.encode() if message is not None else None
+        data: bytes | None = message.encode() if message is not None else None
         if data is not None:
             self._last_have = sync_message.decode(data).have
         if need:
@@ -407,9 +408,9 @@ class DocumentHandle:
         unknown = [h for h in their_heads if not self.has_change(h)]
         if data is not None and unknown:
             # rc1 may leave out of `need` a head of the server's that we lack (see the hub's receive).
-            message = sync_message.decode(data)
-            if message.version == sync_message.V1 and not set(unknown) <= set(message.need):
-                data = sync_message.encode(message.with_need(set(message.need) | set(unknown)))
+            parsed = sync_message.decode(data)
+            if parsed.version == sync_message.V1 and not set(unknown) <= set(parsed.need):
+                data = sync_message.encode(parsed.with_need(set(parsed.need) | set(unknown)))
         if data is None and unknown:
             # rc1 is "in flight" and silent: ask for what the server has that we lack.
             heads = tuple(sorted(self.doc.get_heads()))
@@ -475,12 +476,14 @@ class DocumentHandle:
         if not self.ready.done():
             self.ready.set_exception(DocumentUnavailable(f"{self.url} is unavailable"))
 
-    def _hear(self, message: dict) -> None:
+    def _hear(self, message: dict[str, object]) -> None:
+        data = message.get("data")
         try:
-            payload = cbor2.loads(message["data"])
+            payload = cbor2.loads(data) if isinstance(data, bytes) else data
         except Exception:
-            payload = message.get("data")
-        self.ephemeral.append((message.get("senderId", ""), payload))
+            payload = data
+        sender = message.get("senderId", "")
+        self.ephemeral.append((sender if isinstance(sender, str) else str(sender), payload))
         asyncio.get_running_loop().create_task(self._notify())
 
     async def _resume(self) -> None:
@@ -520,12 +523,12 @@ async def _handshake(url: str, ticket: str | None, peer_id: str, origin: str | N
     """Open a socket, join as `peer_id` and return it with the server's peer id."""
     if ticket is not None:
         url += ("&" if "?" in url else "?") + "ticket=" + quote(ticket)
-    websocket = await websockets.connect(url, max_size=None, origin=origin, open_timeout=timeout)
+    websocket = await websockets.connect(url, max_size=None, origin=Origin(origin) if origin is not None else None, open_timeout=timeout)
     join = {"type": "join", "senderId": peer_id, "peerMetadata": {"isEphemeral": True}, "supportedProtocolVersions": ["1"]}
     try:
         await websocket.send(cbor2.dumps(join))
         async with asyncio.timeout(timeout):
-            answer = cbor2.loads(await websocket.recv())
+            answer = cbor2.loads(await websocket.recv(decode=False))
     except websockets.ConnectionClosed as exc:
         raise SyncError(f"closed during the handshake: {_close_of(exc)}") from None
     except TimeoutError:

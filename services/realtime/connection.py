@@ -266,10 +266,10 @@ class Connection:
             raise ProtocolError("senderId is not the peer that joined on this socket", POLICY)
         if isinstance(frame, protocol.SyncFrame):
             self._check_target(frame.target_id)
-            await self._on_sync(frame)
+            await self._on_sync(self.peer_id, frame)
         elif isinstance(frame, protocol.EphemeralFrame):
             self._check_target(frame.target_id)
-            await self._on_ephemeral(frame)
+            await self._on_ephemeral(self.peer_id, frame)
         # doc-unavailable (the peer lacks a document), remote heads and subscriptions: nothing to do.
 
     def _check_target(self, target_id: str) -> None:
@@ -305,10 +305,10 @@ class Connection:
         self.hub.join_room(peer_document)
         return peer_document
 
-    async def _on_sync(self, frame: protocol.SyncFrame) -> None:
+    async def _on_sync(self, peer_id: str, frame: protocol.SyncFrame) -> None:
         peer_document = await self._open(frame.document_id)
         if peer_document is None:
-            self.send(protocol.doc_unavailable(self.hub.server_id, self.peer_id, frame.document_id))
+            self.send(protocol.doc_unavailable(self.hub.server_id, peer_id, frame.document_id))
             return
         try:
             message = sync_message.decode(frame.data)
@@ -336,7 +336,7 @@ class Connection:
                 origin=self,
             )
         except UnknownDependencies as exc:
-            self._hold(peer_document, chunks, exc.extra.get("missing", []))
+            self._hold(peer_document, chunks, exc.missing)
             return message.without_changes()
         except (NotAMember, NotDrafting, AttributionRefused) as exc:
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", POLICY) from None
@@ -359,10 +359,10 @@ class Connection:
         log.debug("sync.changes_held", peer=self.peer_id, held=len(held), missing=missing)
         peer_document.sync.hold(chunks, {change.hash for change in held}, {bytes.fromhex(value) for value in missing})
 
-    async def _on_ephemeral(self, frame: protocol.EphemeralFrame) -> None:
+    async def _on_ephemeral(self, peer_id: str, frame: protocol.EphemeralFrame) -> None:
         peer_document = await self._open(frame.document_id)
         if peer_document is None:
-            self.send(protocol.doc_unavailable(self.hub.server_id, self.peer_id, frame.document_id))
+            self.send(protocol.doc_unavailable(self.hub.server_id, peer_id, frame.document_id))
             return
         limit = self.hub.settings.sync_max_ephemeral_bytes
         if len(frame.data) > limit:

@@ -45,6 +45,7 @@ from services.kit.broker import Broker
 from services.realtime import protocol, sync_message, tickets
 from services.realtime.connection import Connection, Identity, PeerDocument
 from services.realtime.peer_state import DocumentPoisoned, Round
+from services.realtime.schemas import ResidentDocument, SyncStats
 from services.settings import Settings
 
 log = structlog.get_logger()
@@ -64,8 +65,8 @@ class Room:
     peers: set[PeerDocument] = field(default_factory=set)
     dirty: bool = False
     last_round: float = float("-inf")
-    fanout: asyncio.Task | None = None
-    follower: asyncio.Task | None = None
+    fanout: asyncio.Task[None] | None = None
+    follower: asyncio.Task[None] | None = None
     retry: asyncio.TimerHandle | None = None  # a round for peers whose changes were held back
 
 
@@ -89,8 +90,8 @@ class SyncHub:
         # cannot all pass the limit before any is served) until the socket ends.
         self._anonymous: Counter[str] = Counter()
         self.rooms: dict[bytes, Room] = {}
-        self._tasks: set[asyncio.Task] = set()
-        self._loops: list[asyncio.Task] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
         self._last_stats_log = time.monotonic()
         store.add_listener(self._on_stored)
 
@@ -119,7 +120,7 @@ class SyncHub:
             except Exception as exc:  # a broker already gone is no reason to fail shutdown
                 log.warning("sync.close_failed", error=repr(exc))
 
-    def _spawn(self, coroutine: Coroutine) -> asyncio.Task:
+    def _spawn(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -405,15 +406,19 @@ class SyncHub:
 
     async def revalidate(self) -> None:
         """Close the sockets of participants who signed out or left the network of a norm they had open."""
-        signed_in = [connection for connection in self.connections if connection.participant_id and not connection.closing]
+        signed_in = [
+            (connection.participant_id, connection)
+            for connection in self.connections
+            if connection.participant_id and not connection.closing
+        ]
         if not signed_in:
             return
-        ids = {connection.participant_id for connection in signed_in}
+        ids = {pid for pid, _ in signed_in}
         async with self.sessionmaker() as session:
-            versions = dict((await session.execute(select(Participant.id, Participant.token_version).where(Participant.id.in_(ids)))).all())
+            rows = await session.execute(select(Participant.id, Participant.token_version).where(Participant.id.in_(ids)))
+            versions: dict[uuid.UUID, int] = {participant: version for participant, version in rows.all()}
             memberships = await membership.memberships_of(session, ids)
-        for connection in signed_in:
-            pid = connection.participant_id
+        for pid, connection in signed_in:
             if versions.get(pid) != connection.identity.token_version:
                 connection.close(protocol.UNAUTHORIZED, "signed out: this participant's tokens were revoked")
                 continue
@@ -434,11 +439,11 @@ class SyncHub:
                     summary = self.stats()
                     log.info(
                         "sync.stats",
-                        connections=summary["connections"],
+                        connections=summary.connections,
                         rooms=len(self.rooms),
-                        resident_documents=summary["resident_documents"],
-                        approx_bytes=summary["approx_bytes"],
-                        rss_bytes=summary["rss_bytes"],
+                        resident_documents=summary.resident_documents,
+                        approx_bytes=summary.approx_bytes,
+                        rss_bytes=summary.rss_bytes,
                     )
             except asyncio.CancelledError:
                 raise
@@ -447,26 +452,26 @@ class SyncHub:
 
     # --- Stats -----------------------------------------------------------------------------
 
-    def stats(self) -> dict:
+    def stats(self) -> SyncStats:
         residents = self.store.residents()
-        return {
-            "instance": self.instance_id,
-            "connections": len(self.connections),
-            "signed_in_connections": sum(1 for connection in self.connections if connection.participant_id),
-            "resident_documents": len(residents),
-            "approx_bytes": sum(info.approx_bytes for info in residents),
-            "rss_bytes": _rss_bytes(),
-            "documents": [
-                {
-                    "url": document.document_url(info.document_id),
-                    "peers": len(self.rooms[info.document_id].peers) if info.document_id in self.rooms else 0,
-                    "change_count": info.change_count,
-                    "approx_bytes": info.approx_bytes,
-                    "idle_seconds": info.idle_seconds,
-                }
+        return SyncStats(
+            instance=self.instance_id,
+            connections=len(self.connections),
+            signed_in_connections=sum(1 for connection in self.connections if connection.participant_id),
+            resident_documents=len(residents),
+            approx_bytes=sum(info.approx_bytes for info in residents),
+            rss_bytes=_rss_bytes(),
+            documents=[
+                ResidentDocument(
+                    url=document.document_url(info.document_id),
+                    peers=len(self.rooms[info.document_id].peers) if info.document_id in self.rooms else 0,
+                    change_count=info.change_count,
+                    approx_bytes=info.approx_bytes,
+                    idle_seconds=info.idle_seconds,
+                )
                 for info in residents
             ],
-        }
+        )
 
 
 def _rss_bytes() -> int | None:

@@ -74,22 +74,22 @@ class Reception:
             return []
         if self.reply is None:
             return self.wanted
-        message = self._decoded()
+        message = self._decoded(self.reply)
         if message.version != sync_message.V1:
             return []
         sent = {change.hash for change in document.split_changes(b"".join(message.changes))} if message.changes else set()
         return [h for h in self.wanted if h not in sent]
 
-    def _decoded(self) -> sync_message.SyncMessage:
+    def _decoded(self, reply: bytes) -> sync_message.SyncMessage:
         if self._reply is None:
-            self._reply = sync_message.decode(self.reply)
+            self._reply = sync_message.decode(reply)
         return self._reply
 
-    def completed(self, extra: tuple[bytes, ...]) -> bytes:
-        """rc1's reply, also asking for `unknown` and carrying `extra`, the changes it left out."""
-        message = self._decoded()
+    def completed(self, reply: bytes, extra: tuple[bytes, ...]) -> bytes:
+        """rc1's reply (this reception's `reply`), also asking for `unknown` and carrying `extra`, the changes it left out."""
+        message = self._decoded(reply)
         if message.version != sync_message.V1 or (not extra and self.unknown <= set(message.need)):
-            return self.reply
+            return reply
         completed = sync_message.SyncMessage(
             message.version,
             message.heads,
@@ -99,6 +99,10 @@ class Reception:
             message.flags,
         )
         return sync_message.encode(completed)
+
+
+# The heads, need, have and changes of a sync message: what tells two answers apart.
+_Gist = tuple[tuple[bytes, ...], tuple[bytes, ...], tuple[sync_message.Have, ...], tuple[bytes, ...]]
 
 
 class Round:
@@ -138,7 +142,7 @@ class PeerSync:
         self._pending_hashes: set[bytes] = set()
         self._missing: set[bytes] = set()
         self._last_have: tuple[sync_message.Have, ...] = ()  # the last summary rc1 made for this peer
-        self._last_answer: tuple | None = None  # heads, need, have and changes of the last answer to this peer
+        self._last_answer: _Gist | None = None  # heads, need, have and changes of the last answer to this peer
         # Served from `journal`: the peer has every change of it before `sent`, and `theirs` came from it.
         self._journal: Journal | None = None
         self._sent = 0
@@ -184,7 +188,7 @@ class PeerSync:
                 return caught_up
             self._journal, self._state = None, am.SyncState()
         try:
-            doc.receive_sync_message(self._state, am.Message.decode(sync_message.encode(parsed)))
+            doc.receive_sync_message(self._rc1(), am.Message.decode(sync_message.encode(parsed)))
         except Exception as exc:
             raise ProtocolError(f"Automerge refused the sync message: {exc}") from None
         except BaseException as exc:
@@ -216,7 +220,7 @@ class PeerSync:
         that holds everything else, cost rc1 a walk of the whole history each (milliseconds once a
         norm has thousands of changes); here they cost a look at the heads.
         """
-        if journal is not self._journal or parsed.need or self._pending:
+        if journal is None or journal is not self._journal or parsed.need or self._pending:
             return None
         heads = doc.get_heads()
         if any(head not in journal.positions and head not in heads for head in parsed.heads):
@@ -238,7 +242,7 @@ class PeerSync:
         reply = reception.reply
         if reply is not None:
             if reception.unknown or reception.wanted:
-                reply = reception.completed(fetched)
+                reply = reception.completed(reply, fetched)
         elif reception.unknown or reception.wanted or self._missing:
             need = reception.unknown | self._missing
             # The last summary rc1 made for this peer: a message without one would stop the peer sending.
@@ -279,7 +283,7 @@ class PeerSync:
         if self._journal is not None:
             lacking = round_.journal.since(self._sent) if round_.journal is self._journal else None
             if lacking is not None:
-                return self._offer_caught_up(round_, lacking)
+                return self._offer_caught_up(round_, self._journal, lacking)
             self._fall_back(round_.doc)
         elif self._loading_whole:
             return None  # rc1 knows nothing of it yet; its answer says what it lacks
@@ -288,13 +292,14 @@ class PeerSync:
             self._last_answer = None
         return reply
 
-    def _offer_caught_up(self, round_: Round, lacking: list[Change]) -> bytes | None:
+    def _offer_caught_up(self, round_: Round, journal: Journal, lacking: list[Change]) -> bytes | None:
+        """What a caught-up peer lacks in this round; `journal`, the round's, serves the peer."""
         if self._theirs or self._acknowledge:
             # Its own changes to acknowledge (and to leave out): a message of its own.
             changes = tuple(change.data for change in lacking if change.hash not in self._theirs)
             if changes:
                 self._awaiting = round_.now
-            self._sent = round_.journal.end
+            self._sent = journal.end
             self._theirs.clear()
             self._acknowledge = False
             return sync_message.at_heads(round_.heads, changes)
@@ -306,24 +311,31 @@ class PeerSync:
             round_.held = True
             return None
         message = round_.shared(self._sent, lacking)
-        self._sent = round_.journal.end
+        self._sent = journal.end
         self._awaiting = round_.now
         return message
 
     def _fall_back(self, doc: am.Document) -> None:
         """Hand a caught-up peer back to rc1, with a sync state that knows the heads the peer last reported."""
-        self._journal, self._state = None, am.SyncState()
+        state = am.SyncState()
+        self._journal, self._state = None, state
         try:
-            doc.receive_sync_message(self._state, am.Message.decode(sync_message.at_heads(self._heads)))
+            doc.receive_sync_message(state, am.Message.decode(sync_message.at_heads(self._heads)))
         except BaseException as exc:  # rc1 refused (or panicked): start over, as with a new peer
             if not isinstance(exc, Exception) and type(exc).__module__ != "pyo3_runtime":
                 raise
             self._state = am.SyncState()
 
+    def _rc1(self) -> am.SyncState:
+        """rc1's sync state for the peer, which exists whenever the journal does not serve it."""
+        if self._state is None:
+            raise RuntimeError("the journal serves this peer: it has no rc1 sync state")
+        return self._state
+
     def _generate(self, doc: am.Document) -> bytes | None:
         """rc1's next sync message for this peer, from the document as committed (call under its lock)."""
         try:
-            message = doc.generate_sync_message(self._state)
+            message = doc.generate_sync_message(self._rc1())
         except Exception as exc:
             log.warning("sync.generate_failed", document=document.document_url(self.document_id), error=str(exc))
             return None

@@ -6,7 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import structlog
-from fastapi import APIRouter, Request, WebSocket, status
+from fastapi import APIRouter, FastAPI, Request, WebSocket, status
 from starlette.responses import JSONResponse
 
 from services.api.deps import CurrentParticipant, SettingsDep, StaffParticipant
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 SYNC_PATH = "/api/v1/sync"
 
 
-def _hub(app) -> SyncHub:
+def _hub(app: FastAPI) -> SyncHub:
     return app.state.sync_hub
 
 
@@ -50,7 +50,7 @@ async def create_ticket(participant: CurrentParticipant, settings: SettingsDep) 
 @router.get("/stats", response_model=SyncStats)
 async def stats(request: Request, _staff: StaffParticipant) -> SyncStats:
     """Sockets, resident documents and their approximate memory on this instance (staff)."""
-    return SyncStats(**_hub(request.app).stats())
+    return _hub(request.app).stats()
 
 
 def origin_allowed(origin: str | None, host: str | None, scheme: str, settings: Settings) -> bool:

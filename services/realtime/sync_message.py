@@ -9,6 +9,7 @@ without bound; those are refused here first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from norms import automerge_binary as binary
@@ -47,7 +48,7 @@ class SyncMessage:
         return replace(self, need=tuple(sorted(need)))
 
 
-def at_heads(heads, changes: tuple[bytes, ...] = ()) -> bytes:
+def at_heads(heads: Iterable[bytes], changes: tuple[bytes, ...] = ()) -> bytes:
     """A message from a side that holds `heads` (once `changes`, if any, are applied) and takes them as shared.
 
     Its summary (last sync at those heads, an empty Bloom filter) makes the receiver send back
@@ -57,7 +58,7 @@ def at_heads(heads, changes: tuple[bytes, ...] = ()) -> bytes:
     return encode(SyncMessage(V1, ordered, (), (Have(ordered, b""),), tuple(changes)))
 
 
-def whole_document(heads, data: bytes) -> bytes:
+def whole_document(heads: Iterable[bytes], data: bytes) -> bytes:
     """A V2 message from a side at `heads` carrying `data`, a saved document (maybe followed by changes).
 
     For a peer that holds nothing and reads V2 (it sent a flags section): it loads the document in

@@ -83,6 +83,7 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")
+    assert participant is not None  # `attempt` returns the result when there is no error
     response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", f"Signed in as {participant.display_name}."))
     web_session.sign_in(response, participant, settings)
     return response

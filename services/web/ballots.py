@@ -209,6 +209,7 @@ async def open_ballot(
     ballot_id, error = await attempt(session, lambda: ballots.open_ballot(session, request.app.state.clock, participant.id, norm.id, body))
     if error is not None:
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    assert ballot_id is not None  # `attempt` returns the result when there is no error
     return redirect(
         ballot_path(slug, norm, ballot_id),
         viewer,

@@ -140,6 +140,7 @@ async def open_consultation(
     made, error = await attempt(session, lambda: consultations.open_consultation(session, _now(request), participant, norm, body))
     if error is not None:
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    assert made is not None  # `attempt` returns the result when there is no error
     await websub.announce_consultation(session, made, now=_now(request), base_url=settings.base_url)
     request.app.state.clearinghouse.nudge()
     return redirect(page_path(made.id), viewer, settings, flash=("ok", f"Version v{made.version_number} is open for public comment."))

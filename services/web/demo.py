@@ -227,6 +227,7 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
         }
         for name, motivation in motivations.items():
             application = await networks.join(session, taxonomy, pid(name), routing.network.slug, motivation)
+            assert isinstance(application, networks.ApplicationView)  # the network admits members by application
             await networks.decide_application(
                 session,
                 taxonomy,

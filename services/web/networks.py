@@ -60,7 +60,8 @@ async def directory(
     taxonomy: Taxonomy = request.app.state.taxonomy
     filters = {"q": q.strip()[:200], "status": status, "group": group, "region": region}
     error = None
-    views, next_cursor = [], None
+    views: list[networks.NetworkView] = []
+    next_cursor: str | None = None
     try:
         if status and status not in NetworkStatus.__members__:
             raise InvalidInput(f"Unknown status {status!r}; choose active or forming")
@@ -109,6 +110,7 @@ async def found_network(
         view, error = await attempt(session, lambda: networks.found_network(session, taxonomy, participant.id, body))
         if error is not None:
             raise FormInvalid(field_errors(error))
+        assert view is not None  # `attempt` returns the result when there is no error
     except FormInvalid as invalid:
         affiliation = await networks.current_affiliation(session, participant.id)
         context = {"form": form, "errors": invalid.errors, "affiliation": affiliation}
@@ -131,7 +133,7 @@ async def network_page(request: Request, slug: str, session: SessionDep, viewer:
     me = viewer.participant
     my_role = next((member.role for member in roster if me is not None and member.participant_id == me.id), None)
     my_application = None
-    applications = []
+    applications: list[networks.ApplicationView] = []
     affiliation = None
     if me is not None:
         affiliation = await networks.current_affiliation(session, me.id)
@@ -237,6 +239,7 @@ async def decide(
     if error is not None:
         _not_found_is_final(error)
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    assert view is not None  # `attempt` returns the result when there is no error
     verb = "approved: they are now a member" if decision == "approve" else "declined"
     return redirect(back, viewer, settings, flash=("ok", f"The application of {view.name} is {verb}."))
 
@@ -261,6 +264,7 @@ async def appoint_convener(
     if error is not None:
         _not_found_is_final(error)
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    assert view is not None  # `attempt` returns the result when there is no error
     return redirect(back, viewer, settings, flash=("ok", f"{view.name} is now a convener."))
 
 

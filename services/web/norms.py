@@ -103,6 +103,7 @@ async def create_norm(
         if isinstance(error, NormNotFound) or error.status_code == 404:
             raise error
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    assert created is not None  # `attempt` returns the result when there is no error
     return redirect(
         f"/networks/{slug}/norms/{created.slug}",
         viewer,
@@ -265,6 +266,7 @@ async def create_version(
     version, error = await attempt(session, lambda: norms.create_version(session, _store(request), norm, participant, body))
     if error is not None:
         return redirect(back, viewer, settings, flash=("error", error.detail))
+    assert version is not None  # `attempt` returns the result when there is no error
     return redirect(back, viewer, settings, flash=("ok", f"Version v{version.number} “{version.label}” is tagged."))
 
 

@@ -17,9 +17,10 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
+from starlette.datastructures import UploadFile
 
 from services.accounts import service as accounts
 from services.accounts.models import Participant
@@ -27,6 +28,8 @@ from services.api.deps import SessionDep, SettingsDep
 from services.kit.errors import Forbidden, Unauthorized
 from services.kit.origins import trusted_origin
 from services.settings import Settings
+
+_R = TypeVar("_R", bound=Response)
 
 SESSION_COOKIE = "cogov_session"
 CSRF_COOKIE = "cogov_csrf"
@@ -116,7 +119,7 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 async def require_csrf(request: Request, viewer: ViewerDep, settings: SettingsDep) -> None:
     """Refuse a state-changing request whose token does not match this browser's CSRF cookie."""
-    sent = request.headers.get(CSRF_HEADER)
+    sent: str | UploadFile | None = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         sent = (await request.form()).get(CSRF_FIELD)
     if viewer.csrf_seed_is_new or not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.csrf_token):
@@ -144,7 +147,7 @@ async def require_participant(viewer: ViewerDep) -> Participant:
 PageParticipant = Annotated[Participant, Depends(require_participant)]
 
 
-def finish(response: Response, viewer: Viewer, settings: Settings, *, keep_flash: bool = False) -> Response:
+def finish(response: _R, viewer: Viewer, settings: Settings, *, keep_flash: bool = False) -> _R:
     """Set or clear this browser's cookies on a page's response."""
     secure = _secure(settings)
     if viewer.csrf_seed_is_new:

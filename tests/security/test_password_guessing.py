@@ -5,14 +5,13 @@ untrusted peer's header is ignored. (tests/ops/test_login_throttle.py covers the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.app import served as on_a_socket
 from tests.fixtures.databases import ON_SQLITE
 
 pytestmark = ON_SQLITE
@@ -29,22 +28,9 @@ def cheap_unknown_account_check(monkeypatch):
 @contextlib.asynccontextmanager
 async def served(app, forwarded_allow_ips: str):
     """The app on 127.0.0.1 as `cogov serve` runs it (proxy headers from `forwarded_allow_ips` only)."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    async with on_a_socket(app, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips) as port:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             yield http
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def _sign_in(http: httpx.AsyncClient, email: str, password: str, forwarded: str | None = None) -> httpx.Response:
