@@ -81,8 +81,11 @@ def head_of(request: Request, response: Response) -> Response:
     return head
 
 
-# What a feed answers, HEAD as GET (RFC 9110 9.3.2).
-READ = ["GET", "HEAD"]
+def head_route(router: APIRouter, path: str, endpoint: Callable[..., Awaitable[Response]], name: str, **options: Any) -> None:
+    """Answer HEAD on `path` as its GET (RFC 9110 9.3.2), through the same endpoint and `head_of`; the OpenAPI
+    document describes the GET alone."""
+    router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, name=f"{name}_head", **options)
+
 
 feeds_router = APIRouter(tags=["clearing house: feeds"], route_class=MachineRoute)
 api = APIRouter(prefix="/api/v1", tags=["clearing house"])
@@ -212,13 +215,14 @@ def _add_feed(
     feeds_router.add_api_route(
         path,
         endpoint,
-        methods=READ,
+        methods=["GET"],
         summary=summary,
         response_class=Response,
         responses=FEED_RESPONSES,
         name=name,
         openapi_extra={"parameters": parameters},
     )
+    head_route(feeds_router, path, endpoint, name, response_class=Response)
 
 
 def _feed_route(format: FeedFormat, path: str, summary: str) -> None:
@@ -266,23 +270,29 @@ _consultations_route(FeedFormat.atom, "Open public consultations as Atom (RFC 42
 _consultations_route(FeedFormat.json, "Open public consultations as JSON Feed 1.1")
 
 
-@feeds_router.api_route(KEYS_PATH, methods=READ, summary="The clearing house's public keys (JWK set)")
+@feeds_router.get(KEYS_PATH, summary="The clearing house's public keys (JWK set)")
 async def keys(session: SessionDep, clearinghouse: ClearingHouseDep):
     """Every Ed25519 key that has signed entries (old keys stay listed after rotation), the current one first."""
     return JSONResponse(await keys_.key_set(session, clearinghouse.key), headers={"Cache-Control": "public, max-age=300"})
 
 
-@feeds_router.api_route(tree_heads.WELL_KNOWN_PATH, methods=READ, summary="The newest signed head of the audit log's Merkle tree")
+head_route(feeds_router, KEYS_PATH, keys, "keys")
+
+
+@feeds_router.get(tree_heads.WELL_KNOWN_PATH, summary="The newest signed head of the audit log's Merkle tree")
 async def well_known_tree_head(session: SessionDep, settings: SettingsDep):
     """The same signed tree head as GET /api/v1/audit/tree-head."""
     head = tree_heads.out(settings.base_url, await tree_heads.newest(session))
     return JSONResponse(head, headers={"Cache-Control": "no-cache"})
 
 
+head_route(feeds_router, tree_heads.WELL_KNOWN_PATH, well_known_tree_head, "well_known_tree_head")
+
+
 # --- Entries -------------------------------------------------------------------------------
 
 
-@api.api_route("/clearinghouse/entries", methods=READ, response_model=Page[EntryOut], responses=FEED_RESPONSES, dependencies=KnownQueryOnly)
+@api.get("/clearinghouse/entries", response_model=Page[EntryOut], responses=FEED_RESPONSES, dependencies=KnownQueryOnly)
 async def list_entries(
     request: Request,
     topic: TopicFilter = None,
@@ -296,6 +306,9 @@ async def list_entries(
     A query parameter not listed here is refused (422), never ignored."""
     query = feeds.make_query(FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor)
     return head_of(request, await serve(request, query))
+
+
+head_route(api, "/clearinghouse/entries", list_entries, "list_entries", dependencies=KnownQueryOnly)
 
 
 @api.get("/clearinghouse/entries/{entry_id}", response_model=EntryOut)
