@@ -99,6 +99,18 @@ class ApplicationDecided(Conflict):
     code = "application_decided"
 
 
+class StaffCannotTakePart(Forbidden):
+    """Clearing-house staff and administrators publish and curate; they never take part in a network."""
+
+    code = "staff_cannot_take_part"
+
+    def __init__(self, act: str) -> None:
+        super().__init__(
+            f"Clearing-house staff and administrators cannot {act}: the clearing house never takes part in a network. "
+            "A person who is also an expert takes part from a separate expert account"
+        )
+
+
 class NotConvener(Forbidden):
     """Only a convener of this network may do this."""
 

@@ -2,18 +2,39 @@
 
 Routes, pages, the store's write check and the sync hub all ask here, so "member" and
 "convener" mean the same everywhere and refuse with the same error and code.
+
+The clearing house never takes part: a staff or admin account founds, joins, applies to, edits,
+votes in and comments on nothing (`StaffCannotTakePart`), and a membership it may hold from
+before its role counts for nothing here.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from networks.errors import NotAMember, NotConvener
+from networks.errors import NotAMember, NotConvener, StaffCannotTakePart
 from networks.models import MemberRole, Membership, Network
+from services.accounts.models import Participant, Role
+
+# Accounts of the clearing house: they publish and curate, and never take part in a network.
+CLEARING_HOUSE_ROLES = frozenset({Role.staff, Role.admin})
+
+
+async def require_may_take_part(session: AsyncSession, participant_id: uuid.UUID, act: str) -> None:
+    """`StaffCannotTakePart` (403) when the participant is clearing-house staff or an administrator."""
+    role = await session.scalar(select(Participant.role).where(Participant.id == participant_id))
+    if role in CLEARING_HOUSE_ROLES:
+        raise StaffCannotTakePart(act)
+
+
+def _taking_part() -> ColumnElement[bool]:
+    # A membership counts only while its holder's account may take part.
+    return Membership.participant_id.in_(select(Participant.id).where(Participant.role.not_in(CLEARING_HOUSE_ROLES)))
 
 
 async def find_membership(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> Membership | None:
@@ -23,12 +44,12 @@ async def find_membership(session: AsyncSession, network_id: uuid.UUID, particip
 
 
 async def member_role(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID | None) -> MemberRole | None:
-    """The participant's role in the network; None for a non-member or nobody signed in."""
+    """The participant's role in the network; None for a non-member, for staff and for nobody signed in."""
     if participant_id is None:
         return None
     return (
         await session.scalars(
-            select(Membership.role).where(Membership.network_id == network_id, Membership.participant_id == participant_id)
+            select(Membership.role).where(Membership.network_id == network_id, Membership.participant_id == participant_id, _taking_part())
         )
     ).first()
 
@@ -42,22 +63,33 @@ async def is_convener(session: AsyncSession, network_id: uuid.UUID, participant_
 
 
 async def require_member(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None) -> MemberRole:
-    """The participant's role; `NotAMember` (403) when they do not belong to the network."""
+    """The participant's role; `StaffCannotTakePart` for staff, `NotAMember` (403) when they do not belong to the network."""
     role = await member_role(session, network_id, participant_id)
     if role is None:
-        raise NotAMember(detail)
+        await refuse_non_member(session, participant_id, detail)
     return role
 
 
+async def refuse_non_member(
+    session: AsyncSession, participant_id: uuid.UUID, detail: str | None = None, act: str = "act in a network"
+) -> NoReturn:
+    """Raise why a participant is not a member: `StaffCannotTakePart` for staff, else `NotAMember`."""
+    await require_may_take_part(session, participant_id, act)
+    raise NotAMember(detail)
+
+
 async def require_convener(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None) -> None:
-    """`NotConvener` (403) unless the participant convenes the network."""
+    """`NotConvener` (403) unless the participant convenes the network (`StaffCannotTakePart` for staff)."""
     if await member_role(session, network_id, participant_id) is not MemberRole.convener:
+        await require_may_take_part(session, participant_id, "act as a convener")
         raise NotConvener(detail)
 
 
 async def memberships_of(session: AsyncSession, participant_ids: Iterable[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
     """Every (participant, network) pair of membership among these participants."""
-    query = select(Membership.participant_id, Membership.network_id).where(Membership.participant_id.in_(list(participant_ids)))
+    query = select(Membership.participant_id, Membership.network_id).where(
+        Membership.participant_id.in_(list(participant_ids)), _taking_part()
+    )
     return {(participant, network) for participant, network in (await session.execute(query)).all()}
 
 
@@ -66,7 +98,7 @@ async def networks_of(session: AsyncSession, participant_id: uuid.UUID) -> list[
     rows = await session.execute(
         select(Network, Membership.role)
         .join(Membership, Membership.network_id == Network.id)
-        .where(Membership.participant_id == participant_id)
+        .where(Membership.participant_id == participant_id, _taking_part())
         .order_by(Network.name)
     )
     return list(rows.tuples().all())

@@ -334,6 +334,7 @@ async def _free_slug(session: AsyncSession, name: str) -> str:
 async def found_network(session: AsyncSession, taxonomy: Taxonomy, founder_id: uuid.UUID, body: NetworkCreate) -> NetworkView:
     """Found a network; the founder becomes its first member and convener."""
     await _lock_participant(session, founder_id)
+    await membership.require_may_take_part(session, founder_id, "found a network")
     if await current_affiliation(session, founder_id) is None:
         raise AffiliationRequired("found a network")
     defaults = default_charter(taxonomy)
@@ -471,6 +472,7 @@ async def join(
 ) -> MemberView | ApplicationView:
     """Join an open network at once, or apply to one that admits members by application."""
     await _lock_participant(session, participant_id)
+    await membership.require_may_take_part(session, participant_id, "join or apply to a network")
     network = await _lock_network(session, slug)
     affiliation = await current_affiliation(session, participant_id)
     if affiliation is None:

@@ -202,6 +202,7 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
 async def cast_vote(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, ballot_id: uuid.UUID, body: VoteIn) -> None:
     """Record or change the elector's position; the vote that completes the electorate closes the ballot."""
     ballot = await _lock_ballot(session, ballot_id)
+    await membership.require_may_take_part(session, actor_id, "vote")
     elector = await session.get(BallotElector, (ballot.id, actor_id))
     if elector is None:
         raise NotAnElector("Only the members on the roster when this ballot opened may vote on it")
@@ -364,7 +365,7 @@ async def _adopt(
     assert norm is not None  # the ballot's norm (a foreign key)
     version = await session.get_one(NormVersion, ballot.version_id)
     network_slug = await session.scalar(select(Network.slug).where(Network.id == norm.network_id))
-    previous = await _adoption_in_force(session, norm.id)
+    previous = await adoption_in_force(session, norm.id)
     adoption = Adoption(
         norm_id=norm.id,
         ballot_id=ballot.id,
@@ -598,7 +599,8 @@ async def _people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return {row.id: PersonRef(id=row.id, display_name=row.display_name) for row in rows}
 
 
-async def _adoption_in_force(session: AsyncSession, norm_id: uuid.UUID) -> Adoption | None:
+async def adoption_in_force(session: AsyncSession, norm_id: uuid.UUID) -> Adoption | None:
+    """The norm's adoption no later adoption superseded; None while nothing of it was adopted."""
     superseded = select(Adoption.supersedes_id).where(Adoption.norm_id == norm_id, Adoption.supersedes_id.is_not(None))
     found = await session.scalar(select(Adoption).where(Adoption.norm_id == norm_id, Adoption.id.not_in(superseded)))
     return found

@@ -215,6 +215,7 @@ async def add_comment(
 ) -> ConsultationComment:
     if not is_open(consultation, now):
         raise ConsultationClosed()
+    await membership.require_may_take_part(session, participant.id, "comment on a consultation as an expert")
     affiliation = await networks.current_affiliation(session, participant.id)
     if affiliation is None:
         # A comment states its author's affiliation.

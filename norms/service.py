@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks import membership
 from networks import service as networks
-from networks.errors import NotAMember
 from networks.models import Network
 from norms import diff as text_diff
 from norms import document
@@ -77,7 +76,7 @@ def edit_permission(participant_id: uuid.UUID) -> Authorize:
         if key not in known:
             known[key] = await membership.is_member(session, norm.network_id, participant_id)
         if not known[key]:
-            raise NotAMember("Only members of the norm's network may edit it")
+            await membership.refuse_non_member(session, participant_id, "Only members of the norm's network may edit it", "edit a norm")
         if norm.status not in EDITABLE:
             raise NotDrafting()
 

@@ -130,7 +130,7 @@ def _grant(email: str, role_name: str, display_name: str | None) -> None:
     settings = _settings()
     role = Role(role_name)
 
-    async def run() -> str:
+    async def run() -> tuple[str, bool]:
         engine = create_engine(settings.database_url)
         hashing = PasswordHashing(workers=1, waiting=0)
         try:
@@ -143,17 +143,25 @@ def _grant(email: str, role_name: str, display_name: str | None) -> None:
                 participant = await accounts.grant_role(
                     session, hashing, email=email, role=role, password=password, display_name=display_name
                 )
-                return participant.email
+                return participant.email, participant.two_factor
         finally:
             hashing.close()
             await engine.dispose()
 
     try:
-        granted = asyncio.run(run())
+        granted, two_factor = asyncio.run(run())
     except DomainError as exc:
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from exc
     console.print(f"{granted} is now {role.value}")
+    if not two_factor:
+        console.print(
+            f"Two-factor sign-in is required for {role.value} actions, and this account has not enrolled yet: sign in at "
+            f"{settings.base_url}/settings/two-factor, scan the QR code with an authenticator app and enter its code "
+            "(API: POST /api/v1/me/two-factor/setup, then POST /api/v1/me/two-factor). Until then staff actions answer "
+            '403 {"code": "two_factor_required"}.',
+            highlight=False,
+        )
 
 
 @app.command("create-staff")

@@ -35,19 +35,8 @@ from tests.fixtures.accounts import PASSWORD
 from tests.fixtures.app import TEST_SECRET, served
 from tests.fixtures.clearinghouse import adopt
 
-
-@pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
-    # Snapshots every few changes, so the archive carries them; the subscriber listens on loopback.
-    return Settings(
-        database_url=database_url,
-        secret_key=TEST_SECRET,
-        data_dir=tmp_path / "var",
-        snapshot_every=4,
-        allow_private_callbacks=True,
-        callback_timeout_seconds=2,
-        _env_file=None,
-    )
+# Snapshots every few changes, so the archive carries them; the subscriber listens on loopback.
+SETTINGS = {"snapshot_every": 4, "allow_private_callbacks": True, "callback_timeout_seconds": 2}
 
 
 async def row_count(database_url: str) -> int:

@@ -41,6 +41,11 @@ RUNS = {
         {"postgres", "trace"},
         rf"\| 7 \| import \| SQLite \| {NUMBER} s \| {NUMBER} MiB \| {NUMBER} MiB \|",
     ),
+    "browser": (
+        ["--idle", "2", "--seconds", "1"],
+        {"chromium"},
+        rf"\| both typing continuously \| {NUMBER} \| {NUMBER} ms \| {NUMBER} ms \|",
+    ),
     "compare": (["--help"], set(), r"--targets"),
     "faults": (["--small", "--only", "ballots"], {"initdb"}, r"\| ballot closing raced from two instances \| 5 ballots"),
     "feeds": (

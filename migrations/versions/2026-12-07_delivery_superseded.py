@@ -1,7 +1,7 @@
 """delivery superseded: a pending delivery a newer one of the same subscription replaces is marked `superseded`
 
 Revision ID: 20261207_delivery_superseded
-Revises: 5b8d2e1f6a93
+Revises: d4e6f8a0b2c1
 Create Date: 2026-12-07 12:10:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_delivery_superseded"
-down_revision = "5b8d2e1f6a93"
+down_revision = "d4e6f8a0b2c1"
 branch_labels = None
 depends_on = None
 

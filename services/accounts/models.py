@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, Integer, String, Uuid
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import Base, UTCDateTime, new_id, utcnow
@@ -31,3 +31,45 @@ class Participant(Base):
     # Bumped by logout: every token carries the version it was issued under.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-factor sign-in (accounts/twofactor.py): the TOTP secret (base32) once enrolled, and the last time
+    # step a code was accepted for, so no code is accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Set when the person deleted their account: the row stays, under a pseudonym, for the public record.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def two_factor(self) -> bool:
+        """Two-factor sign-in is on."""
+        return self.totp_enabled_at is not None
+
+
+class AccountSession(Base):
+    """One signed-in browser or API client: every access token names its session, and a token whose
+    session row is gone is refused (accounts/sessions.py)."""
+
+    __tablename__ = "account_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    # "browser" (the pages' cookie) or "api" (a bearer token).
+    kind: Mapped[str] = mapped_column(String(10))
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Signed in with a second factor (or enrolled one from this session): privileged roles need it.
+    two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RecoveryCode(Base):
+    """One single-use two-factor recovery code, kept only as a hash."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("participant_id", "code_hash"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

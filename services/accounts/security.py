@@ -97,12 +97,19 @@ class TokenClaims:
     participant_id: uuid.UUID
     token_version: int
     expires_at: datetime
+    # The account session the token belongs to (accounts/sessions.py); None in tokens made without one, which
+    # the server refuses.
+    session_id: uuid.UUID | None = None
 
 
-def issue_token(participant_id: uuid.UUID, token_version: int, secret: str, lifetime: timedelta) -> tuple[str, datetime]:
+def issue_token(
+    participant_id: uuid.UUID, token_version: int, secret: str, lifetime: timedelta, *, session_id: uuid.UUID | None = None
+) -> tuple[str, datetime]:
     now = datetime.now(UTC)
     expires_at = now + lifetime
     claims = {"sub": str(participant_id), "ver": token_version, "iat": now, "exp": expires_at, "typ": "access"}
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     return jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at
 
 
@@ -112,6 +119,31 @@ def read_token(token: str, secret: str) -> TokenClaims | None:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "ver"]})
         if claims.get("typ") != "access" or not isinstance(claims["ver"], int):
             return None
-        return TokenClaims(uuid.UUID(claims["sub"]), claims["ver"], datetime.fromtimestamp(claims["exp"], UTC))
+        session_id = uuid.UUID(claims["sid"]) if isinstance(claims.get("sid"), str) else None
+        return TokenClaims(uuid.UUID(claims["sub"]), claims["ver"], datetime.fromtimestamp(claims["exp"], UTC), session_id)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+
+
+CHALLENGE_TYPE = "totp_challenge"
+
+
+def issue_challenge(participant_id: uuid.UUID, token_version: int, secret: str, lifetime: timedelta) -> tuple[str, datetime]:
+    """A signed note that the password was right, exchanged with a second-factor code for an access token.
+
+    It is no access token (its `typ` differs), and signing out everywhere voids it (`ver`).
+    """
+    expires_at = datetime.now(UTC) + lifetime
+    claims = {"sub": str(participant_id), "ver": token_version, "exp": expires_at, "typ": CHALLENGE_TYPE}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at
+
+
+def read_challenge(challenge: str, secret: str) -> tuple[uuid.UUID, int] | None:
+    """The participant and token version of a valid, unexpired challenge; None for anything else."""
+    try:
+        claims = jwt.decode(challenge, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "ver"]})
+        if claims.get("typ") != CHALLENGE_TYPE or not isinstance(claims["ver"], int):
+            return None
+        return uuid.UUID(claims["sub"]), claims["ver"]
     except (jwt.PyJWTError, ValueError, TypeError):
         return None

@@ -1,17 +1,17 @@
-"""Accounts: registration, sign-in, token revocation and privileged roles."""
+"""Accounts: registration, sign-in, token revocation, settings (name, password) and privileged roles."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.accounts import passwords
-from services.accounts.models import Participant, Role
-from services.accounts.security import PasswordHashing, issue_token, read_token
+from services.accounts import passwords, sessions
+from services.accounts.models import AccountSession, Participant, Role
+from services.accounts.security import PasswordHashing
+from services.accounts.sessions import InvalidToken as InvalidToken
 from services.audit import service as audit
 from services.kit.db import take_write_lock
 from services.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -29,10 +29,13 @@ class InvalidCredentials(Unauthorized):
     code = "invalid_credentials"
 
 
-class InvalidToken(Unauthorized):
-    """The token is missing, malformed, expired or revoked; sign in again."""
+class WrongPassword(InvalidCredentials):
+    """Your current password is not right."""
 
-    code = "invalid_token"
+    code = "wrong_password"
+
+    def __init__(self, detail: str | None = None, *, field: str = "current_password") -> None:
+        super().__init__(detail, errors=[{"field": field, "message": detail or self.__doc__}])
 
 
 # What every sign-up is told, whether its address was new or not.
@@ -116,25 +119,55 @@ async def authenticate(session: AsyncSession, hashing: PasswordHashing, email: s
     return participant
 
 
-def issue(participant: Participant, secret: str, lifetime: timedelta) -> tuple[str, datetime]:
-    return issue_token(participant.id, participant.token_version, secret, lifetime)
-
-
 async def participant_for_token(session: AsyncSession, token: str, secret: str) -> Participant:
     """The participant a bearer token speaks for, if it is valid, unexpired and not revoked."""
-    claims = read_token(token, secret)
-    if claims is None:
-        raise InvalidToken()
-    participant = await session.get(Participant, claims.participant_id)
-    if participant is None or participant.token_version != claims.token_version:
-        raise InvalidToken()
-    return participant
+    return (await sessions.resolve(session, token, secret)).participant
 
 
 async def logout(session: AsyncSession, participant: Participant) -> None:
-    """Revoke every token issued to the participant so far."""
+    """Sign out everywhere: revoke every session and token of the participant, at once."""
     participant.token_version += 1
+    await sessions.revoke_others(session, participant, keep=None)
     await session.flush()
+    await audit.record(
+        session, actor_id=participant.id, action="participant.signed_out_everywhere", target_type="participant", target_id=participant.id
+    )
+
+
+async def rename(session: AsyncSession, participant: Participant, display_name: str) -> Participant:
+    """Change the name shown beside the participant's acts (audited with the new name)."""
+    if display_name == participant.display_name:
+        return participant
+    participant.display_name = display_name
+    await session.flush()
+    await audit.record(
+        session,
+        actor_id=participant.id,
+        action="participant.renamed",
+        target_type="participant",
+        target_id=participant.id,
+        payload={"display_name": display_name},
+    )
+    return participant
+
+
+async def check_password(hashing: PasswordHashing, participant: Participant, password: str, *, field: str = "current_password") -> None:
+    """`WrongPassword` (401, naming `field`) unless `password` is the participant's."""
+    if not await hashing.verify(password, participant.password_hash):
+        raise WrongPassword(field=field)
+
+
+async def change_password(
+    session: AsyncSession, hashing: PasswordHashing, participant: Participant, new_password: str, *, keep: AccountSession | None
+) -> None:
+    """Set a new password (the caller has checked the current one) and end every other session."""
+    passwords.check(new_password)
+    participant.password_hash = await hashing.hash(new_password)
+    await sessions.revoke_others(session, participant, keep=keep)
+    await session.flush()
+    await audit.record(
+        session, actor_id=participant.id, action="participant.password_changed", target_type="participant", target_id=participant.id
+    )
 
 
 async def grant_role(

@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts import service as accounts
+from services.accounts import sessions, twofactor
 from services.accounts.models import Participant, Role
 from services.accounts.security import PasswordHashing
 from services.kit.db import take_write_lock, transaction
@@ -55,12 +56,29 @@ async def get_writing_session(session: SessionDep) -> AsyncSession:
 WritingSessionDep = Annotated[AsyncSession, Depends(get_writing_session)]
 
 
-async def get_optional_participant(
+async def get_signed_in(
     session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Participant | None:
+) -> sessions.SignedIn | None:
     if token is None:
         return None
-    return await accounts.participant_for_token(session, token, settings.signing_key)
+    return await sessions.resolve(session, token, settings.signing_key)
+
+
+OptionalSignedIn = Annotated[sessions.SignedIn | None, Depends(get_signed_in)]
+
+
+async def get_current_sign_in(signed_in: OptionalSignedIn) -> sessions.SignedIn:
+    if signed_in is None:
+        raise accounts.InvalidToken("Authentication required: send 'Authorization: Bearer <token>'")
+    return signed_in
+
+
+# The signed-in participant with the session their token belongs to (account settings need both).
+CurrentSignIn = Annotated[sessions.SignedIn, Depends(get_current_sign_in)]
+
+
+async def get_optional_participant(signed_in: OptionalSignedIn) -> Participant | None:
+    return signed_in.participant if signed_in is not None else None
 
 
 async def get_current_participant(participant: Annotated[Participant | None, Depends(get_optional_participant)]) -> Participant:
@@ -73,15 +91,19 @@ CurrentParticipant = Annotated[Participant, Depends(get_current_participant)]
 OptionalParticipant = Annotated[Participant | None, Depends(get_optional_participant)]
 
 
-async def get_staff(participant: CurrentParticipant) -> Participant:
+async def get_staff(signed_in: CurrentSignIn) -> Participant:
+    participant = signed_in.participant
     if participant.role not in (Role.staff, Role.admin):
         raise Forbidden("This action is for clearing-house staff")
+    twofactor.require_for_role(participant, signed_in.session.two_factor)
     return participant
 
 
-async def get_admin(participant: CurrentParticipant) -> Participant:
+async def get_admin(signed_in: CurrentSignIn) -> Participant:
+    participant = signed_in.participant
     if participant.role is not Role.admin:
         raise Forbidden("This action is for administrators")
+    twofactor.require_for_role(participant, signed_in.session.two_factor)
     return participant
 
 

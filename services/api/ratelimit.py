@@ -4,6 +4,9 @@ and a password-guessing throttle per account and per address. Over a limit: 429,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from fastapi import Request
 from limits import RateLimitItem, RateLimitItemPerMinute
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,14 +14,17 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.accounts import service as accounts
+from services.accounts import twofactor
 from services.accounts.models import Participant
 from services.accounts.security import PasswordHashing, read_token
 from services.kit import metrics
 from services.kit.ratelimit import RateLimiter, TooManyRequests, parse_limits
 from services.settings import Settings
 
+T = TypeVar("T")
+
 # Requests that sign in or create accounts: limited per client address, not per account.
-AUTH_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/auth/register", "/signin", "/signup"})
+AUTH_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/auth/token/totp", "/api/v1/auth/register", "/signin", "/signin/code", "/signup"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_COOKIE = b"cogov_session="
 
@@ -74,8 +80,9 @@ class RateLimits:
 
 
 class LoginThrottle:
-    """Password guessing: after `per_minute` failed sign-ins for one account, or from one address, within a
-    minute, every sign-in for that account or from that address answers 429 until the minute is over.
+    """Password guessing: after `per_minute` failed sign-ins (wrong passwords or second-factor codes) for one
+    account, or from one address, within a minute, every sign-in for that account or from that address
+    answers 429 until the minute is over.
 
     Each sign-in is counted before its password is checked, in one atomic step (in Redis when configured),
     so attempts made all at once cannot pass the check together: of 50 parallel guesses, `per_minute` are
@@ -91,10 +98,15 @@ class LoginThrottle:
     async def authenticate(
         self, request: Request, session: AsyncSession, hashing: PasswordHashing, email: str, password: str
     ) -> Participant:
+        return await self.guard(request, email, lambda: accounts.authenticate(session, hashing, email, password))
+
+    async def guard(self, request: Request, account: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run one attempt at a secret of `account` (a password or a second-factor code) under the throttle:
+        a wrong one (`InvalidCredentials`, `InvalidCode`) stays counted, anything else is given back."""
         if not self.items:
-            return await accounts.authenticate(session, hashing, email, password)
+            return await attempt()
         # The address first: a guesser held back there does not use up the account's attempts.
-        keys = (("sign-in-address", client_address(request.scope)), ("sign-in-account", email.strip().lower()[:320]))
+        keys = (("sign-in-address", client_address(request.scope)), ("sign-in-account", account.strip().lower()[:320]))
         taken: list[tuple[str, str]] = []
         try:
             for key in keys:
@@ -102,14 +114,14 @@ class LoginThrottle:
                     metrics.rate_limited("login_failures")
                     raise TooManyRequests(f"Too many failed sign-ins; try again in {wait} seconds", wait)
                 taken.append(key)
-            participant = await accounts.authenticate(session, hashing, email, password)
-        except accounts.InvalidCredentials:
-            raise  # a wrong password: it stays counted
+            result = await attempt()
+        except (accounts.InvalidCredentials, twofactor.InvalidCode):
+            raise  # a wrong secret: it stays counted
         except BaseException:
             await self._give_back(taken)
             raise
         await self._give_back(taken)
-        return participant
+        return result
 
     async def _give_back(self, keys: list[tuple[str, str]]) -> None:
         for key in keys:
@@ -120,3 +132,9 @@ async def authenticate(request: Request, session: AsyncSession, email: str, pass
     """The participant these credentials belong to, through the app's password-guessing throttle."""
     state = request.app.state
     return await state.login_throttle.authenticate(request, session, state.password_hashing, email, password)
+
+
+async def guarded(request: Request, account: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt` (a check of one of `account`'s secrets) through the app's password-guessing throttle."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return await throttle.guard(request, account, attempt)

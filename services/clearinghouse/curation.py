@@ -8,15 +8,18 @@ those are written once, by publication (see `models.FeedEntry`).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from networks.models import Network
 from networks.service import slugify
 from services.accounts.models import Participant
 from services.audit import service as audit
+from services.audit.models import AuditEvent
 from services.clearinghouse import entries, feedstate, websub
 from services.clearinghouse.errors import CollectionNotFound, FilterInvalid, NotCurators, SlugTaken, TopicNotFound
 from services.clearinghouse.models import (
@@ -348,3 +351,118 @@ async def collection_view(session: AsyncSession, slug: str, base_url: str) -> Co
 async def list_collections(session: AsyncSession, base_url: str) -> list[CollectionOut]:
     slugs = (await session.scalars(select(Collection.slug).order_by(Collection.title, Collection.slug))).all()
     return [await collection_view(session, slug, base_url) for slug in slugs]
+
+
+# --- A new version of a curated norm -------------------------------------------------------
+
+
+async def carry_over(session: AsyncSession, previous: FeedEntry, entry: FeedEntry, now: datetime) -> dict | None:
+    """Give the entry of a newly adopted version the curation of the entry it supersedes: its topics, its summary
+    (still credited to whoever wrote it) and its place in every collection (right after the superseded entry, which
+    stays, marked superseded). Audited without an actor, so staff see what to review; None when there was nothing."""
+    topic_ids = list((await session.scalars(select(EntryTopic.topic_id).where(EntryTopic.entry_id == previous.id))).all())
+    session.add_all(EntryTopic(entry_id=entry.id, topic_id=topic_id) for topic_id in topic_ids)
+    curation = await session.get(EntryCuration, previous.id)
+    summary = curation.summary if curation is not None else None
+    if summary:
+        assert curation is not None
+        session.add(
+            EntryCuration(
+                entry_id=entry.id,
+                summary=summary,
+                summary_by=curation.summary_by,
+                summary_at=curation.summary_at,
+                featured=False,
+                updated_by=curation.summary_by,
+                updated_at=now,
+            )
+        )
+    collections = list(
+        (
+            await session.scalars(
+                select(Collection)
+                .join(CollectionEntry, CollectionEntry.collection_id == Collection.id)
+                .where(CollectionEntry.entry_id == previous.id)
+            )
+        ).all()
+    )
+    for collection in collections:
+        order = list(
+            (
+                await session.scalars(
+                    select(CollectionEntry.entry_id)
+                    .where(CollectionEntry.collection_id == collection.id)
+                    .order_by(CollectionEntry.position)
+                )
+            ).all()
+        )
+        order.insert(order.index(previous.id) + 1, entry.id)
+        await _set_entries(session, collection, order, now)
+        collection.updated_at = now
+    await session.flush()
+    if not (topic_ids or summary or collections):
+        return None
+    topics = list((await session.scalars(select(Topic.slug).where(Topic.id.in_(topic_ids)).order_by(Topic.slug))).all())
+    payload = {
+        "from": previous.urn,
+        "to": entry.urn,
+        "topics": topics,
+        "summary": bool(summary),
+        "collections": sorted(collection.slug for collection in collections),
+    }
+    await audit.record(session, actor_id=None, action=CARRIED_OVER, target_type="feed_entry", target_id=entry.id, payload=payload)
+    return payload
+
+
+CARRIED_OVER = "clearinghouse.curation_carried_over"
+CarriedEvent = aliased(AuditEvent)
+REVIEWED = "clearinghouse.curation_reviewed"
+
+
+@dataclass(frozen=True)
+class CarriedOver:
+    """Curation given to a new version's entry, not yet looked at by staff."""
+
+    entry: FeedEntry
+    superseded_urn: str
+    topics: list[str]
+    summary: bool
+    collections: list[str]
+
+
+async def carried_over_to_review(session: AsyncSession, limit: int = 50) -> list[CarriedOver]:
+    """Carry-overs, newest first, after which no staff act touched the new entry (a curation or `REVIEWED`)."""
+    later_staff_act = (
+        select(AuditEvent.seq)
+        .where(
+            AuditEvent.target_type == "feed_entry",
+            AuditEvent.target_id == CarriedEvent.target_id,
+            AuditEvent.seq > CarriedEvent.seq,
+            AuditEvent.actor_id.is_not(None),
+        )
+        .exists()
+    )
+    events = (
+        await session.scalars(
+            select(CarriedEvent).where(CarriedEvent.action == CARRIED_OVER, ~later_staff_act).order_by(CarriedEvent.seq.desc()).limit(limit)
+        )
+    ).all()
+    ids = [uuid.UUID(event.target_id) for event in events]
+    found = {entry.id: entry for entry in await session.scalars(select(FeedEntry).where(FeedEntry.id.in_(ids)))}
+    return [
+        CarriedOver(
+            found[uuid.UUID(event.target_id)],
+            event.payload.get("from", ""),
+            event.payload.get("topics", []),
+            bool(event.payload.get("summary")),
+            event.payload.get("collections", []),
+        )
+        for event in events
+        if uuid.UUID(event.target_id) in found
+    ]
+
+
+async def mark_reviewed(session: AsyncSession, actor: Participant, entry_id: uuid.UUID) -> None:
+    """Staff say the curation carried over to this entry is as it should be (audited); it leaves the staff's notice."""
+    entry = await entries.get_entry(session, entry_id)
+    await _audit(session, actor, REVIEWED, "feed_entry", entry.id, {"urn": entry.urn})

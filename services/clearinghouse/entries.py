@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from networks.models import Network
+from norms.models import Adoption
 from services.accounts.models import Participant
 from services.clearinghouse import signing
 from services.clearinghouse.errors import EntryNotFound
@@ -44,7 +46,22 @@ def urn(network: str, norm: str, version: int) -> str:
 
 
 def permalink(base_url: str, entry: FeedEntry) -> str:
-    return f"{base_url}/clearinghouse/{entry.network_slug}/{entry.norm_slug}/v{entry.version_number}"
+    return base_url + page_path(entry)
+
+
+def page_path(entry: FeedEntry) -> str:
+    """The entry's page on this site (the permalink without the base URL)."""
+    return f"/clearinghouse/{entry.network_slug}/{entry.norm_slug}/v{entry.version_number}"
+
+
+def norm_path(entry: FeedEntry) -> str:
+    """The page of the norm the entry publishes a version of: its drafts, history and ballots."""
+    return f"/networks/{entry.network_slug}/norms/{entry.norm_slug}"
+
+
+async def entry_of_adoption(session: AsyncSession, adoption_id: uuid.UUID) -> FeedEntry | None:
+    """The entry publishing this adoption; None until the worker has published it."""
+    return await session.scalar(select(FeedEntry).where(FeedEntry.adoption_id == adoption_id))
 
 
 def entry_url(base_url: str, entry_id: uuid.UUID) -> str:
@@ -67,6 +84,8 @@ class EntryView:
     related_networks: list[Network] = field(default_factory=list)
     collections: list[str] = field(default_factory=list)
     people: dict[uuid.UUID, str] = field(default_factory=dict)
+    # The published entry of the adoption that replaced this one; None while this one is in force.
+    superseded_by: FeedEntry | None = None
 
     @property
     def summary(self) -> str | None:
@@ -78,9 +97,14 @@ class EntryView:
 
     @property
     def updated(self) -> datetime:
-        """When the entry as a feed shows it last changed: its publication, or staff's latest curation of it."""
-        curated = self.curation.updated_at if self.curation else None
-        return max(self.entry.published_at, curated) if curated else self.entry.published_at
+        """When the entry as a feed shows it last changed: its publication, staff's latest curation of it, or the
+        publication of the version that superseded it, whichever came last."""
+        moments = [self.entry.published_at]
+        if self.curation and self.curation.updated_at:
+            moments.append(self.curation.updated_at)
+        if self.superseded_by is not None:
+            moments.append(self.superseded_by.published_at)
+        return max(moments)
 
 
 async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details: bool = True) -> list[EntryView]:
@@ -100,8 +124,15 @@ async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details:
         .order_by(Topic.label)
     ):
         topics[entry_id].append(topic)
+    successors = await superseding(session, ids)
     result = [
-        EntryView(entry, names.get(entry.network_id, entry.network_slug), curations.get(entry.id), topics.get(entry.id, []))
+        EntryView(
+            entry,
+            names.get(entry.network_id, entry.network_slug),
+            curations.get(entry.id),
+            topics.get(entry.id, []),
+            superseded_by=successors.get(entry.id),
+        )
         for entry in entries
     ]
     if not details:
@@ -136,6 +167,30 @@ async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details:
         for view in result:
             view.people = names_by_id
     return result
+
+
+async def superseding(session: AsyncSession, entry_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, FeedEntry]:
+    """For each of these entries that a later adoption replaced, that adoption's published entry."""
+    later = aliased(FeedEntry)
+    rows = await session.execute(
+        select(FeedEntry.id, later)
+        .join(Adoption, Adoption.supersedes_id == FeedEntry.adoption_id)
+        .join(later, later.adoption_id == Adoption.id)
+        .where(FeedEntry.id.in_(list(entry_ids)))
+    )
+    return dict(rows.tuples().all())
+
+
+def is_in_force() -> ColumnElement[bool]:
+    """Entries no published later adoption of their norm replaced (the listing's `in_force` filter)."""
+    later = aliased(FeedEntry)
+    replaced = select(later.id).join(Adoption, Adoption.id == later.adoption_id).where(Adoption.supersedes_id == FeedEntry.adoption_id)
+    return ~exists(replaced)
+
+
+async def in_force_for_norm(session: AsyncSession, norm_id: uuid.UUID) -> FeedEntry | None:
+    """The norm's published entry in force: the one no published later adoption replaced."""
+    return await session.scalar(select(FeedEntry).where(FeedEntry.norm_id == norm_id, is_in_force()).order_by(FeedEntry.seq.desc()))
 
 
 async def get_entry(session: AsyncSession, entry_id: uuid.UUID) -> FeedEntry:
@@ -206,4 +261,6 @@ def out(base_url: str, view: EntryView) -> EntryOut:
             updated_by=person(curation.updated_by) if curation else None,
             updated_at=curation.updated_at if curation else None,
         ),
+        in_force=view.superseded_by is None,
+        superseded_by=ref(base_url, view.superseded_by) if view.superseded_by else None,
     )

@@ -77,6 +77,8 @@ class FeedQuery:
     limit: int = DEFAULT_LIMIT
     since: datetime | None = None
     cursor: str | None = None
+    # Only entries no later adoption of their norm replaced.
+    in_force: bool = False
     # The feed of open public consultations (filtered by network only) rather than of adopted norms.
     consultations: bool = False
 
@@ -92,6 +94,8 @@ class FeedQuery:
 
     def params(self) -> list[tuple[str, str]]:
         pairs = [(name, getattr(self, name)) for name in FILTERS if getattr(self, name)]
+        if self.in_force:
+            pairs.append(("in_force", "true"))
         if self.limit != DEFAULT_LIMIT:
             pairs.append(("limit", str(self.limit)))
         if self.since is not None:
@@ -112,6 +116,8 @@ class FeedQuery:
 
     def describe(self) -> str:
         parts = [f"{name} {getattr(self, name)}" for name in FILTERS if getattr(self, name)]
+        if self.in_force:
+            parts.append("in force")
         return ", ".join(parts)
 
 
@@ -125,6 +131,7 @@ def make_query(
     limit: int | None = None,
     since: datetime | None = None,
     cursor: str | None = None,
+    in_force: bool = False,
     consultations: bool = False,
 ) -> FeedQuery:
     """A query from request parameters, shape-checked (FilterInvalid); existence is `check`'s job."""
@@ -148,6 +155,7 @@ def make_query(
         limit=limit or DEFAULT_LIMIT,
         since=since,
         cursor=cursor or None,
+        in_force=in_force,
         consultations=consultations,
     )
 
@@ -183,12 +191,17 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
         format, collection = FeedFormat.rest, None
     values: dict[str, str] = {}
     for name, value in parse_qsl(split.query, keep_blank_values=True):
-        if name not in (*FILTERS, "limit"):
-            raise HubRequestInvalid(f"hub.topic has an unknown parameter {name[:40]!r}; feeds take {', '.join(FILTERS)} and limit")
+        if name not in (*FILTERS, "limit", "in_force"):
+            raise HubRequestInvalid(
+                f"hub.topic has an unknown parameter {name[:40]!r}; feeds take {', '.join(FILTERS)}, in_force and limit"
+            )
         if name in values:
             raise HubRequestInvalid(f"hub.topic gives {name} twice")
         values[name] = value
     limit = values.pop("limit", None)
+    in_force = values.pop("in_force", None)
+    if in_force not in (None, "true", "false"):
+        raise HubRequestInvalid("hub.topic in_force must be true or false")
     if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
         raise HubRequestInvalid(f"hub.topic limit must be between 1 and {MAX_LIMIT}")
     try:
@@ -199,6 +212,7 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
             network=values.get("network"),
             region=values.get("region"),
             topic=values.get("topic"),
+            in_force=in_force == "true",
             consultations=kind == "consultations",
         )
     except FilterInvalid as exc:
@@ -228,6 +242,8 @@ def _filtered(statement: Select[_Row], query: FeedQuery) -> Select[_Row]:
         statement = statement.where(FeedEntry.id.in_(select(FeedEntryRegion.entry_id).where(FeedEntryRegion.region == query.region)))
     if query.since is not None:
         statement = statement.where(FeedEntry.published_at >= query.since)
+    if query.in_force:
+        statement = statement.where(published.is_in_force())
     return statement
 
 
@@ -420,7 +436,16 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
             item.summary(x(view.summary))
         for topic in view.topics:
             item.category(term=x(topic.slug), label=x(topic.label), scheme=x(f"{base_url}/clearinghouse/topics"))
+        successor = view.superseded_by
+        if successor is not None:
+            item.category(term="superseded", label=f"Superseded by v{successor.version_number}", scheme=x(f"{base_url}/clearinghouse"))
+        successor_links = []
+        if successor is not None:
+            # RFC 5829: the entry of the version that replaced this one.
+            href = published.permalink(base_url, successor)
+            successor_links.append({"rel": "successor-version", "type": "text/html", "href": href, "title": x(successor.urn)})
         item.cogov.links = [
+            *successor_links,
             {"rel": "alternate", "type": "text/html", "href": published.permalink(base_url, entry)},
             {
                 "rel": "related",
@@ -434,6 +459,10 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
 
 def _rfc3339(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
+
+
+def _successor(base_url: str, successor: FeedEntry | None) -> dict[str, str] | None:
+    return {"urn": successor.urn, "url": published.permalink(base_url, successor)} if successor else None
 
 
 def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
@@ -457,6 +486,8 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
                 "record": entry.record,
                 "signature": {"alg": "EdDSA", "kid": entry.kid, "value": entry.signature},
                 "keys_url": base_url + published.KEYS_PATH,
+                "in_force": view.superseded_by is None,
+                "superseded_by": _successor(base_url, view.superseded_by),
             },
         }
         if view.summary:

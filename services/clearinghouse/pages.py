@@ -17,6 +17,7 @@ from sqlalchemy import select
 from networks.models import Network
 from networks.taxonomy import Taxonomy
 from norms import consultations
+from services.accounts import twofactor
 from services.accounts.models import Participant, Role
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.clearinghouse import curation, entries, feeds, followup, publication
@@ -27,7 +28,7 @@ from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, C
 from services.kit.errors import Forbidden
 from services.web.ballots import weight
 from services.web.forms import FormInvalid, attempt, parse, redirect
-from services.web.session import Csrf, PageParticipant, ViewerDep
+from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
 from services.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,9 +37,11 @@ LATEST = 20
 FEATURED = 6
 
 
-def _staff(participant: Participant) -> Participant:
-    if participant.role not in (Role.staff, Role.admin):
+def _staff(viewer: Viewer) -> Participant:
+    participant = viewer.participant
+    if participant is None or participant.role not in (Role.staff, Role.admin):
         raise Forbidden("These pages are for clearing-house staff")
+    twofactor.require_for_role(participant, viewer.account_session is not None and viewer.account_session.two_factor)
     return participant
 
 
@@ -130,8 +133,12 @@ async def entry_page(
     others = (
         await session.scalars(select(FeedEntry).where(FeedEntry.norm_id == entry.norm_id).order_by(FeedEntry.version_number.desc()))
     ).all()
-    norm_path = f"/networks/{entry.network_slug}/norms/{entry.norm_slug}"
+    norm_path = entries.norm_path(entry)
+    in_force = await entries.in_force_for_norm(session, entry.norm_id) if view.superseded_by else None
     context = {
+        "superseded_by": view.superseded_by,
+        "in_force": in_force,
+        "in_force_path": entries.page_path(in_force) if in_force else None,
         "entry": published,
         "view": view,
         "chart": _chart(entry.record, request.app.state.taxonomy),
@@ -155,6 +162,20 @@ async def collection_page(request: Request, slug: str, session: SessionDep, view
     return render(request, viewer, "clearinghouse/collection.html", context, title=collection.title)
 
 
+@router.get("/clearinghouse/in-force")
+async def in_force_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep, cursor: str | None = None):
+    query = feeds.make_query(FeedFormat.rest, limit=feeds.MAX_LIMIT, cursor=cursor, in_force=True)
+    found, next_cursor = await feeds.select_entries(session, query)
+    context = {
+        "views": await entries.views(session, found, details=False),
+        "next_cursor": next_cursor,
+        "feeds": {
+            format.value: feeds.make_query(format, in_force=True).url(settings.base_url) for format in (FeedFormat.atom, FeedFormat.json)
+        },
+    }
+    return render(request, viewer, "clearinghouse/in_force.html", context, title="Norms in force")
+
+
 @router.get("/clearinghouse/topics")
 async def topics_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
     context = {"topics": await curation.list_topics(session), "base": settings.base_url}
@@ -174,7 +195,7 @@ async def subscribe_help(request: Request, viewer: ViewerDep, settings: Settings
 async def staff_home(
     request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
-    _staff(participant)
+    _staff(viewer)
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
     troubles = await publication.status(session, attempts=settings.publication_attempts)
     context = {
@@ -182,6 +203,7 @@ async def staff_home(
         "topics": await curation.list_topics(session),
         "collections": await curation.list_collections(session, settings.base_url),
         "failed_publications": sum(p.status == "failed" for p in troubles.publications),
+        "carried_over": await curation.carried_over_to_review(session),
         "errors": {},
     }
     return render(request, viewer, "clearinghouse/staff.html", context, title="Curation")
@@ -198,7 +220,7 @@ async def _form(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]
 async def staff_entry(
     request: Request, entry_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
-    _staff(participant)
+    _staff(viewer)
     entry = await entries.get_entry(session, entry_id)
     [view] = await entries.views(session, [entry])
     context = {
@@ -223,7 +245,7 @@ async def staff_entry_save(
     participant: PageParticipant,
     settings: SettingsDep,
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/entries/{entry_id}"
     try:
@@ -255,11 +277,27 @@ async def staff_entry_save(
     )
 
 
+@router.post("/clearinghouse/staff/entries/{entry_id}/reviewed")
+async def staff_entry_reviewed(
+    entry_id: uuid.UUID,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    viewer: ViewerDep,
+    participant: PageParticipant,
+    settings: SettingsDep,
+):
+    _staff(viewer)
+    _, error = await attempt(session, lambda: curation.mark_reviewed(session, participant, entry_id))
+    if error is not None:
+        raise error
+    return redirect("/clearinghouse/staff", viewer, settings, flash=("ok", "Marked as reviewed; this is in the public audit log."))
+
+
 @router.post("/clearinghouse/staff/topics")
 async def staff_topic_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     single, _ = await _form(request)
     try:
         body = parse(TopicCreate, {"label": single.get("label", ""), "description": single.get("description", "")})
@@ -276,7 +314,7 @@ async def staff_topic_create(
 async def staff_collection_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     single, _ = await _form(request)
     try:
         body = parse(
@@ -300,7 +338,7 @@ async def staff_collection_create(
 async def staff_collection(
     request: Request, slug: str, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
-    _staff(participant)
+    _staff(viewer)
     collection = await curation.collection_view(session, slug, settings.base_url)
     positions = {ref.id: index for index, ref in enumerate(collection.entries, start=1)}
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
@@ -318,7 +356,7 @@ async def staff_collection_save(
     participant: PageParticipant,
     settings: SettingsDep,
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/collections/{slug}"
     # Ticked entries, in the order of the positions typed beside them (unnumbered ones last, newest first).
@@ -361,7 +399,7 @@ PUBLICATION_PAGE = "/clearinghouse/staff/publication"
 async def staff_publication(
     request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
-    _staff(participant)
+    _staff(viewer)
     context = {"status": await publication.status(session, attempts=settings.publication_attempts)}
     return render(request, viewer, "clearinghouse/staff_publication.html", context, title="Publication")
 
@@ -376,7 +414,7 @@ async def staff_publication_retry(
     participant: PageParticipant,
     settings: SettingsDep,
 ) -> RedirectResponse:
-    _staff(participant)
+    _staff(viewer)
     _, error = await attempt(session, lambda: publication.retry(session, request.app.state.clock.now(), participant, event_id))
     if error is not None:
         return redirect(PUBLICATION_PAGE, viewer, settings, flash=("error", error.detail))

@@ -33,7 +33,7 @@ from norms.store import NormStore
 from services.accounts.models import Participant
 from services.audit import service as audit
 from services.audit import tree_heads
-from services.clearinghouse import delivery, entries, feedstate, websub
+from services.clearinghouse import curation, delivery, entries, feedstate, websub
 from services.clearinghouse.errors import PublicationNotFailed
 from services.clearinghouse.keys import register_key
 from services.clearinghouse.models import FeedEntry, FeedEntryRegion
@@ -148,6 +148,12 @@ class Publisher:
                 session.add(entry)
                 await session.flush()
                 session.add_all(FeedEntryRegion(entry_id=entry.id, region=region) for region in approving_regions(adoption.votes))
+                changed = [entry.id]
+                if adoption.supersedes_id is not None:
+                    superseded = await entries.entry_of_adoption(session, adoption.supersedes_id)
+                    if superseded is not None:
+                        await curation.carry_over(session, superseded, entry, now)
+                        changed.append(superseded.id)  # its feeds now mark it superseded
                 await register_key(session, self.key, now)
                 await audit.record(
                     session,
@@ -159,7 +165,7 @@ class Publisher:
                 )
                 # Every adoption publishes a head covering its publication, before the feeds are pushed.
                 await tree_heads.sign(session, self.key, now, self.base_url)
-                await websub.announce(session, [entry.id], now=now, base_url=self.base_url)
+                await websub.announce(session, changed, now=now, base_url=self.base_url)
                 await outbox.complete(session, event_id, worker=self.worker, now=now)
         except IntegrityError:  # another worker published it meanwhile
             await self._complete(event_id)

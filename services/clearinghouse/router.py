@@ -17,8 +17,16 @@ from fastapi.routing import APIRoute
 
 from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
-from services.accounts.models import Role
-from services.api.deps import CursorQuery, KnownQueryOnly, OptionalParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
+from services.accounts import twofactor
+from services.api.deps import (
+    CursorQuery,
+    KnownQueryOnly,
+    OptionalSignedIn,
+    SessionDep,
+    SettingsDep,
+    StaffParticipant,
+    WritingSessionDep,
+)
 from services.api.errors import validation_errors
 from services.audit import tree_heads
 from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, websub
@@ -160,11 +168,15 @@ def _filters(request: Request) -> dict:
     limit = params.get("limit")
     if limit is not None and not limit.isdigit():
         raise FilterInvalid("limit must be a whole number")
+    in_force = params.get("in_force", "false")
+    if in_force not in ("true", "false"):
+        raise FilterInvalid("in_force must be true or false")
     return {
         "topic": params.get("topic") or None,
         "network": params.get("network") or None,
         "region": params.get("region") or None,
         "limit": int(limit) if limit else None,
+        "in_force": in_force == "true",
         "cursor": params.get("cursor") or None,
     }
 
@@ -184,6 +196,13 @@ FEED_PARAMETERS = [
         "required": False,
         "schema": {"type": "string"},
         "description": "Entries whose electors in this region approved",
+    },
+    {
+        "name": "in_force",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean", "default": False},
+        "description": "Only entries no later adoption of their norm replaced",
     },
     {
         "name": "limit",
@@ -301,10 +320,13 @@ async def list_entries(
     since: Annotated[datetime | None, Query(description="Entries published at or after this time (ISO 8601 with zone)")] = None,
     cursor: CursorQuery = None,
     limit: FeedLimit = None,
+    in_force: Annotated[bool, Query(description="Only entries no later adoption of their norm replaced")] = False,
 ):
     """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304.
     A query parameter not listed here is refused (422), never ignored."""
-    query = feeds.make_query(FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor)
+    query = feeds.make_query(
+        FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor, in_force=in_force
+    )
     return head_of(request, await serve(request, query))
 
 
@@ -486,7 +508,7 @@ async def websub_request(
 @api.get("/websub/subscriptions", response_model=SubscriptionStatus, tags=["clearing house: WebSub hub"])
 async def subscription_status(
     session: SessionDep,
-    participant: OptionalParticipant,
+    signed_in: OptionalSignedIn,
     clock: ClockDep,
     callback: Annotated[str, Query(max_length=2000)],
     topic: Annotated[str, Query(max_length=2000)],
@@ -494,7 +516,7 @@ async def subscription_status(
 ):
     """A subscription's state, its recent requests and delivery attempts: for whoever proves the verified subscription's
     secret, or staff (secrets of pending or refused requests prove nothing)."""
-    staff = participant is not None and participant.role in (Role.staff, Role.admin)
+    staff = signed_in is not None and twofactor.privileged(signed_in.participant, signed_in.session.two_factor)
     return await websub.status(session, callback=callback, topic=topic, proof=x_hub_signature, staff=staff, now=clock.now())
 
 

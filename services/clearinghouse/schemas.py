@@ -84,6 +84,8 @@ class EntryOut(BaseModel):
     signature: SignatureOut
     keys_url: str
     curation: CurationOut
+    in_force: bool = Field(description="False once a later adoption of the same norm is published")
+    superseded_by: EntryRef | None = Field(description="The published entry of the adoption that replaced this one, if any")
 
 
 class CurationIn(BaseModel):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from networks.errors import NotAMember
+from networks.errors import NotAMember, StaffCannotTakePart
 from norms import document
 from norms.errors import (
     AttributionRefused,
@@ -338,7 +338,7 @@ class Connection:
         except UnknownDependencies as exc:
             self._hold(peer_document, chunks, exc.missing)
             return message.without_changes()
-        except (NotAMember, NotDrafting, AttributionRefused) as exc:
+        except (NotAMember, StaffCannotTakePart, NotDrafting, AttributionRefused) as exc:
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", POLICY) from None
         except (InvalidChanges, TextRefused, DocumentShapeRefused) as exc:
             raise ProtocolError(f"invalid changes, nothing stored: {exc.detail}") from None

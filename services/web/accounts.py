@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -10,8 +11,11 @@ from networks import service as networks
 from networks.schemas import AffiliationIn
 from networks.taxonomy import Taxonomy
 from services.accounts import service as accounts
+from services.accounts import sessions, twofactor
 from services.accounts.passwords import MIN_PASSWORD_LENGTH
+from services.accounts.router import CHALLENGE_MINUTES, second_factor
 from services.accounts.schemas import Registration
+from services.accounts.security import issue_challenge
 from services.api import ratelimit
 from services.api.deps import PasswordHashingDep, SessionDep, SettingsDep, WritingSessionDep
 from services.kit.errors import InvalidInput
@@ -84,16 +88,60 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
         return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")
     assert participant is not None  # `attempt` returns the result when there is no error
+    if twofactor.enrolled(participant):
+        challenge, _ = issue_challenge(
+            participant.id, participant.token_version, settings.signing_key, timedelta(minutes=CHALLENGE_MINUTES)
+        )
+        context = {"challenge": challenge, "next": safe_next(form.get("next"), ""), "errors": {}, "form": {}}
+        return render(request, viewer, "signin_code.html", context, title="Two-factor sign-in")
     response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", f"Signed in as {participant.display_name}."))
-    web_session.sign_in(response, participant, settings)
+    await web_session.sign_in(request, session, response, participant, settings)
+    return response
+
+
+@router.post("/signin/code", dependencies=[CsrfChecked])
+async def signin_code(request: Request, session: WritingSessionDep, settings: SettingsDep, viewer: ViewerDep):
+    """The second step of a sign-in with two-factor on: a code from the authenticator app or a recovery code."""
+    form = await fields(request)
+    code, recovery, challenge = form.get("code", "").strip(), form.get("recovery_code", "").strip(), form.get("challenge", "")
+    context: dict[str, object] = {
+        "challenge": form.get("challenge", ""),
+        "next": safe_next(form.get("next"), ""),
+        "form": {"code": code, "recovery_code": recovery},
+    }
+    try:
+        if code and recovery:
+            raise FormInvalid({"code": "Enter either a code from your app or a recovery code, not both"})
+        if not (code or recovery):
+            raise FormInvalid({"code": "Enter the six-digit code from your authenticator app"})
+        if len(code) > 40 or len(recovery) > 40:
+            raise FormInvalid({"recovery_code" if recovery else "code": "That is too long to be a code"})
+        participant, error = await attempt(
+            session, lambda: second_factor(request, session, settings, challenge, code or None, recovery or None)
+        )
+        if isinstance(error, accounts.InvalidToken):
+            return redirect("/signin", viewer, settings, flash=("error", error.detail))
+        if isinstance(error, twofactor.InvalidCode):
+            raise FormInvalid({"recovery_code" if recovery else "code": error.detail})
+        if error is not None:
+            raise error  # 429 and the like: a page of its own
+    except FormInvalid as invalid:
+        context["errors"] = invalid.errors
+        return render(request, viewer, "signin_code.html", context, status_code=401, title="Two-factor sign-in")
+    assert participant is not None  # as above
+    flash = f"Signed in as {participant.display_name}."
+    if recovery:
+        flash += " That recovery code is now used up; make new ones in your settings if few are left."
+    response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", flash))
+    await web_session.sign_in(request, session, response, participant, settings, two_factor=True)
     return response
 
 
 @router.post("/signout")
 async def signout(session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
-    if viewer.participant is not None:
-        # Revokes this cookie and every bearer token of the participant, on every device.
-        await accounts.logout(session, viewer.participant)
+    if viewer.participant is not None and viewer.account_session is not None:
+        # This browser only; settings offer signing out everywhere.
+        await sessions.end(session, sessions.SignedIn(viewer.participant, viewer.account_session))
     response = redirect("/", viewer, settings, flash=("ok", "You are signed out."))
     web_session.sign_out(response, settings)
     # Pages of the live editor may be cached for offline use; a shared computer should not keep them.

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.accounts.twofactor import TwoFactorRequired
 from services.api.errors import validation_errors
 from services.kit.errors import DomainError
 from services.web.session import SignInRequired, get_viewer
@@ -68,6 +69,8 @@ def install(app: FastAPI) -> None:
                 return await api_handler(request, exc)
             if isinstance(exc, SignInRequired) and request.method == "GET":
                 return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
+            if isinstance(exc, TwoFactorRequired) and request.method == "GET":
+                return RedirectResponse(f"/settings/two-factor?next={quote(request.url.path)}", status_code=303)
             status_code, detail = describe(exc)
             if status_code >= 500:
                 log.error("page_error", path=request.url.path, exc_info=exc)

@@ -15,6 +15,8 @@ from networks.schemas import DecisionIn, JoinIn, NetworkCreate
 from networks.taxonomy import Taxonomy
 from norms import service as norms
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.clearinghouse import entries, feeds
+from services.clearinghouse.feeds import FeedFormat
 from services.kit.errors import DomainError, InvalidInput
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect
 from services.web.session import Csrf, PageParticipant, ViewerDep
@@ -24,6 +26,10 @@ router = APIRouter(include_in_schema=False)
 
 DIRECTORY_PAGE = 20
 ROSTER_LIMIT = 200
+
+
+# Adopted norms shown on the home page, newest first; the clearing house lists them all.
+HOME_ADOPTED = 3
 
 
 @router.get("/")
@@ -36,8 +42,10 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep):
     if viewer.participant is not None:
         affiliation = await networks.current_affiliation(session, viewer.participant.id)
         mine = await membership.networks_of(session, viewer.participant.id)
+    adopted, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, limit=HOME_ADOPTED))
     context = {
         "recent": recent,
+        "adopted": await entries.views(session, adopted, details=False),
         "active_count": counts.get(NetworkStatus.active, 0),
         "forming_count": counts.get(NetworkStatus.forming, 0),
         "mine": mine,

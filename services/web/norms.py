@@ -13,7 +13,7 @@ from sqlalchemy import select
 from networks import membership
 from networks import service as networks
 from networks.models import MemberRole
-from norms import document
+from norms import ballots, document
 from norms import service as norms
 from norms.errors import InvalidHeads, NormNotFound
 from norms.models import Norm
@@ -21,6 +21,7 @@ from norms.schemas import EditRequest, NormCreate, Splice, VersionCreate
 from norms.store import NormStore, parse_heads
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.api.middleware import csp_nonce
+from services.clearinghouse import entries
 from services.kit.errors import DomainError
 from services.kit.pagination import decode_cursor
 from services.realtime.router import SYNC_PATH, create_ticket
@@ -128,6 +129,8 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
     ballot_panel = await ballot_pages.panel(session, request, norm, viewer)
     comments = await consultation_pages.sidebar(session, store, request.app.state.diffs, norm, request.app.state.clock.now())
     convener = role is MemberRole.convener
+    in_force = await ballots.adoption_in_force(session, norm.id)
+    in_force_entry = await entries.entry_of_adoption(session, in_force.id) if in_force else None
 
     spans: list[AuthorSpan] = []
     authors: dict[uuid.UUID, dict] = {}
@@ -167,6 +170,8 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
         "comments": comments,
         "pieces": consultation_pages.passages(view.text, comments["marks"]) if comments else None,
         "convener": convener,
+        "in_force": in_force,
+        "in_force_entry": entries.page_path(in_force_entry) if in_force_entry else None,
         "editor": editor,
         "assets": assets,
         "path": _norm_path(slug, norm),

@@ -1,8 +1,8 @@
 """Browser sessions for the pages: a signed-in cookie, CSRF tokens and one-shot flash messages.
 
-The session cookie holds the same access token the API issues as a bearer token (HttpOnly,
-SameSite=Lax), so signing out — which bumps the participant's token version — revokes cookies
-and bearer tokens alike. Every form post carries a CSRF token: an HMAC of a random per-browser
+The session cookie holds the same kind of access token the API issues as a bearer token (HttpOnly,
+SameSite=Lax), naming its own account session (accounts/sessions.py): signing out ends that session,
+and signing out everywhere ends every cookie and bearer token alike. Every form post carries a CSRF token: an HMAC of a random per-browser
 cookie under the server's key (the signed double-submit pattern); a script sends it in the
 `X-CSRF-Token` header instead. Pages never read the bearer header, and the API never reads these
 cookies, so neither can be used to forge requests to the other.
@@ -20,10 +20,12 @@ from datetime import timedelta
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from services.accounts import service as accounts
-from services.accounts.models import Participant
+from services.accounts import sessions
+from services.accounts.models import AccountSession, Participant
 from services.api.deps import SessionDep, SettingsDep
 from services.kit.errors import Forbidden, Unauthorized
 from services.kit.origins import trusted_origin
@@ -69,6 +71,8 @@ class Viewer:
     csrf_token: str
     flash: dict | None
     clear_session: bool = False
+    # The account session of this browser's cookie, when signed in.
+    account_session: AccountSession | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -92,12 +96,12 @@ def _read_flash(request: Request, settings: Settings) -> dict | None:
 
 
 async def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
-    participant = None
+    signed_in = None
     clear_session = False
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            participant = await accounts.participant_for_token(session, token, settings.signing_key)
+            signed_in = await sessions.resolve(session, token, settings.signing_key)
         except accounts.InvalidToken:
             clear_session = True  # expired or revoked: drop it rather than send it forever
     seed = request.cookies.get(CSRF_COOKIE) or ""
@@ -105,7 +109,8 @@ async def get_viewer(request: Request, session: SessionDep, settings: SettingsDe
     if is_new:
         seed = secrets.token_urlsafe(24)
     return Viewer(
-        participant=participant,
+        participant=signed_in.participant if signed_in else None,
+        account_session=signed_in.session if signed_in else None,
         csrf_seed=seed,
         csrf_seed_is_new=is_new,
         csrf_token=_mac(settings, "csrf", seed),
@@ -167,10 +172,22 @@ def set_flash(response: Response, settings: Settings, kind: str, text: str) -> N
     )
 
 
-def sign_in(response: Response, participant: Participant, settings: Settings) -> None:
-    """Put a fresh session cookie and a fresh CSRF seed on the response (no fixation across sign-ins)."""
+async def sign_in(
+    request: Request, db: AsyncSession, response: Response, participant: Participant, settings: Settings, *, two_factor: bool = False
+) -> None:
+    """Start a browser session: a fresh session cookie and a fresh CSRF seed on the response (no fixation
+    across sign-ins)."""
     lifetime = timedelta(minutes=settings.access_token_minutes)
-    token, _expires_at = accounts.issue(participant, settings.signing_key, lifetime)
+    token, _expires_at = await sessions.start(
+        db,
+        participant,
+        kind=sessions.SessionKind.browser,
+        secret=settings.signing_key,
+        lifetime=lifetime,
+        user_agent=request.headers.get("user-agent", ""),
+        address=request.client.host if request.client else "",
+        two_factor=two_factor,
+    )
     secure = _secure(settings)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()), httponly=True, samesite="lax", secure=secure, path="/"

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from networks.membership import CLEARING_HOUSE_ROLES
 from services.settings import Settings
 from services.web.session import CSRF_FIELD, Viewer, finish
 
@@ -87,6 +88,8 @@ def render(
         {
             "viewer": viewer,
             "me": viewer.participant,
+            # Staff and admins read every page but are offered nothing that takes part in a network.
+            "takes_no_part": viewer.participant is not None and viewer.participant.role in CLEARING_HOUSE_ROLES,
             "csrf_field": csrf,
             "flash": viewer.flash,
             "taxonomy": request.app.state.taxonomy,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cli import run_cogov
-from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.accounts import PASSWORD, enrol_two_factor
 
 
 def _said(stderr: str) -> str:
@@ -23,8 +23,15 @@ async def test_create_staff_creates_an_account_that_reaches_staff_endpoints(clie
     participant = await sign_up()
     result = run_cogov("create-staff", "curator@example.org", "--name", "Curator", database_url=database_url, stdin=PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
+    assert "Two-factor sign-in is required for staff actions" in _said(result.stderr)
+    assert "/settings/two-factor" in _said(result.stderr) and "POST /api/v1/me/two-factor/setup" in _said(result.stderr)
     staff = await _sign_in(client, "curator@example.org")
 
+    # Not enrolled yet: staff actions wait for two-factor sign-in, and say where to turn it on.
+    unenrolled = await client.get("/api/v1/participants", headers=staff)
+    assert unenrolled.status_code == 403 and unenrolled.json()["code"] == "two_factor_required"
+    assert "/settings/two-factor" in unenrolled.json()["detail"]
+    await enrol_two_factor(client, {"headers": staff})
     listing = await client.get("/api/v1/participants", headers=staff)
     assert listing.status_code == 200
     assert {item["email"]: item["role"] for item in listing.json()["items"]}["curator@example.org"] == "staff"
@@ -44,10 +51,13 @@ async def test_create_admin_promotes_an_existing_account_and_admins_grant_roles(
     result = run_cogov("create-admin", "admin@example.org", database_url=database_url)
     assert result.returncode == 0, result.stderr
     assert "admin@example.org is now admin" in result.stderr
+    await enrol_two_factor(client, admin)
 
     granted = await client.put(f"/api/v1/participants/{other['id']}/role", json={"role": "staff"}, headers=admin["headers"])
     assert granted.status_code == 200
     assert granted.json()["role"] == "staff"
+    assert (await client.get("/api/v1/participants", headers=other["headers"])).status_code == 403  # until enrolled
+    await enrol_two_factor(client, other)
     assert (await client.get("/api/v1/participants", headers=other["headers"])).status_code == 200
 
     bogus = await client.put(f"/api/v1/participants/{other['id']}/role", json={"role": "emperor"}, headers=admin["headers"])

@@ -8,7 +8,7 @@ import feedparser
 
 from tests.clearinghouse import jsonfeed
 from tests.fixtures.clearinghouse import adopt
-from tests.fixtures.norms import TEXT
+from tests.fixtures.norms import COUNCIL_CHARTER, TEXT
 
 BASE = "http://127.0.0.1:8000"
 EAST = [
@@ -16,11 +16,6 @@ EAST = [
     ("Femi", "private_sector", "NG", "Paystack"),  # africa
     ("Gita", "technical_academic", "IN", "IIT Delhi"),  # asia_pacific
 ]
-EAST_CHARTER = {
-    "required_groups": ["civil_society", "private_sector", "technical_academic"],
-    "min_regions": 3,
-    "signoff": {"quorum": "1/2", "threshold": "1/2", "min_ballot_hours": 1},
-}
 
 
 async def two_networks(client, make_council, clock, worker) -> tuple[dict, dict]:
@@ -28,7 +23,7 @@ async def two_networks(client, make_council, clock, worker) -> tuple[dict, dict]
     await adopt(client, first, clock)
     await worker.publish_pending()
     clock.advance(minutes=5)
-    second = await make_council(EAST, EAST_CHARTER)
+    second = await make_council(EAST, COUNCIL_CHARTER)
     await adopt(client, second, clock)
     await worker.publish_pending()
     return first, second

@@ -11,6 +11,7 @@ from services.accounts.models import Role
 from services.kit.db import transaction
 from tests.clearinghouse.subscriber import Subscriber
 from tests.clearinghouse.test_websub import ATOM, subscribed
+from tests.fixtures.accounts import enrol_two_factor
 from tests.fixtures.clearinghouse import adopt
 
 
@@ -93,6 +94,7 @@ async def test_admins_make_subscribers(client, app, sign_up):
         await accounts.grant_role(
             session, app.state.password_hashing, email=admin["email"], role=Role.admin, password=None, display_name=None
         )
+    await enrol_two_factor(client, admin, app.state.clock.now())
     government = await sign_up("Gov")
     me = (await client.get("/api/v1/me", headers=government["headers"])).json()
     made = await client.put(f"/api/v1/participants/{me['id']}/role", json={"role": "subscriber"}, headers=admin["headers"])

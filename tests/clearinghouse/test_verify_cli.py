@@ -101,7 +101,7 @@ async def test_verify_says_whose_keys_it_trusted(client, published, issuer, atta
     assert result.returncode == 0, result.stderr
     assert f"verified: {entry['urn']} issued by {issuer}" in result.stdout
     assert f"from the issuer's key set at {issuer}/.well-known/cogov-keys.json" in result.stdout
-    assert "not covered by the signature: curation, entry_url, id, published_at" in result.stdout
+    assert "not covered by the signature: curation, entry_url, id, in_force, published_at, superseded_by" in result.stdout
 
     # Naming themselves as issuer is said plainly, and refused when the subscriber says whom they expect.
     impostor = "https://clearing.attacker.example"

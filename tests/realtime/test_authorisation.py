@@ -125,3 +125,24 @@ async def test_leaving_the_network_closes_the_members_sockets(client, network, n
     assert left.status_code == 204, left.text
     code, reason = await _closed(sync_client)
     assert code == 4403 and "no longer a member" in reason
+
+
+async def test_a_member_who_becomes_staff_has_live_edits_refused_with_the_reason(client, app, network, norm, connect):
+    from services.accounts import service as accounts
+    from services.accounts.models import Role
+    from services.kit.db import transaction
+
+    member = network["members"][2]
+    async with transaction(app.state.sessionmaker) as session:
+        await accounts.grant_role(
+            session, app.state.password_hashing, email=member["email"], role=Role.staff, password=None, display_name=None
+        )
+    staff_client = await connect(member)
+    handle = await staff_client.open(norm["url"])  # staff read like anyone
+    assert handle.text == ORIGINAL
+    await handle.splice(0, 0, "Curated: ")
+    code, reason = await _closed(staff_client)
+    assert code == 1008
+    assert "nothing stored" in reason
+    assert any("staff" in error and "never takes part" in error for error in staff_client.errors + [reason])
+    assert await _stored_text(client, norm) == ORIGINAL

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from norms.document import document_url
 from services.accounts.models import Participant, Role
 from services.realtime.client import DocumentHandle
+from tests.fixtures.accounts import enrol_two_factor
 from tests.fixtures.app import TEST_SECRET
 
 
@@ -47,6 +48,7 @@ async def test_idle_documents_leave_memory_and_staff_see_stats(quick_eviction, a
     async with app.state.sessionmaker() as session:
         await session.execute(update(Participant).where(Participant.id == uuid.UUID(staff["id"])).values(role=Role.staff))
         await session.commit()
+    await enrol_two_factor(client, staff, app.state.clock.now())
     assert (await client.get("/api/v1/sync/stats", headers=network["members"][0]["headers"])).status_code == 403
 
     peer = await connect(network["members"][0])

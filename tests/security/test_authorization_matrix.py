@@ -76,6 +76,22 @@ def requests_for(world: dict) -> dict:
             "data": {"username": people.get(role, people["member"])["email"], "password": PASSWORD if role != "anonymous" else "wrong"}
         },
         "PUT /api/v1/participants/{participant_id}/role": {"json": {"role": "participant"}},
+        # Account settings: well-formed bodies that change nothing lasting (no wrong password is checked, so the
+        # password-guessing throttle stays out of it).
+        "PATCH /api/v1/me": lambda role: {"json": {"display_name": f"Renamed {role}"}},
+        "PUT /api/v1/me/password": {"json": {"current_password": PASSWORD}},
+        "DELETE /api/v1/me": {"json": {}},
+        "DELETE /api/v1/me/two-factor": {"json": {}},
+        "POST /api/v1/me/two-factor": {"json": {"enrolment": "not-an-enrolment", "code": "123456"}},
+        "POST /api/v1/me/two-factor/recovery-codes": {"json": {"code": "12345x"}},
+        "POST /api/v1/auth/token/totp": {"json": {"challenge": "not-a-challenge", "code": "123456"}},
+        "POST /settings/name": lambda role: {"data": {"display_name": f"Renamed {role}"}},
+        "POST /settings/password": {"data": {"current_password": PASSWORD}},
+        "POST /settings/delete": {"data": {}},
+        "POST /settings/two-factor": {"data": {"enrolment": "not-an-enrolment", "code": "123456"}},
+        "POST /settings/two-factor/recovery-codes": {"data": {"code": "12345x"}},
+        "POST /settings/two-factor/disable": {"data": {}},
+        "POST /signin/code": {"data": {"challenge": "not-a-challenge", "code": "123456"}},
         "PUT /api/v1/me/affiliation": {"json": {"stakeholder_group": "government", "country": "FR", "organisation": "Ministry"}},
         "POST /api/v1/networks": lambda role: {"json": _network(role)},
         "PATCH /api/v1/networks/{slug}/charter": {"json": {"signoff": {"quorum": "1/2", "threshold": "1/2", "min_ballot_hours": 1}}},
@@ -165,8 +181,9 @@ LAST = (
     "PUT /api/v1/participants/{participant_id}/role",
     "POST /api/v1/auth/logout",
     "POST /signout",
+    "POST /settings/sign-out-everywhere",
 )
-REVOKES = {"POST /api/v1/auth/logout", "POST /signout"}
+REVOKES = {"POST /api/v1/auth/logout", "POST /signout", "POST /settings/sign-out-everywhere"}
 
 
 def _path(template: str, world: dict) -> str:
@@ -193,6 +210,7 @@ def _path(template: str, world: dict) -> str:
         "participant_id": ids["participant_id"],
         "application_id": ids["application_id"],
         "event_id": ids["event_id"],
+        "session_id": "00000000-0000-4000-8000-000000000000",
     }
     path = template
     for name, value in values.items():
@@ -261,7 +279,8 @@ ELSEWHERE = {
 
 # Statuses in the order anonymous participant member convener staff subscriber admin. The participant
 # is signed up and a member of nothing; the member is an elector of the council, not a convener;
-# staff, subscriber and admin are no members either (until the join rows, run last, let them in).
+# staff, subscriber and admin are no members either (until the join rows, run last, let the subscriber in:
+# staff and admin take no part, so they cannot found, join, vote or comment).
 # Web forms answer 303 with a flash message saying whether it worked (303ok, 303error); a redirect
 # without one (to sign in, say) is a plain 303.
 EXPECTED: dict[str, str] = {
@@ -280,8 +299,36 @@ EXPECTED: dict[str, str] = {
     "GET /readyz": "200 200 200 200 200 200 200",
     "GET /metrics": "200 200 200 200 200 200 200",
     "POST /api/v1/auth/register": "202 202 202 202 202 202 202",
-    "POST /api/v1/auth/token": "401 200 200 200 200 200 200",
+    # Staff and admin sign in with a second factor: the password answers 401 `totp_required` with a challenge.
+    "POST /api/v1/auth/token": "401 200 200 200 401 200 401",
     "GET /api/v1/me": "401 200 200 200 200 200 200",
+    # Account settings. Staff and admin have two-factor on (they must), so enrolling again is a conflict and a
+    # wrong code is a 401 for them, "not enrolled" (409) for the others.
+    "POST /api/v1/auth/token/totp": "401 401 401 401 401 401 401",
+    "PATCH /api/v1/me": "401 200 200 200 200 200 200",
+    "PUT /api/v1/me/password": "401 422 422 422 422 422 422",
+    "GET /api/v1/me/sessions": "401 200 200 200 200 200 200",
+    "DELETE /api/v1/me/sessions/{session_id}": "401 404 404 404 404 404 404",
+    "GET /api/v1/me/export": "401 200 200 200 200 200 200",
+    "DELETE /api/v1/me": "401 422 422 422 422 422 422",
+    "POST /api/v1/me/two-factor/setup": "401 200 200 200 409 200 409",
+    "POST /api/v1/me/two-factor": "401 422 422 422 409 422 409",
+    "POST /api/v1/me/two-factor/recovery-codes": "401 409 409 409 401 409 401",
+    "DELETE /api/v1/me/two-factor": "401 422 422 422 422 422 422",
+    "POST /signin/code": "303error 303error 303error 303error 303error 303error 303error",
+    "GET /me": "303 303 303 303 303 303 303",
+    "GET /settings": "303 200 200 200 200 200 200",
+    "POST /settings/name": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "POST /settings/password": "401 422 422 422 422 422 422",
+    "POST /settings/sessions/{session_id}/revoke": "401 303error 303error 303error 303error 303error 303error",
+    "GET /settings/export": "303 200 200 200 200 200 200",
+    "GET /settings/delete": "303 200 200 200 200 200 200",
+    "POST /settings/delete": "401 422 422 422 422 422 422",
+    "GET /settings/two-factor": "303 200 200 200 200 200 200",
+    "POST /settings/two-factor": "401 303error 303error 303error 303error 303error 303error",
+    "POST /settings/two-factor/recovery-codes": "401 422 422 422 422 422 422",
+    "POST /settings/two-factor/disable": "401 422 422 422 422 422 422",
+    "POST /settings/sign-out-everywhere": "401 303ok 303ok 303ok 303ok 303ok 303ok",
     "GET /api/v1/participants": "401 403 403 403 200 403 200",
     "GET /api/v1/audit": "200 200 200 200 200 200 200",
     "GET /api/v1/audit/tree-head": "200 200 200 200 200 200 200",
@@ -293,7 +340,7 @@ EXPECTED: dict[str, str] = {
     "PUT /api/v1/me/affiliation": "401 200 200 200 200 200 200",
     "GET /api/v1/me/affiliation": "401 200 200 200 200 200 200",
     "GET /api/v1/me/affiliation/history": "401 200 200 200 200 200 200",
-    "POST /api/v1/networks": "401 201 201 201 201 201 201",
+    "POST /api/v1/networks": "401 201 201 201 403 201 403",
     "GET /api/v1/networks": "200 200 200 200 200 200 200",
     "GET /api/v1/networks/{slug}": "200 200 200 200 200 200 200",
     "PATCH /api/v1/networks/{slug}/charter": "401 403 403 200 403 403 403",
@@ -326,7 +373,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/consultations": "200 200 200 200 200 200 200",
     "GET /api/v1/consultations/{consultation_id}": "200 200 200 200 200 200 200",
     "GET /api/v1/consultations/{consultation_id}/comments": "200 200 200 200 200 200 200",
-    "POST /api/v1/consultations/{consultation_id}/comments": "401 201 201 201 201 201 201",
+    "POST /api/v1/consultations/{consultation_id}/comments": "401 201 201 201 403 201 403",
     "GET /api/v1/consultations/{consultation_id}/anchors": "200 200 200 200 200 200 200",
     "POST /api/v1/comments/{comment_id}/replies": "401 403 201 201 403 403 403",
     "PUT /api/v1/comments/{comment_id}/resolution": "401 403 200 200 403 403 403",
@@ -359,6 +406,7 @@ EXPECTED: dict[str, str] = {
     "GET /clearinghouse/collections/{slug}": "200 200 200 200 200 200 200",
     "GET /clearinghouse/topics": "200 200 200 200 200 200 200",
     "GET /clearinghouse/subscribe": "200 200 200 200 200 200 200",
+    "GET /clearinghouse/in-force": "200 200 200 200 200 200 200",
     "GET /clearinghouse/staff": "303 403 403 403 200 403 200",
     "GET /clearinghouse/staff/entries/{entry_id}": "303 403 403 403 200 403 200",
     "GET /clearinghouse/staff/publication": "303 403 403 403 200 403 200",
@@ -366,6 +414,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/clearinghouse/publication": "401 403 403 403 200 403 200",
     "POST /api/v1/clearinghouse/publication/{event_id}/retry": "401 403 403 403 404 403 404",
     "POST /clearinghouse/staff/entries/{entry_id}": "401 403 403 403 303ok 403 303ok",
+    "POST /clearinghouse/staff/entries/{entry_id}/reviewed": "401 403 403 403 303ok 403 303ok",
     "POST /clearinghouse/staff/topics": "401 403 403 403 303ok 403 303ok",
     "POST /clearinghouse/staff/collections": "401 403 403 403 303ok 403 303ok",
     "GET /clearinghouse/staff/collections/{slug}": "303 403 403 403 200 403 200",
@@ -373,13 +422,13 @@ EXPECTED: dict[str, str] = {
     "GET /": "200 200 200 200 200 200 200",
     "GET /networks": "200 200 200 200 200 200 200",
     "GET /networks/new": "303 200 200 200 200 200 200",
-    "POST /networks/new": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "POST /networks/new": "401 303ok 303ok 303ok 422 303ok 422",
     "GET /networks/{slug}": "200 200 200 200 200 200 200",
     "POST /networks/{slug}/conveners": "401 303error 303error 303ok 303error 303error 303error",
     "GET /signup": "200 200 200 200 200 200 200",
     "POST /signup": "303ok 303ok 303ok 303ok 303ok 303ok 303ok",
     "GET /signin": "200 200 200 200 200 200 200",
-    "POST /signin": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "POST /signin": "401 303ok 303ok 303ok 200 303ok 200",
     "GET /me/affiliation": "303 200 200 200 200 200 200",
     "POST /me/affiliation": "401 303ok 303ok 303ok 303ok 303ok 303ok",
     "POST /networks/{slug}/norms": "401 303error 303ok 303ok 303error 303error 303error",
@@ -398,11 +447,11 @@ EXPECTED: dict[str, str] = {
     "GET /sw.js": "200 200 200 200 200 200 200",
     "GET /consultations/{consultation_id}": "200 200 200 200 200 200 200",
     "POST /norms/{norm_id}/consultations": "401 303error 303error 303ok 303error 303error 303error",
-    "POST /consultations/{consultation_id}/comments": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "POST /consultations/{consultation_id}/comments": "401 303ok 303ok 303ok 303error 303ok 303error",
     "POST /comments/{comment_id}/reply": "401 303error 303ok 303ok 303error 303error 303error",
     "POST /comments/{comment_id}/resolve": "401 303error 303ok 303ok 303error 303error 303error",
     "POST /comments/{comment_id}/hide": "401 303error 303error 303ok 303error 303error 303error",
-    "POST /api/v1/networks/{slug}/join": "401 201 409 409 201 201 201",
+    "POST /api/v1/networks/{slug}/join": "401 201 409 409 403 201 403",
     "POST /networks/{slug}/join": "401 303error 303error 303error 303error 303error 303error",
     "POST /api/v1/networks/{slug}/applications/{application_id}/decline": "401 403 403 200 403 403 403",
     "POST /api/v1/networks/{slug}/applications/{application_id}/approve": "401 403 403 409 403 403 403",
@@ -411,7 +460,7 @@ EXPECTED: dict[str, str] = {
     "POST /consultations/{consultation_id}/close": "401 303error 303error 303ok 303error 303error 303error",
     "POST /api/v1/ballots/{ballot_id}/close": "401 403 403 409 403 403 403",
     "POST /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/close": "401 303error 303error 303error 303error 303error 303error",
-    "POST /api/v1/networks/{slug}/leave": "401 204 204 204 204 204 204",
+    "POST /api/v1/networks/{slug}/leave": "401 204 204 204 403 204 403",
     "POST /networks/{slug}/leave": "401 303error 303error 303error 303error 303error 303error",
     "DELETE /api/v1/clearinghouse/entries/{entry_id}": "401 403 403 403 403 403 403",
     "PUT /api/v1/participants/{participant_id}/role": "401 403 403 403 403 403 200",

@@ -8,25 +8,12 @@ import pytest
 import websockets
 
 from services.realtime.client import SyncClient
-from services.settings import Settings
-from tests.fixtures.app import TEST_SECRET
 from tests.fixtures.databases import ON_SQLITE
 
 pytestmark = ON_SQLITE
 
 EDITOR = "https://editor.example.org"
-
-
-@pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        secret_key=TEST_SECRET,
-        data_dir=tmp_path / "var",
-        allowed_origins=EDITOR,
-        base_url="https://cogov.example.org",
-        _env_file=None,
-    )
+SETTINGS = {"allowed_origins": EDITOR, "base_url": "https://cogov.example.org"}
 
 
 async def test_foreign_origins_are_refused_before_the_ticket_is_spent(network, norm, live, ticket_for):

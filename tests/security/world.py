@@ -12,15 +12,17 @@ from datetime import timedelta
 from services.accounts import service as accounts
 from services.accounts.models import Role
 from services.kit.db import transaction
-from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.accounts import PASSWORD, enrol_two_factor
 from tests.fixtures.clearinghouse import adopt
 
 ROLES = ("anonymous", "participant", "member", "convener", "staff", "subscriber", "admin")
 
 
-async def _grant(app, person: dict, role: Role) -> dict:
+async def _grant(client, app, person: dict, role: Role) -> dict:
     async with transaction(app.state.sessionmaker) as session:
         await accounts.grant_role(session, app.state.password_hashing, email=person["email"], role=role, password=None, display_name=None)
+    if role in (Role.staff, Role.admin):  # who must sign in with a second factor
+        await enrol_two_factor(client, person, app.state.clock.now())
     return person
 
 
@@ -92,9 +94,9 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
         "participant": participant,
         "member": member,
         "convener": convener,
-        "staff": await _grant(app, await sign_up("Clara Curator"), Role.staff),
-        "subscriber": await _grant(app, await sign_up("Ministère du Numérique"), Role.subscriber),
-        "admin": await _grant(app, await sign_up("Ada Admin"), Role.admin),
+        "staff": await _grant(client, app, await sign_up("Clara Curator"), Role.staff),
+        "subscriber": await _grant(client, app, await sign_up("Ministère du Numérique"), Role.subscriber),
+        "admin": await _grant(client, app, await sign_up("Ada Admin"), Role.admin),
     }
     topic = await client.post(
         "/api/v1/clearinghouse/topics", json={"slug": "transparency", "label": "Platform transparency"}, headers=people["staff"]["headers"]
@@ -131,7 +133,12 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
 
 
 async def sign_in(client, person: dict) -> dict:
-    """Fresh bearer headers for `person` (after a logout revoked the old ones)."""
+    """Fresh bearer headers for `person` (after a logout revoked the old ones); with a recovery code for those
+    who sign in with a second factor."""
     token = await client.post("/api/v1/auth/token", data={"username": person["email"], "password": PASSWORD})
+    if "recovery_codes" in person:
+        assert token.json()["code"] == "totp_required", token.text
+        second = {"challenge": token.json()["challenge"], "recovery_code": person["recovery_codes"].pop()}
+        token = await client.post("/api/v1/auth/token/totp", json=second)
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}

@@ -106,6 +106,9 @@ def test_pages_signed_in_and_the_editor(live_server, site, new_page):
     for name, path in (
         ("home-signed-in", "/"),
         ("my-affiliation", "/me/affiliation"),
+        ("settings", "/settings"),
+        ("settings-two-factor", "/settings/two-factor"),
+        ("settings-delete", "/settings/delete"),
         ("found-a-network", "/networks/new"),
         ("network-convener", f"/networks/{site['slug']}"),
     ):

@@ -181,7 +181,7 @@ async def test_after_adoption_members_still_edit_and_the_next_ballot_links_the_d
         norm = squash((await member.get(norm_page(council))).text)
         assert ">Adopted<" in norm and "Ballot on v1</a> — closed" in norm and "adopted" in norm.split('id="ballots"')[1]
         # Editing goes on in the working draft after adoption.
-        assert "You are a member: you can edit this text." in norm and 'id="plain-edit"' in norm
+        assert "You are a member: you can edit the working draft. Edits make a new draft" in norm and 'id="plain-edit"' in norm
         edited = await member.post(
             f"{norm_page(council)}/edit",
             data={"csrf_token": _csrf(norm), "title": "", "text": "Platforms publish their ranking criteria yearly."},

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.fixtures.web import WAIT_MS, open_editor, shoot, sign_in
@@ -98,14 +101,15 @@ def test_edits_made_offline_survive_a_reload_and_sync_on_reconnect(live_server, 
     status = writer.locator("#connection")
     expect(status).to_have_attribute("data-state", "offline", timeout=WAIT_MS)
     _type_at_end(writer, " Typed on a train.")
-    expect(status).to_contain_text("Offline — 1 unsynced change, saved on this device", timeout=WAIT_MS)
+    # However many changes the keystrokes became (the first at once, then one per burst).
+    expect(status).to_contain_text(re.compile(r"Offline — \d+ unsynced changes?, saved on this device"), timeout=WAIT_MS)
     shoot(writer, "norm-offline")
 
     # Reload while still offline: the page comes from the service worker, the text from IndexedDB.
     writer.reload()
     writer.wait_for_selector("#editor[data-live=true] .cm-content", timeout=WAIT_MS)
     expect(writer.locator("#editor .cm-content")).to_have_text("Start. Typed on a train.", timeout=WAIT_MS)
-    expect(status).to_contain_text("Offline — 1 unsynced change", timeout=WAIT_MS)
+    expect(status).to_contain_text(re.compile(r"Offline — \d+ unsynced changes?"), timeout=WAIT_MS)
     assert live_server.text_of(norm) == "Start."  # nothing has left this device yet
 
     # Back online, the edit reaches the server and the other member.
@@ -153,3 +157,93 @@ def test_the_editor_is_reachable_and_usable_with_the_keyboard_alone(live_server,
     # Tab leaves the editor again (no keyboard trap).
     page.keyboard.press("Tab")
     assert not page.evaluate("() => document.activeElement?.classList.contains('cm-content')")
+
+
+def test_typing_then_following_a_link_at_once_loses_nothing(live_server, new_page):
+    (ana,) = _members(live_server, 1)
+    network = live_server.network(ana)
+    norm = live_server.norm(ana, network, "Quick exit", "Start.")
+    page = new_page()
+    sign_in(page, live_server, ana)
+    open_editor(page, norm["page"])
+    _type_at_end(page, " Q0W")
+    # At once, well within any batching delay: the next page starts loading while keystrokes may still be held.
+    page.locator(".page-head .meta a").click()
+    page.wait_for_url(f"{live_server.url}/networks/{network}")
+    live_server.wait_for_text(norm, "Start. Q0W")
+
+
+def test_keystrokes_are_kept_on_the_device_from_the_first_one(live_server, new_page):
+    """Keystrokes are in IndexedDB before any timer runs: the page ending then (its renderer gone, so none of
+    its events runs) loses nothing; the text is there when the page is opened again, and reaches the server."""
+    (ana,) = _members(live_server, 1)
+    network = live_server.network(ana)
+    norm = live_server.norm(ana, network, "Closed at once", "Start.")
+    # Without the offline service worker, which would die with the renderer and hold up the next page.
+    page = new_page(service_workers="block")
+    context = page.context
+    sign_in(page, live_server, ana)
+    page.clock.install()
+    open_editor(page, norm["page"])
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)  # from here no timer of the page fires
+    _type_at_end(page, " Q0W")
+    page.wait_for_function("async () => JSON.stringify(await window.cogovEditor.pending.load()).includes('Q0W')", timeout=WAIT_MS)
+    with pytest.raises(PlaywrightError):
+        page.goto("chrome://crash")  # the renderer dies at once
+    assert live_server.text_of(norm) == "Start."  # nothing left the device
+    page.close()
+    again = context.new_page()
+    again.clock.resume()  # the clock belongs to the browser context
+    open_editor(again, norm["page"])
+    expect(again.locator("#editor .cm-content")).to_have_text("Start. Q0W", timeout=WAIT_MS)
+    live_server.wait_for_text(norm, "Start. Q0W")
+    expect(again.locator("#connection")).to_contain_text("Connected — all changes saved", timeout=WAIT_MS)
+
+
+def test_the_status_counts_keystrokes_not_yet_sent(live_server, new_page):
+    (ana,) = _members(live_server, 1)
+    network = live_server.network(ana)
+    norm = live_server.norm(ana, network, "Status", "Start.")
+    page = new_page()
+    sign_in(page, live_server, ana)
+    open_editor(page, norm["page"])
+    expect(page.locator("#connection")).to_contain_text("all changes saved", timeout=WAIT_MS)
+    # Two keystrokes and the status line, in one task: nothing can have been sent or confirmed in between.
+    shown = page.evaluate(
+        """() => {
+          const { view, status } = window.cogovEditor
+          for (const key of ["!", "?"]) {
+            const end = view.state.doc.length
+            view.dispatch({ changes: { from: end, insert: key }, selection: { anchor: end + 1 }, userEvent: "input.type" })
+          }
+          status.render()
+          return document.getElementById("connection").textContent
+        }"""
+    )
+    assert "unsynced" in shown and "all changes saved" not in shown, shown
+    live_server.wait_for_text(norm, "Start.!?")
+    expect(page.locator("#connection")).to_contain_text("all changes saved", timeout=WAIT_MS)
+
+
+def test_a_co_editors_text_shows_while_our_keystrokes_are_held(live_server, new_page):
+    ana, ben = _members(live_server)
+    network = live_server.network(ana, ben)
+    norm = live_server.norm(ana, network, "Both at once", "Start.")
+    writer, other = new_page(), new_page()
+    sign_in(writer, live_server, ana)
+    sign_in(other, live_server, ben)
+    writer.clock.install()
+    open_editor(writer, norm["page"])
+    open_editor(other, norm["page"])
+    writer.clock.pause_at(writer.evaluate("Date.now()") + 1000)  # the writer's timers stop: its keystrokes stay held
+    _type_at_end(writer, " Ana")
+    other.click("#editor .cm-content")
+    other.keyboard.press("Control+Home")
+    other.keyboard.type("Ben: ")
+    live_server.wait_for_text(norm, "Ben: Start.")
+    # Ben's text shows in Ana's editor with her keystrokes still held, both in their places.
+    expect(writer.locator("#editor .cm-content")).to_have_text("Ben: Start. Ana", timeout=WAIT_MS)
+    assert live_server.text_of(norm) == "Ben: Start."
+    writer.clock.resume()
+    live_server.wait_for_text(norm, "Ben: Start. Ana")
+    expect(other.locator("#editor .cm-content")).to_have_text("Ben: Start. Ana", timeout=WAIT_MS)

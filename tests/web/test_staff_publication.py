@@ -51,7 +51,7 @@ async def _as_the_worker_left_it(database_url: str, staff_email: str, adoption_i
 
 
 def test_staff_reach_a_failed_publication_from_their_navigation_and_retry_it(live_server, new_page):
-    staff = live_server.person("Clara Staff")
+    staff = live_server.enrol_two_factor(live_server.person("Clara Staff"))  # as staff must
     adoption_id = str(uuid.uuid4())  # restored without its adoption: retrying fails again, with a new error
     with ThreadPoolExecutor(1) as aside:  # Playwright's sync API holds this thread's event loop
         event_id = aside.submit(

@@ -4,7 +4,8 @@
 // endpoint (cookie session + CSRF header); a signed-out one connects without, read-only. The
 // status line says connected / reconnecting / offline and how many of our changes the server
 // has not confirmed yet, computed from the heads the server last told us it has (kept in
-// localStorage, so the count survives a reload while offline).
+// localStorage, so the count survives a reload while offline), keystrokes not yet in a change counting
+// as one more.
 import * as A from "@automerge/automerge/slim"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
 
@@ -97,6 +98,7 @@ export class ConnectionStatus {
     this.unsynced = 0
     this.savedLocally = true
     this.timer = null
+    this.pending = () => false
 
     adapter.on("peer-candidate", () => this.set("connected"))
     adapter.on("peer-disconnected", () => {
@@ -142,6 +144,26 @@ export class ConnectionStatus {
     this.refresh()
   }
 
+  // Whether keystrokes wait to become a change (they are unsynced too).
+  countPending(pending) {
+    this.pending = pending
+  }
+
+  // Sends the server, at once, every change of ours it has not confirmed: for a page about to go, whose
+  // timers (automerge-repo's sync is one) may never run again. The server stores a change it has already
+  // once, so sending one twice is harmless.
+  sendUnconfirmed() {
+    const doc = this.handle?.doc()
+    const socket = this.adapter.socket
+    if (!doc || this.serverHeads === null || !socket || socket.readyState !== WebSocket.OPEN || !this.adapter.remotePeerId) return
+    const known = this.serverHeads.filter(head => A.hasHeads(doc, [head]))
+    if (known.length === 0) return // not knowing what the server has, sending everything would be too much
+    const changes = A.getChangesSince(doc, known)
+    if (changes.length === 0) return
+    const data = A.encodeSyncMessage({ heads: A.getHeads(doc), need: [], have: [], changes })
+    this.adapter.send({ type: "sync", senderId: this.adapter.peerId, targetId: this.adapter.remotePeerId, documentId: this.documentId, data })
+  }
+
   savingLocally(saving) {
     this.savedLocally = !saving
     this.refresh()
@@ -150,10 +172,10 @@ export class ConnectionStatus {
   // How many changes in our document the server has not confirmed it holds.
   count() {
     const doc = this.handle?.doc()
-    if (!doc) return 0
-    if (this.serverHeads === null) return 0
+    const pending = this.pending() ? 1 : 0
+    if (!doc || this.serverHeads === null) return pending
     const known = this.serverHeads.filter(head => A.hasHeads(doc, [head]))
-    return A.getChangesMetaSince(doc, known).length
+    return A.getChangesMetaSince(doc, known).length + pending
   }
 
   refresh() {

@@ -6,7 +6,9 @@ import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-index
 import { EditorState } from "@codemirror/state"
 import { EditorView, keymap, drawSelection, highlightActiveLine } from "@codemirror/view"
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands"
+import * as A from "@automerge/automerge/slim"
 import { batchedAutomergeSync } from "./batched-sync.js"
+import { PendingEdits } from "./pending-edits.js"
 import { ConnectionStatus, TicketedWebSocketAdapter } from "./connection.js"
 import { Presence } from "./presence.js"
 import { CommentAnchors } from "./anchors.js"
@@ -41,21 +43,37 @@ async function start() {
   const repo = new Repo({ network: [adapter], storage })
 
   const handle = await repo.find(config.documentUrl)
-  const doc = handle.doc()
 
   const presence = new Presence({ handle, me: config.me, list: document.getElementById("presence"), canEdit: config.canEdit })
   status.attach(handle, { onDisconnected: () => presence.clear() })
 
-  let saving = Promise.resolve()
+  // Keystrokes are on this device from the first one: while held (pending-edits.js), then in their change.
+  const pending = new PendingEdits({ storage, documentId: handle.documentId })
+  let writes = 0
+  const saving = write => {
+    writes += 1
+    status.savingLocally(true)
+    write.catch(error => console.warn("cogov editor: could not save on this device", error)).finally(() => {
+      writes -= 1
+      if (writes === 0) status.savingLocally(false)
+    })
+  }
   const sync = batchedAutomergeSync({
     handle,
     path: BODY,
-    flushMs: 400,
-    onLocalChange: () => {
-      status.savingLocally(true)
-      saving = saving.then(() => repo.flush([handle.documentId])).catch(() => {}).then(() => status.savingLocally(false))
+    burstMs: 220,
+    onPending: ({ base, changes }) => {
+      saving(pending.keep({ actor: A.getActorId(handle.doc()), base, changes }))
+      status.refresh()
     },
+    onLocalChange: saveChange,
   })
+  // Saved in the same task as it is made, so IndexedDB stores the change before any later keystroke's record.
+  function saveChange() {
+    saving(repo.flush([handle.documentId]).then(() => (sync.hasPending() ? undefined : pending.forget())))
+  }
+  status.countPending(() => sync.hasPending())
+  await pending.restore(handle, BODY, saveChange)
 
   const anchors = config.comments
     ? new CommentAnchors({ handle, sync, config: config.comments, list: document.getElementById("anchored-comments") })
@@ -65,7 +83,7 @@ async function start() {
   const view = new EditorView({
     parent: host,
     state: EditorState.create({
-      doc: text(doc?.body),
+      doc: text(handle.doc()?.body),
       extensions: [
         history(),
         drawSelection(),
@@ -102,7 +120,12 @@ async function start() {
     if (title && titleElement && titleElement.textContent !== title) titleElement.textContent = title
   })
 
-  const flushNow = () => sync.flush()
+  // The page may be gone before any timer runs again: make the change, save it and send it now.
+  const flushNow = () => {
+    sync.flush()
+    status.sendUnconfirmed()
+  }
+  addEventListener("beforeunload", flushNow)
   addEventListener("pagehide", flushNow)
   document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushNow())
   addEventListener("offline", () => {
@@ -112,7 +135,7 @@ async function start() {
   addEventListener("online", () => adapter.resume())
   if (!navigator.onLine) adapter.pause()
 
-  window.cogovEditor = { view, handle, repo, status, presence, anchors, flush: flushNow }
+  window.cogovEditor = { view, handle, repo, status, presence, anchors, pending, flush: flushNow }
   keepForOffline(config)
 }
 
