@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from services.search.models import engine_object
 from services.tables import metadata
 
 config = context.config
@@ -25,6 +26,11 @@ def _render_item(type_: str, obj: object, autogen_context) -> str | bool:
     return False
 
 
+def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    # The search index's FTS5 table and tsvector column are each database's own, outside the models.
+    return not engine_object(name, type_, getattr(getattr(obj, "table", None), "name", None))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -32,6 +38,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_object=_include_object,
     )
 
 

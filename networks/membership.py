@@ -1,4 +1,4 @@
-"""Who belongs to a network, and as what: the one place every caller asks.
+"""Who belongs to a network, and as what, and who may take part at all: the one place every caller asks.
 
 Routes, pages, the store's write check and the sync hub all ask here, so "member" and
 "convener" mean the same everywhere and refuse with the same error and code.
@@ -6,6 +6,9 @@ Routes, pages, the store's write check and the sync hub all ask here, so "member
 The clearing house never takes part: a staff or admin account founds, joins, applies to, edits,
 votes in and comments on nothing (`StaffCannotTakePart`), and a membership it may hold from
 before its role counts for nothing here.
+
+Taking part (founding, joining, applying, editing, voting, commenting) also needs a proven email
+address: until then `EmailUnverified` (403 `email_unverified`). Reading never asks here.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from networks.errors import NotAMember, NotConvener, StaffCannotTakePart
 from networks.models import MemberRole, Membership, Network
+from services.accounts.addresses import EmailUnverified, require_verified
 from services.accounts.models import Participant, Role
+from services.kit.errors import DomainError
 
 # Accounts of the clearing house: they publish and curate, and never take part in a network.
 CLEARING_HOUSE_ROLES = frozenset({Role.staff, Role.admin})
@@ -62,11 +67,34 @@ async def is_convener(session: AsyncSession, network_id: uuid.UUID, participant_
     return await member_role(session, network_id, participant_id) is MemberRole.convener
 
 
+async def _standing(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> tuple[bool, bool, MemberRole | None]:
+    """(address proven?, clearing-house account?, role in the network that counts) in one query."""
+    query = (
+        select(Participant.email_verified_at, Participant.role, Membership.role)
+        .select_from(Participant)
+        .outerjoin(Membership, (Membership.participant_id == Participant.id) & (Membership.network_id == network_id))
+        .where(Participant.id == participant_id)
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return False, False, None
+    staff = row[1] in CLEARING_HOUSE_ROLES
+    return row[0] is not None, staff, None if staff else row[2]
+
+
+async def require_participant(session: AsyncSession, participant_id: uuid.UUID) -> None:
+    """`EmailUnverified` (403) unless the participant's address is proven: asked before any act that takes part."""
+    require_verified(await session.scalar(select(Participant.email_verified_at).where(Participant.id == participant_id)))
+
+
 async def require_member(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None) -> MemberRole:
-    """The participant's role; `StaffCannotTakePart` for staff, `NotAMember` (403) when they do not belong to the network."""
-    role = await member_role(session, network_id, participant_id)
+    """The role of a participant about to act in the network: `StaffCannotTakePart` for staff, `NotAMember` (403)
+    when they do not belong to the network, `EmailUnverified` (403) until their address is proven."""
+    verified, _staff, role = await _standing(session, network_id, participant_id)
     if role is None:
         await refuse_non_member(session, participant_id, detail)
+    if not verified:
+        raise EmailUnverified()
     return role
 
 
@@ -79,10 +107,28 @@ async def refuse_non_member(
 
 
 async def require_convener(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID, detail: str | None = None) -> None:
-    """`NotConvener` (403) unless the participant convenes the network (`StaffCannotTakePart` for staff)."""
-    if await member_role(session, network_id, participant_id) is not MemberRole.convener:
+    """`NotConvener` (403) unless the participant convenes the network (`StaffCannotTakePart` for staff), then
+    `EmailUnverified` (403) until their address is proven."""
+    verified, _staff, role = await _standing(session, network_id, participant_id)
+    if role is not MemberRole.convener:
         await require_may_take_part(session, participant_id, "act as a convener")
         raise NotConvener(detail)
+    if not verified:
+        raise EmailUnverified()
+
+
+async def refusal_to_edit(
+    session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID | None, detail: str
+) -> DomainError | None:
+    """Why the participant may not write to the network's norms (staff, not a member, unproven address); None if they may."""
+    if participant_id is None:
+        return NotAMember(detail)
+    verified, staff, role = await _standing(session, network_id, participant_id)
+    if staff:
+        return StaffCannotTakePart("edit a norm")
+    if role is None:
+        return NotAMember(detail)
+    return None if verified else EmailUnverified()
 
 
 async def memberships_of(session: AsyncSession, participant_ids: Iterable[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:

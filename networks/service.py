@@ -335,6 +335,7 @@ async def found_network(session: AsyncSession, taxonomy: Taxonomy, founder_id: u
     """Found a network; the founder becomes its first member and convener."""
     await _lock_participant(session, founder_id)
     await membership.require_may_take_part(session, founder_id, "found a network")
+    await membership.require_participant(session, founder_id)
     if await current_affiliation(session, founder_id) is None:
         raise AffiliationRequired("found a network")
     defaults = default_charter(taxonomy)
@@ -415,8 +416,8 @@ async def list_networks(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[NetworkView], str | None]:
-    """Networks, newest first. `q` searches name, issue and aims; `group`/`region` keep the
-    networks with at least one member of that group/region."""
+    """Networks, newest first. `q` keeps the networks whose name, issue or aims hold each of its words;
+    `group`/`region` keep the networks with at least one member of that group/region."""
     errors = []
     if group is not None and not taxonomy.is_group(group):
         allowed = list(taxonomy.groups)
@@ -432,8 +433,9 @@ async def list_networks(
     query = select(Network)
     if status is not None:
         query = query.where(Network.status == status)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # Every word, each in any of the three texts: "privacy data" finds "Data Flows … Privacy".
+    for word in (q or "").split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (Network.name, Network.issue, Network.aims))))
     covering = select(Membership.network_id).join(Affiliation, _current(Membership.participant_id))
     if group is not None:
@@ -473,6 +475,7 @@ async def join(
     """Join an open network at once, or apply to one that admits members by application."""
     await _lock_participant(session, participant_id)
     await membership.require_may_take_part(session, participant_id, "join or apply to a network")
+    await membership.require_participant(session, participant_id)
     network = await _lock_network(session, slug)
     affiliation = await current_affiliation(session, participant_id)
     if affiliation is None:

@@ -109,7 +109,8 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
     if network.status is not NetworkStatus.active:
         raise NetworkNotActive(
             f"{network.slug!r} is still forming, and ballots open only in active networks; "
-            f"GET /api/v1/networks/{network.slug}/formation says what its roster lacks"
+            f"GET /api/v1/networks/{network.slug}/formation says what its roster lacks",
+            network=network.slug,
         )
     version = await session.scalar(select(NormVersion).where(NormVersion.norm_id == norm.id, NormVersion.number == body.version))
     if version is None:
@@ -118,7 +119,8 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
     if already is not None:
         raise BallotAlreadyOpen(
             f"Ballot {already.id} on version {already.version_number} is open until {already.closes_at.isoformat()}; "
-            "a norm has one open ballot at a time"
+            "a norm has one open ballot at a time",
+            open_until=already.closes_at.isoformat(),
         )
     if norm.status is NormStatus.adopted and norm.adopted_version == version.number:
         raise VersionAlreadyAdopted(f"Version {version.number} is already the adopted version of {norm.slug}")
@@ -129,10 +131,13 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
     if body.closes_at < earliest:
         raise ClosingTimeInvalid(
             f"closes_at must be at least {charter.min_ballot_hours} hours from now (the charter's minimum ballot "
-            f"duration): {earliest.isoformat()} or later"
+            f"duration): {earliest.isoformat()} or later",
+            earliest=earliest.isoformat(),
+            min_ballot_hours=charter.min_ballot_hours,
         )
     if body.closes_at > now + timedelta(days=MAX_BALLOT_DAYS):
-        raise ClosingTimeInvalid(f"closes_at must be within {MAX_BALLOT_DAYS} days")
+        latest = now + timedelta(days=MAX_BALLOT_DAYS)
+        raise ClosingTimeInvalid(f"closes_at must be within {MAX_BALLOT_DAYS} days", latest=latest.isoformat())
 
     roster = (
         await session.execute(
@@ -206,6 +211,8 @@ async def cast_vote(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, ba
     elector = await session.get(BallotElector, (ballot.id, actor_id))
     if elector is None:
         raise NotAnElector("Only the members on the roster when this ballot opened may vote on it")
+    # The electorate stays as it was frozen; an elector votes once their address is proven.
+    await membership.require_participant(session, actor_id)
     now = clock.now()
     _require_open(ballot, now)
 
@@ -271,7 +278,8 @@ async def close_by_convener(session: AsyncSession, clock: Clock, actor_id: uuid.
     if now < earliest and not everyone:
         raise TooEarlyToClose(
             f"This ballot can be closed early from {earliest.isoformat()} (the charter's minimum of "
-            f"{ballot.min_ballot_hours} hours), or once every elector has voted"
+            f"{ballot.min_ballot_hours} hours), or once every elector has voted",
+            earliest=earliest.isoformat(),
         )
     reason = CloseReason.deadline if now >= ballot.closes_at else CloseReason.all_voted if everyone else CloseReason.convener
     await _close(session, ballot, now=now, reason=reason, actor_id=actor_id)
@@ -540,9 +548,9 @@ async def _require_convener(session: AsyncSession, network: Network, participant
 def _require_open(ballot: Ballot, now: datetime) -> None:
     if ballot.status is BallotStatus.closed:
         assert ballot.closed_at is not None  # set as it closed
-        raise BallotClosed(f"This ballot closed at {ballot.closed_at.isoformat()}; its result is final")
+        raise BallotClosed(f"This ballot closed at {ballot.closed_at.isoformat()}; its result is final", at=ballot.closed_at.isoformat())
     if now >= ballot.closes_at:
-        raise BallotClosed(f"Voting ended at {ballot.closes_at.isoformat()}")
+        raise BallotClosed(f"Voting ended at {ballot.closes_at.isoformat()}", at=ballot.closes_at.isoformat())
 
 
 def _convener_may_close_at(ballot: Ballot) -> datetime:

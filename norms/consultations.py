@@ -118,6 +118,18 @@ def reanchor(
     return "lost", None, None
 
 
+def locate(quote: str, text: str, version_number: int) -> tuple[int, int]:
+    """Where the passage `quote` is in a version's `text` (start, end), for a person who typed the words rather
+    than selecting them; AnchorInvalid when they are not there, or there more than once."""
+    words = quote.strip()
+    found = list(_occurrences(text, words)) if words else []
+    if not found:
+        raise AnchorInvalid(f"These words are not in the text of v{version_number}: copy them as they are written there")
+    if len(found) > 1:
+        raise AnchorInvalid(f"These words appear {len(found)} times in the text of v{version_number}: add a few words around them")
+    return found[0], found[0] + len(words)
+
+
 def _occurrences(text: str, quote: str) -> Iterator[int]:
     index = text.find(quote)
     while index != -1:
@@ -216,6 +228,7 @@ async def add_comment(
     if not is_open(consultation, now):
         raise ConsultationClosed()
     await membership.require_may_take_part(session, participant.id, "comment on a consultation as an expert")
+    await membership.require_participant(session, participant.id)
     affiliation = await networks.current_affiliation(session, participant.id)
     if affiliation is None:
         # A comment states its author's affiliation.

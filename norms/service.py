@@ -64,6 +64,7 @@ async def get_norm(session: AsyncSession, norm_id: uuid.UUID) -> Norm:
 # Adoption fixes a version, not the document: members go on editing the working draft, and a
 # later version can be balloted again.
 EDITABLE = frozenset({NormStatus.drafting, NormStatus.adopted})
+EDITORS_ONLY = "Only members of the norm's network may edit it"
 
 
 def edit_permission(participant_id: uuid.UUID) -> Authorize:
@@ -74,9 +75,9 @@ def edit_permission(participant_id: uuid.UUID) -> Authorize:
         known = session.info.setdefault("cogov.members", {})
         key = (norm.network_id, participant_id)
         if key not in known:
-            known[key] = await membership.is_member(session, norm.network_id, participant_id)
-        if not known[key]:
-            await membership.refuse_non_member(session, participant_id, "Only members of the norm's network may edit it", "edit a norm")
+            known[key] = await membership.refusal_to_edit(session, norm.network_id, participant_id, EDITORS_ONLY)
+        if known[key] is not None:
+            raise known[key]
         if norm.status not in EDITABLE:
             raise NotDrafting()
 

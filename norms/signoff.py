@@ -193,6 +193,141 @@ def tally(policy: Policy, electorate: Iterable[Elector], votes: Mapping[Hashable
     return Outcome(adopted=adopted, settled=settled, groups=groups, regions=regions, missing=missing)
 
 
+# What a ballot still needs, in terms of its electorate
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A tally that votes still to come can make pass: how many of its electors yet to vote must approve, and
+    how many must vote at all (approvals included) to reach the quorum. `0 <= approvals <= votes <= len(waiting)`;
+    `approvals` is the fewest whole electors (those of the smallest organisations first)."""
+
+    dimension: Dimension
+    key: str
+    waiting: tuple[Hashable, ...]
+    approvals: int
+    votes: int
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A tally no vote still to come can make pass, whatever it is: only a vote already cast, changed, can.
+    Changing the votes of `change` to approvals (everyone yet to vote approving) would let it pass."""
+
+    dimension: Dimension
+    key: str
+    electors: int
+    objecting: tuple[Hashable, ...]
+    abstaining: tuple[Hashable, ...]
+    change: tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class Prospects:
+    """What adoption still needs from this ballot's electorate, each need once.
+
+    `problems`: the electorate cannot adopt at all. `required`: electors yet to vote who must all approve
+    (some tally passes in no other way). `reach`: tallies needing more than those approvals. `blocked`: tallies
+    that votes still to come cannot make pass. All empty when the ballot would adopt if it closed now.
+    """
+
+    problems: tuple[str, ...]
+    required: tuple[Hashable, ...]
+    reach: tuple[Reach, ...]
+    blocked: tuple[Blocked, ...]
+
+
+def prospects(policy: Policy, electorate: Iterable[Elector], votes: Mapping[Hashable, Position | str]) -> Prospects:
+    """What adoption still needs (see `Prospects`), naming only electors of this electorate and asking only
+    for what they can still do. Raises ValueError as `tally` does."""
+    electors = list(electorate)
+    outcome = tally(policy, electors, votes)
+    problems = tuple(electorate_problems(electors))
+    if problems or outcome.adopted:
+        return Prospects(problems, (), (), ())
+    positions = {voter: Position(position) for voter, position in votes.items()}
+    places = _places(electors)
+    required: dict[Hashable, None] = {}
+    reach: list[Reach] = []
+    blocked: list[Blocked] = []
+    for verdict in outcome.tallies:
+        if verdict.passes:
+            continue
+        members = places[(verdict.dimension, verdict.key)]
+        waiting = sorted((m for m in members if m[0] not in positions), key=lambda m: -m[1])
+        approvals = sum((w for e, w in members if positions.get(e) is Position.approve), Fraction(0))
+        objections = sum((w for e, w in members if positions.get(e) is Position.object), Fraction(0))
+        voted = len(members) - len(waiting)
+        needed = _turnout_needed(policy.quorum, len(members))
+        if _passes(policy, len(members), len(members), approvals + sum(w for _, w in waiting), objections):
+            fewest = 0
+            while not _support_passes(policy.threshold, approvals + sum(w for _, w in waiting[:fewest]), objections):
+                fewest += 1
+            ids = tuple(e for e, _ in waiting)
+            if fewest == len(waiting):
+                required.update(dict.fromkeys(ids))
+            else:
+                reach.append(Reach(verdict.dimension, verdict.key, ids, fewest, max(fewest, needed - voted)))
+        else:
+            cast = [(e, w, positions[e]) for e, w in members if e in positions and positions[e] is not Position.approve]
+            best = _fewest_changes(policy, approvals + sum(w for _, w in waiting), objections, cast)
+            blocked.append(
+                Blocked(
+                    verdict.dimension,
+                    verdict.key,
+                    len(members),
+                    tuple(e for e, _, p in cast if p is Position.object),
+                    tuple(e for e, _, p in cast if p is Position.abstain),
+                    best,
+                )
+            )
+    # A tally that the required approvals alone would make pass needs nothing more: it is not said twice.
+    uncovered = []
+    for need in reach:
+        members = places[(need.dimension, need.key)]
+        after = {**positions, **{e: Position.approve for e in need.waiting if e in required}}
+        approvals = sum((w for e, w in members if after.get(e) is Position.approve), Fraction(0))
+        objections = sum((w for e, w in members if after.get(e) is Position.object), Fraction(0))
+        if not _passes(policy, len(members), sum(1 for e, _ in members if e in after), approvals, objections):
+            uncovered.append(need)
+    return Prospects((), tuple(e.id for e in electors if e.id in required), tuple(uncovered), tuple(blocked))
+
+
+def _places(electors: list[Elector]) -> dict[tuple[Dimension, str], list[tuple[Hashable, Fraction]]]:
+    """Each tally's electors with their weight in it (1/k for k electors of one organisation in the tally)."""
+    units: dict[tuple[Dimension, str], dict[Hashable, list[Hashable]]] = {}
+    for elector in electors:
+        organisation = organisation_key(elector.organisation)
+        unit = ("organisation", organisation) if organisation is not None else ("elector", elector.id)
+        for place in ((Dimension.group, elector.stakeholder_group), (Dimension.region, elector.region)):
+            units.setdefault(place, {}).setdefault(unit, []).append(elector.id)
+    return {place: [(elector, Fraction(1, len(ids))) for ids in by_unit.values() for elector in ids] for place, by_unit in units.items()}
+
+
+def _fewest_changes(
+    policy: Policy, approvals: Fraction, objections: Fraction, cast: list[tuple[Hashable, Fraction, Position]]
+) -> tuple[Hashable, ...]:
+    """Votes to change to approvals that make the support pass: the shortest prefix of either greedy order
+    (by what each change adds to the support's margin, or to approvals over objections)."""
+    threshold = policy.threshold
+    orders = (
+        sorted(cast, key=lambda c: -(c[1] if c[2] is Position.object else c[1] * (1 - threshold))),
+        sorted(cast, key=lambda c: -(2 * c[1] if c[2] is Position.object else c[1])),
+    )
+    best: tuple[Hashable, ...] = tuple(e for e, _, _ in cast)
+    for order in orders:
+        more, fewer = approvals, objections
+        for count, (_, weight, position) in enumerate(order, start=1):
+            more += weight
+            if position is Position.object:
+                fewer -= weight
+            if _support_passes(threshold, more, fewer):
+                if count < len(best):
+                    best = tuple(e for e, _, _ in order[:count])
+                break
+    return best
+
+
 # Internals
 
 _COLUMN: dict[Position | str, int] = {Position.approve: 1, Position.object: 2, Position.abstain: 3}

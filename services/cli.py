@@ -18,6 +18,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="The public audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+search_app = typer.Typer(help="The search index.", no_args_is_help=True)
+app.add_typer(search_app, name="search")
+mail_app = typer.Typer(
+    help="Mail written to the Maildir under the data directory (when no SMTP server is configured).", no_args_is_help=True
+)
+app.add_typer(mail_app, name="mail")
 
 console = Console(stderr=True)
 
@@ -74,6 +80,7 @@ def worker(once: bool = typer.Option(False, "--once", help="Do one round and exi
     from norms import ballots
     from services.clearinghouse import worker as clearinghouse_worker
     from services.runtime import build_runtime
+    from services.search import worker as search_worker
 
     settings = _settings()
 
@@ -83,15 +90,17 @@ def worker(once: bool = typer.Option(False, "--once", help="Do one round and exi
         try:
             if once:
                 closed = await ballots.close_due(runtime.sessionmaker, runtime.clock)
-                return closed, await made.run_once()
+                texts = await search_worker.reindex_stale_norms(runtime.sessionmaker, runtime.norm_store)
+                return closed, await made.run_once() + texts
             stop = asyncio.Event()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(signum, stop.set)
             console.print(
-                f"CoGov worker {made.id}: closing ballots, publishing, verifying subscribers, delivering ({settings.database_url})"
+                f"CoGov worker {made.id}: closing ballots, publishing, verifying subscribers, delivering, indexing norms' text"
+                f" ({settings.database_url})"
             )
             async with ballots.closing_ballots(runtime.sessionmaker, runtime.clock, interval=ballots.SWEEP_SECONDS):
-                async with clearinghouse_worker.running(made):
+                async with clearinghouse_worker.running(made), search_worker.running(runtime):
                     await stop.wait()
             return 0, 0
         finally:
@@ -101,6 +110,34 @@ def worker(once: bool = typer.Option(False, "--once", help="Do one round and exi
     closed, done = asyncio.run(run())
     if once:
         typer.echo(f"ballots closed: {closed}; clearing-house jobs done: {done}")
+
+
+@search_app.command("reindex")
+def search_reindex() -> None:
+    """Rebuild the search index from the database: networks, norms (their live text too), versions, entries,
+    consultations and visible comments. Searches go on answering meanwhile, from the old index until this commits."""
+    from services.kit.db import transaction
+    from services.runtime import build_runtime
+    from services.search import index
+    from services.search import worker as search_worker
+
+    settings = _settings()
+
+    async def run() -> tuple[int, int]:
+        runtime = build_runtime(settings)
+        try:
+            async with transaction(runtime.sessionmaker) as session:
+                await index.clear(session)
+                rows = await index.rebuild(session)
+            texts = 0
+            while done := await search_worker.reindex_stale_norms(runtime.sessionmaker, runtime.norm_store):
+                texts += done
+            return rows, texts
+        finally:
+            await runtime.aclose()
+
+    rows, texts = asyncio.run(run())
+    console.print(f"search index rebuilt: {rows} things, {texts} norm texts ({settings.database_url})")
 
 
 @db_app.command("upgrade")
@@ -355,6 +392,37 @@ def _key_set(source: str) -> dict[str, object]:
 
         return httpx.get(source, timeout=15).raise_for_status().json()
     return json.loads(Path(source).read_text(encoding="utf-8"))
+
+
+@mail_app.command("list")
+def mail_list() -> None:
+    """Number, date, recipient and subject of every mail in `$COGOV_DATA_DIR/mail/`, oldest first."""
+    from services.mail import transport
+
+    path = transport.maildir_path(_settings())
+    mails = transport.stored(path)
+    if not mails:
+        typer.echo(f"no mail in {path}")
+    for number, message in enumerate(mails, start=1):
+        typer.echo(f"{number:>4}  {message['Date']}  {message['To']}  {message['Subject']}")
+
+
+@mail_app.command("show")
+def mail_show(number: int = typer.Argument(..., help="The mail's number in `cogov mail list` (1 is the oldest).")) -> None:
+    """The headers and plain text of one mail in `$COGOV_DATA_DIR/mail/`, its links as they are."""
+    from services.mail import message as mail_message
+    from services.mail import transport
+
+    path = transport.maildir_path(_settings())
+    mails = transport.stored(path)
+    if not 1 <= number <= len(mails):
+        console.print(f"[red]error:[/red] no mail number {number} in {path} ({len(mails)} there)")
+        raise typer.Exit(1)
+    message = mails[number - 1]
+    for header in ("Date", "From", "To", "Subject", "Message-ID"):
+        typer.echo(f"{header}: {message[header]}")
+    typer.echo("")
+    typer.echo(mail_message.text_of(message))
 
 
 @app.command("export")

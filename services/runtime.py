@@ -20,6 +20,7 @@ from services.clearinghouse.signing import SigningKey
 from services.kit import logging as kit_logging
 from services.kit.clock import Clock, SystemClock
 from services.kit.db import create_engine, create_sessionmaker
+from services.search import index as _search_index  # noqa: F401  (its listeners feed the index in every unit of work)
 from services.settings import Settings
 
 

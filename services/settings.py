@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -98,6 +100,16 @@ class Settings(BaseSettings):
     # The worker signs a new head of the audit log's Merkle tree whenever the newest is this old (and
     # publication signs one with every adoption), so a subscriber's latest head is never much older.
     tree_head_seconds: float = Field(default=3600.0, gt=0)
+    # The worker re-indexes a norm's live text at most this long after it changes (never on the sync path).
+    search_reindex_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Mail: `smtp://user:pass@host:587` (STARTTLS when the server offers it), `smtps://…:465` (TLS from
+    # the start); unset, each mail is written to the Maildir `data_dir/mail/` and its links are logged.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "CoGov <cogov@localhost>"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # SMTP connections one worker sends over at once; a mail not handed over by then is marked failed.
+    mail_concurrency: int = Field(default=4, ge=1, le=100)
+    mail_retry_hours: float = Field(default=48.0, gt=0)
     log_level: str = "info"
     log_json: bool = False
     # Rate limits ("N/second|minute|hour|day", several joined by ";"): sign-in and sign-up per client
@@ -105,6 +117,8 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     rate_limit_auth: str = "60/minute"
     rate_limit_writes: str = "120/minute"
+    # Mails one person may cause: verification resends per account, password resets per address.
+    rate_limit_mail: str = "5/hour"
     login_failures_per_minute: int = Field(default=10, ge=0)
     # Password hashing (argon2, ~0.2 s of CPU and 64 MiB each) runs in a pool of its own, off the event loop:
     # this many at once, and this many more waiting; past that a sign-in or sign-up answers 503 with Retry-After.
@@ -127,7 +141,7 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("rate_limit_auth", "rate_limit_writes")
+    @field_validator("rate_limit_auth", "rate_limit_writes", "rate_limit_mail")
     @classmethod
     def _parse_limits(cls, value: str) -> str:
         from limits import parse_many
@@ -135,7 +149,22 @@ class Settings(BaseSettings):
         parse_many(value)  # a ValueError names what is wrong
         return value
 
-    @field_validator("redis_url", "taxonomy_file", "publication_key", "metrics_token", "secure_cookies", mode="before")
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in {"smtp", "smtps"}:
+            raise ValueError("COGOV_SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (TLS)")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        _name, address = parseaddr(value)
+        if "\r" in value or "\n" in value or "@" not in address:
+            raise ValueError("COGOV_MAIL_FROM must be one address, such as 'CoGov <cogov@example.org>'")
+        return value
+
+    @field_validator("redis_url", "taxonomy_file", "publication_key", "metrics_token", "secure_cookies", "smtp_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

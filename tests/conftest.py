@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.networks",
     "tests.fixtures.norms",
     "tests.fixtures.clearinghouse",
+    "tests.fixtures.mail",
     "tests.fixtures.realtime",
     "tests.fixtures.web",
 ]

@@ -69,6 +69,12 @@ RUNS = {
     "audit_log": (["--events", "50", "--samples", "5", "--no-postgres"], set(), rf"sign a tree head .*: median {NUMBER} ms"),
     "diff": (["--sizes", "1000"], set(), rf"\| 1,000 \| /healthz while these ran .* \| p50 {NUMBER} ms \|"),
     "sign_in": (["--sign-ins", "4"], set(), rf"/healthz meanwhile .* median {NUMBER} ms"),
+    "search": (
+        ["--norms", "20", "--versions", "40", "--entries", "10", "--queries", "3", "--huge-chars", "20000", "--postgres", POSTGRES_URL],
+        {"postgres", "trace"},
+        rf"\| PostgreSQL tsvector \+ GIN \| {NUMBER} s \| 70 \| CJK \| {NUMBER} ms \| {NUMBER} ms \| {NUMBER} ms \|",
+    ),
+    "mail": (["--mails", "20", "--rate", "20"], set(), rf"\| steady flow of 20 acts at 20/s \| act → SMTP hand-off p50 {NUMBER} s"),
 }
 
 

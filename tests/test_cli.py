@@ -9,7 +9,18 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["serve"], ["db", "upgrade"], ["create-staff"], ["create-admin"], ["audit", "verify"], ["export"], ["import"]]
+    "command",
+    [
+        [],
+        ["serve"],
+        ["db", "upgrade"],
+        ["create-staff"],
+        ["create-admin"],
+        ["audit", "verify"],
+        ["export"],
+        ["import"],
+        ["search", "reindex"],
+    ],
 )
 def test_every_command_has_help(command):
     result = subprocess.run([sys.executable, "-m", "services.cli", *command, "--help"], capture_output=True, text=True, timeout=60)

@@ -84,3 +84,12 @@ def test_compose_runs_a_worker_and_the_replicas_leave_its_work_to_it():
     # One publication key for all: generated into the data volume they share.
     assert worker["volumes"] == api["volumes"] == ["cogov-data:/var/lib/cogov"]
     assert worker["healthcheck"] == {"disable": True}  # the image's check asks /readyz, which a worker does not serve
+
+
+def test_compose_runs_mailpit_and_the_replicas_and_worker_send_to_it():
+    mailpit = COMPOSE["services"]["mailpit"]
+    assert mailpit["image"] == "axllent/mailpit" and "8025:8025" in mailpit["ports"]
+    for service in ("api", "worker"):
+        environment = COMPOSE["services"][service]["environment"]
+        assert environment["COGOV_SMTP_URL"] == "${COGOV_SMTP_URL:-smtp://mailpit:1025}"
+        Settings(_env_file=None, smtp_url="smtp://mailpit:1025", mail_from=environment["COGOV_MAIL_FROM"].split(":-", 1)[1].rstrip("}"))

@@ -41,3 +41,16 @@ def test_defaults_work_on_a_laptop():
     settings = Settings(_env_file=None)
     assert settings.database_url == "sqlite+aiosqlite:///./var/cogov.db"
     assert settings.redis_url is None
+
+
+def test_mail_settings_refuse_what_cannot_work():
+    import pydantic
+
+    for url in ("http://mail.example.org", "mail.example.org:587"):
+        with pytest.raises(pydantic.ValidationError, match="smtp://"):
+            Settings(_env_file=None, smtp_url=url)
+    for sender in ("CoGov <cogov@example.org>\r\nBcc: x@example.org", "not an address"):
+        with pytest.raises(pydantic.ValidationError, match="COGOV_MAIL_FROM"):
+            Settings(_env_file=None, mail_from=sender)
+    assert Settings(_env_file=None, smtp_url="").smtp_url is None
+    assert Settings(_env_file=None, smtp_url="smtps://user:p%40ss@mail.example.org:465").smtp_url is not None

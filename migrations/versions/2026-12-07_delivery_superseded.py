@@ -1,7 +1,7 @@
 """delivery superseded: a pending delivery a newer one of the same subscription replaces is marked `superseded`
 
 Revision ID: 20261207_delivery_superseded
-Revises: d4e6f8a0b2c1
+Revises: 6d2f8a1c4e07
 Create Date: 2026-12-07 12:10:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_delivery_superseded"
-down_revision = "d4e6f8a0b2c1"
+down_revision = "6d2f8a1c4e07"
 branch_labels = None
 depends_on = None
 

@@ -31,6 +31,15 @@ class Participant(Base):
     # Bumped by logout: every token carries the version it was issued under.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the owner opened a link mailed to `email`; until then they may read but not take part.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set when the mail server refused `email` for good (a 5xx answer).
+    email_bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
     # Two-factor sign-in (accounts/twofactor.py): the TOTP secret (base32) once enrolled, and the last time
     # step a code was accepted for, so no code is accepted twice.
     totp_secret: Mapped[str | None] = mapped_column(String(64))

@@ -30,6 +30,7 @@ from services.accounts.security import issue_challenge, read_challenge
 from services.api import ratelimit
 from services.api.deps import (
     AdminParticipant,
+    ClockDep,
     CurrentParticipant,
     CurrentSignIn,
     CursorQuery,
@@ -56,13 +57,18 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
     response_model=SignUpReceived,
     responses={503: {"description": "Too many passwords are being checked right now; `Retry-After` says when to try again"}},
 )
-async def register(session: SessionDep, hashing: PasswordHashingDep, body: Registration):
+async def register(session: SessionDep, hashing: PasswordHashingDep, settings: SettingsDep, clock: ClockDep, body: Registration):
     """Sign up. The answer is the same whether or not the address already has an account, so it tells
     nobody which addresses do: sign in next (`POST /auth/token`) with the address and password.
 
+    A new account gets a link mailed to its address: until it is opened (`POST /auth/verify-email`), the account
+    may read but not take part (403 `email_unverified`).
+
     A password needs at least 12 characters and must not be one of the 20,000 most common passwords (422).
     """
-    await service.sign_up(session, hashing, email=body.email, password=body.password, display_name=body.display_name)
+    await service.sign_up(
+        session, hashing, settings, email=body.email, password=body.password, display_name=body.display_name, now=clock.now()
+    )
     return SignUpReceived(email=service.normalise_email(body.email), detail=service.SIGN_UP_RECEIVED)
 
 

@@ -57,6 +57,10 @@ class ParticipantOut(BaseModel):
     display_name: str
     role: Role
     created_at: datetime
+    # False until the owner opens the link mailed to `email`; until then they may read but not take part.
+    email_verified: bool
+    # When the mail server last refused `email` for good; None while mail to it is accepted.
+    email_bounced_at: datetime | None = None
     two_factor: bool = Field(False, description="Two-factor sign-in is on (required for staff and admins)")
 
 
@@ -149,3 +153,40 @@ class RoleChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
+
+
+# --- Mailed links: verification, password reset, change of address ------------------------
+
+# A link's token as mailed; anything longer is not one of ours.
+LinkTokenText = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class LinkToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: LinkTokenText
+
+
+class ForgotPassword(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: LinkTokenText
+    password: Password
+
+
+class EmailChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class Accepted(BaseModel):
+    """What was done or is on its way, in a sentence."""
+
+    detail: str

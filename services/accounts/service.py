@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.accounts import passwords, sessions
+from services.accounts import addresses, passwords, sessions
+from services.accounts.addresses import EmailTaken, normalise_email
 from services.accounts.models import AccountSession, Participant, Role
 from services.accounts.security import PasswordHashing
 from services.accounts.sessions import InvalidToken as InvalidToken
 from services.audit import service as audit
-from services.kit.db import take_write_lock
+from services.kit.db import take_write_lock, utcnow
 from services.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
-
-
-class EmailTaken(Conflict):
-    """An account with this email already exists."""
-
-    code = "email_taken"
+from services.mail import outbox as mail
+from services.settings import Settings
 
 
 class InvalidCredentials(Unauthorized):
@@ -40,13 +38,10 @@ class WrongPassword(InvalidCredentials):
 
 # What every sign-up is told, whether its address was new or not.
 SIGN_UP_RECEIVED = (
-    "Sign-up received. Sign in with this address and the password you chose. If the address already had an "
-    "account, nothing about it has changed and that account's own password still applies."
+    "Sign-up received. We mailed a link to this address: open it to confirm the address and take part. Sign in "
+    "with this address and the password you chose. If the address already had an account, nothing about it has "
+    "changed and that account's own password still applies."
 )
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def by_email(session: AsyncSession, email: str) -> Participant | None:
@@ -56,7 +51,8 @@ async def by_email(session: AsyncSession, email: str) -> Participant | None:
 async def register(
     session: AsyncSession, hashing: PasswordHashing, *, email: str, password: str, display_name: str, role: Role = Role.participant
 ) -> Participant:
-    """Create an account for trusted callers (`cogov create-staff`, the demo); `EmailTaken` if the address has one.
+    """Create an account for trusted callers (`cogov create-staff`, the demo), its address taken as proven;
+    `EmailTaken` if the address has one.
 
     People signing up go through `sign_up`, which never says whether an address has an account.
     """
@@ -64,13 +60,19 @@ async def register(
     password_hash = await hashing.hash(password)
     if await by_email(session, email) is not None:
         raise EmailTaken()
-    return await _create(session, email=email, password_hash=password_hash, display_name=display_name, role=role)
+    participant = await _create(session, email=email, password_hash=password_hash, display_name=display_name, role=role)
+    participant.email_verified_at = utcnow()
+    await session.flush()
+    return participant
 
 
-async def sign_up(session: AsyncSession, hashing: PasswordHashing, *, email: str, password: str, display_name: str) -> None:
-    """Create a participant's account for an address that has none; for an address that has one, change
-    nothing and turn to its owner (`signed_up_again`). Either way the caller gets the same: nothing back, after
-    the same work (one password hash), so a sign-up does not tell whether an address has an account.
+async def sign_up(
+    session: AsyncSession, hashing: PasswordHashing, settings: Settings, *, email: str, password: str, display_name: str, now: datetime
+) -> None:
+    """Create a participant's account for an address that has none, and mail it a verification link; for an
+    address that has one, change nothing and tell its owner (`signed_up_again`). Either way the caller gets the
+    same: nothing back, after the same work (one password hash, one mail), so a sign-up does not tell whether
+    an address has an account.
     """
     passwords.check(password)
     # Before any lock: the hash may wait its turn in the pool.
@@ -80,20 +82,29 @@ async def sign_up(session: AsyncSession, hashing: PasswordHashing, *, email: str
     if existing is None:
         try:
             async with session.begin_nested():
-                await _create(session, email=email, password_hash=password_hash, display_name=display_name, role=Role.participant)
+                created = await _create(session, email=email, password_hash=password_hash, display_name=display_name, role=Role.participant)
+            await addresses.send_verification(session, settings, created, now=now)
             return
         except IntegrityError:  # the same address signed up at the same moment (PostgreSQL)
             existing = await by_email(session, email)
             if existing is None:
                 raise
-    await signed_up_again(session, existing)
+    await signed_up_again(session, settings, existing, now=now)
 
 
-async def signed_up_again(session: AsyncSession, participant: Participant) -> None:
-    """Someone signed up with the address of an existing account. Here, in the sign-up's transaction, the
-    mail to the account's owner will be written ("someone tried to create an account with your address; if
-    it was you, sign in, or reset your password"). Mail does not exist yet: nothing is sent or recorded.
-    """
+async def signed_up_again(session: AsyncSession, settings: Settings, participant: Participant, *, now: datetime) -> None:
+    """Someone signed up with the address of an existing account: tell its owner, in the sign-up's transaction
+    ("someone tried to create an account with your address; if it was you, sign in, or reset your password")."""
+    await mail.queue(
+        session,
+        settings,
+        kind="account_exists",
+        recipient=participant.email,
+        name=participant.display_name,
+        context={"signin": f"{settings.base_url}/signin", "forgot": f"{settings.base_url}/forgot-password"},
+        now=now,
+        participant_id=participant.id,
+    )
 
 
 async def _create(session: AsyncSession, *, email: str, password_hash: str, display_name: str, role: Role) -> Participant:

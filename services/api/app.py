@@ -14,6 +14,7 @@ from norms.consultation_router import router as consultations_router
 from norms.diff import DiffCache
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
+from services.accounts.address_router import router as addresses_router
 from services.accounts.router import router as accounts_router
 from services.accounts.security import PasswordHashing
 from services.api import errors
@@ -32,6 +33,8 @@ from services.kit.runtime import tune_garbage_collector
 from services.realtime.hub import SyncHub
 from services.realtime.router import router as sync_router
 from services.runtime import build_runtime
+from services.search import worker as search_worker
+from services.search.router import router as search_router
 from services.settings import Settings, check_secret
 from services.web import consultations as consultation_pages
 from services.web import router as web
@@ -57,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Closes ballots at their deadline; safe with several instances doing the same.
         async with ballots.closing_ballots(runtime.sessionmaker, runtime.clock, interval=app.state.ballot_sweep_seconds):
             # Publishes adoptions and makes WebSub deliveries, unless a separate `cogov worker` does.
-            async with clearinghouse_worker.in_serve(runtime):
+            async with clearinghouse_worker.in_serve(runtime), search_worker.in_serve(runtime):
                 yield
         await app.state.sync_hub.stop()
         app.state.password_hashing.close()
@@ -115,11 +118,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_router,
         metrics_router,
         accounts_router,
+        addresses_router,
         audit_router,
         networks_router,
         norms_router,
         ballots_router,
         consultations_router,
+        search_router,
         sync_router,
     ):
         app.include_router(router)

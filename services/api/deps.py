@@ -13,6 +13,7 @@ from services.accounts import service as accounts
 from services.accounts import sessions, twofactor
 from services.accounts.models import Participant, Role
 from services.accounts.security import PasswordHashing
+from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
 from services.kit.errors import Forbidden, InvalidInput
 from services.kit.pagination import MAX_LIMIT
@@ -38,7 +39,13 @@ def get_password_hashing(request: Request) -> PasswordHashing:
     return request.app.state.password_hashing
 
 
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock  # Starlette's app state is untyped; the app factory sets it
+    return clock
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 PasswordHashingDep = Annotated[PasswordHashing, Depends(get_password_hashing)]
 # scope="function": the commit happens before the response leaves, so a 2xx means it is stored.
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]

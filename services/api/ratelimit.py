@@ -24,7 +24,18 @@ from services.settings import Settings
 T = TypeVar("T")
 
 # Requests that sign in or create accounts: limited per client address, not per account.
-AUTH_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/auth/token/totp", "/api/v1/auth/register", "/signin", "/signin/code", "/signup"})
+AUTH_PATHS = frozenset(
+    {
+        "/api/v1/auth/token",
+        "/api/v1/auth/token/totp",
+        "/api/v1/auth/register",
+        "/api/v1/auth/forgot-password",
+        "/signin",
+        "/signin/code",
+        "/signup",
+        "/forgot-password",
+    }
+)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_COOKIE = b"cogov_session="
 
@@ -138,3 +149,12 @@ async def guarded(request: Request, account: str, attempt: Callable[[], Awaitabl
     """`attempt` (a check of one of `account`'s secrets) through the app's password-guessing throttle."""
     throttle: LoginThrottle = request.app.state.login_throttle
     return await throttle.guard(request, account, attempt)
+
+
+async def mail_wait(request: Request, *identifiers: str) -> int | None:
+    """Count one mail caused for `identifiers` against `rate_limit_mail`; None if it may go, else the seconds to wait."""
+    state = request.app.state
+    if not state.settings.rate_limits_enabled:
+        return None
+    wait: int | None = await state.rate_limiter.hit(parse_limits(state.settings.rate_limit_mail), "mail", *identifiers)
+    return wait

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from sqlalchemy import JSON, Enum, Integer, String, Table, bindparam, select, text, type_coerce, update
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 import migrations
 from services.backup.archive import ArchiveReader, ArchiveRejected, ArchiveWriter, Limits, Manifest, TableFile, columns_of
 from services.kit.db import create_engine, utcnow
+from services.search import index as search_index
 from services.tables import metadata
 
 # Export reads this many rows per round trip; rows of tables holding Automerge bytes (changes,
@@ -266,6 +267,8 @@ async def import_database(database_url: str, path: Path, limits: Limits = Limits
                     for table, entry in pairs:
                         rows += await _load_table(connection, reader, table, entry)
                     await _reset_sequences(connection, tables)
+                    # The search index's full-text side is each database's own, outside the archive: made again here.
+                    await search_index.rebuild_vectors(AsyncSession(bind=connection))
         finally:
             await engine.dispose()
         return Restored(reader.manifest, rows)

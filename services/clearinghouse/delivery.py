@@ -1,11 +1,9 @@
-"""The delivery outbox: POST each notification to each subscriber until it is acknowledged.
+"""The WebSub delivery outbox: POST each notification to each subscriber until it is acknowledged.
 
-A worker claims due deliveries under a lease (PostgreSQL `SKIP LOCKED`; the SQLite write lock
-makes claimers take turns), POSTs outside any transaction, then records the attempt. A 2xx
-delivers; a 410 ends the subscription; anything else (an error status, a timeout, a refused
+Rows are claimed, leased, retried and given up by the shared outbox mechanism (`services/kit/outbox.py`).
+A 2xx delivers; a 410 ends the subscription; anything else (an error status, a timeout, a refused
 connection) is retried with exponential backoff and jitter until `retry_window` has passed.
-A worker killed mid-delivery leaves its claims to expire, and another round sends them again:
-a delivery may arrive twice (its `X-CoGov-Delivery` id tells), never zero times.
+A delivery may arrive twice (its `X-CoGov-Delivery` id tells), never zero times.
 
 A subscriber ends on the newest state of its feed: each notification carries the whole feed as it
 stood, so of a subscription's pending deliveries only the newest is sent (the older ones are marked
@@ -15,7 +13,6 @@ subscription is in flight, so an older one retried can never land after a newer 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import random
@@ -39,20 +36,14 @@ from services.clearinghouse.models import (
 )
 from services.clearinghouse.schemas import DeliveryTroubleOut, FailingSubscriberOut
 from services.clearinghouse.websub import stop_deliveries
-from services.kit import metrics
+from services.kit import metrics, outbox
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
 
 log = structlog.get_logger()
 
-FIRST_RETRY = timedelta(seconds=10)
-LONGEST_WAIT = timedelta(hours=1)
-
-
-def backoff(attempts: int, rng: random.Random) -> timedelta:
-    """The wait before the next try after `attempts` failures: doubling from 10 s to at most 1 h, the second half random."""
-    ceiling = min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 20), LONGEST_WAIT)
-    return ceiling / 2 + ceiling / 2 * rng.random()
+# The one backoff of every outbox, re-exported for callers that knew it here.
+backoff = outbox.backoff
 
 
 @dataclass(frozen=True)
@@ -81,20 +72,7 @@ async def claim_due(
     async with transaction(sessionmaker) as session:
         await take_write_lock(session)
         now = clock.now()
-        deliveries = (
-            await session.scalars(
-                select(Delivery)
-                .where(
-                    Delivery.status == DeliveryStatus.pending,
-                    Delivery.next_attempt_at <= now,
-                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now),
-                )
-                .order_by(Delivery.next_attempt_at, Delivery.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-                .execution_options(populate_existing=True)
-            )
-        ).all()
+        deliveries = await outbox.claim(session, Delivery, DeliveryStatus.pending, now, limit=limit)
         if not deliveries:
             return []
         newest, busy, acknowledged = await _supersede(session, {d.subscription_id for d in deliveries}, now)
@@ -114,8 +92,7 @@ async def claim_due(
             if stopped is not None:
                 delivery.status, delivery.finished_at = stopped, now
                 continue
-            delivery.claimed_by, delivery.claimed_until = worker, now + lease
-            delivery.attempts += 1
+            outbox.lease(delivery, worker, now + lease)
             notification = bodies[delivery.notification_id]
             jobs.append(
                 Job(
@@ -233,25 +210,21 @@ async def _record_one(
     ).one()
     error = reply.error or (None if reply.ok else f"the callback answered {reply.status_code}")
     session.add(DeliveryAttempt(delivery_id=delivery.id, at=now, status_code=reply.status_code, error=error, duration_ms=reply.duration_ms))
-    if delivery.status is not DeliveryStatus.pending or delivery.claimed_by != worker:
+    if not outbox.held_by(delivery, worker, DeliveryStatus.pending):
         return delivery.status  # settled meanwhile (unsubscribed, or retried by another after our lease ran out)
-    delivery.last_status_code, delivery.last_error = reply.status_code, error
-    delivery.claimed_by = delivery.claimed_until = None
+    delivery.last_status_code = reply.status_code
     if reply.ok:
-        delivery.status, delivery.finished_at = DeliveryStatus.delivered, now
+        outbox.finish(delivery, DeliveryStatus.delivered, now)
         if reply.receipt:
             await followup.acknowledge(session, now, reply.receipt, job.entries)
     elif reply.status_code == 410:
         subscription = await session.get_one(Subscription, delivery.subscription_id, with_for_update=True, populate_existing=True)
         subscription.state, subscription.ended_at = SubscriptionState.gone, now
-        delivery.status, delivery.finished_at = DeliveryStatus.gone, now
+        outbox.finish(delivery, DeliveryStatus.gone, now, error)
         await session.flush()
         await stop_deliveries(session, subscription.id, DeliveryStatus.gone, now)
-    elif now - delivery.created_at >= retry_window:
-        delivery.status, delivery.finished_at = DeliveryStatus.failed, now
+    elif not outbox.retry_or_give_up(delivery, now, error or "", failed=DeliveryStatus.failed, retry_window=retry_window, rng=rng):
         log.warning("delivery_abandoned", delivery_id=delivery.id, callback=job.callback, attempts=delivery.attempts)
-    else:
-        delivery.next_attempt_at = now + backoff(delivery.attempts, rng)
     await session.flush()
     return delivery.status
 
@@ -271,25 +244,15 @@ async def deliver_due(
 ) -> int:
     """Make one round of due deliveries, `concurrency` at a time; how many were attempted."""
     jobs = await claim_due(sessionmaker, clock, worker=worker, lease=lease, limit=limit)
-    gate = asyncio.Semaphore(concurrency)
 
-    async def one(job: Job) -> tuple[Job, Reply]:
-        async with gate:
-            return job, await send(client, job, hub_url=hub_url)
+    async def attempt(job: Job) -> Reply:
+        return await send(client, job, hub_url=hub_url)
 
-    results = await asyncio.gather(*(one(job) for job in jobs))
-    metrics.deliveries_attempted([reply.ok for _job, reply in results])
-    # One transaction for the round's outcomes (one commit, not one per subscriber); should it fail,
-    # each is stored alone, and any still unstored is sent again once its claim runs out.
-    try:
+    async def store(results: list[tuple[Job, Reply]]) -> None:
         await record(sessionmaker, clock, results, worker=worker, retry_window=retry_window, rng=rng)
-    except Exception:
-        log.exception("delivery_record_failed", deliveries=len(results))
-        for result in results:
-            try:
-                await record(sessionmaker, clock, [result], worker=worker, retry_window=retry_window, rng=rng)
-            except Exception:
-                log.exception("delivery_record_failed", delivery_id=result[0].delivery_id)
+
+    results = await outbox.run_round(jobs, attempt, store, concurrency=concurrency, name="delivery")
+    metrics.deliveries_attempted([reply.ok for _job, reply in results])
     return len(jobs)
 
 

@@ -31,6 +31,10 @@ from services.clearinghouse.errors import CollectionNotFound, FilterInvalid, Hub
 from services.clearinghouse.models import Collection, CollectionEntry, EntryTopic, FeedEntry, FeedEntryRegion, Topic
 from services.kit.pagination import decode_cursor, encode_cursor
 from services.kit.xmltext import xml_text
+from services.search import index as search_index
+from services.search import service as search
+from services.search.models import Kind
+from services.search.text import MAX_QUERY_CHARS
 
 _Row = TypeVar("_Row", bound=tuple[object, ...])
 
@@ -49,7 +53,7 @@ _PATHS = [
     (re.compile(r"^/api/v1/clearinghouse/entries$"), "rest"),
     (re.compile(r"^/feeds/consultations\.(atom|json)$"), "consultations"),
 ]
-FILTERS = ("network", "region", "topic")
+FILTERS = ("network", "q", "region", "topic")
 
 
 class FeedFormat(enum.StrEnum):
@@ -77,6 +81,8 @@ class FeedQuery:
     limit: int = DEFAULT_LIMIT
     since: datetime | None = None
     cursor: str | None = None
+    # Words the entries must contain (a saved search), as services/search reads them.
+    q: str | None = None
     # Only entries no later adoption of their norm replaced.
     in_force: bool = False
     # The feed of open public consultations (filtered by network only) rather than of adopted norms.
@@ -131,12 +137,15 @@ def make_query(
     limit: int | None = None,
     since: datetime | None = None,
     cursor: str | None = None,
+    q: str | None = None,
     in_force: bool = False,
     consultations: bool = False,
 ) -> FeedQuery:
     """A query from request parameters, shape-checked (FilterInvalid); existence is `check`'s job."""
     if consultations and (topic or region or collection or limit or cursor or since):
         raise FilterInvalid("the consultations feed takes one filter, network")
+    if q is not None and len(q) > MAX_QUERY_CHARS:
+        raise FilterInvalid(f"q has {len(q)} characters; use at most {MAX_QUERY_CHARS}")
     for name, value in (("topic", topic), ("network", network), ("collection", collection)):
         if value is not None and not _SLUG.fullmatch(value):
             raise FilterInvalid(f"{name} must be a slug (lowercase letters, digits and hyphens), not {value[:80]!r}")
@@ -155,6 +164,7 @@ def make_query(
         limit=limit or DEFAULT_LIMIT,
         since=since,
         cursor=cursor or None,
+        q=q.strip() or None if q is not None else None,
         in_force=in_force,
         consultations=consultations,
     )
@@ -212,6 +222,7 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
             network=values.get("network"),
             region=values.get("region"),
             topic=values.get("topic"),
+            q=values.get("q"),
             in_force=in_force == "true",
             consultations=kind == "consultations",
         )
@@ -231,7 +242,9 @@ async def check(session: AsyncSession, taxonomy: Taxonomy, query: FeedQuery) -> 
         raise FilterInvalid(f"region must be one of {', '.join(taxonomy.regions)}")
 
 
-def _filtered(statement: Select[_Row], query: FeedQuery) -> Select[_Row]:
+def _filtered(statement: Select[_Row], query: FeedQuery, dialect: str) -> Select[_Row]:
+    if query.q:
+        statement = statement.where(FeedEntry.id.in_(search.matching(dialect, query.q, Kind.entry)))
     if query.network:
         statement = statement.where(FeedEntry.network_slug == query.network)
     if query.topic:
@@ -281,7 +294,9 @@ async def select_page(session: AsyncSession, query: FeedQuery) -> FeedPage:
         if query.cursor:
             (before,) = decode_cursor(query.cursor, int)
             statement = statement.where(FeedEntry.seq < before)
-    rows = (await session.execute(_filtered(statement, query).limit(query.limit + 1))).all()
+    if query.q:
+        await search_index.catch_up(session)  # an entry published in this unit of work is matched too
+    rows = (await session.execute(_filtered(statement, query, session.bind.dialect.name).limit(query.limit + 1))).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     following = replace(query, cursor=encode_cursor(rows[-1][1])) if more and rows else None
@@ -299,7 +314,7 @@ async def _previous(session: AsyncSession, query: FeedQuery, first_key: int | No
         statement = statement.where(CollectionEntry.position < first_key).order_by(CollectionEntry.position.desc())
     else:
         statement = statement.where(FeedEntry.seq > first_key).order_by(FeedEntry.seq)
-    keys = [row[1] for row in (await session.execute(_filtered(statement, query).limit(query.limit + 1))).all()]
+    keys = [row[1] for row in (await session.execute(_filtered(statement, query, session.bind.dialect.name).limit(query.limit + 1))).all()]
     # The page before ends just past the (limit + 1)th entry before this one; with fewer, it is the first page.
     return replace(query, cursor=encode_cursor(keys[query.limit]) if len(keys) > query.limit else None)
 

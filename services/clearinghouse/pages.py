@@ -23,7 +23,7 @@ from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.clearinghouse import curation, entries, feeds, followup, publication
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.feeds import FeedFormat
-from services.clearinghouse.models import EntryCuration, FeedEntry
+from services.clearinghouse.models import Collection, EntryCuration, FeedEntry
 from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, CurationIn, TopicCreate
 from services.kit.errors import Forbidden
 from services.web.ballots import weight
@@ -123,6 +123,13 @@ def _chart(record: dict, taxonomy: Taxonomy) -> list[tuple[str, list[dict]]]:
     return charts
 
 
+async def _collection_titles(session, slugs: list[str]) -> dict[str, str]:
+    """Collections' titles by slug, for the pages that list an entry's collections by name."""
+    if not slugs:
+        return {}
+    return dict((await session.execute(select(Collection.slug, Collection.title).where(Collection.slug.in_(slugs)))).tuples().all())
+
+
 @router.get("/clearinghouse/{network}/{norm}/v{version:int}")
 async def entry_page(
     request: Request, network: str, norm: str, version: int, session: SessionDep, viewer: ViewerDep, settings: SettingsDep
@@ -150,6 +157,7 @@ async def entry_page(
         "links": _subscribe_links(settings.base_url),
         "is_staff": viewer.participant is not None and viewer.participant.role in (Role.staff, Role.admin),
         "follow_up": await followup.table(session, entry),
+        "collection_titles": await _collection_titles(session, published.curation.collections),
     }
     return render(request, viewer, "clearinghouse/entry.html", context, title=f"{entry.title} v{entry.version_number}")
 

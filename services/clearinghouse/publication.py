@@ -8,7 +8,7 @@ The entry is unique per adoption, so an event handled twice (a lease that ran ou
 publishes once.
 
 An adoption that fails to publish never holds up the others: it is tried again after a backoff
-(`delivery.backoff`), and after `attempts` tries it is marked failed with its error, shown to
+(`services.kit.outbox.backoff`), and after `attempts` tries it is marked failed with its error, shown to
 staff on the publication page, until staff retry it.
 """
 
@@ -41,6 +41,7 @@ from services.clearinghouse.schemas import PublicationStatus, PublicationTrouble
 from services.clearinghouse.signing import SigningKey
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
+from services.kit.outbox import backoff
 
 log = structlog.get_logger()
 
@@ -90,7 +91,7 @@ class Publisher:
             async with transaction(self.sessionmaker) as session:
                 await take_write_lock(session)
                 now = self.clock.now()
-                retry_at = None if attempts >= self.attempts else now + delivery.backoff(attempts, self.rng)
+                retry_at = None if attempts >= self.attempts else now + backoff(attempts, self.rng)
                 recorded = await outbox.fail(session, event_id, worker=self.worker, now=now, error=failure_reason(exc), retry_at=retry_at)
         except Exception:  # the database is away: the claim runs out and another round tries it again
             log.exception("publication_failure_unrecorded", event_id=event_id)

@@ -50,6 +50,7 @@ from services.clearinghouse.schemas import (
 from services.kit.errors import DomainError
 from services.kit.pagination import Page
 from services.runtime import ClearingHouse
+from services.search.text import MAX_QUERY_CHARS
 from services.settings import Settings
 
 
@@ -103,6 +104,9 @@ TopicFilter = Annotated[str | None, Query(max_length=80, description="Entries cu
 NetworkFilter = Annotated[str | None, Query(max_length=80, description="Entries of this network (slug)")]
 RegionFilter = Annotated[str | None, Query(max_length=80, description="Entries whose electors in this region approved")]
 FeedLimit = Annotated[int | None, Query(description=f"Entries in the document (default {feeds.DEFAULT_LIMIT}, at most {feeds.MAX_LIMIT})")]
+WordsFilter = Annotated[
+    str | None, Query(max_length=MAX_QUERY_CHARS, description='Entries containing these words: "a phrase", -excluded, prefix*')
+]
 FEED_RESPONSES: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified since the ETag or date given"}}
 
 
@@ -176,12 +180,20 @@ def _filters(request: Request) -> dict:
         "network": params.get("network") or None,
         "region": params.get("region") or None,
         "limit": int(limit) if limit else None,
+        "q": params.get("q") or None,
         "in_force": in_force == "true",
         "cursor": params.get("cursor") or None,
     }
 
 
 FEED_PARAMETERS = [
+    {
+        "name": "q",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+        "description": 'Entries containing these words (a saved search): "a phrase", -excluded, prefix*',
+    },
     {
         "name": "topic",
         "in": "query",
@@ -320,12 +332,13 @@ async def list_entries(
     since: Annotated[datetime | None, Query(description="Entries published at or after this time (ISO 8601 with zone)")] = None,
     cursor: CursorQuery = None,
     limit: FeedLimit = None,
+    q: WordsFilter = None,
     in_force: Annotated[bool, Query(description="Only entries no later adoption of their norm replaced")] = False,
 ):
     """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304.
     A query parameter not listed here is refused (422), never ignored."""
     query = feeds.make_query(
-        FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor, in_force=in_force
+        FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor, in_force=in_force, q=q
     )
     return head_of(request, await serve(request, query))
 

@@ -1,5 +1,6 @@
-"""The clearing-house worker: publishes adoptions, verifies subscribers' intent, makes deliveries, and signs a
-fresh head of the audit log whenever the newest is `tree_head_seconds` old.
+"""The clearing-house worker: publishes adoptions, verifies subscribers' intent, makes deliveries, hands the
+mail outbox to the SMTP server (or the Maildir), and signs a fresh head of the audit log whenever the newest
+is `tree_head_seconds` old.
 
 `cogov serve` runs one in the background unless COGOV_WORKER_IN_SERVE=false; `cogov worker` runs
 one alone. Any number may run at once: every step claims its rows, so each row goes to one of
@@ -30,6 +31,8 @@ from services.clearinghouse.publication import Publisher
 from services.clearinghouse.signing import SigningKey
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
+from services.mail import outbox as mail_outbox
+from services.mail import transport
 from services.runtime import Runtime
 from services.settings import Settings
 
@@ -46,6 +49,7 @@ class ClearingHouseWorker:
         settings: Settings,
         key: SigningKey,
         cache: FeedCache | None = None,
+        mail_transport: transport.Transport | None = None,
     ) -> None:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.sessionmaker = sessionmaker
@@ -62,6 +66,8 @@ class ClearingHouseWorker:
             timeout=settings.callback_timeout_seconds,
             concurrency=settings.delivery_concurrency,
         )
+        self.mail_transport = mail_transport or transport.for_settings(settings)
+        self.mail_retry_window = timedelta(hours=settings.mail_retry_hours)
         self.rng = random.Random()
         self.wake = asyncio.Event()
 
@@ -98,6 +104,18 @@ class ClearingHouseWorker:
             rng=self.rng,
         )
 
+    async def send_mail(self) -> int:
+        return await mail_outbox.send_due(
+            self.sessionmaker,
+            self.mail_transport,
+            self.clock,
+            worker=self.id,
+            lease=self.lease,
+            retry_window=self.mail_retry_window,
+            concurrency=self.settings.mail_concurrency,
+            rng=self.rng,
+        )
+
     async def sign_tree_head(self) -> int:
         """Sign a head of the audit log if the newest is due for renewal; 1 when this worker signed one."""
         async with transaction(self.sessionmaker) as session:
@@ -110,7 +128,13 @@ class ClearingHouseWorker:
 
     async def run_once(self) -> int:
         """One round of each step; how much work it found."""
-        return await self.publish_pending() + await self.verify_pending() + await self.deliver_due() + await self.sign_tree_head()
+        return (
+            await self.publish_pending()
+            + await self.verify_pending()
+            + await self.deliver_due()
+            + await self.send_mail()
+            + await self.sign_tree_head()
+        )
 
     async def run(self) -> None:
         """Rounds until cancelled: at once while there is work, else after `worker_poll_seconds` or a wake-up."""

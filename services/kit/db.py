@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,12 +211,35 @@ async def take_write_lock(session: AsyncSession) -> None:
         await session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
 
 
+PreCommit = Callable[[AsyncSession], Awaitable[None]]
+_PRE_COMMIT: list[PreCommit] = []
+
+
+def before_commit(step: PreCommit) -> PreCommit:
+    """Register `step` to run in every unit of work just before it commits (after a last flush), in its transaction.
+
+    For work that must commit with the change that caused it but may await (the search index folds long texts in
+    a thread): an ORM listener notes what changed in `session.info`; the step does the work.
+    """
+    _PRE_COMMIT.append(step)
+    return step
+
+
+async def _prepare_commit(session: AsyncSession) -> None:
+    if not _PRE_COMMIT or not session.in_transaction():
+        return
+    await session.flush()
+    for step in _PRE_COMMIT:
+        await step(session)
+
+
 @asynccontextmanager
 async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits when the block succeeds, rolls back when it raises (a request's too, see get_db_session)."""
     async with sessionmaker() as session:
         try:
             yield session
+            await _prepare_commit(session)
             await session.commit()
         except BaseException:
             await session.rollback()
@@ -233,6 +256,7 @@ async def hand_back(session: AsyncSession) -> None:
     before such a write; the request's own commit at its end then finds nothing to do. The session stays
     usable: a later statement begins a new transaction on a connection taken again.
     """
+    await _prepare_commit(session)
     await session.commit()
 
 

@@ -24,6 +24,7 @@ from norms.errors import (
     UnknownDependencies,
 )
 from norms.service import edit_permission
+from services.accounts.addresses import EmailUnverified
 from services.kit import metrics
 from services.kit.db import unreachable
 from services.realtime import protocol, sync_message
@@ -338,7 +339,7 @@ class Connection:
         except UnknownDependencies as exc:
             self._hold(peer_document, chunks, exc.missing)
             return message.without_changes()
-        except (NotAMember, StaffCannotTakePart, NotDrafting, AttributionRefused) as exc:
+        except (NotAMember, StaffCannotTakePart, EmailUnverified, NotDrafting, AttributionRefused) as exc:
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", POLICY) from None
         except (InvalidChanges, TextRefused, DocumentShapeRefused) as exc:
             raise ProtocolError(f"invalid changes, nothing stored: {exc.detail}") from None

@@ -176,7 +176,8 @@ class SyncHub:
             network_id = await session.scalar(select(Norm.network_id).where(Norm.document_id == document_id))
             if network_id is None:
                 return None
-            member = await membership.is_member(session, network_id, participant_id)
+            # Writers are members with a proven address; anyone else reads.
+            member = await membership.refusal_to_edit(session, network_id, participant_id, "") is None
         return network_id, member
 
     # --- Rooms -----------------------------------------------------------------------------

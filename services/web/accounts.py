@@ -17,7 +17,7 @@ from services.accounts.router import CHALLENGE_MINUTES, second_factor
 from services.accounts.schemas import Registration
 from services.accounts.security import issue_challenge
 from services.api import ratelimit
-from services.api.deps import PasswordHashingDep, SessionDep, SettingsDep, WritingSessionDep
+from services.api.deps import ClockDep, PasswordHashingDep, SessionDep, SettingsDep, WritingSessionDep
 from services.kit.errors import InvalidInput
 from services.web import session as web_session
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect, safe_next
@@ -43,7 +43,15 @@ async def signup_page(request: Request, viewer: ViewerDep, next: str | None = No
 
 
 @router.post("/signup")
-async def signup(request: Request, session: SessionDep, hashing: PasswordHashingDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
+async def signup(
+    request: Request,
+    session: SessionDep,
+    hashing: PasswordHashingDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    clock: ClockDep,
+    viewer: ViewerDep,
+):
     """The same answer for a new address and for one that has an account (see accounts.sign_up): on to the
     sign-in form, where the person signs in with the password they chose."""
     form = await fields(request)
@@ -54,7 +62,10 @@ async def signup(request: Request, session: SessionDep, hashing: PasswordHashing
             {"email": form.get("email", ""), "password": form.get("password", ""), "display_name": form.get("display_name", "")},
         )
         _, error = await attempt(
-            session, lambda: accounts.sign_up(session, hashing, email=body.email, password=body.password, display_name=body.display_name)
+            session,
+            lambda: accounts.sign_up(
+                session, hashing, settings, email=body.email, password=body.password, display_name=body.display_name, now=clock.now()
+            ),
         )
         if isinstance(error, InvalidInput):
             raise FormInvalid(field_errors(error))
@@ -94,7 +105,11 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
         )
         context = {"challenge": challenge, "next": safe_next(form.get("next"), ""), "errors": {}, "form": {}}
         return render(request, viewer, "signin_code.html", context, title="Two-factor sign-in")
-    response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", f"Signed in as {participant.display_name}."))
+    greeting = f"Signed in as {participant.display_name}."
+    if participant.email_verified_at is None:
+        # Asked at every sign-in until the address is proven (accounts from before verification existed, too).
+        greeting += f" Confirm {participant.email} to take part: open the link we mailed, or ask for a new one on 'My email address'."
+    response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", greeting))
     await web_session.sign_in(request, session, response, participant, settings)
     return response
 
@@ -163,8 +178,8 @@ async def _affiliation_context(request: Request, session, participant, form: dic
 
 
 @router.get("/me/affiliation")
-async def affiliation_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant):
-    context = await _affiliation_context(request, session, participant)
+async def affiliation_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, next: str | None = None):
+    context = await _affiliation_context(request, session, participant) | {"next": safe_next(next, "")}
     return render(request, viewer, "affiliation.html", context, title="My affiliation")
 
 
@@ -198,5 +213,6 @@ async def set_affiliation(
             raise FormInvalid(field_errors(error))
     except FormInvalid as invalid:
         context = await _affiliation_context(request, session, participant, form, invalid.errors)
+        context["next"] = safe_next(form.get("next"), "")
         return render(request, viewer, "affiliation.html", context, status_code=422, title="My affiliation")
     return redirect(safe_next(form.get("next"), "/me/affiliation"), viewer, settings, flash=("ok", "Your affiliation is saved."))

@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Hashable
+from datetime import datetime, timedelta
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from markupsafe import Markup
 from sqlalchemy import select
 
 from networks import membership
 from networks import service as networks
-from norms import ballots
+from norms import ballots, signoff
 from norms.errors import BallotNotFound, NormNotFound
 from norms.models import Norm
-from norms.schemas import BallotCreate, BallotOut, VoteIn
+from norms.schemas import BallotCreate, BallotOut, ElectorOut, VoteIn
+from norms.signoff import Elector, Policy, Position
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
-from services.web.forms import FormInvalid, attempt, fields, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
-from services.web.templating import render, templates
+from services.web.templating import reader_zone, render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,10 +59,13 @@ async def panel(session, request: Request, norm: Norm, viewer: Viewer) -> dict:
     """What the norm page shows about ballots: the list, and whether the viewer may open one (with a default deadline)."""
     listed = await ballots.list_ballots(session, norm)
     now = request.app.state.clock.now()
+    zone = reader_zone(viewer.zone_name)
     return {
         "ballots": listed,
         "can_open": await _is_convener(session, norm, viewer) and not any(b.status == "open" for b in listed),
-        "default_closes_at": (now + timedelta(days=DEFAULT_BALLOT_DAYS)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
+        # In the reader's zone, as the form reads it back (see `_closing`).
+        "default_closes_at": (now + timedelta(days=DEFAULT_BALLOT_DAYS)).astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "zone": zone.key,
     }
 
 
@@ -84,6 +91,86 @@ def _plain(line: str, labels: dict[str, str]) -> str:
     return line[:1].upper() + line[1:]
 
 
+def _names(people: list[str]) -> str:
+    """ "Ana", "Ana and Bo", "Ana, Bo and Cy"."""
+    return people[0] if len(people) == 1 else f"{', '.join(people[:-1])} and {people[-1]}"
+
+
+def still_needs(ballot: BallotOut, labels: dict[str, str]) -> tuple[list[str], dict[tuple[str, str], str]]:
+    """What adoption still needs, in sentences naming this electorate's people (the sign-off rule's `prospects`),
+    each need said once; and, for the tallies chart, one sentence per tally that does not pass yet."""
+    electorate = [Elector(e.participant_id, e.stakeholder_group, e.region, e.organisation) for e in ballot.electorate]
+    votes: dict[Hashable, Position | str] = {vote.participant_id: vote.position.value for vote in ballot.votes}
+    outlook = signoff.prospects(Policy.parse(ballot.policy.quorum, ballot.policy.threshold), electorate, votes)
+    people: dict[Hashable, ElectorOut] = {e.participant_id: e for e in ballot.electorate}
+    name: dict[Hashable, str] = {pid: elector.name for pid, elector in people.items()}
+    position: dict[Hashable, str] = {vote.participant_id: vote.position.value for vote in ballot.votes}
+    lines = [f"This ballot cannot adopt the version: {_plain(problem, labels)}" for problem in outlook.problems]
+    per_tally: dict[tuple[str, str], str] = {}
+
+    if outlook.required:
+        who = [f"{name[pid]} ({labels.get(people[pid].stakeholder_group, people[pid].stakeholder_group)})" for pid in outlook.required]
+        lines.append(
+            f"{_names(who)}, who {'has' if len(who) == 1 else 'have'} not voted yet, must {'approve' if len(who) == 1 else 'all approve'}"
+        )
+        for t in ballot.outcome.groups + ballot.outcome.regions:
+            if t.passes:
+                continue
+            theirs = [name[pid] for pid in outlook.required if t.key in (people[pid].stakeholder_group, people[pid].region)]
+            if theirs:
+                per_tally[(t.dimension, t.key)] = f"Passes if {_names(theirs)} {'approves' if len(theirs) == 1 else 'approve'}"
+
+    said: dict[str, list[str]] = {}
+    for need in outlook.reach:
+        waiting = len(need.waiting)
+        listed = f" ({_names([name[pid] for pid in need.waiting])})" if waiting <= 5 else ""
+        if need.approvals == 0:
+            body = f"{need.votes} of the {waiting} electors yet to vote{listed} must vote, in any position, to reach the quorum"
+        else:
+            body = (
+                f"at least {need.approvals} of the {waiting} {'elector' if waiting == 1 else 'electors'} yet to vote{listed} must approve"
+            )
+            if need.votes > need.approvals:
+                body += f", and {need.votes - need.approvals} more must vote, in any position"
+        said.setdefault(body, []).append(labels.get(need.key, need.key))
+        per_tally[(need.dimension.value, need.key)] = body[:1].upper() + body[1:]
+    lines += [f"{_names(places)}: {body}" for body, places in said.items()]
+
+    blocked: dict[tuple, list[tuple[str, str]]] = {}
+    for block in outlook.blocked:
+        objecting, abstaining = len(block.objecting), len(block.abstaining)
+        if block.electors == 1:
+            only = (block.objecting + block.abstaining)[0]
+            reason = f"its only elector, {name[only]}, {'objects' if objecting else 'abstains'}"
+        else:
+            parts = [f"{objecting} of its {block.electors} electors {'objects' if objecting == 1 else 'object'}"] if objecting else []
+            parts += [f"{abstaining} {'abstains' if abstaining == 1 else 'abstain'}"] if abstaining else []
+            reason = " and ".join(parts) or "its approvals are not enough"
+        label = labels.get(block.key, block.key)
+        blocked.setdefault(tuple(block.change), []).append((label, reason))
+        change = _change(block.change, name, position)
+        per_tally[(block.dimension.value, block.key)] = f"Cannot pass with the votes still to come: {reason}; {change} would let it pass"
+    for change_set, places in blocked.items():
+        distinct = {reason for _, reason in places}
+        if len(distinct) == 1:  # one reason for all of them, said once
+            reasons = places[0][1] if len(places) == 1 else places[0][1].replace("its ", "their ", 1)
+        else:
+            reasons = "; ".join(f"{label}: {reason}" for label, reason in places)
+        subject = _names([label for label, _ in places])
+        lines.append(
+            f"{subject} cannot pass with the votes still to come ({reasons}); "
+            f"{_change(change_set, name, position)} would let {'it' if len(places) == 1 else 'them'} pass"
+        )
+    return lines, per_tally
+
+
+def _change(voters: tuple, name: dict, position: dict) -> str:
+    if len(voters) == 1:
+        [voter] = voters
+        return f"{name[voter]} changing {'an objection' if position[voter] == 'object' else 'an abstention'} to an approval"
+    return f"{_names([name[v] for v in voters])} changing their votes to approvals"
+
+
 async def _context(session, request: Request, viewer: Viewer, network, norm: Norm, ballot: BallotOut) -> dict:
     taxonomy = request.app.state.taxonomy
     now = request.app.state.clock.now()
@@ -92,6 +179,7 @@ async def _context(session, request: Request, viewer: Viewer, network, norm: Nor
     my_vote = next((vote for vote in ballot.votes if vote.participant_id == me), None)
     is_open = ballot.status == "open" and now < ballot.closes_at
     convener = await _is_convener(session, norm, viewer)
+    needs, per_tally = still_needs(ballot, labels) if is_open else ([], {})
     # The adoption in force when this ballot opened, to show what the version changes.
     previous = next(
         (a for a in await ballots.list_adoptions(session, taxonomy, norm) if a.ballot_id != ballot.id and a.adopted_at <= ballot.opened_at),
@@ -104,9 +192,20 @@ async def _context(session, request: Request, viewer: Viewer, network, norm: Nor
         "norm_path": _norm_path(network.slug, norm),
         "ballot_path": ballot_path(network.slug, norm, ballot.id),
         "is_open": is_open,
-        "missing": [_plain(line, labels) for line in ballot.outcome.missing],
+        "missing": needs if is_open else [_plain(line, labels) for line in ballot.outcome.missing],
         "tallies": [
-            (title, [{"tally": t, "missing": [_plain(line, labels) for line in t.missing]} for t in listed])
+            (
+                title,
+                [
+                    {
+                        "tally": t,
+                        "missing": ([per_tally[(t.dimension, t.key)]] if (t.dimension, t.key) in per_tally else [])
+                        if is_open
+                        else [_plain(line, labels) for line in t.missing],
+                    }
+                    for t in listed
+                ],
+            )
             for title, listed in (("Stakeholder groups", ballot.outcome.groups), ("Regions", ballot.outcome.regions))
         ],
         "objections": [vote for vote in ballot.votes if vote.position == "object"],
@@ -174,8 +273,8 @@ async def ballot_live(request: Request, slug: str, norm_slug: str, ballot_id: uu
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-def _closing(value: str) -> str:
-    """The form's `datetime-local` value, read as UTC, as ISO 8601 with its zone."""
+def _closing(value: str, zone: ZoneInfo) -> str:
+    """The form's `datetime-local` value, read in the reader's zone (UTC without JavaScript), as ISO 8601 with its zone."""
     value = value.strip()
     if not value:
         return value
@@ -183,7 +282,14 @@ def _closing(value: str) -> str:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).isoformat()
+
+
+async def _norm_page_again(request: Request, session, viewer: Viewer, slug: str, norm_slug: str, failed: FailedForm):
+    # The norm page renders the ballots panel and imports this module, hence the late import.
+    from services.web.norms import render_norm_page
+
+    return await render_norm_page(request, session, viewer, slug, norm_slug, failed)
 
 
 @router.post("/networks/{slug}/norms/{norm_slug}/ballots")
@@ -199,16 +305,25 @@ async def open_ballot(
 ):
     _network, norm = await _find(session, slug, norm_slug)
     form = await fields(request)
-    back = _norm_path(slug, norm) + "#ballots"
+    zone = reader_zone(form.get("zone") or viewer.zone_name)
+    entered = {"version": form.get("version", ""), "closes_at": form.get("closes_at", ""), "zone": zone.key}
     try:
-        body = parse(BallotCreate, {"version": form.get("version", ""), "closes_at": _closing(form.get("closes_at", ""))})
+        body = parse(BallotCreate, {"version": entered["version"], "closes_at": _closing(entered["closes_at"], zone)})
     except FormInvalid as invalid:
-        named = {"version": "Version", "closes_at": "Closing time"}
-        message = "; ".join(f"{named.get(k, k)}: {v}" for k, v in invalid.errors.items())
-        return redirect(back, viewer, settings, flash=("error", message))
+        errors: dict[str, str | Markup] = {
+            "closes_at" if key.startswith("closes_at") else "version" if key.startswith("version") else "_": message
+            for key, message in invalid.errors.items()
+        }
+        if "closes_at" in errors:
+            errors["closes_at"] = "Enter the date and time voting closes"
+        return await _norm_page_again(request, session, viewer, slug, norm_slug, FailedForm("open-ballot", errors, entered))
     ballot_id, error = await attempt(session, lambda: ballots.open_ballot(session, request.app.state.clock, participant.id, norm.id, body))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        if error.status_code in (403, 404):
+            raise error  # not a convener: there is no form of theirs to show again
+        said = refusal(error, zone, _norm_path(slug, norm)).html()
+        failed = FailedForm("open-ballot", {"closes_at" if error.code == "closes_at_invalid" else "_": said}, entered, error.status_code)
+        return await _norm_page_again(request, session, viewer, slug, norm_slug, failed)
     assert ballot_id is not None  # `attempt` returns the result when there is no error
     return redirect(
         ballot_path(slug, norm, ballot_id),
@@ -277,5 +392,5 @@ async def close(
     back = ballot_path(slug, norm, ballot_id)
     _, error = await attempt(session, lambda: ballots.close_by_convener(session, request.app.state.clock, participant.id, ballot_id))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", "The ballot is closed; its result is final."))

@@ -7,18 +7,19 @@ import uuid
 from datetime import UTC, datetime, time
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 
 from networks import membership
-from networks.models import MemberRole
+from networks.models import MemberRole, Network
 from norms import consultations
 from norms import service as norms
 from norms.consultation_schemas import CommentCreate, ConsultationCreate, Moderation, ReplyCreate, Resolution
 from norms.models import Norm, NormVersion
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.clearinghouse import websub
-from services.web.forms import FormInvalid, attempt, fields, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, ViewerDep
-from services.web.templating import render
+from services.web.templating import reader_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,6 +51,24 @@ def passages(text: str, anchored: list[tuple[int, int, str]]) -> list[dict]:
     return pieces
 
 
+def lines(text: str, anchored: list[tuple[int, int, str]]) -> list[dict]:
+    """The text's lines, each with its range and its pieces (as `passages` cuts them), so a keyboard user can
+    choose a line as the passage; a marked passage across lines is marked in each."""
+    result: list[dict] = [{"start": 0, "end": 0, "pieces": []}]
+    at = 0
+    for piece in passages(text, anchored):
+        parts = piece["text"].split("\n")
+        for number, part in enumerate(parts):
+            if number:
+                at += 1
+                result.append({"start": at, "end": at, "pieces": []})
+            if part:
+                result[-1]["pieces"].append({"text": part, "comment": piece["comment"]})
+                at += len(part)
+                result[-1]["end"] = at
+    return result
+
+
 async def sidebar(session, store, diffs, norm: Norm, now: datetime) -> dict | None:
     """What the norm page shows beside its text: the latest consultation and its comments mapped onto the current text."""
     found = await consultations.list_consultations(session, now, norm_id=norm.id, limit=1)
@@ -77,6 +96,11 @@ async def sidebar(session, store, diffs, norm: Norm, now: datetime) -> dict | No
 
 @router.get("/consultations/{consultation_id}")
 async def consultation_page(request: Request, consultation_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, settings: SettingsDep):
+    return await _render_page(request, session, viewer, settings, consultation_id)
+
+
+async def _render_page(request: Request, session, viewer, settings, consultation_id: uuid.UUID, failed: FailedForm | None = None):
+    """The consultation page; with `failed`, its comment form shows its messages and what was entered (422)."""
     consultation = await consultations.get_consultation(session, consultation_id)
     now = _now(request)
     view = await consultations.view(session, consultation, now, settings.base_url)
@@ -88,18 +112,21 @@ async def consultation_page(request: Request, consultation_id: uuid.UUID, sessio
     versions = await norms.list_versions(session, norm)
     context = {
         "consultation": view,
+        "network": await session.get_one(Network, norm.network_id),
         "norm": norm,
         "norm_path": f"/networks/{view.network}/norms/{norm.slug}",
         "text": text,
-        "pieces": passages(text, [(c.anchor.start, c.anchor.end, str(c.id)) for c in listed if c.anchor and not c.hidden]),
+        "lines": lines(text, [(c.anchor.start, c.anchor.end, str(c.id)) for c in listed if c.anchor and not c.hidden]),
         "comments": listed,
         "member": role is not None,
         "convener": role is MemberRole.convener,
         "versions": versions,
         "summary": view.summary,
         "path": page_path(consultation.id),
+        "failed": failed,
     }
-    return render(request, viewer, "consultation.html", context, title=f"Consultation on {norm.title}")
+    status_code = failed.status_code if failed else 200
+    return render(request, viewer, "consultation.html", context, status_code=status_code, title=f"Consultation on {norm.title}")
 
 
 def _closing(value: str) -> str:
@@ -124,22 +151,34 @@ async def open_consultation(
     participant: PageParticipant,
 ):
     norm = await norms.get_norm(session, norm_id)
+    network = await session.get_one(Network, norm.network_id)
     form = await fields(request)
-    back = request.headers.get("referer") or "/"
+    entered = {key: form.get(key, "").replace("\r\n", "\n") for key in ("version", "closes_at", "question")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        # The norm page renders this page's sidebar and imports this module, hence the late import.
+        from services.web.norms import render_norm_page
+
+        failed = FailedForm("open-consultation", errors, entered, status_code)
+        return await render_norm_page(request, session, viewer, network.slug, norm.slug, failed)
+
     try:
         body = parse(
             ConsultationCreate,
-            {
-                "version": form.get("version", ""),
-                "closes_at": _closing(form.get("closes_at", "")),
-                "question": form.get("question", "").replace("\r\n", "\n"),
-            },
+            {"version": entered["version"], "closes_at": _closing(entered["closes_at"]), "question": entered["question"]},
         )
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
+        errors: dict[str, str | Markup] = {}
+        for field, message in invalid.errors.items():
+            name = next((known for known in ("version", "closes_at", "question") if field.startswith(known)), "_")
+            errors.setdefault(name, "Choose the day comments close" if name == "closes_at" else message)
+        return await again(errors)
     made, error = await attempt(session, lambda: consultations.open_consultation(session, _now(request), participant, norm, body))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        if error.status_code in (403, 404):
+            raise error
+        said = refusal(error, reader_zone(viewer.zone_name), f"/networks/{network.slug}/norms/{norm.slug}").html()
+        return await again({"closes_at" if error.code == "closes_at_invalid" else "_": said}, error.status_code)
     assert made is not None  # `attempt` returns the result when there is no error
     await websub.announce_consultation(session, made, now=_now(request), base_url=settings.base_url)
     request.app.state.clearinghouse.nudge()
@@ -159,18 +198,37 @@ async def comment(
     consultation = await consultations.get_consultation(session, consultation_id)
     form = await fields(request)
     back = page_path(consultation.id)
-    anchor = None
+    entered = {key: form.get(key, "") for key in ("body", "quote", "start", "end")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        failed = FailedForm("comment", errors, entered, status_code)
+        return await _render_page(request, session, viewer, settings, consultation.id, failed)
+
+    anchor: dict[str, object] | None = None
     if form.get("start") and form.get("end"):
         anchor = {"start": form["start"], "end": form["end"], "quote": form.get("quote") or None}
+    elif form.get("quote", "").strip():
+        # Typed rather than selected (from a keyboard, a screen reader, or without JavaScript): found in the text.
+        version = await session.get_one(NormVersion, consultation.version_id)
+        try:
+            start, end = consultations.locate(form["quote"], version.text, version.number)
+        except consultations.AnchorInvalid as invalid:
+            return await again({"quote": invalid.detail})
+        anchor = {"start": start, "end": end}
     try:
         body = parse(CommentCreate, {"body": form.get("body", "").replace("\r\n", "\n"), "anchor": anchor})
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())))
+        errors: dict[str, str | Markup] = {}
+        for field, message in invalid.errors.items():
+            name = "body" if field.startswith("body") else "quote" if field.startswith("anchor") else "_"
+            errors.setdefault(name, "Write your comment" if name == "body" and not form.get("body", "").strip() else message)
+        return await again(errors)
     _, error = await attempt(
         session, lambda: consultations.add_comment(session, _store(request), _now(request), participant, consultation, body)
     )
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), back).html()
+        return await again({"quote" if error.code == "anchor_invalid" else "_": said}, error.status_code)
     return redirect(back + "#comments", viewer, settings, flash=("ok", "Your comment is published."))
 
 
@@ -183,7 +241,7 @@ async def _comment_action(request: Request, session, viewer, settings, comment_i
         return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
     _, error = await attempt(session, lambda: action(body))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", done))
 
 
@@ -274,5 +332,5 @@ async def close(
     _, error = await attempt(session, lambda: consultations.close_consultation(session, _now(request), participant, consultation))
     back = page_path(consultation.id)
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", "The consultation is closed."))

@@ -21,6 +21,7 @@ from services.web.session import SignInRequired, get_viewer
 
 log = structlog.get_logger()
 
+NEW_LINK_CODES = frozenset({"link_invalid", "link_expired", "link_used"})
 _NOT_PAGES = ("/api/", "/static/", "/healthz", "/readyz", "/metrics", "/sw.js")
 
 _TITLES = {
@@ -30,6 +31,7 @@ _TITLES = {
     404: "Not found",
     405: "Not allowed",
     409: "Cannot do that now",
+    410: "This link no longer works",
     413: "Too large",
     422: "Please check what you entered",
     429: "Too many attempts",
@@ -41,18 +43,30 @@ def is_page(request: Request) -> bool:
     return not request.url.path.startswith(_NOT_PAGES) and request.url.path != "/api"
 
 
-async def render_error(request: Request, status_code: int, detail: str):
+async def render_error(request: Request, status_code: int, detail: str, error: DomainError | None = None):
     from services.api.deps import get_settings
-    from services.web.templating import render
+    from services.web.forms import refusal
+    from services.web.templating import reader_zone, render
 
     settings = get_settings(request)
     async with request.app.state.sessionmaker() as session:
         viewer = await get_viewer(request, session, settings)
+    code = error.code if error is not None else None
+    if error is not None:  # in words, without API addresses, with a link to where to put it right
+        detail = refusal(error, reader_zone(viewer.zone_name), request.url.path).html()
     return render(
         request,
         viewer,
         "error.html",
-        {"status": status_code, "heading": _TITLES.get(status_code, "Error"), "detail": detail, "sign_in": status_code == 401},
+        {
+            "status": status_code,
+            "heading": _TITLES.get(status_code, "Error"),
+            "detail": detail,
+            "sign_in": status_code == 401,
+            # A mailed link that no longer works, or an act refused until the address is proven: offer a new link.
+            "new_link": code in NEW_LINK_CODES,
+            "unverified": code == "email_unverified",
+        },
         status_code=status_code,
         title=_TITLES.get(status_code, "Error"),
     )
@@ -74,7 +88,7 @@ def install(app: FastAPI) -> None:
             status_code, detail = describe(exc)
             if status_code >= 500:
                 log.error("page_error", path=request.url.path, exc_info=exc)
-            response = await render_error(request, status_code, detail)
+            response = await render_error(request, status_code, detail, exc if isinstance(exc, DomainError) else None)
             response.headers.update(getattr(exc, "headers", None) or {})  # Retry-After on a 429; Starlette's 404 carries None
             return response
 

@@ -7,18 +7,23 @@ redirect back to that page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
+from markupsafe import Markup, escape
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.errors import DomainError
 from services.settings import Settings
 from services.web.session import CSRF_FIELD, Viewer, finish, set_flash
+from services.web.templating import in_words, reader_zone
 
 Model = TypeVar("Model", bound=BaseModel)
 T = TypeVar("T")
@@ -75,6 +80,62 @@ def field_errors(exc: DomainError) -> dict[str, str]:
     return {"_": exc.detail}
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A domain error as a page says it: in words (times in the reader's zone, no API address), with a link to
+    where the person can put it right when there is one."""
+
+    text: str
+    fix: tuple[str, str] | None = None
+
+    def html(self) -> Markup:
+        """The message, and its link, for an error shown on the page itself."""
+        if self.fix is None:
+            return Markup(escape(self.text))
+        href, words = self.fix
+        return Markup(f'{escape(self.text)} <a href="{escape(href)}">{escape(words)}</a>.')
+
+
+@dataclass(frozen=True)
+class FailedForm:
+    """A form sent back to the page it is on: which one, each field's message (`_` for the form as a whole),
+    and what the person entered, so the page shows it again with the messages beside the fields."""
+
+    form: str
+    errors: dict[str, str | Markup]
+    values: dict[str, str]
+    status_code: int = 422
+
+
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)?")
+
+
+def refusal(error: DomainError, zone: ZoneInfo, here: str) -> Refusal:
+    """How a page tells a person that `error` refused what they asked; `here` is the page to come back to."""
+    extra = error.extra
+    if error.code in ("affiliation_required", "affiliation_not_set"):
+        act = error.detail.split(";", 1)[0].removeprefix("You have not set an affiliation yet").strip()
+        text = f"{act or 'You need an affiliation to do this'}."
+        return Refusal(text, (f"/me/affiliation?next={quote(here)}", "Set your affiliation"))
+    if error.code == "closes_at_invalid" and "earliest" in extra:
+        return Refusal(
+            f"A ballot stays open at least {extra['min_ballot_hours']} {'hour' if extra['min_ballot_hours'] == 1 else 'hours'}"
+            " (the charter's minimum): "
+            f"choose {in_words(str(extra['earliest']), zone)} or later."
+        )
+    if error.code == "closes_at_invalid" and "latest" in extra:
+        return Refusal(f"A ballot closes within a year at most: choose {in_words(str(extra['latest']), zone)} or earlier.")
+    if error.code == "closes_at_invalid":
+        return Refusal("Choose a closing time in the future and within a year.")
+    if error.code == "network_not_active" and "network" in extra:
+        fix = (f"/networks/{extra['network']}#formation", "See what its members lack")
+        return Refusal("The network is still forming: ballots open only in active networks.", fix)
+    # Otherwise the message itself, with its times in words and without the clauses that name API addresses.
+    kept = [part for part in error.detail.split("; ") if "/api/" not in part] or ["This cannot be done now"]
+    text = _MOMENT.sub(lambda found: in_words(found.group(0), zone), "; ".join(kept))
+    return Refusal(text[:1].upper() + text[1:])
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """A local path to go back to; anything pointing off-site becomes `default`."""
     if not target:
@@ -85,10 +146,16 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def redirect(url: str, viewer: Viewer, settings: Settings, *, flash: tuple[str, str] | None = None) -> RedirectResponse:
-    """303 See Other to `url` (the post/redirect/get pattern), optionally with a flash message."""
+def redirect(
+    url: str, viewer: Viewer, settings: Settings, *, flash: tuple[str, str] | None = None, refused: DomainError | None = None
+) -> RedirectResponse:
+    """303 See Other to `url` (the post/redirect/get pattern), optionally with a flash message: given, or the
+    words for a refusal (see `refusal`), with its link to where to fix it."""
     response = RedirectResponse(url, status_code=303)
     finish(response, viewer, settings)
     if flash is not None:
         set_flash(response, settings, *flash)
+    if refused is not None:
+        said = refusal(refused, reader_zone(viewer.zone_name), url.split("#", 1)[0])
+        set_flash(response, settings, "error", said.text, said.fix)
     return response

@@ -11,7 +11,7 @@ from networks import membership
 from networks import service as networks
 from networks.errors import NetworkNotFound
 from networks.models import Application, ApplicationStatus, MemberRole, MembershipPolicy, Network, NetworkStatus
-from networks.schemas import DecisionIn, JoinIn, NetworkCreate
+from networks.schemas import CharterPatch, DecisionIn, JoinIn, NetworkCreate
 from networks.taxonomy import Taxonomy
 from norms import service as norms
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
@@ -190,10 +190,18 @@ async def join(
     result, error = await attempt(session, lambda: networks.join(session, taxonomy, participant.id, slug, body.motivation))
     if error is not None:
         _not_found_is_final(error)
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     if isinstance(result, networks.MemberView):
         return redirect(back, viewer, settings, flash=("ok", "You are now a member of this network."))
     return redirect(back, viewer, settings, flash=("ok", "Your application is sent; a convener will decide on it."))
+
+
+@router.get("/networks/{slug}/leave")
+async def leave_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep, participant: PageParticipant):
+    """Leaving asks first, on a page of its own, so it works without JavaScript."""
+    network = await networks.get_network(session, slug)
+    role = await membership.member_role(session, network.id, participant.id)
+    return render(request, viewer, "network_leave.html", {"network": network, "role": role}, title=f"Leave {network.name}")
 
 
 @router.post("/networks/{slug}/leave")
@@ -206,6 +214,9 @@ async def leave(
     viewer: ViewerDep,
     participant: PageParticipant,
 ):
+    form = await fields(request)
+    if form.get("confirm") != "yes":
+        return redirect(f"/networks/{slug}/leave", viewer, settings)
     taxonomy: Taxonomy = request.app.state.taxonomy
     _, error = await attempt(session, lambda: networks.leave(session, taxonomy, participant.id, slug))
     if error is not None:
@@ -215,6 +226,91 @@ async def leave(
             detail = "You are the last convener of this network: appoint another member as convener first."
         return redirect(f"/networks/{slug}", viewer, settings, flash=("error", detail))
     return redirect(f"/networks/{slug}", viewer, settings, flash=("ok", "You have left this network."))
+
+
+# The charter form's fields, and where a refusal of each (as the API names it) is shown.
+CHARTER_FIELDS = {
+    "required_groups": "required_groups",
+    "min_regions": "min_regions",
+    "signoff.quorum": "quorum",
+    "signoff.threshold": "threshold",
+    "signoff.min_ballot_hours": "min_ballot_hours",
+}
+
+
+async def _charter_page(
+    request: Request, session, viewer, slug: str, form: dict | None = None, errors: dict | None = None, status_code: int = 200
+):
+    network = await networks.get_network(session, slug)
+    current = await networks.charter_of(session, network)
+    if form is None:
+        form = {
+            "required_groups": list(current.required_groups),
+            "min_regions": str(current.min_regions),
+            "quorum": current.quorum,
+            "threshold": current.threshold,
+            "min_ballot_hours": str(current.min_ballot_hours),
+        }
+    context = {
+        "network": network,
+        "charter": current,
+        "history": await networks.charter_history(session, network),
+        "convener": await membership.is_convener(session, network.id, viewer.participant.id if viewer.participant else None),
+        "form": form,
+        "errors": errors or {},
+    }
+    return render(request, viewer, "network_charter.html", context, status_code=status_code, title=f"Charter of {network.name}")
+
+
+@router.get("/networks/{slug}/charter")
+async def charter_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep):
+    return await _charter_page(request, session, viewer, slug)
+
+
+@router.post("/networks/{slug}/charter")
+async def amend_charter(
+    request: Request,
+    slug: str,
+    session: WritingSessionDep,
+    _csrf: Csrf,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    participant: PageParticipant,
+):
+    """Conveners amend the charter: a new version for ballots opened from now on."""
+    posted = await request.form()
+    form: dict = {key: str(posted.get(key, "")).strip() for key in ("min_regions", "quorum", "threshold", "min_ballot_hours")}
+    form["required_groups"] = [str(value) for value in posted.getlist("required_groups")]
+    taxonomy: Taxonomy = request.app.state.taxonomy
+    try:
+        counts = {}
+        for name, label in (("min_regions", "The number of regions"), ("min_ballot_hours", "The ballot duration")):
+            if not form[name].isdigit():
+                raise FormInvalid({name: f"{label} must be a whole number"})
+            counts[name] = int(form[name])
+        body = parse(
+            CharterPatch,
+            {
+                "required_groups": form["required_groups"],
+                "min_regions": counts["min_regions"],
+                "signoff": {"quorum": form["quorum"], "threshold": form["threshold"], "min_ballot_hours": counts["min_ballot_hours"]},
+            },
+        )
+        view, error = await attempt(session, lambda: networks.amend_charter(session, taxonomy, participant.id, slug, body))
+        if error is not None:
+            if error.status_code in (403, 404):
+                raise error  # not a convener, or no such network: nothing to correct in the form
+            raise FormInvalid(field_errors(error))
+    except FormInvalid as invalid:
+        errors = {CHARTER_FIELDS.get(field, "_" if field not in form else field): message for field, message in invalid.errors.items()}
+        return await _charter_page(request, session, viewer, slug, form, errors, status_code=422)
+    assert view is not None  # `attempt` returns the result when there is no error
+    return redirect(
+        f"/networks/{slug}/charter",
+        viewer,
+        settings,
+        flash=("ok", f"Charter v{view.charter.version} is in force; ballots already open keep the terms they opened under."),
+    )
 
 
 @router.post("/networks/{slug}/applications/{application_id}/{decision}")
@@ -246,7 +342,7 @@ async def decide(
     )
     if error is not None:
         _not_found_is_final(error)
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     assert view is not None  # `attempt` returns the result when there is no error
     verb = "approved: they are now a member" if decision == "approve" else "declined"
     return redirect(back, viewer, settings, flash=("ok", f"The application of {view.name} is {verb}."))
@@ -271,7 +367,7 @@ async def appoint_convener(
     view, error = await attempt(session, lambda: networks.appoint_convener(session, participant.id, slug, target))
     if error is not None:
         _not_found_is_final(error)
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     assert view is not None  # `attempt` returns the result when there is no error
     return redirect(back, viewer, settings, flash=("ok", f"{view.name} is now a convener."))
 

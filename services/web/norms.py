@@ -27,9 +27,9 @@ from services.kit.pagination import decode_cursor
 from services.realtime.router import SYNC_PATH, create_ticket
 from services.web import ballots as ballot_pages
 from services.web import consultations as consultation_pages
-from services.web.forms import FormInvalid, attempt, fields, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, ViewerDep
-from services.web.templating import bundle, render
+from services.web.templating import bundle, reader_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -103,7 +103,7 @@ async def create_norm(
     if error is not None:
         if isinstance(error, NormNotFound) or error.status_code == 404:
             raise error
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     assert created is not None  # `attempt` returns the result when there is no error
     return redirect(
         f"/networks/{slug}/norms/{created.slug}",
@@ -115,6 +115,11 @@ async def create_norm(
 
 @router.get("/networks/{slug}/norms/{norm_slug}")
 async def norm_page(request: Request, slug: str, norm_slug: str, session: SessionDep, viewer: ViewerDep):
+    return await render_norm_page(request, session, viewer, slug, norm_slug)
+
+
+async def render_norm_page(request: Request, session, viewer, slug: str, norm_slug: str, failed: FailedForm | None = None):
+    """The norm page; with `failed`, one of its forms is shown open again, with its messages and what was entered (422)."""
     norm = await _find(session, slug, norm_slug)
     network = await networks.get_network(session, slug)
     store = _store(request)
@@ -175,8 +180,9 @@ async def norm_page(request: Request, slug: str, norm_slug: str, session: Sessio
         "editor": editor,
         "assets": assets,
         "path": _norm_path(slug, norm),
+        "failed": failed,
     }
-    return render(request, viewer, "norm.html", context, title=view.title)
+    return render(request, viewer, "norm.html", context, status_code=failed.status_code if failed else 200, title=view.title)
 
 
 def _splice_between(old: str, new: str) -> Splice | None:
@@ -225,11 +231,16 @@ async def edit_text(
             old_text, old_title = document.read_text(doc, heads), document.read_title(doc, heads)
     except (DomainError, ValueError) as exc:
         return redirect(back, viewer, settings, flash=("error", getattr(exc, "detail", "Reload the page and edit again.")))
+    entered = {"title": form.get("title", ""), "text": new_text, "base_heads": form.get("base_heads", "")}
     try:
         # The boxes checked whole, as for a new norm: a refusal gives the index in what was typed.
         parse(NormCreate, {"title": new_title or old_title, "text": new_text})
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", _described(invalid)))
+        errors = {
+            ("title" if field.startswith("title") else "text" if field.startswith("text") else "_"): m
+            for field, m in invalid.errors.items()
+        }
+        return await render_norm_page(request, session, viewer, slug, norm_slug, FailedForm("plain-edit", dict(errors), entered))
     splice = _splice_between(old_text, new_text)
     title = new_title if new_title and new_title != old_title else None
     if splice is None and title is None:
@@ -239,11 +250,12 @@ async def edit_text(
             EditRequest, {"base_heads": base_heads or None, "splices": [splice.model_dump()] if splice else [], "title": title}
         )
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", _described(invalid)))
+        errors = {("title" if field.startswith("title") else "_"): message for field, message in invalid.errors.items()}
+        return await render_norm_page(request, session, viewer, slug, norm_slug, FailedForm("plain-edit", dict(errors), entered))
     try:
         await norms.edit(session, store, norm, participant, request_body)
     except DomainError as error:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        return redirect(back, viewer, settings, refused=error)
     return redirect(back, viewer, settings, flash=("ok", "Your edit is saved and merged with the others'."))
 
 
@@ -261,16 +273,24 @@ async def create_version(
     norm = await _find(session, slug, norm_slug)
     form = await fields(request)
     back = _norm_path(slug, norm) + "#versions"
+    entered = {"label": form.get("label", ""), "note": form.get("note", "").replace("\r\n", "\n")}
     try:
-        if not form.get("label", "").strip():
-            raise FormInvalid({"label": "A label is required"})
-        body = parse(VersionCreate, {"label": form.get("label", ""), "note": form.get("note", "").replace("\r\n", "\n")})
+        if not entered["label"].strip():
+            raise FormInvalid({"label": "A version needs a label (up to 120 characters)"})
+        body = parse(VersionCreate, entered)
     except FormInvalid as invalid:
-        message = "A version needs a label (up to 120 characters)." if not form.get("label", "").strip() else _described(invalid)
-        return redirect(back, viewer, settings, flash=("error", message))
+        errors = {
+            ("label" if field.startswith("label") else "note" if field.startswith("note") else "_"): m
+            for field, m in invalid.errors.items()
+        }
+        return await render_norm_page(request, session, viewer, slug, norm_slug, FailedForm("tag-version", dict(errors), entered))
     version, error = await attempt(session, lambda: norms.create_version(session, _store(request), norm, participant, body))
     if error is not None:
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        if error.status_code in (403, 404):
+            raise error
+        said = refusal(error, reader_zone(viewer.zone_name), back).html()
+        failed = FailedForm("tag-version", {"_": said}, entered, error.status_code)
+        return await render_norm_page(request, session, viewer, slug, norm_slug, failed)
     assert version is not None  # `attempt` returns the result when there is no error
     return redirect(back, viewer, settings, flash=("ok", f"Version v{version.number} “{version.label}” is tagged."))
 

@@ -9,7 +9,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.web import accounts, audit, ballots, errors, networks, norms, settings
+from services.web import accounts, addresses, audit, ballots, errors, networks, norms, search, settings
 from services.web.templating import STATIC_DIR
 
 
@@ -61,6 +61,6 @@ def install(app: FastAPI) -> None:
     errors.install(app)
     app.add_middleware(CompressPages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
-    for module in (networks, accounts, settings, norms, ballots, audit):
+    for module in (networks, accounts, addresses, settings, norms, ballots, audit, search):
         app.include_router(module.router)
     app.include_router(offline)

@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, TypeVar
+from urllib.parse import unquote
 
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,7 @@ _R = TypeVar("_R", bound=Response)
 SESSION_COOKIE = "cogov_session"
 CSRF_COOKIE = "cogov_csrf"
 FLASH_COOKIE = "cogov_flash"
+ZONE_COOKIE = "cogov_zone"  # the reader's IANA time zone, as their browser reports it (static/zone.js)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
@@ -71,6 +73,7 @@ class Viewer:
     csrf_token: str
     flash: dict | None
     clear_session: bool = False
+    zone_name: str | None = None
     # The account session of this browser's cookie, when signed in.
     account_session: AccountSession | None = None
 
@@ -91,6 +94,9 @@ def _read_flash(request: Request, settings: Settings) -> dict | None:
     except ValueError:
         return None
     if not isinstance(flash, dict) or flash.get("kind") not in ("ok", "error") or not isinstance(flash.get("text"), str):
+        return None
+    fix = flash.get("fix")
+    if fix is not None and not (isinstance(fix, list) and len(fix) == 2 and all(isinstance(part, str) for part in fix)):
         return None
     return flash
 
@@ -116,6 +122,7 @@ async def get_viewer(request: Request, session: SessionDep, settings: SettingsDe
         csrf_token=_mac(settings, "csrf", seed),
         flash=_read_flash(request, settings),
         clear_session=clear_session,
+        zone_name=unquote(request.cookies.get(ZONE_COOKIE, "")) or None,
     )
 
 
@@ -165,8 +172,12 @@ def finish(response: _R, viewer: Viewer, settings: Settings, *, keep_flash: bool
     return response
 
 
-def set_flash(response: Response, settings: Settings, kind: str, text: str) -> None:
-    body = base64.urlsafe_b64encode(json.dumps({"kind": kind, "text": text[:500]}).encode()).decode().rstrip("=")
+def set_flash(response: Response, settings: Settings, kind: str, text: str, fix: tuple[str, str] | None = None) -> None:
+    """A one-shot message for the next page; `fix` is a link (address, words) to where the person can put it right."""
+    message: dict = {"kind": kind, "text": text[:500]}
+    if fix is not None:
+        message["fix"] = list(fix)
+    body = base64.urlsafe_b64encode(json.dumps(message).encode()).decode().rstrip("=")
     response.set_cookie(
         FLASH_COOKIE, f"{body}.{_mac(settings, 'flash', body)}", httponly=True, samesite="lax", secure=_secure(settings), path="/"
     )

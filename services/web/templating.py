@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -48,6 +49,23 @@ def _when(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def reader_zone(name: str | None) -> ZoneInfo:
+    """The reader's time zone by its IANA name (as their browser reports it, see zone.js); UTC when unknown."""
+    if name and len(name) <= 64 and name.isascii():
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ZoneInfo("UTC")
+
+
+def in_words(value: datetime | str, zone: ZoneInfo) -> str:
+    """A moment as a person reads it, in their zone: "Tuesday 8 December 2026 at 08:54 (Europe/Paris)"."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(zone)
+    return f"{local:%A} {local.day} {local:%B %Y at %H:%M} ({zone.key})"
 
 
 def _iso(value: datetime | None) -> str:

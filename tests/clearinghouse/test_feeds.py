@@ -317,7 +317,7 @@ async def test_feeds_are_paged_with_next_and_previous_links(client, council, clo
 
 
 async def test_the_entries_listing_refuses_a_parameter_it_does_not_take(client, published):
-    for query in ("q=privacy", "search=privacy", "network=platform-transparency-council&sort=asc"):
+    for query in ("search=privacy", "query=privacy", "network=platform-transparency-council&sort=asc"):
         answer = await client.get(f"/api/v1/clearinghouse/entries?{query}")
         assert answer.status_code == 422, query
         assert answer.json()["code"] == "unknown_parameter" and "Unknown query parameter" in answer.json()["detail"], query
@@ -341,3 +341,25 @@ async def test_an_entrys_updated_time_follows_its_curation(client, published, st
     assert after_atom != before_atom and after_atom.startswith(clock.now().strftime("%Y-%m-%dT%H:%M"))
     assert after_json["date_modified"] > before_json["date_modified"] and after_json["summary"] == "Ranking, explained."
     assert after_json["date_published"] == before_json["date_published"]
+
+
+async def test_q_narrows_the_listing_and_the_feeds_to_entries_with_those_words(client, published):
+    entry_id = published["entry"]["id"]
+    for q, expected in (
+        ("ranking", [entry_id]),
+        ('"publish their"', [entry_id]),
+        ("zebra", []),
+        ("ranking -criteria", []),
+        ("", [entry_id]),
+    ):
+        listing = await client.get("/api/v1/clearinghouse/entries", params={"q": q})
+        assert listing.status_code == 200, listing.text
+        assert [e["id"] for e in listing.json()["items"]] == expected, q
+        json_feed = await client.get("/feeds/norms.json", params={"q": q})
+        assert json_feed.status_code == 200
+        assert len(json_feed.json()["items"]) == len(expected), q
+        atom = await client.get("/feeds/norms.atom", params={"q": q})
+        assert atom.status_code == 200
+        assert atom.text.count("<entry>") == len(expected), q
+    assert (await client.get("/feeds/norms.atom", params={"q": "x" * 501})).status_code == 422
+    assert (await client.get("/api/v1/clearinghouse/entries", params={"q": "x" * 501})).status_code == 422

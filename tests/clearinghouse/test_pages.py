@@ -77,6 +77,10 @@ async def test_collection_topics_and_subscription_help_pages(client, published, 
     assert "Essentials" in collection and "Start here." in collection and "Recommender transparency" in collection
     assert "/feeds/collections/essentials.atom" in collection
     assert (await client.get("/clearinghouse/collections/none")).status_code == 404
+    # The entry's page names its collections by title, not by slug.
+    council = published["council"]
+    entry_page = (await client.get(f"/clearinghouse/{council['slug']}/{council['norm']['slug']}/v1")).text
+    assert '<a href="/clearinghouse/collections/essentials">Essentials</a>' in entry_page
     topics = html.unescape((await client.get("/clearinghouse/topics")).text)
     assert "Seeing how platforms work." in topics and "/feeds/norms.atom?topic=transparency" in topics
     help_page = html.unescape((await client.get("/clearinghouse/subscribe")).text)

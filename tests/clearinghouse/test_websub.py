@@ -404,3 +404,22 @@ async def test_no_delivery_is_sent_while_an_older_one_of_its_subscription_is_in_
     assert [entry.id.rsplit(":", 1)[1] for entry in feedparser.parse(received.body).entries] == ["v2", "v1"]
     assert [d.status for d in await deliveries(app)] == [DeliveryStatus.superseded, DeliveryStatus.delivered]
     assert older.delivery_id == (await deliveries(app))[0].id
+
+
+async def test_a_saved_search_feed_is_delivered_only_when_a_matching_norm_is_adopted(client, app, council, clock, worker):
+    matching, other = Subscriber(), Subscriber()
+    await matching.start()
+    await other.start()
+    try:
+        await subscribed(client, worker, matching.url("/hooks/a"), f"{ATOM}?q=ranking+criteria")
+        await subscribed(client, worker, other.url("/hooks/b"), f"{ATOM}?q=zebra")
+        await adopt(client, council, clock)
+        await worker.run_once()  # publishes, then delivers
+        [received] = matching.deliveries
+        assert received.headers["link"] == f'<{BASE}/websub>; rel="hub", <{ATOM}?q=ranking+criteria>; rel="self"'
+        [entry] = feedparser.parse(received.body).entries
+        assert entry.id == f"urn:cogov:norm:{council['slug']}:{council['norm']['slug']}:v1"
+        assert other.deliveries == []
+    finally:
+        await matching.stop()
+        await other.stop()

@@ -7,8 +7,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from playwright.sync_api import expect
 
+from norms.consultations import AnchorInvalid, locate
+from services.web.consultations import lines
 from tests.fixtures.accounts import affiliate
 from tests.fixtures.norms import TEXT
 from tests.fixtures.web import WAIT_MS, axe_violations, describe, open_editor, shoot, sign_in
@@ -30,6 +34,8 @@ async def test_the_consultation_page_marks_passages_and_the_norm_page_shows_comm
     assert page.status_code == 200
     assert f'<mark class="anchored" id="passage-{made.json()["id"]}"' in page.text and ">ranking</mark>" in page.text
     assert "Which criteria exactly?" in page.text and "Ministère" in page.text
+    network_name = (await client.get(f"/api/v1/networks/{council['slug']}")).json()["name"]
+    assert f'<a href="/networks/{council["slug"]}">{network_name}</a>' in page.text  # the breadcrumb names the network
     home = await client.get("/clearinghouse")
     assert 'href="/consultations/' + consultation["id"] + '"' in home.text and "/feeds/consultations.atom" in home.text
 
@@ -45,6 +51,26 @@ async def test_the_consultation_page_marks_passages_and_the_norm_page_shows_comm
     closed = await client.get(f"/consultations/{consultation['id']}")
     assert re.search(r'id="summary-total">1<', closed.text) and re.search(r'id="summary-open">1<', closed.text)
     assert "Publish comment" not in closed.text
+
+
+@given(
+    st.text(alphabet="ab\n\u00e9\U0001f600", max_size=40),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(1, 20)), max_size=4),
+)
+def test_the_text_s_lines_put_back_together_are_the_text_and_each_line_knows_its_range(text, marks):
+    anchored = [(start, min(start + length, len(text)), f"c{n}") for n, (start, length) in enumerate(marks) if start < len(text)]
+    cut = lines(text, anchored)
+    assert "\n".join("".join(piece["text"] for piece in line["pieces"]) for line in cut) == text
+    for line in cut:
+        assert text[line["start"] : line["end"]] == "".join(piece["text"] for piece in line["pieces"])
+
+
+def test_typed_words_are_found_once_or_refused_with_a_reason():
+    assert locate("  route origins ", "Sign route origins.", 1) == (5, 18)
+    with pytest.raises(AnchorInvalid, match="not in the text of v2"):
+        locate("routes", "Sign route origins.", 2)
+    with pytest.raises(AnchorInvalid, match="appear 2 times"):
+        locate("o", "to go", 1)
 
 
 async def test_comment_form_without_javascript(client, council, consultation):

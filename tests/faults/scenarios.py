@@ -81,10 +81,12 @@ async def stored_changes(database_url: str, document_id: bytes) -> dict[bytes, d
     return {bytes(row["hash"]): row["received_at"] for row in rows}
 
 
-async def register(http: httpx.AsyncClient, name: str, group: str, country: str, organisation: str) -> dict:
+async def register(http: httpx.AsyncClient, database_url: str, name: str, group: str, country: str, organisation: str) -> dict:
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.org"
     created = await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
     assert created.status_code == 202, created.text
+    # As opening the mailed verification link would: these people take part.
+    await query(database_url, "UPDATE participants SET email_verified_at = now() WHERE email = $1", email)
     token = await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
     assert token.status_code == 200, token.text
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
@@ -95,9 +97,9 @@ async def register(http: httpx.AsyncClient, name: str, group: str, country: str,
     return {"id": (await http.get("/api/v1/me", headers=headers)).json()["id"], "name": name, "headers": headers}
 
 
-async def found_network(http: httpx.AsyncClient, rows, charter: dict | None = None) -> dict:
+async def found_network(http: httpx.AsyncClient, database_url: str, rows, charter: dict | None = None) -> dict:
     """A network of the people in `rows` (the first founds and convenes it): {"slug", "members"}."""
-    members = [await register(http, *row) for row in rows]
+    members = [await register(http, database_url, *row) for row in rows]
     body = {
         "name": f"Fault drill {uuid.uuid4().hex[:6]}",
         "issue": "Recommender systems shape public debate without public insight.",
@@ -299,7 +301,7 @@ async def kill_api_instances(
     try:
         await asyncio.gather(*(server.start() for server in servers))
         async with httpx.AsyncClient(base_url=base(servers[0]), timeout=30) as http:
-            network = await found_network(http, EDITORS[:peers])
+            network = await found_network(http, database_url, EDITORS[:peers])
             norm = await create_norm(http, network)
         for person in network["members"]:
             typists.append(await join_typist(person, norm["url"], dialler(servers, person, lambda: rng.choice(servers))))
@@ -384,7 +386,7 @@ async def restart_database(
     try:
         await server.start()
         async with httpx.AsyncClient(base_url=base(server), timeout=30) as http:
-            network = await found_network(http, EDITORS[:peers])
+            network = await found_network(http, database_url, EDITORS[:peers])
             norm = await create_norm(http, network)
         for person in network["members"]:
             typists.append(await join_typist(person, norm["url"], dialler([server], person, lambda: server)))
@@ -474,7 +476,7 @@ async def stop_redis(
     try:
         await asyncio.gather(*(server.start() for server in servers))
         async with httpx.AsyncClient(base_url=base(servers[0]), timeout=30) as http:
-            network = await found_network(http, EDITORS[:peers])
+            network = await found_network(http, database_url, EDITORS[:peers])
             norm = await create_norm(http, network)
         for n, person in enumerate(network["members"]):
             home = servers[n % 2]
@@ -632,7 +634,7 @@ async def kill_worker(
         worker.start()
         async with httpx.AsyncClient(base_url=base(server), timeout=30) as http:
             await _subscribe_all(http, subscriber, subscribers, database_url)
-            council = await found_network(http, COUNCIL, COUNCIL_CHARTER)
+            council = await found_network(http, database_url, COUNCIL, COUNCIL_CHARTER)
             for n in range(adoptions):
                 await adopt_norm(http, council, f"Norm {n}")
         total = subscribers * adoptions
@@ -678,7 +680,7 @@ async def subscriber_down(
             await _subscribe_all(http, subscriber, subscribers, database_url)
             await subscriber.stop()  # verified, then gone
             down = time.monotonic()
-            council = await found_network(http, COUNCIL, COUNCIL_CHARTER)
+            council = await found_network(http, database_url, COUNCIL, COUNCIL_CHARTER)
             for n in range(adoptions):
                 await adopt_norm(http, council, f"Norm {n}")
         total = subscribers * adoptions
@@ -715,7 +717,7 @@ async def race_ballot_closing(postgres: PrivatePostgres, workdir: Path, *, ballo
             httpx.AsyncClient(base_url=base(servers[0]), timeout=30) as first,
             httpx.AsyncClient(base_url=base(servers[1]), timeout=30) as second,
         ):
-            council = await found_network(first, COUNCIL, COUNCIL_CHARTER)
+            council = await found_network(first, database_url, COUNCIL, COUNCIL_CHARTER)
             convener, bruno, chen, dana = council["members"]
             ballot_ids = []
             started = time.monotonic()

@@ -235,7 +235,7 @@ async def _seed_listing(client, affiliated, found):
     return routing, ai
 
 
-async def test_listing_is_newest_first_and_searches_name_issue_and_aims(client, affiliated, found):
+async def test_listing_is_newest_first_and_searches_every_word_in_name_issue_and_aims(client, affiliated, found):
     await _seed_listing(client, affiliated, found)
 
     async def slugs(**params):
@@ -250,6 +250,10 @@ async def test_listing_is_newest_first_and_searches_name_issue_and_aims(client, 
     assert await slugs(q="100%") == ["ai-procurement"]
     assert await slugs(q="%") == ["ai-procurement"]
     assert await slugs(q="_") == []
+    # Every word, wherever it is, in any order; not the whole phrase.
+    assert await slugs(q="privacy data") == ["data-flows"]
+    assert await slugs(q="  routing   ORIGIN ") == ["routing-security"]
+    assert await slugs(q="privacy routing") == []
     assert await slugs(status="forming") == ["data-flows", "ai-procurement", "routing-security"]
     assert await slugs(status="active") == []
 

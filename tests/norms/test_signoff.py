@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from fractions import Fraction
@@ -16,9 +17,11 @@ from norms.signoff import (
     Policy,
     PolicyInvalid,
     Position,
+    Prospects,
     Tally,
     electorate_problems,
     organisation_key,
+    prospects,
     tally,
 )
 
@@ -277,6 +280,7 @@ REGIONS = ["africa", "asia_pacific", "eastern_europe", "latin_america_caribbean"
 ORGANISATIONS = [None, "Acme", "acme ", "Rede", "EDRi", "NUS", "Ministry"]
 POSITIONS = list(Position)
 MANY = settings(max_examples=1000, deadline=None)
+SOME = settings(max_examples=300, deadline=None)  # for properties that try many completions of each ballot
 
 
 def fractions_between(low: Fraction, high: Fraction) -> st.SearchStrategy[Fraction]:
@@ -456,3 +460,118 @@ def test_the_worked_example_in_docs_signoff():
     dmitri = tally(policy, electorate, votes | {"Dmitri": A})
     assert by_key(dmitri, "private_sector").support == F(2, 3) and failing(dmitri) == {"latin_america_caribbean"}
     assert tally(policy, electorate, votes | {"Dmitri": A, "Elena": A}).adopted
+
+
+# What adoption still needs (`prospects`): only what this electorate can still do, each need once.
+
+
+def test_one_government_elector_who_objects_blocks_government_and_only_her_changed_vote_can_unblock_it():
+    electorate = electors(("gov", "europe", "Ministry RO"), ("civ", "europe", "EDRi"), ("civ", "africa", "KICTANet"))
+    outlook = prospects(SIMPLE, electorate, {1: O, 2: A, 3: A})
+    # Europe is split one to one: it too can pass only if she changes her vote.
+    assert [(b.key, b.electors, b.objecting, b.change) for b in outlook.blocked] == [("gov", 1, (1,), (1,)), ("europe", 2, (1,), (1,))]
+    assert outlook.required == () and outlook.reach == ()
+
+
+def test_a_four_person_ballot_starts_with_one_need_per_elector_not_sixteen_lines():
+    electorate = electors(("gov", "europe", "M"), ("civ", "europe", "C"), ("biz", "africa", "B"), ("tech", "africa", "T"))
+    outlook = prospects(SIMPLE, electorate, {})
+    assert outlook.required == (1, 2, 3, 4)  # each group's only elector must approve; the regions then pass too
+    assert outlook.reach == () and outlook.blocked == ()
+
+
+def test_a_large_group_says_how_many_of_those_yet_to_vote_must_approve():
+    electorate = electors(*[("gov", "europe", f"M{n}") for n in range(4)], ("civ", "africa", "C"))
+    outlook = prospects(SIMPLE, electorate, {1: O, 5: A})
+    assert outlook.required == ()
+    assert [(r.key, r.waiting, r.approvals, r.votes) for r in outlook.reach] == [("gov", (2, 3, 4), 2, 2), ("europe", (2, 3, 4), 2, 2)]
+
+
+def test_nothing_is_needed_once_it_would_adopt_and_a_narrow_electorate_says_why_it_cannot():
+    assert prospects(SIMPLE, electors(("gov", "europe", None), ("civ", "africa", None)), {1: A, 2: A}) == Prospects((), (), (), ())
+    narrow = prospects(SIMPLE, electors(("gov", "europe", None), ("gov", "africa", None)), {})
+    assert narrow.problems and not (narrow.required or narrow.reach or narrow.blocked)
+
+
+def _completions(waiting: list):
+    for choice in itertools.product((None, A, O, X), repeat=len(waiting)):
+        yield {voter: position for voter, position in zip(waiting, choice, strict=True) if position is not None}
+
+
+def _passes_in(outcome: Outcome, dimension, key) -> bool:
+    return next(t for t in outcome.tallies if (t.dimension, t.key) == (dimension, key)).passes
+
+
+def _in_tally(electorate, dimension, key) -> list:
+    attribute = "stakeholder_group" if dimension == "group" else "region"
+    return [e.id for e in electorate if getattr(e, attribute) == key]
+
+
+@SOME
+@given(ballots(max_size=7))
+def test_prospects_ask_only_for_electors_who_exist_and_can_still_do_it(ballot):
+    policy, electorate, votes = ballot
+    outcome = tally(policy, electorate, votes)
+    outlook = prospects(policy, electorate, votes)
+    ids = {e.id for e in electorate}
+    waiting = {e.id for e in electorate if e.id not in votes}
+    assert set(outlook.required) <= waiting and len(set(outlook.required)) == len(outlook.required)
+    for need in outlook.reach:
+        members = set(_in_tally(electorate, need.dimension, need.key))
+        assert set(need.waiting) == members & waiting  # the electors yet to vote in this tally, no more
+        assert 0 <= need.approvals <= need.votes <= len(need.waiting)
+    for block in outlook.blocked:
+        members = set(_in_tally(electorate, block.dimension, block.key))
+        assert block.electors == len(members)
+        assert set(block.objecting) | set(block.abstaining) | set(block.change) <= members & (ids - waiting)
+        assert set(block.change) <= set(block.objecting) | set(block.abstaining)
+    # Every failing tally is accounted for exactly once, and nothing is asked of a ballot that would adopt.
+    named = [(r.dimension, r.key) for r in outlook.reach] + [(b.dimension, b.key) for b in outlook.blocked]
+    assert len(named) == len(set(named))
+    if outcome.adopted:
+        assert outlook == Prospects((), (), (), ())
+    else:
+        assert outlook.problems or outlook.required or outlook.reach or outlook.blocked
+
+
+@SOME
+@given(ballots(max_size=6))
+def test_cannot_pass_holds_for_every_outcome_of_the_remaining_votes_and_the_named_changes_would_pass(ballot):
+    policy, electorate, votes = ballot
+    outlook = prospects(policy, electorate, votes)
+    for block in outlook.blocked:
+        waiting = [e for e in _in_tally(electorate, block.dimension, block.key) if e not in votes]
+        for completion in _completions(waiting):
+            assert not _passes_in(tally(policy, electorate, {**votes, **completion}), block.dimension, block.key)
+        changed = {**votes, **{e: A for e in waiting}, **{e: A for e in block.change}}
+        assert _passes_in(tally(policy, electorate, changed), block.dimension, block.key)
+
+
+@SOME
+@given(ballots(max_size=7))
+def test_what_is_asked_would_be_enough_and_no_less_would(ballot):
+    policy, electorate, votes = ballot
+    outlook = prospects(policy, electorate, votes)
+    if outlook.problems:
+        return
+    for need in outlook.reach:
+        members = _in_tally(electorate, need.dimension, need.key)
+        # The heaviest electors yet to vote (those of the smallest organisations) approve, enough others vote.
+        weight = {
+            e: F(1, sum(1 for m in electorate if m.id in members and organisation_key(m.organisation) == key))
+            if (key := organisation_key(next(x for x in electorate if x.id == e).organisation))
+            else F(1)
+            for e in need.waiting
+        }
+        order = sorted(need.waiting, key=lambda e: -weight[e])
+        enough = {**votes, **{e: A for e in order[: need.approvals]}, **{e: X for e in order[need.approvals : need.votes]}}
+        assert _passes_in(tally(policy, electorate, enough), need.dimension, need.key)
+        if need.approvals:
+            fewer = {**votes, **{e: A for e in order[: need.approvals - 1]}, **{e: X for e in order[need.approvals - 1 :]}}
+            assert not _passes_in(tally(policy, electorate, fewer), need.dimension, need.key)
+    for elector in outlook.required:
+        # Without this elector's approval (everyone else yet to vote approving), some tally of theirs cannot pass.
+        rest = {e.id: A for e in electorate if e.id not in votes and e.id != elector}
+        without = tally(policy, electorate, {**votes, **rest, elector: X})
+        mine = next(e for e in electorate if e.id == elector)
+        assert not _passes_in(without, "group", mine.stakeholder_group) or not _passes_in(without, "region", mine.region)

@@ -20,7 +20,7 @@ from norms import document
 from norms.store import Limits, NormStore
 from norms.writes import _lock_norm
 from services.kit.db import create_engine, create_sessionmaker
-from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.accounts import PASSWORD, mark_verified
 from tests.fixtures.norms import member_id
 
 POOL_TIMEOUT = 3  # seconds a store call waits for the one connection before the pool gives up
@@ -134,7 +134,7 @@ async def test_requests_that_read_and_write_a_norm_each_need_one_connection(clie
     assert (await client.get(f"{path}/authorship")).status_code == 200
 
 
-async def test_a_members_form_edit_on_the_norm_page_needs_one_connection(client):
+async def test_a_members_form_edit_on_the_norm_page_needs_one_connection(client, app):
     """Without JavaScript the page reads the text on the request's connection, then hands it back before the store writes."""
 
     def csrf(html: str) -> str:
@@ -143,6 +143,7 @@ async def test_a_members_form_edit_on_the_norm_page_needs_one_connection(client)
     signup = csrf((await client.get("/signup")).text)
     fields = {"csrf_token": signup, "display_name": "Form Editor", "email": "form.editor@example.org", "password": PASSWORD}
     assert (await client.post("/signup", data=fields)).status_code == 303
+    await mark_verified(app.state.sessionmaker, fields["email"])
     signin = {"csrf_token": csrf((await client.get("/signin")).text), "email": fields["email"], "password": PASSWORD}
     assert (await client.post("/signin", data=signin)).status_code == 303
     token = csrf((await client.get("/me/affiliation")).text)

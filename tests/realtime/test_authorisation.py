@@ -127,6 +127,19 @@ async def test_leaving_the_network_closes_the_members_sockets(client, network, n
     assert code == 4403 and "no longer a member" in reason
 
 
+async def test_a_member_without_a_proven_address_reads_but_cannot_edit(client, app, network, norm, connect):
+    from tests.fixtures.accounts import mark_unverified
+
+    await mark_unverified(app.state.sessionmaker, network["members"][1]["email"])
+    unproven = await connect(network["members"][1])
+    handle = await unproven.open(norm["url"])
+    assert handle.text == ORIGINAL
+    await handle.splice(0, 0, "Unproven says: ")
+    code, reason = await _closed(unproven)
+    assert code == 1008 and "nothing stored" in reason
+    assert await _stored_text(client, norm) == ORIGINAL
+
+
 async def test_a_member_who_becomes_staff_has_live_edits_refused_with_the_reason(client, app, network, norm, connect):
     from services.accounts import service as accounts
     from services.accounts.models import Role

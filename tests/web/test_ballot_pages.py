@@ -65,9 +65,10 @@ async def test_a_convener_opens_a_ballot_from_the_norm_page_and_it_is_listed(app
         refused = await convener.post(
             f"{norm_page(council)}/ballots", data={"csrf_token": _csrf(page.text), "version": "1", "closes_at": too_soon}
         )
-        assert refused.status_code == 303
-        shown = await convener.get(refused.headers["location"])
-        assert "at least 1 hours from now" in shown.text
+        # Refused on the norm page itself: the form open, what was typed kept, the message beside the field.
+        assert refused.status_code == 422
+        assert '<details class="panel" id="open-ballot" open>' in refused.text and f'value="{too_soon}"' in refused.text
+        assert "A ballot stays open at least 1 hour (the charter" in refused.text and 'id="ballot-closes-error"' in refused.text
         closes = (clock.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
         opened = await convener.post(
             f"{norm_page(council)}/ballots", data={"csrf_token": _csrf(page.text), "version": "1", "closes_at": closes}
@@ -84,6 +85,13 @@ async def test_a_convener_opens_a_ballot_from_the_norm_page_and_it_is_listed(app
 async def test_the_ballot_page_shows_tallies_objections_votes_and_what_is_missing(app, client, council, clock):
     page = await open_ballot(client, council, clock)
     amina, bruno = council["members"][:2]
+    async with browser(app) as visitor:
+        start = squash((await visitor.get(page)).text).split('id="missing"')[1].split("</ul>")[0]
+    # A four-person ballot starts with one need, not a line per tally and shortfall.
+    assert re.findall(r"<li>(.*?)</li>", start) == [
+        "Amina (Civil society), Dana (Civil society), Bruno (Private sector) and Chen (Technical and academic community),"
+        " who have not voted yet, must all approve."
+    ]
     await api_vote(client, amina, page, "approve")
     await api_vote(client, bruno, page, "object", "Ranking criteria are trade secrets.")
     async with browser(app) as visitor:
@@ -99,6 +107,14 @@ async def test_the_ballot_page_shows_tallies_objections_votes_and_what_is_missin
     # The missing list in words, with names rather than codes.
     missing = html.split('id="missing"')[1].split("</ul>")[0]
     assert "Private sector" in missing and "private_sector" not in missing
+    # Only what this electorate can still do, each need once: Bruno is private sector's only elector and objects.
+    needs = re.findall(r"<li>(.*?)</li>", missing)
+    assert needs == [
+        "Dana (Civil society) and Chen (Technical and academic community), who have not voted yet, must all approve.",
+        "Private sector and Latin America and the Caribbean cannot pass with the votes still to come (their only elector,"
+        " Bruno, objects); Bruno changing an objection to an approval would let them pass.",
+    ]
+    assert "more organisation" not in html
     objections = html.split('id="objections"')[1].split("</section>")[0]
     assert "Bruno" in objections and "Ranking criteria are trade secrets." in objections and "Rede Aberta" in objections
     votes = html.split('id="votes"')[1].split("</section>")[0]

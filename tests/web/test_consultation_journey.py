@@ -45,7 +45,7 @@ def test_consultation_journey(live_server, new_page):
     visitor.evaluate(
         """() => {
             const host = document.getElementById('consultation-text');
-            const node = host.firstChild, at = node.textContent.indexOf('route origins');
+            const node = host.querySelector('.line').firstChild, at = node.textContent.indexOf('route origins');
             const range = document.createRange();
             range.setStart(node, at); range.setEnd(node, at + 'route origins'.length);
             const selection = getSelection(); selection.removeAllRanges(); selection.addRange(range);

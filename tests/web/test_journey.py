@@ -9,12 +9,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.fixtures.accounts import PASSWORD
-from tests.fixtures.web import WAIT_MS, open_editor, shoot, sign_in
+from tests.fixtures.web import WAIT_MS, mailed_link, open_editor, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def _sign_up(page, url: str, name: str) -> str:
+def _sign_up(page, live, name: str) -> str:
+    url = live.url
     email = f"{name.split()[0].lower()}.{uuid.uuid4().hex[:6]}@example.org"
     page.goto(f"{url}/signup")
     page.fill("#display_name", name)
@@ -29,6 +30,12 @@ def _sign_up(page, url: str, name: str) -> str:
     page.get_by_role("main").get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/me/affiliation$"))
     expect(page.get_by_role("status")).to_contain_text(f"Signed in as {name}")
+    # Until the address is proven: reading only. The link is in the mail the server wrote to its Maildir.
+    expect(page.get_by_text("Confirm your address to take part")).to_be_visible()
+    page.goto(mailed_link(live, email, "/verify-email"))
+    page.get_by_role("button", name="Confirm my address").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{email} is confirmed")
+    page.goto(f"{url}/me/affiliation")
     return email
 
 
@@ -48,7 +55,7 @@ def _sign_out(page) -> None:
 def test_sign_up_found_a_network_see_it_become_active_and_start_a_norm(live_server, new_page):
     url = live_server.url
     page = new_page()
-    _sign_up(page, url, "Grace Founder")
+    _sign_up(page, live_server, "Grace Founder")
     shoot(page, "affiliation")
     _set_affiliation(page, "Government", "France", "Ministry for Digital Affairs")
 
@@ -77,7 +84,7 @@ def test_sign_up_found_a_network_see_it_become_active_and_start_a_norm(live_serv
         ("Amina Civil", "Civil society", "Senegal"),
         ("Joao Technical", "Technical and academic community", "Brazil"),
     ):
-        _sign_up(other, url, person)
+        _sign_up(other, live_server, person)
         _set_affiliation(other, group, country, f"{person.split()[1]} organisation")
         other.goto(network_url)
         other.get_by_role("button", name="Join the network").click()

@@ -25,6 +25,32 @@
     };
     host.addEventListener("mouseup", pick);
     host.addEventListener("keyup", pick);
+
+    // From the keyboard: each line of the text takes focus, and Enter or Space makes it the passage.
+    const hint = document.getElementById("select-hint");
+    if (hint) hint.hidden = false;
+    host.querySelectorAll(".line[data-start]").forEach((line) => {
+      line.tabIndex = 0;
+      line.setAttribute("role", "button");
+      line.setAttribute("aria-description", "Press Enter to comment on this line");
+      line.addEventListener("keydown", (event) => {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault();
+        const range = document.createRange();
+        range.selectNodeContents(line);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        start.value = line.dataset.start;
+        end.value = line.dataset.end;
+        quote.value = line.textContent;
+      });
+    });
+    // Words typed in the Passage field replace a selection made in the text; the server finds them.
+    quote.addEventListener("input", () => {
+      start.value = "";
+      end.value = "";
+    });
   }
 
   // On a norm page: "Show passage" selects the comment's passage. The live editor follows passages

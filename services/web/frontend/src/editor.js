@@ -12,6 +12,7 @@ import { PendingEdits } from "./pending-edits.js"
 import { ConnectionStatus, TicketedWebSocketAdapter } from "./connection.js"
 import { Presence } from "./presence.js"
 import { CommentAnchors } from "./anchors.js"
+import { followChangeCount } from "./change-count.js"
 
 const BODY = ["body"]
 
@@ -119,6 +120,8 @@ async function start() {
     const title = text(doc?.title)
     if (title && titleElement && titleElement.textContent !== title) titleElement.textContent = title
   })
+
+  followChangeCount(handle, document.getElementById("change-count"))
 
   // The page may be gone before any timer runs again: make the change, save it and send it now.
   const flushNow = () => {

@@ -1,0 +1,1 @@
+"""Mail: messages built from templates, written to the outbox in the act's transaction, sent by the worker."""
