@@ -12,7 +12,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -156,27 +156,43 @@ async def _smtp_round(transport: SmtpTransport) -> AsyncIterator[Send]:
     opened: list[aiosmtplib.SMTP] = []
     gate = asyncio.Semaphore(transport.connections)
 
+    where = f"{transport.server.hostname}:{transport.server.port}"
+
     async def send(recipient: str, raw: bytes) -> Handed:
         async with gate:
             client = idle.get_nowait() if not idle.empty() else None
-            try:
-                if client is None:
+            if client is None:
+                try:
                     client = await transport.connect()
-                    opened.append(client)
+                except ClearTextRefused as exc:
+                    log.error("smtp_clear_text_refused", server=where, error=str(exc))
+                    return Handed(ok=False, error=str(exc))
+                except aiosmtplib.SMTPResponseException as exc:
+                    # Refused before any mail was offered (greeting, STARTTLS, login): the fault is the server's
+                    # or our configuration's, never the recipient's, so the mail waits and no address bounces.
+                    log.error("smtp_refused_connection", server=where, code=exc.code)
+                    return Handed(ok=False, error=f"the SMTP server refused the connection: {exc.code} {exc.message}")
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    return Handed(
+                        ok=False, error=f"cannot reach the SMTP server {transport.server.hostname}:{transport.server.port}: {exc!r}"
+                    )
+                opened.append(client)
+            try:
                 await client.sendmail(transport.envelope_sender, [recipient], raw)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 code = min((refusal.code for refusal in exc.recipients), default=0)
-                idle.put_nowait(cast(aiosmtplib.SMTP, client))
+                idle.put_nowait(client)
                 return Handed(ok=False, permanent=500 <= code < 600, error=f"the server refused the address: {code} {exc}")
+            except aiosmtplib.SMTPSenderRefused as exc:  # our From: a configuration to fix, not a bounce
+                if client.is_connected:
+                    idle.put_nowait(client)
+                return Handed(ok=False, error=f"the server refused the sender {transport.envelope_sender}: {exc.code} {exc.message}")
             except aiosmtplib.SMTPResponseException as exc:
-                if client is not None and client.is_connected:
+                if client.is_connected:
                     idle.put_nowait(client)
                 return Handed(ok=False, permanent=500 <= exc.code < 600, error=f"the server answered {exc.code} {exc.message}")
-            except ClearTextRefused as exc:
-                log.error("smtp_clear_text_refused", server=f"{transport.server.hostname}:{transport.server.port}", error=str(exc))
-                return Handed(ok=False, error=str(exc))
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                return Handed(ok=False, error=f"cannot reach the SMTP server {transport.server.hostname}:{transport.server.port}: {exc!r}")
+                return Handed(ok=False, error=f"cannot reach the SMTP server {where}: {exc!r}")
             idle.put_nowait(client)
             return SENT
 

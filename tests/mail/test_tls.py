@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from services.accounts.models import Participant
 from services.mail.models import Mail, MailStatus
 from tests.fixtures.accounts import PASSWORD
 from tests.fixtures.mail import SmtpSink
@@ -31,8 +32,13 @@ def trust(request) -> bool:
 
 
 @pytest.fixture
-def settings_overrides(server, pki, trust) -> dict:
-    overrides = {"smtp_url": server.url.replace("s3cret pass", "s3cret%20pass"), "mail_from": "CoGov <cogov@example.org>"}
+def password(request) -> str:
+    return getattr(request, "param", "s3cret%20pass")
+
+
+@pytest.fixture
+def settings_overrides(server, pki, trust, password) -> dict:
+    overrides = {"smtp_url": server.url.replace("s3cret pass", password), "mail_from": "CoGov <cogov@example.org>"}
     return overrides | ({"smtp_ca_file": pki.ca_file} if trust else {})
 
 
@@ -87,3 +93,17 @@ async def test_a_server_without_starttls_never_gets_the_password(client, app, wo
     assert (mail.status, mail.attempts) == (MailStatus.pending, 1)
     assert "offers no STARTTLS" in (mail.last_error or "") and "in clear" in (mail.last_error or "")
     assert "s3cret" not in (mail.last_error or "")
+
+
+@pytest.mark.parametrize("password", ["wrong"], indirect=True)
+@pytest.mark.parametrize("server", [("starttls", CREDENTIALS)], indirect=True)
+async def test_a_refused_login_is_ours_to_fix_and_never_marks_the_address_bounced(client, app, worker, server):
+    await sign_up(client, "ama@example.org")
+    assert await worker.send_mail() == 1
+    assert server.received == [] and {login[:2] for login in server.logins} == {(CREDENTIALS[0], "wrong")}
+    mail = await the_mail(app)
+    assert (mail.status, mail.attempts) == (MailStatus.pending, 1)
+    assert "535" in (mail.last_error or "") and "wrong" not in (mail.last_error or "")
+    async with app.state.sessionmaker() as session:
+        bounced = await session.scalar(select(Participant.email_bounced_at).where(Participant.email == "ama@example.org"))
+    assert bounced is None
