@@ -45,7 +45,7 @@ async function start() {
 
   const handle = await repo.find(config.documentUrl)
 
-  const presence = new Presence({ handle, me: config.me, list: document.getElementById("presence"), canEdit: config.canEdit })
+  const presence = new Presence({ handle, me: config.me, list: document.getElementById("presence"), canEdit: config.canEdit, slots: config.colourSlots })
   status.attach(handle, { onDisconnected: () => presence.clear() })
 
   // Keystrokes are on this device from the first one: while held (pending-edits.js), then in their change.
