@@ -135,8 +135,8 @@ async def _queries(runtime, runs: int) -> dict[str, list[float]]:
     return timings
 
 
-async def _huge(runtime, corpus: Corpus, chars: int) -> tuple[float, float]:
-    """Seconds to re-index a norm of `chars` characters, and the longest the event loop was held meanwhile (ms)."""
+async def _huge(runtime, corpus: Corpus, chars: int) -> tuple[list[float], float]:
+    """Seconds to index a norm of `chars` characters then again, and the longest the event loop was held (ms)."""
     body = (corpus.text * (chars // len(corpus.text) + 1))[:chars]
     stall, running = 0.0, True
 
@@ -150,10 +150,14 @@ async def _huge(runtime, corpus: Corpus, chars: int) -> tuple[float, float]:
     tick = asyncio.create_task(ticker())
     await asyncio.sleep(0.02)
     norm_id = uuid.uuid4()
-    started = time.perf_counter()
-    async with transaction(runtime.sessionmaker) as session:
-        await index.write(session, index.Doc(Kind.norm, norm_id, "A very long norm", body, "/n/huge", datetime.now(UTC), norm_id=norm_id))
-    seconds = time.perf_counter() - started
+    seconds = []
+    # Twice: the first time also starts the process that folds long texts, as the first huge text after a start does.
+    for revision in (1, 2):
+        started = time.perf_counter()
+        async with transaction(runtime.sessionmaker) as session:
+            doc = index.Doc(Kind.norm, norm_id, "A very long norm", body, "/n/huge", datetime.now(UTC), norm_id=norm_id, revision=revision)
+            await index.write(session, doc)
+        seconds.append(time.perf_counter() - started)
     running = False
     await tick
     return seconds, stall
@@ -190,7 +194,7 @@ def main() -> None:
             migrations.upgrade(url)
             settings = Settings(database_url=url, secret_key=SECRET, data_dir=Path(folder) / "var", _env_file=None)
 
-            async def run(settings: Settings = settings) -> tuple[int, float, dict[str, list[float]], tuple[float, float]]:
+            async def run(settings: Settings = settings) -> tuple[int, float, dict[str, list[float]], tuple[list[float], float]]:
                 runtime = build_runtime(settings)
                 try:
                     count, seconds = await _build(runtime, _docs(Corpus(), args.norms, args.versions, args.entries))
@@ -213,7 +217,10 @@ def main() -> None:
             huge_rows.append((name, huge))
     print()
     for name, (seconds, stall) in huge_rows:
-        print(f"{name}: re-index a {args.huge_chars:,}-character norm: {seconds:.2f} s; longest event-loop stall meanwhile {stall:.1f} ms")
+        print(
+            f"{name}: index a {args.huge_chars:,}-character norm: {seconds[0]:.2f} s (starting the folding process), "
+            f"re-index it: {seconds[1]:.2f} s; longest event-loop stall meanwhile {stall:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Fed by the domains' writes, not by calls scattered through them: an ORM `after_flush` listener notes which
 networks, norms, versions, adoptions, entries (with their topics and summaries), consultations and comments
 a unit of work added or changed, and `services.kit.db`'s pre-commit step indexes them in that same
-transaction, folding long texts in a worker thread. So a tagged version or a published entry is findable
+transaction, folding long texts in a worker process. So a tagged version or a published entry is findable
 the moment its transaction commits, and an index write that fails fails the transaction with it.
 
 A norm's live text changes on the sync path, which writes no ORM objects and must stay fast: the worker's
@@ -14,8 +14,10 @@ Hidden comments are removed from the index: nothing is searchable that a reader 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -30,10 +32,10 @@ from norms.models import Adoption, Norm, NormVersion
 from services.clearinghouse.models import EntryCuration, EntryTopic, FeedEntry, Topic
 from services.kit.db import before_commit
 from services.search.models import Kind, SearchDocument, Status
-from services.search.text import fit_tsvector, guess_language, index_text
+from services.search.text import fold_document
 
 PENDING = "search.pending"
-# Texts longer than this are folded in a worker thread, so the event loop goes on answering.
+# Texts longer than this are folded in a worker process, so the event loop goes on answering.
 INLINE_CHARS = 20_000
 
 
@@ -225,13 +227,21 @@ async def build(session: AsyncSession, kind: Kind, ref_id: uuid.UUID) -> Doc | N
 
 
 async def _fold(title: str, body: str, dialect: str) -> tuple[str, str, str | None]:
-    def work() -> tuple[str, str, str | None]:
-        folded = index_text(body)
-        return index_text(title), fit_tsvector(folded) if dialect == "postgresql" else folded, guess_language(title + "\n" + body)
-
     if len(body) > INLINE_CHARS:
-        return await asyncio.to_thread(work)
-    return work()
+        return await asyncio.get_running_loop().run_in_executor(_folding_pool(), fold_document, title, body, dialect)
+    return fold_document(title, body, dialect)
+
+
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _folding_pool() -> ProcessPoolExecutor:
+    """One worker process for folding long texts: a thread would hold the GIL in slices and stall the event loop."""
+    global _POOL
+    if _POOL is None:
+        # spawn, not fork: the app's threads (database drivers, the loop's executor) must not be copied mid-work.
+        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _POOL
 
 
 async def write(session: AsyncSession, doc: Doc, *, keep_body: bool = False) -> None:

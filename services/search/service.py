@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, column, func, literal_column, select, table, text
+from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, column, func, literal_column, select, table, text, union
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,8 @@ from services.search.text import LANGUAGES, MAX_QUERY_CHARS, Query, fts5_match, 
 DEFAULT_LIMIT = 20
 # How far pages go: a cursor is an offset into the ranked results, and people refine rather than page this far.
 MAX_OFFSET = 10_000
+# How many matches a search scores at most (more when paging deeper): see `_statement`.
+CANDIDATES = 500
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -131,14 +133,46 @@ def matching(dialect: str, q: str, kind: Kind) -> Select[tuple[uuid.UUID]]:
     return select(statement.c.ref_id)
 
 
-def _statement(dialect: str, query: Query, filters: SearchFilters) -> Select[tuple[object, ...]]:
-    """The ranked ids only (small columns, so sorting many matches stays cheap); `search` then reads a page's rows."""
+def _statement(dialect: str, query: Query, filters: SearchFilters, candidates: int | None = None) -> Select[tuple[object, ...]]:
+    """The ranked ids only (small columns, so sorting many matches stays cheap); `search` then reads a page's rows.
+
+    With `candidates`, SQLite scores only that many matches: the most recently indexed ones and as many whose title
+    matches (a title weighs ten times the text, so those lead). Scoring is what costs with a common word (bm25 walks
+    each match's positions) while finding the candidates costs none. When fewer things match, the order is exactly
+    the full ranking's. PostgreSQL ranks every match: bounding its candidates by recency made its planner filter the
+    newest rows one by one, each vector read whole, which costs more than ranking when a word is rare."""
     documents = SearchDocument.__table__
     docs = documents.c
     columns = [docs.id, docs.ref_id, docs.date]
     negative = query.negative
     if dialect == "sqlite":
         fts = table("search_fts", column("rowid"))
+
+        def matches(expression: str, name: str) -> Select[tuple[object, ...]]:
+            found = select(docs.id).select_from(fts.join(documents, docs.id == fts.c.rowid))
+            return found.where(text(f"search_fts MATCH :{name}").bindparams(**{name: expression}))
+
+        if negative:
+            excluded = select(fts.c.rowid).where(
+                text("search_fts MATCH :excluded").bindparams(excluded=" OR ".join(fts5_match(query, (t,)) for t in negative))
+            )
+        if query and candidates is not None:
+            match = fts5_match(query)
+            pools = []
+            for expression, name in ((match, "recent"), (f"title : ({match})", "titled")):
+                pool = _filtered(matches(expression, name), filters)
+                if negative:
+                    pool = pool.where(docs.id.not_in(excluded))
+                pools.append(pool.order_by(fts.c.rowid.desc()).limit(candidates).subquery())
+            chosen = union(*(select(pool.c.id) for pool in pools))
+            return (
+                select(*columns, literal_column("bm25(search_fts, 10.0, 1.0)").label("rank"))
+                .select_from(fts.join(documents, docs.id == fts.c.rowid))
+                # `+` keeps SQLite from looking each candidate up by rowid (a fresh match per row): it walks the matches
+                # once and scores only those among the candidates.
+                .where(text("search_fts MATCH :match").bindparams(match=match), literal_column("+search_fts.rowid").in_(chosen))
+                .order_by(literal_column("rank"), docs.date.desc(), docs.id)
+            )
         if query:
             statement = (
                 select(*columns, literal_column("bm25(search_fts, 10.0, 1.0)").label("rank"))
@@ -148,9 +182,6 @@ def _statement(dialect: str, query: Query, filters: SearchFilters) -> Select[tup
         else:
             statement = select(*columns, literal_column("0.0").label("rank")).select_from(documents)
         if negative:
-            excluded = select(fts.c.rowid).where(
-                text("search_fts MATCH :excluded").bindparams(excluded=" OR ".join(fts5_match(query, (t,)) for t in negative))
-            )
             statement = statement.where(docs.id.not_in(excluded))
     else:
         vector: ColumnElement[Any] = literal_column("search_documents.tsv")
@@ -175,7 +206,8 @@ async def search(
     offset = decode_cursor(cursor, int)[0] if cursor else 0
     if not 0 <= offset <= MAX_OFFSET:
         raise InvalidCursor()
-    statement = _statement(session.bind.dialect.name, query, filters).limit(limit + 1).offset(max(0, offset))
+    candidates = max(CANDIDATES, offset + limit + 1)
+    statement = _statement(session.bind.dialect.name, query, filters, candidates).limit(limit + 1).offset(max(0, offset))
     ranked = [row.id for row in (await session.execute(statement)).all()]
     docs = SearchDocument.__table__.c
     found = {

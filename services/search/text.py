@@ -266,3 +266,10 @@ def guess_language(text: str) -> str | None:
     if score == 0 or list(scores.values()).count(score) > 1:
         return None
     return best
+
+
+def fold_document(title: str, body: str, dialect: str) -> tuple[str, str, str | None]:
+    """What the index stores for a document: its folded title, its folded body (fitted to a `tsvector` on
+    PostgreSQL) and its language. Top-level, so a worker process can run it for a long text."""
+    folded = index_text(body)
+    return index_text(title), fit_tsvector(folded) if dialect == "postgresql" else folded, guess_language(title + "\n" + body)

@@ -2,7 +2,7 @@
 
 A norm's text changes through the norm store's writes, which must stay fast and write no ORM objects, so the
 index learns of them here instead: every COGOV_SEARCH_REINDEX_SECONDS the worker re-reads each norm whose
-change count differs from the one its index row was built at, and indexes it (folding in a thread). A live
+change count differs from the one its index row was built at, and indexes it (folding long texts in a worker process). A live
 edit is thus findable at most one interval (plus the round's work) after it is stored. Any number of workers
 may do this at once: the result is the same, only the work is repeated.
 """

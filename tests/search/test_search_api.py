@@ -12,7 +12,7 @@ import pytest
 
 from services.kit.db import transaction
 from services.kit.pagination import encode_cursor
-from services.search import index
+from services.search import index, service
 from services.search import worker as search_worker
 from services.search.models import Kind
 
@@ -250,3 +250,22 @@ async def test_a_huge_varied_text_is_indexed_not_refused(client, app, network):
     async with transaction(app.state.sessionmaker) as session:
         await index.write(session, doc)
     assert [h["url"] for h in await find(client, "quokkas")] == ["/huge"]
+
+
+async def test_a_title_match_leads_and_every_match_pages_when_many_match(client, app, network, monkeypatch):
+    """Only a bounded set of candidates is scored when a word is common: the best (a title match, here the oldest
+    thing indexed) still comes first, and paging reaches every match."""
+    monkeypatch.setattr(service, "CANDIDATES", 2)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    async with transaction(app.state.sessionmaker) as session:
+        await index.write(session, index.Doc(Kind.version, uuid.uuid4(), "Okapi habitats", "Forest.", "/titled", start))
+        for n in range(6):
+            body = f"Clause {n} mentions the okapi once among other words."
+            await index.write(session, index.Doc(Kind.version, uuid.uuid4(), f"Clause {n}", body, f"/c/{n}", start + timedelta(days=n)))
+    first = (await client.get("/api/v1/search", params={"q": "okapi", "limit": 3})).json()
+    assert first["items"][0]["url"] == "/titled"
+    second = (await client.get("/api/v1/search", params={"q": "okapi", "limit": 3, "cursor": first["next_cursor"]})).json()
+    third = (await client.get("/api/v1/search", params={"q": "okapi", "limit": 3, "cursor": second["next_cursor"]})).json()
+    urls = [hit["url"] for page in (first, second, third) for hit in page["items"]]
+    assert sorted(urls) == sorted(["/titled", *(f"/c/{n}" for n in range(6))])
+    assert third["next_cursor"] is None
