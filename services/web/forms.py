@@ -72,6 +72,15 @@ async def attempt(session: AsyncSession, action: Callable[[], Awaitable[T]]) -> 
     return result, None
 
 
+def beside(errors: dict[str, str], names: tuple[str, ...]) -> dict[str, str | Markup]:
+    """Parse errors keyed by the form's own field names: a nested field (`anchor.start`) goes beside the field its
+    name starts with, anything else to the form as a whole (`_`); the first message for a field is kept."""
+    placed: dict[str, str | Markup] = {}
+    for field, message in errors.items():
+        placed.setdefault(next((name for name in names if field == name or field.startswith(f"{name}.")), "_"), message)
+    return placed
+
+
 def field_errors(exc: DomainError) -> dict[str, str]:
     """A domain error's per-field messages (as in its `errors` extra), or the message for the whole form."""
     listed = exc.extra.get("errors")
@@ -130,6 +139,9 @@ def refusal(error: DomainError, zone: ZoneInfo, here: str) -> Refusal:
     if error.code == "network_not_active" and "network" in extra:
         fix = (f"/networks/{extra['network']}#formation", "See what its members lack")
         return Refusal("The network is still forming: ballots open only in active networks.", fix)
+    if error.code == "version_not_found":
+        number = re.search(r"version (\d+)$", error.detail)
+        return Refusal(f"This norm has no version {number.group(1) if number else 'by that number'}: choose one of its versions.")
     # Otherwise the message itself, with its times in words and without the clauses that name API addresses.
     kept = [part for part in error.detail.split("; ") if "/api/" not in part] or ["This cannot be done now"]
     text = _MOMENT.sub(lambda found: in_words(found.group(0), zone), "; ".join(kept))
