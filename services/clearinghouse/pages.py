@@ -11,7 +11,8 @@ import uuid
 from fractions import Fraction
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 
 from networks.models import Network
@@ -27,9 +28,9 @@ from services.clearinghouse.models import Collection, EntryCuration, FeedEntry
 from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, CurationIn, TopicCreate
 from services.kit.errors import Forbidden
 from services.web.ballots import weight
-from services.web.forms import FormInvalid, attempt, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, beside, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
-from services.web.templating import render
+from services.web.templating import reader_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -204,6 +205,11 @@ async def staff_home(
     request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
     _staff(viewer)
+    return await _render_staff_home(request, session, viewer, settings)
+
+
+async def _render_staff_home(request: Request, session, viewer: Viewer, settings, failed: FailedForm | None = None) -> HTMLResponse:
+    """The curation page; with `failed`, its topic or collection form shows its messages and what was entered."""
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
     troubles = await publication.status(session, attempts=settings.publication_attempts)
     context = {
@@ -212,9 +218,10 @@ async def staff_home(
         "collections": await curation.list_collections(session, settings.base_url),
         "failed_publications": sum(p.status == "failed" for p in troubles.publications),
         "carried_over": await curation.carried_over_to_review(session),
-        "errors": {},
+        "failed": failed,
     }
-    return render(request, viewer, "clearinghouse/staff.html", context, title="Curation")
+    status_code = failed.status_code if failed else 200
+    return render(request, viewer, "clearinghouse/staff.html", context, status_code=status_code, title="Curation")
 
 
 async def _form(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -304,16 +311,22 @@ async def staff_entry_reviewed(
 @router.post("/clearinghouse/staff/topics")
 async def staff_topic_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     single, _ = await _form(request)
+    entered = {"label": single.get("label", ""), "description": single.get("description", "").replace("\r\n", "\n")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422) -> HTMLResponse:
+        return await _render_staff_home(request, session, viewer, settings, FailedForm("topic", errors, entered, status_code))
+
     try:
-        body = parse(TopicCreate, {"label": single.get("label", ""), "description": single.get("description", "")})
+        body = parse(TopicCreate, entered)
     except FormInvalid as invalid:
-        return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, ("label", "description")))
     topic, error = await attempt(session, lambda: curation.create_topic(session, request.app.state.clock.now(), participant, body))
     if error is not None:
-        return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), "/clearinghouse/staff").html()
+        return await again({"label" if error.code == "slug_taken" else "_": said}, error.status_code)
     assert topic is not None  # `attempt` returns the result when there is no error
     return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("ok", f"Topic “{topic.label}” added."))
 
@@ -321,20 +334,24 @@ async def staff_topic_create(
 @router.post("/clearinghouse/staff/collections")
 async def staff_collection_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     single, _ = await _form(request)
+    entered = {"title": single.get("title", ""), "description": single.get("description", "").replace("\r\n", "\n")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422) -> HTMLResponse:
+        return await _render_staff_home(request, session, viewer, settings, FailedForm("collection", errors, entered, status_code))
+
     try:
-        body = parse(
-            CollectionCreate, {"title": single.get("title", ""), "description": single.get("description", "").replace("\r\n", "\n")}
-        )
+        body = parse(CollectionCreate, entered)
     except FormInvalid as invalid:
-        return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, ("title", "description")))
     made, error = await attempt(
         session, lambda: curation.create_collection(session, request.app.state.clock.now(), participant, body, base_url=settings.base_url)
     )
     if error is not None:
-        return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), "/clearinghouse/staff").html()
+        return await again({"title" if error.code == "slug_taken" else "_": said}, error.status_code)
     assert made is not None  # `attempt` returns the result when there is no error
     request.app.state.clearinghouse.cache.invalidate()
     return redirect(
