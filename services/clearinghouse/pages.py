@@ -11,7 +11,7 @@ import uuid
 from fractions import Fraction
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -236,6 +236,13 @@ async def staff_entry(
     request: Request, entry_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
     _staff(viewer)
+    return await _render_staff_entry(request, session, viewer, settings, entry_id)
+
+
+async def _render_staff_entry(
+    request: Request, session, viewer: Viewer, settings, entry_id: uuid.UUID, failed: FailedForm | None = None
+) -> HTMLResponse:
+    """An entry's curation page; with `failed`, its form shows its messages and what was entered and ticked."""
     entry = await entries.get_entry(session, entry_id)
     [view] = await entries.views(session, [entry])
     context = {
@@ -245,9 +252,21 @@ async def staff_entry(
             await session.scalars(select(FeedEntry).where(FeedEntry.id != entry.id).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))
         ).all(),
         "networks": (await session.scalars(select(Network).order_by(Network.name))).all(),
-        "errors": {},
+        "failed": failed,
     }
-    return render(request, viewer, "clearinghouse/staff_entry.html", context, title=f"Curate {entry.title} v{entry.version_number}")
+    title = f"Curate {entry.title} v{entry.version_number}"
+    return render(
+        request, viewer, "clearinghouse/staff_entry.html", context, status_code=failed.status_code if failed else 200, title=title
+    )
+
+
+# Where a refusal of curation is shown, by how `curation.curate_entry` words what it could not find.
+_CURATION_FIELDS = (
+    ("Unknown topic", "topics"),
+    ("No published entry", "related_entries"),
+    ("An entry is not related to itself", "related_entries"),
+    ("No network", "related_networks"),
+)
 
 
 @router.post("/clearinghouse/staff/entries/{entry_id}")
@@ -259,31 +278,31 @@ async def staff_entry_save(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/entries/{entry_id}"
+    await entries.get_entry(session, entry_id)  # an entry that does not exist has no page to come back to
+    names = ("summary", "featured", "topics", "related_entries", "related_networks")
+    entered = {"summary": single.get("summary", "").replace("\r\n", "\n"), "featured": "on" if single.get("featured") == "on" else ""}
+    ticked = {name: multi.get(name, []) for name in names[2:]}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422) -> HTMLResponse:
+        failed = FailedForm("curation", errors, entered, status_code, ticked)
+        return await _render_staff_entry(request, session, viewer, settings, entry_id, failed)
+
     try:
-        body = parse(
-            CurationIn,
-            {
-                "summary": single.get("summary", "").replace("\r\n", "\n"),
-                "featured": single.get("featured") == "on",
-                "topics": multi.get("topics", []),
-                "related_entries": multi.get("related_entries", []),
-                "related_networks": multi.get("related_networks", []),
-            },
-        )
+        body = parse(CurationIn, {"summary": entered["summary"], "featured": entered["featured"] == "on"} | ticked)
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, names))
     now = request.app.state.clock.now()
     changed, error = await attempt(
         session, lambda: curation.curate_entry(session, now, participant, entry_id, body, base_url=settings.base_url)
     )
     if error is not None:
-        if error.status_code == 404:
-            raise error
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), back).html()
+        name = next((name for start, name in _CURATION_FIELDS if error.detail.startswith(start)), "_")
+        return await again({name: said}, error.status_code)
     if changed:
         request.app.state.clearinghouse.cache.invalidate()
         request.app.state.clearinghouse.nudge()
@@ -364,11 +383,19 @@ async def staff_collection(
     request: Request, slug: str, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
     _staff(viewer)
+    return await _render_staff_collection(request, session, viewer, settings, slug)
+
+
+async def _render_staff_collection(request: Request, session, viewer: Viewer, settings, slug: str, failed: FailedForm | None = None):
+    """A collection's page; with `failed`, its form shows its messages and what was entered and ticked."""
     collection = await curation.collection_view(session, slug, settings.base_url)
     positions = {ref.id: index for index, ref in enumerate(collection.entries, start=1)}
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
-    context = {"collection": collection, "rows": rows, "positions": positions}
-    return render(request, viewer, "clearinghouse/staff_collection.html", context, title=f"Curate {collection.title}")
+    context = {"collection": collection, "rows": rows, "positions": positions, "failed": failed}
+    status_code = failed.status_code if failed else 200
+    return render(
+        request, viewer, "clearinghouse/staff_collection.html", context, status_code=status_code, title=f"Curate {collection.title}"
+    )
 
 
 @router.post("/clearinghouse/staff/collections/{slug}")
@@ -380,10 +407,17 @@ async def staff_collection_save(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/collections/{slug}"
+    await curation.collection_view(session, slug, settings.base_url)  # a collection that does not exist has no page
+    entered = {key: value.replace("\r\n", "\n") for key, value in single.items()}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        failed = FailedForm("collection", errors, entered, status_code, {"entries": multi.get("entries", [])})
+        return await _render_staff_collection(request, session, viewer, settings, slug, failed)
+
     # Ticked entries, in the order of the positions typed beside them (unnumbered ones last, newest first).
     chosen = multi.get("entries", [])
 
@@ -401,15 +435,14 @@ async def staff_collection_save(
             },
         )
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, ("title", "description", "entries")))
     _, error = await attempt(
         session,
         lambda: curation.update_collection(session, request.app.state.clock.now(), participant, slug, body, base_url=settings.base_url),
     )
     if error is not None:
-        if error.status_code == 404:
-            raise error
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), back).html()
+        return await again({"entries" if error.code == "entry_not_found" else "_": said}, error.status_code)
     request.app.state.clearinghouse.cache.invalidate()
     request.app.state.clearinghouse.nudge()
     return redirect(back, viewer, settings, flash=("ok", "Collection saved; the change is in the public audit log."))
@@ -425,8 +458,14 @@ async def staff_publication(
     request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
     _staff(viewer)
-    context = {"status": await publication.status(session, attempts=settings.publication_attempts)}
-    return render(request, viewer, "clearinghouse/staff_publication.html", context, title="Publication")
+    return await _render_publication(request, session, viewer, settings)
+
+
+async def _render_publication(request: Request, session, viewer: Viewer, settings, failed: FailedForm | None = None):
+    """The publication page; with `failed`, why a retry was refused, beside its row."""
+    context = {"status": await publication.status(session, attempts=settings.publication_attempts), "failed": failed}
+    status_code = failed.status_code if failed else 200
+    return render(request, viewer, "clearinghouse/staff_publication.html", context, status_code=status_code, title="Publication")
 
 
 @router.post(PUBLICATION_PAGE + "/{event_id}/retry")
@@ -438,11 +477,14 @@ async def staff_publication_retry(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     _, error = await attempt(session, lambda: publication.retry(session, request.app.state.clock.now(), participant, event_id))
     if error is not None:
-        return redirect(PUBLICATION_PAGE, viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), PUBLICATION_PAGE).html()
+        return await _render_publication(
+            request, session, viewer, settings, FailedForm(f"retry-{event_id}", {"_": said}, {}, error.status_code)
+        )
     request.app.state.clearinghouse.nudge()
     return redirect(
         PUBLICATION_PAGE,

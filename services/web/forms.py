@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -108,12 +109,14 @@ class Refusal:
 @dataclass(frozen=True)
 class FailedForm:
     """A form sent back to the page it is on: which one, each field's message (`_` for the form as a whole),
-    and what the person entered, so the page shows it again with the messages beside the fields."""
+    and what the person entered (`chosen`: the boxes ticked, for fields that take several), so the page shows it
+    again with the messages beside the fields."""
 
     form: str
     errors: dict[str, str | Markup]
     values: dict[str, str]
     status_code: int = 422
+    chosen: dict[str, list[str]] = dataclass_field(default_factory=dict)
 
 
 _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)?")

@@ -50,3 +50,61 @@ async def test_a_collection_with_a_too_long_title_keeps_both_fields(client, staf
     assert refused.status_code == 422
     assert _message(refused.text, "collection-title")
     assert f'value="{title}"' in refused.text and ">For newcomers.</textarea>" in refused.text
+
+
+async def test_curation_with_a_too_long_summary_keeps_the_summary_and_the_ticks(client, staff, published):
+    entry = published["entry"]
+    as_browser(client, staff)
+    page = await client.get(f"/clearinghouse/staff/entries/{entry['id']}")
+    summary = "What platforms must publish about ranking. " * 120  # over the 5000 characters allowed
+    refused = await client.post(
+        f"/clearinghouse/staff/entries/{entry['id']}", data={"csrf_token": _csrf(page.text), "summary": summary, "featured": "on"}
+    )
+    assert refused.status_code == 422
+    assert _message(refused.text, "summary")
+    assert 'aria-describedby="summary-hint summary-error" aria-invalid="true"' in refused.text
+    assert f">{summary}</textarea>" in refused.text
+    assert '<input type="checkbox" name="featured" checked>' in refused.text
+    assert 'href="#summary"' in _summary(refused.text)
+
+
+async def test_curation_with_a_topic_that_is_gone_says_so_beside_the_topics(client, staff, published):
+    entry = published["entry"]
+    as_browser(client, staff)
+    page = await client.get(f"/clearinghouse/staff/entries/{entry['id']}")
+    data = {"csrf_token": _csrf(page.text), "summary": "Kept.", "topics": "no-such-topic"}
+    refused = await client.post(f"/clearinghouse/staff/entries/{entry['id']}", data=data)
+    assert refused.status_code == 422
+    assert _message(refused.text, "topics") == "Unknown topic(s): no-such-topic" and "/api/" not in _summary(refused.text)
+    assert ">Kept.</textarea>" in refused.text
+
+
+async def test_a_collection_saved_without_a_title_keeps_the_entries_ticked(client, staff, published):
+    entry = published["entry"]
+    as_browser(client, staff)
+    page = await client.get("/clearinghouse/staff")
+    made = await client.post("/clearinghouse/staff/collections", data={"csrf_token": _csrf(page.text), "title": "Starter kit"})
+    assert made.status_code == 303
+    form = await client.get(made.headers["location"])
+    data = {
+        "csrf_token": _csrf(form.text),
+        "title": "",
+        "description": "For newcomers.",
+        "entries": entry["id"],
+        f"position-{entry['id']}": "1",
+    }
+    refused = await client.post(made.headers["location"], data=data)
+    assert refused.status_code == 422
+    assert _message(refused.text, "title")
+    assert ">For newcomers.</textarea>" in refused.text
+    assert f'name="entries" value="{entry["id"]}" checked>' in refused.text
+    assert f'name="position-{entry["id"]}" inputmode="numeric" size="3" value="1">' in refused.text
+
+
+async def test_retrying_a_publication_that_has_not_failed_says_so_on_the_page(client, staff, published):
+    as_browser(client, staff)
+    page = await client.get("/clearinghouse/staff/publication")
+    refused = await client.post("/clearinghouse/staff/publication/987654/retry", data={"csrf_token": _csrf(page.text)})
+    assert refused.status_code == 404 and "<h1>Publication</h1>" in refused.text
+    summary = _summary(refused.text)
+    assert "No failed publication" in summary and "/api/" not in summary

@@ -432,7 +432,7 @@ EXPECTED: dict[str, str] = {
     "GET /clearinghouse/staff": "303 403 403 403 200 403 200",
     "GET /clearinghouse/staff/entries/{entry_id}": "303 403 403 403 200 403 200",
     "GET /clearinghouse/staff/publication": "303 403 403 403 200 403 200",
-    "POST /clearinghouse/staff/publication/{event_id}/retry": "401 403 403 403 303error 403 303error",
+    "POST /clearinghouse/staff/publication/{event_id}/retry": "401 403 403 403 404 403 404",
     "GET /api/v1/clearinghouse/publication": "401 403 403 403 200 403 200",
     "POST /api/v1/clearinghouse/publication/{event_id}/retry": "401 403 403 403 404 403 404",
     "POST /clearinghouse/staff/entries/{entry_id}": "401 403 403 403 303ok 403 303ok",
