@@ -67,6 +67,12 @@ async def is_convener(session: AsyncSession, network_id: uuid.UUID, participant_
     return await member_role(session, network_id, participant_id) is MemberRole.convener
 
 
+async def member_ids(session: AsyncSession, network_id: uuid.UUID) -> list[uuid.UUID]:
+    """The network's members who take part, in the order they joined."""
+    query = select(Membership.participant_id).where(Membership.network_id == network_id, _taking_part())
+    return list(await session.scalars(query.order_by(Membership.joined_at, Membership.participant_id)))
+
+
 async def _standing(session: AsyncSession, network_id: uuid.UUID, participant_id: uuid.UUID) -> tuple[bool, bool, MemberRole | None]:
     """(address proven?, clearing-house account?, role in the network that counts) in one query."""
     query = (

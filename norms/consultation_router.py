@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from norms import consultations
@@ -24,6 +24,7 @@ from norms.consultation_schemas import (
 )
 from norms.router import DiffsDep, StoreDep
 from services.api.deps import CurrentParticipant, SessionDep, SettingsDep, WritingSessionDep
+from services.clearinghouse import websub
 
 router = APIRouter(prefix="/api/v1", tags=["consultations"])
 
@@ -35,6 +36,7 @@ async def _comment_out(session: AsyncSession, comment: ConsultationComment) -> C
 
 @router.post("/norms/{norm_id}/consultations", status_code=status.HTTP_201_CREATED, response_model=ConsultationOut)
 async def open_consultation(
+    request: Request,
     session: WritingSessionDep,
     norm_id: uuid.UUID,
     body: ConsultationCreate,
@@ -42,9 +44,12 @@ async def open_consultation(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> ConsultationOut:
-    """Open a version for public comment until `closes_at` (conveners of the norm's network)."""
+    """Open a version for public comment until `closes_at` (conveners of the norm's network); subscribers of the
+    consultations feed are pushed the feed with it."""
     norm = await norms.get_norm(session, norm_id)
     consultation = await consultations.open_consultation(session, clock.now(), participant, norm, body)
+    await websub.announce_consultation(session, consultation, now=clock.now(), base_url=settings.base_url)
+    request.app.state.clearinghouse.nudge()
     return await consultations.view(session, consultation, clock.now(), settings.base_url)
 
 

@@ -447,12 +447,22 @@ async def view(session: AsyncSession, consultation: Consultation, now: datetime,
 
 
 async def list_consultations(
-    session: AsyncSession, now: datetime, *, status: str | None = None, norm_id: uuid.UUID | None = None, limit: int = 100
+    session: AsyncSession,
+    now: datetime,
+    *,
+    status: str | None = None,
+    norm_id: uuid.UUID | None = None,
+    network: str | None = None,
+    limit: int = 100,
 ) -> list[Consultation]:
-    """Newest first; `status` "open" or "closed"."""
+    """Newest first; `status` "open" or "closed"; `network` a network's slug."""
     query = select(Consultation)
     if norm_id is not None:
         query = query.where(Consultation.norm_id == norm_id)
+    if network is not None:
+        query = query.where(
+            Consultation.norm_id.in_(select(Norm.id).join(Network, Network.id == Norm.network_id).where(Network.slug == network))
+        )
     if status == "open":
         query = query.where(Consultation.closed_at.is_(None), Consultation.closes_at > now)
     elif status == "closed":

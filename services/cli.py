@@ -262,32 +262,55 @@ def demo(
 @app.command()
 def verify(
     entry_file: str = typer.Argument(
-        ..., metavar="ENTRY.json", help="A saved entry (GET /api/v1/clearinghouse/entries/{id}), or - for stdin."
+        ...,
+        metavar="ENTRY.json",
+        help="A saved entry (GET /api/v1/clearinghouse/entries/{id}) or one item of a JSON Feed, or - for stdin.",
     ),
-    keys: str | None = typer.Option(None, help="The key set: a file, or a URL (default: the entry's keys_url)."),
+    keys: str | None = typer.Option(
+        None, help="The key set to trust: a file, or a URL (default: the key set of the issuer the signed record names)."
+    ),
+    issuer: str | None = typer.Option(
+        None, help="Refuse the entry unless its signed record names this issuer (e.g. https://clearing.example)."
+    ),
 ) -> None:
-    """Check a published entry offline: its signature under the clearing house's key, and its text against the record."""
+    """Check a published entry offline: its signature under the clearing house's key, and every field against the record.
+
+    The keys trusted are those given with --keys, or else those the record's own issuer publishes at its
+    well-known address; never the entry's keys_url, which anyone re-signing a forgery could point elsewhere.
+    """
     import json
     from pathlib import Path
 
-    from services.clearinghouse.signing import VerificationFailed, verify_entry
+    from services.clearinghouse.signing import VerificationFailed, check_entry, issuer_keys_url
 
     try:
         entry = json.loads(sys.stdin.read() if entry_file == "-" else Path(entry_file).read_text(encoding="utf-8"))
-        source = keys or entry.get("keys_url")
-        if not source:
-            raise VerificationFailed("no key set: pass --keys FILE or URL")
-        kid = verify_entry(entry, _key_set(source))
+        record = entry.get("_cogov", entry).get("record") if isinstance(entry, dict) else None
+        named = record.get("issuer") if isinstance(record, dict) else None
+        if issuer is not None and named != issuer.rstrip("/"):
+            raise VerificationFailed(f"the signed record names the issuer {named!r}, not {issuer.rstrip('/')!r}")
+        source = keys or issuer_keys_url(record if isinstance(record, dict) else {})
+        verified = check_entry(entry, _key_set(source))
     except (OSError, ValueError, AttributeError) as exc:
-        console.print(f"[red]cannot verify:[/red] {exc}")
+        console.print(f"[red]cannot verify:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
     except VerificationFailed as exc:
-        console.print(f"[red]NOT VERIFIED:[/red] {exc}")
+        console.print(f"[red]NOT VERIFIED:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from exc
     except Exception as exc:  # httpx errors: the key set could not be fetched
-        console.print(f"[red]cannot verify:[/red] {exc}")
+        console.print(f"[red]cannot verify:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"verified: {entry.get('urn')} as signed by key {kid}; its text matches the signed SHA-256")
+    trusted = f"the key set given with --keys ({keys})" if keys else f"the issuer's key set at {source}"
+    typer.echo(f"verified: {verified_urn(entry)} issued by {verified.issuer}")
+    typer.echo(f"  signed by key {verified.kid} from {trusted}")
+    typer.echo("  its text matches the signed SHA-256, and every signed field matches the record")
+    if verified.unsigned:
+        typer.echo(f"  not covered by the signature: {', '.join(verified.unsigned)}")
+
+
+def verified_urn(entry: dict) -> str:
+    """The URN of a verified entry or JSON Feed item (checked against the record by then)."""
+    return str(entry["_cogov"]["record"]["urn"] if "_cogov" in entry else entry["record"]["urn"])
 
 
 @audit_app.command("verify")

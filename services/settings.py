@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values copied from examples and tutorials; a server started with one of them would sign forgeable tokens.
@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     # Mail: `smtp://user:pass@host:587` (STARTTLS when the server offers it), `smtps://…:465` (TLS from
     # the start); unset, each mail is written to the Maildir `data_dir/mail/` and its links are logged.
     smtp_url: SecretStr | None = None
+    # Certificate authorities (a PEM file) trusted for the SMTP server besides the system's: a private CA.
+    smtp_ca_file: FilePath | None = None
     mail_from: str = "CoGov <cogov@localhost>"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # SMTP connections one worker sends over at once; a mail not handed over by then is marked failed.
@@ -164,7 +166,9 @@ class Settings(BaseSettings):
             raise ValueError("COGOV_MAIL_FROM must be one address, such as 'CoGov <cogov@example.org>'")
         return value
 
-    @field_validator("redis_url", "taxonomy_file", "publication_key", "metrics_token", "secure_cookies", "smtp_url", mode="before")
+    @field_validator(
+        "redis_url", "taxonomy_file", "publication_key", "metrics_token", "secure_cookies", "smtp_url", "smtp_ca_file", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -15,7 +15,7 @@ from services.accounts.models import Participant, Role
 from services.accounts.security import PasswordHashing
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
-from services.kit.errors import Forbidden
+from services.kit.errors import Forbidden, InvalidInput
 from services.kit.pagination import MAX_LIMIT
 from services.settings import Settings
 
@@ -120,3 +120,34 @@ AdminParticipant = Annotated[Participant, Depends(get_admin)]
 # Query parameters of paginated listings (services.kit.pagination makes and reads the cursors).
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 CursorQuery = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
+
+
+class UnknownParameter(InvalidInput):
+    """The request names a query parameter this endpoint does not take."""
+
+    code = "unknown_parameter"
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """Refuse (422) a query parameter the route does not declare: one a client means to filter by, ignored,
+    would silently answer everything. The route's own declared parameters are the list, so a new one joins it."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known: set[str] = set()
+    waiting = [dependant]
+    while waiting:  # the route's parameters and those of its dependencies
+        current = waiting.pop()
+        known.update(param.alias for param in current.query_params)
+        waiting.extend(current.dependencies)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise UnknownParameter(
+            f"Unknown query parameter {', '.join(repr(name[:40]) for name in unknown[:5])}; this listing takes " + ", ".join(sorted(known)),
+            unknown=unknown[:5],
+        )
+
+
+# Dependencies of a listing that answers only the query parameters it declares.
+KnownQueryOnly = [Depends(refuse_unknown_query)]

@@ -1,4 +1,5 @@
-"""The feed of open public consultations, as Atom (RFC 4287) and JSON Feed 1.1, in the shape of the norms feeds."""
+"""The feed of open public consultations, as Atom (RFC 4287) and JSON Feed 1.1, in the shape of the norms feeds:
+filtered by `?network=`, naming the WebSub hub, and pushed to its subscribers when a consultation opens."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from norms import consultations
 from norms.consultation_schemas import ConsultationOut
-from services.clearinghouse.feeds import CONTENT_TYPES, FEED_AUTHOR, JSON_FEED_VERSION, FeedFormat
+from services.clearinghouse import entries as published
+from services.clearinghouse.feeds import CONTENT_TYPES, FEED_AUTHOR, JSON_FEED_VERSION, FeedFormat, FeedQuery
 from services.kit.xmltext import xml_text
 
 PATHS = {FeedFormat.atom: "/feeds/consultations.atom", FeedFormat.json: "/feeds/consultations.json"}
@@ -37,17 +39,22 @@ def _rfc3339(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def atom(found: list[ConsultationOut], base_url: str) -> bytes:
+def _title_of(query: FeedQuery | None) -> str:
+    return TITLE + (f" (network {query.network})" if query and query.network else "")
+
+
+def atom(found: list[ConsultationOut], base_url: str, query: FeedQuery | None = None) -> bytes:
     """Every string goes through `xml_text`: a stored character XML cannot carry shows as U+FFFD."""
     x = xml_text
     feed = FeedGenerator()
-    self_url = x(base_url + PATHS[FeedFormat.atom])
+    self_url = x(query.url(base_url) if query else base_url + PATHS[FeedFormat.atom])
     feed.id(self_url)
-    feed.title(TITLE)
+    feed.title(x(_title_of(query)))
     feed.subtitle(DESCRIPTION)
     feed.updated(max((c.opened_at for c in found), default=EPOCH))
     feed.author(name=FEED_AUTHOR, uri=x(base_url))
     feed.link(href=self_url, rel="self", type="application/atom+xml")
+    feed.link(href=x(base_url + published.HUB_PATH), rel="hub")
     feed.link(href=x(f"{base_url}/clearinghouse"), rel="alternate", type="text/html")
     feed.language("en")
     for consultation in found:
@@ -62,15 +69,16 @@ def atom(found: list[ConsultationOut], base_url: str) -> bytes:
     return feed.atom_str(pretty=False)
 
 
-def json_feed(found: list[ConsultationOut], base_url: str) -> bytes:
+def json_feed(found: list[ConsultationOut], base_url: str, query: FeedQuery | None = None) -> bytes:
     document = {
         "version": JSON_FEED_VERSION,
-        "title": TITLE,
+        "title": _title_of(query),
         "home_page_url": f"{base_url}/clearinghouse",
-        "feed_url": base_url + PATHS[FeedFormat.json],
+        "feed_url": query.url(base_url) if query else base_url + PATHS[FeedFormat.json],
         "description": DESCRIPTION,
         "authors": [{"name": FEED_AUTHOR, "url": base_url}],
         "language": "en",
+        "hubs": [{"type": "WebSub", "url": base_url + published.HUB_PATH}],
         "items": [
             {
                 "id": _id(c),
@@ -93,9 +101,9 @@ def json_feed(found: list[ConsultationOut], base_url: str) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def render(session: AsyncSession, format: FeedFormat, base_url: str, now: datetime) -> tuple[bytes, str, datetime]:
+async def render(session: AsyncSession, query: FeedQuery, base_url: str, now: datetime) -> tuple[bytes, str, datetime]:
     """The document, its content type and when it last changed (the newest opening)."""
-    found = await consultations.list_consultations(session, now, status="open", limit=LIMIT)
+    found = await consultations.list_consultations(session, now, status="open", network=query.network, limit=LIMIT)
     views = await consultations.views(session, found, now, base_url)
-    body = atom(views, base_url) if format is FeedFormat.atom else json_feed(views, base_url)
-    return body, CONTENT_TYPES[format], max((c.opened_at for c in views), default=EPOCH)
+    body = atom(views, base_url, query) if query.format is FeedFormat.atom else json_feed(views, base_url, query)
+    return body, CONTENT_TYPES[query.format], max((c.opened_at for c in views), default=EPOCH)

@@ -4,6 +4,11 @@ Rows are claimed, leased, retried and given up by the shared outbox mechanism (`
 A 2xx delivers; a 410 ends the subscription; anything else (an error status, a timeout, a refused
 connection) is retried with exponential backoff and jitter until `retry_window` has passed.
 A delivery may arrive twice (its `X-CoGov-Delivery` id tells), never zero times.
+
+A subscriber ends on the newest state of its feed: each notification carries the whole feed as it
+stood, so of a subscription's pending deliveries only the newest is sent (the older ones are marked
+`superseded`, their entries acknowledged with it), and none is sent while another of the same
+subscription is in flight, so an older one retried can never land after a newer one.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clearinghouse import followup
@@ -28,7 +34,7 @@ from services.clearinghouse.models import (
     Subscription,
     SubscriptionState,
 )
-from services.clearinghouse.schemas import DeliveryTroubleOut
+from services.clearinghouse.schemas import DeliveryTroubleOut, FailingSubscriberOut
 from services.clearinghouse.websub import stop_deliveries
 from services.kit import metrics, outbox
 from services.kit.clock import Clock
@@ -69,6 +75,10 @@ async def claim_due(
         deliveries = await outbox.claim(session, Delivery, DeliveryStatus.pending, now, limit=limit)
         if not deliveries:
             return []
+        newest, busy, acknowledged = await _supersede(session, {d.subscription_id for d in deliveries}, now)
+        deliveries = [d for d in deliveries if newest.get(d.subscription_id) is d and d.subscription_id not in busy]
+        if not deliveries:
+            return []
         subscriptions = {
             s.id: s for s in await session.scalars(select(Subscription).where(Subscription.id.in_({d.subscription_id for d in deliveries})))
         }
@@ -94,10 +104,60 @@ async def claim_due(
                     subscription.secret,
                     notification.content_type,
                     notification.body,
-                    tuple(notification.entries or ()),
+                    tuple(dict.fromkeys([*acknowledged.get(delivery.subscription_id, []), *(notification.entries or ())])),
                 )
             )
         return jobs
+
+
+async def _supersede(
+    session: AsyncSession, subscription_ids: set[uuid.UUID], now: datetime
+) -> tuple[dict[uuid.UUID, Delivery], set[uuid.UUID], dict[uuid.UUID, list[str]]]:
+    """Mark `superseded` every pending delivery of these subscriptions but the newest, unless in flight.
+
+    Answers the newest pending delivery of each subscription, the subscriptions with a delivery in flight (none of
+    theirs is sent until it settles), and the entries of each subscription's deliveries superseded since its last
+    delivery (the newest acknowledges them: its feed holds them too).
+    """
+    pending = (
+        await session.scalars(
+            select(Delivery)
+            .where(Delivery.subscription_id.in_(subscription_ids), Delivery.status == DeliveryStatus.pending)
+            .order_by(Delivery.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    newest = {delivery.subscription_id: delivery for delivery in pending}
+    busy = set()
+    for delivery in pending:
+        if delivery.claimed_until is not None and delivery.claimed_until > now:
+            busy.add(delivery.subscription_id)
+        elif delivery is not newest[delivery.subscription_id]:
+            delivery.status, delivery.finished_at = DeliveryStatus.superseded, now
+            delivery.claimed_by = delivery.claimed_until = None
+    await session.flush()
+    last_delivered = dict(
+        (
+            await session.execute(
+                select(Delivery.subscription_id, func.max(Delivery.id))
+                .where(Delivery.subscription_id.in_(subscription_ids), Delivery.status == DeliveryStatus.delivered)
+                .group_by(Delivery.subscription_id)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    acknowledged: dict[uuid.UUID, list[str]] = {}
+    for subscription_id, delivery_id, urns in await session.execute(
+        select(Delivery.subscription_id, Delivery.id, Notification.entries)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Delivery.subscription_id.in_(subscription_ids), Delivery.status == DeliveryStatus.superseded)
+        .order_by(Delivery.id)
+    ):
+        if delivery_id > last_delivered.get(subscription_id, 0):
+            acknowledged.setdefault(subscription_id, []).extend(urns or ())
+    return newest, busy, acknowledged
 
 
 def _stopped(subscription: Subscription, now: datetime) -> DeliveryStatus | None:
@@ -229,3 +289,61 @@ async def troubled(session: AsyncSession, *, limit: int = 200) -> list[DeliveryT
         )
         for delivery, callback, topic, urns in rows
     ]
+
+
+async def failing_subscribers(session: AsyncSession) -> list[FailingSubscriberOut]:
+    """Subscriptions whose deliveries fail since their last accepted one (being retried, or given up), the longest
+    failing first: one line per subscriber, where `troubled` lists each delivery."""
+    last_delivered = (
+        select(Delivery.subscription_id, func.max(Delivery.finished_at).label("at"))
+        .where(Delivery.status == DeliveryStatus.delivered)
+        .group_by(Delivery.subscription_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(Delivery, Subscription, last_delivered.c.at)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .outerjoin(last_delivered, last_delivered.c.subscription_id == Delivery.subscription_id)
+            .where(
+                or_(
+                    Delivery.status == DeliveryStatus.failed,
+                    (Delivery.status == DeliveryStatus.pending) & Delivery.last_error.is_not(None),
+                ),
+                or_(last_delivered.c.at.is_(None), Delivery.created_at > last_delivered.c.at),
+            )
+            .order_by(Delivery.id)
+        )
+    ).all()
+    found: dict[uuid.UUID, FailingSubscriberOut] = {}
+    for delivery, subscription, delivered_at in rows:
+        line = found.get(subscription.id)
+        if line is None:
+            line = found[subscription.id] = FailingSubscriberOut(
+                callback=subscription.callback,
+                topic=subscription.topic,
+                state=subscription.state.value,
+                failing_since=delivery.created_at,
+                last_delivered_at=delivered_at,
+                retrying=0,
+                given_up=0,
+                failed_attempts=0,
+                last_attempt_at=None,
+                last_status_code=None,
+                last_error=None,
+            )
+        if delivery.status is DeliveryStatus.failed:
+            line.given_up += 1
+        else:
+            line.retrying += 1
+        line.failed_attempts += delivery.attempts
+        line.last_status_code, line.last_error = delivery.last_status_code, delivery.last_error
+    if found:
+        for subscription_id, at in await session.execute(
+            select(Delivery.subscription_id, func.max(DeliveryAttempt.at))
+            .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+            .where(Delivery.subscription_id.in_(found))
+            .group_by(Delivery.subscription_id)
+        ):
+            found[subscription_id].last_attempt_at = at
+    return sorted(found.values(), key=lambda line: line.failing_since)

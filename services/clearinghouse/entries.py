@@ -6,14 +6,16 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from networks.models import Network
 from norms.models import Adoption
 from services.accounts.models import Participant
+from services.clearinghouse import signing
 from services.clearinghouse.errors import EntryNotFound
 from services.clearinghouse.models import (
     Collection,
@@ -35,7 +37,7 @@ from services.clearinghouse.schemas import (
     TopicOut,
 )
 
-KEYS_PATH = "/.well-known/cogov-keys.json"
+KEYS_PATH = signing.KEYS_PATH
 HUB_PATH = "/websub"
 
 
@@ -92,6 +94,17 @@ class EntryView:
     @property
     def featured(self) -> bool:
         return bool(self.curation and self.curation.featured)
+
+    @property
+    def updated(self) -> datetime:
+        """When the entry as a feed shows it last changed: its publication, staff's latest curation of it, or the
+        publication of the version that superseded it, whichever came last."""
+        moments = [self.entry.published_at]
+        if self.curation and self.curation.updated_at:
+            moments.append(self.curation.updated_at)
+        if self.superseded_by is not None:
+            moments.append(self.superseded_by.published_at)
+        return max(moments)
 
 
 async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details: bool = True) -> list[EntryView]:
@@ -192,6 +205,14 @@ async def entry_by_path(session: AsyncSession, network: str, norm: str, version:
     if entry is None:
         raise EntryNotFound(f"No published entry {urn(network, norm, version)}")
     return entry
+
+
+async def lineage(session: AsyncSession, entry: FeedEntry) -> tuple[date, FeedEntry | None]:
+    """When the entry's norm was first adopted (of its published versions), and the published entry it supersedes."""
+    first = await session.scalar(select(func.min(FeedEntry.adopted_at)).where(FeedEntry.norm_id == entry.norm_id))
+    supersedes = entry.record.get("supersedes")
+    superseded = await session.scalar(select(FeedEntry).where(FeedEntry.urn == supersedes)) if supersedes else None
+    return (first or entry.adopted_at).date(), superseded
 
 
 def ref(base_url: str, entry: FeedEntry) -> EntryRef:

@@ -35,10 +35,13 @@ def _filename(view: entries.EntryView, extension: str) -> dict[str, str]:
     summary="The entry as Akoma Ntoso 3.0 XML",
 )
 async def akoma_ntoso(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep, clock: ClockDep):
-    """An Akoma Ntoso 3.0 `statement` with FRBR identification, the network as author, the adoption in its lifecycle
-    and the signed record in `proprietary`; it validates against the OASIS schema."""
+    """An Akoma Ntoso 3.0 `statement` with FRBR identification (the norm as Work, this version as its own Expression),
+    the network as author, the adoption and the version it supersedes in its lifecycle, the signed record in
+    `proprietary` and the exact text; it validates against the OASIS schema."""
     view = await _view(session, entry_id)
-    return Response(exports.akn(view, settings.base_url, clock.now()), media_type=exports.AKN_MEDIA_TYPE, headers=_filename(view, "xml"))
+    first_adopted, superseded = await entries.lineage(session, view.entry)
+    document = exports.akn(view, settings.base_url, clock.now(), first_adopted=first_adopted, superseded=superseded)
+    return Response(document, media_type=exports.AKN_MEDIA_TYPE, headers=_filename(view, "xml"))
 
 
 @router.get("/entries/{entry_id}.md", response_class=PlainTextResponse, summary="The entry as Markdown")

@@ -29,6 +29,12 @@ class FilterInvalid(InvalidInput):
     code = "filter_invalid"
 
 
+class FollowUpDateInvalid(InvalidInput):
+    """A follow-up's date is when its status was reached: it cannot lie in the future."""
+
+    code = "follow_up_date_invalid"
+
+
 class SlugTaken(Conflict):
     """Another topic or collection already has this slug."""
 

@@ -1,20 +1,23 @@
 """A published entry in the formats legal systems and readers use: Akoma Ntoso 3.0 XML, Markdown, plain text.
 
-The Akoma Ntoso document is a `statement` identified by FRBR IRIs
-(`/akn/un/statement/cogov/{year}/{network}-{norm}/eng@{adoption date}`), with the network as author,
-the adoption in `lifecycle`, the signed record referenced in `references` and carried in `proprietary`.
+The Akoma Ntoso document is a `statement` identified by FRBR IRIs: the Work is the norm
+(`/akn/un/statement/cogov/{year of first adoption}/{network}-{norm}`), each adopted version its own
+Expression (`…/eng@{adoption date};v{n}`) and Manifestation; the network is the author, the adoption
+(and the version it supersedes) in `lifecycle`, the signed record referenced in `references` and
+carried in `proprietary`, and the text's lines, blank ones kept, the paragraphs of `mainBody`.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
 from lxml import etree
 
 from services.clearinghouse.entries import EntryView, entry_url, network_url, permalink
+from services.clearinghouse.models import FeedEntry
 from services.kit.xmltext import xml_json, xml_text
 
 AKN_NS = "http://docs.oasis-open.org/legaldocml/ns/akn/3.0"
@@ -23,31 +26,52 @@ AKN_MEDIA_TYPE = "application/akn+xml"
 _NAME = re.compile(r"[^a-z0-9-]+")
 
 
-def _paragraphs(text: str) -> list[str]:
-    """Each non-blank line is a paragraph (norm bodies are plain text)."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
+def akn_lines(text: str) -> list[str]:
+    """The text's lines, each a paragraph of `mainBody`, blank ones and spaces kept: joined by `\n` they are
+    the text again (as XML can carry it, see `xml_text`), so its SHA-256 recomputes from the document."""
+    return text.split("\n")
 
 
-def akn_work(view: EntryView) -> str:
-    entry = view.entry
-    name = _NAME.sub("-", f"{entry.network_slug}-{entry.norm_slug}".lower()).strip("-")
-    return f"/akn/un/statement/cogov/{entry.adopted_at.year}/{name}"
+def text_of_akn(document: bytes) -> str:
+    """The text an Akoma Ntoso export carries: its `mainBody` paragraphs joined by line breaks."""
+    tree = etree.fromstring(document)
+    return "\n".join("".join(p.itertext()) for p in tree.iterfind(f".//{{{AKN_NS}}}mainBody/{{{AKN_NS}}}p"))
 
 
-def akn_expression(view: EntryView) -> str:
-    return f"{akn_work(view)}/eng@{view.entry.adopted_at.date().isoformat()}"
+def akn_work(network_slug: str, norm_slug: str, first_adopted: date) -> str:
+    """The Work: the norm, whatever its version, dated by its first adoption."""
+    name = _NAME.sub("-", f"{network_slug}-{norm_slug}".lower()).strip("-")
+    return f"/akn/un/statement/cogov/{first_adopted.year}/{name}"
 
 
-def akn(view: EntryView, base_url: str, generated_at: datetime) -> bytes:
+def akn_expression(work: str, entry: FeedEntry) -> str:
+    """The Expression: one adopted version, by its adoption date and number (two versions adopted on one day differ)."""
+    return f"{work}/eng@{entry.adopted_at.date().isoformat()};v{entry.version_number}"
+
+
+def akn(
+    view: EntryView,
+    base_url: str,
+    generated_at: datetime,
+    *,
+    first_adopted: date | None = None,
+    superseded: FeedEntry | None = None,
+) -> bytes:
     """The entry as an Akoma Ntoso 3.0 `statement` (valid against the OASIS schema, see `validate_akn`).
 
-    Every string goes through `xml_text` (a stored character XML cannot carry shows as U+FFFD),
-    except the signed record, carried as exact JSON by `xml_json`.
+    The Work is the norm (dated `first_adopted`, its first version's adoption); the Expression and
+    Manifestation are this version's own; a version that supersedes another (`superseded`, or only its URN
+    when that one was never published) references that version's Expression and lists its adoption in
+    the lifecycle. Every string goes through `xml_text` (a stored character XML cannot carry shows as
+    U+FFFD), except the signed record, carried as exact JSON by `xml_json`.
     """
     entry = view.entry
     A = f"{{{AKN_NS}}}"
     adopted, generated = entry.adopted_at.date().isoformat(), generated_at.date().isoformat()
-    work, expression = akn_work(view), akn_expression(view)
+    first = first_adopted or entry.adopted_at.date()
+    work = akn_work(entry.network_slug, entry.norm_slug, first)
+    expression = akn_expression(work, entry)
+    supersedes_urn = entry.record.get("supersedes")
 
     def sub(parent, tag: str, text: str | None = None, **attributes: str):
         element = etree.SubElement(parent, A + tag, {key.rstrip("_"): xml_text(value) for key, value in attributes.items()})
@@ -62,17 +86,18 @@ def akn(view: EntryView, base_url: str, generated_at: datetime) -> bytes:
     frbr_work = sub(identification, "FRBRWork")
     sub(frbr_work, "FRBRthis", value=f"{work}/!main")
     sub(frbr_work, "FRBRuri", value=work)
-    sub(frbr_work, "FRBRalias", value=entry.urn, name="urn")
-    sub(frbr_work, "FRBRdate", date=adopted, name="adoption")
+    sub(frbr_work, "FRBRalias", value=entry.urn.rsplit(":", 1)[0], name="urn")
+    sub(frbr_work, "FRBRdate", date=first.isoformat(), name="first adoption")
     sub(frbr_work, "FRBRauthor", href="#network", as_="#author")
     sub(frbr_work, "FRBRcountry", value="un")
-    sub(frbr_work, "FRBRnumber", value=f"v{entry.version_number}")
     sub(frbr_work, "FRBRname", value=entry.norm_slug)
     frbr_expression = sub(identification, "FRBRExpression")
     sub(frbr_expression, "FRBRthis", value=f"{expression}/!main")
     sub(frbr_expression, "FRBRuri", value=expression)
+    sub(frbr_expression, "FRBRalias", value=entry.urn, name="urn")
     sub(frbr_expression, "FRBRdate", date=adopted, name="adoption")
     sub(frbr_expression, "FRBRauthor", href="#network", as_="#author")
+    sub(frbr_expression, "FRBRversionNumber", value=f"v{entry.version_number}")
     sub(frbr_expression, "FRBRlanguage", language="eng")
     frbr_manifestation = sub(identification, "FRBRManifestation")
     sub(frbr_manifestation, "FRBRthis", value=f"{expression}/!main.xml")
@@ -80,9 +105,16 @@ def akn(view: EntryView, base_url: str, generated_at: datetime) -> bytes:
     sub(frbr_manifestation, "FRBRdate", date=generated, name="generation")
     sub(frbr_manifestation, "FRBRauthor", href="#cogov", as_="#publisher")
     lifecycle = sub(meta, "lifecycle", source="#cogov")
-    sub(lifecycle, "eventRef", date=adopted, eId="evt_adoption", source="#adoptionRecord", type="generation")
+    if superseded is not None:
+        earlier = superseded.adopted_at.date().isoformat()
+        sub(lifecycle, "eventRef", date=earlier, eId="evt_superseded", source="#supersedes", type="generation")
+    event_type = "amendment" if supersedes_urn else "generation"
+    sub(lifecycle, "eventRef", date=adopted, eId="evt_adoption", source="#adoptionRecord", type=event_type)
     references = sub(meta, "references", source="#cogov")
     sub(references, "original", eId="adoptionRecord", href=entry_url(base_url, entry.id), showAs="Signed adoption record")
+    if supersedes_urn:
+        href = akn_expression(work, superseded) if superseded is not None else supersedes_urn
+        sub(references, "activeRef", eId="supersedes", href=href, showAs=f"Supersedes {supersedes_urn}")
     sub(references, "TLCOrganization", eId="network", href=network_url(base_url, entry.network_slug), showAs=view.network_name)
     sub(references, "TLCOrganization", eId="cogov", href=base_url, showAs="CoGov clearing house")
     sub(references, "TLCRole", eId="author", href="/ontology/role/cogov/author", showAs="Author")
@@ -94,9 +126,8 @@ def akn(view: EntryView, base_url: str, generated_at: datetime) -> bytes:
     title = sub(preface, "p", class_="title")
     sub(title, "docTitle", entry.title)
     main = sub(statement, "mainBody")
-    paragraphs = _paragraphs(entry.text) or [""]
-    for number, paragraph in enumerate(paragraphs, start=1):
-        sub(main, "p", paragraph, eId=f"para_{number}")
+    for number, line in enumerate(akn_lines(entry.text), start=1):
+        sub(main, "p", line, eId=f"para_{number}")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -121,6 +152,11 @@ def akn_errors(document: bytes) -> list[str]:
     return [f"line {error.line}: {error.message}" for error in schema.error_log]
 
 
+def _one_line(value: str) -> str:
+    # Header values sit on one line each, so the header ends at its first empty line whatever they hold.
+    return " ".join(value.splitlines())
+
+
 def _adoption_lines(view: EntryView, base_url: str) -> list[tuple[str, str]]:
     entry = view.entry
     return [
@@ -134,17 +170,55 @@ def _adoption_lines(view: EntryView, base_url: str) -> list[tuple[str, str]]:
     ]
 
 
+# ASCII punctuation, each of which CommonMark lets a backslash make literal.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+MARKDOWN_TEXT_INFO = "text"
+MARKDOWN_NOTE = (
+    "The text, exactly as adopted: every character between the two fence lines below, but for the line break just before the closing fence."
+)
+
+
+def markdown_escape(value: str) -> str:
+    """`value` on one line, every markdown character backslash-escaped: it renders as itself, never as markup."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _one_line(value))
+
+
+def markdown_fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks in `text`, so no line of the text can close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def markdown(view: EntryView, base_url: str) -> str:
+    """The entry as Markdown: an escaped header, then the exact text in a fenced block that closes the file.
+
+    The text is every character between the line `{fence}text` and the final `\n{fence}\n`: its SHA-256 is
+    the one stated (`text_of_markdown` reads it back). Rendered, the block shows the text literally.
+    """
     entry = view.entry
-    lines = [f"# {entry.title}", ""]
-    lines += [f"- **{label}:** {value}" for label, value in _adoption_lines(view, base_url)]
-    lines += [""] + [f"{paragraph}\n" for paragraph in _paragraphs(entry.text)]
-    return "\n".join(lines).rstrip() + "\n"
+    fence = markdown_fence(entry.text)
+    lines = [f"# {markdown_escape(entry.title)}", ""]
+    lines += [f"- **{label}:** {markdown_escape(value)}" for label, value in _adoption_lines(view, base_url)]
+    lines += ["", MARKDOWN_NOTE, ""]
+    return "\n".join(lines) + f"\n{fence}{MARKDOWN_TEXT_INFO}\n{entry.text}\n{fence}\n"
+
+
+def text_of_markdown(document: str) -> str:
+    """The exact text of a Markdown export (see `markdown`)."""
+    fence = document.removesuffix("\n").rsplit("\n", 1)[1]
+    body = document.split(f"\n{fence}{MARKDOWN_TEXT_INFO}\n", 1)[1]
+    return body[: -len(f"\n{fence}\n")]
 
 
 def plain_text(view: EntryView, base_url: str) -> str:
+    """The entry as plain text: a header, one empty line, then the exact text with nothing added after it."""
     entry = view.entry
-    lines = [entry.title, "=" * len(entry.title), ""]
-    lines += [f"{label}: {value}" for label, value in _adoption_lines(view, base_url)]
-    lines += ["", entry.text.rstrip(), ""]
-    return "\n".join(lines)
+    title = _one_line(entry.title) or entry.urn  # an empty line would end the header
+    lines = [title, "=" * len(title)]
+    lines += [f"{label}: {_one_line(value)}" for label, value in _adoption_lines(view, base_url)]
+    return "\n".join(lines) + "\n\n" + entry.text
+
+
+def text_of_plain_text(document: str) -> str:
+    """The exact text of a plain-text export: everything after its first empty line."""
+    return document.split("\n\n", 1)[1]

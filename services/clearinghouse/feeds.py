@@ -51,6 +51,7 @@ _PATHS = [
     (re.compile(r"^/feeds/norms\.(atom|json)$"), None),
     (re.compile(r"^/feeds/collections/([a-z0-9]+(?:-[a-z0-9]+)*)\.(atom|json)$"), "collection"),
     (re.compile(r"^/api/v1/clearinghouse/entries$"), "rest"),
+    (re.compile(r"^/feeds/consultations\.(atom|json)$"), "consultations"),
 ]
 FILTERS = ("network", "q", "region", "topic")
 
@@ -84,9 +85,13 @@ class FeedQuery:
     q: str | None = None
     # Only entries no later adoption of their norm replaced.
     in_force: bool = False
+    # The feed of open public consultations (filtered by network only) rather than of adopted norms.
+    consultations: bool = False
 
     @property
     def path(self) -> str:
+        if self.consultations:
+            return f"/feeds/consultations.{self.format.value}"
         if self.format is FeedFormat.rest:
             return "/api/v1/clearinghouse/entries"
         if self.collection:
@@ -134,8 +139,11 @@ def make_query(
     cursor: str | None = None,
     q: str | None = None,
     in_force: bool = False,
+    consultations: bool = False,
 ) -> FeedQuery:
     """A query from request parameters, shape-checked (FilterInvalid); existence is `check`'s job."""
+    if consultations and (topic or region or collection or limit or cursor or since):
+        raise FilterInvalid("the consultations feed takes one filter, network")
     if q is not None and len(q) > MAX_QUERY_CHARS:
         raise FilterInvalid(f"q has {len(q)} characters; use at most {MAX_QUERY_CHARS}")
     for name, value in (("topic", topic), ("network", network), ("collection", collection)):
@@ -158,12 +166,16 @@ def make_query(
         cursor=cursor or None,
         q=q.strip() or None if q is not None else None,
         in_force=in_force,
+        consultations=consultations,
     )
 
 
 def parse_topic(url: str, base_url: str) -> FeedQuery:
     """The feed a WebSub `hub.topic` names, or HubRequestInvalid when it is not a feed of this clearing house."""
-    examples = f"{base_url}/feeds/norms.atom, {base_url}/feeds/norms.json, {base_url}/feeds/collections/SLUG.atom"
+    examples = (
+        f"{base_url}/feeds/norms.atom, {base_url}/feeds/norms.json, {base_url}/feeds/collections/SLUG.atom, "
+        f"{base_url}/feeds/consultations.atom"
+    )
     not_ours = HubRequestInvalid(f"hub.topic must be a feed of this clearing house, such as {examples}")
     try:
         split, base = urlsplit(url), urlsplit(base_url)
@@ -181,7 +193,7 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
     if found is None:
         raise not_ours
     match, kind = found
-    if kind is None:
+    if kind in (None, "consultations"):
         format, collection = FeedFormat(match.group(1)), None
     elif kind == "collection":
         format, collection = FeedFormat(match.group(2)), match.group(1)
@@ -212,6 +224,7 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
             topic=values.get("topic"),
             q=values.get("q"),
             in_force=in_force == "true",
+            consultations=kind == "consultations",
         )
     except FilterInvalid as exc:
         raise HubRequestInvalid(f"hub.topic: {exc.detail}") from exc
@@ -247,21 +260,37 @@ def _filtered(statement: Select[_Row], query: FeedQuery, dialect: str) -> Select
     return statement
 
 
-async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[FeedEntry], str | None]:
-    """The entries of the feed in feed order (newest first; a collection in its curated order) and the next cursor."""
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of a feed (RFC 5005 paged feeds): its entries, and the pages after and before it, if any."""
+
+    entries: list[FeedEntry]
+    next: FeedQuery | None
+    previous: FeedQuery | None
+
+
+def _ordered(query: FeedQuery):
+    """The feed's entries with their paging key: newest first by `seq`, a collection in its curated order."""
     if query.collection:
-        statement = (
+        return (
             select(FeedEntry, CollectionEntry.position)
             .join(CollectionEntry, CollectionEntry.entry_id == FeedEntry.id)
             .join(Collection, Collection.id == CollectionEntry.collection_id)
             .where(Collection.slug == query.collection)
-            .order_by(CollectionEntry.position)
         )
+    return select(FeedEntry, FeedEntry.seq)
+
+
+async def select_page(session: AsyncSession, query: FeedQuery) -> FeedPage:
+    """The page of the feed `query` names, with the queries of the next and the previous pages."""
+    statement = _ordered(query)
+    if query.collection:
+        statement = statement.order_by(CollectionEntry.position)
         if query.cursor:
             (after,) = decode_cursor(query.cursor, int)
             statement = statement.where(CollectionEntry.position > after)
     else:
-        statement = select(FeedEntry, FeedEntry.seq).order_by(FeedEntry.seq.desc())
+        statement = statement.order_by(FeedEntry.seq.desc())
         if query.cursor:
             (before,) = decode_cursor(query.cursor, int)
             statement = statement.where(FeedEntry.seq < before)
@@ -270,12 +299,36 @@ async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[
     rows = (await session.execute(_filtered(statement, query, session.bind.dialect.name).limit(query.limit + 1))).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    next_cursor = encode_cursor(rows[-1][1]) if more and rows else None
-    return [row[0] for row in rows], next_cursor
+    following = replace(query, cursor=encode_cursor(rows[-1][1])) if more and rows else None
+    return FeedPage([row[0] for row in rows], following, await _previous(session, query, rows[0][1] if rows else None))
+
+
+async def _previous(session: AsyncSession, query: FeedQuery, first_key: int | None) -> FeedQuery | None:
+    """The page before one that starts at `first_key`: the `limit` entries just before it in feed order."""
+    if not query.cursor:
+        return None  # the first page
+    if first_key is None:
+        return replace(query, cursor=None)
+    statement = _ordered(query)
+    if query.collection:
+        statement = statement.where(CollectionEntry.position < first_key).order_by(CollectionEntry.position.desc())
+    else:
+        statement = statement.where(FeedEntry.seq > first_key).order_by(FeedEntry.seq)
+    keys = [row[1] for row in (await session.execute(_filtered(statement, query, session.bind.dialect.name).limit(query.limit + 1))).all()]
+    # The page before ends just past the (limit + 1)th entry before this one; with fewer, it is the first page.
+    return replace(query, cursor=encode_cursor(keys[query.limit]) if len(keys) > query.limit else None)
+
+
+async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[FeedEntry], str | None]:
+    """The entries of the feed in feed order (newest first; a collection in its curated order) and the next cursor."""
+    page = await select_page(session, query)
+    return page.entries, page.next.cursor if page.next else None
 
 
 async def entries_containing(session: AsyncSession, query: FeedQuery, entry_ids: Sequence[uuid.UUID]) -> bool:
-    """Whether the feed's first page holds any of these entries."""
+    """Whether the feed's first page holds any of these entries (the consultations feed holds none)."""
+    if query.consultations:
+        return False
     found, _ = await select_entries(session, query.topic_url_form)
     wanted = set(entry_ids)
     return any(entry.id in wanted for entry in found)
@@ -294,9 +347,14 @@ class FeedMeta:
     updated: datetime
     # The newest signed head of the audit log (`tree_heads.out`), carried at feed level.
     tree_head: tree_heads.PublishedHead | None = None
+    # RFC 5005 paging: this page's own address (the feed's on its first page), the first page, and its neighbours.
+    page_url: str | None = None
+    first_url: str | None = None
+    next_url: str | None = None
+    previous_url: str | None = None
 
 
-async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime) -> FeedMeta:
+async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime, page: FeedPage | None = None) -> FeedMeta:
     if query.collection:
         collection = (await session.scalars(select(Collection).where(Collection.slug == query.collection))).one()
         title, description = f"{collection.title} · CoGov clearing house", collection.description or collection.title
@@ -308,6 +366,7 @@ async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: 
     if query.describe():
         title += f" ({query.describe()})"
     head = await tree_heads.latest(session)
+    paged = page is not None and (page.next is not None or page.previous is not None)
     return FeedMeta(
         title,
         description,
@@ -316,6 +375,10 @@ async def meta(session: AsyncSession, query: FeedQuery, base_url: str, updated: 
         base_url + published.HUB_PATH,
         updated,
         tree_heads.out(base_url, head) if head else None,
+        page_url=query.url(base_url),
+        first_url=query.topic_url_form.url(base_url) if paged else None,
+        next_url=page.next.url(base_url) if page and page.next else None,
+        previous_url=page.previous.url(base_url) if page and page.previous else None,
     )
 
 
@@ -366,8 +429,11 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
     feed.subtitle(x(meta_.description))
     feed.updated(meta_.updated)
     feed.author(name=FEED_AUTHOR, uri=x(base_url))
-    feed.link(href=x(meta_.self_url), rel="self", type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
+    feed.link(href=x(meta_.page_url or meta_.self_url), rel="self", type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
     feed.link(href=x(meta_.hub_url), rel="hub")
+    for rel, href in (("first", meta_.first_url), ("previous", meta_.previous_url), ("next", meta_.next_url)):
+        if href:
+            feed.link(href=x(href), rel=rel, type=CONTENT_TYPES[FeedFormat.atom].split(";")[0])
     feed.link(href=x(meta_.home_url), rel="alternate", type="text/html")
     feed.language("en")
     feed.generator("CoGov", uri=x(base_url))
@@ -378,7 +444,7 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
         item.id(x(entry.urn))
         item.title(x(entry.title) or x(entry.urn))  # Atom needs a title; an empty one shows as the URN
         item.published(entry.adopted_at)
-        item.updated(_modified(view))
+        item.updated(view.updated)
         item.author(name=x(view.network_name), uri=x(published.network_url(base_url, entry.network_slug)))
         item.content(x(entry.text), type="text")
         if view.summary:
@@ -410,11 +476,6 @@ def _rfc3339(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _modified(view: EntryView) -> datetime:
-    # Superseding changes an entry as its readers see it: its feed item is updated then.
-    return view.superseded_by.published_at if view.superseded_by else view.entry.published_at
-
-
 def _successor(base_url: str, successor: FeedEntry | None) -> dict[str, str] | None:
     return {"urn": successor.urn, "url": published.permalink(base_url, successor)} if successor else None
 
@@ -430,7 +491,7 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
             "title": entry.title,
             "content_text": entry.text,
             "date_published": _rfc3339(entry.adopted_at),
-            "date_modified": _rfc3339(_modified(view)),
+            "date_modified": _rfc3339(view.updated),
             "authors": [{"name": view.network_name, "url": published.network_url(base_url, entry.network_slug)}],
             "_cogov": {
                 "entry_url": published.entry_url(base_url, entry.id),
@@ -460,21 +521,28 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
         "hubs": [{"type": "WebSub", "url": meta_.hub_url}],
         "items": items,
     }
+    if meta_.next_url:
+        document["next_url"] = meta_.next_url
+    extension: dict = {}
     if meta_.tree_head:
-        document["_cogov"] = {"tree_head": meta_.tree_head}
+        extension["tree_head"] = meta_.tree_head
+    if meta_.previous_url:
+        extension["previous_url"] = meta_.previous_url  # JSON Feed has `next_url` only
+    if extension:
+        document["_cogov"] = extension
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def render(session: AsyncSession, query: FeedQuery, base_url: str, updated: datetime) -> bytes:
     """The feed's document as it stands in `session` (which may hold uncommitted publications)."""
-    found, next_cursor = await select_entries(session, query)
+    page = await select_page(session, query)
     if query.format is FeedFormat.rest:
-        views = await published.views(session, found)
-        page = {
+        views = await published.views(session, page.entries)
+        document = {
             "items": [json.loads(published.out(base_url, view).model_dump_json()) for view in views],
-            "next_cursor": next_cursor,
+            "next_cursor": page.next.cursor if page.next else None,
         }
-        return json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
-    views = await published.views(session, found, details=False)
-    meta_ = await meta(session, query, base_url, updated)
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    views = await published.views(session, page.entries, details=False)
+    meta_ = await meta(session, query, base_url, updated, page)
     return atom(meta_, views, base_url) if query.format is FeedFormat.atom else json_feed(meta_, views, base_url)

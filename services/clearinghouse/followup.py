@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from networks import service as networks
 from services.accounts import service as accounts
 from services.accounts.models import Participant, Role
 from services.audit import service as audit
+from services.clearinghouse.errors import FollowUpDateInvalid
 from services.clearinghouse.models import URL_LENGTH, FeedEntry, FollowUp, FollowUpStatus, ReceiptToken
 from services.clearinghouse.schemas import PersonRef
 from services.kit.errors import Conflict, Forbidden, NotFound
@@ -140,8 +141,23 @@ async def _write(
     return row
 
 
+# The furthest ahead of UTC a subscriber's own calendar can be (UTC+14): its today may be UTC's tomorrow.
+LATEST_ZONE = timedelta(hours=14)
+
+
+def latest_date(now: datetime) -> dt.date:
+    """The latest date a status can have been reached on: today somewhere on Earth."""
+    return (now + LATEST_ZONE).date()
+
+
 async def record(session: AsyncSession, now: datetime, subscriber: Participant, entry: FeedEntry, body: FollowUpIn) -> None:
+    """Record the subscriber's status for the entry (FollowUpDateInvalid for a date not yet reached anywhere)."""
     _require_subscriber(subscriber)
+    if body.date > latest_date(now):
+        raise FollowUpDateInvalid(
+            f"date {body.date.isoformat()} is in the future: give the day the status was reached (today at the latest)",
+            field="date",
+        )
     await _write(session, now, subscriber, entry, body.status, body.date, body.instrument_url, body.note)
 
 

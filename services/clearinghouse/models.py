@@ -264,6 +264,8 @@ class DeliveryStatus(enum.StrEnum):
     unsubscribed = "unsubscribed"
     expired = "expired"
     failed = "failed"
+    # Not sent: a newer delivery of the same subscription carries the feed as it stands now.
+    superseded = "superseded"
 
 
 class Delivery(Base):

@@ -238,7 +238,8 @@ def _refuse_floats(value: object) -> None:
 
 
 async def status(session: AsyncSession, *, attempts: int) -> PublicationStatus:
-    """Publications that failed or wait to be tried again, and WebSub deliveries that failed, each with its error."""
+    """Publications that failed or wait to be tried again, WebSub deliveries that failed and the subscribers failing
+    them, each with its error."""
     publications = [
         PublicationTroubleOut(
             event_id=event.id,
@@ -256,7 +257,12 @@ async def status(session: AsyncSession, *, attempts: int) -> PublicationStatus:
         )
         for event in await outbox.troubled(session, kinds=[NORM_ADOPTED])
     ]
-    return PublicationStatus(attempts=attempts, publications=publications, deliveries=await delivery.troubled(session))
+    return PublicationStatus(
+        attempts=attempts,
+        publications=publications,
+        deliveries=await delivery.troubled(session),
+        subscribers=await delivery.failing_subscribers(session),
+    )
 
 
 async def retry(session: AsyncSession, now: datetime, staff: Participant, event_id: int) -> None:

@@ -20,6 +20,7 @@ from norms.ballot_router import ClockDep
 from services.accounts import twofactor
 from services.api.deps import (
     CursorQuery,
+    KnownQueryOnly,
     OptionalSignedIn,
     SessionDep,
     SettingsDep,
@@ -69,7 +70,7 @@ class MachineRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(request)
+                return head_of(request, await handler(request))
             except DomainError as exc:
                 return JSONResponse({"detail": exc.detail, "code": exc.code, **exc.extra}, status_code=exc.status_code)
             except RequestValidationError as exc:
@@ -78,6 +79,21 @@ class MachineRoute(APIRoute):
                 return JSONResponse({"detail": detail, "code": "validation_error", "errors": found}, status_code=422)
 
         return route
+
+
+def head_of(request: Request, response: Response) -> Response:
+    """For a HEAD request, the GET answer's status and headers (its Content-Length too) without its body."""
+    if request.method != "HEAD":
+        return response
+    head = Response(status_code=response.status_code)
+    head.raw_headers = list(response.raw_headers)  # the GET answer's, its Content-Length included
+    return head
+
+
+def head_route(router: APIRouter, path: str, endpoint: Callable[..., Awaitable[Response]], name: str, **options: Any) -> None:
+    """Answer HEAD on `path` as its GET (RFC 9110 9.3.2), through the same endpoint and `head_of`; the OpenAPI
+    document describes the GET alone."""
+    router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, name=f"{name}_head", **options)
 
 
 feeds_router = APIRouter(tags=["clearing house: feeds"], route_class=MachineRoute)
@@ -166,6 +182,7 @@ def _filters(request: Request) -> dict:
         "limit": int(limit) if limit else None,
         "q": params.get("q") or None,
         "in_force": in_force == "true",
+        "cursor": params.get("cursor") or None,
     }
 
 
@@ -206,12 +223,26 @@ FEED_PARAMETERS = [
         "schema": {"type": "integer", "minimum": 1, "maximum": feeds.MAX_LIMIT},
         "description": f"Entries in the document (default {feeds.DEFAULT_LIMIT})",
     },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "A page after the first: the address of a `next` or `previous` link (RFC 5005) carries it",
+    },
 ]
 
 
-def _add_feed(path: str, endpoint: Callable[..., Awaitable[Response]], summary: str, name: str, *, filters: bool = True) -> None:
-    """A feed document's GET route: the endpoint answers with the document (or 304) itself; `filters`
-    documents the query parameters `_filters` reads."""
+def _add_feed(
+    path: str,
+    endpoint: Callable[..., Awaitable[Response]],
+    summary: str,
+    name: str,
+    *,
+    parameters: list[dict[str, Any]] = FEED_PARAMETERS,
+) -> None:
+    """A feed document's GET (and HEAD) route: the endpoint answers with the document (or 304) itself;
+    `parameters` documents the query parameters it reads."""
     feeds_router.add_api_route(
         path,
         endpoint,
@@ -220,8 +251,9 @@ def _add_feed(path: str, endpoint: Callable[..., Awaitable[Response]], summary: 
         response_class=Response,
         responses=FEED_RESPONSES,
         name=name,
-        openapi_extra={"parameters": FEED_PARAMETERS} if filters else None,
+        openapi_extra={"parameters": parameters},
     )
+    head_route(feeds_router, path, endpoint, name, response_class=Response)
 
 
 def _feed_route(format: FeedFormat, path: str, summary: str) -> None:
@@ -247,15 +279,22 @@ _collection_route(FeedFormat.json, "/feeds/collections/{slug}.json", "A curated 
 def _consultations_route(format: FeedFormat, summary: str) -> None:
     async def feed(request: Request, session: SessionDep) -> Response:
         settings: Settings = request.app.state.settings
-        body, content_type, changed_at = await consultation_feed.render(session, format, settings.base_url, request.app.state.clock.now())
+        base = settings.base_url
+        query = feeds.make_query(format, consultations=True, network=request.query_params.get("network") or None)
+        await feeds.check(session, request.app.state.taxonomy, query)
+        body, content_type, changed_at = await consultation_feed.render(session, query, base, request.app.state.clock.now())
         etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
         # No Last-Modified: a consultation closing changes the feed at no stored moment, so only the ETag says so.
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "no-cache",
+            "Link": f'<{base}{HUB_PATH}>; rel="hub", <{query.url(base)}>; rel="self"',
+        }
         if request.headers.get("if-none-match") is not None and _not_modified(request, etag, changed_at):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(body, media_type=content_type, headers=headers)
 
-    _add_feed(consultation_feed.PATHS[format], feed, summary, f"consultations_feed_{format.value}", filters=False)
+    _add_feed(consultation_feed.PATHS[format], feed, summary, f"consultations_feed_{format.value}", parameters=[FEED_PARAMETERS[1]])
 
 
 _consultations_route(FeedFormat.atom, "Open public consultations as Atom (RFC 4287)")
@@ -268,6 +307,9 @@ async def keys(session: SessionDep, clearinghouse: ClearingHouseDep):
     return JSONResponse(await keys_.key_set(session, clearinghouse.key), headers={"Cache-Control": "public, max-age=300"})
 
 
+head_route(feeds_router, KEYS_PATH, keys, "keys")
+
+
 @feeds_router.get(tree_heads.WELL_KNOWN_PATH, summary="The newest signed head of the audit log's Merkle tree")
 async def well_known_tree_head(session: SessionDep, settings: SettingsDep):
     """The same signed tree head as GET /api/v1/audit/tree-head."""
@@ -275,10 +317,13 @@ async def well_known_tree_head(session: SessionDep, settings: SettingsDep):
     return JSONResponse(head, headers={"Cache-Control": "no-cache"})
 
 
+head_route(feeds_router, tree_heads.WELL_KNOWN_PATH, well_known_tree_head, "well_known_tree_head")
+
+
 # --- Entries -------------------------------------------------------------------------------
 
 
-@api.get("/clearinghouse/entries", response_model=Page[EntryOut], responses=FEED_RESPONSES)
+@api.get("/clearinghouse/entries", response_model=Page[EntryOut], responses=FEED_RESPONSES, dependencies=KnownQueryOnly)
 async def list_entries(
     request: Request,
     topic: TopicFilter = None,
@@ -290,11 +335,15 @@ async def list_entries(
     q: WordsFilter = None,
     in_force: Annotated[bool, Query(description="Only entries no later adoption of their norm replaced")] = False,
 ):
-    """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304."""
+    """Published entries, newest first, each complete and verifiable; same filters as the feeds, with ETag and 304.
+    A query parameter not listed here is refused (422), never ignored."""
     query = feeds.make_query(
         FeedFormat.rest, topic=topic, network=network, region=region, limit=limit, since=since, cursor=cursor, in_force=in_force, q=q
     )
-    return await serve(request, query)
+    return head_of(request, await serve(request, query))
+
+
+head_route(api, "/clearinghouse/entries", list_entries, "list_entries", dependencies=KnownQueryOnly)
 
 
 @api.get("/clearinghouse/entries/{entry_id}", response_model=EntryOut)

@@ -195,12 +195,29 @@ class DeliveryTroubleOut(BaseModel):
     last_error: str | None
 
 
+class FailingSubscriberOut(BaseModel):
+    """A subscription whose deliveries fail: since when, how many wait or were given up, and what it last answered."""
+
+    callback: str
+    topic: str
+    state: str
+    failing_since: datetime = Field(description="When the oldest delivery still failing was queued")
+    last_delivered_at: datetime | None = Field(description="Its last accepted delivery, if any")
+    retrying: int = Field(description="Deliveries being retried")
+    given_up: int = Field(description="Deliveries given up after the retry window since its last accepted one")
+    failed_attempts: int
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+
+
 class PublicationStatus(BaseModel):
-    """What staff watch: publications and deliveries that failed, with their errors."""
+    """What staff watch: publications and deliveries that failed, and the subscribers failing, with their errors."""
 
     attempts: int = Field(description="Tries of a publication before it is marked failed (COGOV_PUBLICATION_ATTEMPTS)")
     publications: list[PublicationTroubleOut]
     deliveries: list[DeliveryTroubleOut]
+    subscribers: list[FailingSubscriberOut] = Field(default_factory=list)
 
 
 class HubRequestOut(BaseModel):

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -127,23 +128,126 @@ def verify_signature(statement: dict, signature: dict, keys: dict, what: str) ->
     return kid
 
 
-def verify_entry(entry: dict, keys: dict) -> str:
-    """Check a published entry offline against a JWK set; the kid that signed it, or VerificationFailed.
+# Where an issuer publishes its key set.
+KEYS_PATH = "/.well-known/cogov-keys.json"
 
-    Holds when the record's signature verifies under the named key, and the entry's text, title
-    and URN are those the record names (the text through its SHA-256).
-    """
+
+@dataclass(frozen=True)
+class Verified:
+    """What a verified entry proves: the key that signed it, the issuer its signed record names, and the
+    top-level fields that are not covered by the signature (so a reader knows not to rely on them)."""
+
+    kid: str
+    issuer: str
+    unsigned: tuple[str, ...]
+
+
+def issuer_keys_url(record: dict) -> str:
+    """The key set of the record's issuer: the only keys a verifier trusts without being given some."""
+    issuer = record.get("issuer") if isinstance(record, dict) else None
+    if not isinstance(issuer, str) or not issuer.startswith(("https://", "http://")):
+        raise VerificationFailed("the signed record names no issuer address: pass the clearing house's key set with --keys")
+    return issuer.rstrip("/") + KEYS_PATH
+
+
+def _parts(document: dict) -> tuple[dict, dict, dict]:
+    """The record, the signature and the other top-level fields of an entry (REST) or a JSON Feed item."""
+    if not isinstance(document, dict):
+        raise VerificationFailed("not a clearing-house entry: not a JSON object")
+    if "_cogov" in document:  # a JSON Feed item: the signed parts are in its `_cogov` member
+        extension = document["_cogov"]
+        if not isinstance(extension, dict):
+            raise VerificationFailed("not a clearing-house JSON Feed item: _cogov is not an object")
+        fields = {name: value for name, value in document.items() if name != "_cogov"}
+        fields |= {name: value for name, value in extension.items() if name not in ("record", "signature")}
+        holder = extension
+    else:
+        fields = {name: value for name, value in document.items() if name not in ("record", "signature")}
+        holder = document
     try:
-        record, signature = entry["record"], entry["signature"]
-    except (KeyError, TypeError) as exc:
+        record, signature = holder["record"], holder["signature"]
+    except KeyError as exc:
         raise VerificationFailed(f"not a clearing-house entry: missing {exc}") from exc
+    if not isinstance(record, dict):
+        raise VerificationFailed("not a clearing-house entry: the record is not an object")
+    return record, signature, fields
+
+
+def _moment(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _signed_values(record: dict) -> dict[str, object]:
+    """What each top-level field of an entry or a JSON Feed item must say, as the signed record says it."""
+    network: dict = record["network"] if isinstance(record.get("network"), dict) else {}
+    norm: dict = record["norm"] if isinstance(record.get("norm"), dict) else {}
+    issuer = str(record.get("issuer", "")).rstrip("/")
+    permalink = f"{issuer}/clearinghouse/{network.get('slug')}/{norm.get('slug')}/v{record.get('version')}"
+    return {
+        "urn": record.get("urn"),
+        "id": record.get("urn"),  # a JSON Feed item's id is the URN
+        "title": record.get("title"),
+        "version": record.get("version"),
+        "norm_slug": norm.get("slug"),
+        "norm_id": norm.get("id"),
+        "adopted_at": _moment(record.get("adopted_at")),
+        "date_published": _moment(record.get("adopted_at")),
+        "permalink": permalink,
+        "url": permalink,
+        "keys_url": issuer + KEYS_PATH,
+        "network": network,
+        "authors": network.get("name"),
+    }
+
+
+def _claimed(name: str, value: object) -> object:
+    """A field's value in the form `_signed_values` gives it."""
+    if name in ("adopted_at", "date_published"):
+        return _moment(value)
+    if name == "network" and isinstance(value, dict):
+        return {key: value.get(key) for key in ("slug", "name")}
+    if name == "authors" and isinstance(value, list) and value and isinstance(value[0], dict):
+        return value[0].get("name")
+    return value
+
+
+def check_entry(document: dict, keys: dict) -> Verified:
+    """Check a published entry, or one item of a JSON Feed, offline against a JWK set; VerificationFailed otherwise.
+
+    Holds when the record's signature verifies under the named key, the text is the one the record's SHA-256
+    names, and every top-level field that states something the record states (URN, title, version, network,
+    norm, adoption time, permalink, key set address) says what the record says. Fields the signature does not
+    cover are named in `unsigned`.
+    """
+    record, signature, fields = _parts(document)
     kid = verify_signature(record, signature, keys, "the adoption record")
-    if hashlib.sha256(str(entry.get("text", "")).encode()).hexdigest() != record.get("text_sha256"):
+    text_field = "content_text" if "content_text" in fields else "text"
+    text = fields.pop(text_field, None)
+    if not isinstance(text, str):
+        raise VerificationFailed(f"the entry carries no text ({text_field}) to check against the record")
+    if hashlib.sha256(text.encode()).hexdigest() != record.get("text_sha256"):
         raise VerificationFailed("the text is not the one the record's text_sha256 names")
-    for field in ("title", "urn"):
-        if field in entry and entry[field] != record.get(field):
-            raise VerificationFailed(f"the entry's {field} differs from the signed record's")
-    return kid
+    signed = _signed_values(record)
+    if "network" in fields and isinstance(fields["network"], str):  # a JSON Feed item names the network by slug
+        signed["network"] = signed["network"].get("slug") if isinstance(signed["network"], dict) else None
+    unsigned = []
+    for name, value in fields.items():
+        if name == "id" and text_field == "text":
+            unsigned.append(name)  # a REST entry's id is its row's, not the URN
+        elif name in signed:
+            if _claimed(name, value) != signed[name]:
+                raise VerificationFailed(f"the entry's {name} differs from the signed record's")
+        else:
+            unsigned.append(name)
+    return Verified(kid=kid, issuer=str(record.get("issuer", "")), unsigned=tuple(sorted(unsigned)))
+
+
+def verify_entry(entry: dict, keys: dict) -> str:
+    """`check_entry`, answering the kid that signed the entry."""
+    return check_entry(entry, keys).kid
 
 
 def configured_key(publication_key: str | None, data_dir: Path) -> SigningKey:

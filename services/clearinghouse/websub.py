@@ -25,8 +25,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from networks.models import Network
 from networks.taxonomy import Taxonomy
-from services.clearinghouse import feeds
+from norms.consultation_models import Consultation
+from norms.models import Norm
+from services.clearinghouse import consultation_feed, feeds
 from services.clearinghouse.callbacks import CallbackClient, CallbackRefused, check_reachable_address, check_url
 from services.clearinghouse.errors import HubRequestInvalid, ProofRequired, SubscriptionNotFound
 from services.clearinghouse.models import (
@@ -278,30 +281,49 @@ async def announce(
             continue
         body = await feeds.render(session, query.topic_url_form, base_url, now)
         found, _ = await feeds.select_entries(session, query.topic_url_form)
-        notification = Notification(
-            topic=topic,
-            content_type=feeds.CONTENT_TYPES[query.format],
-            body=body,
-            entries=[entry.urn for entry in found if entry.id in set(entry_ids)],
-            created_at=now,
-        )
-        session.add(notification)
-        await session.flush()
-        subscriptions = (await session.scalars(select(Subscription.id).where(Subscription.topic == topic, *live))).all()
-        session.add_all(
-            Delivery(
-                subscription_id=subscription_id,
-                notification_id=notification.id,
-                status=DeliveryStatus.pending,
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-            for subscription_id in subscriptions
-        )
-        queued += len(subscriptions)
+        wanted = set(entry_ids)
+        queued += await _queue(session, topic, query, body, [entry.urn for entry in found if entry.id in wanted], now)
     await session.flush()
     return queued
+
+
+async def announce_consultation(session: AsyncSession, consultation: Consultation, *, now: datetime, base_url: str) -> int:
+    """Queue a delivery of each subscribed consultations feed the newly opened `consultation` shows in; how many."""
+    network = await session.scalar(select(Network.slug).join(Norm, Norm.network_id == Network.id).where(Norm.id == consultation.norm_id))
+    live = (Subscription.state == SubscriptionState.active, Subscription.expires_at > now)
+    queued = 0
+    for topic in (await session.scalars(select(Subscription.topic).where(*live).distinct())).all():
+        try:
+            query = feeds.parse_topic(topic, base_url)
+        except HubRequestInvalid:
+            continue
+        if not query.consultations or query.network not in (None, network):
+            continue
+        body, _, _ = await consultation_feed.render(session, query, base_url, now)
+        queued += await _queue(session, topic, query, body, [], now)
+    await session.flush()
+    return queued
+
+
+async def _queue(session: AsyncSession, topic: str, query: feeds.FeedQuery, body: bytes, urns: list[str], now: datetime) -> int:
+    """One notification of `topic` holding `body`, and a delivery of it to each live subscription; how many."""
+    notification = Notification(topic=topic, content_type=feeds.CONTENT_TYPES[query.format], body=body, entries=urns, created_at=now)
+    session.add(notification)
+    await session.flush()
+    live = (Subscription.state == SubscriptionState.active, Subscription.expires_at > now)
+    subscriptions = (await session.scalars(select(Subscription.id).where(Subscription.topic == topic, *live))).all()
+    session.add_all(
+        Delivery(
+            subscription_id=subscription_id,
+            notification_id=notification.id,
+            status=DeliveryStatus.pending,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for subscription_id in subscriptions
+    )
+    return len(subscriptions)
 
 
 # --- Status ------------------------------------------------------------------------------

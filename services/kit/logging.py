@@ -8,6 +8,7 @@ middleware in the request's context), whichever library wrote it.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
@@ -17,6 +18,24 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 # but for its access lines: the app writes its own, with request id, route and duration.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
 HANDLER_NAME = "cogov"
+
+
+# Query parameters that carry a credential (a single-use sync ticket, a bearer token): uvicorn logs a socket's
+# path with its query string, and a line in the log must not let its reader connect as someone else.
+CREDENTIAL_PARAMETERS = ("ticket", "access_token", "token", "secret", "password", "code", "hub.secret")
+_CREDENTIAL = re.compile(r"([?&](?:" + "|".join(re.escape(name) for name in CREDENTIAL_PARAMETERS) + r")=)[^&\s\"'#]*")
+
+
+def redact_credentials(text: str) -> str:
+    """`text` with the value of every credential-carrying query parameter replaced by `[redacted]`."""
+    return _CREDENTIAL.sub(r"\1[redacted]", text)
+
+
+def _redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    for key, value in event_dict.items():
+        if isinstance(value, str) and "=" in value:
+            event_dict[key] = redact_credentials(value)
+    return event_dict
 
 
 def _drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
@@ -35,7 +54,12 @@ def configure(level: str = "info", json: bool = False) -> None:
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact,
+            renderer,
+        ],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

@@ -99,26 +99,52 @@ class SmtpServer:
         )
 
 
+class ClearTextRefused(Exception):
+    """The server offers no TLS, and the URL carries credentials that must not cross the network in clear."""
+
+
 class SmtpTransport:
     """Mail handed to an SMTP server: STARTTLS when the server offers it (`smtp://`), TLS from the start
-    (`smtps://`). A round opens up to `connections` connections and sends over them in turn."""
+    (`smtps://`); certificates always verified, against the system's authorities and `ca_file` if given.
+    Credentials are only ever sent over TLS. A round opens up to `connections` connections and sends
+    over them in turn."""
 
-    def __init__(self, server: SmtpServer, sender: str, *, timeout: float, connections: int) -> None:
+    def __init__(self, server: SmtpServer, sender: str, *, timeout: float, connections: int, ca_file: Path | None = None) -> None:
         self.server = server
         self.envelope_sender = parseaddr(sender)[1]
         self.timeout = timeout
         self.connections = connections
+        self.ca_file = ca_file
 
     def client(self) -> aiosmtplib.SMTP:
+        # No credentials here: aiosmtplib would log in on connect even without TLS; `connect` logs in itself.
         return aiosmtplib.SMTP(
             hostname=self.server.hostname,
             port=self.server.port,
             use_tls=self.server.implicit_tls,
             start_tls=None if not self.server.implicit_tls else False,
-            username=self.server.username,
-            password=self.server.password,
+            validate_certs=True,
+            cert_bundle=str(self.ca_file) if self.ca_file is not None else None,
             timeout=self.timeout,
         )
+
+    async def connect(self) -> aiosmtplib.SMTP:
+        """A connected client, upgraded to TLS when the server offers it and logged in if the URL says so."""
+        client = self.client()
+        await client.connect()
+        if self.server.username is not None:
+            if client.get_transport_info("sslcontext") is None:
+                client.close()
+                raise ClearTextRefused(
+                    f"the SMTP server {self.server.hostname}:{self.server.port} offers no STARTTLS: "
+                    "CoGov does not send the password of COGOV_SMTP_URL in clear (use smtps:// or a server that offers STARTTLS)"
+                )
+            try:
+                await client.login(self.server.username, self.server.password or "")
+            except BaseException:
+                client.close()
+                raise
+        return client
 
     def round(self) -> AbstractAsyncContextManager[Send]:
         return _smtp_round(self)
@@ -135,9 +161,8 @@ async def _smtp_round(transport: SmtpTransport) -> AsyncIterator[Send]:
             client = idle.get_nowait() if not idle.empty() else None
             try:
                 if client is None:
-                    client = transport.client()
+                    client = await transport.connect()
                     opened.append(client)
-                    await client.connect()
                 await client.sendmail(transport.envelope_sender, [recipient], raw)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 code = min((refusal.code for refusal in exc.recipients), default=0)
@@ -147,6 +172,9 @@ async def _smtp_round(transport: SmtpTransport) -> AsyncIterator[Send]:
                 if client is not None and client.is_connected:
                     idle.put_nowait(client)
                 return Handed(ok=False, permanent=500 <= exc.code < 600, error=f"the server answered {exc.code} {exc.message}")
+            except ClearTextRefused as exc:
+                log.error("smtp_clear_text_refused", server=f"{transport.server.hostname}:{transport.server.port}", error=str(exc))
+                return Handed(ok=False, error=str(exc))
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 return Handed(ok=False, error=f"cannot reach the SMTP server {transport.server.hostname}:{transport.server.port}: {exc!r}")
             idle.put_nowait(client)
@@ -172,6 +200,7 @@ def for_settings(settings: Settings) -> Transport:
         settings.mail_from,
         timeout=settings.smtp_timeout_seconds,
         connections=settings.mail_concurrency,
+        ca_file=settings.smtp_ca_file,
     )
 
 

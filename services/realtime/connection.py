@@ -339,7 +339,9 @@ class Connection:
         except UnknownDependencies as exc:
             self._hold(peer_document, chunks, exc.missing)
             return message.without_changes()
-        except (NotAMember, StaffCannotTakePart, EmailUnverified, NotDrafting, AttributionRefused) as exc:
+        except EmailUnverified as exc:  # its own reason, so that the page can say what to do
+            raise ProtocolError(f"{exc.code}: changes refused, nothing stored: {exc.detail}", POLICY) from None
+        except (NotAMember, StaffCannotTakePart, NotDrafting, AttributionRefused) as exc:
             raise ProtocolError(f"changes refused, nothing stored: {exc.detail}", POLICY) from None
         except (InvalidChanges, TextRefused, DocumentShapeRefused) as exc:
             raise ProtocolError(f"invalid changes, nothing stored: {exc.detail}") from None

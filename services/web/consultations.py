@@ -16,6 +16,7 @@ from norms import service as norms
 from norms.consultation_schemas import CommentCreate, ConsultationCreate, Moderation, ReplyCreate, Resolution
 from norms.models import Norm, NormVersion
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
+from services.clearinghouse import websub
 from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, ViewerDep
 from services.web.templating import reader_zone, render
@@ -179,6 +180,8 @@ async def open_consultation(
         said = refusal(error, reader_zone(viewer.zone_name), f"/networks/{network.slug}/norms/{norm.slug}").html()
         return await again({"closes_at" if error.code == "closes_at_invalid" else "_": said}, error.status_code)
     assert made is not None  # `attempt` returns the result when there is no error
+    await websub.announce_consultation(session, made, now=_now(request), base_url=settings.base_url)
+    request.app.state.clearinghouse.nudge()
     return redirect(page_path(made.id), viewer, settings, flash=("ok", f"Version v{made.version_number} is open for public comment."))
 
 

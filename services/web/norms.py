@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from norms import ballots, document
 from norms import service as norms
 from norms.errors import InvalidHeads, NormNotFound
 from norms.models import Norm
-from norms.schemas import EditRequest, NormCreate, Splice, VersionCreate
+from norms.schemas import Authorship, EditRequest, NormCreate, Splice, VersionCreate
 from norms.store import NormStore, parse_heads
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.api.middleware import csp_nonce
@@ -27,6 +26,7 @@ from services.kit.errors import DomainError
 from services.kit.pagination import decode_cursor
 from services.realtime.router import SYNC_PATH, create_ticket
 from services.web import ballots as ballot_pages
+from services.web import colours
 from services.web import consultations as consultation_pages
 from services.web.forms import FailedForm, FormInvalid, attempt, beside, fields, parse, redirect, refusal
 from services.web.networks import render_network_page
@@ -37,23 +37,6 @@ router = APIRouter(include_in_schema=False)
 
 RECENT_HISTORY = 8
 HISTORY_PAGE = 50
-# Colour-blind-safe hues (Okabe–Ito and Tol), dark enough for white text and cursor lines.
-# site.css gives each its class (`.author-3` is PALETTE[3]): pages carry no style attributes.
-PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#8a6d00", "#56b4e9", "#882255", "#117733", "#6a3d9a", "#b15928")
-
-
-def _palette_index(participant_id: uuid.UUID | str) -> int:
-    return hashlib.sha256(str(participant_id).encode()).digest()[0] % len(PALETTE)
-
-
-def colour_of(participant_id: uuid.UUID | str) -> str:
-    """The colour a participant has everywhere: authorship marks, live cursors and presence."""
-    return PALETTE[_palette_index(participant_id)]
-
-
-def colour_class(participant_id: uuid.UUID | str) -> str:
-    """The class that gives an element the participant's colour as `--author` (see site.css)."""
-    return f"author-{_palette_index(participant_id)}"
 
 
 def _store(request: Request) -> NormStore:
@@ -66,6 +49,13 @@ async def _find(session, network_slug: str, norm_slug: str) -> Norm:
     if norm is None:
         raise NormNotFound(f"The network {network.name} has no norm at this address")
     return norm
+
+
+async def _colour_slots(session, norm: Norm, authorship: Authorship, viewer_id: uuid.UUID | None) -> dict[uuid.UUID, int]:
+    """Everyone's colour slot on this norm, the same on every page and in the live editor (see `colours`)."""
+    authors = [span.participant.id for span in authorship.spans]
+    members = await membership.member_ids(session, norm.network_id)
+    return colours.assign([*authors, *members, *([viewer_id] if viewer_id else [])])
 
 
 def _norm_path(network_slug: str, norm: Norm) -> str:
@@ -144,10 +134,12 @@ async def render_norm_page(request: Request, session, viewer, slug: str, norm_sl
 
     spans: list[AuthorSpan] = []
     authors: dict[uuid.UUID, dict] = {}
+    slots = await _colour_slots(session, norm, authorship, viewer_id)
     for span in authorship.spans:
         who = span.participant
-        spans.append(AuthorSpan(view.text[span.start : span.end], who.id, who.display_name, colour_class(who.id)))
-        entry = authors.setdefault(who.id, {"name": who.display_name, "colour_class": colour_class(who.id), "characters": 0})
+        colour_class = colours.css_class(slots[who.id])
+        spans.append(AuthorSpan(view.text[span.start : span.end], who.id, who.display_name, colour_class))
+        entry = authors.setdefault(who.id, {"name": who.display_name, "colour_class": colour_class, "characters": 0})
         entry["characters"] += span.end - span.start
 
     assets = bundle()
@@ -162,7 +154,9 @@ async def render_norm_page(request: Request, session, viewer, slug: str, norm_sl
             "cspNonce": csp_nonce(request),  # for the <style> element CodeMirror writes
             "canEdit": can_edit,
             "wasmUrl": assets.get("automerge.wasm"),
-            "me": {"participant": str(me.id), "name": me.display_name, "colour": colour_of(me.id)} if me else None,
+            "me": {"participant": str(me.id), "name": me.display_name, "colour": colours.hue(slots[me.id])} if me else None,
+            # Presence colours people by these slots rather than by the colour each browser sends.
+            "colourSlots": {str(person): slot for person, slot in slots.items()},
             "comments": comments["live"] if comments else None,
         }
     context = {
@@ -341,6 +335,10 @@ async def history_page(request: Request, slug: str, norm_slug: str, session: Ses
     network = await networks.get_network(session, slug)
     before = decode_cursor(cursor, int)[0] if cursor else None
     entries, next_cursor = await norms.history(session, norm, before, HISTORY_PAGE)
+    authorship = await norms.authorship(session, _store(request), norm)
+    known = await _colour_slots(session, norm, authorship, viewer.participant.id if viewer.participant else None)
+    # Past writers whose text is gone and who left the network come after everyone else.
+    slots = colours.assign([*known, *(entry.participant.id for entry in entries)])
     snapshot = None
     if at:
         try:
@@ -354,7 +352,7 @@ async def history_page(request: Request, slug: str, norm_slug: str, session: Ses
         "next_cursor": next_cursor,
         "snapshot": snapshot,
         "path": _norm_path(slug, norm),
-        "colour_class": colour_class,
+        "colour_class": lambda participant_id: colours.css_class(slots[participant_id]),
     }
     return render(request, viewer, "history.html", context, title=f"History of {norm.title}")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.web import accounts, addresses, audit, ballots, errors, networks, norms, search, settings
 from services.web.templating import STATIC_DIR
@@ -21,9 +22,29 @@ class CompressPages:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/api/"):
-            await self.gzip(scope, receive, send)
+            await self.gzip(scope, receive, _one_vary(send))
         else:
             await self.app(scope, receive, send)
+
+
+def _one_vary(send: Send) -> Send:
+    """`send` with each name of a response's `Vary` said once (a feed that compresses itself already varies by
+    Accept-Encoding, and the gzip middleware adds it again)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message.setdefault("headers", [])
+            headers = MutableHeaders(scope=message)
+            names: dict[str, str] = {}
+            for value in headers.getlist("vary"):
+                for name in filter(None, (part.strip() for part in value.split(","))):
+                    names.setdefault(name.lower(), name)
+            if names:
+                del headers["vary"]
+                headers["vary"] = ", ".join(names.values())
+        await send(message)
+
+    return sending
 
 
 offline = APIRouter(include_in_schema=False)

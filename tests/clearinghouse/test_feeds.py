@@ -211,6 +211,138 @@ async def test_the_key_set_lists_ed25519_keys_by_thumbprint(client, published):
     assert key["kid"] == published["entry"]["signature"]["kid"]
 
 
+async def test_head_answers_as_get_without_a_body(client, published, staff):
+    for path in (
+        "/feeds/norms.atom",
+        "/feeds/norms.json",
+        "/feeds/consultations.atom",
+        "/feeds/consultations.json",
+        "/api/v1/clearinghouse/entries",
+        "/.well-known/cogov-keys.json",
+    ):
+        got = await client.get(path, headers={"Accept-Encoding": "identity"})
+        head = await client.head(path, headers={"Accept-Encoding": "identity"})
+        assert (head.status_code, got.status_code) == (200, 200), path
+        assert head.content == b"", path
+        assert head.headers["content-length"] == str(len(got.content)), path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers.get("etag") == got.headers.get("etag"), path
+    unchanged = await client.head("/feeds/norms.atom", headers={"If-None-Match": got_etag(await client.get("/feeds/norms.atom"))})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+
+
+def got_etag(response) -> str:
+    return response.headers["etag"]
+
+
+async def test_a_feed_says_vary_accept_encoding_once(client, make_council, clock, worker):
+    for _ in range(3):  # enough entries for a body the gzip middleware would compress
+        council = await make_council()
+        await adopt(client, council, clock)
+        await worker.publish_pending()
+        clock.advance(minutes=5)
+    for encoding in ("identity", "gzip"):
+        for path in ("/feeds/norms.atom", "/feeds/norms.json", "/feeds/consultations.atom"):
+            response = await client.get(path, headers={"Accept-Encoding": encoding})
+            assert response.status_code == 200
+            assert response.headers.get_list("vary") in (["Accept-Encoding"], []), (path, encoding)
+            if len(response.content) > 1024:
+                assert response.headers.get_list("vary") == ["Accept-Encoding"], (path, encoding)
+
+
+async def adopt_versions(client, council, clock, worker, count: int) -> None:
+    """Adopt versions 1..count of the council's norm, one after another, each published."""
+    for version in range(1, count + 1):
+        if version > 1:
+            path, label = f"/api/v1/norms/{council['norm']['id']}/versions", {"label": f"Round {version}"}
+            tagged = await client.post(path, json=label, headers=council["convener"]["headers"])
+            assert tagged.status_code == 201, tagged.text
+            clock.advance(hours=3)
+        await adopt(client, council, clock, version=version)
+        assert await worker.publish_pending() == 1
+
+
+def atom_links(body: bytes) -> dict[str, str]:
+    feed = feedparser.parse(body)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    return {link.rel: link.href for link in feed.feed.links}
+
+
+async def test_feeds_are_paged_with_next_and_previous_links(client, council, clock, worker, staff):
+    await adopt_versions(client, council, clock, worker, 5)
+    urns = [entry["urn"] for entry in (await client.get("/api/v1/clearinghouse/entries")).json()["items"]]
+    assert len(urns) == 5
+
+    # Atom (RFC 5005): walk forward by `next`, then back by `previous`, and meet every entry once, in order.
+    seen, pages, address = [], [], f"{BASE}/feeds/norms.atom?limit=2"
+    while address:
+        answer = await client.get(address.removeprefix(BASE))
+        assert answer.status_code == 200, answer.text
+        links = atom_links(answer.content)
+        assert links["self"] == address and links["hub"] == f"{BASE}/websub"
+        assert feedparser.parse(answer.content).feed.id == f"{BASE}/feeds/norms.atom?limit=2"
+        seen += [entry.id for entry in feedparser.parse(answer.content).entries]
+        pages.append(links)
+        address = links.get("next")
+    assert seen == urns and len(pages) == 3
+    assert "previous" not in pages[0] and "next" not in pages[-1]
+    assert all(page["first"] == f"{BASE}/feeds/norms.atom?limit=2" for page in pages)
+    back = atom_links((await client.get(pages[-1]["previous"].removeprefix(BASE))).content)
+    assert back["self"] == pages[1]["self"]
+    assert atom_links((await client.get(back["previous"].removeprefix(BASE))).content)["self"] == pages[0]["self"]
+
+    # JSON Feed: `next_url`, and the page before under `_cogov`.
+    seen, address, last = [], "/feeds/norms.json?limit=2", None
+    while address:
+        document = (await client.get(address)).json()
+        assert jsonfeed.problems(document) == []
+        seen += [item["id"] for item in document["items"]]
+        last = document
+        address = document.get("next_url", "").removeprefix(BASE)
+    assert seen == urns and last["_cogov"]["previous_url"].startswith(f"{BASE}/feeds/norms.json?cursor=")
+
+    # A collection pages in its curated order.
+    ids = [entry["id"] for entry in (await client.get("/api/v1/clearinghouse/entries")).json()["items"]][::-1]
+    made = await client.post("/api/v1/clearinghouse/collections", json={"title": "All", "entries": ids}, headers=staff["headers"])
+    assert made.status_code == 201, made.text
+    seen, address = [], f"{BASE}/feeds/collections/all.atom?limit=2"
+    while address:
+        body = (await client.get(address.removeprefix(BASE))).content
+        seen += [entry.id for entry in feedparser.parse(body).entries]
+        address = atom_links(body).get("next")
+    assert seen == urns[::-1]
+
+    bad = await client.get("/feeds/norms.atom?cursor=not-a-cursor")
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
+
+
+async def test_the_entries_listing_refuses_a_parameter_it_does_not_take(client, published):
+    for query in ("search=privacy", "query=privacy", "network=platform-transparency-council&sort=asc"):
+        answer = await client.get(f"/api/v1/clearinghouse/entries?{query}")
+        assert answer.status_code == 422, query
+        assert answer.json()["code"] == "unknown_parameter" and "Unknown query parameter" in answer.json()["detail"], query
+    known = await client.get("/api/v1/clearinghouse/entries?network=platform-transparency-council&limit=5")
+    assert known.status_code == 200 and len(known.json()["items"]) == 1
+
+
+async def test_an_entrys_updated_time_follows_its_curation(client, published, staff, clock):
+    def atom_updated(body: bytes) -> str:
+        [entry] = feedparser.parse(body).entries
+        return entry.updated
+
+    before_atom = atom_updated((await client.get("/feeds/norms.atom")).content)
+    [before_json] = (await client.get("/feeds/norms.json")).json()["items"]
+    clock.advance(hours=2)
+    path = f"/api/v1/clearinghouse/entries/{published['entry']['id']}/curation"
+    curated = await client.patch(path, json={"summary": "Ranking, explained."}, headers=staff["headers"])
+    assert curated.status_code == 200, curated.text
+    after_atom = atom_updated((await client.get("/feeds/norms.atom")).content)
+    [after_json] = (await client.get("/feeds/norms.json")).json()["items"]
+    assert after_atom != before_atom and after_atom.startswith(clock.now().strftime("%Y-%m-%dT%H:%M"))
+    assert after_json["date_modified"] > before_json["date_modified"] and after_json["summary"] == "Ranking, explained."
+    assert after_json["date_published"] == before_json["date_published"]
+
+
 async def test_q_narrows_the_listing_and_the_feeds_to_entries_with_those_words(client, published):
     entry_id = published["entry"]["id"]
     for q, expected in (

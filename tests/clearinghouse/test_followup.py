@@ -4,6 +4,7 @@ subscribers write, every change audited, and WebSub receipts acknowledging deliv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from services.accounts import service as accounts
 from services.accounts.models import Role
@@ -70,6 +71,21 @@ async def test_statuses_are_counted_by_region_and_only_subscribers_write(client,
         assert answer.json()["detail"]
     missing = "/api/v1/clearinghouse/entries/00000000-0000-0000-0000-000000000000/follow-up"
     assert (await client.get(missing)).status_code == 404
+
+
+async def test_a_follow_up_dated_in_the_future_is_refused(client, app, sign_up, published, clock):
+    url = f"/api/v1/clearinghouse/entries/{published['entry']['id']}/follow-up"
+    france = await make_subscriber(client, app, sign_up, "France", "FR", "Ministère du Numérique")
+    today = clock.now().date()
+    for future in ("2099-01-01", (today + timedelta(days=2)).isoformat()):
+        answer = await client.put(url, json={"status": "implemented", "date": future}, headers=france["headers"])
+        assert answer.status_code == 422, future
+        assert answer.json()["code"] == "follow_up_date_invalid" and future in answer.json()["detail"]
+    assert (await client.get(url)).json()["total"] == 0
+    # Today is today somewhere: up to UTC+14.
+    for fine in (today.isoformat(), (clock.now() + timedelta(hours=14)).date().isoformat()):
+        answer = await client.put(url, json={"status": "implemented", "date": fine}, headers=france["headers"])
+        assert answer.status_code == 200, answer.text
 
 
 async def test_admins_make_subscribers(client, app, sign_up):

@@ -157,3 +157,36 @@ async def test_only_staff_see_and_retry_publications_and_only_failed_ones_are_re
     assert again.status_code == 404 and again.json()["code"] == "publication_not_failed"
     assert await worker.publish_pending() == 1
     assert (await publication_status(client, staff))["publications"] == []
+
+
+async def test_staff_see_each_failing_subscriber_once_until_it_accepts_again(client, app, council, clock, worker, staff):
+    healthy, broken = await Subscriber().start(), await Subscriber(default_status=500).start()
+    try:
+        await subscribed(client, worker, healthy.url("/ok"))
+        await subscribed(client, worker, broken.url("/hooks"))
+        await adopt(client, council, clock)
+        await worker.run_once()
+        await adopt_a_second_version(client, council, clock)
+        await worker.run_once()
+        clock.advance(hours=1)
+        await worker.deliver_due()
+        assert len(healthy.accepted()) == 2 and broken.accepted() == []
+
+        [failing] = (await publication_status(client, staff))["subscribers"]
+        assert (failing["callback"], failing["state"], failing["last_delivered_at"]) == (broken.url("/hooks"), "active", None)
+        assert failing["retrying"] == 1 and failing["failed_attempts"] >= 2 and failing["last_status_code"] == 500
+        assert "answered 500" in failing["last_error"] and failing["last_attempt_at"] is not None
+        as_browser(client, staff)
+        page = html.unescape((await client.get("/clearinghouse/staff/publication")).text)
+        section = page.split("Subscribers failing", 1)[1].split("WebSub deliveries that failed", 1)[0]
+        assert broken.url("/hooks") in section and healthy.url("/ok") not in section
+        assert "1 being retried" in section and "the callback answered 500" in section and "never" in section
+
+        broken.default_status = 204
+        clock.advance(hours=2)
+        await worker.deliver_due()
+        assert (await publication_status(client, staff))["subscribers"] == []
+        assert "Every subscriber accepts its deliveries." in (await client.get("/clearinghouse/staff/publication")).text
+    finally:
+        await healthy.stop()
+        await broken.stop()

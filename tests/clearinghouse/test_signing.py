@@ -116,3 +116,35 @@ def test_flipping_any_one_character_of_text_or_record_fails(data):
             return  # e.g. whitespace the canonical form drops again
     with pytest.raises(VerificationFailed):
         signing.verify_entry(entry, keys)
+
+
+def test_every_field_beside_the_record_must_say_what_the_record_says():
+    key = signing.SigningKey(Ed25519PrivateKey.generate())
+    entry, keys = _signed_entry(key)
+    entry["record"] |= {"issuer": "https://clearing.example", "network": {"slug": "n", "name": "N"}, "norm": {"id": "x", "slug": "m"}}
+    entry["signature"]["value"] = key.sign(entry["record"])
+    entry |= {"id": "row-id", "version": 1, "network": {"slug": "n", "name": "N", "url": "https://clearing.example/networks/n"}}
+    entry |= {"permalink": "https://clearing.example/clearinghouse/n/m/v1", "curation": {}, "superseded_by": None}
+    verified = signing.check_entry(entry, keys)
+    assert (verified.kid, verified.issuer) == (key.kid, "https://clearing.example")
+    assert verified.unsigned == ("curation", "id", "superseded_by")
+    forgeries = [("urn", "urn:cogov:norm:n:m:v2"), ("version", 2), ("network", {"slug": "n", "name": "Other"}), ("norm_slug", "z")]
+    for field, forged in forgeries:
+        with pytest.raises(VerificationFailed, match=f"the entry's {field} differs"):
+            signing.check_entry(entry | {field: forged}, keys)
+
+    item = {
+        "id": entry["urn"],
+        "url": entry["permalink"],
+        "title": "T",
+        "content_text": entry["text"],
+        "authors": [{"name": "N"}],
+        "_cogov": {"network": "n", "version": 1, "record": entry["record"], "signature": entry["signature"], "featured": False},
+    }
+    assert signing.check_entry(item, keys).unsigned == ("featured",)
+    with pytest.raises(VerificationFailed, match="the entry's id differs"):
+        signing.check_entry(item | {"id": "urn:cogov:norm:n:other:v1"}, keys)
+    with pytest.raises(VerificationFailed, match="the entry's network differs"):
+        signing.check_entry(item | {"_cogov": item["_cogov"] | {"network": "other"}}, keys)
+    with pytest.raises(VerificationFailed, match="text"):
+        signing.check_entry(item | {"content_text": "Other."}, keys)

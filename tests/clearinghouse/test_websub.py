@@ -353,6 +353,59 @@ async def test_the_rest_listing_is_a_topic_too(client, app, council, clock, work
     assert item["text"] == TEXT and item["signature"]["kid"]
 
 
+async def test_a_subscriber_ends_on_the_newest_feed_when_an_older_delivery_is_retried(client, app, council, clock, worker, subscriber):
+    await subscribed(client, worker, subscriber.url())
+    subscriber.replies = [500]  # the first delivery fails and waits to be tried again
+    await adopt(client, council, clock)
+    await worker.run_once()
+    assert [d.status for d in subscriber.deliveries] == [500]
+
+    # Version 2 is adopted while version 1's delivery waits: its delivery carries the feed with both.
+    path = f"/api/v1/norms/{council['norm']['id']}/versions"
+    assert (await client.post(path, json={"label": "Two"}, headers=council["convener"]["headers"])).status_code == 201
+    clock.advance(hours=3)
+    await adopt(client, council, clock, version=2)
+    assert await worker.publish_pending() == 1
+    clock.advance(hours=1)  # the first delivery is due again too
+    await worker.deliver_due()
+    await worker.deliver_due()
+    clock.advance(hours=1)
+    await worker.deliver_due()
+
+    # One more delivery arrived, the newest: the subscriber's last feed holds both versions.
+    assert [d.status for d in subscriber.deliveries] == [500, 204]
+    newest = feedparser.parse(subscriber.deliveries[-1].body)
+    assert [entry.id.rsplit(":", 1)[1] for entry in newest.entries] == ["v2", "v1"]
+    first, second = await deliveries(app)
+    assert (first.status, second.status) == (DeliveryStatus.superseded, DeliveryStatus.delivered)
+    shown = {d["status"]: d["entries"] for d in (await status(client, subscriber.url()))["deliveries"]}
+    # The superseded delivery announced v1; the one delivered announces v2 (and v1, now superseded by it).
+    assert shown["superseded"] == [newest.entries[1].id] and newest.entries[0].id in shown["delivered"]
+
+
+async def test_no_delivery_is_sent_while_an_older_one_of_its_subscription_is_in_flight(client, app, council, clock, worker, subscriber):
+    from services.clearinghouse import delivery as outbox
+
+    await subscribed(client, worker, subscriber.url())
+    await adopt(client, council, clock)
+    await worker.publish_pending()
+    # Another worker holds version 1's delivery (its request still out) for a day.
+    [older] = await outbox.claim_due(app.state.sessionmaker, clock, worker="elsewhere", lease=timedelta(days=1))
+    path = f"/api/v1/norms/{council['norm']['id']}/versions"
+    assert (await client.post(path, json={"label": "Two"}, headers=council["convener"]["headers"])).status_code == 201
+    clock.advance(hours=3)
+    await adopt(client, council, clock, version=2)
+    await worker.publish_pending()
+    assert await worker.deliver_due() == 0 and subscriber.deliveries == []
+    # The other worker died: once its claim runs out, only the newest goes, holding both versions.
+    clock.advance(days=1)
+    assert await worker.deliver_due() == 1
+    [received] = subscriber.deliveries
+    assert [entry.id.rsplit(":", 1)[1] for entry in feedparser.parse(received.body).entries] == ["v2", "v1"]
+    assert [d.status for d in await deliveries(app)] == [DeliveryStatus.superseded, DeliveryStatus.delivered]
+    assert older.delivery_id == (await deliveries(app))[0].id
+
+
 async def test_a_saved_search_feed_is_delivered_only_when_a_matching_norm_is_adopted(client, app, council, clock, worker):
     matching, other = Subscriber(), Subscriber()
     await matching.start()

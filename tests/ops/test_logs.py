@@ -78,3 +78,30 @@ async def test_development_logs_are_readable_lines_with_the_request_id(app, clie
     assert not access.startswith("{") and "request" in access and "route=/api/v1/networks" in access and "status=200" in access
     [library] = [line for line in err.splitlines() if "a library line" in line]
     assert "request_id=dev-request-8" in library and "[some.library]" in library
+
+
+async def test_a_sync_ticket_never_reaches_the_log_in_full(database_url, tmp_path):
+    server = CogovServer(database_url, tmp_path)
+    server.env |= {"COGOV_LOG_JSON": "true", "COGOV_LOG_LEVEL": "info"}
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+            account = {"email": "ticket-holder@example.org", "password": "a long enough password 1", "display_name": "Tia"}
+            assert (await http.post("/api/v1/auth/register", json=account)).status_code == 202
+            token = await http.post("/api/v1/auth/token", data={"username": account["email"], "password": account["password"]})
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            tickets = [(await http.post("/api/v1/sync/tickets", headers=headers)).json()["ticket"] for _ in range(2)]
+        async with websockets.connect(f"{server.sync_url}?ticket={tickets[0]}") as socket:
+            await socket.close()
+        # A refused connection (the ticket spent) is logged too.
+        try:
+            async with websockets.connect(f"{server.sync_url}?ticket={tickets[0]}&access_token={tickets[1]}"):
+                pass
+        except websockets.InvalidStatus:
+            pass
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert "WebSocket /api/v1/sync?ticket=[redacted]" in log
+    assert "access_token=[redacted]" in log
+    assert tickets[0] not in log and tickets[1] not in log

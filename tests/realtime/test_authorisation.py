@@ -136,7 +136,16 @@ async def test_a_member_without_a_proven_address_reads_but_cannot_edit(client, a
     assert handle.text == ORIGINAL
     await handle.splice(0, 0, "Unproven says: ")
     code, reason = await _closed(unproven)
-    assert code == 1008 and "nothing stored" in reason
+    assert code == 1008 and reason.startswith("email_unverified:") and "nothing stored" in reason
+    assert await _stored_text(client, norm) == ORIGINAL
+
+
+async def test_a_non_member_is_refused_without_the_unverified_reason(client, network, norm, connect, sign_up):
+    outsider = await connect(await sign_up("Olu Outsider"))
+    handle = await outsider.open(norm["url"])
+    await handle.splice(0, 0, "Outsider says: ")
+    code, reason = await _closed(outsider)
+    assert code == 1008 and "nothing stored" in reason and not reason.startswith("email_unverified")
     assert await _stored_text(client, norm) == ORIGINAL
 
 

@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.fixtures.web import WAIT_MS, open_editor, shoot, sign_in
+from tests.fixtures.accounts import mark_unverified_at
+from tests.fixtures.web import DEMO_PASSWORD, WAIT_MS, open_editor, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -82,6 +83,22 @@ def test_a_non_member_reads_live_but_cannot_edit(live_server, new_page):
     expect(page.locator("#edit-mode")).to_contain_text("Only members of the network edit")
     expect(page.locator("#editor .cm-content")).to_have_attribute("contenteditable", "false")
     expect(page.locator("#plain-edit")).to_have_count(0)
+
+
+def test_a_member_whose_address_is_unconfirmed_is_told_to_confirm_it(live_server, new_page):
+    ana, ben = _members(live_server)
+    network = live_server.network(ana, ben)
+    norm = live_server.norm(ana, network, "Confirmed only", "Written by members.")
+    mark_unverified_at(live_server.settings.database_url, ben["email"])
+    page = new_page()
+    sign_in(page, live_server, ben)
+    open_editor(page, norm["page"])
+    _type_at_end(page, " Unconfirmed words.")
+    link = page.locator("#connection").get_by_role("link", name="Confirm your address to edit")
+    expect(link).to_have_attribute("href", "/settings/email", timeout=WAIT_MS)
+    assert live_server.text_of(norm) == "Written by members."
+    link.click()
+    page.wait_for_url(f"{live_server.url}/settings/email")
 
 
 def test_edits_made_offline_survive_a_reload_and_sync_on_reconnect(live_server, new_page):
@@ -247,3 +264,40 @@ def test_a_co_editors_text_shows_while_our_keystrokes_are_held(live_server, new_
     writer.clock.resume()
     live_server.wait_for_text(norm, "Ben: Start. Ana")
     expect(other.locator("#editor .cm-content")).to_have_text("Ben: Start. Ana", timeout=WAIT_MS)
+
+
+def _look(locator) -> tuple[str, str]:
+    """The colour and line style an element draws its person in (site.css's `--author` and `--author-line`)."""
+    script = "e => ['--author', '--author-line'].map(name => getComputedStyle(e).getPropertyValue(name).trim())"
+    return tuple(locator.evaluate(script))
+
+
+def test_each_author_has_their_own_colour_in_who_wrote_what_and_in_presence(demo_server, new_page):
+    networks = demo_server.api.get("/api/v1/networks", params={"limit": 100}).json()["items"]
+    (flows,) = [network["slug"] for network in networks if network["name"] == "Cross-border Data Flows and Privacy"]
+    (norm,) = demo_server.api.get(f"/api/v1/networks/{flows}/norms").json()
+    page_url = f"{demo_server.url}/networks/{flows}/norms/{norm['slug']}"
+    sophie, amina = ({"email": email} for email in ("sophie.laurent@example.org", "amina.diallo@example.org"))
+    reader, co_editor = new_page(), new_page()
+    sign_in(reader, demo_server, sophie, password=DEMO_PASSWORD)
+    sign_in(co_editor, demo_server, amina, password=DEMO_PASSWORD)
+    open_editor(reader, page_url)
+
+    # The demo norm's six authors, each in their own colour, in the legend and on their passages.
+    legend = reader.locator('#authorship ul[aria-label="Authors"] li')
+    expect(legend).to_have_count(6)
+    authors = {item.inner_text().split(" — ")[0]: _look(item.locator(".swatch")) for item in legend.all()}
+    assert len(authors) == 6 and len({colour for colour, _ in authors.values()}) == 6, authors
+    # In order of first appearance: whoever wrote the opening passage has the palette's first colour.
+    assert _look(reader.locator("#authorship mark").first) == ("#0072b2", "solid")
+    for name, (colour, _) in authors.items():
+        assert {_look(mark)[0] for mark in reader.locator(f'#authorship mark[title="{name}"]').all()} == {colour}
+
+    # A co-editor shows in presence in the colour of their writing.
+    open_editor(co_editor, page_url)
+    present = reader.locator("#presence li", has_text="Amina Diallo")
+    expect(present).to_have_count(1, timeout=WAIT_MS)
+    assert _look(present)[0] == authors["Amina Diallo"][0]
+    you = reader.locator("#presence li", has_text="(you)")
+    assert _look(you)[0] == authors["Sophie Laurent"][0]
+    shoot(reader, "norm-authors-colours")

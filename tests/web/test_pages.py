@@ -8,8 +8,7 @@ import re
 import httpx
 import pytest
 
-from services.web import demo
-from services.web.norms import PALETTE
+from services.web import colours, demo
 from services.web.templating import STATIC_DIR
 from tests.fixtures.accounts import PASSWORD, mark_verified
 
@@ -339,11 +338,15 @@ async def test_people_signing_up_and_out_at_the_same_moment_all_succeed(app):
             await browser.aclose()
 
 
-def test_every_colour_of_the_palette_has_its_class_in_the_stylesheet():
-    """Pages colour authors by class (their policy allows no style attributes), so site.css must know each colour."""
+def test_every_colour_slot_has_its_hue_and_line_in_the_stylesheet():
+    """Pages colour authors by class (their policy allows no style attributes), so site.css must know each slot."""
     css = (STATIC_DIR / "site.css").read_text()
-    for index, colour in enumerate(PALETTE):
-        assert f".author-{index} {{ --author: {colour}; }}" in css
+    declared: dict[str, dict[str, str]] = {}
+    for selectors, prop, value in re.findall(r"^([^{}\n]+)\{ (--author(?:-line)?): ([^;]+); \}", css, re.MULTILINE):
+        for selector in selectors.split(","):
+            declared.setdefault(selector.strip(), {})[prop] = value
+    for slot in range(colours.SLOTS):
+        assert declared[f".{colours.css_class(slot)}"] == {"--author": colours.hue(slot), "--author-line": colours.line(slot)}
 
 
 async def test_forms_refuse_control_characters_beside_the_field_and_say_which(client):

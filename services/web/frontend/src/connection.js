@@ -10,6 +10,7 @@ import * as A from "@automerge/automerge/slim"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
 
 const RETRY_MS = 3000
+const CONFIRM = "Confirm your address to edit"
 
 function socketUrl(path) {
   const url = new URL(path, location.href)
@@ -18,13 +19,14 @@ function socketUrl(path) {
 }
 
 export class TicketedWebSocketAdapter extends WebSocketClientAdapter {
-  constructor({ syncPath, ticketPath, csrfToken, signedIn, onTicketProblem }) {
+  constructor({ syncPath, ticketPath, csrfToken, signedIn, onTicketProblem, onClosed }) {
     super(socketUrl(syncPath).href, RETRY_MS)
     this.syncPath = syncPath
     this.ticketPath = ticketPath
     this.csrfToken = csrfToken
     this.signedIn = signedIn
     this.onTicketProblem = onTicketProblem
+    this.onClosed = onClosed
     this.fetching = false
     this.paused = false
   }
@@ -52,6 +54,8 @@ export class TicketedWebSocketAdapter extends WebSocketClientAdapter {
         this.fetching = false
         this.url = url
         super.connect(peerId, peerMetadata)
+        // The server's close code and reason say why it refused us (the stock adapter drops them).
+        this.socket?.addEventListener("close", event => this.onClosed?.(event))
       },
       error => {
         this.fetching = false
@@ -95,6 +99,7 @@ export class ConnectionStatus {
     this.serverHeads = this.load()
     this.state = navigator.onLine ? "connecting" : "offline"
     this.problem = null
+    this.unverified = false
     this.unsynced = 0
     this.savedLocally = true
     this.timer = null
@@ -136,6 +141,14 @@ export class ConnectionStatus {
   set(state) {
     if (state === "connected") this.problem = null
     this.state = state
+    this.refresh()
+  }
+
+  // The server refused our edits because our address is not confirmed yet: say so until the page is
+  // reloaded (reconnecting changes nothing until the address is confirmed).
+  closed(event) {
+    if (event.code !== 1008 || !event.reason.startsWith("email_unverified")) return
+    this.unverified = true
     this.refresh()
   }
 
@@ -197,7 +210,15 @@ export class ConnectionStatus {
     else if (this.state === "reconnecting") text = `Reconnecting… ${changes}${where}`
     else text = "Connecting…"
     if (this.problem) text += ` (${this.problem})`
-    if (this.element.textContent !== text) this.element.textContent = text
+    if (this.unverified) {
+      text += " — "
+      if (this.element.textContent !== text + CONFIRM) {
+        const link = document.createElement("a")
+        link.href = "/settings/email"
+        link.textContent = CONFIRM
+        this.element.replaceChildren(text, link)
+      }
+    } else if (this.element.textContent !== text) this.element.textContent = text
     this.element.dataset.state = this.state
     this.element.dataset.unsynced = String(n)
     this.element.dataset.savedLocally = String(this.savedLocally)

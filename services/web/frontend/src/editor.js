@@ -37,6 +37,7 @@ async function start() {
     csrfToken: config.csrfToken,
     signedIn: !!config.me,
     onTicketProblem: error => status.ticketProblem(error),
+    onClosed: event => status.closed(event),
   })
   // One local database per participant: one person's unsynced edits are never sent as another's.
   const storage = new IndexedDBStorageAdapter(`cogov-${config.me ? config.me.participant : "guest"}`)
@@ -45,7 +46,7 @@ async function start() {
 
   const handle = await repo.find(config.documentUrl)
 
-  const presence = new Presence({ handle, me: config.me, list: document.getElementById("presence"), canEdit: config.canEdit })
+  const presence = new Presence({ handle, me: config.me, list: document.getElementById("presence"), canEdit: config.canEdit, slots: config.colourSlots })
   status.attach(handle, { onDisconnected: () => presence.clear() })
 
   // Keystrokes are on this device from the first one: while held (pending-edits.js), then in their change.

@@ -2,6 +2,8 @@
 // {participant, name, colour, cursor, selection} as an automerge-repo ephemeral message when its
 // selection moves and every HEARTBEAT_MS; the server relays it and stores nothing. A peer not
 // heard from for EXPIRE_MS is gone; one that says {left: true} goes at once.
+// People are coloured by the page's slots (services/web/colours.py: the same as "Who wrote what"),
+// as class `author-N`; only someone the page did not know of keeps the colour their browser sends.
 import { Decoration, EditorView, WidgetType } from "@codemirror/view"
 import { StateEffect, StateField } from "@codemirror/state"
 
@@ -12,18 +14,17 @@ const COLOUR = /^#[0-9a-fA-F]{6}$/
 const setRemote = StateEffect.define()
 
 class Caret extends WidgetType {
-  constructor(name, colour) {
+  constructor(name, look) {
     super()
     this.name = name
-    this.colour = colour
+    this.look = look
   }
   eq(other) {
-    return other.name === this.name && other.colour === this.colour
+    return other.name === this.name && other.look.className === this.look.className && other.look.colour === this.look.colour
   }
   toDOM() {
     const caret = document.createElement("span")
-    caret.className = "cm-remote-caret"
-    caret.style.setProperty("--author", this.colour)
+    dress(caret, "cm-remote-caret", this.look)
     caret.setAttribute("aria-hidden", "true")
     // The name is drawn by CSS (::after), so it is never part of the text.
     caret.dataset.name = this.name
@@ -48,17 +49,31 @@ function clamp(value, length) {
   return Number.isInteger(value) ? Math.max(0, Math.min(value, length)) : null
 }
 
-function decorationsFor(peers, length) {
+// {className, colour}: the person's slot class, or (unknown to the page) the colour they sent.
+function lookOf(person, slots) {
+  const slot = slots[person.participant]
+  return Number.isInteger(slot) ? { className: `author-${slot}`, colour: null } : { className: "", colour: person.colour }
+}
+
+function dress(element, base, look) {
+  element.className = look.className ? `${base} ${look.className}` : base
+  if (look.colour) element.style.setProperty("--author", look.colour)
+}
+
+function decorationsFor(peers, length, slots) {
   const ranges = []
   for (const peer of peers) {
     const head = clamp(peer.selection?.head ?? peer.cursor, length)
     if (head === null) continue
     const anchor = clamp(peer.selection?.anchor, length) ?? head
+    const look = lookOf(peer, slots)
     if (anchor !== head) {
-      const mark = Decoration.mark({ class: "cm-remote-selection", attributes: { style: `--author: ${peer.colour}` } })
+      const mark = look.className
+        ? Decoration.mark({ class: `cm-remote-selection ${look.className}` })
+        : Decoration.mark({ class: "cm-remote-selection", attributes: { style: `--author: ${look.colour}` } })
       ranges.push(mark.range(Math.min(anchor, head), Math.max(anchor, head)))
     }
-    ranges.push(Decoration.widget({ widget: new Caret(peer.name, peer.colour), side: 1 }).range(head))
+    ranges.push(Decoration.widget({ widget: new Caret(peer.name, look), side: 1 }).range(head))
   }
   return Decoration.set(ranges, true)
 }
@@ -71,8 +86,9 @@ function valid(message) {
 }
 
 export class Presence {
-  constructor({ handle, me, list, canEdit }) {
+  constructor({ handle, me, list, canEdit, slots }) {
     this.handle = handle
+    this.slots = slots || {} // participant id → colour slot, from the page
     this.me = me // {participant, name, colour} or null when signed out (then we only listen)
     this.list = list
     this.canEdit = canEdit
@@ -184,7 +200,7 @@ export class Presence {
       this.list.replaceChildren(
       ...items.map(person => {
         const item = document.createElement("li")
-        item.style.setProperty("--author", person.colour)
+        dress(item, "", lookOf(person, this.slots))
         item.dataset.participant = person.participant
         item.textContent = person.you ? `${person.name} (you)` : person.name
         return item
@@ -193,7 +209,7 @@ export class Presence {
     }
     if (this.view) {
       const length = this.view.state.doc.length
-      this.view.dispatch({ effects: setRemote.of(decorationsFor(others, length)) })
+      this.view.dispatch({ effects: setRemote.of(decorationsFor(others, length, this.slots)) })
     }
   }
 }
