@@ -11,7 +11,8 @@ import uuid
 from fractions import Fraction
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 
 from networks.models import Network
@@ -27,9 +28,9 @@ from services.clearinghouse.models import Collection, EntryCuration, FeedEntry
 from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, CurationIn, TopicCreate
 from services.kit.errors import Forbidden
 from services.web.ballots import weight
-from services.web.forms import FormInvalid, attempt, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, beside, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
-from services.web.templating import render
+from services.web.templating import reader_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -204,6 +205,11 @@ async def staff_home(
     request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
     _staff(viewer)
+    return await _render_staff_home(request, session, viewer, settings)
+
+
+async def _render_staff_home(request: Request, session, viewer: Viewer, settings, failed: FailedForm | None = None) -> HTMLResponse:
+    """The curation page; with `failed`, its topic or collection form shows its messages and what was entered."""
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
     troubles = await publication.status(session, attempts=settings.publication_attempts)
     context = {
@@ -212,9 +218,10 @@ async def staff_home(
         "collections": await curation.list_collections(session, settings.base_url),
         "failed_publications": sum(p.status == "failed" for p in troubles.publications),
         "carried_over": await curation.carried_over_to_review(session),
-        "errors": {},
+        "failed": failed,
     }
-    return render(request, viewer, "clearinghouse/staff.html", context, title="Curation")
+    status_code = failed.status_code if failed else 200
+    return render(request, viewer, "clearinghouse/staff.html", context, status_code=status_code, title="Curation")
 
 
 async def _form(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -229,6 +236,13 @@ async def staff_entry(
     request: Request, entry_id: uuid.UUID, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
     _staff(viewer)
+    return await _render_staff_entry(request, session, viewer, settings, entry_id)
+
+
+async def _render_staff_entry(
+    request: Request, session, viewer: Viewer, settings, entry_id: uuid.UUID, failed: FailedForm | None = None
+) -> HTMLResponse:
+    """An entry's curation page; with `failed`, its form shows its messages and what was entered and ticked."""
     entry = await entries.get_entry(session, entry_id)
     [view] = await entries.views(session, [entry])
     context = {
@@ -238,9 +252,21 @@ async def staff_entry(
             await session.scalars(select(FeedEntry).where(FeedEntry.id != entry.id).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))
         ).all(),
         "networks": (await session.scalars(select(Network).order_by(Network.name))).all(),
-        "errors": {},
+        "failed": failed,
     }
-    return render(request, viewer, "clearinghouse/staff_entry.html", context, title=f"Curate {entry.title} v{entry.version_number}")
+    title = f"Curate {entry.title} v{entry.version_number}"
+    return render(
+        request, viewer, "clearinghouse/staff_entry.html", context, status_code=failed.status_code if failed else 200, title=title
+    )
+
+
+# Where a refusal of curation is shown, by how `curation.curate_entry` words what it could not find.
+_CURATION_FIELDS = (
+    ("Unknown topic", "topics"),
+    ("No published entry", "related_entries"),
+    ("An entry is not related to itself", "related_entries"),
+    ("No network", "related_networks"),
+)
 
 
 @router.post("/clearinghouse/staff/entries/{entry_id}")
@@ -252,31 +278,31 @@ async def staff_entry_save(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/entries/{entry_id}"
+    await entries.get_entry(session, entry_id)  # an entry that does not exist has no page to come back to
+    names = ("summary", "featured", "topics", "related_entries", "related_networks")
+    entered = {"summary": single.get("summary", "").replace("\r\n", "\n"), "featured": "on" if single.get("featured") == "on" else ""}
+    ticked = {name: multi.get(name, []) for name in names[2:]}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422) -> HTMLResponse:
+        failed = FailedForm("curation", errors, entered, status_code, ticked)
+        return await _render_staff_entry(request, session, viewer, settings, entry_id, failed)
+
     try:
-        body = parse(
-            CurationIn,
-            {
-                "summary": single.get("summary", "").replace("\r\n", "\n"),
-                "featured": single.get("featured") == "on",
-                "topics": multi.get("topics", []),
-                "related_entries": multi.get("related_entries", []),
-                "related_networks": multi.get("related_networks", []),
-            },
-        )
+        body = parse(CurationIn, {"summary": entered["summary"], "featured": entered["featured"] == "on"} | ticked)
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, names))
     now = request.app.state.clock.now()
     changed, error = await attempt(
         session, lambda: curation.curate_entry(session, now, participant, entry_id, body, base_url=settings.base_url)
     )
     if error is not None:
-        if error.status_code == 404:
-            raise error
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), back).html()
+        name = next((name for start, name in _CURATION_FIELDS if error.detail.startswith(start)), "_")
+        return await again({name: said}, error.status_code)
     if changed:
         request.app.state.clearinghouse.cache.invalidate()
         request.app.state.clearinghouse.nudge()
@@ -304,16 +330,22 @@ async def staff_entry_reviewed(
 @router.post("/clearinghouse/staff/topics")
 async def staff_topic_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     single, _ = await _form(request)
+    entered = {"label": single.get("label", ""), "description": single.get("description", "").replace("\r\n", "\n")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422) -> HTMLResponse:
+        return await _render_staff_home(request, session, viewer, settings, FailedForm("topic", errors, entered, status_code))
+
     try:
-        body = parse(TopicCreate, {"label": single.get("label", ""), "description": single.get("description", "")})
+        body = parse(TopicCreate, entered)
     except FormInvalid as invalid:
-        return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, ("label", "description")))
     topic, error = await attempt(session, lambda: curation.create_topic(session, request.app.state.clock.now(), participant, body))
     if error is not None:
-        return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), "/clearinghouse/staff").html()
+        return await again({"label" if error.code == "slug_taken" else "_": said}, error.status_code)
     assert topic is not None  # `attempt` returns the result when there is no error
     return redirect("/clearinghouse/staff#topics", viewer, settings, flash=("ok", f"Topic “{topic.label}” added."))
 
@@ -321,20 +353,24 @@ async def staff_topic_create(
 @router.post("/clearinghouse/staff/collections")
 async def staff_collection_create(
     request: Request, session: WritingSessionDep, _csrf: Csrf, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     single, _ = await _form(request)
+    entered = {"title": single.get("title", ""), "description": single.get("description", "").replace("\r\n", "\n")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422) -> HTMLResponse:
+        return await _render_staff_home(request, session, viewer, settings, FailedForm("collection", errors, entered, status_code))
+
     try:
-        body = parse(
-            CollectionCreate, {"title": single.get("title", ""), "description": single.get("description", "").replace("\r\n", "\n")}
-        )
+        body = parse(CollectionCreate, entered)
     except FormInvalid as invalid:
-        return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, ("title", "description")))
     made, error = await attempt(
         session, lambda: curation.create_collection(session, request.app.state.clock.now(), participant, body, base_url=settings.base_url)
     )
     if error is not None:
-        return redirect("/clearinghouse/staff#collections", viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), "/clearinghouse/staff").html()
+        return await again({"title" if error.code == "slug_taken" else "_": said}, error.status_code)
     assert made is not None  # `attempt` returns the result when there is no error
     request.app.state.clearinghouse.cache.invalidate()
     return redirect(
@@ -347,11 +383,19 @@ async def staff_collection(
     request: Request, slug: str, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
     _staff(viewer)
+    return await _render_staff_collection(request, session, viewer, settings, slug)
+
+
+async def _render_staff_collection(request: Request, session, viewer: Viewer, settings, slug: str, failed: FailedForm | None = None):
+    """A collection's page; with `failed`, its form shows its messages and what was entered and ticked."""
     collection = await curation.collection_view(session, slug, settings.base_url)
     positions = {ref.id: index for index, ref in enumerate(collection.entries, start=1)}
     rows = (await session.scalars(select(FeedEntry).order_by(FeedEntry.seq.desc()).limit(feeds.MAX_LIMIT))).all()
-    context = {"collection": collection, "rows": rows, "positions": positions}
-    return render(request, viewer, "clearinghouse/staff_collection.html", context, title=f"Curate {collection.title}")
+    context = {"collection": collection, "rows": rows, "positions": positions, "failed": failed}
+    status_code = failed.status_code if failed else 200
+    return render(
+        request, viewer, "clearinghouse/staff_collection.html", context, status_code=status_code, title=f"Curate {collection.title}"
+    )
 
 
 @router.post("/clearinghouse/staff/collections/{slug}")
@@ -363,10 +407,17 @@ async def staff_collection_save(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     single, multi = await _form(request)
     back = f"/clearinghouse/staff/collections/{slug}"
+    await curation.collection_view(session, slug, settings.base_url)  # a collection that does not exist has no page
+    entered = {key: value.replace("\r\n", "\n") for key, value in single.items()}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        failed = FailedForm("collection", errors, entered, status_code, {"entries": multi.get("entries", [])})
+        return await _render_staff_collection(request, session, viewer, settings, slug, failed)
+
     # Ticked entries, in the order of the positions typed beside them (unnumbered ones last, newest first).
     chosen = multi.get("entries", [])
 
@@ -384,15 +435,14 @@ async def staff_collection_save(
             },
         )
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, ("title", "description", "entries")))
     _, error = await attempt(
         session,
         lambda: curation.update_collection(session, request.app.state.clock.now(), participant, slug, body, base_url=settings.base_url),
     )
     if error is not None:
-        if error.status_code == 404:
-            raise error
-        return redirect(back, viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), back).html()
+        return await again({"entries" if error.code == "entry_not_found" else "_": said}, error.status_code)
     request.app.state.clearinghouse.cache.invalidate()
     request.app.state.clearinghouse.nudge()
     return redirect(back, viewer, settings, flash=("ok", "Collection saved; the change is in the public audit log."))
@@ -408,8 +458,14 @@ async def staff_publication(
     request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, settings: SettingsDep
 ) -> HTMLResponse:
     _staff(viewer)
-    context = {"status": await publication.status(session, attempts=settings.publication_attempts)}
-    return render(request, viewer, "clearinghouse/staff_publication.html", context, title="Publication")
+    return await _render_publication(request, session, viewer, settings)
+
+
+async def _render_publication(request: Request, session, viewer: Viewer, settings, failed: FailedForm | None = None):
+    """The publication page; with `failed`, why a retry was refused, beside its row."""
+    context = {"status": await publication.status(session, attempts=settings.publication_attempts), "failed": failed}
+    status_code = failed.status_code if failed else 200
+    return render(request, viewer, "clearinghouse/staff_publication.html", context, status_code=status_code, title="Publication")
 
 
 @router.post(PUBLICATION_PAGE + "/{event_id}/retry")
@@ -421,11 +477,14 @@ async def staff_publication_retry(
     viewer: ViewerDep,
     participant: PageParticipant,
     settings: SettingsDep,
-) -> RedirectResponse:
+) -> Response:
     _staff(viewer)
     _, error = await attempt(session, lambda: publication.retry(session, request.app.state.clock.now(), participant, event_id))
     if error is not None:
-        return redirect(PUBLICATION_PAGE, viewer, settings, flash=("error", error.detail))
+        said = refusal(error, reader_zone(viewer.zone_name), PUBLICATION_PAGE).html()
+        return await _render_publication(
+            request, session, viewer, settings, FailedForm(f"retry-{event_id}", {"_": said}, {}, error.status_code)
+        )
     request.app.state.clearinghouse.nudge()
     return redirect(
         PUBLICATION_PAGE,

@@ -232,16 +232,38 @@ async def comment(
     return redirect(back + "#comments", viewer, settings, flash=("ok", "Your comment is published."))
 
 
-async def _comment_action(request: Request, session, viewer, settings, comment_id: uuid.UUID, model, data: dict, action, done: str):
+async def _comment_action(
+    request: Request,
+    session,
+    viewer,
+    settings,
+    comment_id: uuid.UUID,
+    form: str,
+    field: str,
+    entered: dict[str, str],
+    blank: str,
+    model,
+    data: dict,
+    action,
+    done: str,
+):
+    """One of the forms under a comment (reply, mark addressed, decline, hide), named `form` (with the comment's id,
+    as its field's element id is): refused, the page comes back with that form open, its message beside `field`
+    (`blank` when the field was left empty) and what was entered."""
     comment, consultation, _ = await consultations.find_comment(session, comment_id)
     back = page_path(consultation.id) + f"#comment-{comment.id}"
+
+    async def again(message: str | Markup, status_code: int = 422):
+        failed = FailedForm(f"{form}-{comment.id}", {field: message}, entered, status_code)
+        return await _render_page(request, session, viewer, settings, consultation.id, failed)
+
     try:
         body = parse(model, data)
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(blank if not entered.get(field, "").strip() else "; ".join(invalid.errors.values()))
     _, error = await attempt(session, lambda: action(body))
-    if error is not None:
-        return redirect(back, viewer, settings, refused=error)
+    if error is not None:  # the comment was found above: what is missing now is what the form named (a version)
+        return await again(refusal(error, reader_zone(viewer.zone_name), back.split("#", 1)[0]).html(), error.status_code)
     return redirect(back, viewer, settings, flash=("ok", done))
 
 
@@ -256,14 +278,19 @@ async def reply(
     participant: PageParticipant,
 ):
     form = await fields(request)
+    entered = {"body": form.get("body", "").replace("\r\n", "\n")}
     return await _comment_action(
         request,
         session,
         viewer,
         settings,
         comment_id,
+        "reply",
+        "body",
+        entered,
+        "Write your reply.",
         ReplyCreate,
-        {"body": form.get("body", "").replace("\r\n", "\n")},
+        entered,
         lambda body: consultations.reply(session, _now(request), participant, comment_id, body),
         "Your reply is published.",
     )
@@ -281,12 +308,18 @@ async def resolve(
 ):
     form = await fields(request)
     data = {"status": form.get("status", ""), "version": form.get("version") or None, "reason": form.get("reason") or None}
+    declined = form.get("status") == "declined"
+    entered = {"version": form.get("version", ""), "reason": form.get("reason", "").replace("\r\n", "\n")}
     return await _comment_action(
         request,
         session,
         viewer,
         settings,
         comment_id,
+        "declined" if declined else "addressed",
+        "reason" if declined else "version",
+        entered,
+        "Give the reason for declining." if declined else "Choose the version that addresses the comment.",
         Resolution,
         data,
         lambda body: consultations.resolve(session, _now(request), participant, comment_id, body),
@@ -305,14 +338,19 @@ async def hide(
     participant: PageParticipant,
 ):
     form = await fields(request)
+    entered = {"reason": form.get("reason", "")}
     return await _comment_action(
         request,
         session,
         viewer,
         settings,
         comment_id,
+        "hide",
+        "reason",
+        entered,
+        "Give the public reason for hiding.",
         Moderation,
-        {"reason": form.get("reason", "")},
+        entered,
         lambda body: consultations.hide(session, _now(request), participant, comment_id, body),
         "The comment is hidden.",
     )

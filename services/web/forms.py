@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -72,6 +73,15 @@ async def attempt(session: AsyncSession, action: Callable[[], Awaitable[T]]) -> 
     return result, None
 
 
+def beside(errors: dict[str, str], names: tuple[str, ...]) -> dict[str, str | Markup]:
+    """Parse errors keyed by the form's own field names: a nested field (`anchor.start`) goes beside the field its
+    name starts with, anything else to the form as a whole (`_`); the first message for a field is kept."""
+    placed: dict[str, str | Markup] = {}
+    for field, message in errors.items():
+        placed.setdefault(next((name for name in names if field == name or field.startswith(f"{name}.")), "_"), message)
+    return placed
+
+
 def field_errors(exc: DomainError) -> dict[str, str]:
     """A domain error's per-field messages (as in its `errors` extra), or the message for the whole form."""
     listed = exc.extra.get("errors")
@@ -99,12 +109,14 @@ class Refusal:
 @dataclass(frozen=True)
 class FailedForm:
     """A form sent back to the page it is on: which one, each field's message (`_` for the form as a whole),
-    and what the person entered, so the page shows it again with the messages beside the fields."""
+    and what the person entered (`chosen`: the boxes ticked, for fields that take several), so the page shows it
+    again with the messages beside the fields."""
 
     form: str
     errors: dict[str, str | Markup]
     values: dict[str, str]
     status_code: int = 422
+    chosen: dict[str, list[str]] = dataclass_field(default_factory=dict)
 
 
 _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)?")
@@ -130,6 +142,9 @@ def refusal(error: DomainError, zone: ZoneInfo, here: str) -> Refusal:
     if error.code == "network_not_active" and "network" in extra:
         fix = (f"/networks/{extra['network']}#formation", "See what its members lack")
         return Refusal("The network is still forming: ballots open only in active networks.", fix)
+    if error.code == "version_not_found":
+        number = re.search(r"version (\d+)$", error.detail)
+        return Refusal(f"This norm has no version {number.group(1) if number else 'by that number'}: choose one of its versions.")
     # Otherwise the message itself, with its times in words and without the clauses that name API addresses.
     kept = [part for part in error.detail.split("; ") if "/api/" not in part] or ["This cannot be done now"]
     text = _MOMENT.sub(lambda found: in_words(found.group(0), zone), "; ".join(kept))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from networks import membership
@@ -18,9 +19,9 @@ from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.clearinghouse import entries, feeds
 from services.clearinghouse.feeds import FeedFormat
 from services.kit.errors import DomainError, InvalidInput
-from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect
+from services.web.forms import FailedForm, FormInvalid, attempt, beside, field_errors, fields, parse, redirect, refusal
 from services.web.session import Csrf, PageParticipant, ViewerDep
-from services.web.templating import render
+from services.web.templating import reader_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -133,6 +134,12 @@ async def found_network(
 
 @router.get("/networks/{slug}")
 async def network_page(request: Request, slug: str, session: SessionDep, viewer: ViewerDep):
+    return await render_network_page(request, session, viewer, slug)
+
+
+async def render_network_page(request: Request, session, viewer, slug: str, failed: FailedForm | None = None):
+    """The network page; with `failed`, one of its forms (starting a norm, applying, deciding an application) is shown
+    again with its messages beside the fields and what was entered (422)."""
     taxonomy: Taxonomy = request.app.state.taxonomy
     network = await networks.get_network(session, slug)
     view = await networks.network_view(session, network)
@@ -166,8 +173,9 @@ async def network_page(request: Request, slug: str, session: SessionDep, viewer:
         "affiliation": affiliation,
         "norms": await norms.list_norms(session, slug),
         "by_application": network.membership_policy is MembershipPolicy.by_application,
+        "failed": failed,
     }
-    return render(request, viewer, "network.html", context, title=network.name)
+    return render(request, viewer, "network.html", context, status_code=failed.status_code if failed else 200, title=network.name)
 
 
 @router.post("/networks/{slug}/join")
@@ -183,14 +191,19 @@ async def join(
     form = await fields(request)
     taxonomy: Taxonomy = request.app.state.taxonomy
     back = f"/networks/{slug}"
+    entered = {"motivation": form.get("motivation", "").replace("\r\n", "\n")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        return await render_network_page(request, session, viewer, slug, FailedForm("apply", errors, entered, status_code))
+
     try:
-        body = parse(JoinIn, {"motivation": form.get("motivation", "")})
+        body = parse(JoinIn, entered)
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, ("motivation",)))
     result, error = await attempt(session, lambda: networks.join(session, taxonomy, participant.id, slug, body.motivation))
     if error is not None:
         _not_found_is_final(error)
-        return redirect(back, viewer, settings, refused=error)
+        return await again({"_": refusal(error, reader_zone(viewer.zone_name), back).html()}, error.status_code)
     if isinstance(result, networks.MemberView):
         return redirect(back, viewer, settings, flash=("ok", "You are now a member of this network."))
     return redirect(back, viewer, settings, flash=("ok", "Your application is sent; a convener will decide on it."))
@@ -330,10 +343,16 @@ async def decide(
     form = await fields(request)
     taxonomy: Taxonomy = request.app.state.taxonomy
     back = f"/networks/{slug}#applications"
+    entered = {"note": form.get("note", "").replace("\r\n", "\n")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        failed = FailedForm(f"decide-{application_id}", errors, entered, status_code)
+        return await render_network_page(request, session, viewer, slug, failed)
+
     try:
-        note = parse(DecisionIn, {"note": form.get("note") or None}).note
+        note = parse(DecisionIn, {"note": entered["note"] or None}).note
     except FormInvalid as invalid:
-        return redirect(back, viewer, settings, flash=("error", "; ".join(invalid.errors.values())))
+        return await again(beside(invalid.errors, ("note",)))
     view, error = await attempt(
         session,
         lambda: networks.decide_application(
@@ -342,7 +361,7 @@ async def decide(
     )
     if error is not None:
         _not_found_is_final(error)
-        return redirect(back, viewer, settings, refused=error)
+        return await again({"_": refusal(error, reader_zone(viewer.zone_name), back.split("#", 1)[0]).html()}, error.status_code)
     assert view is not None  # `attempt` returns the result when there is no error
     verb = "approved: they are now a member" if decision == "approve" else "declined"
     return redirect(back, viewer, settings, flash=("ok", f"The application of {view.name} is {verb}."))

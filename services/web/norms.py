@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from markupsafe import Markup
 from sqlalchemy import select
 
 from networks import membership
@@ -27,7 +28,8 @@ from services.realtime.router import SYNC_PATH, create_ticket
 from services.web import ballots as ballot_pages
 from services.web import colours
 from services.web import consultations as consultation_pages
-from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
+from services.web.forms import FailedForm, FormInvalid, attempt, beside, fields, parse, redirect, refusal
+from services.web.networks import render_network_page
 from services.web.session import Csrf, PageParticipant, ViewerDep
 from services.web.templating import bundle, reader_zone, render
 
@@ -79,21 +81,24 @@ async def create_norm(
     participant: PageParticipant,
 ):
     form = await fields(request)
-    back = f"/networks/{slug}#norms"
+    back = f"/networks/{slug}"
+    entered = {"title": form.get("title", ""), "text": form.get("text", "").replace("\r\n", "\n")}
+
+    async def again(errors: dict[str, str | Markup], status_code: int = 422):
+        return await render_network_page(request, session, viewer, slug, FailedForm("start-norm", errors, entered, status_code))
+
     try:
-        body = parse(NormCreate, {"title": form.get("title", ""), "text": form.get("text", "").replace("\r\n", "\n")})
+        body = parse(NormCreate, entered)
     except FormInvalid as invalid:
-        return redirect(
-            back,
-            viewer,
-            settings,
-            flash=("error", "The norm needs a title (up to 300 characters)." if not form.get("title", "").strip() else _described(invalid)),
-        )
+        errors = beside(invalid.errors, ("title", "text"))
+        if "title" in errors and not 0 < len(entered["title"].strip()) <= 300:
+            errors["title"] = "The norm needs a title (up to 300 characters)."
+        return await again(errors)
     created, error = await attempt(session, lambda: norms.create_norm(session, _store(request), slug, participant, body))
     if error is not None:
         if isinstance(error, NormNotFound) or error.status_code == 404:
             raise error
-        return redirect(back, viewer, settings, refused=error)
+        return await again({"_": refusal(error, reader_zone(viewer.zone_name), back).html()}, error.status_code)
     assert created is not None  # `attempt` returns the result when there is no error
     return redirect(
         f"/networks/{slug}/norms/{created.slug}",
@@ -191,11 +196,6 @@ def _splice_between(old: str, new: str) -> Splice | None:
     while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
         suffix += 1
     return Splice(index=prefix, delete=len(old) - prefix - suffix, insert=new[prefix : len(new) - suffix])
-
-
-def _described(invalid: FormInvalid) -> str:
-    """Each field's message, named, for a flash shown above the form ("Title: Must not contain …")."""
-    return "; ".join(f"{field.capitalize()}: {message}" for field, message in invalid.errors.items())
 
 
 @router.post("/networks/{slug}/norms/{norm_slug}/edit")

@@ -86,7 +86,8 @@ async def test_comment_form_without_javascript(client, council, consultation):
     comments = (await client.get(f"/api/v1/consultations/{consultation['id']}/comments")).json()
     assert [(c["body"], c["anchor"]["quote"]) for c in comments] == [("Plain comment", "Platforms")]
     refused = await client.post(f"/comments/{comments[0]['id']}/reply", data={"csrf_token": _csrf(page.text), "body": "me"})
-    assert refused.status_code == 303
+    assert refused.status_code == 403  # not a member: said on the page, in the summary at the top
+    assert "error-summary" in refused.text and "/api/" not in refused.text.split('class="error-summary"')[1].split("</div>")[0]
     assert (await client.get(f"/api/v1/consultations/{consultation['id']}/comments")).json()[0]["replies"] == []
 
 

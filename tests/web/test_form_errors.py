@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.fixtures.norms import COUNCIL, COUNCIL_CHARTER
-from tests.fixtures.web import shoot, sign_in
+from tests.fixtures.web import axe_violations, describe, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -105,3 +105,32 @@ def test_a_comment_from_someone_without_an_affiliation_is_kept_and_links_to_the_
     page.get_by_role("button", name=re.compile("Save")).click()
     expect(page).to_have_url(url)
     expect(page.get_by_role("status").first).to_contain_text("Your affiliation is saved")
+
+
+def test_an_application_with_a_too_long_motivation_keeps_it_beside_its_message(live_server, new_page):
+    founder = live_server.person("Clara Convener", group="government", country="FR", organisation="Ministère")
+    body = {"name": f"Closed Circle {uuid.uuid4().hex[:6]}", "issue": "An issue.", "aims": "Aims.", "intended_outcome": "A norm."}
+    created = live_server.api.post("/api/v1/networks", json=body | {"membership_policy": "by_application"}, headers=founder["headers"])
+    assert created.status_code == 201, created.text
+    applicant = live_server.person("Ana Applicant", group="civil_society", country="BR", organisation="Nupef")
+    page = new_page()
+    sign_in(page, live_server, applicant)
+    page.goto(f"{live_server.url}/networks/{created.json()['slug']}")
+    motivation = "I run route filtering at an IXP and want to help. " * 82  # over the 4000 characters allowed
+    field = page.get_by_label("Why you want to join")
+    # As a browser without `maxlength` (or a paste into an older one) would send it.
+    field.evaluate("(area, text) => { area.removeAttribute('maxlength'); area.value = text; }", motivation)
+    page.get_by_role("button", name="Apply to join").click()
+
+    field = page.get_by_label("Why you want to join")
+    expect(field).to_have_value(motivation)
+    expect(field).to_have_attribute("aria-invalid", "true")
+    beside = page.locator("#motivation-error")
+    expect(beside).to_contain_text("4000")
+    summary = page.locator(".error-summary")
+    expect(summary.get_by_role("link")).to_have_attribute("href", "#motivation")
+    assert "/api/" not in page.locator("main").inner_text()
+    assert live_server.api.get(f"/api/v1/networks/{created.json()['slug']}").json()["member_count"] == 1
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+    shoot(page, "form-error-apply")
