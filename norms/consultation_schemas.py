@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from norms.consultation_models import CommentStatus
 from norms.schemas import PersonRef
-from services.kit.validation import SafeText
+from services.kit.validation import Prose, SafeText
 
 # Bodies over this are refused with 422 (and anything over COGOV_MAX_BODY_BYTES with 413 before that).
 MAX_COMMENT_CHARS = 10_000
@@ -21,7 +21,7 @@ class ConsultationCreate(BaseModel):
 
     version: int = Field(ge=1, description="The version opened for comment")
     closes_at: datetime = Field(description="When commenting ends (ISO 8601 with zone)")
-    question: SafeText = Field(min_length=1, max_length=2000, description="What the network asks the public")
+    question: Prose = Field(min_length=1, max_length=2000, description="What the network asks the public")
 
 
 class AnchorIn(BaseModel):
@@ -43,14 +43,14 @@ class AnchorIn(BaseModel):
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: SafeText = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+    body: Prose = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
     anchor: AnchorIn | None = None
 
 
 class ReplyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: SafeText = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+    body: Prose = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
 
 
 class Resolution(BaseModel):
@@ -74,7 +74,7 @@ class Resolution(BaseModel):
 class Moderation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: SafeText = Field(min_length=1, max_length=2000, description="Shown publicly in place of the comment")
+    reason: Prose = Field(min_length=1, max_length=2000, description="Shown publicly in place of the comment")
 
 
 class AnchorOut(BaseModel):

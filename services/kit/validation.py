@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, GetCoreSchemaHandler, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, GetCoreSchemaHandler, StringConstraints
 from pydantic_core import PydanticCustomError, core_schema
 
 _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -70,6 +70,17 @@ def check_text(value: Any) -> Any:
 # The validator comes last so that it wraps the string's own constraints and runs first.
 SafeText = Annotated[str, BeforeValidator(check_text)]
 """Any text from outside: refused characters are a 422 naming the field, the character and its index."""
+
+
+def check_not_blank(value: str) -> str:
+    """Pydantic validator: refuses text of nothing but whitespace (kept as sent otherwise)."""
+    if not value.strip():
+        raise PydanticCustomError("blank", "Must say something: only spaces or line breaks were sent")
+    return value
+
+
+Prose = Annotated[str, AfterValidator(check_not_blank), BeforeValidator(check_text)]
+"""`SafeText` that must hold more than whitespace: what people write for others to read (comments, replies, reasons)."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.fixtures.accounts import affiliate
 from tests.fixtures.norms import TEXT
 
@@ -159,3 +161,18 @@ async def test_one_concept_one_answer_wherever_membership_is_checked(client, cou
     assert {act: (r.status_code, r.json()["code"]) for act, r in not_conveners.items()} == {
         act: (403, "not_convener") for act in not_conveners
     }
+
+
+@pytest.mark.parametrize("blank", [" ", "   \n\t ", "\r\n"])
+async def test_text_of_only_spaces_is_refused_wherever_people_write(client, council, consultation, sign_up, blank):
+    outsider = await affiliate(client, await sign_up("Outsider"), "government", "FR")
+    comment = (await _comment(client, consultation, outsider, "A real comment.")).json()
+    member, convener = council["members"][1], council["convener"]
+    refused = {
+        "comment": await _comment(client, consultation, outsider, blank),
+        "reply": await client.post(f"/api/v1/comments/{comment['id']}/replies", json={"body": blank}, headers=member["headers"]),
+        "hide": await client.post(f"/api/v1/comments/{comment['id']}/hide", json={"reason": blank}, headers=convener["headers"]),
+    }
+    assert {name: answer.status_code for name, answer in refused.items()} == {"comment": 422, "reply": 422, "hide": 422}
+    shown = (await client.get(f"/api/v1/consultations/{consultation['id']}/comments")).json()
+    assert [(c["body"], c["replies"]) for c in shown] == [("A real comment.", [])]
