@@ -27,7 +27,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 from bench.machine import describe, percentile
-from bench.seed import ROOT, serving, without_rate_limits
+from bench.seed import ROOT, confirm_served_addresses, serving, without_rate_limits
 
 SECRET = "bench-anchors-" + "x" * 40
 PASSWORD = "correct horse battery staple"
@@ -39,6 +39,7 @@ def person(api: httpx.Client, name: str, group: str) -> dict:
     email = f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.org"
     created = api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
     assert created.status_code == 202, created.text
+    confirm_served_addresses(api)
     token = api.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert api.put("/api/v1/me/affiliation", json={"stakeholder_group": group, "country": "FR"}, headers=headers).status_code == 200

@@ -29,7 +29,7 @@ import httpx
 from playwright.sync_api import Page, sync_playwright
 
 from bench.machine import describe, percentile
-from bench.seed import ROOT, serving, without_rate_limits
+from bench.seed import ROOT, confirm_served_addresses, serving, without_rate_limits
 
 SECRET = "bench-browser-" + "x" * 40
 PASSWORD = "correct horse battery staple"
@@ -72,6 +72,7 @@ TYPE = """async ([key, count, keyMs, atEnd]) => {
 def person(api: httpx.Client, name: str, group: str, country: str) -> dict:
     email = f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.org"
     created = api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
+    confirm_served_addresses(api)
     assert created.status_code == 202, created.text
     token = api.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}

@@ -35,7 +35,7 @@ import uvicorn
 
 import migrations
 from bench.machine import describe
-from bench.seed import POSTGRES, postgres_database, without_rate_limits
+from bench.seed import POSTGRES, confirm_addresses, postgres_database, without_rate_limits
 from services.api.app import create_app
 from services.clearinghouse import worker as clearinghouse_worker
 from services.kit.clock import ManualClock
@@ -90,6 +90,7 @@ async def seed(settings: Settings, entries: int, pending: int) -> list[dict]:
         for name, group, country, organisation in COUNCIL:
             email = f"{name.lower()}-{uuid.uuid4().hex[:6]}@example.org"
             await call("POST", "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
+            await confirm_addresses(settings.database_url)
             token = (await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()["access_token"]
             person = {"headers": {"Authorization": f"Bearer {token}"}}
             await call(

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
-from bench.seed import without_rate_limits  # noqa: E402
+from bench.seed import confirm_addresses, without_rate_limits  # noqa: E402
 from norms import document  # noqa: E402
 from tests.realtime.servers import CogovServer, RedisServer, free_port  # noqa: E402
 
@@ -178,7 +178,7 @@ def _proc_rss(pid: int) -> int:
     return 0
 
 
-async def _seed(base: str, writers: int) -> tuple[str, list[str]]:
+async def _seed(base: str, writers: int, database_url: str) -> tuple[str, list[str]]:
     """A network whose members are the writers, a norm; returns its URL and each writer's bearer token."""
     tokens = []
     run = uuid.uuid4().hex[:6]
@@ -188,6 +188,7 @@ async def _seed(base: str, writers: int) -> tuple[str, list[str]]:
             assert (
                 await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": f"Writer {i}"})
             ).status_code == 202
+            await confirm_addresses(database_url)
             token = (await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()["access_token"]
             group, country = GROUPS[i % len(GROUPS)]
             headers = {"Authorization": f"Bearer {token}"}
@@ -233,7 +234,7 @@ def percentile(values: list[float], p: float) -> float:
 async def scenario(
     servers, base: str, writers: int, readers: int, rate: float, seconds: float, processes: int = 2, light: bool = False
 ) -> dict:
-    doc_url, tokens = await _seed(base, writers)
+    doc_url, tokens = await _seed(base, writers, servers[0].env["COGOV_DATABASE_URL"])
     tickets = await _tickets(base, tokens)
     sync_urls = [server.sync_url for server in servers]
     writer_specs = [(ticket, seed) for seed, ticket in enumerate(tickets)]

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -173,6 +174,30 @@ async def _pg(url: str, sql: str) -> None:
         await connection.close()
 
 
+async def confirm_addresses(database_url: str) -> None:
+    """Every account of the bench's database gets a proven address, as the test fixtures' people have: the
+    benches measure editing, feeds and sync, not the mailed link (`bench.mail` measures mail)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(Participant).where(Participant.email_verified_at.is_(None)).values(email_verified_at=datetime.now(UTC))
+            )
+    finally:
+        await engine.dispose()
+
+
+# The database of each `serving()` server, by the base URL of its client.
+_SERVED: dict[str, str] = {}
+
+
+def confirm_served_addresses(api: httpx.Client) -> None:
+    """`confirm_addresses` for the database of the server `api` (from `serving()`) talks to."""
+    asyncio.run(confirm_addresses(_SERVED[str(api.base_url).rstrip("/")]))
+
+
 @contextmanager
 def serving(tmp: str, secret: str, **settings: str) -> Iterator[httpx.Client]:
     """`cogov serve` on a free loopback port, on a migrated SQLite database under `tmp`, with `settings` (COGOV_…
@@ -184,6 +209,7 @@ def serving(tmp: str, secret: str, **settings: str) -> Iterator[httpx.Client]:
     migrations.upgrade(database_url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    _SERVED[base] = database_url
     environment = os.environ | {
         "COGOV_DATABASE_URL": database_url,
         "COGOV_SECRET_KEY": secret,

@@ -70,8 +70,9 @@ async def test_cogov_worker_publishes_an_adoption_without_the_web_app(client, co
     monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # every module the command imports, listed on stderr
     result = await asyncio.to_thread(run_cogov, "worker", "--once", database_url=settings.database_url, data_dir=str(settings.data_dir))
     assert result.returncode == 0, result.stderr
-    # The adoption's publication, and the verification mails of the council's five sign-ups.
-    assert "clearing-house jobs done: 6" in result.stdout
+    # The adoption's publication, the verification mails of the council's five sign-ups, and the norm's
+    # live text indexed for search.
+    assert "clearing-house jobs done: 7" in result.stdout
     [entry] = (await client.get("/api/v1/clearinghouse/entries")).json()["items"]
     assert entry["version"] == 1
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import re
 import time
 import uuid
 from collections import Counter
@@ -593,8 +594,18 @@ async def _delivery_counts(database_url: str) -> Counter:
     return Counter({row["status"]: row["n"] for row in rows})
 
 
-def _received_outcome(name: str, subscriber: SubscriberServer, total: int, seconds: float, faults: str, notes: list[str]) -> Outcome:
+def _settled(counts: Counter, total: int) -> bool:
+    """Every delivery made was sent, or replaced by a newer one to the same subscriber (which carries its entries)."""
+    return counts["delivered"] + counts["superseded"] >= total and counts["pending"] == 0
+
+
+def _received_outcome(
+    name: str, subscriber: SubscriberServer, total: int, seconds: float, faults: str, notes: list[str], *, adoptions: int
+) -> Outcome:
+    """Acknowledged: the (subscriber, adopted norm) pairs whose entry reached that subscriber in an accepted notification
+    (each carries the whole feed, so a newer one acknowledges the entries of one it replaced)."""
     accepted = [d for d in subscriber.app.deliveries if 200 <= d.status < 300]
+    received = {(d.path, n) for d in accepted for n in range(adoptions) if re.search(rf"<title[^>]*>Norm {n}</title>", d.body.decode())}
     ids = Counter(d.headers.get("x-cogov-delivery") for d in accepted)
     # A duplicate must be the same delivery again: one delivery id for each (callback, notification).
     ids_per_content: dict[tuple[str, str], set[str]] = {}
@@ -602,7 +613,7 @@ def _received_outcome(name: str, subscriber: SubscriberServer, total: int, secon
         ids_per_content.setdefault((d.path, hashlib.sha256(d.body).hexdigest()), set()).add(d.headers.get("x-cogov-delivery"))
     foreign = sum(len(found) - 1 for found in ids_per_content.values())
     notes = [*notes, f"duplicates: {sum(ids.values()) - len(ids)} arrivals repeated a delivery id, {foreign} came under another id"]
-    outcome = Outcome(name, len(ids), total - len(ids), sum(ids.values()) - len(ids) + foreign, seconds, faults, notes)
+    outcome = Outcome(name, len(received), total - len(received), sum(ids.values()) - len(ids) + foreign, seconds, faults, notes)
     outcome.violations["the same notification under two delivery ids"] = foreign
     return outcome
 
@@ -643,14 +654,14 @@ async def kill_worker(
             target = total * (k + 1) / (kills + 1)
             async with asyncio.timeout(120):
                 while subscriber.app.arrivals < target and sum((await _delivery_counts(database_url)).values()) <= total:
-                    if (await _delivery_counts(database_url))["delivered"] >= total:
+                    if _settled(await _delivery_counts(database_url), total):
                         break
                     await asyncio.sleep(0.05)
             worker.kill()
             worker.start()
         restarted = time.monotonic()
         async with asyncio.timeout(300):
-            while (counts := await _delivery_counts(database_url))["delivered"] < total:
+            while not _settled(counts := await _delivery_counts(database_url), total):
                 await asyncio.sleep(0.1)
         seconds = time.monotonic() - restarted
         notes = [
@@ -658,7 +669,9 @@ async def kill_worker(
             f"worker killed {worker.kills} times",
             f"{time.monotonic() - started:.1f} s from the first kill to the last delivery",
         ]
-        return _received_outcome("kill -9 the delivery worker", subscriber, total, seconds, f"{kills} kills, {total} deliveries", notes)
+        return _received_outcome(
+            "kill -9 the delivery worker", subscriber, total, seconds, f"{kills} kills, {total} deliveries", notes, adoptions=adoptions
+        )
     finally:
         worker.kill()
         server.kill()
@@ -692,13 +705,19 @@ async def subscriber_down(
         await subscriber.start()
         back = time.monotonic()
         async with asyncio.timeout(down_seconds + 3600):
-            while (counts := await _delivery_counts(database_url))["delivered"] < total:
+            while not _settled(counts := await _delivery_counts(database_url), total):
                 await asyncio.sleep(0.5)
         seconds = time.monotonic() - back
         attempts = (await query(database_url, "SELECT count(*) AS n FROM websub_delivery_attempts"))[0]["n"]
         notes = [f"{failed_attempts}+ refused attempts while down, {attempts} attempts in all", f"deliveries in the outbox: {dict(counts)}"]
         return _received_outcome(
-            "subscriber down, then back", subscriber, total, seconds, f"down {down_seconds:g} s, {total} deliveries", notes
+            "subscriber down, then back",
+            subscriber,
+            total,
+            seconds,
+            f"down {down_seconds:g} s, {total} deliveries",
+            notes,
+            adoptions=adoptions,
         )
     finally:
         worker.kill()
