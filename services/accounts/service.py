@@ -185,6 +185,7 @@ async def grant_role(
     session: AsyncSession, hashing: PasswordHashing, *, email: str, role: Role, password: str | None, display_name: str | None
 ) -> Participant:
     """Give an existing account a role, or create the account with it (a password is then required)."""
+    await take_write_lock(session)  # it reads, then writes: on SQLite, a writer committing between would fail it
     participant = await by_email(session, email)
     if participant is None:
         if not password:
