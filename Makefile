@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# pytest-xdist workers for `make test` (one per core).
+# pytest-xdist workers for `make test` (one per core). The long tests come first (tests/conftest.py) and each
+# worker takes at most 4 tests at a time (--maxschedchunk), so the workers end together.
 TEST_WORKERS ?= auto
 
 FRONTEND := services/web/frontend
 BUNDLE := services/web/static/build/manifest.json
 
-.PHONY: run test lint install bundle clean bench bench-full
+.PHONY: run test lint install bundle messages translations clean bench bench-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +25,23 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 node_modules/.package-lock.json: package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; else echo "npm not found: JS peer tests will be skipped"; fi
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed translations
+
+# The interface's catalogs (docs/translating.md): `make messages` extracts every marked string into the
+# template and updates each language's .po; `make translations` compiles the .po files to the .mo the app reads.
+LOCALE := services/web/locale
+LANGUAGES := ar zh fr ru es
+CATALOGS := $(foreach lang,$(LANGUAGES),$(LOCALE)/$(lang)/LC_MESSAGES/messages.mo)
+
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k formatted -k plural_forms:1,2 --no-location --ignore-dirs '.* _* node_modules tests bench stubs' \
+		--sort-output --project=CoGov --copyright-holder='CoGov contributors' -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching --ignore-obsolete --width=0
+
+$(LOCALE)/%/LC_MESSAGES/messages.mo: $(LOCALE)/%/LC_MESSAGES/messages.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -d $(LOCALE) -l $*
+
+translations: $(CATALOGS)
 
 # The live editor's bundle (esbuild), rebuilt when its sources or lockfile change; never committed.
 # Without npm the pages still work, without the live editor.
@@ -50,7 +67,7 @@ lint: install
 	$(BIN)/mypy
 
 test: lint install node_modules/.package-lock.json bundle
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 4 $(PYTEST_ARGS)
 
 # CoGov's live sync side by side with the reference automerge-repo sync server (bench/compare.py):
 # `make bench` is the quick run (about 10 minutes), `make bench-full` the full one (about an hour).

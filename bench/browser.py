@@ -14,11 +14,18 @@ machine, so their clocks (`performance.timeOrigin + performance.now()`) are one 
      the text, B at its start): keystroke-to-peer p50 and p95 over both directions, and the changes the
      server stored per second for each typist (from the norm's history).
 Targets (issue 21): idle p50 under 100 ms, typing p95 under 250 ms, at most 5 changes a second per typist.
+
+Then where each keystroke's time went, in four legs: held in the editor until its change is made; from the
+change to its sync frame leaving the page; from there until a sync frame's message event runs in the peer's
+page (the server, which stores the change before it relays it, two loopback hops, and the peer's main thread
+getting to the event); and from that event until the peer's editor shows the key. The load average at the
+end is printed too: the machine's other work moves these figures more than anything else.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -49,9 +56,45 @@ WATCH = """(keys) => {
     for (const key of keys) while (seen[key].length < count(text, key)) seen[key].push(now)
   }
   note()
+  // When the editor makes a change, and how many of each key the document then holds.
+  const handle = window.cogovEditor.handle
+  const changeAt = handle.changeAt.bind(handle)
+  handle.changeAt = (...args) => {
+    const heads = changeAt(...args)
+    const body = String(handle.doc().body)
+    window.benchFrames.made.push([performance.timeOrigin + performance.now(), Object.fromEntries(keys.map(key => [key, count(body, key)]))])
+    return heads
+  }
   // What the peer's editor shows, as it shows it.
   new MutationObserver(note).observe(view.contentDOM, { childList: true, subtree: true, characterData: true })
 }"""
+
+# Installed before each page's scripts: when each sync frame left or reached the page (the socket's own
+# events, before the editor sees them), and when the editor made each change (how many of the typist's
+# keys the document then held), to split a keystroke's trip into held / sent / relayed / shown.
+FRAMES = """(() => {
+  const now = () => performance.timeOrigin + performance.now()
+  const frames = window.benchFrames = { sent: [], received: [], made: [] }
+  // automerge-repo frames are CBOR maps whose "type" is the text "sync" (or "ephemeral", ...).
+  const isSync = data => {
+    if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) return false
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    for (let i = 0; i + 4 <= Math.min(bytes.length, 64); i++)
+      if (bytes[i] === 0x73 && bytes[i + 1] === 0x79 && bytes[i + 2] === 0x6e && bytes[i + 3] === 0x63) return true
+    return false
+  }
+  const Native = window.WebSocket
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args)
+      this.addEventListener("message", event => isSync(event.data) && frames.received.push(now()))
+    }
+    send(data) {
+      if (isSync(data)) frames.sent.push(now())
+      super.send(data)
+    }
+  }
+})()"""
 
 # Types `count` keys, one every `keyMs` ms, at the end or the start; resolves with the time of each.
 TYPE = """async ([key, count, keyMs, atEnd]) => {
@@ -129,6 +172,33 @@ def latencies(sent: list[float], arrived: list[float], before: int) -> list[floa
     return [arrived[before + i] - at for i, at in enumerate(sent)]
 
 
+def trips(typed: list[float], arrived: list[float], before: int, key: str, sender: dict, receiver: dict) -> list[tuple[float, ...]]:
+    """Each key's trip in four legs (ms): held in the editor until its change was made; from the change to a
+    sync frame leaving the page (automerge-repo's sync); from there to the last sync frame the peer's page
+    heard before showing the key (the server storing and relaying it, the loopback, the peer's main thread);
+    and from that frame to the peer's editor showing it (decoding, applying, rendering)."""
+    legs = []
+    for i, at in enumerate(typed):
+        shown = arrived[before + i]
+        made = next((t for t, counts in sender["made"] if counts[key] >= before + i + 1 and t >= at), shown)
+        left = next((t for t in sender["sent"] if t >= made), shown)
+        reached = max((t for t in receiver["received"] if left <= t <= shown), default=shown)
+        legs.append((made - at, left - made, reached - left, shown - reached))
+    return legs
+
+
+def breakdown(label: str, legs: list[tuple[float, ...]]) -> None:
+    """Where the keys' time went: each leg's p50 / p95, and on average for the slowest twentieth of the keys."""
+    totals = [sum(leg) for leg in legs]
+    slow = [leg for leg, total in zip(legs, totals, strict=True) if total >= percentile(totals, 95)]
+    cells = []
+    for n in range(4):
+        values = [leg[n] for leg in legs]
+        tail = statistics.mean(leg[n] for leg in slow)
+        cells.append(f"{statistics.median(values):.0f} / {percentile(values, 95):.0f} / {tail:.0f} ms")
+    print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle", type=int, default=30, help="idle keystrokes, each after a 600 ms pause")
@@ -146,14 +216,19 @@ def main() -> None:
         base = str(api.base_url).rstrip("/")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
-            first, second = (browser.new_context(viewport={"width": 1200, "height": 900}).new_page() for _ in range(2))
+            contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(2)]
+            for context in contexts:
+                context.add_init_script(FRAMES)
+            first, second = (context.new_page() for context in contexts)
             open_editor(first, base, ana, norm["path"])
             open_editor(second, base, ben, norm["path"])
 
             idle: list[float] = []
+            idle_typed: list[float] = []
             for n in range(args.idle):
                 time.sleep(0.6)
                 sent = first.evaluate(TYPE, [KEYS["A"], 1, 0, True])
+                idle_typed += sent
                 idle += latencies(sent, wait_for_keys(second, KEYS["A"], n + 1), n)
 
             keys = max(1, round(args.seconds * 1000 / args.key_ms))
@@ -165,8 +240,12 @@ def main() -> None:
             second.evaluate(f"(args) => {{ window.benchTyping = ({TYPE})(args) }}", [KEYS["B"], keys, args.key_ms, False])
             a_sent, b_sent = first.evaluate("() => window.benchTyping"), second.evaluate("() => window.benchTyping")
             typed_for = time.perf_counter() - started
-            typing = latencies(a_sent, wait_for_keys(second, KEYS["A"], args.idle + keys), args.idle)
-            typing += latencies(b_sent, wait_for_keys(first, KEYS["B"], keys), 0)
+            a_arrived, b_arrived = wait_for_keys(second, KEYS["A"], args.idle + keys), wait_for_keys(first, KEYS["B"], keys)
+            typing = latencies(a_sent, a_arrived, args.idle) + latencies(b_sent, b_arrived, 0)
+            frames_a, frames_b = (page.evaluate("() => window.benchFrames") for page in (first, second))
+            idle_legs = trips(idle_typed, a_arrived, 0, KEYS["A"], frames_a, frames_b)
+            typing_legs = trips(a_sent, a_arrived, args.idle, KEYS["A"], frames_a, frames_b)
+            typing_legs += trips(b_sent, b_arrived, 0, KEYS["B"], frames_b, frames_a)
             expected = "y" * keys + "Start." + "x" * (args.idle + keys)
             for _ in range(600):
                 if api.get(f"/api/v1/norms/{norm['id']}").json()["text"] == expected:
@@ -186,6 +265,12 @@ def main() -> None:
     for label, values in ((f"idle (one key after a 600 ms pause, {args.idle} times)", idle), ("both typing continuously", typing)):
         print(f"| {label} | {len(values)} | {statistics.median(values):.0f} ms | {percentile(values, 95):.0f} ms | {max(values):.0f} ms |")
     print(f"changes stored per second while typing: typist A {rates['A']:.1f}, typist B {rates['B']:.1f}")
+    print("\nwhere a keystroke's time goes, p50 / p95 / mean over the slowest 5 % of keys:")
+    print("| keystrokes | held in the editor | change to socket | server, network, peer's event | peer applies and shows |")
+    print("|---|---|---|---|---|")
+    breakdown("idle", idle_legs)
+    breakdown("both typing", typing_legs)
+    print("load average at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
 
 
 if __name__ == "__main__":

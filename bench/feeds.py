@@ -50,6 +50,8 @@ COUNCIL = [
     ("Dana", "civil_society", "DE", "EDRi"),
 ]
 CHARTER = {
+    # The benchmark's people are not verified: the network counts every member.
+    "verified_only": False,
     "required_groups": ["civil_society", "private_sector", "technical_academic"],
     "min_regions": 3,
     "signoff": {"quorum": "1/2", "threshold": "1/2", "min_ballot_hours": 1},

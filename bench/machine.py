@@ -29,6 +29,9 @@ def rss_mib() -> float:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (q in 1..99, so 95 for p95) of `values`."""
+    if not 1 <= q <= 99:
+        raise ValueError(f"percentile takes q in 1..99 (95 for p95), not {q}")
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]

@@ -66,22 +66,45 @@ async def pending(runtime) -> int:
         return await session.scalar(select(func.count()).select_from(Mail).where(Mail.status == MailStatus.pending)) or 0
 
 
+STALLED_SECONDS = 120
+
+
+async def drain(runtime, step) -> None:
+    """Await `step` until no mail is pending; should none leave the outbox for STALLED_SECONDS, stop with what
+    the pending mails say (tries, last error) and where every task stands, rather than wait for ever."""
+    left, progressed = await pending(runtime), time.monotonic()
+    while left:
+        await step()
+        now_left = await pending(runtime)
+        if now_left < left:
+            left, progressed = now_left, time.monotonic()
+        elif time.monotonic() - progressed > STALLED_SECONDS:
+            async with runtime.sessionmaker() as session:
+                stuck = (await session.scalars(select(Mail).where(Mail.status == MailStatus.pending).limit(5))).all()
+            for mail in stuck:
+                print(
+                    f"# pending: {mail.recipient} tries {mail.attempts}, next {mail.next_attempt_at}, "
+                    f"leased until {mail.claimed_until}, last error {mail.last_error!r}"
+                )
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=8)
+            raise SystemExit(f"{left} mails still pending after {STALLED_SECONDS} s without progress")
+
+
 async def run(settings: Settings, sink: Sink, mails: int, rate: float) -> None:
     runtime = build_runtime(settings)
     worker = clearinghouse_worker.for_runtime(runtime)
     try:
         await queue(runtime, settings, "backlog", mails, None)
         started = time.perf_counter()
-        while await pending(runtime):
-            await worker.send_mail()
+        await drain(runtime, worker.send_mail)
         took = time.perf_counter() - started
         print(f"| backlog of {mails:,} mails, one worker | {mails / took:,.0f} mails/s | {took:.2f} s |")
 
         runner = asyncio.create_task(worker.run())
         try:
             committed = await queue(runtime, settings, "steady", mails, rate)
-            while await pending(runtime):
-                await asyncio.sleep(0.2)
+            await drain(runtime, lambda: asyncio.sleep(0.2))
         finally:
             runner.cancel()
         delays = [sink.accepted[recipient] - at for recipient, at in committed.items()]

@@ -226,13 +226,17 @@ def serving(tmp: str, secret: str, **settings: str) -> Iterator[httpx.Client]:
     )
     try:
         with httpx.Client(base_url=base, timeout=60) as api:
-            for _ in range(300):
+            # Starting takes a few seconds, and over half a minute on a machine loaded by other work.
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and server.poll() is None:
                 try:
                     if api.get("/readyz", timeout=1).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.1)
+            else:
+                raise SystemExit(f"`cogov serve` did not become ready (exit code {server.poll()})")
             yield api
     finally:
         server.terminate()

@@ -115,3 +115,78 @@ class NotConvener(Forbidden):
     """Only a convener of this network may do this."""
 
     code = "not_convener"
+
+
+# Organisations and verified affiliations
+
+
+class OrganisationNotFound(NotFound):
+    """No organisation has this slug or id."""
+
+    code = "organisation_not_found"
+
+
+class OrganisationDuplicate(Conflict):
+    """An organisation with this normalised name or one of these domains exists already: use it."""
+
+    code = "organisation_duplicate"
+
+
+class OrganisationNearDuplicates(Conflict):
+    """Organisations with similar names exist; use one of them, or send `distinct: true` to create this one anyway."""
+
+    code = "organisation_near_duplicates"
+
+
+class DomainClaimed(Conflict):
+    """Another organisation already holds this domain."""
+
+    code = "domain_claimed"
+
+
+class DomainNotFound(NotFound):
+    """This organisation has not claimed this domain."""
+
+    code = "domain_not_found"
+
+
+class VerificationRequired(Forbidden):
+    """Only participants whose own affiliation is verified may do this."""
+
+    code = "verification_required"
+
+
+class CannotVouch(Forbidden):
+    """This vouch cannot count: the reason says why."""
+
+    code = "cannot_vouch"
+
+
+class AlreadyVouched(Conflict):
+    """You already vouch for this affiliation; withdraw the vouch first to vouch again."""
+
+    code = "already_vouched"
+
+
+class NoVouch(NotFound):
+    """You have no standing vouch for this person's current affiliation."""
+
+    code = "no_vouch"
+
+
+class RegistrarOwnAffiliation(Forbidden):
+    """A registrar cannot verify or revoke their own affiliation; another registrar must."""
+
+    code = "registrar_own_affiliation"
+
+
+class NoteRequired(InvalidInput):
+    """A registrar's decision needs a public note saying on what it rests (an accreditation list, a letter)."""
+
+    code = "note_required"
+
+
+class AddressCannotVerify(InvalidInput):
+    """This address cannot verify your affiliation: give an address at one of your organisation's proven domains."""
+
+    code = "address_cannot_verify"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 
-from networks import service
+from networks import evidence, service
 from networks.errors import AffiliationNotSet
 from networks.models import Affiliation, ApplicationStatus, NetworkCharter, NetworkStatus
 from networks.schemas import (
@@ -59,6 +59,7 @@ def _affiliation_out(affiliation: Affiliation, taxonomy: Taxonomy) -> Affiliatio
         region=affiliation.region,
         region_label=taxonomy.regions.get(affiliation.region, affiliation.region),
         organisation=affiliation.organisation,
+        organisation_id=affiliation.organisation_id,
         valid_from=affiliation.valid_from,
         valid_to=affiliation.valid_to,
     )
@@ -69,6 +70,7 @@ def _charter_out(charter: NetworkCharter) -> CharterOut:
         version=charter.version,
         required_groups=charter.required_groups,
         min_regions=charter.min_regions,
+        verified_only=charter.verified_only,
         signoff=SignoffOut(
             quorum=charter.quorum,
             quorum_value=float(Fraction(charter.quorum)),
@@ -148,6 +150,7 @@ async def set_affiliation(
         stakeholder_group=body.stakeholder_group,
         country=body.country,
         organisation=body.organisation,
+        organisation_id=body.organisation_id,
     )
     return _affiliation_out(affiliation, taxonomy)
 
@@ -293,10 +296,15 @@ async def appoint_convener(session: WritingSessionDep, slug: str, body: Convener
 
 
 @router.get("/networks/{slug}/members", response_model=Page[MemberOut])
-async def members(slug: str, session: SessionDep, cursor: CursorQuery = None, limit: LimitQuery = 100) -> Page[MemberOut]:
-    """The public roster in order of joining: name, stakeholder group, region, organisation, role."""
+async def members(
+    slug: str, session: SessionDep, taxonomy: TaxonomyDep, cursor: CursorQuery = None, limit: LimitQuery = 100
+) -> Page[MemberOut]:
+    """The public roster in order of joining: name, stakeholder group, region, organisation, role, and how each
+    member's affiliation is verified ("verified by domain …", "vouched by A and B", "unverified")."""
     views, next_cursor = await service.members(session, slug, cursor=cursor, limit=limit)
-    return Page(items=[_member_out(view) for view in views], next_cursor=next_cursor)
+    verdicts = await evidence.verdicts(session, [view.participant_id for view in views], taxonomy.vouches_needed)
+    items = [_member_out(view).model_copy(update={"verification": verdicts.badge(view.participant_id)}) for view in views]
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get("/networks/{slug}/formation", response_model=FormationOut)
@@ -304,9 +312,18 @@ async def formation(slug: str, session: SessionDep, taxonomy: TaxonomyDep) -> Fo
     """Why the network is active or forming: groups present and missing, regions present and
     still needed, and a stakeholder group × region matrix of member counts."""
     charter, verdict, member_count = await service.formation(session, taxonomy, slug)
+    counted = sum(sum(row.values()) for row in verdict.matrix.values())
+    policy = (
+        f"Only members with verified affiliations count (verified_only): {counted} of {member_count}"
+        if charter.verified_only
+        else "Every member counts, verified or not (verified_only is off until a convener amends the charter)"
+    )
     return FormationOut(
         status=NetworkStatus(verdict.status.value),
         explanation=list(verdict.explanation),
+        verified_only=charter.verified_only,
+        verified_policy=policy,
+        counted=counted,
         required_groups=charter.required_groups,
         min_regions=charter.min_regions,
         groups_present=list(verdict.groups_present),

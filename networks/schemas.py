@@ -11,7 +11,7 @@ import re
 import uuid
 from datetime import datetime
 from fractions import Fraction
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -144,7 +144,12 @@ class TaxonomyOut(BaseModel):
 class AffiliationIn(_Input):
     stakeholder_group: Code = Field(description="A stakeholder group code from GET /api/v1/taxonomy")
     country: Code = Field(description="ISO 3166-1 alpha-2 code; the region follows from it")
-    organisation: Organisation | None = None
+    organisation_id: uuid.UUID | None = Field(default=None, description="An organisation record (GET /api/v1/organisations)")
+    organisation: Organisation | None = Field(
+        default=None,
+        description="An organisation by name: the record with this normalised name, else a new unverified record. "
+        "Neither this nor organisation_id: an independent expert.",
+    )
 
 
 class AffiliationOut(BaseModel):
@@ -155,8 +160,10 @@ class AffiliationOut(BaseModel):
     region: str
     region_label: str
     organisation: str | None
+    organisation_id: uuid.UUID | None = None
     valid_from: datetime
     valid_to: datetime | None
+    verification: dict[str, Any] | None = Field(default=None, description="How this affiliation is verified, with its public evidence")
 
 
 # Charter
@@ -173,6 +180,7 @@ class CharterIn(_Input):
         default=None, description="Default: every group but intergovernmental; at least 3"
     )
     min_regions: StrictCount | None = Field(default=None, description="Default 3; at least 2")
+    verified_only: bool = Field(default=True, description="Formation and ballots count only members with verified affiliations")
     signoff: SignoffIn = Field(default_factory=SignoffIn)
 
 
@@ -187,6 +195,7 @@ class CharterPatch(_Input):
 
     required_groups: Annotated[list[Code], Field(max_length=MAX_REQUIRED_GROUPS)] | None = None
     min_regions: StrictCount | None = None
+    verified_only: bool | None = None
     signoff: SignoffPatch | None = None
 
 
@@ -202,6 +211,7 @@ class CharterOut(BaseModel):
     version: int
     required_groups: list[str]
     min_regions: int
+    verified_only: bool = Field(description="Only members with verified affiliations count for formation and ballots")
     signoff: SignoffOut
     adopted_by: uuid.UUID
     adopted_at: datetime
@@ -257,6 +267,7 @@ class MemberOut(BaseModel):
     organisation: str | None
     role: MemberRole
     joined_at: datetime
+    verification: dict[str, Any] | None = Field(default=None, description="The member's verification badge, in words")
 
 
 class ApplicationOut(BaseModel):
@@ -289,4 +300,7 @@ class FormationOut(BaseModel):
     regions_present: list[str]
     regions_needed: int
     member_count: int
+    verified_only: bool = False
+    verified_policy: str = Field(default="", description="Who the rule counts, in words")
+    counted: int | None = Field(default=None, description="Members the rule counted (under verified_only, the verified ones)")
     matrix: dict[str, dict[str, int]] = Field(description="Members per stakeholder group (rows) and region (columns)")

@@ -14,7 +14,6 @@ status from everything committed before it.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,11 +21,12 @@ from datetime import datetime
 from itertools import count
 from typing import Any, TypeVar, cast
 
+from slugify import slugify as transliterated_slug
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from networks import membership
+from networks import evidence, membership, organisations
 from networks.errors import (
     AffiliationInvalid,
     AffiliationRequired,
@@ -54,6 +54,7 @@ from networks.models import (
     Network,
     NetworkCharter,
     NetworkStatus,
+    VerificationState,
 )
 from networks.schemas import CharterIn, CharterPatch, NetworkCreate
 from networks.taxonomy import Taxonomy, UnknownCountry
@@ -61,9 +62,9 @@ from services.accounts.models import Participant
 from services.audit import service as audit
 from services.kit.db import utcnow
 from services.kit.pagination import InvalidCursor, decode_cursor, encode_cursor
+from services.notifications import events as notifications
 
 SLUG_BASE_LENGTH = SLUG_LENGTH - 20
-_SLUG_CHARACTERS = re.compile(r"[^a-z0-9]+")
 _SLUG_SUFFIXES = re.compile(r"(-\d+)+$")
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
@@ -175,20 +176,26 @@ async def set_affiliation(
     stakeholder_group: str,
     country: str,
     organisation: str | None,
+    organisation_id: uuid.UUID | None = None,
 ) -> Affiliation:
     """Make this the participant's affiliation from now on, closing the previous one.
 
-    Sending the current affiliation again changes nothing. Every network the participant is
-    a member of has its status recomputed, since their group or region may have been the
-    one that completed (or broke) its formation.
+    The organisation is a record (`organisation_id`), or a name resolved to the record with its
+    normalised name (an unverified record is made for a new name); neither is an independent
+    expert. Sending the current affiliation again changes nothing. Any other change ends the
+    verification of the old affiliation (vouches and registrar decisions name that row). Every
+    network the participant, or anyone whose verification rests on theirs, is a member of has
+    its status recomputed.
     """
     country_code, region = check_affiliation(taxonomy, stakeholder_group, country)
-    organisation = organisation or None
     await _lock_participant(session, participant_id)
-    networks = await _lock_networks_of(session, participant_id)
+    record = await organisations.resolve(session, participant_id, organisation_id, organisation)
+    organisation = record.name if record else None
+    affected = await evidence.downstream(session, participant_id)
+    networks = await _lock_networks_of(session, participant_id, affected)
     previous = await current_affiliation(session, participant_id)
-    wanted = (stakeholder_group, country_code, region, organisation)
-    if previous is not None and (previous.stakeholder_group, previous.country, previous.region, previous.organisation) == wanted:
+    wanted = (stakeholder_group, country_code, region, record.id if record else None)
+    if previous is not None and (previous.stakeholder_group, previous.country, previous.region, previous.organisation_id) == wanted:
         return previous
 
     now = utcnow()
@@ -201,6 +208,7 @@ async def set_affiliation(
         country=country_code,
         region=region,
         organisation=organisation,
+        organisation_id=record.id if record else None,
         valid_from=now,
     )
     session.add(affiliation)
@@ -242,6 +250,7 @@ def charter_payload(charter: NetworkCharter) -> dict[str, Any]:
         "version": charter.version,
         "required_groups": list(charter.required_groups),
         "min_regions": charter.min_regions,
+        "verified_only": charter.verified_only,
         "signoff": {
             "quorum": charter.quorum,
             "threshold": charter.threshold,
@@ -283,6 +292,7 @@ async def amend_charter(session: AsyncSession, taxonomy: Taxonomy, actor_id: uui
     proposed = {
         "required_groups": groups,
         "min_regions": min_regions,
+        "verified_only": patch.verified_only if patch.verified_only is not None else current.verified_only,
         "quorum": str(signoff.quorum) if signoff and signoff.quorum is not None else current.quorum,
         "threshold": str(signoff.threshold) if signoff and signoff.threshold is not None else current.threshold,
         "min_ballot_hours": (signoff.min_ballot_hours if signoff and signoff.min_ballot_hours is not None else current.min_ballot_hours),
@@ -312,11 +322,11 @@ async def amend_charter(session: AsyncSession, taxonomy: Taxonomy, actor_id: uui
 # Networks
 
 
-def slugify(name: str) -> str:
-    """A URL-safe slug from a network's name: ASCII letters, digits and hyphens."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = _SLUG_CHARACTERS.sub("-", ascii_name.lower()).strip("-")
-    return slug[:SLUG_BASE_LENGTH].rstrip("-") or "network"
+def slugify(name: str, fallback: str = "network") -> str:
+    """A URL-safe slug from a name in any script, transliterated to Latin ("Сеть данных" → "set-dannykh",
+    "数字治理" → "shu-zi-zhi-li"): ASCII letters, digits and hyphens; `fallback` when nothing is left."""
+    slug = transliterated_slug(name, max_length=SLUG_BASE_LENGTH, word_boundary=True, save_order=True)
+    return slug.strip("-") or fallback
 
 
 async def _free_slug(session: AsyncSession, name: str) -> str:
@@ -367,6 +377,7 @@ async def found_network(session: AsyncSession, taxonomy: Taxonomy, founder_id: u
         version=1,
         required_groups=groups,
         min_regions=min_regions,
+        verified_only=requested.verified_only,
         quorum=str(requested.signoff.quorum),
         threshold=str(requested.signoff.threshold),
         min_ballot_hours=requested.signoff.min_ballot_hours,
@@ -521,7 +532,11 @@ async def join(
         target_id=network.slug,
         payload={"application_id": str(application.id), "participant_id": str(participant_id)},
     )
-    return ApplicationView(application, *await _name_and_affiliation(session, participant_id))
+    view = ApplicationView(application, *await _name_and_affiliation(session, participant_id))
+    await notifications.application_received(
+        session, network_id=network.id, slug=network.slug, name=network.name, applicant=view.name, now=now
+    )
+    return view
 
 
 async def list_applications(
@@ -610,6 +625,9 @@ async def decide_application(
             payload=payload,
         )
         await _recompute(session, taxonomy, network, actor_id=actor_id, cause="network.application_approved")
+    await notifications.application_decided(
+        session, applicant_id=applicant_id, slug=network.slug, name=network.name, approved=approve, now=now
+    )
     return ApplicationView(application, *await _name_and_affiliation(session, applicant_id))
 
 
@@ -681,8 +699,8 @@ async def formation(session: AsyncSession, taxonomy: Taxonomy, slug: str) -> tup
     """The formation rule applied to the network's roster now: its charter, verdict and member count."""
     network = await get_network(session, slug)
     charter = await charter_of(session, network)
-    roster = await _roster(session, network.id)
-    return charter, evaluate(charter, roster, taxonomy), len(roster)
+    roster, member_count = await counted_roster(session, taxonomy, network.id, charter)
+    return charter, evaluate(charter, roster, taxonomy), member_count
 
 
 # Internals
@@ -709,9 +727,9 @@ async def _lock_network(session: AsyncSession, slug: str) -> Network:
     return network
 
 
-async def _lock_networks_of(session: AsyncSession, participant_id: uuid.UUID) -> list[Network]:
+async def _lock_networks_of(session: AsyncSession, participant_id: uuid.UUID, others: Iterable[uuid.UUID] = ()) -> list[Network]:
     # In id order, so two transactions locking overlapping sets cannot deadlock.
-    mine = select(Membership.network_id).where(Membership.participant_id == participant_id)
+    mine = select(Membership.network_id).where(Membership.participant_id.in_({participant_id, *others}))
     query = select(Network).where(Network.id.in_(mine)).order_by(Network.id).with_for_update(key_share=True)
     return list((await session.scalars(query.execution_options(populate_existing=True))).all())
 
@@ -767,6 +785,27 @@ async def _roster(session: AsyncSession, network_id: uuid.UUID) -> list[RosterEn
     return [RosterEntry(*row) for row in (await session.execute(query)).all()]
 
 
+async def counted_roster(
+    session: AsyncSession, taxonomy: Taxonomy, network_id: uuid.UUID, charter: NetworkCharter
+) -> tuple[list[RosterEntry], int]:
+    """The roster the formation rule counts (only verified members under `verified_only`), and the member count."""
+    if charter.verified_only and await evidence.stored_ready(session, taxonomy.vouches_needed):
+        # One query: each member with their stored verification (none: unverified), ids as the driver gives them.
+        query = (
+            select(evidence.raw_id(Membership.participant_id), Affiliation.stakeholder_group, Affiliation.region, VerificationState.method)
+            .outerjoin(Affiliation, _current(Membership.participant_id))
+            .outerjoin(VerificationState, VerificationState.participant_id == Membership.participant_id)
+            .where(Membership.network_id == network_id)
+        )
+        rows = (await (await session.connection()).execute(query)).all()
+        return [RosterEntry(member, group, region) for member, group, region, method in rows if method is not None], len(rows)
+    roster = await _roster(session, network_id)
+    if not charter.verified_only:
+        return roster, len(roster)
+    verified = await evidence.verdicts(session, [entry.participant_id for entry in roster], taxonomy.vouches_needed, named=False)  # type: ignore[misc]
+    return [entry for entry in roster if entry.participant_id in verified.evidence], len(roster)
+
+
 async def _recompute(
     session: AsyncSession,
     taxonomy: Taxonomy,
@@ -778,7 +817,7 @@ async def _recompute(
 ) -> Formation:
     """Apply the formation rule to the (locked) network; store and audit a change of status."""
     charter = charter or await charter_of(session, network)
-    roster = await _roster(session, network.id)
+    roster, member_count = await counted_roster(session, taxonomy, network.id, charter)
     verdict = evaluate(charter, roster, taxonomy)
     status = NetworkStatus(verdict.status.value)
     if status is not network.status:
@@ -795,12 +834,17 @@ async def _recompute(
                 "status": status.value,
                 "cause": cause,
                 "charter_version": charter.version,
-                "member_count": len(roster),
+                "member_count": member_count,
+                "counted": len(roster),
+                "verified_only": charter.verified_only,
                 "groups_missing": list(verdict.groups_missing),
                 "regions_present": list(verdict.regions_present),
                 "regions_needed": verdict.regions_needed,
                 "explanation": list(verdict.explanation),
             },
+        )
+        await notifications.network_status(
+            session, network_id=network.id, slug=network.slug, name=network.name, active=verdict.active, now=network.status_changed_at
         )
     return verdict
 

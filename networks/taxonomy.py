@@ -24,23 +24,29 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+
+def N_(label: str) -> str:
+    """Marks a default label for the interface's catalogs (`pybabel extract`); the pages translate it when shown."""
+    return label
+
+
 DEFAULT_GROUPS: Mapping[str, str] = MappingProxyType(
     {
-        "government": "Government",
-        "private_sector": "Private sector",
-        "civil_society": "Civil society",
-        "technical_academic": "Technical and academic community",
-        "intergovernmental": "Intergovernmental organisations",
+        "government": N_("Government"),
+        "private_sector": N_("Private sector"),
+        "civil_society": N_("Civil society"),
+        "technical_academic": N_("Technical and academic community"),
+        "intergovernmental": N_("Intergovernmental organisations"),
     }
 )
 
 DEFAULT_REGIONS: Mapping[str, str] = MappingProxyType(
     {
-        "africa": "Africa",
-        "asia_pacific": "Asia-Pacific",
-        "eastern_europe": "Eastern Europe",
-        "latin_america_caribbean": "Latin America and the Caribbean",
-        "western_europe_others": "Western Europe and others",
+        "africa": N_("Africa"),
+        "asia_pacific": N_("Asia-Pacific"),
+        "eastern_europe": N_("Eastern Europe"),
+        "latin_america_caribbean": N_("Latin America and the Caribbean"),
+        "western_europe_others": N_("Western Europe and others"),
     }
 )
 
@@ -87,6 +93,8 @@ class Taxonomy:
     groups: Mapping[str, str]
     regions: Mapping[str, str]
     countries: Mapping[str, Country]
+    # Vouches that verify an affiliation (COGOV_VOUCHES_NEEDED): a term of the deployment's rule, like the groups.
+    vouches_needed: int = 2
 
     def __post_init__(self) -> None:
         problems = _problems(self.groups, self.regions, self.countries)

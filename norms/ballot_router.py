@@ -43,9 +43,10 @@ async def open_ballot(
     taxonomy: TaxonomyDep,
 ) -> BallotOut:
     """Open a ballot on a version (conveners of an active network). The electorate is the roster
-    now, each member with their group, region and organisation; it must span 2 groups and 2
-    regions. The charter's quorum and threshold at this moment apply until it closes."""
-    ballot_id = await ballots.open_ballot(session, clock, participant.id, norm_id, body)
+    now (under the charter's verified_only, its members with verified affiliations; the others are
+    listed in `excluded` with the reason), each member with their group, region and organisation
+    record; it must span 2 groups and 2 regions. The charter's quorum and threshold at this moment apply until it closes."""
+    ballot_id = await ballots.open_ballot(session, clock, participant.id, norm_id, body, vouches_needed=taxonomy.vouches_needed)
     return await ballots.ballot_view(session, taxonomy, ballot_id)
 
 

@@ -21,16 +21,16 @@ from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from networks import membership
+from networks import evidence, membership
 from networks import service as networks
-from networks.models import Affiliation, Membership, Network, NetworkStatus
+from networks.models import Affiliation, Membership, Network, NetworkStatus, VerificationState
 from networks.taxonomy import Taxonomy
 from norms import outbox, signoff
 from norms.errors import (
@@ -82,6 +82,7 @@ from services.audit import service as audit
 from services.kit import metrics
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
+from services.notifications import events as notifications
 
 log = structlog.get_logger()
 
@@ -94,7 +95,15 @@ NORM_ADOPTED = "norm.adopted"
 # --- Opening -------------------------------------------------------------------------------
 
 
-async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, norm_id: uuid.UUID, body: BallotCreate) -> uuid.UUID:
+async def open_ballot(
+    session: AsyncSession,
+    clock: Clock,
+    actor_id: uuid.UUID,
+    norm_id: uuid.UUID,
+    body: BallotCreate,
+    *,
+    vouches_needed: int = evidence.DEFAULT_VOUCHES_NEEDED,
+) -> uuid.UUID:
     """Open a ballot on one version (conveners of an active network); the electorate is the roster now."""
     await take_write_lock(session)
     norm = await _lock(session, Norm, norm_id)
@@ -139,14 +148,7 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
         latest = now + timedelta(days=MAX_BALLOT_DAYS)
         raise ClosingTimeInvalid(f"closes_at must be within {MAX_BALLOT_DAYS} days", latest=latest.isoformat())
 
-    roster = (
-        await session.execute(
-            select(Membership.participant_id, Affiliation.stakeholder_group, Affiliation.region, Affiliation.organisation)
-            .join(Affiliation, (Affiliation.participant_id == Membership.participant_id) & Affiliation.valid_to.is_(None))
-            .where(Membership.network_id == network.id)
-        )
-    ).all()
-    electorate = [signoff.Elector(*row) for row in roster]
+    electorate, frozen, excluded = await _electorate_now(session, vouches_needed, network.id, charter.verified_only)
     problems = signoff.electorate_problems(electorate)
     if problems:
         raise ElectorateTooNarrow("A ballot cannot open: " + "; ".join(problems))
@@ -159,6 +161,8 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
         quorum=charter.quorum,
         threshold=charter.threshold,
         min_ballot_hours=charter.min_ballot_hours,
+        verified_only=charter.verified_only,
+        excluded=excluded,
         status=BallotStatus.open,
         opened_by=actor_id,
         opened_at=now,
@@ -172,12 +176,17 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
     session.add_all(
         BallotElector(
             ballot_id=ballot.id,
-            participant_id=elector.id,
+            participant_id=participant_id,
             stakeholder_group=elector.stakeholder_group,
             region=elector.region,
-            organisation=elector.organisation,
+            organisation=organisation,
+            organisation_id=organisation_id,
+            verification=verification,
         )
         for elector in electorate
+        for participant_id, (organisation, organisation_id, verification) in [
+            (cast(uuid.UUID, elector.id), frozen[cast(uuid.UUID, elector.id)])
+        ]
     )
     await session.flush()
     await audit.record(
@@ -194,11 +203,104 @@ async def open_ballot(session: AsyncSession, clock: Clock, actor_id: uuid.UUID, 
             "closes_at": body.closes_at.isoformat(),
             "policy": _policy_record(ballot),
             "electorate": len(electorate),
+            "verified_only": charter.verified_only,
+            "excluded": excluded,
             "groups": sorted({e.stakeholder_group for e in electorate}),
             "regions": sorted({e.region for e in electorate}),
         },
     )
+    await notifications.ballot_opened(
+        session, ballot_id=ballot.id, norm_id=norm.id, version=version.number, closes_at=body.closes_at, now=now, actor_id=actor_id
+    )
     return ballot.id
+
+
+async def roster(
+    session: AsyncSession, network_id: uuid.UUID, *, verified_only: bool, vouches_needed: int = evidence.DEFAULT_VOUCHES_NEEDED
+) -> list[signoff.Elector]:
+    """The electorate if a ballot opened now (under verified_only, the verified members): a sense check's too."""
+    electorate, _, _ = await _electorate_now(session, vouches_needed, network_id, verified_only)
+    return electorate
+
+
+def outcome(
+    policy: PolicyRecord, electorate: Sequence[signoff.Elector], votes: Mapping[Hashable, signoff.Position | str], taxonomy: Taxonomy
+) -> OutcomeOut:
+    """The sign-off rule's verdict over these votes, as a ballot shows it (what a sense check shows too)."""
+    verdict = signoff.tally(signoff.Policy.parse(policy["quorum"], policy["threshold"]), electorate, votes)
+    return _outcome_out(_outcome_record(verdict), taxonomy)
+
+
+def policy_out(policy: PolicyRecord) -> PolicyOut:
+    return _policy_out(policy)
+
+
+async def _electorate_now(
+    session: AsyncSession, vouches_needed: int, network_id: uuid.UUID, verified_only: bool
+) -> tuple[list[signoff.Elector], dict[uuid.UUID, tuple[str | None, uuid.UUID | None, str | None]], list[dict[str, str]]]:
+    """The electorate of a ballot opening now: members with an affiliation (under verified_only, a verified one),
+    each weighed by organisation record; what to freeze per elector (name, record, verification in words);
+    and the members left out, each with the reason."""
+    query = (
+        select(
+            Membership.participant_id,
+            Participant.display_name,
+            Affiliation.stakeholder_group,
+            Affiliation.region,
+            Affiliation.organisation,
+            Affiliation.organisation_id,
+        )
+        .join(Participant, Participant.id == Membership.participant_id)
+        .outerjoin(Affiliation, (Affiliation.participant_id == Membership.participant_id) & Affiliation.valid_to.is_(None))
+        .where(Membership.network_id == network_id)
+        .order_by(Participant.display_name, Membership.participant_id)
+    )
+    rows: Sequence[Sequence[Any]]  # participant, name, group, region, organisation, record, verification in words
+    if await evidence.stored_ready(session, vouches_needed):
+        # Each member's stored verification, in words, in the same query (no row: unverified); the organisation
+        # record's id as the driver gives it, converted once per record.
+        joined = query.with_only_columns(
+            *query.selected_columns[:5], evidence.raw_id(Affiliation.organisation_id), VerificationState.words
+        ).outerjoin(VerificationState, VerificationState.participant_id == Membership.participant_id)
+        # Read through the connection: plain columns, and the ORM's result machinery costs more than the reading here.
+        rows = (await (await session.connection()).execute(joined)).all()
+        to_uuid = evidence.from_driver(session)
+    else:
+        members = (await session.execute(query)).all()
+        verdicts = await evidence.verdicts(session, [row[0] for row in members], vouches_needed)
+        words: dict[object, str] = {}  # the same evidence in the same words (many share a domain)
+
+        def described(participant_id: uuid.UUID) -> str | None:
+            item = verdicts.of(participant_id)
+            return None if item is None else words.get(item) or words.setdefault(item, verdicts.words(participant_id))
+
+        rows = [(*member, described(member[0])) for member in members]
+        to_uuid = _same
+    electorate, frozen, excluded = [], {}, []
+    records: dict[Any, tuple[uuid.UUID, str]] = {}  # each organisation record: its id, and the id as a tally's unit
+    for participant_id, name, group, region, organisation, raw_record, how in rows:
+        if group is None:
+            excluded.append({"participant_id": str(participant_id), "name": name, "reason": "no affiliation"})
+            continue
+        if verified_only and how is None:
+            excluded.append({"participant_id": str(participant_id), "name": name, "reason": "affiliation not verified"})
+            continue
+        if raw_record is None:
+            record, unit = None, None
+        else:
+            record, unit = records.get(raw_record) or records.setdefault(raw_record, _record(to_uuid(raw_record)))
+        # Weighed by record: however its members spell it, one organisation is one unit in a tally.
+        electorate.append(signoff.Elector(participant_id, group, region, unit))
+        frozen[participant_id] = (organisation, record, how)
+    return electorate, frozen, excluded
+
+
+def _record(record: uuid.UUID) -> tuple[uuid.UUID, str]:
+    return record, str(record)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 # --- Voting --------------------------------------------------------------------------------
@@ -356,8 +458,12 @@ async def _close(session: AsyncSession, ballot: Ballot, *, now: datetime, reason
             "missing": list(outcome.missing),
         },
     )
+    await notifications.ballot_closed(
+        session, ballot_id=ballot.id, norm_id=ballot.norm_id, version=ballot.version_number, adopted=outcome.adopted, now=now
+    )
     if outcome.adopted:
         await _adopt(session, ballot, record, votes, closed_at, actor_id)
+        await notifications.norm_adopted(session, norm_id=ballot.norm_id, version=ballot.version_number, now=now)
     metrics.ballot_closed(reason.value, outcome.adopted)
 
 
@@ -444,11 +550,13 @@ async def ballot_view(session: AsyncSession, taxonomy: Taxonomy, ballot_id: uuid
                 stakeholder_group=row.stakeholder_group,
                 region=row.region,
                 organisation=row.organisation,
+                verification=row.verification or "unverified",
                 voted=row.participant_id in voted,
             )
             for row in electorate
         ],
         votes=[VoteOut(**_vote_record(vote)) for vote in votes],
+        excluded=ballot.excluded or [],
         outcome=_outcome_out(record, taxonomy),
         adoption_id=adoption_id,
     )
@@ -511,10 +619,10 @@ async def list_adoptions(session: AsyncSession, taxonomy: Taxonomy, norm: Norm) 
 
 # --- Internals -----------------------------------------------------------------------------
 
-# (participant_id, name, stakeholder_group, region, organisation)
-_ElectorRow = Row[tuple[uuid.UUID, str, str, str, str | None]]
-# (participant_id, name, stakeholder_group, region, organisation, position, reason, cast_at, changed_at)
-_VoteRow = Row[tuple[uuid.UUID, str, str, str, str | None, signoff.Position, str | None, datetime, datetime | None]]
+# (participant_id, name, stakeholder_group, region, organisation, organisation_id, verification)
+_ElectorRow = Row[tuple[uuid.UUID, str, str, str, str | None, uuid.UUID | None, str | None]]
+# (participant_id, name, stakeholder_group, region, organisation, verification, position, reason, cast_at, changed_at)
+_VoteRow = Row[tuple[uuid.UUID, str, str, str, str | None, str | None, signoff.Position, str | None, datetime, datetime | None]]
 
 
 _Locked = TypeVar("_Locked", Ballot, Norm)
@@ -571,6 +679,8 @@ async def _electorate(session: AsyncSession, ballot_id: uuid.UUID) -> Sequence[_
             BallotElector.stakeholder_group,
             BallotElector.region,
             BallotElector.organisation,
+            BallotElector.organisation_id,
+            BallotElector.verification,
         )
         .join(Participant, Participant.id == BallotElector.participant_id)
         .where(BallotElector.ballot_id == ballot_id)
@@ -587,6 +697,7 @@ async def _votes(session: AsyncSession, ballot_id: uuid.UUID) -> Sequence[_VoteR
             BallotElector.stakeholder_group,
             BallotElector.region,
             BallotElector.organisation,
+            BallotElector.verification,
             BallotVote.position,
             BallotVote.reason,
             BallotVote.cast_at,
@@ -615,7 +726,13 @@ async def adoption_in_force(session: AsyncSession, norm_id: uuid.UUID) -> Adopti
 
 
 def _tally(ballot: Ballot, electorate: Sequence[_ElectorRow], votes: Mapping[Hashable, signoff.Position | str]) -> signoff.Outcome:
-    electors = [signoff.Elector(row.participant_id, row.stakeholder_group, row.region, row.organisation) for row in electorate]
+    # Weighed by organisation record; ballots opened before records existed keep their typed names.
+    electors = [
+        signoff.Elector(
+            row.participant_id, row.stakeholder_group, row.region, str(row.organisation_id) if row.organisation_id else row.organisation
+        )
+        for row in electorate
+    ]
     return signoff.tally(signoff.Policy.parse(ballot.quorum, ballot.threshold), electors, votes)
 
 
@@ -641,6 +758,7 @@ def _policy_record(ballot: Ballot) -> PolicyRecord:
         "quorum": ballot.quorum,
         "threshold": ballot.threshold,
         "min_ballot_hours": ballot.min_ballot_hours,
+        "verified_only": ballot.verified_only,
     }
 
 
@@ -655,6 +773,7 @@ def _vote_record(vote: _VoteRow) -> VoteRecord:
         "stakeholder_group": vote.stakeholder_group,
         "region": vote.region,
         "organisation": vote.organisation,
+        "verification": vote.verification or "unverified",
         "position": vote.position.value,
         "reason": vote.reason,
         "cast_at": vote.cast_at.isoformat(),

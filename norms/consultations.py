@@ -2,15 +2,14 @@
 to a passage or not; members reply and resolve; conveners hide abuse with a public reason.
 
 Anchors are stored as the range and the quoted passage of the consultation's version, and found
-again in a later text by mapping the range through a word diff (`reanchor`); that diff is computed
-off the event loop and kept per (version, current heads), so page views do not diff again.
+again in a later text by norms/anchoring.py; the diff it maps through is computed off the event loop
+and kept per (version, current heads), so page views do not diff again.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -21,6 +20,7 @@ from networks import service as networks
 from networks.errors import AffiliationRequired
 from networks.models import Network
 from norms import service as norms
+from norms.anchoring import passage, reanchor
 from norms.consultation_models import CommentReply, CommentStatus, Consultation, ConsultationComment
 from norms.consultation_schemas import (
     AnchorOut,
@@ -35,7 +35,7 @@ from norms.consultation_schemas import (
     Resolution,
     Summary,
 )
-from norms.diff import DiffCache, Segment, spelled, word_diff
+from norms.diff import DiffCache, spelled
 from norms.errors import VersionNotFound
 from norms.models import Norm, NormVersion
 from norms.schemas import PersonRef
@@ -43,6 +43,7 @@ from norms.store import NormStore
 from services.accounts.models import Participant
 from services.audit import service as audit
 from services.kit.errors import Conflict, InvalidInput, NotFound
+from services.notifications import events as notifications
 
 MAX_DAYS = 366
 
@@ -65,76 +66,10 @@ class ConsultationClosed(Conflict):
     code = "consultation_closed"
 
 
-class AnchorInvalid(InvalidInput):
-    """The anchor must lie inside the version's text, and its quote must be the text at that range."""
-
-    code = "anchor_invalid"
-
-
 class ClosingInvalid(InvalidInput):
     """`closes_at` must be in the future and within a year."""
 
     code = "closes_at_invalid"
-
-
-# --- Anchors -------------------------------------------------------------------------------
-
-
-def _map(segments: Sequence[Segment], position: int, *, start: bool) -> int:
-    """`position` in the old text mapped into the new one; text inserted right at the boundary stays outside the passage."""
-    old = new = 0
-    for op, text in segments:
-        size = len(text)
-        if op == "insert":
-            new += size
-            continue
-        inside = old <= position < old + size if start else old < position <= old + size
-        if inside:
-            return new + (position - old) if op == "equal" else new
-        old += size
-        if op == "equal":
-            new += size
-    return new
-
-
-def reanchor(
-    quote: str, start: int, end: int, old_text: str, new_text: str, segments: list[Segment] | None = None
-) -> tuple[str, int | None, int | None]:
-    """Where the passage `old_text[start:end]` (== quote) is in `new_text`: ("exact"|"shifted"|"lost", start, end).
-
-    `segments`, the word diff of the two texts, may be passed in when mapping many anchors.
-    """
-    if old_text == new_text:
-        return "exact", start, end
-    segments = segments if segments is not None else word_diff(old_text, new_text)
-    new_start, new_end = _map(segments, start, start=True), _map(segments, end, start=False)
-    if new_end > new_start:
-        return ("exact" if new_text[new_start:new_end] == quote else "shifted"), new_start, new_end
-    # The passage was deleted where it was; the same words elsewhere, the nearest first, still carry it.
-    found = [index for index in _occurrences(new_text, quote)]
-    if found:
-        nearest = min(found, key=lambda index: abs(index - new_start))
-        return "exact", nearest, nearest + len(quote)
-    return "lost", None, None
-
-
-def locate(quote: str, text: str, version_number: int) -> tuple[int, int]:
-    """Where the passage `quote` is in a version's `text` (start, end), for a person who typed the words rather
-    than selecting them; AnchorInvalid when they are not there, or there more than once."""
-    words = quote.strip()
-    found = list(_occurrences(text, words)) if words else []
-    if not found:
-        raise AnchorInvalid(f"These words are not in the text of v{version_number}: copy them as they are written there")
-    if len(found) > 1:
-        raise AnchorInvalid(f"These words appear {len(found)} times in the text of v{version_number}: add a few words around them")
-    return found[0], found[0] + len(words)
-
-
-def _occurrences(text: str, quote: str) -> Iterator[int]:
-    index = text.find(quote)
-    while index != -1:
-        yield index
-        index = text.find(quote, index + 1)
 
 
 # --- Lookups ---------------------------------------------------------------------------------
@@ -208,6 +143,9 @@ async def open_consultation(
         target_id=consultation.id,
         payload={"norm": str(norm.id), "version": version.number, "question": body.question, "closes_at": closes_at.isoformat()},
     )
+    await notifications.consultation_opened(
+        session, consultation_id=consultation.id, norm_id=norm.id, version=version.number, now=now, actor_id=participant.id
+    )
     return consultation
 
 
@@ -236,13 +174,8 @@ async def add_comment(
     start = end = quote = None
     if body.anchor is not None:
         version = await session.get_one(NormVersion, consultation.version_id)
-        text = version.text
         start, end = body.anchor.start, body.anchor.end
-        if end > len(text):
-            raise AnchorInvalid(f"The anchor ends at {end}, past the end of version {version.number}'s text ({len(text)} characters)")
-        quote = text[start:end]
-        if body.anchor.quote is not None and body.anchor.quote != quote:
-            raise AnchorInvalid(f"The quote does not match version {version.number}'s text at {start}..{end}")
+        quote = passage(version.text, start, end, body.anchor.quote, f"version {version.number}'s text")
     comment = ConsultationComment(
         consultation_id=consultation.id,
         author_id=participant.id,
@@ -268,6 +201,15 @@ async def add_comment(
         target_id=comment.id,
         payload={"consultation": str(consultation.id), "body": body.body, "anchor": [start, end] if start is not None else None},
     )
+    await notifications.consultation_comment(
+        session,
+        consultation_id=consultation.id,
+        comment_id=comment.id,
+        norm_id=consultation.norm_id,
+        author=participant.display_name,
+        now=now,
+        actor_id=participant.id,
+    )
     return comment
 
 
@@ -286,6 +228,16 @@ async def reply(
         target_type="consultation_comment",
         target_id=comment.id,
         payload={"reply": str(answer.id), "body": body.body},
+    )
+    await notifications.comment_answered(
+        session,
+        consultation_id=comment.consultation_id,
+        comment_id=comment.id,
+        author_id=comment.author_id,
+        norm_id=norm.id,
+        what="answered",
+        now=now,
+        actor_id=participant.id,
     )
     return comment
 
@@ -309,6 +261,17 @@ async def resolve(
         target_type="consultation_comment",
         target_id=comment.id,
         payload={"version": body.version, "reason": body.reason},
+    )
+    await notifications.comment_answered(
+        session,
+        consultation_id=comment.consultation_id,
+        comment_id=comment.id,
+        author_id=comment.author_id,
+        norm_id=norm.id,
+        what=body.status,
+        version=body.version if body.status == "addressed" else None,
+        now=now,
+        actor_id=participant.id,
     )
     return comment
 

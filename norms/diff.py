@@ -16,6 +16,7 @@ from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Literal, NamedTuple, TypeVar, TypeVarTuple
 
 from diff_match_patch import diff_match_patch
@@ -397,3 +398,37 @@ def _append(segments: list[Segment], op: Op, tokens: list[str]) -> None:
         segments[-1] = Segment(op, segments[-1].text + text)
     else:
         segments.append(Segment(op, text))
+
+
+@dataclass(frozen=True, slots=True)
+class TextSplice:
+    """Delete `delete` code points at `index`, then insert `insert` there."""
+
+    index: int
+    delete: int
+    insert: str
+
+
+def splice_between(old: str, new: str) -> TextSplice | None:
+    """The one splice that turns `old` into `new`, keeping their common prefix and suffix; None if they are equal.
+
+    Exact (applied to `old` it spells `new`) and cheap whatever the length: the prefix and suffix are
+    found by halving, each step one comparison in C, so no character is visited from Python.
+    """
+    if old == new:
+        return None
+    limit = min(len(old), len(new))
+    prefix = _shared_length(old, new, limit, lambda text, n: text[:n])
+    suffix = _shared_length(old, new, limit - prefix, lambda text, n: text[len(text) - n :])
+    return TextSplice(prefix, len(old) - prefix - suffix, new[prefix : len(new) - suffix])
+
+
+def _shared_length(a: str, b: str, limit: int, part: Callable[[str, int], str]) -> int:
+    low, high = 0, limit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if part(a, middle) == part(b, middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -148,3 +148,21 @@ class WhatIfInvalid(InvalidInput):
     """A what-if vote names someone outside the electorate."""
 
     code = "what_if_invalid"
+
+
+class TranslationNotFound(NotFound):
+    """No translation of this version into this language."""
+
+    code = "translation_not_found"
+
+
+class TranslationOfAuthenticText(InvalidInput):
+    """The norm is drafted in this language: its text in it is the authentic one, not a translation."""
+
+    code = "translation_of_authentic_text"
+
+
+class TranslationExists(Conflict):
+    """This version already has a translation into this language; edit that one."""
+
+    code = "translation_exists"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -47,6 +48,8 @@ class PolicyRecord(TypedDict):
     quorum: str
     threshold: str
     min_ballot_hours: int
+    # Whether only verified members were electors (absent in records from before verification).
+    verified_only: NotRequired[bool]
 
 
 class TallyRecord(TypedDict):
@@ -85,6 +88,8 @@ class VoteRecord(TypedDict):
     stakeholder_group: str
     region: str
     organisation: str | None
+    # How the elector's affiliation was verified when the ballot opened, in words (absent before verification).
+    verification: NotRequired[str]
     position: str
     reason: str | None
     cast_at: str
@@ -115,6 +120,35 @@ class Norm(Base):
     version_count: Mapped[int] = mapped_column(Integer, default=0)
     # The version the latest adoption adopted; None until one is.
     adopted_version: Mapped[int | None] = mapped_column(Integer)
+    # The language the norm is drafted in (one of services/web/i18n.py's codes): its text in it is the authentic one.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+
+
+class NormTranslation(Base):
+    """A translation of one version of a norm into one other language: its own Automerge document, stored and
+    synced as a norm's is, and what a convener last reviewed of it (the heads, title and text then).
+
+    Editing goes on after a review; what is published is the reviewed text until a convener reviews again.
+    """
+
+    __tablename__ = "norm_translations"
+    __table_args__ = (UniqueConstraint("version_id", "language"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    norm_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("norms.id"), index=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("norm_versions.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    document_id: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    # Kept equal to the document's title and change count by the store, as a norm's are.
+    title: Mapped[str] = mapped_column(String(300))
+    change_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("participants.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_heads: Mapped[list[str] | None] = mapped_column(JSON)
+    reviewed_title: Mapped[str | None] = mapped_column(String(300))
+    reviewed_text: Mapped[str | None] = mapped_column(Text)
 
 
 class ActorBinding(Base):
@@ -140,7 +174,8 @@ class NormChange(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    document_id: Mapped[bytes] = mapped_column(LargeBinary(16), ForeignKey("norms.document_id"))
+    # A norm's document or a translation's (`norms.document_id` or `norm_translations.document_id`).
+    document_id: Mapped[bytes] = mapped_column(LargeBinary(16))
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     actor: Mapped[bytes] = mapped_column(LargeBinary(64), ForeignKey("actor_bindings.actor"))
     participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"), index=True)
@@ -158,7 +193,8 @@ class NormSnapshot(Base):
     __table_args__ = (Index("ix_norm_snapshots_document_latest", "document_id", "last_change_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    document_id: Mapped[bytes] = mapped_column(LargeBinary(16), ForeignKey("norms.document_id"))
+    # A norm's document or a translation's, as in `norm_changes`.
+    document_id: Mapped[bytes] = mapped_column(LargeBinary(16))
     heads: Mapped[list[str]] = mapped_column(JSON)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     change_count: Mapped[int] = mapped_column(Integer)
@@ -232,6 +268,9 @@ class Ballot(Base):
     close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason, "ballot_close_reason"))
     closed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("participants.id"))
     adopted: Mapped[bool | None] = mapped_column(Boolean)
+    # The charter's verified_only when the ballot opened, and the members it left out then, each with the reason.
+    verified_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    excluded: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     # The rule's verdict at closing (tallies, missing), kept as it was reached.
     result: Mapped[OutcomeRecord | None] = mapped_column(JSON)
 
@@ -246,6 +285,10 @@ class BallotElector(Base):
     stakeholder_group: Mapped[str] = mapped_column(String(40))
     region: Mapped[str] = mapped_column(String(40))
     organisation: Mapped[str | None] = mapped_column(String(200))
+    # The organisation record weighed once in each tally (None: an independent expert, or a ballot from before records).
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # How the affiliation was verified when the ballot opened, in words ("verified by domain anatel.gov.br"); None: unverified.
+    verification: Mapped[str | None] = mapped_column(String(300))
 
 
 class BallotVote(Base):

@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from norms import document
 from norms.document import Change
 from norms.errors import InvalidChanges, NormNotFound
-from norms.models import Norm, NormChange, NormSnapshot
+from norms.models import Norm, NormChange, NormSnapshot, NormTranslation
 
 log = structlog.get_logger()
 
@@ -264,7 +264,7 @@ class Residents:
                     resident.last_used = time.monotonic()
                     return resident.saved
         async with self._sessionmaker() as session:
-            if await session.scalar(select(Norm.id).where(Norm.document_id == document_id)) is None:
+            if not await stored_document(session, document_id):
                 raise NormNotFound()
             latest, rows = await _stored(session, document_id)
         after = b"".join(row.data for row in rows)
@@ -330,7 +330,7 @@ class Residents:
         one that does not load, or loads without the heads it was saved at, is deleted (the
         changes stay the record) and the one before it is tried, down to the changes alone.
         """
-        if await session.scalar(select(Norm.id).where(Norm.document_id == document_id)) is None:
+        if not await stored_document(session, document_id):
             raise NormNotFound()
         older_than: int | None = None
         while True:
@@ -448,6 +448,11 @@ class Residents:
     def is_resident(self, document_id: bytes) -> bool:
         return document_id in self._resident
 
+    def change_count(self, document_id: bytes) -> int | None:
+        """How many changes the resident copy holds (read it inside `reading`); None if it is not resident."""
+        resident = self._resident.get(document_id)
+        return resident.change_count if resident is not None else None
+
     @property
     def resident_count(self) -> int:
         return len(self._resident)
@@ -478,6 +483,13 @@ class Residents:
                 listener(stored)
             except Exception:
                 log.exception("store.listener_failed", document=document.document_url(stored.document_id))
+
+
+async def stored_document(session: AsyncSession, document_id: bytes) -> bool:
+    """Whether `document_id` is a norm's document or a translation's: the documents this store keeps."""
+    if await session.scalar(select(Norm.id).where(Norm.document_id == document_id)) is not None:
+        return True
+    return await session.scalar(select(NormTranslation.id).where(NormTranslation.document_id == document_id)) is not None
 
 
 async def _stored(

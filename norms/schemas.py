@@ -5,18 +5,21 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from norms.signoff import Position
 from services.kit.validation import SafeText, TextBounds
+from services.web.i18n import LANGUAGES
 
 Title = Annotated[str, TextBounds(300, min_length=1, strip=True)]
 VersionLabel = Annotated[str, TextBounds(120, min_length=1, strip=True)]
@@ -24,11 +27,22 @@ VersionNote = Annotated[str, TextBounds(10_000)]
 HeadHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 
 
+def _language(code: str) -> str:
+    if code not in LANGUAGES:
+        raise PydanticCustomError("language", "Not one of the six UN languages: {languages}", {"languages": ", ".join(LANGUAGES)})
+    return code
+
+
+# One of the six UN languages the interface speaks, by code (services/web/i18n.py).
+LanguageCode = Annotated[str, AfterValidator(_language), WithJsonSchema({"type": "string", "enum": list(LANGUAGES)})]
+
+
 class NormCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title
     text: SafeText = ""
+    language: LanguageCode = Field(default="en", description="The language the norm is drafted in: its authentic text")
 
 
 class PersonRef(BaseModel):
@@ -47,6 +61,7 @@ class NormSummary(BaseModel):
     adopted_version: int | None = Field(default=None, description="The version in force, once a ballot has adopted one")
     change_count: int
     created_at: datetime
+    language: str = Field(description="The language the norm is drafted in: its authentic text")
 
 
 class NormOut(NormSummary):
@@ -199,6 +214,15 @@ class PolicyOut(BaseModel):
     threshold: str
     threshold_value: float
     min_ballot_hours: int
+    verified_only: bool = Field(default=False, description="Only members with verified affiliations were electors")
+    statement: str = ""
+
+    def model_post_init(self, context: object) -> None:
+        self.statement = (
+            "Only members with verified affiliations vote (verified_only); each elector's verification is shown"
+            if self.verified_only
+            else "Every member with an affiliation votes, verified or not (verified_only off)"
+        )
 
 
 class TallyOut(BaseModel):
@@ -237,6 +261,7 @@ class ElectorOut(BaseModel):
     stakeholder_group: str
     region: str
     organisation: str | None
+    verification: str = Field(default="unverified", description="How the affiliation was verified when the ballot opened, in words")
     voted: bool
 
 
@@ -246,6 +271,7 @@ class VoteOut(BaseModel):
     stakeholder_group: str
     region: str
     organisation: str | None
+    verification: str = "unverified"
     position: Position
     reason: str | None
     cast_at: datetime
@@ -283,6 +309,7 @@ class BallotOut(BallotSummary):
     convener_may_close_at: datetime = Field(description="When a convener may close it early (the charter's minimum duration)")
     electorate: list[ElectorOut]
     votes: list[VoteOut]
+    excluded: list[dict[str, str]] = Field(default_factory=list, description="Members left out when it opened, each with the reason")
     outcome: OutcomeOut
     adoption_id: uuid.UUID | None
 
@@ -301,3 +328,35 @@ class AdoptionOut(BaseModel):
     adopted_at: datetime
     supersedes_id: uuid.UUID | None
     in_force: bool
+
+
+class TranslationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: LanguageCode = Field(description="The language to translate the version into (not the norm's own)")
+
+
+class TranslationSummary(BaseModel):
+    """A translation of one version: its own Automerge document (`url`), co-edited live like a norm's."""
+
+    id: uuid.UUID
+    norm_id: uuid.UUID
+    version: int
+    language: str
+    authentic_language: str = Field(description="The language of the authentic text this translates")
+    url: str = Field(description="The translation's Automerge document URL, for the live-sync socket")
+    title: str
+    change_count: int
+    created_by: PersonRef
+    created_at: datetime
+    reviewed: bool = Field(description="Whether a convener has reviewed it; published entries carry the reviewed text")
+    reviewed_by: PersonRef | None
+    reviewed_at: datetime | None
+    reviewed_heads: list[str] | None
+
+
+class TranslationOut(TranslationSummary):
+    text: str = Field(description="The current text, as translators have it now")
+    heads: list[str]
+    reviewed_title: str | None
+    reviewed_text: str | None = Field(description="The text as the convener reviewed it: what is published")

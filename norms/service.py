@@ -47,6 +47,7 @@ from services.accounts.models import Participant
 from services.audit import service as audit
 from services.kit.db import hand_back
 from services.kit.pagination import encode_cursor
+from services.notifications import events as notifications
 
 SLUG_LENGTH = 80
 
@@ -88,7 +89,7 @@ def edit_permission(participant_id: uuid.UUID) -> Authorize:
 
 
 def _slug(title: str) -> str:
-    return networks.slugify(title)[: SLUG_LENGTH - 8].rstrip("-") or "norm"
+    return networks.slugify(title, fallback="norm")[: SLUG_LENGTH - 8].rstrip("-") or "norm"
 
 
 async def _free_slug(session: AsyncSession, network_id: uuid.UUID, title: str) -> str:
@@ -107,6 +108,7 @@ async def create_norm(session: AsyncSession, store: NormStore, network_slug: str
         slug=await _free_slug(session, network.id, body.title),
         title=body.title,
         created_by=participant.id,
+        language=body.language,
     )
     session.add(norm)
     await session.flush()
@@ -117,7 +119,13 @@ async def create_norm(session: AsyncSession, store: NormStore, network_slug: str
         action="norm.created",
         target_type="norm",
         target_id=norm.id,
-        payload={"network": network.slug, "slug": norm.slug, "title": norm.title, "url": document.document_url(norm.document_id)},
+        payload={
+            "network": network.slug,
+            "slug": norm.slug,
+            "title": norm.title,
+            "url": document.document_url(norm.document_id),
+            "language": norm.language,
+        },
     )
     return NormOut.model_validate(_summary(norm, network.slug) | {"text": body.text, "heads": heads})
 
@@ -135,6 +143,7 @@ def _summary(norm: Norm, network_slug: str) -> dict[str, object]:
         "adopted_version": norm.adopted_version,
         "change_count": norm.change_count,
         "created_at": norm.created_at,
+        "language": norm.language,
     }
 
 
@@ -171,16 +180,24 @@ async def find_by_url(session: AsyncSession, url: str) -> Norm:
 
 async def edit(session: AsyncSession, store: NormStore, norm: Norm, participant: Participant, body: EditRequest) -> EditResult:
     """Apply the splices as `participant`; the request's work on `session` is committed first (see hand_back)."""
+    return await edit_document(session, store, norm.document_id, participant, body)
+
+
+async def edit_document(
+    session: AsyncSession, store: NormStore, document_id: bytes, participant: Participant, body: EditRequest
+) -> EditResult:
+    """Apply the splices (and a title) to the document, a norm's or a translation's, as `participant`; the
+    request's work on `session` is committed first (see hand_back)."""
     await hand_back(session)
     applied = await store.edit(
-        norm.document_id,
+        document_id,
         participant.id,
         [(splice.index, splice.delete, splice.insert) for splice in body.splices],
         title=body.title,
         base_heads=body.base_heads,
         authorize=edit_permission(participant.id),
     )
-    async with store.reading(norm.document_id) as doc:
+    async with store.reading(document_id) as doc:
         return EditResult(
             heads=document.heads_hex(doc),
             title=document.read_title(doc),
@@ -203,7 +220,7 @@ async def save_automerge(session: AsyncSession, store: NormStore, norm: Norm) ->
 # --- Versions ------------------------------------------------------------------------------
 
 
-async def _people(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, PersonRef]:
+async def person_refs(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, PersonRef]:
     if not ids:
         return {}
     rows = await session.execute(select(Participant.id, Participant.display_name).where(Participant.id.in_(ids)))
@@ -256,10 +273,11 @@ async def create_version(session: AsyncSession, store: NormStore, norm: Norm, pa
         target_id=norm.id,
         payload={"number": version.number, "label": version.label, "heads": heads, "text_sha256": version.text_sha256},
     )
-    return VersionOut.model_validate(_version_out(version, await _people(session, {participant.id})))
+    await notifications.version_tagged(session, norm_id=norm.id, version=version.number, now=version.created_at, actor_id=participant.id)
+    return VersionOut.model_validate(_version_out(version, await person_refs(session, {participant.id})))
 
 
-async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersion:
+async def get_version(session: AsyncSession, norm: Norm, number: int) -> NormVersion:
     version = await session.scalar(select(NormVersion).where(NormVersion.norm_id == norm.id, NormVersion.number == number))
     if version is None:
         raise VersionNotFound(f"Norm {norm.slug} has no version {number}")
@@ -268,13 +286,13 @@ async def _version(session: AsyncSession, norm: Norm, number: int) -> NormVersio
 
 async def list_versions(session: AsyncSession, norm: Norm) -> list[VersionOut]:
     versions = (await session.scalars(select(NormVersion).where(NormVersion.norm_id == norm.id).order_by(NormVersion.number))).all()
-    people = await _people(session, {version.created_by for version in versions})
+    people = await person_refs(session, {version.created_by for version in versions})
     return [VersionOut.model_validate(_version_out(version, people)) for version in versions]
 
 
 async def version_text(session: AsyncSession, store: NormStore, norm: Norm, number: int) -> VersionText:
-    version = await _version(session, norm, number)
-    return VersionText.model_validate(_version_out(version, await _people(session, {version.created_by})) | {"text": version.text})
+    version = await get_version(session, norm, number)
+    return VersionText.model_validate(_version_out(version, await person_refs(session, {version.created_by})) | {"text": version.text})
 
 
 # --- Diff ---------------------------------------------------------------------------------
@@ -296,7 +314,7 @@ async def _resolve(session: AsyncSession, norm: Norm, ref: str) -> _Point:
     if ref == "current":
         return _Point("current", None)
     if ref.removeprefix("v").isdigit():
-        version = await _version(session, norm, int(ref.removeprefix("v")))
+        version = await get_version(session, norm, int(ref.removeprefix("v")))
         return _Point(f"v{version.number}", parse_heads(version.heads), version.text)
     if _HEADS_REF.fullmatch(ref):
         return _Point(ref, parse_heads(ref.split(",")))
@@ -427,7 +445,11 @@ async def authorship(session: AsyncSession, store: NormStore, norm: Norm) -> Aut
     actors = {bytes.fromhex(span.actor) for span in spans}
     rows = await session.execute(select(ActorBinding.actor, ActorBinding.participant_id).where(ActorBinding.actor.in_(actors)))
     owners = {actor: owner for actor, owner in rows}
-    people = await _people(session, set(owners.values()))
+    if unseen := actors - owners.keys():
+        # Bound by a change committed after this session began reading (SQLite keeps one snapshot per
+        # transaction) but already in the resident copy read above.
+        owners |= await store.owners(unseen)
+    people = await person_refs(session, set(owners.values()))
     merged: list[AuthorshipSpan] = []
     for span in spans:
         owner = owners.get(bytes.fromhex(span.actor))

@@ -36,7 +36,7 @@ from contextlib import AbstractAsyncContextManager
 import automerge.core as am
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from norms.models import Norm
+from norms.models import Norm, NormTranslation
 from norms.residents import (
     BYTES_PER_RESIDENT_CHANGE,
     JOURNAL_KEEP,
@@ -93,8 +93,11 @@ class NormStore:
 
     # --- Writing (norms/writes.py) ---------------------------------------------------------
 
-    async def create(self, session: AsyncSession, norm: Norm, participant_id: uuid.UUID, title: str, text: str) -> list[str]:
-        """Write the first change of `norm`'s document in the caller's transaction (the norm row is flushed); its heads."""
+    async def create(
+        self, session: AsyncSession, norm: Norm | NormTranslation, participant_id: uuid.UUID, title: str, text: str
+    ) -> list[str]:
+        """Write the first change of a norm's (or a translation's) document in the caller's transaction (its row is
+        flushed); its heads."""
         return await self._writer.create(session, norm, participant_id, title, text)
 
     async def apply(
@@ -122,6 +125,10 @@ class NormStore:
     ) -> AbstractAsyncContextManager[am.Document]:
         """The stored document, caught up with the database; read it inside the block, never change it (see `Residents.reading`)."""
         return self._residents.reading(document_id, catch_up=catch_up, session=session)
+
+    async def owners(self, actors: set[bytes]) -> dict[bytes, uuid.UUID]:
+        """Whom each Automerge actor is bound to, as committed now, whatever snapshot a caller's session reads."""
+        return await self._writer.owners(actors)
 
     async def catch_up(self, document_id: bytes) -> int:
         """Merge into the resident copy what other writers (other instances) stored; how many changes it gained."""
@@ -155,6 +162,10 @@ class NormStore:
 
     def is_resident(self, document_id: bytes) -> bool:
         return self._residents.is_resident(document_id)
+
+    def change_count(self, document_id: bytes) -> int | None:
+        """How many changes the resident copy holds (read it inside `reading`); None if it is not resident."""
+        return self._residents.change_count(document_id)
 
     @property
     def resident_count(self) -> int:

@@ -31,7 +31,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, cast
 
 import automerge.core as am
@@ -53,7 +53,7 @@ from norms.errors import (
     TextRefused,
     UnknownDependencies,
 )
-from norms.models import ActorBinding, Norm, NormChange, NormSnapshot, NormStatus
+from norms.models import ActorBinding, Norm, NormChange, NormSnapshot, NormStatus, NormTranslation
 from norms.residents import Resident, Residents, Stored, all_fresh, save_document, topological
 from services.kit import metrics
 from services.kit.validation import refused_character
@@ -83,6 +83,27 @@ _INSERT_CHANGES = insert(_CHANGES).returning(_CHANGES.c.id)
 _INSERT_BINDINGS = insert(cast(Table, ActorBinding.__table__))
 _SET_COUNT = update(_NORMS).where(_THIS_NORM).values(change_count=bindparam("count"))
 _SET_COUNT_AND_TITLE = update(_NORMS).where(_THIS_NORM).values(change_count=bindparam("count"), title=bindparam("new_title"))
+# A translation's document is written as a norm's is; its row in `norm_translations` keeps its count and title.
+_TRANSLATIONS = cast(Table, NormTranslation.__table__)
+_THIS_TRANSLATION = _TRANSLATIONS.c.document_id == bindparam("document")
+_TRANSLATION_COLUMNS = (_TRANSLATIONS.c.id, _NORMS.c.network_id, _NORMS.c.status, _TRANSLATIONS.c.change_count, _TRANSLATIONS.c.title)
+_LOCK_TRANSLATION_SQLITE = (
+    update(_TRANSLATIONS)
+    .where(_THIS_TRANSLATION)
+    .values(change_count=_TRANSLATIONS.c.change_count)
+    .returning(_TRANSLATIONS.c.id, _TRANSLATIONS.c.norm_id, _TRANSLATIONS.c.change_count, _TRANSLATIONS.c.title)
+)
+_NORM_OF_TRANSLATION = select(_NORMS.c.network_id, _NORMS.c.status).where(_NORMS.c.id == bindparam("norm"))
+_LOCK_TRANSLATION = (
+    select(*_TRANSLATION_COLUMNS)
+    .join_from(_TRANSLATIONS, _NORMS, _NORMS.c.id == _TRANSLATIONS.c.norm_id)
+    .where(_THIS_TRANSLATION)
+    .with_for_update(of=_TRANSLATIONS)
+)
+_SET_TRANSLATION_COUNT = update(_TRANSLATIONS).where(_THIS_TRANSLATION).values(change_count=bindparam("count"))
+_SET_TRANSLATION_COUNT_AND_TITLE = (
+    update(_TRANSLATIONS).where(_THIS_TRANSLATION).values(change_count=bindparam("count"), title=bindparam("new_title"))
+)
 
 
 class Prepare(Protocol):
@@ -178,8 +199,11 @@ class Writer:
 
     # --- Creating ------------------------------------------------------------------------
 
-    async def create(self, session: AsyncSession, norm: Norm, participant_id: uuid.UUID, title: str, text: str) -> list[str]:
-        """Write the first change of `norm`'s document in the caller's transaction (the norm row is flushed); its heads."""
+    async def create(
+        self, session: AsyncSession, norm: Norm | NormTranslation, participant_id: uuid.UUID, title: str, text: str
+    ) -> list[str]:
+        """Write the first change of a norm's (or a translation's) document in the caller's transaction (its row is
+        flushed); its heads."""
         # Counted before anything is built: a title, a body and one insert per character.
         _check_ops(len(text) + 2, self.limits)
         if len(text) > self.limits.max_chars:
@@ -440,9 +464,11 @@ class Writer:
             change_count = norm.change_count + len(rows)
             title = document.read_title(resident.doc)[:300]
             if title == norm.title:
-                await session.execute(_SET_COUNT, {"document": document_id, "count": change_count})
+                counting = _SET_TRANSLATION_COUNT if norm.translation else _SET_COUNT
+                await session.execute(counting, {"document": document_id, "count": change_count})
             else:
-                await session.execute(_SET_COUNT_AND_TITLE, {"document": document_id, "count": change_count, "new_title": title})
+                titling = _SET_TRANSLATION_COUNT_AND_TITLE if norm.translation else _SET_COUNT_AND_TITLE
+                await session.execute(titling, {"document": document_id, "count": change_count, "new_title": title})
             if snapshot is not None:
                 await session.execute(
                     insert(cast(Table, NormSnapshot.__table__)).values(
@@ -460,6 +486,16 @@ class Writer:
         return resident, Applied(changes, document.heads_hex(resident.doc))
 
     # --- Attribution ---------------------------------------------------------------------
+
+    async def owners(self, actors: set[bytes]) -> dict[bytes, uuid.UUID]:
+        """Whom each of `actors` is bound to, as committed now: from what this instance committed, else on a
+        session of its own (a binding never changes once made)."""
+        owners = {actor: self._bindings[actor] for actor in actors if actor in self._bindings}
+        if unknown := actors - owners.keys():
+            async with self._sessionmaker() as session:
+                rows = await session.execute(select(ActorBinding.actor, ActorBinding.participant_id).where(ActorBinding.actor.in_(unknown)))
+                owners.update({actor: owner for actor, owner in rows})
+        return owners
 
     async def _bind(self, session: AsyncSession, participant_id: uuid.UUID, actors: set[bytes]) -> None:
         """Bind unseen actors to the participant; refuse if any is bound to someone else."""
@@ -509,21 +545,35 @@ class Writer:
 
 @dataclass(frozen=True, slots=True)
 class LockedNorm:
-    """The norm's row as a write's first statement locked and read it: what `authorize` may check."""
+    """The norm's row as a write's first statement locked and read it: what `authorize` may check.
+
+    For a translation's document: the translation's row (its id, count and title), with its norm's network and status.
+    """
 
     id: uuid.UUID
     network_id: uuid.UUID
     status: NormStatus
     change_count: int
     title: str
+    translation: bool = False
 
 
 async def _lock_norm(session: AsyncSession, document_id: bytes) -> LockedNorm | None:
-    """The norm, its row locked for the transaction by this first statement (SQLite: the database's write lock)."""
-    locking = _LOCK_NORM_SQLITE if session.bind.dialect.name == "sqlite" else _LOCK_NORM
+    """The norm (or translation) whose document this is, its row locked for the transaction by this first statement
+    (SQLite: the database's write lock)."""
+    sqlite = session.bind.dialect.name == "sqlite"
     # Core, not the ORM: always the row as it is now, whatever an earlier write of the round changed.
-    row = (await session.execute(locking, {"document": document_id})).first()
-    return None if row is None else LockedNorm(*row)
+    row = (await session.execute(_LOCK_NORM_SQLITE if sqlite else _LOCK_NORM, {"document": document_id})).first()
+    if row is not None:
+        return LockedNorm(*row)
+    if not sqlite:
+        row = (await session.execute(_LOCK_TRANSLATION, {"document": document_id})).first()
+        return None if row is None else replace(LockedNorm(*row), translation=True)
+    locked = (await session.execute(_LOCK_TRANSLATION_SQLITE, {"document": document_id})).first()
+    if locked is None:
+        return None
+    network_id, status = (await session.execute(_NORM_OF_TRANSLATION, {"norm": locked.norm_id})).one()
+    return LockedNorm(locked.id, network_id, status, locked.change_count, locked.title, translation=True)
 
 
 def _row_values(

@@ -207,6 +207,13 @@ def create_staff(email: str, name: str | None = typer.Option(None, help="Display
     _grant(email, "staff", name)
 
 
+@app.command("create-registrar")
+def create_registrar(email: str, name: str | None = typer.Option(None, help="Display name when the account is created.")) -> None:
+    """Make EMAIL a registrar (verifies affiliations and organisations by hand; no say over norms), creating the
+    account (password prompted, or read from stdin) if needed."""
+    _grant(email, "registrar", name)
+
+
 @app.command("create-admin")
 def create_admin(email: str, name: str | None = typer.Option(None, help="Display name when the account is created.")) -> None:
     """Make EMAIL an administrator, creating the account (password prompted, or read from stdin) if needed."""

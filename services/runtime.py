@@ -8,7 +8,7 @@ start without the web app (and without importing FastAPI).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -73,7 +73,7 @@ def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         sessionmaker=sessionmaker,
         norm_store=NormStore(sessionmaker, limits, idle_seconds=settings.document_idle_seconds),
-        taxonomy=configured_taxonomy(settings.taxonomy_file),
+        taxonomy=replace(configured_taxonomy(settings.taxonomy_file), vouches_needed=settings.vouches_needed),
         clock=SystemClock(),
         clearinghouse=ClearingHouse(key=signing.configured_key(publication_key, settings.data_dir)),
     )

@@ -78,8 +78,12 @@ class Settings(BaseSettings):
     sync_anonymous_per_address: int = Field(default=20, ge=1)
     sync_max_ephemeral_bytes: int = Field(default=64 * 1024, ge=64)
     sync_outbox_limit: int = Field(default=5000, ge=10)
-    # A document's peers hear of new changes at most this often (the first change after a pause at once).
+    # A document's peers hear of new changes at most this often (the first change after a pause at once)...
     sync_batch_seconds: float = Field(default=0.1, ge=0, le=1)
+    # ...and a room of few peers for less: n peers wait at most n times this between rounds. A round costs a
+    # message per peer, so up to the cap above a room's rounds send at most about 1 / this messages a second,
+    # while two people typing (whose editors already batch keystrokes) are not each held up to 0.1 s.
+    sync_batch_seconds_per_peer: float = Field(default=0.005, ge=0, le=1)
     # A peer that has not answered the last changes it was sent gets no more until it does, or this long
     # has passed: a slow peer then gets fewer, larger messages instead of a queue of small ones.
     sync_answer_seconds: float = Field(default=1.0, gt=0, le=30)
@@ -112,6 +116,14 @@ class Settings(BaseSettings):
     # SMTP connections one worker sends over at once; a mail not handed over by then is marked failed.
     mail_concurrency: int = Field(default=4, ge=1, le=100)
     mail_retry_hours: float = Field(default=48.0, gt=0)
+    # Verified affiliations: participants who must vouch for one (each verified in the same group, from
+    # different organisations); the DNS servers asked for `cogov-verification=` TXT records ("host" or
+    # "host:port", comma-separated; unset: the system's resolver) and how long one check may take; a file of
+    # public webmail and disposable domains replacing the shipped list (one domain a line, # comments).
+    vouches_needed: int = Field(default=2, ge=1, le=20)
+    dns_nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webmail_domains_file: FilePath | None = None
     log_level: str = "info"
     log_json: bool = False
     # Rate limits ("N/second|minute|hour|day", several joined by ";"): sign-in and sign-up per client
@@ -143,6 +155,13 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("dns_nameservers", mode="before")
+    @classmethod
+    def _split_nameservers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [server.strip() for server in value.split(",") if server.strip()]
+        return value
+
     @field_validator("rate_limit_auth", "rate_limit_writes", "rate_limit_mail")
     @classmethod
     def _parse_limits(cls, value: str) -> str:
@@ -167,7 +186,15 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "redis_url", "taxonomy_file", "publication_key", "metrics_token", "secure_cookies", "smtp_url", "smtp_ca_file", mode="before"
+        "redis_url",
+        "taxonomy_file",
+        "publication_key",
+        "metrics_token",
+        "secure_cookies",
+        "smtp_url",
+        "smtp_ca_file",
+        "webmail_domains_file",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

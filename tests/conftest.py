@@ -16,6 +16,28 @@ pytest.register_assert_rewrite("tests.fixtures")
 os.environ.setdefault("COGOV_RATE_LIMIT_AUTH", "100000/minute")
 os.environ.setdefault("COGOV_RATE_LIMIT_WRITES", "100000/minute")
 
+# Tests that take tens of seconds each (real processes, whole benchmarks, thousands of generated cases).
+LONG_RUNNING = ("faults", "bench", "long")
+
+
+# Last of every plugin's reordering (pytest groups tests by session-scoped parameters, and its grouping
+# moved tests after the browser ones); the sort is stable, so everything else keeps its order.
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list) -> None:
+    """The long-running tests first and the browser tests last.
+
+    Long ones first, so that pytest-xdist's workers, which take tests in this order, end together instead of one
+    finishing a long test alone at the end. Browser tests last: Playwright's sync API keeps an event loop running
+    in the main thread for the rest of the session, and async tests after it could not start theirs.
+    """
+
+    def place(item) -> tuple[bool, bool]:
+        browser = item.get_closest_marker("browser") is not None
+        return browser, not any(item.get_closest_marker(name) for name in LONG_RUNNING)
+
+    items.sort(key=place)
+
+
 pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.app",

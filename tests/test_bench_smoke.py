@@ -53,6 +53,11 @@ RUNS = {
         set(),
         rf"\| adoption 1 → feed at 2 WebSub subscribers \| — \| first {NUMBER} s, all {NUMBER} s",
     ),
+    "pages": (
+        ["--readers", "3", "--edits", "3", "--edit-ms", "50", "--unthrottled"],
+        {"chromium"},
+        rf"\| 3 SSE readers, a member typing 3 characters every 50 ms \| 9 deliveries \| p50 {NUMBER} ms",
+    ),
     "ops": (["--requests", "20", "--redis", REDIS_URL], {"redis"}, rf"\| rate limits, Redis counters \| {NUMBER} \|"),
     "realtime": (
         ["--scenario", "1", "--readers", "2", "--seconds", "2"],
@@ -74,7 +79,13 @@ RUNS = {
         {"postgres", "trace"},
         rf"\| PostgreSQL tsvector \+ GIN \| {NUMBER} s \| 70 \| CJK \| {NUMBER} ms \| {NUMBER} ms \| {NUMBER} ms \|",
     ),
+    "verification": (
+        ["--members", "200", "--organisations", "20", "--runs", "2"],
+        set(),
+        rf"\| SQLite \| formation check \| {NUMBER} ms \| {NUMBER} ms \|",
+    ),
     "mail": (["--mails", "20", "--rate", "20"], set(), rf"\| steady flow of 20 acts at 20/s \| act → SMTP hand-off p50 {NUMBER} s"),
+    "notifications": (["--members", "20"], set(), rf"\| one worker mails them .* \| 20 mails in {NUMBER} s: {NUMBER} mails/s \|"),
 }
 
 

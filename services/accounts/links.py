@@ -1,4 +1,5 @@
-"""Links mailed to an account's owner: to confirm an address, to reset a password, to confirm a new address.
+"""Links mailed to an account's owner: to confirm an address, to reset a password, to confirm a new address, to
+prove a second address (at one's organisation).
 
 A link carries a token signed with the server's key (HS256, as bearer tokens) that names one row here; the row
 makes it single-use and lets a newer link void an older one. Nothing but `redeem` and `check` decides
@@ -26,12 +27,15 @@ class LinkPurpose(enum.StrEnum):
     verify_email = "verify_email"
     reset_password = "reset_password"
     change_email = "change_email"
+    # A second address, at one's organisation's domain (`addresses.request_proof`).
+    prove_address = "prove_address"
 
 
 LIFETIMES = {
     LinkPurpose.verify_email: timedelta(hours=48),
     LinkPurpose.reset_password: timedelta(hours=1),
     LinkPurpose.change_email: timedelta(hours=48),
+    LinkPurpose.prove_address: timedelta(hours=48),
 }
 # A newer link of these purposes voids the older ones: only the latest reset or address change works.
 VOIDED_BY_NEWER = frozenset({LinkPurpose.reset_password, LinkPurpose.change_email})

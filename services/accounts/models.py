@@ -16,6 +16,8 @@ class Role(enum.StrEnum):
     admin = "admin"
     # An organisation following adopted norms: records their follow-up (received, implemented …).
     subscriber = "subscriber"
+    # Verifies affiliations and organisations by hand, with a public note; no say over norms.
+    registrar = "registrar"
 
 
 class Participant(Base):
@@ -47,6 +49,8 @@ class Participant(Base):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # Set when the person deleted their account: the row stays, under a pseudonym, for the public record.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The interface language they chose with the switch in the header (services/web/i18n.py); None: not chosen.
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
 
     @property
     def two_factor(self) -> bool:
@@ -82,3 +86,15 @@ class RecoveryCode(Base):
     participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProvenAddress(Base):
+    """A second address an account proved by a mailed link: an address at its organisation's domain when it signs
+    in with another. Like sign-in addresses, an address proves one account only (see `addresses.holder`)."""
+
+    __tablename__ = "proven_addresses"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    proven_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -21,7 +21,7 @@ from networks.taxonomy import Taxonomy
 from norms.consultation_models import CommentReply, Consultation, ConsultationComment
 from norms.models import Ballot, BallotVote, Norm
 from services.accounts import sessions
-from services.accounts.models import Participant, RecoveryCode, Role
+from services.accounts.models import Participant, ProvenAddress, RecoveryCode, Role
 from services.audit import service as audit
 
 EXPORT_FORMAT = "cogov-personal-data/1"
@@ -89,6 +89,13 @@ async def export(session: AsyncSession, participant: Participant) -> dict[str, A
             "role": participant.role.value,
             "created_at": _iso(participant.created_at),
             "two_factor": participant.two_factor,
+            # Addresses proven besides the sign-in address (at one's organisation, to verify an affiliation).
+            "proven_addresses": [
+                {"email": proven.email, "proven_at": _iso(proven.proven_at)}
+                for proven in await session.scalars(
+                    select(ProvenAddress).where(ProvenAddress.participant_id == pid).order_by(ProvenAddress.proven_at)
+                )
+            ],
         },
         "affiliations": [
             {
@@ -176,6 +183,7 @@ async def delete_account(session: AsyncSession, taxonomy: Taxonomy, participant:
     participant.token_version += 1
     participant.deleted_at = now
     await session.execute(delete(RecoveryCode).where(RecoveryCode.participant_id == participant.id))
+    await session.execute(delete(ProvenAddress).where(ProvenAddress.participant_id == participant.id))
     await sessions.revoke_others(session, participant, keep=None)
     await session.flush()
     await audit.record(

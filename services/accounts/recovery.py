@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.accounts import links, passwords
+from services.accounts import addresses, links, passwords
 from services.accounts.links import LinkPurpose
 from services.accounts.models import Participant
 from services.accounts.security import PasswordHashing
@@ -37,17 +37,7 @@ async def request_reset(session: AsyncSession, settings: Settings, email: str, *
             session, settings, kind="no_account", recipient=address, name=None, context={"signup": f"{settings.base_url}/signup"}, now=now
         )
         return
-    token = await links.issue(session, participant.id, LinkPurpose.reset_password, participant.email, now=now, secret=settings.signing_key)
-    await mail.queue(
-        session,
-        settings,
-        kind="reset_password",
-        recipient=participant.email,
-        name=participant.display_name,
-        context={"link": f"{settings.base_url}{RESET_PATH}?token={token}"},
-        now=now,
-        participant_id=participant.id,
-    )
+    await addresses.mail_link(session, settings, participant, LinkPurpose.reset_password, participant.email, RESET_PATH, now=now)
     await audit.record(
         session,
         actor_id=None,

@@ -18,18 +18,26 @@ from services.kit.errors import ServiceUnavailable
 
 ALGORITHM = "HS256"
 _hasher = PasswordHash.recommended()
-# Verified against when the email is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+# Verified against when the email is unknown, so a miss costs as long as a wrong password. Made on the first such
+# miss, not at import: every process importing this (each `cogov` command, each worker) would spend an argon2 hash on it.
+_DUMMY_HASH: str | None = None
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:  # two threads may both make one on the first misses: either serves
+        _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+    return _DUMMY_HASH
+
+
 def verify_password(password: str, password_hash: str | None) -> bool:
     """True when the password matches; always spends one argon2 verification, found or not."""
     if password_hash is None:
-        _hasher.verify(password, _DUMMY_HASH)
+        _hasher.verify(password, _dummy_hash())
         return False
     return _hasher.verify(password, password_hash)
 

@@ -58,7 +58,7 @@ async def register(
     """
     passwords.check(password)
     password_hash = await hashing.hash(password)
-    if await by_email(session, email) is not None:
+    if await addresses.holder(session, email) is not None:
         raise EmailTaken()
     participant = await _create(session, email=email, password_hash=password_hash, display_name=display_name, role=role)
     participant.email_verified_at = utcnow()
@@ -79,6 +79,8 @@ async def sign_up(
     password_hash = await hashing.hash(password)
     await take_write_lock(session)
     existing = await by_email(session, email)
+    if existing is None and (second := await addresses.holder(session, email)) is not None:
+        existing = await session.get(Participant, second)  # another account proved it: tell that account, as for its own
     if existing is None:
         try:
             async with session.begin_nested():

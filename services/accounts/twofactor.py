@@ -35,7 +35,7 @@ ENROLMENT_MINUTES = 15
 ENROLMENT_TYPE = "totp_enrolment"
 # Codes of the step before and after the current one pass too: phones' clocks drift.
 DRIFT_STEPS = 1
-PRIVILEGED = (Role.staff, Role.admin)
+PRIVILEGED = (Role.staff, Role.admin, Role.registrar)
 
 
 class InvalidCode(Unauthorized):
@@ -95,7 +95,7 @@ def privileged(participant: Participant | None, session_two_factor: bool) -> boo
 
 
 def require_for_role(participant: Participant, session_two_factor: bool) -> None:
-    """Raise `TwoFactorRequired` (403) unless a staff or admin account is enrolled and this session proved a code."""
+    """Raise `TwoFactorRequired` (403) unless a staff, registrar or admin account is enrolled and this session proved a code."""
     if participant.role in PRIVILEGED and not (enrolled(participant) and session_two_factor):
         if enrolled(participant):
             raise TwoFactorRequired("Sign out and sign in again with a code from your authenticator app to use staff actions")

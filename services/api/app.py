@@ -8,12 +8,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from networks.router import router as networks_router
+from networks.verification_router import router as verification_router
 from norms import ballots
 from norms.ballot_router import router as ballots_router
 from norms.consultation_router import router as consultations_router
 from norms.diff import DiffCache
+from norms.drafting_router import router as drafting_router
 from norms.router import AUTOMERGE_UPLOAD
 from norms.router import router as norms_router
+from norms.translation_router import router as translations_router
 from services.accounts.address_router import router as addresses_router
 from services.accounts.router import router as accounts_router
 from services.accounts.security import PasswordHashing
@@ -30,8 +33,10 @@ from services.clearinghouse import worker as clearinghouse_worker
 from services.kit.broker import create_broker
 from services.kit.ratelimit import RateLimiter
 from services.kit.runtime import tune_garbage_collector
+from services.notifications.router import router as notifications_router
 from services.realtime.hub import SyncHub
 from services.realtime.router import router as sync_router
+from services.realtime.router import text_router
 from services.runtime import build_runtime
 from services.search import worker as search_worker
 from services.search.router import router as search_router
@@ -121,11 +126,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         addresses_router,
         audit_router,
         networks_router,
+        verification_router,
         norms_router,
         ballots_router,
         consultations_router,
+        drafting_router,
+        translations_router,
+        notifications_router,
         search_router,
         sync_router,
+        text_router,
     ):
         app.include_router(router)
     clearinghouse.install_api(app)

@@ -106,6 +106,14 @@ async def get_staff(signed_in: CurrentSignIn) -> Participant:
     return participant
 
 
+async def get_registrar(signed_in: CurrentSignIn) -> Participant:
+    participant = signed_in.participant
+    if participant.role is not Role.registrar:
+        raise Forbidden("This action is for registrars")
+    twofactor.require_for_role(participant, signed_in.session.two_factor)
+    return participant
+
+
 async def get_admin(signed_in: CurrentSignIn) -> Participant:
     participant = signed_in.participant
     if participant.role is not Role.admin:

@@ -78,6 +78,9 @@ class _StateNow:
     def collect(self):
         yield GaugeMetricFamily("cogov_sync_sockets_open", "Live sync sockets open on this instance.", value=len(self.hub.connections))
         yield GaugeMetricFamily(
+            "cogov_text_readers", "Readers following a norm's live text (Server-Sent Events) on this instance.", value=self.hub.reader_count
+        )
+        yield GaugeMetricFamily(
             "cogov_documents_resident", "Norm documents loaded in this instance's memory.", value=self.hub.store.resident_count
         )
         yield GaugeMetricFamily("cogov_database_up", "1 if the database answered this scrape.", value=int(self.deliveries is not None))

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from networks.models import Network
-from norms.models import Adoption
+from norms import translations
+from norms.errors import TranslationNotFound
+from norms.models import Adoption, Norm
 from services.accounts.models import Participant
 from services.clearinghouse import signing
 from services.clearinghouse.errors import EntryNotFound
@@ -35,7 +37,9 @@ from services.clearinghouse.schemas import (
     PersonRef,
     SignatureOut,
     TopicOut,
+    TranslationRef,
 )
+from services.web import i18n
 
 KEYS_PATH = signing.KEYS_PATH
 HUB_PATH = "/websub"
@@ -72,6 +76,26 @@ def network_url(base_url: str, slug: str) -> str:
     return f"{base_url}/networks/{slug}"
 
 
+def language_name(code: str, in_language: str = "en") -> str:
+    """A language's name (CLDR, through Babel), in English unless `in_language` is given."""
+    return i18n.language_name(code, in_language)
+
+
+def translation_label(authentic_language: str) -> str:
+    """How a published translation is labelled wherever it appears (REST, feeds, Akoma Ntoso): never the authentic text."""
+    return f"translation — the authentic text is the {language_name(authentic_language)} original"
+
+
+@dataclass(frozen=True)
+class PublishedTranslation:
+    """A reviewed translation of an entry's version, as published beside it: the text as the convener reviewed it."""
+
+    language: str
+    title: str
+    text: str
+    reviewed_at: datetime
+
+
 @dataclass
 class EntryView:
     """An entry with everything shown beside it: network name and staff's curation."""
@@ -86,6 +110,16 @@ class EntryView:
     people: dict[uuid.UUID, str] = field(default_factory=dict)
     # The published entry of the adoption that replaced this one; None while this one is in force.
     superseded_by: FeedEntry | None = None
+    # The language the norm is drafted in (the entry's text is authentic in it) and its reviewed translations.
+    language: str = "en"
+    translations: list[PublishedTranslation] = field(default_factory=list)
+
+    def translation(self, language: str) -> PublishedTranslation:
+        """The reviewed translation into `language`; TranslationNotFound if there is none."""
+        for published in self.translations:
+            if published.language == language:
+                return published
+        raise TranslationNotFound(f"{self.entry.urn} has no reviewed translation into {language[:8]}")
 
     @property
     def summary(self) -> str | None:
@@ -104,6 +138,8 @@ class EntryView:
             moments.append(self.curation.updated_at)
         if self.superseded_by is not None:
             moments.append(self.superseded_by.published_at)
+        # A translation reviewed after publication changes the entry as feeds show it.
+        moments += [published.reviewed_at for published in self.translations]
         return max(moments)
 
 
@@ -125,6 +161,10 @@ async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details:
     ):
         topics[entry_id].append(topic)
     successors = await superseding(session, ids)
+    languages = dict(
+        (await session.execute(select(Norm.id, Norm.language).where(Norm.id.in_({e.norm_id for e in entries})))).tuples().all()
+    )
+    reviewed = await translations.reviewed(session, [(entry.norm_id, entry.version_number) for entry in entries])
     result = [
         EntryView(
             entry,
@@ -132,6 +172,12 @@ async def views(session: AsyncSession, entries: Sequence[FeedEntry], *, details:
             curations.get(entry.id),
             topics.get(entry.id, []),
             superseded_by=successors.get(entry.id),
+            language=languages.get(entry.norm_id, "en"),
+            translations=[
+                PublishedTranslation(t.language, t.reviewed_title or "", t.reviewed_text or "", t.reviewed_at)
+                for t in reviewed.get((entry.norm_id, entry.version_number), [])
+                if t.reviewed_at is not None
+            ],
         )
         for entry in entries
     ]
@@ -226,8 +272,19 @@ def ref(base_url: str, entry: FeedEntry) -> EntryRef:
     )
 
 
-def out(base_url: str, view: EntryView) -> EntryOut:
+def translated_permalink(base_url: str, entry: FeedEntry, language: str) -> str:
+    return f"{permalink(base_url, entry)}?lang={language}"
+
+
+def out(base_url: str, view: EntryView, language: str | None = None) -> EntryOut:
+    """The entry as REST answers it; with `language` (not the authentic one), its reviewed translation into it
+    (`authentic` false, labelled), TranslationNotFound if there is none. The signed record is the authentic text's."""
     entry, curation = view.entry, view.curation
+    title, text = entry.title, entry.text
+    shown = view.language if language is None or language == view.language else language
+    if shown != view.language:
+        translated = view.translation(shown)
+        title, text = translated.title, translated.text
 
     def person(person_id: uuid.UUID | None) -> PersonRef | None:
         return PersonRef(id=person_id, display_name=view.people.get(person_id, "clearing-house staff")) if person_id else None
@@ -237,8 +294,23 @@ def out(base_url: str, view: EntryView) -> EntryOut:
         urn=entry.urn,
         permalink=permalink(base_url, entry),
         entry_url=entry_url(base_url, entry.id),
-        title=entry.title,
-        text=entry.text,
+        title=title,
+        text=text,
+        language=shown,
+        authentic=shown == view.language,
+        authentic_language=view.language,
+        label=None if shown == view.language else translation_label(view.language),
+        translations=[
+            TranslationRef(
+                language=published.language,
+                title=published.title,
+                label=translation_label(view.language),
+                entry_url=f"{entry_url(base_url, entry.id)}?lang={published.language}",
+                permalink=translated_permalink(base_url, entry, published.language),
+                reviewed_at=published.reviewed_at,
+            )
+            for published in view.translations
+        ],
         network=NetworkRef(slug=entry.network_slug, name=view.network_name, url=network_url(base_url, entry.network_slug)),
         norm_id=entry.norm_id,
         norm_slug=entry.norm_slug,

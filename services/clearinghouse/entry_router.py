@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from norms.ballot_router import ClockDep
+from norms.schemas import LanguageCode
 from services.accounts.schemas import ParticipantOut
 from services.api.deps import CurrentParticipant, SessionDep, SettingsDep, StaffParticipant, WritingSessionDep
 from services.clearinghouse import entries, exports, followup
@@ -34,13 +35,16 @@ def _filename(view: entries.EntryView, extension: str) -> dict[str, str]:
     responses={200: {"content": {exports.AKN_MEDIA_TYPE: {}}}},
     summary="The entry as Akoma Ntoso 3.0 XML",
 )
-async def akoma_ntoso(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep, clock: ClockDep):
+async def akoma_ntoso(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep, clock: ClockDep, lang: LanguageCode | None = None):
     """An Akoma Ntoso 3.0 `statement` with FRBR identification (the norm as Work, this version as its own Expression),
     the network as author, the adoption and the version it supersedes in its lifecycle, the signed record in
-    `proprietary` and the exact text; it validates against the OASIS schema."""
+    `proprietary` and the exact text; it validates against the OASIS schema.
+
+    `?lang=` gives a reviewed translation as its own Expression of the same Work (`FRBRtranslation`, not
+    authoritative); 404 if the entry has none in that language."""
     view = await _view(session, entry_id)
     first_adopted, superseded = await entries.lineage(session, view.entry)
-    document = exports.akn(view, settings.base_url, clock.now(), first_adopted=first_adopted, superseded=superseded)
+    document = exports.akn(view, settings.base_url, clock.now(), first_adopted=first_adopted, superseded=superseded, language=lang)
     return Response(document, media_type=exports.AKN_MEDIA_TYPE, headers=_filename(view, "xml"))
 
 

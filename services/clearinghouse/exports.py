@@ -1,8 +1,9 @@
 """A published entry in the formats legal systems and readers use: Akoma Ntoso 3.0 XML, Markdown, plain text.
 
 The Akoma Ntoso document is a `statement` identified by FRBR IRIs: the Work is the norm
-(`/akn/un/statement/cogov/{year of first adoption}/{network}-{norm}`), each adopted version its own
-Expression (`…/eng@{adoption date};v{n}`) and Manifestation; the network is the author, the adoption
+(`/akn/un/statement/cogov/{year of first adoption}/{network}-{norm}`), each adopted version in each language its
+own Expression (`…/eng@{adoption date};v{n}`, the authentic text; a reviewed translation is another Expression of
+the same Work with `FRBRtranslation`) and Manifestation; the network is the author, the adoption
 (and the version it supersedes) in `lifecycle`, the signed record referenced in `references` and
 carried in `proprietary`, and the text's lines, blank ones kept, the paragraphs of `mainBody`.
 """
@@ -16,9 +17,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from services.clearinghouse.entries import EntryView, entry_url, network_url, permalink
+from services.clearinghouse.entries import EntryView, entry_url, network_url, permalink, translation_label
 from services.clearinghouse.models import FeedEntry
 from services.kit.xmltext import xml_json, xml_text
+from services.web.i18n import LANGUAGES
 
 AKN_NS = "http://docs.oasis-open.org/legaldocml/ns/akn/3.0"
 COGOV_NS = "urn:cogov:akn-proprietary"
@@ -44,9 +46,15 @@ def akn_work(network_slug: str, norm_slug: str, first_adopted: date) -> str:
     return f"/akn/un/statement/cogov/{first_adopted.year}/{name}"
 
 
-def akn_expression(work: str, entry: FeedEntry) -> str:
-    """The Expression: one adopted version, by its adoption date and number (two versions adopted on one day differ)."""
-    return f"{work}/eng@{entry.adopted_at.date().isoformat()};v{entry.version_number}"
+def akn_language(code: str) -> str:
+    """The ISO 639-2 code Akoma Ntoso names a language by (services/web/i18n.py's six)."""
+    return LANGUAGES[code].iso639_2
+
+
+def akn_expression(work: str, entry: FeedEntry, language: str = "en") -> str:
+    """The Expression: one adopted version in one language, by its adoption date and number (two versions adopted on
+    one day differ)."""
+    return f"{work}/{akn_language(language)}@{entry.adopted_at.date().isoformat()};v{entry.version_number}"
 
 
 def akn(
@@ -56,6 +64,7 @@ def akn(
     *,
     first_adopted: date | None = None,
     superseded: FeedEntry | None = None,
+    language: str | None = None,
 ) -> bytes:
     """The entry as an Akoma Ntoso 3.0 `statement` (valid against the OASIS schema, see `validate_akn`).
 
@@ -64,13 +73,24 @@ def akn(
     when that one was never published) references that version's Expression and lists its adoption in
     the lifecycle. Every string goes through `xml_text` (a stored character XML cannot carry shows as
     U+FFFD), except the signed record, carried as exact JSON by `xml_json`.
+
+    With `language` other than the norm's own, the document is the reviewed translation into it: one more
+    Expression of the same Work, in that language, whose `FRBRtranslation` names the authentic Expression it
+    translates (`authoritative="false"`); TranslationNotFound if the entry has none.
     """
     entry = view.entry
+    authentic = view.language
+    language = language or authentic
+    doc_title, text = entry.title, entry.text
+    if language != authentic:
+        translated = view.translation(language)
+        doc_title, text = translated.title, translated.text
     A = f"{{{AKN_NS}}}"
     adopted, generated = entry.adopted_at.date().isoformat(), generated_at.date().isoformat()
     first = first_adopted or entry.adopted_at.date()
     work = akn_work(entry.network_slug, entry.norm_slug, first)
-    expression = akn_expression(work, entry)
+    original = akn_expression(work, entry, authentic)
+    expression = akn_expression(work, entry, language)
     supersedes_urn = entry.record.get("supersedes")
 
     def sub(parent, tag: str, text: str | None = None, **attributes: str):
@@ -98,7 +118,9 @@ def akn(
     sub(frbr_expression, "FRBRdate", date=adopted, name="adoption")
     sub(frbr_expression, "FRBRauthor", href="#network", as_="#author")
     sub(frbr_expression, "FRBRversionNumber", value=f"v{entry.version_number}")
-    sub(frbr_expression, "FRBRlanguage", language="eng")
+    sub(frbr_expression, "FRBRlanguage", language=akn_language(language))
+    if language != authentic:
+        sub(frbr_expression, "FRBRtranslation", href=original, fromLanguage=akn_language(authentic), authoritative="false", by="#network")
     frbr_manifestation = sub(identification, "FRBRManifestation")
     sub(frbr_manifestation, "FRBRthis", value=f"{expression}/!main.xml")
     sub(frbr_manifestation, "FRBRuri", value=f"{expression}.akn")
@@ -113,7 +135,7 @@ def akn(
     references = sub(meta, "references", source="#cogov")
     sub(references, "original", eId="adoptionRecord", href=entry_url(base_url, entry.id), showAs="Signed adoption record")
     if supersedes_urn:
-        href = akn_expression(work, superseded) if superseded is not None else supersedes_urn
+        href = akn_expression(work, superseded, authentic) if superseded is not None else supersedes_urn
         sub(references, "activeRef", eId="supersedes", href=href, showAs=f"Supersedes {supersedes_urn}")
     sub(references, "TLCOrganization", eId="network", href=network_url(base_url, entry.network_slug), showAs=view.network_name)
     sub(references, "TLCOrganization", eId="cogov", href=base_url, showAs="CoGov clearing house")
@@ -124,9 +146,11 @@ def akn(
     record.text = xml_json(entry.record)  # exact: the record is signed
     preface = sub(statement, "preface")
     title = sub(preface, "p", class_="title")
-    sub(title, "docTitle", entry.title)
+    sub(title, "docTitle", doc_title)
+    if language != authentic:
+        sub(preface, "p", translation_label(authentic), class_="translationNote")
     main = sub(statement, "mainBody")
-    for number, line in enumerate(akn_lines(entry.text), start=1):
+    for number, line in enumerate(akn_lines(text), start=1):
         sub(main, "p", line, eId=f"para_{number}")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 

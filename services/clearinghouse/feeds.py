@@ -52,6 +52,7 @@ _PATHS = [
     (re.compile(r"^/feeds/collections/([a-z0-9]+(?:-[a-z0-9]+)*)\.(atom|json)$"), "collection"),
     (re.compile(r"^/api/v1/clearinghouse/entries$"), "rest"),
     (re.compile(r"^/feeds/consultations\.(atom|json)$"), "consultations"),
+    (re.compile(r"^/feeds/networks/([a-z0-9]+(?:-[a-z0-9]+)*)/activity\.(atom|json)$"), "activity"),
 ]
 FILTERS = ("network", "q", "region", "topic")
 
@@ -87,9 +88,13 @@ class FeedQuery:
     in_force: bool = False
     # The feed of open public consultations (filtered by network only) rather than of adopted norms.
     consultations: bool = False
+    # A network's public activity (versions, ballots, consultations, adoptions): `network` names it.
+    activity: bool = False
 
     @property
     def path(self) -> str:
+        if self.activity:
+            return f"/feeds/networks/{self.network}/activity.{self.format.value}"
         if self.consultations:
             return f"/feeds/consultations.{self.format.value}"
         if self.format is FeedFormat.rest:
@@ -99,6 +104,8 @@ class FeedQuery:
         return f"/feeds/norms.{self.format.value}"
 
     def params(self) -> list[tuple[str, str]]:
+        if self.activity:
+            return []
         pairs = [(name, getattr(self, name)) for name in FILTERS if getattr(self, name)]
         if self.in_force:
             pairs.append(("in_force", "true"))
@@ -140,10 +147,13 @@ def make_query(
     q: str | None = None,
     in_force: bool = False,
     consultations: bool = False,
+    activity: bool = False,
 ) -> FeedQuery:
     """A query from request parameters, shape-checked (FilterInvalid); existence is `check`'s job."""
     if consultations and (topic or region or collection or limit or cursor or since):
         raise FilterInvalid("the consultations feed takes one filter, network")
+    if activity and (not network or topic or region or collection or limit or cursor or since or q or in_force):
+        raise FilterInvalid("a network's activity feed takes no filter")
     if q is not None and len(q) > MAX_QUERY_CHARS:
         raise FilterInvalid(f"q has {len(q)} characters; use at most {MAX_QUERY_CHARS}")
     for name, value in (("topic", topic), ("network", network), ("collection", collection)):
@@ -167,6 +177,7 @@ def make_query(
         q=q.strip() or None if q is not None else None,
         in_force=in_force,
         consultations=consultations,
+        activity=activity,
     )
 
 
@@ -174,7 +185,7 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
     """The feed a WebSub `hub.topic` names, or HubRequestInvalid when it is not a feed of this clearing house."""
     examples = (
         f"{base_url}/feeds/norms.atom, {base_url}/feeds/norms.json, {base_url}/feeds/collections/SLUG.atom, "
-        f"{base_url}/feeds/consultations.atom"
+        f"{base_url}/feeds/consultations.atom, {base_url}/feeds/networks/SLUG/activity.atom"
     )
     not_ours = HubRequestInvalid(f"hub.topic must be a feed of this clearing house, such as {examples}")
     try:
@@ -193,6 +204,10 @@ def parse_topic(url: str, base_url: str) -> FeedQuery:
     if found is None:
         raise not_ours
     match, kind = found
+    if kind == "activity":
+        if split.query:
+            raise HubRequestInvalid("hub.topic: a network's activity feed takes no parameter")
+        return make_query(FeedFormat(match.group(2)), network=match.group(1), activity=True)
     if kind in (None, "consultations"):
         format, collection = FeedFormat(match.group(1)), None
     elif kind == "collection":
@@ -327,7 +342,7 @@ async def select_entries(session: AsyncSession, query: FeedQuery) -> tuple[list[
 
 async def entries_containing(session: AsyncSession, query: FeedQuery, entry_ids: Sequence[uuid.UUID]) -> bool:
     """Whether the feed's first page holds any of these entries (the consultations feed holds none)."""
-    if query.consultations:
+    if query.consultations or query.activity:
         return False
     found, _ = await select_entries(session, query.topic_url_form)
     wanted = set(entry_ids)
@@ -406,13 +421,25 @@ class _EntryLinks(BaseExtension):
         return feed
 
 
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
 class _EntryLinksEntry(BaseEntryExtension):
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
+        self.language: str | None = None
+        self.translations: list[tuple[dict[str, str], str]] = []
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         for link in self.links:
             etree.SubElement(entry, "link", attrib={name: xml_text(value) for name, value in link.items()})
+        content = entry.find("content")  # feedgen writes Atom's elements unqualified, under the feed's default namespace
+        if self.language and content is not None:
+            # The entry's own text is authentic in the norm's language; each translation says its own.
+            content.set(XML_LANG, self.language)
+        for attributes, text in self.translations:
+            element = etree.SubElement(entry, f"{{{NAMESPACE}}}translation", attrib={name: xml_text(v) for name, v in attributes.items()})
+            element.text = xml_text(text)
         return entry
 
 
@@ -459,9 +486,35 @@ def atom(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> bytes:
             # RFC 5829: the entry of the version that replaced this one.
             href = published.permalink(base_url, successor)
             successor_links.append({"rel": "successor-version", "type": "text/html", "href": href, "title": x(successor.urn)})
+        item.cogov.language = view.language
+        label = published.translation_label(view.language)
+        item.cogov.translations = [
+            (
+                {
+                    XML_LANG: translation.language,
+                    "title": translation.title,
+                    "label": label,
+                    "href": f"{published.entry_url(base_url, entry.id)}?lang={translation.language}",
+                    "reviewed": _rfc3339(translation.reviewed_at),
+                },
+                translation.text,
+            )
+            for translation in view.translations
+        ]
+        translated_links = [
+            {
+                "rel": "alternate",
+                "type": "text/html",
+                "hreflang": translation.language,
+                "title": f"{translation.title} ({label})",
+                "href": published.translated_permalink(base_url, entry, translation.language),
+            }
+            for translation in view.translations
+        ]
         item.cogov.links = [
             *successor_links,
-            {"rel": "alternate", "type": "text/html", "href": published.permalink(base_url, entry)},
+            {"rel": "alternate", "type": "text/html", "hreflang": view.language, "href": published.permalink(base_url, entry)},
+            *translated_links,
             {
                 "rel": "related",
                 "type": "application/json",
@@ -490,6 +543,7 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
             "url": published.permalink(base_url, entry),
             "title": entry.title,
             "content_text": entry.text,
+            "language": view.language,
             "date_published": _rfc3339(entry.adopted_at),
             "date_modified": _rfc3339(view.updated),
             "authors": [{"name": view.network_name, "url": published.network_url(base_url, entry.network_slug)}],
@@ -503,6 +557,20 @@ def json_feed(meta_: FeedMeta, views: Sequence[EntryView], base_url: str) -> byt
                 "keys_url": base_url + published.KEYS_PATH,
                 "in_force": view.superseded_by is None,
                 "superseded_by": _successor(base_url, view.superseded_by),
+                "authentic_language": view.language,
+                # Reviewed translations, each labelled: never the authentic text, which `content_text` is.
+                "translations": [
+                    {
+                        "language": translation.language,
+                        "title": translation.title,
+                        "content_text": translation.text,
+                        "label": published.translation_label(view.language),
+                        "url": published.translated_permalink(base_url, entry, translation.language),
+                        "entry_url": f"{published.entry_url(base_url, entry.id)}?lang={translation.language}",
+                        "date_reviewed": _rfc3339(translation.reviewed_at),
+                    }
+                    for translation in view.translations
+                ],
             },
         }
         if view.summary:

@@ -27,8 +27,11 @@ from services.clearinghouse.feeds import FeedFormat
 from services.clearinghouse.models import Collection, EntryCuration, FeedEntry
 from services.clearinghouse.schemas import CollectionCreate, CollectionUpdate, CurationIn, TopicCreate
 from services.kit.errors import Forbidden
+from services.notifications.models import Target
+from services.web import i18n
 from services.web.ballots import weight
 from services.web.forms import FailedForm, FormInvalid, attempt, beside, parse, redirect, refusal
+from services.web.notifications import follow_state, follow_states
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
 from services.web.templating import reader_zone, render
 
@@ -79,6 +82,7 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep, setting
         "topics": await curation.list_topics(session),
         "links": _subscribe_links(base),
         "is_staff": viewer.participant is not None and viewer.participant.role in (Role.staff, Role.admin),
+        "follow": await follow_state(session, viewer, Target.clearinghouse, ""),
         "consultations": await consultations.views(
             session,
             await consultations.list_consultations(session, request.app.state.clock.now(), status="open", limit=LATEST),
@@ -138,6 +142,20 @@ async def entry_page(
     entry = await entries.entry_by_path(session, network, norm, version)
     [view] = await entries.views(session, [entry])
     published = entries.out(settings.base_url, view)
+    # `?lang=` also picks the interface language (services/web/i18n.py): a reader of a translation reads the page in it.
+    asked = i18n.supported(request.query_params.get("lang"))
+    translation = next((t for t in view.translations if t.language == asked), None)
+    interface = i18n.current().code
+    languages = [
+        {
+            "code": code,
+            "name": i18n.LANGUAGES[code].name,
+            "href": entries.page_path(entry) + ("" if code == view.language else f"?lang={code}"),
+            "current": code == (translation.language if translation else view.language),
+            "authentic": code == view.language,
+        }
+        for code in [view.language, *(t.language for t in view.translations)]
+    ]
     others = (
         await session.scalars(select(FeedEntry).where(FeedEntry.norm_id == entry.norm_id).order_by(FeedEntry.version_number.desc()))
     ).all()
@@ -149,6 +167,10 @@ async def entry_page(
         "in_force_path": entries.page_path(in_force) if in_force else None,
         "entry": published,
         "view": view,
+        "translation": translation,
+        "text_languages": languages,
+        "authentic_language": view.language,
+        "authentic_language_name": entries.language_name(view.language, i18n.LANGUAGES[interface].locale),
         "chart": _chart(entry.record, request.app.state.taxonomy),
         "ballot_path": f"{norm_path}/ballots/{entry.record.get('ballot_id')}",
         "votes": entry.record.get("votes", []),
@@ -187,7 +209,12 @@ async def in_force_page(request: Request, session: SessionDep, viewer: ViewerDep
 
 @router.get("/clearinghouse/topics")
 async def topics_page(request: Request, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> HTMLResponse:
-    context = {"topics": await curation.list_topics(session), "base": settings.base_url}
+    topics = await curation.list_topics(session)
+    context = {
+        "topics": topics,
+        "follows": await follow_states(session, viewer, Target.topic, [topic.slug for topic in topics]),
+        "base": settings.base_url,
+    }
     return render(request, viewer, "clearinghouse/topics.html", context, title="Topics")
 
 

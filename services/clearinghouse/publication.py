@@ -42,6 +42,7 @@ from services.clearinghouse.signing import SigningKey
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
 from services.kit.outbox import backoff
+from services.notifications import events as notifications
 
 log = structlog.get_logger()
 
@@ -167,6 +168,9 @@ class Publisher:
                 # Every adoption publishes a head covering its publication, before the feeds are pushed.
                 await tree_heads.sign(session, self.key, now, self.base_url)
                 await websub.announce(session, changed, now=now, base_url=self.base_url)
+                await notifications.norm_published(
+                    session, entry_id=entry.id, norm_id=norm.id, version=adoption.version_number, path=entries.page_path(entry), now=now
+                )
                 await outbox.complete(session, event_id, worker=self.worker, now=now)
         except IntegrityError:  # another worker published it meanwhile
             await self._complete(event_id)

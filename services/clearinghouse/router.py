@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from networks.router import TaxonomyDep
 from norms.ballot_router import ClockDep
+from norms.schemas import LanguageCode
 from services.accounts import twofactor
 from services.api.deps import (
     CursorQuery,
@@ -29,7 +30,7 @@ from services.api.deps import (
 )
 from services.api.errors import validation_errors
 from services.audit import tree_heads
-from services.clearinghouse import consultation_feed, curation, entries, entry_router, feeds, pages, publication, websub
+from services.clearinghouse import activity_feed, consultation_feed, curation, entries, entry_router, feeds, pages, publication, websub
 from services.clearinghouse import keys as keys_
 from services.clearinghouse.entries import HUB_PATH, KEYS_PATH
 from services.clearinghouse.errors import FilterInvalid, NotCurators
@@ -301,6 +302,39 @@ _consultations_route(FeedFormat.atom, "Open public consultations as Atom (RFC 42
 _consultations_route(FeedFormat.json, "Open public consultations as JSON Feed 1.1")
 
 
+def _activity_route(format: FeedFormat, summary: str) -> None:
+    async def feed(request: Request, session: SessionDep, slug: str) -> Response:
+        from networks.service import get_network
+
+        settings: Settings = request.app.state.settings
+        base = settings.base_url
+        network = await get_network(session, slug)  # 404 for a network that does not exist
+        query = feeds.make_query(format, network=network.slug, activity=True)
+        body, content_type, changed_at = await activity_feed.render(session, network, query, base)
+        etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "no-cache",
+            "Last-Modified": format_datetime(changed_at, usegmt=True),
+            "Link": f'<{base}{HUB_PATH}>; rel="hub", <{query.url(base)}>; rel="self"',
+        }
+        if _not_modified(request, etag, changed_at):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(body, media_type=content_type, headers=headers)
+
+    _add_feed(
+        f"/feeds/networks/{{slug}}/activity.{format.value}",
+        feed,
+        summary,
+        f"network_activity_feed_{format.value}",
+        parameters=[{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}, "description": "The network's slug"}],
+    )
+
+
+_activity_route(FeedFormat.atom, "A network's activity (versions, ballots, consultations, adoptions) as Atom (RFC 4287)")
+_activity_route(FeedFormat.json, "A network's activity (versions, ballots, consultations, adoptions) as JSON Feed 1.1")
+
+
 @feeds_router.get(KEYS_PATH, summary="The clearing house's public keys (JWK set)")
 async def keys(session: SessionDep, clearinghouse: ClearingHouseDep):
     """Every Ed25519 key that has signed entries (old keys stay listed after rotation), the current one first."""
@@ -347,11 +381,14 @@ head_route(api, "/clearinghouse/entries", list_entries, "list_entries", dependen
 
 
 @api.get("/clearinghouse/entries/{entry_id}", response_model=EntryOut)
-async def get_entry(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
-    """One entry: save it as ENTRY.json and check it offline with `cogov verify ENTRY.json`."""
+async def get_entry(entry_id: uuid.UUID, session: SessionDep, settings: SettingsDep, lang: LanguageCode | None = None):
+    """One entry: save it as ENTRY.json and check it offline with `cogov verify ENTRY.json`.
+
+    `?lang=` answers with a reviewed translation's title and text (`authentic` false, labelled as a translation;
+    404 if the entry has none in that language); the signed record stays the authentic text's."""
     entry = await entries.get_entry(session, entry_id)
     [view] = await entries.views(session, [entry])
-    return entries.out(settings.base_url, view)
+    return entries.out(settings.base_url, view, lang)
 
 
 async def _immutable(entry_id: uuid.UUID, session: WritingSessionDep, participant: StaffParticipant):

@@ -65,8 +65,20 @@ class CurationOut(BaseModel):
     updated_at: datetime | None = None
 
 
+class TranslationRef(BaseModel):
+    """A reviewed translation published with an entry; never the authentic text."""
+
+    language: str
+    title: str
+    label: str
+    entry_url: str = Field(description="The entry with this translation as its title and text (`?lang=`)")
+    permalink: str
+    reviewed_at: datetime
+
+
 class EntryOut(BaseModel):
-    """A published entry: save it as ENTRY.json and `cogov verify ENTRY.json` checks it offline."""
+    """A published entry: save it as ENTRY.json and `cogov verify ENTRY.json` checks it offline (the authentic text;
+    with `?lang=` the title and text are a reviewed translation, `authentic` false, and the signature is the original's)."""
 
     id: uuid.UUID
     urn: str
@@ -74,6 +86,11 @@ class EntryOut(BaseModel):
     entry_url: str
     title: str
     text: str
+    language: str = Field(description="The language of `title` and `text`")
+    authentic: bool = Field(description="True for the authentic text; false for a translation")
+    authentic_language: str = Field(description="The language the norm is drafted in: its authentic text")
+    label: str | None = Field(description="For a translation: 'translation — the authentic text is the <language> original'")
+    translations: list[TranslationRef] = Field(description="Reviewed translations published with the entry")
     network: NetworkRef
     norm_id: uuid.UUID
     norm_slug: str

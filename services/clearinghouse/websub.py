@@ -305,6 +305,25 @@ async def announce_consultation(session: AsyncSession, consultation: Consultatio
     return queued
 
 
+async def announce_activity(session: AsyncSession, network: Network, *, now: datetime, base_url: str) -> int:
+    """Queue a delivery of `network`'s activity feed (each format subscribed) to its live subscribers; how many."""
+    from services.clearinghouse import activity_feed
+
+    live = (Subscription.state == SubscriptionState.active, Subscription.expires_at > now)
+    queued = 0
+    for topic in (await session.scalars(select(Subscription.topic).where(*live).distinct())).all():
+        try:
+            query = feeds.parse_topic(topic, base_url)
+        except HubRequestInvalid:
+            continue
+        if not query.activity or query.network != network.slug:
+            continue
+        body, _, _ = await activity_feed.render(session, network, query, base_url)
+        queued += await _queue(session, topic, query, body, [], now)
+    await session.flush()
+    return queued
+
+
 async def _queue(session: AsyncSession, topic: str, query: feeds.FeedQuery, body: bytes, urns: list[str], now: datetime) -> int:
     """One notification of `topic` holding `body`, and a delivery of it to each live subscription; how many."""
     notification = Notification(topic=topic, content_type=feeds.CONTENT_TYPES[query.format], body=body, entries=urns, created_at=now)

@@ -1,5 +1,6 @@
-"""The clearing-house worker: publishes adoptions, verifies subscribers' intent, makes deliveries, hands the
-mail outbox to the SMTP server (or the Maildir), and signs a fresh head of the audit log whenever the newest
+"""The clearing-house worker: publishes adoptions, verifies subscribers' intent, makes deliveries, reminds
+electors of ballots closing within 24 hours, turns due notifications into mail, hands the mail outbox to the
+SMTP server (or the Maildir), and signs a fresh head of the audit log whenever the newest
 is `tree_head_seconds` old.
 
 `cogov serve` runs one in the background unless COGOV_WORKER_IN_SERVE=false; `cogov worker` runs
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from norms.store import NormStore
 from services.audit import tree_heads
-from services.clearinghouse import delivery, websub
+from services.clearinghouse import activity_feed, delivery, websub
 from services.clearinghouse.callbacks import CallbackClient
 from services.clearinghouse.entries import HUB_PATH
 from services.clearinghouse.feedstate import FeedCache
@@ -33,6 +34,7 @@ from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
 from services.mail import outbox as mail_outbox
 from services.mail import transport
+from services.notifications import delivery as notifications
 from services.runtime import Runtime
 from services.settings import Settings
 
@@ -104,6 +106,20 @@ class ClearingHouseWorker:
             rng=self.rng,
         )
 
+    async def announce_activity(self) -> int:
+        """Push the networks' activity feeds that changed to their WebSub subscribers."""
+        return await activity_feed.announce_pending(
+            self.sessionmaker, self.clock, base_url=self.settings.base_url, worker=self.id, lease=self.lease
+        )
+
+    async def remind_closing(self) -> int:
+        """Remind the electors who have not voted of ballots closing within 24 hours (once per ballot)."""
+        return await notifications.remind_closing(self.sessionmaker, self.clock)
+
+    async def mail_notifications(self) -> int:
+        """Write the mails of notifications now due (at once, or a digest) into the mail outbox."""
+        return await notifications.mail_due(self.sessionmaker, self.settings, self.clock)
+
     async def send_mail(self) -> int:
         return await mail_outbox.send_due(
             self.sessionmaker,
@@ -131,7 +147,10 @@ class ClearingHouseWorker:
         return (
             await self.publish_pending()
             + await self.verify_pending()
+            + await self.announce_activity()
             + await self.deliver_due()
+            + await self.remind_closing()
+            + await self.mail_notifications()
             + await self.send_mail()
             + await self.sign_tree_head()
         )

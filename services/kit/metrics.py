@@ -20,6 +20,10 @@ DELIVERY_ATTEMPTS = Counter("cogov_delivery_attempts_total", "WebSub delivery at
 DIFFS = Counter(
     "cogov_diffs_total", "Diff requests, by kind (words, unified) and whether the diff was computed or kept.", ["kind", "outcome"]
 )
+READERS_LEFT = Counter("cogov_text_readers_disconnected_total", "Readers of a norm's live text (Server-Sent Events) who went away.")
+READERS_RESYNCED = Counter(
+    "cogov_text_readers_resynced_total", "Times a slow reader's queue of text events overflowed and was replaced by the whole text."
+)
 RATE_LIMITED = Counter("cogov_rate_limited_total", "Requests refused with 429, by limit.", ["limit"])
 
 
@@ -50,3 +54,11 @@ def rate_limited(limit: str) -> None:
 
 def diff_requested(kind: str, outcome: str) -> None:
     DIFFS.labels(kind, outcome).inc()
+
+
+def reader_left() -> None:
+    READERS_LEFT.inc()
+
+
+def readers_resynced(count: int) -> None:
+    READERS_RESYNCED.inc(count)

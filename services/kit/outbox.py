@@ -109,18 +109,46 @@ async def run_round(
     *,
     concurrency: int,
     name: str,
+    record_each: bool = False,
 ) -> list[tuple[J, Outcome]]:
     """Try the claimed `jobs`, `concurrency` at a time, outside any transaction, then `record` the outcomes
     together (one commit for the round); should that fail, each is recorded alone, and any still unrecorded
-    is tried again once its lease runs out."""
+    is tried again once its lease runs out.
+
+    With `record_each`, each outcome is recorded as soon as it is known, before its slot takes another job: a
+    worker killed mid-round then leaves only the jobs in flight to be tried again, not those already handed
+    over. Outcomes that become known while a record is being written go together into the next one (a group
+    commit), so `concurrency` slots need far fewer commits than jobs."""
     gate = asyncio.Semaphore(concurrency)
+    writing = asyncio.Lock()
+    unrecorded: list[tuple[J, Outcome]] = []
+
+    async def settle(result: tuple[J, Outcome]) -> None:
+        unrecorded.append(result)
+        async with writing:  # whoever held it before us may have recorded ours along with theirs
+            if not unrecorded:
+                return
+            batch = unrecorded[:]
+            unrecorded.clear()
+            try:
+                await record(batch)
+            except Exception:
+                log.exception(f"{name}_record_failed", rows=len(batch))
+                for one_result in batch if len(batch) > 1 else []:
+                    try:
+                        await record([one_result])
+                    except Exception:
+                        log.exception(f"{name}_record_failed")
 
     async def one(job: J) -> tuple[J, Outcome]:
         async with gate:
-            return job, await attempt(job)
+            outcome = await attempt(job)
+            if record_each:
+                await settle((job, outcome))
+            return job, outcome
 
     results = list(await asyncio.gather(*(one(job) for job in jobs)))
-    if not results:
+    if not results or record_each:
         return results
     try:
         await record(results)

@@ -21,7 +21,7 @@ from services.accounts.models import Participant
 from services.kit import outbox
 from services.kit.clock import Clock
 from services.kit.db import take_write_lock, transaction
-from services.mail.message import compose
+from services.mail.message import Stencil, compose
 from services.mail.models import Mail, MailStatus
 from services.mail.transport import Handed, Transport
 from services.settings import Settings
@@ -41,10 +41,36 @@ async def queue(
     participant_id: uuid.UUID | None = None,
 ) -> Mail:
     """Write the mail of `kind` to `recipient` into the outbox, in the caller's transaction."""
+    mail = build(settings, kind=kind, recipient=recipient, name=name, context=context, now=now, participant_id=participant_id)
+    session.add(mail)
+    await session.flush()
+    return mail
+
+
+def build(
+    settings: Settings,
+    *,
+    kind: str,
+    recipient: str,
+    name: str | None,
+    context: dict[str, Any],
+    now: datetime,
+    participant_id: uuid.UUID | None = None,
+    subject: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Mail:
+    """The outbox row of the mail of `kind` to `recipient`, for the caller to add (many at once, say)."""
     message = compose(
-        kind=kind, recipient=recipient, name=name, sender=settings.mail_from, context={"base_url": settings.base_url, **context}, now=now
+        kind=kind,
+        recipient=recipient,
+        name=name,
+        sender=settings.mail_from,
+        context={"base_url": settings.base_url, **context},
+        now=now,
+        subject=subject,
+        headers=headers,
     )
-    mail = Mail(
+    return Mail(
         kind=kind,
         participant_id=participant_id,
         recipient=recipient,
@@ -55,9 +81,52 @@ async def queue(
         created_at=now,
         next_attempt_at=now,
     )
-    session.add(mail)
-    await session.flush()
-    return mail
+
+
+def stencil(
+    settings: Settings,
+    *,
+    kind: str,
+    context: dict[str, Any],
+    varying: tuple[str, ...],
+    now: datetime,
+    subject: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Stencil:
+    """The mail of `kind` rendered once for many people; `copy` makes each one's outbox row."""
+    return Stencil.render(
+        kind=kind,
+        sender=settings.mail_from,
+        context={"base_url": settings.base_url, **context},
+        varying=varying,
+        now=now,
+        subject=subject,
+        headers=headers,
+    )
+
+
+def copy(
+    stencil: Stencil,
+    *,
+    recipient: str,
+    name: str | None,
+    now: datetime,
+    participant_id: uuid.UUID | None = None,
+    values: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Mail:
+    """The outbox row of one person's copy of `stencil`, for the caller to add."""
+    return Mail(
+        kind=stencil.kind,
+        participant_id=participant_id,
+        recipient=recipient,
+        subject=stencil.subject,
+        message=stencil.fill(recipient=recipient, name=name, values=values, headers=headers),
+        status=MailStatus.pending,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -138,7 +207,9 @@ async def send_due(
         async def store(results: list[tuple[Job, Handed]]) -> None:
             await record(sessionmaker, clock, results, worker=worker, retry_window=retry_window, rng=rng)
 
-        results = await outbox.run_round(jobs, attempt, store, concurrency=concurrency, name="mail")
+        # Each mail is recorded as soon as the server took it: a worker killed mid-round sends none twice
+        # but the one in flight.
+        results = await outbox.run_round(jobs, attempt, store, concurrency=concurrency, name="mail", record_each=True)
     for _job, handed in results:
         if not handed.ok:
             log.info("mail_not_sent", error=handed.error, permanent=handed.permanent)

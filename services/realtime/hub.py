@@ -10,6 +10,9 @@ change. Other instances learn of changes through the broker (one channel per doc
 the raw change bytes) and catch up from the database, which stays the source of truth; each room
 also catches up on a timer, so a lost broker message delays a peer but never loses an edit.
 
+Readers who do not edit follow a room too, without a sync peer (readers.py): each round that moves
+the heads tells them, once for all, the splice from the text they were last told to the new one.
+
 A peer that holds everything the server has is served from the store's journal of recent changes
 instead of rc1's sync state: its acknowledgements cost a look at the heads, and each fan-out round
 builds one message for all such peers. rc1 takes over again whenever a peer lags, asks for
@@ -20,6 +23,7 @@ whole document in one message (as committed: the resident copy's save, or what t
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import time
@@ -29,6 +33,7 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import automerge.core as am
 import cbor2
 import structlog
 from sqlalchemy import select
@@ -37,14 +42,18 @@ from starlette.websockets import WebSocket
 
 from networks import membership
 from norms import document
+from norms.diff import splice_between
 from norms.errors import InvalidChanges
-from norms.models import Norm, NormChange
+from norms.models import Norm, NormChange, NormTranslation
 from norms.store import NormStore, Stored, Whole
 from services.accounts.models import Participant
+from services.kit import metrics
 from services.kit.broker import Broker
+from services.kit.ratelimit import TooManyRequests
 from services.realtime import protocol, sync_message, tickets
 from services.realtime.connection import Connection, Identity, PeerDocument
 from services.realtime.peer_state import DocumentPoisoned, Round
+from services.realtime.readers import TextEvent, TextReader
 from services.realtime.schemas import ResidentDocument, SyncStats
 from services.settings import Settings
 
@@ -59,10 +68,13 @@ def channel(document_id: bytes) -> str:
 
 @dataclass(eq=False)
 class Room:
-    """The peers of one document on this instance."""
+    """The peers and text readers of one document on this instance."""
 
     document_id: bytes
     peers: set[PeerDocument] = field(default_factory=set)
+    readers: set[TextReader] = field(default_factory=set)
+    # What the readers were last told: the heads, text and title of the last round that moved the heads.
+    told: tuple[tuple[bytes, ...], str, str] | None = None
     dirty: bool = False
     last_round: float = float("-inf")
     fanout: asyncio.Task[None] | None = None
@@ -168,12 +180,19 @@ class SyncHub:
         connection.documents.clear()
 
     async def access(self, document_id: bytes, participant_id: uuid.UUID | None) -> tuple[uuid.UUID, bool] | None:
-        """(network, member?) for a norm the participant may read; None if there is no such norm.
+        """(network, member?) for a norm (or a norm's translation) the participant may read; None if there is no such
+        document.
 
-        Norms are public: anyone may read; members of the network write (the store checks that).
+        Norms and their translations are public: anyone may read; members of the network write (the store checks that).
         """
         async with self.sessionmaker() as session:
             network_id = await session.scalar(select(Norm.network_id).where(Norm.document_id == document_id))
+            if network_id is None:
+                network_id = await session.scalar(
+                    select(Norm.network_id)
+                    .join(NormTranslation, NormTranslation.norm_id == Norm.id)
+                    .where(NormTranslation.document_id == document_id)
+                )
             if network_id is None:
                 return None
             # Writers are members with a proven address; anyone else reads.
@@ -183,19 +202,25 @@ class SyncHub:
     # --- Rooms -----------------------------------------------------------------------------
 
     def join_room(self, peer_document: PeerDocument) -> None:
-        room = self.rooms.get(peer_document.document_id)
+        self._room(peer_document.document_id).peers.add(peer_document)
+
+    def _room(self, document_id: bytes) -> Room:
+        room = self.rooms.get(document_id)
         if room is None:
-            room = self.rooms[peer_document.document_id] = Room(peer_document.document_id)
+            room = self.rooms[document_id] = Room(document_id)
             self.store.pin(room.document_id)
             room.follower = asyncio.create_task(self._follow(room))
-        room.peers.add(peer_document)
+        return room
 
     def _leave_room(self, peer_document: PeerDocument) -> None:
         room = self.rooms.get(peer_document.document_id)
         if room is None:
             return
         room.peers.discard(peer_document)
-        if not room.peers:
+        self._close_if_empty(room)
+
+    def _close_if_empty(self, room: Room) -> None:
+        if not room.peers and not room.readers and self.rooms.get(room.document_id) is room:
             del self.rooms[room.document_id]
             self.store.unpin(room.document_id)
             for task in (room.follower, room.fanout):
@@ -275,13 +300,17 @@ class SyncHub:
     async def _fanout(self, room: Room) -> None:
         """Offer every peer of the room what it lacks; changes arriving meanwhile join the next round.
 
-        Rounds start at most every `sync_batch_seconds`: a change typed right after a quiet spell goes
-        out at once, and under a burst each peer gets one message per interval, not one per change.
+        Rounds start at most every `sync_batch_seconds`, or `sync_batch_seconds_per_peer` per peer in a
+        smaller room: a change typed right after a quiet spell goes out at once, and under a burst each
+        peer gets one message per interval, not one per change.
         """
         loop = asyncio.get_running_loop()
         try:
-            while room.dirty and room.peers:
-                wait = room.last_round + self.settings.sync_batch_seconds - loop.time()
+            while room.dirty and (room.peers or room.readers):
+                # Readers are owed each round too: they count as peers for the room's pace.
+                recipients = len(room.peers) + len(room.readers)
+                interval = min(self.settings.sync_batch_seconds, self.settings.sync_batch_seconds_per_peer * recipients)
+                wait = room.last_round + interval - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 room.dirty = False
@@ -303,7 +332,73 @@ class SyncHub:
                 if (message := peer_document.sync.offer(round_)) is not None:
                     self._send_sync(peer_document, message)
             round_.close(peer_document.sync for peer_document in room.peers)
+            self._tell_readers(room, doc)
         return round_.held
+
+    # --- Text readers ----------------------------------------------------------------------
+
+    async def follow_text(self, document_id: bytes, since: tuple[bytes, ...] | None, address: str = "") -> TextReader:
+        """A reader of the document's text, told first what changed since `since` (the whole text if
+        `since` is None or unknown here), then every later round's change; `unfollow_text` it when done.
+
+        `TooManyRequests` when `address` already has `sync_anonymous_per_address` readers here (as for
+        signed-out sync sockets: readers are as cheap to open and cost the instance as much)."""
+        self.ensure_started()
+        # A document with a room is kept current by its listeners, broker and timer: no query per reader.
+        async with self.store.reading(document_id, catch_up=document_id not in self.rooms) as doc:
+            limit = self.settings.sync_anonymous_per_address
+            if sum(reader.address == address for room in self.rooms.values() for reader in room.readers) >= limit:
+                metrics.rate_limited("text_readers")
+                raise TooManyRequests(f"more than {limit} live texts open from your address; close some", retry_after=10)
+            heads = tuple(sorted(doc.get_heads()))
+            text, title = document.read_text(doc), document.read_title(doc)
+            changes = self.store.change_count(document_id)
+            room = self._room(document_id)
+            if room.told is None or not room.readers:  # no reader was told anything since: start from now
+                room.told = (heads, text, title)
+            reader = TextReader(heads, address)
+            if since != heads:
+                if since is not None and all(document.has_change(doc, head) for head in since):
+                    old_text, old_title = document.read_text(doc, since), document.read_title(doc, since)
+                    changed_title = title if title != old_title else None
+                    reader.push(TextEvent.splice(heads, old_text, splice_between(old_text, text), changed_title, changes), heads)
+                else:
+                    reader.push(TextEvent.whole(heads, title, text, changes), heads)
+            room.readers.add(reader)
+        return reader
+
+    def unfollow_text(self, document_id: bytes, reader: TextReader) -> None:
+        room = self.rooms.get(document_id)
+        if room is not None and reader in room.readers:
+            room.readers.discard(reader)
+            self._close_if_empty(room)
+
+    def _tell_readers(self, room: Room, doc: am.Document) -> None:
+        """Queue for each reader the round's one splice (computed once for all), or the whole text for a reader
+        that was told another state; called under the document's lock, from the round."""
+        if not room.readers:
+            return
+        heads = tuple(sorted(doc.get_heads()))
+        if room.told is not None and heads == room.told[0]:
+            return
+        text, title = document.read_text(doc), document.read_title(doc)
+        told_heads, told_text, told_title = room.told or ((), "", "")
+        changed_title = title if title != told_title else None
+        changes = self.store.change_count(room.document_id)
+        splice = TextEvent.splice(heads, told_text, splice_between(told_text, text), changed_title, changes)
+        whole = functools.cache(lambda: TextEvent.whole(heads, title, text, changes))  # built only for a reader that needs it
+        resynced = 0
+        for reader in room.readers:
+            if reader.heads == heads:
+                continue
+            resynced += not reader.push(splice if reader.heads == told_heads else whole(), heads, whole)
+        room.told = (heads, text, title)
+        if resynced:
+            metrics.readers_resynced(resynced)
+
+    @property
+    def reader_count(self) -> int:
+        return sum(len(room.readers) for room in self.rooms.values())
 
     async def relay_ephemeral(self, peer_document: PeerDocument, frame: protocol.EphemeralFrame) -> None:
         self._relay_locally(peer_document.document_id, frame, exclude=peer_document.connection)

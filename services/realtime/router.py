@@ -1,15 +1,23 @@
-"""HTTP and WebSocket endpoints of live sync: tickets, the sync socket, and stats for staff."""
+"""HTTP and WebSocket endpoints of live sync: tickets, the sync socket, stats for staff, and the live
+text of a norm as Server-Sent Events for readers who do not edit."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, WebSocket, status
+from fastapi import APIRouter, FastAPI, Header, Request, WebSocket, status
+from sqlalchemy import select
+from sse_starlette import EventSourceResponse
 from starlette.responses import JSONResponse
 
-from services.api.deps import CurrentParticipant, SettingsDep, StaffParticipant
+from norms.errors import NormNotFound, TranslationNotFound
+from norms.models import Norm, NormTranslation, NormVersion
+from services.api.deps import CurrentParticipant, SessionDep, SettingsDep, StaffParticipant
 from services.api.ratelimit import client_address
 from services.kit import metrics
 from services.kit.origins import trusted_origin
@@ -17,12 +25,20 @@ from services.kit.ratelimit import TooManyRequests
 from services.realtime import protocol, tickets
 from services.realtime.connection import Identity
 from services.realtime.hub import SyncHub
+from services.realtime.readers import TextReader, heads_from_id
 from services.realtime.schemas import SyncStats, TicketOut
 from services.settings import Settings
 
 log = structlog.get_logger()
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
+# An endless stream: kept out of the OpenAPI schema (and so out of the property-based API tests); see docs/live-sync.md.
+text_router = APIRouter(include_in_schema=False)
+
+# A comment line this often keeps proxies from closing a quiet stream; a reader whose connection takes
+# longer than SEND_SECONDS to take one event is cut off (it reconnects and resumes by Last-Event-ID).
+PING_SECONDS = 15
+SEND_SECONDS = 30
 
 SYNC_PATH = "/api/v1/sync"
 
@@ -115,3 +131,65 @@ async def _refuse(websocket: WebSocket, detail: str) -> None:
     except RuntimeError:
         await websocket.accept()
         await websocket.close(protocol.TRY_AGAIN_LATER, detail)
+
+
+@text_router.get("/api/v1/norms/{norm_id}/text/events")
+async def text_events(
+    request: Request,
+    norm_id: uuid.UUID,
+    session: SessionDep,
+    since: str | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """The norm's text as Server-Sent Events: `text` (the whole text and title) and `splice` (index, delete,
+    insert in UTF-16 code units, and the title if it changed), each with the heads after it as its id.
+
+    A client resumes from `Last-Event-ID` (or, on its first connection, `since`: the heads its page showed);
+    an id this server does not know, or none, gets the whole text first.
+    """
+    document_id = await session.scalar(select(Norm.document_id).where(Norm.id == norm_id))
+    if document_id is None:
+        raise NormNotFound()
+    return await _follow(request, document_id, since, last_event_id)
+
+
+@text_router.get("/api/v1/norms/{norm_id}/versions/{number}/translations/{language}/text/events")
+async def translation_text_events(
+    request: Request,
+    norm_id: uuid.UUID,
+    number: int,
+    language: str,
+    session: SessionDep,
+    since: str | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """A translation's text as Server-Sent Events, as the norm's text is (`…/text/events`): for readers who do
+    not write it."""
+    document_id = await session.scalar(
+        select(NormTranslation.document_id)
+        .join(NormVersion, NormVersion.id == NormTranslation.version_id)
+        .where(NormTranslation.norm_id == norm_id, NormVersion.number == number, NormTranslation.language == language)
+    )
+    if document_id is None:
+        raise TranslationNotFound()
+    return await _follow(request, document_id, since, last_event_id)
+
+
+async def _follow(request: Request, document_id: bytes, since: str | None, last_event_id: str | None) -> EventSourceResponse:
+    hub = _hub(request.app)
+    reader = await hub.follow_text(document_id, heads_from_id(last_event_id) or heads_from_id(since), client_address(request.scope))
+    return EventSourceResponse(
+        _text_stream(hub, document_id, reader),
+        ping=PING_SECONDS,
+        send_timeout=SEND_SECONDS,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _text_stream(hub: SyncHub, document_id: bytes, reader: TextReader) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            yield (await reader.next()).wire
+    finally:
+        hub.unfollow_text(document_id, reader)
+        metrics.reader_left()

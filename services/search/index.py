@@ -1,8 +1,9 @@
 """The one search index: what each searchable thing contributes, and the writes that keep it current.
 
 Fed by the domains' writes, not by calls scattered through them: an ORM `after_flush` listener notes which
-networks, norms, versions, adoptions, entries (with their topics and summaries), consultations and comments
-a unit of work added or changed, and `services.kit.db`'s pre-commit step indexes them in that same
+networks, norms, versions, adoptions, entries (with their topics, summaries and reviewed translations; a renamed
+topic's entries too, and a version's entry when one of its translations is reviewed),
+consultations and comments a unit of work added or changed, and `services.kit.db`'s pre-commit step indexes them in that same
 transaction, folding long texts in a worker process. So a tagged version or a published entry is findable
 the moment its transaction commits, and an index write that fails fails the transaction with it.
 
@@ -15,20 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, event, select, text, update
+from sqlalchemy import Table, bindparam, delete, event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from networks.models import Network
 from norms.consultation_models import Consultation, ConsultationComment
-from norms.models import Adoption, Norm, NormVersion
+from norms.models import Adoption, Norm, NormTranslation, NormVersion
 from services.clearinghouse.models import EntryCuration, EntryTopic, FeedEntry, Topic
 from services.kit.db import before_commit
 from services.search.models import Kind, SearchDocument, Status
@@ -61,6 +65,10 @@ class Pending:
 
     things: set[tuple[Kind, uuid.UUID]]
     norm_statuses: set[uuid.UUID]
+    # Topics renamed or described anew: every entry carrying one is reindexed (its topics are part of its text).
+    topics: set[uuid.UUID] = field(default_factory=set)
+    # Versions with a translation reviewed: the version's entry, if published, is reindexed (it carries the reviewed text).
+    translated: set[uuid.UUID] = field(default_factory=set)
 
 
 # --- Noting what changed (sync, inside the flush) -------------------------------------------
@@ -80,6 +88,15 @@ def _note_changes(session: Session, _context: object) -> None:
         return
     pending: Pending | None = None
     for obj in touched:
+        if isinstance(obj, Topic):
+            pending = pending or _pending(session)
+            pending.topics.add(obj.id)
+            continue
+        if isinstance(obj, NormTranslation):
+            if obj.reviewed_at is not None:
+                pending = pending or _pending(session)
+                pending.translated.add(obj.version_id)
+            continue
         thing = _thing(obj)
         if thing is None:
             continue
@@ -119,6 +136,16 @@ async def index_pending(session: AsyncSession) -> None:
     pending: Pending | None = session.info.pop(PENDING, None)
     if pending is None:
         return
+    if pending.topics:
+        entries = await session.scalars(select(EntryTopic.entry_id).where(EntryTopic.topic_id.in_(pending.topics)))
+        pending.things.update((Kind.entry, entry_id) for entry_id in entries)
+    if pending.translated:
+        entries = await session.scalars(
+            select(FeedEntry.id)
+            .join(NormVersion, (NormVersion.norm_id == FeedEntry.norm_id) & (NormVersion.number == FeedEntry.version_number))
+            .where(NormVersion.id.in_(pending.translated))
+        )
+        pending.things.update((Kind.entry, entry_id) for entry_id in entries)
     for kind, ref_id in sorted(pending.things, key=lambda thing: (_ORDER[thing[0]], str(thing[1]))):
         await reindex(session, kind, ref_id)
     for norm_id in pending.norm_statuses:
@@ -200,7 +227,21 @@ async def build(session: AsyncSession, kind: Kind, ref_id: uuid.UUID) -> Doc | N
             )
         ).all()
         summary = await session.scalar(select(EntryCuration.summary).where(EntryCuration.entry_id == entry.id))
-        body = "\n".join(filter(None, [summary or "", " · ".join(topics), entry.text]))
+        # Its reviewed translations as published with it (the text a convener reviewed, not the one being edited).
+        translated = (
+            await session.execute(
+                select(NormTranslation.reviewed_title, NormTranslation.reviewed_text)
+                .join(NormVersion, NormVersion.id == NormTranslation.version_id)
+                .where(
+                    NormVersion.norm_id == entry.norm_id,
+                    NormVersion.number == entry.version_number,
+                    NormTranslation.reviewed_at.is_not(None),
+                )
+                .order_by(NormTranslation.language)
+            )
+        ).all()
+        translations = [part for title, text in translated for part in (title, text) if part]
+        body = "\n".join(filter(None, [summary or "", " · ".join(topics), entry.text, *translations]))
         _slug, name = await _network_slug(session, entry.network_id)
         url = f"/clearinghouse/{entry.network_slug}/{entry.norm_slug}/v{entry.version_number}"
         status = await _entry_status(session, entry)
@@ -240,8 +281,48 @@ def _folding_pool() -> ProcessPoolExecutor:
     global _POOL
     if _POOL is None:
         # spawn, not fork: the app's threads (database drivers, the loop's executor) must not be copied mid-work.
-        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _POOL = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with, initargs=(os.getpid(),)
+        )
     return _POOL
+
+
+def _exit_with(parent: int) -> None:
+    """In the folding process: end when the process that started it is gone, however it ended (a SIGKILL tells
+    its pool nothing), rather than live on as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+async def start_folding() -> None:
+    """Start the folding process and have it load its code, off the event loop (the worker, when it starts), so
+    the first long text after a start does not wait for a process to start."""
+    await asyncio.get_running_loop().run_in_executor(_folding_pool(), fold_document, "", "", "sqlite")
+
+
+async def stop_folding() -> None:
+    """End the folding process, waiting for a fold under way, and release what its pool holds: a server ends by
+    re-raising the signal that stopped it, so nothing would run at exit, and the pool's named semaphores would
+    be left to the resource tracker, which reports them as leaked in the server's log."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is not None:
+        # Nothing is lost by not waiting: the worker that folded has stopped, and a norm it was folding is still
+        # stale, so folded again next round. Waiting would hold a server stopped soon after it started for as long
+        # as the process takes to start.
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+def folding_started() -> bool:
+    """Whether the folding process has been started in this process."""
+    return _POOL is not None
 
 
 async def write(session: AsyncSession, doc: Doc, *, keep_body: bool = False) -> None:
@@ -253,7 +334,19 @@ async def write(session: AsyncSession, doc: Doc, *, keep_body: bool = False) -> 
     if existing is not None and keep_body:
         doc.body, doc.revision = existing.body, existing.revision
     folded_title, folded_body, language = await _fold(doc.title, doc.body, session.bind.dialect.name)
-    values: dict[str, Any] = {
+    values = _values(doc, language)
+    table = cast(Table, SearchDocument.__table__)
+    if existing is None:
+        doc_id = (await session.execute(table.insert().values(**values).returning(table.c.id))).scalar_one()
+    else:
+        doc_id = existing.id
+        await session.execute(table.update().where(table.c.id == doc_id).values(**values))
+    await _write_vector(session, doc_id, folded_title, folded_body)
+
+
+def _values(doc: Doc, language: str | None) -> dict[str, Any]:
+    """The index row's columns for `doc` (its full-text side apart)."""
+    return {
         "kind": doc.kind.value,
         "ref_id": doc.ref_id,
         "network_id": doc.network_id,
@@ -267,29 +360,52 @@ async def write(session: AsyncSession, doc: Doc, *, keep_body: bool = False) -> 
         "date": doc.date,
         "revision": doc.revision,
     }
+
+
+async def write_many(session: AsyncSession, docs: Sequence[Doc], folded: Sequence[tuple[str, str, str | None]] | None = None) -> None:
+    """Insert `docs`, things not yet in the index, in bulk: a statement per table for all of them, not a round
+    of statements per thing (a rebuild, the benchmark). Texts are folded here as `write` folds them, unless
+    `folded` already holds `fold_document`'s answer for each."""
+    if not docs:
+        return
+    dialect = session.bind.dialect.name
+    rows = []
+    for n, doc in enumerate(docs):
+        folded_title, folded_body, language = folded[n] if folded is not None else await _fold(doc.title, doc.body, dialect)
+        rows.append(_values(doc, language) | {"folded_title": folded_title, "folded_body": folded_body})
     table = cast(Table, SearchDocument.__table__)
-    if existing is None:
-        doc_id = (await session.execute(table.insert().values(**values).returning(table.c.id))).scalar_one()
-    else:
-        doc_id = existing.id
-        await session.execute(table.update().where(table.c.id == doc_id).values(**values))
-    await _write_vector(session, doc_id, folded_title, folded_body)
+    columns = [name for name in rows[0] if name in table.c]
+    typed = [bindparam(name, type_=table.c[name].type) for name in columns]
+    names, placeholders = ", ".join(columns), ", ".join(f":{name}" for name in columns)
+    if dialect == "sqlite":
+        # SQLite gives a new row max(id) + 1, so ids can be chosen here and the FTS5 rows keyed by them.
+        after = await session.scalar(text("SELECT coalesce(max(id), 0) FROM search_documents")) or 0
+        for n, row in enumerate(rows, start=after + 1):
+            row["id"] = n
+        insert = text(f"INSERT INTO search_documents (id, {names}) VALUES (:id, {placeholders})").bindparams(*typed)
+        await session.execute(insert, rows)
+        await session.execute(text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :folded_title, :folded_body)"), rows)
+        return
+    vectors, sql = ", ".join(_PG_VECTORS), ", ".join(_PG_VECTORS.values())
+    insert = text(f"INSERT INTO search_documents ({names}, {vectors}) VALUES ({placeholders}, {sql})").bindparams(*typed)
+    await session.execute(insert, rows)
+
+
+# PostgreSQL's full-text columns, as SQL over the folded title and body.
+_PG_VECTORS = {
+    "tsv": "setweight(to_tsvector('simple', :folded_title), 'A') || setweight(to_tsvector('simple', :folded_body), 'D')",
+    "title_tsv": "setweight(to_tsvector('simple', :folded_title), 'A')",
+}
 
 
 async def _write_vector(session: AsyncSession, doc_id: int, title: str, body: str) -> None:
+    values = {"id": doc_id, "folded_title": title, "folded_body": body}
     if session.bind.dialect.name == "sqlite":
         await session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": doc_id})
-        await session.execute(
-            text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"), {"id": doc_id, "title": title, "body": body}
-        )
+        await session.execute(text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :folded_title, :folded_body)"), values)
         return
-    await session.execute(
-        text(
-            "UPDATE search_documents SET tsv = setweight(to_tsvector('simple', :title), 'A')"
-            " || setweight(to_tsvector('simple', :body), 'D') WHERE id = :id"
-        ),
-        {"id": doc_id, "title": title, "body": body},
-    )
+    assignments = ", ".join(f"{name} = {sql}" for name, sql in _PG_VECTORS.items())
+    await session.execute(text(f"UPDATE search_documents SET {assignments} WHERE id = :id"), values)
 
 
 async def remove(session: AsyncSession, kind: Kind, ref_id: uuid.UUID) -> None:

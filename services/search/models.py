@@ -2,7 +2,8 @@
 
 Each database adds its own full-text structure beside this table (created by the migration, not the model):
 SQLite an FTS5 table `search_fts(title, body)` keyed by `search_documents.id`; PostgreSQL a weighted `tsvector`
-column `search_documents.tsv` with a GIN index. Both hold the folded text of `services/search/text.py`.
+column `search_documents.tsv` with a GIN index, and the title's alone in `title_tsv` with its own GIN index. Both
+hold the folded text of `services/search/text.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 # Objects of the schema each database's full-text search adds, which the models do not describe.
 FTS_TABLE = "search_fts"
 TSV_COLUMN = "tsv"
+# The title's words alone (PostgreSQL), to tell a title match without reading the whole vector.
+TITLE_TSV_COLUMN = "title_tsv"
 TSV_INDEX = "ix_search_documents_tsv"
+TITLE_TSV_INDEX = "ix_search_documents_title_tsv"
 
 
 class Kind(enum.StrEnum):
@@ -71,7 +75,7 @@ def engine_object(name: str | None, type_: str, parent: str | None = None) -> bo
     if type_ == "table":
         return bool(name) and str(name).startswith(FTS_TABLE)
     if type_ == "column":
-        return name == TSV_COLUMN and parent == "search_documents"
+        return name in (TSV_COLUMN, TITLE_TSV_COLUMN) and parent == "search_documents"
     if type_ == "index":
-        return name == TSV_INDEX
+        return name in (TSV_INDEX, TITLE_TSV_INDEX)
     return False

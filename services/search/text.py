@@ -15,12 +15,14 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 MAX_QUERY_CHARS = 500
 
 _ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ـ": None, "ى": "ي", "ة": "ه"})
+_ALEF_FORMS = re.compile("[أإآٱـىة]")
 # Han, kana, Hangul syllables and CJK compatibility ideographs: scripts written without spaces between words.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
@@ -33,8 +35,8 @@ _MARKS = re.compile(
 def fold(text: str) -> str:
     """`text` with case, accents, diacritics and compatibility forms folded away (same length or shorter per character)."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = _MARKS.sub("", decomposed)
-    return unicodedata.normalize("NFC", stripped).translate(_ALEF)
+    composed = unicodedata.normalize("NFC", _MARKS.sub("", decomposed))
+    return composed.translate(_ALEF) if _ALEF_FORMS.search(composed) else composed  # translate is slow on long texts
 
 
 def _cjk_tokens(run: str) -> list[str]:
@@ -45,9 +47,12 @@ def _cjk_tokens(run: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """The folded words of `text`, in order, as both indexes store them."""
+    folded = fold(text)
+    words = _TOKEN.findall(folded)
+    if not _CJK_RUN.search(folded):  # the common case, in one pass: no run to split into pairs
+        return words
     found: list[str] = []
-    for match in _TOKEN.finditer(fold(text)):
-        word = match.group()
+    for word in words:
         found.extend(_cjk_tokens(word) if _CJK_RUN.fullmatch(word) else [word])
     return found
 
@@ -160,15 +165,16 @@ def fts5_match(query: Query, terms: tuple[Term, ...] | None = None) -> str:
     return " AND ".join(parts)
 
 
-def tsquery(query: Query, terms: tuple[Term, ...] | None = None) -> str:
-    """The PostgreSQL tsquery text of `terms` (default: the positive ones): `&` between terms, `<->` within a phrase."""
+def tsquery(query: Query, terms: tuple[Term, ...] | None = None, *, loose: bool = False) -> str:
+    """The PostgreSQL tsquery text of `terms` (default: the positive ones): `&` between terms, `<->` within a phrase
+    (with `loose`, `&` there too: every word, anywhere — what a GIN index answers without reading positions)."""
     chosen = query.positive if terms is None else terms
     parts = []
     for term in chosen:
         lexemes = ["'" + word + "'" for word in term.words]
         if term.prefix:
             lexemes[-1] += ":*"
-        parts.append("(" + " <-> ".join(lexemes) + ")")
+        parts.append("(" + (" & " if loose else " <-> ").join(lexemes) + ")")
     return " & ".join(parts)
 
 
@@ -234,6 +240,16 @@ def snippet(text: str, query: Query, length: int = SNIPPET_CHARS) -> str:
     if end < len(text):
         parts.append("…")
     return "".join(parts)
+
+
+def best_snippet(texts: Sequence[str], query: Query, length: int = SNIPPET_CHARS) -> str:
+    """The snippet of the first of `texts` (a body, then a title) that holds a matched word, else of the first
+    non-empty one: a thing found by its title alone shows its title with the words marked."""
+    present = [text for text in texts if text]
+    for text in present:
+        if query and _hits(text[:SNIPPET_WINDOW], query, length):
+            return snippet(text, query, length)
+    return snippet(present[0] if present else "", query, length)
 
 
 # --- Languages -----------------------------------------------------------------------------

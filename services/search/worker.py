@@ -54,7 +54,11 @@ async def reindex_stale_norms(sessionmaker: async_sessionmaker[AsyncSession], st
 
 
 async def run(sessionmaker: async_sessionmaker[AsyncSession], store: NormStore, seconds: float) -> None:
-    """Rounds until cancelled, one every `seconds`."""
+    """Rounds until cancelled, one every `seconds`; first the process that folds long texts is started."""
+    try:
+        await index.start_folding()
+    except Exception:  # long texts will start it when they come
+        log.exception("search.folding_not_started")
     while True:
         try:
             done = await reindex_stale_norms(sessionmaker, store)
@@ -77,6 +81,7 @@ async def running(runtime: Runtime) -> AsyncIterator[None]:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        await index.stop_folding()
 
 
 @asynccontextmanager

@@ -21,6 +21,7 @@ from services.api.deps import ClockDep, PasswordHashingDep, SessionDep, Settings
 from services.kit.errors import InvalidInput
 from services.web import session as web_session
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect, safe_next
+from services.web.i18n import formatted, gettext
 from services.web.session import Csrf, CsrfChecked, PageParticipant, ViewerDep
 from services.web.templating import render
 
@@ -38,7 +39,7 @@ async def signup_page(request: Request, viewer: ViewerDep, next: str | None = No
         viewer,
         "signup.html",
         {"form": {}, "errors": {}, "next": safe_next(next, ""), "min_password": MIN_PASSWORD_LENGTH},
-        title="Sign up",
+        title=gettext("Sign up"),
     )
 
 
@@ -78,13 +79,13 @@ async def signup(
             "next": form.get("next", ""),
             "min_password": MIN_PASSWORD_LENGTH,
         }
-        return render(request, viewer, "signup.html", context, status_code=422, title="Sign up")
+        return render(request, viewer, "signup.html", context, status_code=422, title=gettext("Sign up"))
     return redirect(f"/signin?next={quote(next_url)}", viewer, settings, flash=("ok", accounts.SIGN_UP_RECEIVED))
 
 
 @router.get("/signin")
 async def signin_page(request: Request, viewer: ViewerDep, next: str | None = None):
-    return render(request, viewer, "signin.html", {"form": {}, "errors": {}, "next": safe_next(next, "")}, title="Sign in")
+    return render(request, viewer, "signin.html", {"form": {}, "errors": {}, "next": safe_next(next, "")}, title=gettext("Sign in"))
 
 
 @router.post("/signin", dependencies=[CsrfChecked])
@@ -97,18 +98,20 @@ async def signin(request: Request, session: SessionDep, settings: SettingsDep, v
         raise error  # too many attempts (429) or a full hashing queue (503): a page of its own, with Retry-After
     if error is not None:
         context = {"form": {"email": form.get("email", "")}, "errors": {"_": error.detail}, "next": form.get("next", "")}
-        return render(request, viewer, "signin.html", context, status_code=401, title="Sign in")
+        return render(request, viewer, "signin.html", context, status_code=401, title=gettext("Sign in"))
     assert participant is not None  # `attempt` returns the result when there is no error
     if twofactor.enrolled(participant):
         challenge, _ = issue_challenge(
             participant.id, participant.token_version, settings.signing_key, timedelta(minutes=CHALLENGE_MINUTES)
         )
         context = {"challenge": challenge, "next": safe_next(form.get("next"), ""), "errors": {}, "form": {}}
-        return render(request, viewer, "signin_code.html", context, title="Two-factor sign-in")
-    greeting = f"Signed in as {participant.display_name}."
+        return render(request, viewer, "signin_code.html", context, title=gettext("Two-factor sign-in"))
+    greeting = formatted("Signed in as %(name)s.", name=participant.display_name)
     if participant.email_verified_at is None:
         # Asked at every sign-in until the address is proven (accounts from before verification existed, too).
-        greeting += f" Confirm {participant.email} to take part: open the link we mailed, or ask for a new one on 'My email address'."
+        greeting += " " + formatted(
+            "Confirm %(email)s to take part: open the link we mailed, or ask for a new one on 'My email address'.", email=participant.email
+        )
     response = redirect(safe_next(form.get("next"), "/"), viewer, settings, flash=("ok", greeting))
     await web_session.sign_in(request, session, response, participant, settings)
     return response
@@ -126,11 +129,11 @@ async def signin_code(request: Request, session: WritingSessionDep, settings: Se
     }
     try:
         if code and recovery:
-            raise FormInvalid({"code": "Enter either a code from your app or a recovery code, not both"})
+            raise FormInvalid({"code": gettext("Enter either a code from your app or a recovery code, not both")})
         if not (code or recovery):
-            raise FormInvalid({"code": "Enter the six-digit code from your authenticator app"})
+            raise FormInvalid({"code": gettext("Enter the six-digit code from your authenticator app")})
         if len(code) > 40 or len(recovery) > 40:
-            raise FormInvalid({"recovery_code" if recovery else "code": "That is too long to be a code"})
+            raise FormInvalid({"recovery_code" if recovery else "code": gettext("That is too long to be a code")})
         participant, error = await attempt(
             session, lambda: second_factor(request, session, settings, challenge, code or None, recovery or None)
         )
@@ -142,7 +145,7 @@ async def signin_code(request: Request, session: WritingSessionDep, settings: Se
             raise error  # 429 and the like: a page of its own
     except FormInvalid as invalid:
         context["errors"] = invalid.errors
-        return render(request, viewer, "signin_code.html", context, status_code=401, title="Two-factor sign-in")
+        return render(request, viewer, "signin_code.html", context, status_code=401, title=gettext("Two-factor sign-in"))
     assert participant is not None  # as above
     flash = f"Signed in as {participant.display_name}."
     if recovery:
@@ -157,7 +160,7 @@ async def signout(session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep
     if viewer.participant is not None and viewer.account_session is not None:
         # This browser only; settings offer signing out everywhere.
         await sessions.end(session, sessions.SignedIn(viewer.participant, viewer.account_session))
-    response = redirect("/", viewer, settings, flash=("ok", "You are signed out."))
+    response = redirect("/", viewer, settings, flash=("ok", gettext("You are signed out.")))
     web_session.sign_out(response, settings)
     # Pages of the live editor may be cached for offline use; a shared computer should not keep them.
     response.headers["Clear-Site-Data"] = '"cache"'
@@ -180,7 +183,7 @@ async def _affiliation_context(request: Request, session, participant, form: dic
 @router.get("/me/affiliation")
 async def affiliation_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant, next: str | None = None):
     context = await _affiliation_context(request, session, participant) | {"next": safe_next(next, "")}
-    return render(request, viewer, "affiliation.html", context, title="My affiliation")
+    return render(request, viewer, "affiliation.html", context, title=gettext("My affiliation"))
 
 
 @router.post("/me/affiliation")
@@ -214,5 +217,5 @@ async def set_affiliation(
     except FormInvalid as invalid:
         context = await _affiliation_context(request, session, participant, form, invalid.errors)
         context["next"] = safe_next(form.get("next"), "")
-        return render(request, viewer, "affiliation.html", context, status_code=422, title="My affiliation")
-    return redirect(safe_next(form.get("next"), "/me/affiliation"), viewer, settings, flash=("ok", "Your affiliation is saved."))
+        return render(request, viewer, "affiliation.html", context, status_code=422, title=gettext("My affiliation"))
+    return redirect(safe_next(form.get("next"), "/me/affiliation"), viewer, settings, flash=("ok", gettext("Your affiliation is saved.")))

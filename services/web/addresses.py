@@ -15,6 +15,7 @@ from services.kit.errors import DomainError, InvalidInput
 from services.kit.ratelimit import TooManyRequests
 from services.web import session as web_session
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect
+from services.web.i18n import formatted, gettext
 from services.web.session import Csrf, PageParticipant, ViewerDep
 from services.web.templating import render
 
@@ -34,7 +35,7 @@ class _Address(BaseModel):
 async def verify_page(request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep, viewer: ViewerDep, token: str = ""):
     """The link mailed at sign-up: a button confirms (a GET changes nothing, so a mail scanner opening it spends nothing)."""
     await links.check(session, token, links.LinkPurpose.verify_email, now=clock.now(), secret=settings.signing_key)
-    return render(request, viewer, "verify_email.html", {"token": token}, title="Confirm your address")
+    return render(request, viewer, "verify_email.html", {"token": token}, title=gettext("Confirm your address"))
 
 
 @router.post(addresses.VERIFY_PATH)
@@ -42,7 +43,12 @@ async def verify(request: Request, session: WritingSessionDep, _csrf: Csrf, sett
     form = await fields(request)
     participant = await addresses.verify(session, settings, form.get("token", ""), now=clock.now())
     target = "/" if viewer.participant is not None and viewer.participant.id == participant.id else "/signin"
-    return redirect(target, viewer, settings, flash=("ok", f"Thank you: {participant.email} is confirmed. You can now take part."))
+    return redirect(
+        target,
+        viewer,
+        settings,
+        flash=("ok", formatted("Thank you: %(email)s is confirmed. You can now take part.", email=participant.email)),
+    )
 
 
 @router.post(addresses.VERIFY_PATH + "/resend")
@@ -56,12 +62,15 @@ async def resend(
     participant: PageParticipant,
 ):
     if participant.email_verified_at is not None:
-        return redirect("/settings/email", viewer, settings, flash=("ok", "Your address is already confirmed."))
+        return redirect("/settings/email", viewer, settings, flash=("ok", gettext("Your address is already confirmed.")))
     if (wait := await ratelimit.mail_wait(request, "verify", str(participant.id))) is not None:
         raise TooManyRequests(f"A link was mailed a moment ago; you may ask again in {wait} seconds", wait)
     await addresses.resend_verification(session, settings, participant, now=clock.now())
     return redirect(
-        "/settings/email", viewer, settings, flash=("ok", f"A new link is on its way to {participant.email} (valid for 48 hours).")
+        "/settings/email",
+        viewer,
+        settings,
+        flash=("ok", formatted("A new link is on its way to %(email)s (valid for 48 hours).", email=participant.email)),
     )
 
 
@@ -70,7 +79,7 @@ async def resend(
 
 @router.get("/forgot-password")
 async def forgot_page(request: Request, viewer: ViewerDep):
-    return render(request, viewer, "forgot_password.html", {"form": {}, "errors": {}}, title="Forgot your password?")
+    return render(request, viewer, "forgot_password.html", {"form": {}, "errors": {}}, title=gettext("Forgot your password?"))
 
 
 @router.post("/forgot-password")
@@ -81,7 +90,7 @@ async def forgot(request: Request, session: WritingSessionDep, _csrf: Csrf, sett
         body = parse(_Address, {"email": form.get("email", "")})
     except FormInvalid as invalid:
         context = {"form": form, "errors": invalid.errors}
-        return render(request, viewer, "forgot_password.html", context, status_code=422, title="Forgot your password?")
+        return render(request, viewer, "forgot_password.html", context, status_code=422, title=gettext("Forgot your password?"))
     if await ratelimit.mail_wait(request, "reset", addresses.normalise_email(body.email)) is None:
         await recovery.request_reset(session, settings, body.email, now=clock.now())
     return redirect("/signin", viewer, settings, flash=("ok", recovery.RESET_REQUESTED))
@@ -91,7 +100,7 @@ async def forgot(request: Request, session: WritingSessionDep, _csrf: Csrf, sett
 async def reset_page(request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep, viewer: ViewerDep, token: str = ""):
     await links.check(session, token, links.LinkPurpose.reset_password, now=clock.now(), secret=settings.signing_key)
     context = {"token": token, "errors": {}, "min_password": MIN_PASSWORD_LENGTH}
-    return render(request, viewer, "reset_password.html", context, title="Choose a new password")
+    return render(request, viewer, "reset_password.html", context, title=gettext("Choose a new password"))
 
 
 @router.post(recovery.RESET_PATH)
@@ -115,9 +124,9 @@ async def reset(
             raise error
     except FormInvalid as invalid:
         context = {"token": token, "errors": invalid.errors, "min_password": MIN_PASSWORD_LENGTH}
-        return render(request, viewer, "reset_password.html", context, status_code=422, title="Choose a new password")
+        return render(request, viewer, "reset_password.html", context, status_code=422, title=gettext("Choose a new password"))
     response = redirect(
-        "/signin", viewer, settings, flash=("ok", "Your password is changed, and you are signed out everywhere. Sign in with it.")
+        "/signin", viewer, settings, flash=("ok", gettext("Your password is changed, and you are signed out everywhere. Sign in with it."))
     )
     web_session.sign_out(response, settings)
     return response
@@ -132,7 +141,7 @@ def _email_context(participant, form: dict | None = None, errors: dict | None = 
 
 @router.get("/settings/email")
 async def email_page(request: Request, viewer: ViewerDep, participant: PageParticipant):
-    return render(request, viewer, "me_email.html", _email_context(participant), title="My email address")
+    return render(request, viewer, "me_email.html", _email_context(participant), title=gettext("My email address"))
 
 
 @router.post("/settings/email")
@@ -161,22 +170,24 @@ async def change_email(
             raise error
     except FormInvalid as invalid:
         context = _email_context(participant, form, invalid.errors)
-        return render(request, viewer, "me_email.html", context, status_code=status_code, title="My email address")
-    message = f"A link is on its way to {addresses.normalise_email(body.email)}; your address changes once you open it."
+        return render(request, viewer, "me_email.html", context, status_code=status_code, title=gettext("My email address"))
+    message = formatted(
+        "A link is on its way to %(email)s; your address changes once you open it.", email=addresses.normalise_email(body.email)
+    )
     return redirect("/settings/email", viewer, settings, flash=("ok", message))
 
 
 @router.get(addresses.CONFIRM_CHANGE_PATH)
 async def confirm_page(request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep, viewer: ViewerDep, token: str = ""):
     link = await links.check(session, token, links.LinkPurpose.change_email, now=clock.now(), secret=settings.signing_key)
-    return render(request, viewer, "confirm_email.html", {"token": token, "address": link.email}, title="Confirm your new address")
+    return render(request, viewer, "confirm_email.html", {"token": token, "address": link.email}, title=gettext("Confirm your new address"))
 
 
 @router.post(addresses.CONFIRM_CHANGE_PATH)
 async def confirm(request: Request, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, clock: ClockDep, viewer: ViewerDep):
     form = await fields(request)
     participant = await addresses.confirm_change(session, settings, form.get("token", ""), now=clock.now())
-    return redirect("/settings/email", viewer, settings, flash=("ok", f"Your address is now {participant.email}."))
+    return redirect("/settings/email", viewer, settings, flash=("ok", formatted("Your address is now %(email)s.", email=participant.email)))
 
 
 def link_trouble(exc: DomainError) -> bool:

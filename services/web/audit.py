@@ -9,6 +9,7 @@ from services.accounts.models import Participant
 from services.api.deps import SessionDep
 from services.audit import service as audit
 from services.kit.pagination import decode_cursor, encode_cursor
+from services.web.i18n import gettext
 from services.web.session import ViewerDep
 from services.web.templating import render
 
@@ -44,4 +45,4 @@ async def audit_page(
         "next_cursor": encode_cursor(page[-1].seq) if more else None,
         "paged": bool(cursor),
     }
-    return render(request, viewer, "audit.html", context, title="Audit log")
+    return render(request, viewer, "audit.html", context, title=gettext("Audit log"))

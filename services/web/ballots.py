@@ -3,6 +3,8 @@ the convener's open and close forms, and the small JSON the page polls to update
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Hashable
@@ -11,7 +13,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -20,10 +22,11 @@ from networks import service as networks
 from norms import ballots, signoff
 from norms.errors import BallotNotFound, NormNotFound
 from norms.models import Norm
-from norms.schemas import BallotCreate, BallotOut, ElectorOut, VoteIn
+from norms.schemas import BallotCreate, BallotOut, ElectorOut, OutcomeOut, PolicyOut, VoteIn
 from norms.signoff import Elector, Policy, Position
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
+from services.web.i18n import formatted, gettext
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
 from services.web.templating import reader_zone, render, templates
 
@@ -99,13 +102,27 @@ def _names(people: list[str]) -> str:
 def still_needs(ballot: BallotOut, labels: dict[str, str]) -> tuple[list[str], dict[tuple[str, str], str]]:
     """What adoption still needs, in sentences naming this electorate's people (the sign-off rule's `prospects`),
     each need said once; and, for the tallies chart, one sentence per tally that does not pass yet."""
-    electorate = [Elector(e.participant_id, e.stakeholder_group, e.region, e.organisation) for e in ballot.electorate]
-    votes: dict[Hashable, Position | str] = {vote.participant_id: vote.position.value for vote in ballot.votes}
-    outlook = signoff.prospects(Policy.parse(ballot.policy.quorum, ballot.policy.threshold), electorate, votes)
-    people: dict[Hashable, ElectorOut] = {e.participant_id: e for e in ballot.electorate}
+    votes = {vote.participant_id: vote.position.value for vote in ballot.votes}
+    return needs(ballot.policy, ballot.electorate, votes, ballot.outcome, labels)
+
+
+def needs(
+    policy: PolicyOut,
+    electors: list[ElectorOut],
+    votes: dict[uuid.UUID, str],
+    outcome: OutcomeOut,
+    labels: dict[str, str],
+    *,
+    what: str = "This ballot",
+) -> tuple[list[str], dict[tuple[str, str], str]]:
+    """`still_needs` for any votes over an electorate — a ballot's, or a sense check's answers counted as votes."""
+    electorate = [Elector(e.participant_id, e.stakeholder_group, e.region, e.organisation) for e in electors]
+    counted: dict[Hashable, Position | str] = {pid: value for pid, value in votes.items()}
+    outlook = signoff.prospects(Policy.parse(policy.quorum, policy.threshold), electorate, counted)
+    people: dict[Hashable, ElectorOut] = {e.participant_id: e for e in electors}
     name: dict[Hashable, str] = {pid: elector.name for pid, elector in people.items()}
-    position: dict[Hashable, str] = {vote.participant_id: vote.position.value for vote in ballot.votes}
-    lines = [f"This ballot cannot adopt the version: {_plain(problem, labels)}" for problem in outlook.problems]
+    position: dict[Hashable, str] = {pid: value for pid, value in votes.items()}
+    lines = [f"{what} cannot adopt the version: {_plain(problem, labels)}" for problem in outlook.problems]
     per_tally: dict[tuple[str, str], str] = {}
 
     if outlook.required:
@@ -113,7 +130,7 @@ def still_needs(ballot: BallotOut, labels: dict[str, str]) -> tuple[list[str], d
         lines.append(
             f"{_names(who)}, who {'has' if len(who) == 1 else 'have'} not voted yet, must {'approve' if len(who) == 1 else 'all approve'}"
         )
-        for t in ballot.outcome.groups + ballot.outcome.regions:
+        for t in outcome.groups + outcome.regions:
             if t.passes:
                 continue
             theirs = [name[pid] for pid in outlook.required if t.key in (people[pid].stakeholder_group, people[pid].region)]
@@ -270,7 +287,13 @@ async def ballot_live(request: Request, slug: str, norm_slug: str, ballot_id: uu
         "electors": ballot.electors,
         "html": html,
     }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    # Polled every few seconds: the browser revalidates (If-None-Match) and an unchanged ballot costs a 304, not its tallies again.
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+    headers = {"Cache-Control": "private, no-cache", "ETag": etag, "Vary": "Cookie"}
+    if etag in (tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type="application/json", headers=headers)
 
 
 def _closing(value: str, zone: ZoneInfo) -> str:
@@ -317,7 +340,12 @@ async def open_ballot(
         if "closes_at" in errors:
             errors["closes_at"] = "Enter the date and time voting closes"
         return await _norm_page_again(request, session, viewer, slug, norm_slug, FailedForm("open-ballot", errors, entered))
-    ballot_id, error = await attempt(session, lambda: ballots.open_ballot(session, request.app.state.clock, participant.id, norm.id, body))
+    ballot_id, error = await attempt(
+        session,
+        lambda: ballots.open_ballot(
+            session, request.app.state.clock, participant.id, norm.id, body, vouches_needed=request.app.state.taxonomy.vouches_needed
+        ),
+    )
     if error is not None:
         if error.status_code in (403, 404):
             raise error  # not a convener: there is no form of theirs to show again
@@ -329,7 +357,7 @@ async def open_ballot(
         ballot_path(slug, norm, ballot_id),
         viewer,
         settings,
-        flash=("ok", f"The ballot on v{body.version} is open. Every member at this moment is an elector."),
+        flash=("ok", formatted("The ballot on v%(number)s is open. Every member at this moment is an elector.", number=body.version)),
     )
 
 
@@ -350,7 +378,7 @@ async def vote(
     entered = {"position": form.get("position", ""), "reason": form.get("reason", "").replace("\r\n", "\n").strip()}
     try:
         if not entered["position"]:
-            raise FormInvalid({"position": "Choose approve, object or abstain"})
+            raise FormInvalid({"position": gettext("Choose approve, object or abstain")})
         body = parse(VoteIn, {"position": entered["position"], "reason": entered["reason"] or None})
     except FormInvalid as invalid:
         errors = {
@@ -366,12 +394,16 @@ async def vote(
         return await _page(
             session, request, viewer, slug, norm_slug, ballot_id, errors={"_": error.detail}, form=entered, status_code=error.status_code
         )
-    said = {"approve": "approval", "object": "objection", "abstain": "abstention"}[body.position.value]
+    said = {
+        "approve": gettext("Your approval is counted. You can change it until the ballot closes."),
+        "object": gettext("Your objection is counted. You can change it until the ballot closes."),
+        "abstain": gettext("Your abstention is counted. You can change it until the ballot closes."),
+    }[body.position.value]
     return redirect(
         ballot_path(slug, norm, ballot_id),
         viewer,
         settings,
-        flash=("ok", f"Your {said} is counted. You can change it until the ballot closes."),
+        flash=("ok", said),
     )
 
 
@@ -393,4 +425,4 @@ async def close(
     _, error = await attempt(session, lambda: ballots.close_by_convener(session, request.app.state.clock, participant.id, ballot_id))
     if error is not None:
         return redirect(back, viewer, settings, refused=error)
-    return redirect(back, viewer, settings, flash=("ok", "The ballot is closed; its result is final."))
+    return redirect(back, viewer, settings, flash=("ok", gettext("The ballot is closed; its result is final.")))

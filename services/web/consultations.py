@@ -11,13 +11,14 @@ from markupsafe import Markup
 
 from networks import membership
 from networks.models import MemberRole, Network
-from norms import consultations
+from norms import anchoring, consultations
 from norms import service as norms
 from norms.consultation_schemas import CommentCreate, ConsultationCreate, Moderation, ReplyCreate, Resolution
 from norms.models import Norm, NormVersion
 from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.clearinghouse import websub
 from services.web.forms import FailedForm, FormInvalid, attempt, fields, parse, redirect, refusal
+from services.web.i18n import formatted, gettext
 from services.web.session import Csrf, PageParticipant, ViewerDep
 from services.web.templating import reader_zone, render
 
@@ -126,7 +127,14 @@ async def _render_page(request: Request, session, viewer, settings, consultation
         "failed": failed,
     }
     status_code = failed.status_code if failed else 200
-    return render(request, viewer, "consultation.html", context, status_code=status_code, title=f"Consultation on {norm.title}")
+    return render(
+        request,
+        viewer,
+        "consultation.html",
+        context,
+        status_code=status_code,
+        title=formatted("Consultation on %(title)s", title=norm.title),
+    )
 
 
 def _closing(value: str) -> str:
@@ -182,7 +190,12 @@ async def open_consultation(
     assert made is not None  # `attempt` returns the result when there is no error
     await websub.announce_consultation(session, made, now=_now(request), base_url=settings.base_url)
     request.app.state.clearinghouse.nudge()
-    return redirect(page_path(made.id), viewer, settings, flash=("ok", f"Version v{made.version_number} is open for public comment."))
+    return redirect(
+        page_path(made.id),
+        viewer,
+        settings,
+        flash=("ok", formatted("Version v%(number)s is open for public comment.", number=made.version_number)),
+    )
 
 
 @router.post("/consultations/{consultation_id}/comments")
@@ -211,8 +224,8 @@ async def comment(
         # Typed rather than selected (from a keyboard, a screen reader, or without JavaScript): found in the text.
         version = await session.get_one(NormVersion, consultation.version_id)
         try:
-            start, end = consultations.locate(form["quote"], version.text, version.number)
-        except consultations.AnchorInvalid as invalid:
+            start, end = anchoring.locate(form["quote"], version.text, version.number)
+        except anchoring.AnchorInvalid as invalid:
             return await again({"quote": invalid.detail})
         anchor = {"start": start, "end": end}
     try:
@@ -229,7 +242,7 @@ async def comment(
     if error is not None:
         said = refusal(error, reader_zone(viewer.zone_name), back).html()
         return await again({"quote" if error.code == "anchor_invalid" else "_": said}, error.status_code)
-    return redirect(back + "#comments", viewer, settings, flash=("ok", "Your comment is published."))
+    return redirect(back + "#comments", viewer, settings, flash=("ok", gettext("Your comment is published.")))
 
 
 async def _comment_action(
@@ -371,4 +384,4 @@ async def close(
     back = page_path(consultation.id)
     if error is not None:
         return redirect(back, viewer, settings, refused=error)
-    return redirect(back, viewer, settings, flash=("ok", "The consultation is closed."))
+    return redirect(back, viewer, settings, flash=("ok", gettext("The consultation is closed.")))

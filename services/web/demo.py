@@ -15,17 +15,22 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from networks import service as networks
-from networks.schemas import NetworkCreate
-from norms import document
+from networks.schemas import CharterIn, NetworkCreate
+from norms import discussions, document, sensechecks, suggestions
 from norms import service as norms
+from norms.drafting_models import Answer
+from norms.drafting_schemas import AnswerIn, Decision, PassageIn, PostCreate, SenseCheckCreate, SuggestionCreate, ThreadCreate
 from norms.models import Norm
 from norms.schemas import NormCreate, VersionCreate
 from services.accounts import service as accounts
 from services.accounts.models import Participant
 from services.accounts.security import PasswordHashing
-from services.kit.db import transaction
+from services.kit.db import transaction, utcnow
+from services.notifications import service as notifications
+from services.notifications.models import Target
 
 DOMAIN = "example.org"
 
@@ -38,11 +43,34 @@ class Expert:
     organisation: str
 
     @property
-    def email(self) -> str:
+    def local(self) -> str:
         local = self.name.lower().replace(" ", ".").replace("'", "")
         for accented, plain in (("á", "a"), ("ã", "a"), ("é", "e"), ("í", "i"), ("ó", "o"), ("ú", "u"), ("ü", "u"), ("ř", "r"), ("ž", "z")):
             local = local.replace(accented, plain)
-        return f"{local}@{DOMAIN}"
+        return local
+
+    @property
+    def domain(self) -> str | None:
+        """The organisation's mail domain, proven in the demo; None for the people who sign in at example.org."""
+        if self.name in AT_EXAMPLE_ORG:
+            return None
+        words = [
+            word for word in self.organisation.lower().replace(",", " ").replace(".", " ").split() if word.isascii() and word.isalnum()
+        ]
+        return "-".join(words[:3]) + ".example"
+
+    @property
+    def email(self) -> str:
+        return f"{self.local}@{self.domain or DOMAIN}"
+
+
+# Demo experts whose addresses stay at example.org (the README and tests sign in as them): Sophie and Jonas
+# are verified by the demo registrar, Amina by the vouches of two civil-society colleagues; Diego and
+# Valentina are not verified yet and show how to get there.
+AT_EXAMPLE_ORG = frozenset({"Sophie Laurent", "Jonas Becker", "Amina Diallo", "Diego Hernández", "Valentina Castro"})
+REGISTRAR_VERIFIED = ("Sophie Laurent", "Jonas Becker")
+VOUCHED = {"Amina Diallo": ("Liam O'Connor", "Siti Rahmawati")}
+REGISTRAR_EMAIL = "registrar@example.org"
 
 
 EXPERTS = [
@@ -139,6 +167,67 @@ async def seeded_already(sessionmaker) -> bool:
         return await accounts.by_email(session, EXPERTS[0].email) is not None
 
 
+async def _verify(session, hashing: PasswordHashing, password: str, people: dict[str, Participant]) -> None:
+    """Organisations with proven domains (the demo cannot publish DNS records, so they are recorded as proven),
+    a registrar's decisions and vouches, as the verification rule reads them."""
+    from networks.models import (
+        DomainMethod,
+        DomainStatus,
+        Organisation,
+        OrganisationDomain,
+        OrganisationStatus,
+        RegistrarDecision,
+        RegistrarDecisionKind,
+        Vouch,
+    )
+    from services.accounts.models import Role
+
+    now = utcnow()
+    for expert in EXPERTS:
+        affiliation = await networks.current_affiliation(session, people[expert.name].id)
+        assert affiliation is not None and affiliation.organisation_id is not None
+        organisation = await session.get(Organisation, affiliation.organisation_id)
+        assert organisation is not None
+        organisation.stakeholder_group, organisation.country = expert.group, expert.country
+        if expert.domain:
+            organisation.status = OrganisationStatus.verified
+            session.add(
+                OrganisationDomain(
+                    organisation_id=organisation.id,
+                    domain=expert.domain,
+                    token=secrets.token_urlsafe(24),
+                    status=DomainStatus.verified,
+                    method=DomainMethod.dns,
+                    verified_at=now,
+                    checked_at=now,
+                    check_result="demo data: recorded as proven",
+                )
+            )
+    registrar = await accounts.register(
+        session, hashing, email=REGISTRAR_EMAIL, password=password, display_name="Rosa Registrar", role=Role.registrar
+    )
+    for name in REGISTRAR_VERIFIED:
+        affiliation = await networks.current_affiliation(session, people[name].id)
+        assert affiliation is not None
+        session.add(
+            RegistrarDecision(
+                affiliation_id=affiliation.id,
+                registrar_id=registrar.id,
+                decision=RegistrarDecisionKind.verified,
+                note="Listed on the demo's accreditation list of government and research delegates",
+                created_at=now,
+            )
+        )
+    for name, vouchers in VOUCHED.items():
+        affiliation = await networks.current_affiliation(session, people[name].id)
+        assert affiliation is not None
+        session.add_all(
+            Vouch(voucher_id=people[voucher].id, affiliation_id=affiliation.id, created_at=now + timedelta(seconds=place))
+            for place, voucher in enumerate(vouchers)
+        )
+    await session.flush()
+
+
 async def participant_count(sessionmaker) -> int:
     from sqlalchemy import func, select
 
@@ -166,6 +255,7 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
                 organisation=expert.organisation,
             )
             people[expert.name] = participant
+        await _verify(session, hashing, password, people)
 
     def pid(name: str) -> uuid.UUID:
         return people[name].id
@@ -200,11 +290,13 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
         ):
             await networks.join(session, taxonomy, pid(name), flows.network.slug)
 
+        # Founded, in the story, before verification: it still counts every member, and its page says so.
         routing = await networks.found_network(
             session,
             taxonomy,
             pid("Jonas Becker"),
             NetworkCreate(
+                charter=CharterIn(verified_only=False),
                 name="Routing Security Collaborative",
                 issue="Route hijacks and leaks still take down services and redirect traffic because too few networks "
                 "validate the routes they accept.",
@@ -334,6 +426,72 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
     )
     await tag(routing_norm, "Jonas Becker", "Second draft", "Invalid routes are rejected; anti-spoofing added.")
 
+    # The drafting stage on the routing norm: a discussion, a suggestion accepted and one waiting, an open sense check.
+    now = datetime.now(UTC)
+
+    async def passage(norm: Norm, words: str) -> PassageIn:
+        async with store.reading(norm.document_id) as doc:
+            text = document.read_text(doc)
+        start = text.index(words)
+        return PassageIn(start=start, end=start + len(words), quote=words)
+
+    async with transaction(sessionmaker) as session:
+        norm = await session.get_one(Norm, routing_norm)
+        thread = await discussions.open_thread(
+            session,
+            store,
+            now - timedelta(hours=3),  # the question before its answer, so the thread reads in order
+            people["Tendai Moyo"],
+            norm,
+            ThreadCreate(
+                body="Should smaller operators get a transition period for ROAs? @Priya Raman, what do your measurements say?",
+                anchor=await passage(norm, "keep them current when their announcements change"),
+            ),
+        )
+        await discussions.reply(
+            session,
+            now,
+            people["Priya Raman"],
+            thread.id,
+            PostCreate(body="Most small networks that signed ROAs did it within a quarter; six months would be generous."),
+        )
+        accepted = await suggestions.suggest(
+            session,
+            store,
+            now,
+            people["Kwame Mensah"],
+            norm,
+            SuggestionCreate(
+                passage=await passage(norm, "whatever its size"),
+                replacement="whatever its size or the region it serves",
+                note="Regulators in Africa asked.",
+            ),
+        )
+        await suggestions.suggest(
+            session,
+            store,
+            now,
+            people["Giorgi Beridze"],
+            norm,
+            SuggestionCreate(
+                passage=await passage(norm, "registered routing policy"),
+                replacement="routing policy registered in an Internet Routing Registry or the RPKI",
+                note="Say where the policy is registered.",
+            ),
+        )
+        await suggestions.accept(session, store, now, people["Jonas Becker"], accepted.id, Decision(reason="Clearer scope."))
+    async with transaction(sessionmaker) as session:
+        norm = await session.get_one(Norm, routing_norm)
+        check = await sensechecks.ask(
+            session, now, people["Jonas Becker"], norm, SenseCheckCreate(question="Is this ready for a ballot?", version=2)
+        )
+        for name, answer, reason in (
+            ("Chinedu Okafor", Answer.agree, None),
+            ("Priya Raman", Answer.agree, None),
+            ("Tomasz Nowak", Answer.disagree, "Anti-spoofing needs a measurable target first."),
+        ):
+            await sensechecks.answer(session, now, people[name], check, AnswerIn(answer=answer, reason=reason))
+
     await tag(ai_norm, "Maria Santos", "First draft")
     await edit(
         ai_norm,
@@ -343,6 +501,11 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
         "public body publishes an assessment of its accuracy, its effects on different groups of people, and the "
         "safeguards in place.",
     )
+    # Emily follows the AI network she could make active, and hears of its next draft; every sample account
+    # has unread notifications (networks becoming active, versions, the application waiting for Jonas).
+    async with transaction(sessionmaker) as session:
+        await notifications.follow(session, pid("Emily Carter"), Target.network, ai.network.slug, utcnow())
+    await tag(ai_norm, "Maria Santos", "Second draft", "Adds an impact assessment.")
 
     return Seeded(
         password=password,
@@ -356,6 +519,11 @@ async def seed(sessionmaker, store, taxonomy, password: str | None = None, *, ha
             (EXPERTS[0].email, "convener of Cross-border Data Flows and Privacy"),
             ("jonas.becker@" + DOMAIN, "convener of Routing Security (one application waits)"),
             ("amina.diallo@" + DOMAIN, "member of two networks"),
-            ("emily.carter@" + DOMAIN, "private sector: joining the AI network would make it active"),
+            (
+                next(e.email for e in EXPERTS if e.name == "Emily Carter"),
+                "private sector, verified by domain: joining the AI network would make it active",
+            ),
+            ("valentina.castro@" + DOMAIN, "not verified yet: /verification shows how to get there"),
+            (REGISTRAR_EMAIL, "the demo registrar: the queue of affiliations to verify"),
         ],
     )

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.accounts.twofactor import TwoFactorRequired
 from services.api.errors import validation_errors
 from services.kit.errors import DomainError
+from services.web.i18n import lazy_gettext
 from services.web.session import SignInRequired, get_viewer
 
 log = structlog.get_logger()
@@ -25,17 +26,17 @@ NEW_LINK_CODES = frozenset({"link_invalid", "link_expired", "link_used"})
 _NOT_PAGES = ("/api/", "/static/", "/healthz", "/readyz", "/metrics", "/sw.js")
 
 _TITLES = {
-    400: "Bad request",
-    401: "Please sign in",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Not allowed",
-    409: "Cannot do that now",
-    410: "This link no longer works",
-    413: "Too large",
-    422: "Please check what you entered",
-    429: "Too many attempts",
-    500: "Something went wrong",
+    400: lazy_gettext("Bad request"),
+    401: lazy_gettext("Please sign in"),
+    403: lazy_gettext("Not allowed"),
+    404: lazy_gettext("Not found"),
+    405: lazy_gettext("Not allowed"),
+    409: lazy_gettext("Cannot do that now"),
+    410: lazy_gettext("This link no longer works"),
+    413: lazy_gettext("Too large"),
+    422: lazy_gettext("Please check what you entered"),
+    429: lazy_gettext("Too many attempts"),
+    500: lazy_gettext("Something went wrong"),
 }
 
 
@@ -60,15 +61,17 @@ async def render_error(request: Request, status_code: int, detail: str, error: D
         "error.html",
         {
             "status": status_code,
-            "heading": _TITLES.get(status_code, "Error"),
+            "heading": str(_TITLES.get(status_code, lazy_gettext("Error"))),
             "detail": detail,
             "sign_in": status_code == 401,
             # A mailed link that no longer works, or an act refused until the address is proven: offer a new link.
             "new_link": code in NEW_LINK_CODES,
+            # A link proving an address at one's organisation: a new one is asked for on "verify my affiliation".
+            "new_proof": code in NEW_LINK_CODES and request.url.path == "/prove-address",
             "unverified": code == "email_unverified",
         },
         status_code=status_code,
-        title=_TITLES.get(status_code, "Error"),
+        title=str(_TITLES.get(status_code, lazy_gettext("Error"))),
     )
 
 

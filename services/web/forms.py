@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.errors import DomainError
 from services.settings import Settings
+from services.web import i18n
+from services.web.i18n import formatted, gettext, ngettext
 from services.web.session import CSRF_FIELD, Viewer, finish, set_flash
 from services.web.templating import in_words, reader_zone
 
@@ -127,26 +129,43 @@ def refusal(error: DomainError, zone: ZoneInfo, here: str) -> Refusal:
     extra = error.extra
     if error.code in ("affiliation_required", "affiliation_not_set"):
         act = error.detail.split(";", 1)[0].removeprefix("You have not set an affiliation yet").strip()
-        text = f"{act or 'You need an affiliation to do this'}."
-        return Refusal(text, (f"/me/affiliation?next={quote(here)}", "Set your affiliation"))
+        text = f"{act or gettext('You need an affiliation to do this')}."
+        return Refusal(text, (f"/me/affiliation?next={quote(here)}", gettext("Set your affiliation")))
     if error.code == "closes_at_invalid" and "earliest" in extra:
-        return Refusal(
-            f"A ballot stays open at least {extra['min_ballot_hours']} {'hour' if extra['min_ballot_hours'] == 1 else 'hours'}"
-            " (the charter's minimum): "
-            f"choose {in_words(str(extra['earliest']), zone)} or later."
+        hours = int(str(extra["min_ballot_hours"]))
+        said = ngettext(
+            "A ballot stays open at least %(num)s hour (the charter's minimum): choose %(moment)s or later.",
+            "A ballot stays open at least %(num)s hours (the charter's minimum): choose %(moment)s or later.",
+            hours,
         )
+        return Refusal(said % {"num": hours, "moment": in_words(str(extra["earliest"]), zone)})
     if error.code == "closes_at_invalid" and "latest" in extra:
-        return Refusal(f"A ballot closes within a year at most: choose {in_words(str(extra['latest']), zone)} or earlier.")
+        return Refusal(
+            formatted("A ballot closes within a year at most: choose %(moment)s or earlier.", moment=in_words(str(extra["latest"]), zone))
+        )
     if error.code == "closes_at_invalid":
-        return Refusal("Choose a closing time in the future and within a year.")
+        return Refusal(gettext("Choose a closing time in the future and within a year."))
     if error.code == "network_not_active" and "network" in extra:
-        fix = (f"/networks/{extra['network']}#formation", "See what its members lack")
-        return Refusal("The network is still forming: ballots open only in active networks.", fix)
+        fix = (f"/networks/{extra['network']}#formation", gettext("See what its members lack"))
+        return Refusal(gettext("The network is still forming: ballots open only in active networks."), fix)
     if error.code == "version_not_found":
         number = re.search(r"version (\d+)$", error.detail)
-        return Refusal(f"This norm has no version {number.group(1) if number else 'by that number'}: choose one of its versions.")
+        if number is None:
+            return Refusal(gettext("This norm has no version by that number: choose one of its versions."))
+        return Refusal(formatted("This norm has no version %(number)s: choose one of its versions.", number=number.group(1)))
+    if error.code == "translation_exists" and "language" in extra:
+        code = str(extra["language"])
+        said = formatted("This version already has a translation into %(language)s: edit that one.", language=i18n.language_name(code))
+        return Refusal(said, (f"{here}/translations/{code}", gettext("Open the translation")))
+    if error.code == "translation_of_authentic_text" and "language" in extra:
+        language = i18n.language_name(str(extra["language"]))
+        return Refusal(
+            formatted(
+                "The norm is drafted in %(language)s: its text in %(language)s is the original, not a translation.", language=language
+            )
+        )
     # Otherwise the message itself, with its times in words and without the clauses that name API addresses.
-    kept = [part for part in error.detail.split("; ") if "/api/" not in part] or ["This cannot be done now"]
+    kept = [part for part in error.detail.split("; ") if "/api/" not in part] or [gettext("This cannot be done now")]
     text = _MOMENT.sub(lambda found: in_words(found.group(0), zone), "; ".join(kept))
     return Refusal(text[:1].upper() + text[1:])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from networks import membership
+from networks import evidence, membership
 from networks import service as networks
 from networks.errors import NetworkNotFound
 from networks.models import Application, ApplicationStatus, MemberRole, MembershipPolicy, Network, NetworkStatus
@@ -19,7 +19,11 @@ from services.api.deps import SessionDep, SettingsDep, WritingSessionDep
 from services.clearinghouse import entries, feeds
 from services.clearinghouse.feeds import FeedFormat
 from services.kit.errors import DomainError, InvalidInput
+from services.notifications import awaiting
+from services.notifications.models import Target
 from services.web.forms import FailedForm, FormInvalid, attempt, beside, field_errors, fields, parse, redirect, refusal
+from services.web.i18n import formatted, gettext
+from services.web.notifications import follow_state
 from services.web.session import Csrf, PageParticipant, ViewerDep
 from services.web.templating import reader_zone, render
 
@@ -40,9 +44,11 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep):
     counts = dict((await session.execute(select(Network.status, func.count()).group_by(Network.status))).tuples().all())
     mine = []
     affiliation = None
+    waiting = None
     if viewer.participant is not None:
         affiliation = await networks.current_affiliation(session, viewer.participant.id)
         mine = await membership.networks_of(session, viewer.participant.id)
+        waiting = await awaiting.awaiting(session, viewer.participant.id, request.app.state.clock.now())
     adopted, _ = await feeds.select_entries(session, feeds.make_query(FeedFormat.json, limit=HOME_ADOPTED))
     context = {
         "recent": recent,
@@ -51,6 +57,7 @@ async def home(request: Request, session: SessionDep, viewer: ViewerDep):
         "forming_count": counts.get(NetworkStatus.forming, 0),
         "mine": mine,
         "affiliation": affiliation,
+        "awaiting": waiting,
     }
     return render(request, viewer, "home.html", context)
 
@@ -89,7 +96,7 @@ async def directory(
     except DomainError as exc:
         error = exc.detail
     context = {"views": views, "next_cursor": next_cursor, "filters": filters, "error": error, "paged": bool(cursor)}
-    return render(request, viewer, "networks.html", context, status_code=422 if error else 200, title="Networks")
+    return render(request, viewer, "networks.html", context, status_code=422 if error else 200, title=gettext("Networks"))
 
 
 @router.get("/networks/new")
@@ -100,7 +107,7 @@ async def new_network_page(request: Request, session: SessionDep, viewer: Viewer
         viewer,
         "network_new.html",
         {"form": {"membership_policy": "open"}, "errors": {}, "affiliation": affiliation},
-        title="Found a network",
+        title=gettext("Found a network"),
     )
 
 
@@ -114,7 +121,9 @@ async def found_network(
         body = parse(
             NetworkCreate,
             {key: form.get(key, "") for key in ("name", "issue", "aims", "intended_outcome")}
-            | {"membership_policy": form.get("membership_policy") or "open"},
+            | {"membership_policy": form.get("membership_policy") or "open"}
+            # New networks count only verified members unless the founder chooses otherwise.
+            | {"charter": {"verified_only": form.get("counts") != "everyone"}},
         )
         view, error = await attempt(session, lambda: networks.found_network(session, taxonomy, participant.id, body))
         if error is not None:
@@ -123,12 +132,12 @@ async def found_network(
     except FormInvalid as invalid:
         affiliation = await networks.current_affiliation(session, participant.id)
         context = {"form": form, "errors": invalid.errors, "affiliation": affiliation}
-        return render(request, viewer, "network_new.html", context, status_code=422, title="Found a network")
+        return render(request, viewer, "network_new.html", context, status_code=422, title=gettext("Found a network"))
     return redirect(
         f"/networks/{view.network.slug}",
         viewer,
         settings,
-        flash=("ok", f"You founded {view.network.name}. Invite experts from other groups and regions to join."),
+        flash=("ok", formatted("You founded %(name)s. Invite experts from other groups and regions to join.", name=view.network.name)),
     )
 
 
@@ -145,6 +154,7 @@ async def render_network_page(request: Request, session, viewer, slug: str, fail
     view = await networks.network_view(session, network)
     charter, verdict, member_count = await networks.formation(session, taxonomy, slug)
     roster, more_members = await networks.members(session, slug, limit=ROSTER_LIMIT)
+    verdicts = await evidence.verdicts(session, [member.participant_id for member in roster], taxonomy.vouches_needed)
     me = viewer.participant
     my_role = next((member.role for member in roster if me is not None and member.participant_id == me.id), None)
     my_application = None
@@ -166,6 +176,7 @@ async def render_network_page(request: Request, session, viewer, slug: str, fail
         "verdict": verdict,
         "member_count": member_count,
         "roster": roster,
+        "badges": {member.participant_id: verdicts.badge(member.participant_id) for member in roster},
         "more_members": more_members is not None,
         "my_role": my_role,
         "my_application": my_application,
@@ -174,6 +185,7 @@ async def render_network_page(request: Request, session, viewer, slug: str, fail
         "norms": await norms.list_norms(session, slug),
         "by_application": network.membership_policy is MembershipPolicy.by_application,
         "failed": failed,
+        "follow": await follow_state(session, viewer, Target.network, str(network.id)),
     }
     return render(request, viewer, "network.html", context, status_code=failed.status_code if failed else 200, title=network.name)
 
@@ -205,8 +217,8 @@ async def join(
         _not_found_is_final(error)
         return await again({"_": refusal(error, reader_zone(viewer.zone_name), back).html()}, error.status_code)
     if isinstance(result, networks.MemberView):
-        return redirect(back, viewer, settings, flash=("ok", "You are now a member of this network."))
-    return redirect(back, viewer, settings, flash=("ok", "Your application is sent; a convener will decide on it."))
+        return redirect(back, viewer, settings, flash=("ok", gettext("You are now a member of this network.")))
+    return redirect(back, viewer, settings, flash=("ok", gettext("Your application is sent; a convener will decide on it.")))
 
 
 @router.get("/networks/{slug}/leave")
@@ -214,7 +226,9 @@ async def leave_page(request: Request, slug: str, session: SessionDep, viewer: V
     """Leaving asks first, on a page of its own, so it works without JavaScript."""
     network = await networks.get_network(session, slug)
     role = await membership.member_role(session, network.id, participant.id)
-    return render(request, viewer, "network_leave.html", {"network": network, "role": role}, title=f"Leave {network.name}")
+    return render(
+        request, viewer, "network_leave.html", {"network": network, "role": role}, title=formatted("Leave %(name)s", name=network.name)
+    )
 
 
 @router.post("/networks/{slug}/leave")
@@ -238,7 +252,7 @@ async def leave(
         if error.code == "last_convener":
             detail = "You are the last convener of this network: appoint another member as convener first."
         return redirect(f"/networks/{slug}", viewer, settings, flash=("error", detail))
-    return redirect(f"/networks/{slug}", viewer, settings, flash=("ok", "You have left this network."))
+    return redirect(f"/networks/{slug}", viewer, settings, flash=("ok", gettext("You have left this network.")))
 
 
 # The charter form's fields, and where a refusal of each (as the API names it) is shown.
@@ -272,7 +286,9 @@ async def _charter_page(
         "form": form,
         "errors": errors or {},
     }
-    return render(request, viewer, "network_charter.html", context, status_code=status_code, title=f"Charter of {network.name}")
+    return render(
+        request, viewer, "network_charter.html", context, status_code=status_code, title=formatted("Charter of %(name)s", name=network.name)
+    )
 
 
 @router.get("/networks/{slug}/charter")
@@ -322,7 +338,12 @@ async def amend_charter(
         f"/networks/{slug}/charter",
         viewer,
         settings,
-        flash=("ok", f"Charter v{view.charter.version} is in force; ballots already open keep the terms they opened under."),
+        flash=(
+            "ok",
+            formatted(
+                "Charter v%(number)s is in force; ballots already open keep the terms they opened under.", number=view.charter.version
+            ),
+        ),
     )
 
 
@@ -363,8 +384,11 @@ async def decide(
         _not_found_is_final(error)
         return await again({"_": refusal(error, reader_zone(viewer.zone_name), back.split("#", 1)[0]).html()}, error.status_code)
     assert view is not None  # `attempt` returns the result when there is no error
-    verb = "approved: they are now a member" if decision == "approve" else "declined"
-    return redirect(back, viewer, settings, flash=("ok", f"The application of {view.name} is {verb}."))
+    if decision == "approve":
+        done = formatted("The application of %(name)s is approved: they are now a member.", name=view.name)
+    else:
+        done = formatted("The application of %(name)s is declined.", name=view.name)
+    return redirect(back, viewer, settings, flash=("ok", done))
 
 
 @router.post("/networks/{slug}/conveners")
@@ -382,13 +406,13 @@ async def appoint_convener(
     try:
         target = uuid.UUID(form.get("participant_id", ""))
     except ValueError:
-        return redirect(back, viewer, settings, flash=("error", "Choose a member to appoint."))
+        return redirect(back, viewer, settings, flash=("error", gettext("Choose a member to appoint.")))
     view, error = await attempt(session, lambda: networks.appoint_convener(session, participant.id, slug, target))
     if error is not None:
         _not_found_is_final(error)
         return redirect(back, viewer, settings, refused=error)
     assert view is not None  # `attempt` returns the result when there is no error
-    return redirect(back, viewer, settings, flash=("ok", f"{view.name} is now a convener."))
+    return redirect(back, viewer, settings, flash=("ok", formatted("%(name)s is now a convener.", name=view.name)))
 
 
 def _not_found_is_final(error: DomainError) -> None:

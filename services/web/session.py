@@ -30,7 +30,9 @@ from services.accounts.models import AccountSession, Participant
 from services.api.deps import SessionDep, SettingsDep
 from services.kit.errors import Forbidden, Unauthorized
 from services.kit.origins import trusted_origin
+from services.notifications import service as notifications
 from services.settings import Settings
+from services.web import i18n
 
 _R = TypeVar("_R", bound=Response)
 
@@ -76,6 +78,10 @@ class Viewer:
     zone_name: str | None = None
     # The account session of this browser's cookie, when signed in.
     account_session: AccountSession | None = None
+    # Unread notifications, shown beside the header's link to the notification centre.
+    unread: int = 0
+    # The interface language this request is answered in (services/web/i18n.py).
+    language: str = i18n.DEFAULT
 
     @property
     def signed_in(self) -> bool:
@@ -110,11 +116,21 @@ async def get_viewer(request: Request, session: SessionDep, settings: SettingsDe
             signed_in = await sessions.resolve(session, token, settings.signing_key)
         except accounts.InvalidToken:
             clear_session = True  # expired or revoked: drop it rather than send it forever
+    participant = signed_in.participant if signed_in else None
+    language = i18n.choose(
+        account=participant.language if participant is not None else None,
+        cookie=request.cookies.get(i18n.LANGUAGE_COOKIE),
+        query=request.query_params.get("lang"),
+        accept=request.headers.get("accept-language"),
+    )
+    i18n.activate(language)
     seed = request.cookies.get(CSRF_COOKIE) or ""
     is_new = not (16 <= len(seed) <= 64 and seed.isascii())
     if is_new:
         seed = secrets.token_urlsafe(24)
+    unread = await notifications.unread_count(session, signed_in.participant.id) if signed_in else 0
     return Viewer(
+        unread=unread,
         participant=signed_in.participant if signed_in else None,
         account_session=signed_in.session if signed_in else None,
         csrf_seed=seed,
@@ -123,6 +139,7 @@ async def get_viewer(request: Request, session: SessionDep, settings: SettingsDe
         flash=_read_flash(request, settings),
         clear_session=clear_session,
         zone_name=unquote(request.cookies.get(ZONE_COOKIE, "")) or None,
+        language=language,
     )
 
 
@@ -169,12 +186,14 @@ def finish(response: _R, viewer: Viewer, settings: Settings, *, keep_flash: bool
     if viewer.clear_session:
         response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
     response.headers.setdefault("Cache-Control", "no-store")
+    # The same address answers in the language of the cookie or of Accept-Language.
+    response.headers["Vary"] = ", ".join(filter(None, (response.headers.get("vary"), "Accept-Language, Cookie")))
     return response
 
 
 def set_flash(response: Response, settings: Settings, kind: str, text: str, fix: tuple[str, str] | None = None) -> None:
     """A one-shot message for the next page; `fix` is a link (address, words) to where the person can put it right."""
-    message: dict = {"kind": kind, "text": text[:500]}
+    message: dict = {"kind": kind, "text": str(text)[:500]}
     if fix is not None:
         message["fix"] = list(fix)
     body = base64.urlsafe_b64encode(json.dumps(message).encode()).decode().rstrip("=")

@@ -20,8 +20,10 @@ from services.accounts.passwords import MIN_PASSWORD_LENGTH
 from services.accounts.schemas import PasswordChange, ProfileChange
 from services.api import ratelimit
 from services.api.deps import PasswordHashingDep, SessionDep, SettingsDep, WritingSessionDep
+from services.web import i18n
 from services.web import session as web_session
 from services.web.forms import FormInvalid, attempt, field_errors, fields, parse, redirect, safe_next
+from services.web.i18n import formatted, gettext
 from services.web.session import Csrf, PageParticipant, Viewer, ViewerDep
 from services.web.templating import render
 
@@ -59,7 +61,7 @@ async def me() -> RedirectResponse:
 @router.get("/settings")
 async def settings_page(request: Request, session: SessionDep, viewer: ViewerDep, participant: PageParticipant):
     context = await _settings_context(session, viewer, participant)
-    return render(request, viewer, "settings.html", context, title="Account settings")
+    return render(request, viewer, "settings.html", context, title=gettext("Account settings"))
 
 
 @router.post("/settings/name")
@@ -76,8 +78,8 @@ async def change_name(
         context = await _settings_context(
             session, viewer, participant, name_form={"display_name": form.get("display_name", "")}, name_errors=invalid.errors
         )
-        return render(request, viewer, "settings.html", context, status_code=422, title="Account settings")
-    return redirect("/settings", viewer, settings, flash=("ok", "Your name is saved."))
+        return render(request, viewer, "settings.html", context, status_code=422, title=gettext("Account settings"))
+    return redirect("/settings", viewer, settings, flash=("ok", gettext("Your name is saved.")))
 
 
 @router.post("/settings/password")
@@ -108,8 +110,8 @@ async def change_password(
             raise FormInvalid(field_errors(error))
     except FormInvalid as invalid:
         context = await _settings_context(session, viewer, participant, password_errors=invalid.errors)
-        return render(request, viewer, "settings.html", context, status_code=422, title="Account settings")
-    return redirect("/settings", viewer, settings, flash=("ok", "Your password is changed; every other session is signed out."))
+        return render(request, viewer, "settings.html", context, status_code=422, title=gettext("Account settings"))
+    return redirect("/settings", viewer, settings, flash=("ok", gettext("Your password is changed; every other session is signed out.")))
 
 
 @router.post("/settings/sessions/{session_id}/revoke")
@@ -126,7 +128,7 @@ async def sign_out_everywhere(
     session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep, participant: PageParticipant
 ):
     await accounts.logout(session, participant)
-    response = redirect("/signin", viewer, settings, flash=("ok", "You are signed out everywhere, here too."))
+    response = redirect("/signin", viewer, settings, flash=("ok", gettext("You are signed out everywhere, here too.")))
     web_session.sign_out(response, settings)
     return response
 
@@ -143,7 +145,7 @@ async def export(session: SessionDep, viewer: ViewerDep, participant: PagePartic
 @router.get("/settings/delete")
 async def delete_page(request: Request, viewer: ViewerDep, participant: PageParticipant):
     context = {"errors": {}, "pseudonym": personal_data.pseudonym(participant.id)}
-    return render(request, viewer, "settings_delete.html", context, title="Delete your account")
+    return render(request, viewer, "settings_delete.html", context, title=gettext("Delete your account"))
 
 
 @router.post("/settings/delete")
@@ -161,7 +163,7 @@ async def delete_account(
     pseudonym = personal_data.pseudonym(participant.id)
     try:
         if not password or len(password) > 256:
-            raise FormInvalid({"password": "Enter your password to confirm"})
+            raise FormInvalid({"password": gettext("Enter your password to confirm")})
 
         async def delete() -> str:
             await ratelimit.guarded(
@@ -178,8 +180,13 @@ async def delete_account(
             raise FormInvalid({"_": error.detail})
     except FormInvalid as invalid:
         context = {"errors": invalid.errors, "pseudonym": pseudonym}
-        return render(request, viewer, "settings_delete.html", context, status_code=422, title="Delete your account")
-    response = redirect("/", viewer, settings, flash=("ok", f"Your account is deleted. Your public acts now show “{pseudonym}”."))
+        return render(request, viewer, "settings_delete.html", context, status_code=422, title=gettext("Delete your account"))
+    response = redirect(
+        "/",
+        viewer,
+        settings,
+        flash=("ok", formatted("Your account is deleted. Your public acts now show “%(pseudonym)s”.", pseudonym=pseudonym)),
+    )
     web_session.sign_out(response, settings)
     return response
 
@@ -206,7 +213,7 @@ async def _two_factor_context(request: Request, session: AsyncSession, participa
 @router.get("/settings/two-factor")
 async def two_factor_page(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep, participant: PageParticipant):
     context = await _two_factor_context(request, session, participant, settings)
-    return render(request, viewer, "settings_two_factor.html", context, title="Two-factor sign-in")
+    return render(request, viewer, "settings_two_factor.html", context, title=gettext("Two-factor sign-in"))
 
 
 @router.post("/settings/two-factor")
@@ -233,9 +240,9 @@ async def two_factor_enable(
         context = await _two_factor_context(
             request, session, participant, settings, setup=setup, errors={"code": error.detail}, form={"code": code}
         )
-        return render(request, viewer, "settings_two_factor.html", context, status_code=422, title="Two-factor sign-in")
+        return render(request, viewer, "settings_two_factor.html", context, status_code=422, title=gettext("Two-factor sign-in"))
     context = await _two_factor_context(request, session, participant, settings, recovery_codes=codes, next=safe_next(form.get("next"), ""))
-    return render(request, viewer, "settings_two_factor.html", context, title="Two-factor sign-in")
+    return render(request, viewer, "settings_two_factor.html", context, title=gettext("Two-factor sign-in"))
 
 
 @router.post("/settings/two-factor/recovery-codes")
@@ -254,7 +261,7 @@ async def two_factor_recovery_codes(
     extra: dict[str, Any] = {"recovery_codes": codes} if error is None else {"errors": {"regenerate_code": error.detail}}
     context = await _two_factor_context(request, session, participant, settings, **extra)
     return render(
-        request, viewer, "settings_two_factor.html", context, status_code=200 if error is None else 422, title="Two-factor sign-in"
+        request, viewer, "settings_two_factor.html", context, status_code=200 if error is None else 422, title=gettext("Two-factor sign-in")
     )
 
 
@@ -272,7 +279,7 @@ async def two_factor_disable(
     password = form.get("password", "")[:256]
     if not password:
         context = await _two_factor_context(request, session, participant, settings, errors={"password": "Enter your password to confirm"})
-        return render(request, viewer, "settings_two_factor.html", context, status_code=422, title="Two-factor sign-in")
+        return render(request, viewer, "settings_two_factor.html", context, status_code=422, title=gettext("Two-factor sign-in"))
 
     async def disable() -> None:
         await ratelimit.guarded(
@@ -285,5 +292,24 @@ async def two_factor_disable(
         raise error
     if error is not None:
         context = await _two_factor_context(request, session, participant, settings, errors={"password": error.detail})
-        return render(request, viewer, "settings_two_factor.html", context, status_code=422, title="Two-factor sign-in")
-    return redirect("/settings", viewer, settings, flash=("ok", "Two-factor sign-in is off."))
+        return render(request, viewer, "settings_two_factor.html", context, status_code=422, title=gettext("Two-factor sign-in"))
+    return redirect("/settings", viewer, settings, flash=("ok", gettext("Two-factor sign-in is off.")))
+
+
+@router.post("/language")
+async def choose_language(request: Request, session: WritingSessionDep, _csrf: Csrf, settings: SettingsDep, viewer: ViewerDep):
+    """The switch in the header: answer in the chosen language from now on (a cookie, and the account when signed
+    in), back on the page it was chosen on. An unknown language changes nothing."""
+    form = await fields(request)
+    back = safe_next(form.get("next"), "/")
+    chosen = i18n.supported(form.get("lang"))
+    response = redirect(back, viewer, settings)
+    if chosen is None:
+        return response
+    if viewer.participant is not None:
+        viewer.participant.language = chosen
+        session.add(viewer.participant)
+    response.set_cookie(
+        i18n.LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600, httponly=True, samesite="lax", secure=settings.cookies_secure, path="/"
+    )
+    return response

@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
+from networks import domains
 from networks.membership import CLEARING_HOUSE_ROLES
 from services.settings import Settings
+from services.web import i18n
 from services.web.session import CSRF_FIELD, Viewer, finish
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -23,17 +26,23 @@ STATIC_DIR = WEB_DIR / "static"
 BUILD_DIR = STATIC_DIR / "build"
 MANIFEST = BUILD_DIR / "manifest.json"
 
-templates = Jinja2Templates(directory=WEB_DIR / "templates")
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True, extensions=["jinja2.ext.i18n"])
+)
+# The request's language comes from a context variable (i18n.activate), so one environment serves every
+# request at once; newstyle: `_("… %(name)s", name=…)` fills and escapes its placeholders.
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 
 
 @cache
-def _static_version(name: str) -> str:
+def static_version(name: str) -> str:
+    """The first 12 hex digits of the SHA-256 of a file under /static (OSError if there is none)."""
     return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
 
 
 def static_url(name: str) -> str:
     """`/static/NAME?v=HASH`, so browsers may cache it for as long as it does not change."""
-    return f"/static/{name}?v={_static_version(name)}"
+    return f"/static/{name}?v={static_version(name)}"
 
 
 def bundle() -> dict[str, str] | None:
@@ -48,6 +57,8 @@ def bundle() -> dict[str, str] | None:
 def _when(value: datetime | None) -> str:
     if value is None:
         return ""
+    if i18n.current().code != "en":
+        return f"{i18n.datetime_text(value, UTC, form='short')} UTC"
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -65,6 +76,8 @@ def in_words(value: datetime | str, zone: ZoneInfo) -> str:
     """A moment as a person reads it, in their zone: "Tuesday 8 December 2026 at 08:54 (Europe/Paris)"."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     local = moment.astimezone(zone)
+    if i18n.current().code != "en":
+        return f"{i18n.datetime_text(local, zone, form='full')} ({zone.key})"
     return f"{local:%A} {local.day} {local:%B %Y at %H:%M} ({zone.key})"
 
 
@@ -75,7 +88,7 @@ def _iso(value: datetime | None) -> str:
 def _label(value: str | None, labels: dict) -> str:
     if value is None:
         return "—"
-    return labels.get(value, value)
+    return i18n.gettext(labels[value]) if value in labels else value
 
 
 def _whole_percent(value: float) -> int:
@@ -85,8 +98,17 @@ def _whole_percent(value: float) -> int:
 templates.env.filters["when"] = _when
 templates.env.filters["iso"] = _iso
 templates.env.filters["label"] = _label
+# Domains are stored in IDNA (punycode) form and shown in Unicode.
+templates.env.filters["domain"] = domains.display
 templates.env.globals["static_url"] = static_url
 templates.env.globals["whole_percent"] = _whole_percent
+templates.env.filters["number"] = lambda value: i18n.number_text(value)
+templates.env.filters["country"] = i18n.country_name
+templates.env.filters["language_name"] = i18n.language_name
+# A text's direction from the language it is written in (rtl for Arabic).
+templates.env.filters["direction"] = lambda code: i18n.LANGUAGES[code].direction if code in i18n.LANGUAGES else "auto"
+templates.env.filters["evidence"] = i18n.evidence_words
+templates.env.globals["languages"] = list(i18n.LANGUAGES.values())
 
 
 def render(
@@ -110,10 +132,12 @@ def render(
             "takes_no_part": viewer.participant is not None and viewer.participant.role in CLEARING_HOUSE_ROLES,
             "csrf_field": csrf,
             "flash": viewer.flash,
-            "taxonomy": request.app.state.taxonomy,
+            "taxonomy": i18n.localised(request.app.state.taxonomy),
+            "language": i18n.current(),
             "title": title,
             **(context or {}),
         },
         status_code=status_code,
     )
+    response.headers["Content-Language"] = i18n.current().tag
     return finish(response, viewer, settings)

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
+from tests.fixtures.app import TestServer
+
 
 @dataclass
 class Received:
@@ -84,7 +86,7 @@ class Subscriber:
 
     async def start(self) -> Subscriber:
         config = uvicorn.Config(self, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
-        self._server = uvicorn.Server(config)
+        self._server = TestServer(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             await asyncio.sleep(0.01)
@@ -110,7 +112,7 @@ class Serving:
     """Any ASGI app on an ephemeral port of 127.0.0.1, for as long as the block runs."""
 
     def __init__(self, app) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off"))
+        self.server = TestServer(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off"))
         self.task: asyncio.Task | None = None
 
     async def __aenter__(self) -> str:

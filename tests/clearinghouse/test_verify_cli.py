@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.clearinghouse import signing
 from tests.cli import run_cogov
+from tests.fixtures.app import TestServer
 from tests.fixtures.clearinghouse import LOOPBACK_SUBSCRIBERS
 
 
@@ -40,7 +41,7 @@ def settings_overrides(issuer_socket) -> dict:
 @pytest.fixture
 async def issuer(app, issuer_socket):
     """The clearing house answering at its own base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+    server = TestServer(uvicorn.Config(app, lifespan="off", log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[issuer_socket]))
     while not server.started:
         if task.done():
@@ -101,7 +102,8 @@ async def test_verify_says_whose_keys_it_trusted(client, published, issuer, atta
     assert result.returncode == 0, result.stderr
     assert f"verified: {entry['urn']} issued by {issuer}" in result.stdout
     assert f"from the issuer's key set at {issuer}/.well-known/cogov-keys.json" in result.stdout
-    assert "not covered by the signature: curation, entry_url, id, in_force, published_at, superseded_by" in result.stdout
+    unsigned = "authentic, authentic_language, curation, entry_url, id, in_force, label, language, published_at, superseded_by"
+    assert f"not covered by the signature: {unsigned}, translations" in result.stdout
 
     # Naming themselves as issuer is said plainly, and refused when the subscriber says whom they expect.
     impostor = "https://clearing.attacker.example"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from norms.consultations import reanchor
+from norms.anchoring import reanchor
 from tests.fixtures.accounts import affiliate
 from tests.fixtures.norms import TEXT
 from tests.norms.test_diff_api import _diffs_counted

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from playwright.sync_api import expect
 
-from norms.consultations import AnchorInvalid, locate
+from norms.anchoring import AnchorInvalid, locate
 from services.web.consultations import lines
 from tests.fixtures.accounts import affiliate
 from tests.fixtures.norms import TEXT
@@ -243,6 +243,8 @@ def test_the_comments_sit_beside_their_passages_on_a_wide_screen_and_below_the_t
     first, second = made["comments"]
     page = new_page(viewport={"width": 1280, "height": 900})
     open_editor(page, made["norm"]["page"])
+    # The editor draws the lines near the window: bring its end into view, where paragraph 18 is.
+    page.locator("#editor").evaluate("element => element.scrollIntoView({block: 'end'})")
     expect(_highlight(page, second)).to_have_text("Paragraph 18:", timeout=WAIT_MS)
 
     # Wide: the panel is a column to the right of the text, each comment level with its passage.

@@ -47,6 +47,7 @@ class PrivatePostgres:
         self.root = Path(tempfile.mkdtemp(prefix="cogov-faults-pg-"))
         self.data = self.root / "data"
         self.process: subprocess.Popen | None = None
+        self._template = False  # whether the migrated template database exists
         # initdb refuses to run as root: run the server as the postgres account then.
         self._user: list[str] = []
         if os.geteuid() == 0:
@@ -126,16 +127,22 @@ class PrivatePostgres:
                 self.process.wait()
 
     async def create_database(self) -> str:
-        """A new database, migrated to the latest schema; its URL."""
+        """A new database at the latest schema; its URL. The first is migrated and kept as the template of the
+        others (CREATE DATABASE … TEMPLATE copies it in a fraction of what running the migrations takes)."""
+        if not self._template:
+            await self._admin('CREATE DATABASE "cogov_faults_template"')
+            await asyncio.to_thread(migrations.upgrade, self.url("cogov_faults_template"))
+            self._template = True
         name = f"cogov_faults_{uuid.uuid4().hex[:10]}"
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "cogov_faults_template"')
+        return self.url(name)
+
+    async def _admin(self, sql: str) -> None:
         connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
         try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
+            await connection.execute(sql)
         finally:
             await connection.close()
-        url = self.url(name)
-        await asyncio.to_thread(migrations.upgrade, url)
-        return url
 
     def cleanup(self) -> None:
         if self.process is not None and self.process.poll() is None:

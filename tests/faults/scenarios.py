@@ -33,6 +33,7 @@ from services.realtime import sync_message
 from services.realtime.client import DocumentHandle, SyncClient
 from tests.clearinghouse.subscriber import Subscriber
 from tests.faults.processes import CogovServer, PrivatePostgres, RedisServer, Worker, free_port, serve
+from tests.fixtures.app import TestServer
 from tests.fixtures.norms import COUNCIL, COUNCIL_CHARTER
 
 PASSWORD = "fault scenario password"
@@ -542,7 +543,7 @@ class SubscriberServer:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> SubscriberServer:
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.app.port, log_level="critical", lifespan="off"))
+        self._server = TestServer(uvicorn.Config(self.app, host="127.0.0.1", port=self.app.port, log_level="critical", lifespan="off"))
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             if self._task.done():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import pytest
@@ -78,7 +79,9 @@ async def test_set_and_read_affiliation_region_follows_the_country(client, sign_
 
     assert response.status_code == 200
     body = response.json()
-    assert body | {"valid_from": None} == {
+    # The name names an organisation record (a new, unverified one here).
+    assert uuid.UUID(body["organisation_id"])
+    assert body | {"valid_from": None, "organisation_id": None} == {
         "stakeholder_group": "civil_society",
         "stakeholder_group_label": "Civil society",
         "country": "BR",
@@ -86,8 +89,10 @@ async def test_set_and_read_affiliation_region_follows_the_country(client, sign_
         "region": "latin_america_caribbean",
         "region_label": "Latin America and the Caribbean",
         "organisation": "Instituto Nupef",
+        "organisation_id": None,
         "valid_from": None,
         "valid_to": None,
+        "verification": None,
     }
     again = await client.get("/api/v1/me/affiliation", headers=participant["headers"])
     assert again.status_code == 200

@@ -28,6 +28,7 @@ async def test_joining_an_open_network_makes_a_member_at_once(client, affiliated
         "organisation": "Nupef",
         "role": "member",
         "joined_at": None,
+        "verification": None,
     }
     roster = (await client.get(f"/api/v1/networks/{slug}/members")).json()["items"]
     assert [(member["name"], member["role"]) for member in roster] == [("Amina", "convener"), ("Carlos", "member")]
@@ -52,7 +53,8 @@ async def test_the_roster_is_public_and_shows_no_private_details(client, affilia
 
     assert response.status_code == 200
     [member] = response.json()["items"]
-    assert set(member) == {"participant_id", "name", "stakeholder_group", "region", "organisation", "role", "joined_at"}
+    assert set(member) == {"participant_id", "name", "stakeholder_group", "region", "organisation", "role", "joined_at", "verification"}
+    assert member["verification"]["words"] == "unverified"
     assert founder["email"] not in response.text
     assert "NG" not in response.text
 

@@ -64,13 +64,33 @@ async def test_slugs_are_unique_and_url_safe(client, affiliated, found):
     third = await found(founder, name="Café norms — unicode, more")
     non_latin = await found(founder, name="网络治理")
     numbered = await found(founder, name="Cafe norms unicode more 2")
+    symbols_only = await found(founder, name="🌍 ✦ 🌏")
 
     assert first["slug"] == "cafe-norms-unicode-more"
     assert second["slug"] == "cafe-norms-unicode-more-2"
     assert third["slug"] == "cafe-norms-unicode-more-3"
-    assert non_latin["slug"] == "network"
+    assert non_latin["slug"] == "wang-luo-zhi-li"
     assert non_latin["name"] == "网络治理"
     assert numbered["slug"] == "cafe-norms-unicode-more-2-2"
+    assert symbols_only["slug"] == "network"
+
+
+async def test_names_in_every_script_get_readable_latin_addresses(client, affiliated, found):
+    founder = await affiliated("government", "NG")
+
+    arabic = await found(founder, name="شبكة الحوكمة الرقمية")
+    arabic_again = await found(founder, name="شبكة الحوكمة الرقمية")
+    chinese = await found(founder, name="数字治理网络")
+    russian = await found(founder, name="Сеть цифрового управления")
+
+    assert arabic["slug"] == "shbk-lhwkm-lrqmy"
+    assert arabic_again["slug"] == "shbk-lhwkm-lrqmy-2"
+    assert chinese["slug"] == "shu-zi-zhi-li-wang-luo"
+    assert russian["slug"] == "set-tsifrovogo-upravleniia"
+    for network in (arabic, chinese, russian):
+        fetched = await client.get(f"/api/v1/networks/{network['slug']}")
+        assert fetched.status_code == 200
+        assert fetched.json()["name"] == network["name"]
 
 
 async def test_a_custom_charter_stores_fractions_exactly(client, affiliated, found):

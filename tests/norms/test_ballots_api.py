@@ -48,8 +48,10 @@ async def audit(client, **filters) -> list[dict]:
 
 
 async def outbox_events(app) -> list[OutboxEvent]:
+    """The adoptions written to the outbox (the clearing house's publication events; each network's activity
+    feed has events of its own, `network.activity`)."""
     async with app.state.sessionmaker() as session:
-        return list((await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))).all())
+        return list((await session.scalars(select(OutboxEvent).where(OutboxEvent.kind == "norm.adopted").order_by(OutboxEvent.id))).all())
 
 
 def tally(ballot: dict, key: str) -> dict:
@@ -68,6 +70,8 @@ async def test_a_ballot_adopts_when_every_group_and_region_passes(client, app, c
         "threshold": "1/2",
         "threshold_value": 0.5,
         "min_ballot_hours": 1,
+        "verified_only": False,
+        "statement": "Every member with an affiliation votes, verified or not (verified_only off)",
     }
     assert {(e["name"], e["stakeholder_group"], e["region"], e["organisation"]) for e in ballot["electorate"]} == {
         ("Amina", "civil_society", "africa", "Digital Rights Kenya"),

@@ -145,3 +145,25 @@ def test_texts_split_a_chunk_at_a_time_as_at_once(text, chunk):
         assert text_diff._split(text_diff._ANY_LINE, text) == text.splitlines(keepends=True)
     finally:
         text_diff._CHUNK = saved
+
+
+@given(st.text(alphabet="ab \nمن中😀", max_size=40), st.text(alphabet="ab \nمن中😀", max_size=40))
+def test_the_splice_between_two_texts_spells_the_new_one_and_keeps_what_they_share(old, new):
+    splice = text_diff.splice_between(old, new)
+    if old == new:
+        assert splice is None
+        return
+    assert splice is not None
+    assert old[: splice.index] + splice.insert + old[splice.index + splice.delete :] == new
+    kept = len(old) - splice.delete
+    # Nothing shared is resent: the kept prefix and suffix are as long as the texts allow.
+    assert not (splice.delete and splice.insert and splice.insert[0] == old[splice.index])
+    assert not (splice.delete and splice.insert and splice.insert[-1] == old[splice.index + splice.delete - 1])
+    assert kept <= len(new)
+
+
+def test_a_splice_is_where_the_typing_was():
+    assert text_diff.splice_between("(المادة 3)", "(المادة 3، الفقرة 2)") == text_diff.TextSplice(9, 0, "، الفقرة 2")
+    assert text_diff.splice_between("abc", "abXc") == text_diff.TextSplice(2, 0, "X")
+    assert text_diff.splice_between("abcd", "ad") == text_diff.TextSplice(1, 2, "")
+    assert text_diff.splice_between("", "new") == text_diff.TextSplice(0, 0, "new")

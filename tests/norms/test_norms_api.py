@@ -34,6 +34,16 @@ async def test_same_title_gets_a_distinct_slug(client, network, norm):
     assert again.json()["text"] == ""
 
 
+async def test_norm_titles_in_other_scripts_get_latin_slugs(client, network, norm):
+    member = network["members"][1]["headers"]
+    made = []
+    for title in ("الشفافية الخوارزمية", "الشفافية الخوارزمية", "算法透明度", "Прозрачность алгоритмов", "✦✦"):
+        created = await client.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": title}, headers=member)
+        assert created.status_code == 201
+        made.append(created.json()["slug"])
+    assert made == ["lshffy-lkhwrzmy", "lshffy-lkhwrzmy-2", "suan-fa-tou-ming-du", "prozrachnost-algoritmov", "norm"]
+
+
 async def test_outsiders_and_strangers_cannot_create_or_edit(client, network, norm):
     outsider = network["outsider"]["headers"]
     refused = await client.post(f"/api/v1/networks/{network['slug']}/norms", json={"title": "Mine"}, headers=outsider)

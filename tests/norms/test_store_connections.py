@@ -162,4 +162,4 @@ async def test_a_members_form_edit_on_the_norm_page_needs_one_connection(client,
 
     edited = await asyncio.wait_for(asyncio.gather(edit("Zero one two."), edit("One two three.")), 8 * POOL_TIMEOUT)
     assert [response.status_code for response in edited] == [303, 303]
-    assert 'id="norm-text">Zero one two three.</div>' in (await client.get(norm)).text
+    assert 'id="norm-text"><div class="line" dir="auto">Zero one two three.</div></div>' in (await client.get(norm)).text

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 
 from alembic import command
 
 import migrations
+from norms import service
+from norms.models import Norm
 
 
 async def _edit(client, norm, person, *splices, **extra):
@@ -147,6 +150,18 @@ async def test_authorship_names_who_typed_each_character(client, network, norm):
         (".", "Amina"),
     ]
     assert authorship["spans"][-1]["end"] == len(current["text"])
+
+
+async def test_authorship_read_in_a_session_older_than_the_latest_edit_names_its_author(app, client, network, norm):
+    """A page's session may begin reading before a member's first edit is committed (SQLite keeps one snapshot
+    per transaction) and then read the resident copy, which has it: the new text still has its author."""
+    bruno = network["members"][1]
+    async with app.state.sessionmaker() as session:
+        stored = await session.get(Norm, uuid.UUID(norm["id"]))  # the session's reading begins here
+        assert stored is not None
+        await _edit(client, norm, bruno, (0, 0, "All "))
+        found = await service.authorship(session, app.state.norm_store, stored)
+    assert [(span.start, span.end, span.participant.display_name) for span in found.spans][:2] == [(0, 4, "Bruno"), (4, 45, "Amina")]
 
 
 async def test_versions_tagged_before_texts_were_stored_get_theirs_from_the_document(app, client, database_url, network, norm):

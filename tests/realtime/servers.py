@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -27,6 +29,10 @@ async def close_of(socket: websockets.ClientConnection, timeout: float = 10) -> 
         except websockets.ConnectionClosed:
             pass
     return socket.close_code, socket.close_reason
+
+
+# How long a started `cogov serve` may take to answer /healthz.
+STARTUP_SECONDS = 120
 
 
 def free_port() -> int:
@@ -61,8 +67,10 @@ class CogovServer:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "serve", "--port", str(self.port)], env=self.env, stdout=log, stderr=log
             )
+        # A bound, not a measure: on a loaded 2-core machine a new `cogov serve` took over 30 s to answer.
+        deadline = time.monotonic() + STARTUP_SECONDS
         async with httpx.AsyncClient() as http:
-            for _ in range(300):
+            while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"cogov serve exited {self.process.returncode}: {self.log.read_text()[-2000:]}")
                 try:
@@ -80,12 +88,37 @@ class CogovServer:
             self.process.wait()
 
     def stop(self) -> None:
+        """Stop the server as a deployment does (SIGTERM) and wait for the processes it started, so that its log
+        is complete (the multiprocessing resource tracker, for one, may write to it after the server ended)."""
         if self.process is not None and self.process.poll() is None:
+            started = _descendants(self.process.pid)
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+            deadline = time.monotonic() + 10
+            while any(map(_running, started)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes `pid` started and those they started (Linux's /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            for child in map(int, (task / "children").read_text().split()):
+                found += [child, *_descendants(child)]
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a process that has not ended (a zombie has ended: only its exit status is left)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(") ", 1)[1][0] != "Z"
 
 
 class RedisServer:

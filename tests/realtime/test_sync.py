@@ -123,6 +123,7 @@ async def test_a_caught_up_writer_hears_others_changes_but_never_its_own(network
 
 async def test_a_burst_reaches_readers_in_one_message_per_interval(app, network, norm, connect):
     app.state.sync_hub.settings.sync_batch_seconds = 0.4
+    app.state.sync_hub.settings.sync_batch_seconds_per_peer = 0.4
     writer = await (await connect(network["members"][0])).open(norm["url"])
     reader = await (await connect()).open(norm["url"])
     heard = record_changes(reader)
@@ -133,6 +134,16 @@ async def test_a_burst_reaches_readers_in_one_message_per_interval(app, network,
     carrying = [message for message in heard if message]
     assert sum(map(len, carrying)) == 10
     assert len(carrying) <= 3  # the first change at once, the rest together after the interval
+
+
+async def test_two_people_on_a_norm_are_not_held_for_a_crowded_rooms_interval(app, network, norm, connect):
+    """Rounds of a room of n peers come n × `sync_batch_seconds_per_peer` apart, not `sync_batch_seconds`."""
+    app.state.sync_hub.settings.sync_batch_seconds = 60  # a whole minute: waited for, the text would never come in time
+    writer = await (await connect(network["members"][0])).open(norm["url"])
+    reader = await (await connect()).open(norm["url"])
+    for letter in "abc":  # each change goes in a round of its own, the ones after the first within the interval
+        await writer.splice(0, 0, letter)
+        await reader.wait_for(lambda handle, letter=letter: handle.text.startswith(letter))
 
 
 async def test_peers_follow_a_document_reloaded_under_them(app, client, network, norm, connect):

@@ -5,6 +5,7 @@ Each test runs on SQLite and on PostgreSQL against the same expected answers, so
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from services.kit.pagination import encode_cursor
 from services.search import index, service
 from services.search import worker as search_worker
 from services.search.models import Kind
+from tests.fixtures.clearinghouse import adopt
 
 # One norm per UN language: (title, text, a query that must find it, the same words as a reader may type them).
 NORMS = {
@@ -100,6 +102,19 @@ async def test_a_norm_title_is_found_before_the_worker_reads_its_text(client, ne
     assert await find(client, "submarine") == []
 
 
+async def test_a_norm_found_by_its_title_alone_shows_its_title_with_the_words_marked(client, app, network):
+    founder = network["members"][0]
+    made = await client.post(
+        f"/api/v1/networks/{network['slug']}/norms", json={"title": "Cable landing", "text": "Submarine"}, headers=founder["headers"]
+    )
+    assert made.status_code == 201
+    assert await reindex(app) == 1  # the text indexed too: it holds none of the words searched for
+    [hit] = await find(client, "landing")
+    assert hit["snippet"] == "Cable <mark>landing</mark>"
+    [hit] = await find(client, "submarine")
+    assert hit["snippet"] == "<mark>Submarine</mark>"
+
+
 async def test_a_live_edit_is_found_after_the_next_reindex_round(client, app, network, languages):
     norm, founder = languages["en"], network["members"][0]
     edited = await client.post(
@@ -113,6 +128,21 @@ async def test_a_live_edit_is_found_after_the_next_reindex_round(client, app, ne
     [hit] = await find(client, "peering")
     assert hit["id"] == norm["id"] and "<mark>peering</mark>" in hit["snippet"]
     assert await reindex(app) == 0  # nothing changed since
+
+
+async def test_the_worker_starts_the_folding_process_before_any_long_text_comes(app, monkeypatch):
+    """So the first norm of a million characters after a start is not also the one that waits for a process."""
+    monkeypatch.setattr(index, "_POOL", None)  # as after a start
+    try:
+        async with search_worker.running(app.state.runtime):
+            for _ in range(600):  # the worker's first step, which does not wait for any text
+                if index.folding_started():
+                    break
+                await asyncio.sleep(0.05)
+            assert index.folding_started()
+    finally:
+        if index._POOL is not None:
+            index._POOL.shutdown()
 
 
 async def test_a_tagged_version_is_found_at_once(client, council):
@@ -150,6 +180,23 @@ async def test_an_adopted_and_published_norm_is_in_force(client, published):
     assert [(h["status"], h["id"]) for h in entries] == [("in_force", published["entry"]["id"])]
     assert [h["kind"] for h in await find(client, "ranking", status="adopted")] == ["version"]
     assert [h["kind"] for h in await find(client, "", kind="norm", status="adopted")] == ["norm"]
+
+
+async def test_an_entry_is_found_by_its_topic_and_by_the_topic_s_new_label_once_renamed(client, published, staff):
+    entry = published["entry"]
+    made = await client.post("/api/v1/clearinghouse/topics", json={"label": "Quokka welfare"}, headers=staff["headers"])
+    assert made.status_code == 201, made.text
+    curated = await client.patch(
+        f"/api/v1/clearinghouse/entries/{entry['id']}/curation", json={"topics": [made.json()["slug"]]}, headers=staff["headers"]
+    )
+    assert curated.status_code == 200, curated.text
+    assert [h["id"] for h in await find(client, "quokka", kind="entry")] == [entry["id"]]
+    renamed = await client.patch(
+        f"/api/v1/clearinghouse/topics/{made.json()['slug']}", json={"label": "Wombat welfare"}, headers=staff["headers"]
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert [h["id"] for h in await find(client, "wombat", kind="entry")] == [entry["id"]]
+    assert await find(client, "quokka") == []
 
 
 async def test_a_hidden_comment_never_appears(client, council, clock):
@@ -269,3 +316,124 @@ async def test_a_title_match_leads_and_every_match_pages_when_many_match(client,
     urls = [hit["url"] for page in (first, second, third) for hit in page["items"]]
     assert sorted(urls) == sorted(["/titled", *(f"/c/{n}" for n in range(6))])
     assert third["next_cursor"] is None
+
+
+@pytest.mark.parametrize("walk", [None, 1, 1000], ids=["from-the-index", "walk-falls-short", "walk"])
+async def test_a_phrase_pages_newest_first_in_order_whichever_way_it_is_found(client, app, network, monkeypatch, walk):
+    """A phrase of common words is found by walking the newest rows (PostgreSQL, when its estimates say the words are
+    common), of rare words from the index, and a walk that finds too few goes back to the index: each way gives the
+    same pages, every match once, the title match first, then the newest, and never the words in another order."""
+    monkeypatch.setattr(service, "CANDIDATES", 2)
+
+    async def budget(*_args: object) -> int | None:
+        return walk
+
+    monkeypatch.setattr(service, "_walk_budget", budget)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    bodies = [("Okapi habitats", "Forest.", "/titled")]
+    bodies += [(f"Clause {n}", f"Clause {n}: the okapi {'fence' if n == 6 else 'grazes'}.", f"/c/{n}") for n in range(7)]
+    # The newest hold both words in the other order: a walk of the newest rows meets them first.
+    bodies += [(f"Reversed {n}", f"Reversed {n}: okapi the grazer.", f"/r/{n}") for n in range(3)]
+    async with transaction(app.state.sessionmaker) as session:
+        for n, (title, body, url) in enumerate(bodies):
+            title = "The okapi habitats" if url == "/titled" else title
+            await index.write(session, index.Doc(Kind.version, uuid.uuid4(), title, body, url, start + timedelta(days=n)))
+
+    async def pages(q: str) -> list[str]:
+        urls, cursor = [], None
+        while True:
+            params = {"q": q, "limit": 2} | ({"cursor": cursor} if cursor else {})
+            page = (await client.get("/api/v1/search", params=params)).json()
+            urls += [hit["url"] for hit in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                return urls
+
+    assert await pages('"the okapi"') == ["/titled", *(f"/c/{n}" for n in reversed(range(7)))]
+    assert await pages('"the okapi" -fence') == ["/titled", *(f"/c/{n}" for n in reversed(range(6)))]
+    assert await pages('"okapi the"') == [f"/r/{n}" for n in reversed(range(3))]
+    assert await pages('"okapi grazes"') == [f"/c/{n}" for n in reversed(range(6))]
+
+
+@pytest.mark.parametrize("walk", [None, 1, 1000], ids=["from-the-index", "walk-falls-short", "walk"])
+async def test_words_and_prefixes_page_the_same_whichever_way_they_are_found(client, app, network, monkeypatch, walk):
+    """Common words and prefixes are found by walking the newest rows (PostgreSQL, when its estimates say they are
+    common), rare ones from the index, and a walk that finds too few goes back to the index: each way gives the same
+    pages, every match once, the title matches among them, exclusions honoured."""
+    monkeypatch.setattr(service, "CANDIDATES", 2)
+
+    async def budget(*_args: object) -> int | None:
+        return walk
+
+    monkeypatch.setattr(service, "_walk_budget", budget)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    bodies = [("Operators' duties", "Forest.", "/titled")]
+    bodies += [(f"Clause {n}", f"Clause {n}: operators {'fence' if n == 6 else 'graze'} the okapi.", f"/c/{n}") for n in range(7)]
+    bodies += [(f"Other {n}", f"Other {n}: nothing of the kind.", f"/o/{n}") for n in range(3)]
+    async with transaction(app.state.sessionmaker) as session:
+        for n, (title, body, url) in enumerate(bodies):
+            await index.write(session, index.Doc(Kind.version, uuid.uuid4(), title, body, url, start + timedelta(days=n)))
+
+    async def pages(q: str) -> list[str]:
+        urls, cursor = [], None
+        while True:
+            params = {"q": q, "limit": 2} | ({"cursor": cursor} if cursor else {})
+            page = (await client.get("/api/v1/search", params=params)).json()
+            urls += [hit["url"] for hit in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                return urls
+
+    clauses = [f"/c/{n}" for n in range(7)]
+    for q in ("operators", "operat*"):
+        found = await pages(q)
+        assert found[0] == "/titled" and sorted(found[1:]) == sorted(clauses), (q, found)
+    assert sorted(await pages("okapi -fence")) == sorted(clauses[:6])
+    assert await pages("nothing") == [f"/o/{n}" for n in reversed(range(3))]
+
+
+async def _translate(client, council: dict, language: str, text: str, *, review: bool) -> None:
+    """A member starts a translation of version 1 into `language` and writes `text`; a convener reviews it if `review`."""
+    translations = f"/api/v1/norms/{council['norm']['id']}/versions/1/translations"
+    member = council["members"][1]
+    started = await client.post(translations, json={"language": language}, headers=member["headers"])
+    assert started.status_code == 201, started.text
+    old = started.json()["text"]
+    splice = {"index": 0, "delete": len(old), "insert": text}
+    edited = await client.post(f"{translations}/{language}/edits", json={"splices": [splice]}, headers=member["headers"])
+    assert edited.status_code == 200, edited.text
+    if review:
+        reviewed = await client.post(f"{translations}/{language}/review", headers=council["convener"]["headers"])
+        assert reviewed.status_code == 200, reviewed.text
+
+
+async def test_an_entry_is_found_by_the_words_of_its_reviewed_translations_only(client, published):
+    council, entry = published["council"], published["entry"]
+    await _translate(client, council, "fr", "Les plateformes publient leurs critères de classement.", review=False)
+    await _translate(client, council, "ar", "تنشر المنصات معايير الترتيب الخاصة بها.", review=False)
+    # Not reviewed: what translators are writing is not what the entry publishes, nor what search finds.
+    assert await find(client, "classement") == [] and await find(client, "المنصات") == []
+    reviewed = await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/versions/1/translations/fr/review", headers=council["convener"]["headers"]
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    # Found at once (reindexed in the review's transaction), in French, with or without accents.
+    for q in ("classement", "criteres plateformes"):
+        assert [(h["kind"], h["id"]) for h in await find(client, q)] == [("entry", entry["id"])]
+    assert await find(client, "المنصات") == []  # the Arabic one is still unreviewed
+
+    # Words written after the review wait for the next review.
+    edited = await client.post(
+        f"/api/v1/norms/{council['norm']['id']}/versions/1/translations/fr/edits",
+        json={"splices": [{"index": 0, "insert": "Chaque semaine, "}]},
+        headers=council["members"][2]["headers"],
+    )
+    assert edited.status_code == 200, edited.text
+    assert await find(client, "semaine") == []
+
+
+async def test_a_translation_reviewed_before_publication_is_found_with_the_entry(client, council, clock, worker):
+    await _translate(client, council, "es", "Las plataformas publican sus criterios de clasificación.", review=True)
+    assert await find(client, "clasificacion") == []  # nothing published yet
+    await adopt(client, council, clock)
+    assert await worker.publish_pending() == 1
+    [entry] = (await client.get("/api/v1/clearinghouse/entries")).json()["items"]
+    assert [(h["kind"], h["id"]) for h in await find(client, "clasificacion")] == [("entry", entry["id"])]

@@ -13,10 +13,13 @@ import base64
 import itertools
 import json
 import os
+import uuid
 from datetime import timedelta
 
 from starlette.routing import Mount, WebSocketRoute
 
+from services.notifications.delivery import unsubscribe_token
+from services.notifications.models import Kind
 from services.web.session import CSRF_COOKIE, CSRF_HEADER, FLASH_COOKIE, SESSION_COOKIE, _mac
 from tests.fixtures.accounts import PASSWORD
 from tests.fixtures.databases import ON_SQLITE
@@ -69,6 +72,17 @@ def requests_for(world: dict) -> dict:
     ids = world["ids"]
     people = world["people"]
     return {
+        # Notifications and following: a network to follow; each role's unsubscribe link names another kind of the
+        # participant's mail (a link works once), so every call is one a mail client could make.
+        "PATCH /api/v1/me/notification-preferences": {"json": {"digest_hour": 8, "time_zone": "Europe/Paris"}},
+        "POST /api/v1/me/follows": {"json": {"target": "network", "key": ids["slug"]}},
+        "DELETE /api/v1/me/follows": {"json": {"target": "network", "key": ids["slug"]}},
+        "GET /api/v1/followers": {"params": {"target": "network", "key": ids["slug"]}},
+        "POST /settings/notifications": {"data": {"hour": "8", "time_zone": "UTC", "mode-ballot_opened": "daily"}},
+        "POST /follows/{target}/{action}": {"data": {"key": ids["slug"], "next": "/notifications"}},
+        "GET /notifications/unsubscribe": lambda role: {"params": {"token": world["unsubscribe"](role)}},
+        "POST /notifications/unsubscribe": lambda role: {"params": {"token": world["unsubscribe"](role)}},
+        "POST /language": {"data": {"language": "fr", "next": "/"}},
         "POST /api/v1/auth/register": lambda role: {
             "json": {"email": f"new{next(_unique)}@example.org", "password": PASSWORD, "display_name": "New"}
         },
@@ -106,6 +120,13 @@ def requests_for(world: dict) -> dict:
         "POST /api/v1/norms/{norm_id}/automerge": {"content": world["saved"], "headers": {"content-type": "application/octet-stream"}},
         "GET /api/v1/norms/{norm_id}/text": {"params": {"at": ids["head"]}},
         "POST /api/v1/norms/{norm_id}/versions": {"json": {"label": "Matrix reading"}},
+        # Each language once per version: the member starts French (read below), the convener Spanish.
+        "POST /api/v1/norms/{norm_id}/versions/{number}/translations": lambda role: {
+            "json": {"language": {"member": "fr", "convener": "es"}.get(role, "ru")}
+        },
+        "POST /api/v1/norms/{norm_id}/versions/{number}/translations/{language}/edits": {
+            "json": {"splices": [{"index": 0, "delete": 0, "insert": "Traduit : "}]}
+        },
         "GET /api/v1/norms/{norm_id}/diff": {"params": {"from": 1, "to": 2}},
         "POST /api/v1/norms/{norm_id}/ballots": lambda role: {
             "json": {"version": ids["third_version"], "closes_at": _later(world, hours=3)}
@@ -166,6 +187,13 @@ def requests_for(world: dict) -> dict:
             "data": {"title": "Recommender transparency", "text": "Platforms publish their ranking criteria. Web."}
         },
         "POST /networks/{slug}/norms/{norm_slug}/versions": {"data": {"label": "Web reading"}},
+        "POST /networks/{slug}/norms/{norm_slug}/versions/{number}/translations/{language}/edit": {
+            "data": {"title": "Transparence", "text": "Les plateformes publient leurs critères."}
+        },
+        # Languages the API's calls above left untranslated: the member starts Arabic, the convener Chinese.
+        "POST /networks/{slug}/norms/{norm_slug}/versions/{number}/translations": lambda role: {
+            "data": {"language": {"member": "ar", "convener": "zh"}.get(role, "ru")}
+        },
         "GET /networks/{slug}/norms/{norm_slug}/diff": {"params": {"from": 1, "to": 2}},
         "POST /networks/{slug}/norms/{norm_slug}/ballots": lambda role: {
             "data": {"version": ids["third_version"], "closes_at": _later(world, hours=3)[:16]}
@@ -178,10 +206,33 @@ def requests_for(world: dict) -> dict:
         "POST /comments/{comment_id}/reply": {"data": {"body": "A web reply."}},
         "POST /comments/{comment_id}/resolve": {"data": {"status": "declined", "reason": "Out of scope."}},
         "POST /comments/{comment_id}/hide": {"data": {"reason": "Off topic."}},
+        "POST /api/v1/norms/{norm_id}/threads": {"json": {"body": "A thread."}},
+        "POST /api/v1/threads/{thread_id}/posts": {"json": {"body": "A post."}},
+        "PUT /api/v1/threads/{thread_id}/status": {"json": {"status": "resolved"}},
+        "POST /api/v1/posts/{post_id}/hide": {"json": {"reason": "Off topic."}},
+        "POST /api/v1/norms/{norm_id}/suggestions": {"json": {"passage": {"start": 0, "end": 5}, "replacement": "Every"}},
+        "POST /api/v1/suggestions/{suggestion_id}/accept": {"json": {}},
+        "POST /api/v1/suggestions/{suggestion_id}/decline": {"json": {"reason": "Not now."}},
+        "POST /api/v1/suggestions/{suggestion_id}/refresh": {"json": {}},
+        "POST /api/v1/norms/{norm_id}/sense-checks": {"json": {"question": "Ready?"}},
+        "PUT /api/v1/sense-checks/{check_id}/answer": {"json": {"answer": "agree"}},
+        "POST /norms/{norm_id}/threads": {"data": {"body": "A web thread."}},
+        "POST /threads/{thread_id}/reply": {"data": {"body": "A web post."}},
+        "POST /threads/{thread_id}/status": {"data": {"status": "resolved"}},
+        "POST /posts/{post_id}/hide": {"data": {"reason": "Off topic."}},
+        "POST /norms/{norm_id}/suggestions": {"data": {"quote": "criteria", "replacement": "rules"}},
+        "POST /norms/{norm_id}/sense-checks": {"data": {"question": "Ready?"}},
+        "POST /sense-checks/{check_id}/answer": {"data": {"answer": "agree"}},
         "POST /clearinghouse/staff/entries/{entry_id}": {"data": {"summary": "Curated."}},
         "POST /clearinghouse/staff/topics": lambda role: {"data": {"label": f"Web topic {next(_unique)}"}},
         "POST /clearinghouse/staff/collections": lambda role: {"data": {"title": f"Web collection {next(_unique)}"}},
         "POST /clearinghouse/staff/collections/{slug}": {"data": {"title": "Recommenders"}},
+        "POST /registrar/{participant_id}/{decision}": {"data": {"note": "Accreditation list 2026."}},
+        "POST /api/v1/me/address-proofs": {"json": {"email": "someone@ministry.example"}},
+        "POST /api/v1/address-proofs/confirm": {"json": {"token": "not-a-token"}},
+        "POST /verification/address": {"data": {"email": "someone@ministry.example"}},
+        "GET /prove-address": {"params": {"token": "not-a-token"}},
+        "POST /prove-address": {"data": {"token": "not-a-token"}},
     }
 
 
@@ -196,6 +247,8 @@ LAST = (
     "POST /consultations/{consultation_id}/close",
     "POST /api/v1/ballots/{ballot_id}/close",
     "POST /networks/{slug}/norms/{norm_slug}/ballots/{ballot_id}/close",
+    "POST /api/v1/sense-checks/{check_id}/close",
+    "POST /sense-checks/{check_id}/close",
     "POST /api/v1/networks/{slug}/leave",
     "POST /networks/{slug}/leave",
     "DELETE /api/v1/clearinghouse/entries/{entry_id}",
@@ -227,11 +280,21 @@ def _path(template: str, world: dict) -> str:
         "ballot_id": ids["ballot_id"],
         "consultation_id": ids["consultation_id"],
         "comment_id": ids["comment_id"],
+        "thread_id": ids["thread_id"],
+        "post_id": ids["post_id"],
+        "suggestion_id": ids["declined_suggestion_id"] if template.endswith("/decline") else ids["suggestion_id"],
+        "kind": "refresh",
+        "check_id": ids["check_id"],
         "entry_id": ids["entry_id"],
         "participant_id": ids["participant_id"],
         "application_id": ids["application_id"],
         "event_id": ids["event_id"],
         "session_id": "00000000-0000-4000-8000-000000000000",
+        "notification_id": ids["notification_id"],
+        "notification_id:int": ids["notification_id"],
+        "target": "network",
+        "action": "follow",
+        "language": "fr",
     }
     path = template
     for name, value in values.items():
@@ -250,7 +313,7 @@ def _outcome(response) -> str:
 
 async def _observe(client, app, world) -> dict[str, str]:
     specs = requests_for(world)
-    found = [route for route in routes(app) if not route.startswith(("WS ", "MOUNT "))]
+    found = [route for route in routes(app) if route not in ELSEWHERE]
     found.sort(key=lambda route: LAST.index(route) if route in LAST else -1)
     csrf = _mac(app.state.settings, "csrf", CSRF_SEED)
     headers = {role: await sign_in(client, person) for role, person in world["people"].items()}
@@ -278,7 +341,17 @@ async def _observe(client, app, world) -> dict[str, str]:
 
 async def test_every_route_answers_each_role_as_the_table_says(client, app, world, clock):
     saved = await client.get(f"/api/v1/norms/{world['ids']['norm_id']}/automerge")
-    world = world | {"clock": clock, "saved": saved.content, "topic": app.state.settings.base_url + "/feeds/norms.atom"}
+    kinds = {role: kind for role, kind in zip(ORDER, list(Kind)[1:], strict=False)}  # the form below sets the first
+
+    def unsubscribe(role: str) -> str:
+        return unsubscribe_token(app.state.settings, uuid.UUID(world["people"]["participant"]["id"]), {kinds[role].value: 0})
+
+    world = world | {
+        "clock": clock,
+        "saved": saved.content,
+        "topic": app.state.settings.base_url + "/feeds/norms.atom",
+        "unsubscribe": unsubscribe,
+    }
     listed = set(routes(app))
     if os.environ.get("COGOV_PRINT_MATRIX"):  # to review the answers of a new route before adding it to the table
         for route, statuses in (await _observe(client, app, world)).items():
@@ -296,6 +369,11 @@ async def test_every_route_answers_each_role_as_the_table_says(client, app, worl
 ELSEWHERE = {
     "WS /api/v1/sync": "test_tokens.py and test_origin.py: tickets, revocation, Origin",
     "MOUNT /static": "test_static_files_and_forms_without_csrf below",
+    # An endless stream (the table's client reads whole bodies): public like the norm itself, for every role.
+    "GET /api/v1/norms/{norm_id}/text/events": "tests/realtime/test_text_events.py: anyone reads; bad ids; per-address limit",
+    "GET /api/v1/norms/{norm_id}/versions/{number}/translations/{language}/text/events": (
+        "tests/realtime/test_text_events.py: a translation's readers follow it"
+    ),
 }
 
 # Statuses in the order anonymous participant member convener staff subscriber admin. The participant
@@ -306,6 +384,40 @@ ELSEWHERE = {
 # without one (to sign in, say) is a plain 303.
 EXPECTED: dict[str, str] = {
     "GET /api/openapi.json": "200 200 200 200 200 200 200",
+    # Verified affiliations: reading is public; acting needs an account, registrars' acts the registrar role
+    # (no role here has it), and an organisation or domain the world does not hold is 404.
+    "GET /api/v1/organisations": "200 200 200 200 200 200 200",
+    "GET /api/v1/organisations/similar": "422 422 422 422 422 422 422",
+    "POST /api/v1/organisations": "401 422 422 422 422 422 422",
+    "GET /api/v1/organisations/{slug}": "404 404 404 404 404 404 404",
+    "POST /api/v1/organisations/{slug}/domains": "401 422 422 422 422 422 422",
+    "POST /api/v1/organisations/{slug}/domains/{domain}/check": "401 404 404 404 404 404 404",
+    "POST /api/v1/organisations/{slug}/domains/{domain}/confirm": "401 403 403 403 403 403 403",
+    "POST /api/v1/organisations/{slug}/confirm": "401 403 403 403 403 403 403",
+    "GET /api/v1/me/verification": "401 200 200 200 200 200 200",
+    "GET /api/v1/participants/{participant_id}/verification": "200 200 200 200 200 200 200",
+    "POST /api/v1/participants/{participant_id}/vouch": "401 403 403 403 403 403 403",
+    "DELETE /api/v1/participants/{participant_id}/vouch": "401 404 404 404 404 404 404",
+    "POST /api/v1/me/vouch-requests": "401 422 422 422 422 422 422",
+    "GET /api/v1/me/vouch-requests": "401 200 200 200 200 200 200",
+    "POST /api/v1/participants/{participant_id}/registrar-verification": "401 403 403 403 403 403 403",
+    "POST /api/v1/participants/{participant_id}/revocation": "401 403 403 403 403 403 403",
+    "GET /api/v1/registrar/queue": "401 403 403 403 403 403 403",
+    "GET /organisations": "200 200 200 200 200 200 200",
+    "GET /organisations/{slug}": "404 404 404 404 404 404 404",
+    "GET /verification": "303 200 200 200 200 200 200",
+    "POST /verification/ask": "401 303error 303error 303error 303error 303error 303error",
+    "POST /participants/{participant_id}/vouch": "401 303error 303error 303error 303error 303error 303error",
+    # The registrar's queue page and its decisions: registrars only (no role here is one).
+    "GET /registrar": "303 403 403 403 403 403 403",
+    "POST /registrar/{participant_id}/{decision}": "401 403 403 403 403 403 403",
+    # Proving an address at one's organisation: asking needs an account (the world's organisations have no proven
+    # domain, so every address is refused, 422); the mailed link works signed out, and a forged one is 400 for all.
+    "POST /api/v1/me/address-proofs": "401 422 422 422 422 422 422",
+    "POST /api/v1/address-proofs/confirm": "400 400 400 400 400 400 400",
+    "POST /verification/address": "401 303error 303error 303error 303error 303error 303error",
+    "GET /prove-address": "400 400 400 400 400 400 400",
+    "POST /prove-address": "400 400 400 400 400 400 400",
     "GET /api/docs": "200 200 200 200 200 200 200",
     "GET /docs/oauth2-redirect": "200 200 200 200 200 200 200",
     "GET /feeds/norms.atom": "200 200 200 200 200 200 200",
@@ -346,6 +458,30 @@ EXPECTED: dict[str, str] = {
     "GET /settings/delete": "303 200 200 200 200 200 200",
     "POST /settings/delete": "401 422 422 422 422 422 422",
     "GET /settings/two-factor": "303 200 200 200 200 200 200",
+    # Notifications: one's own list, preferences and follows; follower counts and a network's activity are
+    # public (who follows is not); the unsubscribe link is the key, so it works without a session.
+    "GET /api/v1/me/notifications": "401 200 200 200 200 200 200",
+    "POST /api/v1/me/notifications/{notification_id}/read": "401 204 204 204 204 204 204",
+    "POST /api/v1/me/notifications/read-all": "401 204 204 204 204 204 204",
+    "GET /api/v1/me/notification-preferences": "401 200 200 200 200 200 200",
+    "PATCH /api/v1/me/notification-preferences": "401 200 200 200 200 200 200",
+    "GET /api/v1/me/follows": "401 200 200 200 200 200 200",
+    "POST /api/v1/me/follows": "401 200 200 200 200 200 200",
+    "DELETE /api/v1/me/follows": "401 200 200 200 200 200 200",
+    "GET /api/v1/followers": "200 200 200 200 200 200 200",
+    "GET /feeds/networks/{slug}/activity.atom": "200 200 200 200 200 200 200",
+    "GET /feeds/networks/{slug}/activity.json": "200 200 200 200 200 200 200",
+    "GET /notifications": "303 200 200 200 200 200 200",
+    "GET /notifications/{notification_id:int}": "303 303 303 303 303 303 303",
+    "POST /notifications/read-all": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "POST /notifications/{notification_id:int}/read": "401 303 303 303 303 303 303",
+    "GET /settings/notifications": "303 200 200 200 200 200 200",
+    "POST /settings/notifications": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "POST /follows/{target}/{action}": "401 303ok 303ok 303ok 303ok 303ok 303ok",
+    "GET /notifications/unsubscribe": "200 200 200 200 200 200 200",
+    "POST /notifications/unsubscribe": "200 200 200 200 200 200 200",
+    # Choosing the interface's language: anyone, signed in or not.
+    "POST /language": "303 303 303 303 303 303 303",
     "POST /settings/two-factor": "401 303error 303error 303error 303error 303error 303error",
     "POST /settings/two-factor/recovery-codes": "401 422 422 422 422 422 422",
     "POST /settings/two-factor/disable": "401 422 422 422 422 422 422",
@@ -380,6 +516,11 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/norms/{norm_id}/versions": "401 403 201 201 403 403 403",
     "GET /api/v1/norms/{norm_id}/versions": "200 200 200 200 200 200 200",
     "GET /api/v1/norms/{norm_id}/versions/{number}": "200 200 200 200 200 200 200",
+    "POST /api/v1/norms/{norm_id}/versions/{number}/translations": "401 403 201 201 403 403 403",
+    "GET /api/v1/norms/{norm_id}/versions/{number}/translations": "200 200 200 200 200 200 200",
+    "GET /api/v1/norms/{norm_id}/versions/{number}/translations/{language}": "200 200 200 200 200 200 200",
+    "POST /api/v1/norms/{norm_id}/versions/{number}/translations/{language}/edits": "401 403 200 200 403 403 403",
+    "POST /api/v1/norms/{norm_id}/versions/{number}/translations/{language}/review": "401 403 403 200 403 403 403",
     "GET /api/v1/norms/{norm_id}/diff": "200 200 200 200 200 200 200",
     "GET /api/v1/norms/{norm_id}/history": "200 200 200 200 200 200 200",
     "GET /api/v1/norms/{norm_id}/text": "200 200 200 200 200 200 200",
@@ -400,6 +541,34 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/comments/{comment_id}/replies": "401 403 201 201 403 403 403",
     "PUT /api/v1/comments/{comment_id}/resolution": "401 403 200 200 403 403 403",
     "POST /api/v1/comments/{comment_id}/hide": "401 403 403 200 403 403 403",
+    "GET /api/v1/norms/{norm_id}/threads": "200 200 200 200 200 200 200",
+    "POST /api/v1/norms/{norm_id}/threads": "401 403 201 201 403 403 403",
+    "GET /api/v1/threads/{thread_id}": "200 200 200 200 200 200 200",
+    "POST /api/v1/threads/{thread_id}/posts": "401 403 201 201 403 403 403",
+    "PUT /api/v1/threads/{thread_id}/status": "401 403 200 200 403 403 403",
+    "POST /api/v1/posts/{post_id}/hide": "401 403 403 200 403 403 403",
+    "GET /api/v1/norms/{norm_id}/suggestions": "200 200 200 200 200 200 200",
+    "POST /api/v1/norms/{norm_id}/suggestions": "401 201 201 201 403 201 403",
+    "GET /api/v1/suggestions/{suggestion_id}": "200 200 200 200 200 200 200",
+    "POST /api/v1/suggestions/{suggestion_id}/accept": "401 403 200 409 403 403 403",
+    "POST /api/v1/suggestions/{suggestion_id}/decline": "401 403 200 409 403 403 403",
+    "POST /api/v1/suggestions/{suggestion_id}/refresh": "401 403 403 403 403 403 403",
+    "GET /api/v1/norms/{norm_id}/sense-checks": "200 200 200 200 200 200 200",
+    "POST /api/v1/norms/{norm_id}/sense-checks": "401 403 403 201 403 403 403",
+    "GET /api/v1/sense-checks/{check_id}": "200 200 200 200 200 200 200",
+    "PUT /api/v1/sense-checks/{check_id}/answer": "401 403 200 200 403 403 403",
+    "GET /networks/{slug}/norms/{norm_slug}/discussion": "200 200 200 200 200 200 200",
+    "POST /norms/{norm_id}/threads": "401 403 303ok 303ok 403 403 403",
+    "POST /threads/{thread_id}/reply": "401 403 303ok 303ok 403 403 403",
+    "POST /threads/{thread_id}/status": "401 403 303ok 303ok 403 403 403",
+    "POST /posts/{post_id}/hide": "401 403 403 303ok 403 403 403",
+    "POST /norms/{norm_id}/suggestions": "401 303ok 303ok 303ok 403 303ok 403",
+    "POST /suggestions/{suggestion_id}/{kind}": "401 403 403 403 403 403 403",
+    "POST /norms/{norm_id}/sense-checks": "401 403 403 303ok 403 403 403",
+    "GET /networks/{slug}/norms/{norm_slug}/sense-checks/{check_id}": "200 200 200 200 200 200 200",
+    "POST /sense-checks/{check_id}/answer": "401 403 303ok 303ok 403 403 403",
+    "POST /api/v1/sense-checks/{check_id}/close": "401 403 403 200 403 403 403",
+    "POST /sense-checks/{check_id}/close": "401 303error 303error 303ok 303error 303error 303error",
     "POST /api/v1/sync/tickets": "401 201 201 201 201 201 201",
     "GET /api/v1/sync/stats": "401 403 403 403 200 403 200",
     "GET /api/v1/clearinghouse/entries/{entry_id}/akn.xml": "200 200 200 200 200 200 200",
@@ -481,6 +650,14 @@ EXPECTED: dict[str, str] = {
     "POST /networks/{slug}/norms/{norm_slug}/edit": "401 303error 303ok 303ok 303error 303error 303error",
     "POST /networks/{slug}/norms/{norm_slug}/versions": "401 403 303ok 303ok 403 403 403",
     "GET /networks/{slug}/norms/{norm_slug}/versions/{number}": "200 200 200 200 200 200 200",
+    "POST /networks/{slug}/norms/{norm_slug}/versions/{number}/translations": "401 403 303ok 303ok 403 403 403",
+    "GET /networks/{slug}/norms/{norm_slug}/versions/{number}/translations/{language}": "200 200 200 200 200 200 200",
+    "POST /networks/{slug}/norms/{norm_slug}/versions/{number}/translations/{language}/review": (
+        "401 303error 303error 303ok 303error 303error 303error"
+    ),
+    "POST /networks/{slug}/norms/{norm_slug}/versions/{number}/translations/{language}/edit": (
+        "401 303error 303ok 303ok 303error 303error 303error"
+    ),
     "GET /networks/{slug}/norms/{norm_slug}/diff": "200 200 200 200 200 200 200",
     "GET /networks/{slug}/norms/{norm_slug}/history": "200 200 200 200 200 200 200",
     "POST /web/sync-ticket": "401 201 201 201 201 201 201",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
@@ -21,7 +22,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.fixtures.databases import ON_SQLITE
 from tests.security.world import sign_in
 
-pytestmark = ON_SQLITE
+pytestmark = [ON_SQLITE, pytest.mark.long]
 # Thousands of calls from one address and one member: rate limits and the password-guessing throttle
 # (tried in tests/ops and test_password_guessing.py) would answer most of them 429 and hide what lies behind.
 SETTINGS = {"rate_limits_enabled": False, "login_failures_per_minute": 0}

@@ -20,6 +20,7 @@ import time
 import automerge.core as am
 import base58
 import cbor2
+import pytest
 import websockets
 from structlog.testing import CapturingLogger
 
@@ -28,7 +29,7 @@ from services.realtime import hub as hub_module
 from tests.fixtures.databases import ON_SQLITE
 from tests.security.frames import mutate, valid_messages
 
-pytestmark = ON_SQLITE
+pytestmark = [ON_SQLITE, pytest.mark.long]
 SETTINGS = {"sync_max_messages_per_second": 1_000_000}  # the flood limit has its own test (tests/realtime)
 
 FRAMES = int(os.environ.get("COGOV_SYNC_FUZZ_FRAMES", "3000"))  # CI; bench/sync_fuzz.py sends 10,000 and more

@@ -56,6 +56,25 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
     )
     assert comment.status_code == 201, comment.text
 
+    # The drafting stage, by Dana too: a thread with its post, two pending suggestions (one to accept, one to
+    # decline) and an open sense check.
+    dana = council["members"][3]
+    thread = await client.post(f"/api/v1/norms/{norm_id}/threads", json={"body": "Which criteria?"}, headers=dana["headers"])
+    assert thread.status_code == 201, thread.text
+    suggested = []
+    for words, instead in (("Platforms", "Large platforms"), ("publish", "disclose")):
+        text = (await client.get(f"/api/v1/norms/{norm_id}")).json()["text"]
+        start = text.index(words)
+        made = await client.post(
+            f"/api/v1/norms/{norm_id}/suggestions",
+            json={"passage": {"start": start, "end": start + len(words), "quote": words}, "replacement": instead},
+            headers=dana["headers"],
+        )
+        assert made.status_code == 201, made.text
+        suggested.append(made.json()["id"])
+    sense = await client.post(f"/api/v1/norms/{norm_id}/sense-checks", json={"question": "Ready?"}, headers=convener["headers"])
+    assert sense.status_code == 201, sense.text
+
     third = await client.post(f"/api/v1/norms/{norm_id}/versions", json={"label": "Third reading"}, headers=convener["headers"])
     assert third.status_code == 201, third.text
     head = (await client.get(f"/api/v1/norms/{norm_id}")).json()["heads"][0]
@@ -108,7 +127,10 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
         headers=people["staff"]["headers"],
     )
     assert collection.status_code == 201, collection.text
+    # The member's notification of the ballot opened above: opening it is the member's alone (others land on their own list).
+    notified = await client.get("/api/v1/me/notifications", headers=people["member"]["headers"])
     ids = {
+        "notification_id": notified.json()["items"][0]["id"],
         "slug": council["slug"],
         "norm_id": norm_id,
         "norm_slug": council["norm"]["slug"],
@@ -117,6 +139,11 @@ async def build(client, app, sign_up, make_council, clock, worker) -> dict:
         "closed_ballot_id": adopted["id"],
         "consultation_id": consultation.json()["id"],
         "comment_id": comment.json()["id"],
+        "thread_id": thread.json()["id"],
+        "post_id": thread.json()["posts"][0]["id"],
+        "suggestion_id": suggested[0],
+        "declined_suggestion_id": suggested[1],
+        "check_id": sense.json()["id"],
         "entry_id": entry["id"],
         "participant_id": participant["id"],
         "application_id": pending,

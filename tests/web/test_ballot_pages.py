@@ -159,12 +159,20 @@ async def test_an_elector_votes_with_the_form_and_errors_show_on_the_page(app, c
         assert refused.status_code == 403 and "Only the members on the roster" in refused.text
 
 
-async def test_the_live_json_carries_the_tallies_as_html(app, client, council, clock):
+async def test_the_live_json_carries_the_tallies_as_html_and_is_not_sent_again_unchanged(app, client, council, clock):
     page = await open_ballot(client, council, clock)
     async with browser(app) as visitor:
-        before = (await visitor.get(f"{page}/live")).json()
+        first = await visitor.get(f"{page}/live")
+        before = first.json()
+        etag = first.headers["etag"]
+        assert first.headers["cache-control"] == "private, no-cache"
+        # The page polls with the tag it holds: nothing changed, so no tallies are sent again.
+        unchanged = await visitor.get(f"{page}/live", headers={"If-None-Match": etag})
+        assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged.headers["etag"] == etag
         await api_vote(client, council["members"][2], page, "abstain")
-        after = (await visitor.get(f"{page}/live")).json()
+        changed = await visitor.get(f"{page}/live", headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and changed.headers["etag"] != etag
+        after = changed.json()
     assert (before["status"], before["voted"], before["electors"]) == ("open", 0, 4)
     assert after["voted"] == 1 and "Chen" in after["html"] and "1 of 4 electors have voted." in after["html"]
     assert "<html" not in after["html"]

@@ -65,11 +65,14 @@ def test_sign_up_found_a_network_see_it_become_active_and_start_a_norm(live_serv
     page.fill("#issue", "Route hijacks and leaks still take services down.")
     page.fill("#aims", "A baseline every operator can meet.")
     page.fill("#intended_outcome", "A norm on routing security.")
+    # None of these people has verified an affiliation yet: the network counts every member (its page says so).
+    page.get_by_label("Every member, verified or not").check()
     shoot(page, "network-new")
     page.get_by_role("button", name="Found the network").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
     network_url = page.url
 
+    expect(page.locator("#verified-policy")).to_contain_text("This network counts every member, verified or not")
     status = page.locator("#formation-status")
     expect(status).to_contain_text("Forming")
     expect(status).to_contain_text("Missing stakeholder groups: Private sector, Civil society, Technical and academic community")

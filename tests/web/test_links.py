@@ -1,5 +1,6 @@
 """Every link on every page of the demo leads somewhere: a crawl from the home page, signed out, as a member,
-as a convener and as clearing-house staff, finds no 404 and no 500.
+as a convener and as clearing-house staff, finds no 404 and no 500; and every kind of page it reached renders in
+each of the six UN languages, with its `lang` and `dir`.
 
 The demo is seeded as `cogov demo` seeds it, then given what the demo alone does not have yet: an open
 consultation with an anchored comment, an open ballot, and an adopted version published by the clearing house.
@@ -17,7 +18,7 @@ import lxml.html
 import pytest
 from jinja2 import nodes
 
-from services.web import demo
+from services.web import demo, i18n
 from services.web.templating import templates
 from tests.fixtures.accounts import PASSWORD
 from tests.fixtures.databases import ON_SQLITE
@@ -167,15 +168,50 @@ async def _browser(app, credentials: tuple | None) -> httpx.AsyncClient:
     return browser
 
 
+async def in_every_language(browser: httpx.AsyncClient, pages: list[str]) -> list[str]:
+    """Each page fetched again in each language but English (the crawl read it in English): the failures (an
+    error, `lang` or `dir` on <html> not the language's, the header not in it)."""
+    failures = []
+    try:
+        for code, language in i18n.LANGUAGES.items():
+            if code == i18n.DEFAULT:
+                continue
+            i18n.activate(code)
+            networks = i18n.gettext("Networks")
+            browser.cookies.set(i18n.LANGUAGE_COOKIE, code)
+            for url in pages:
+                response = await browser.get(url)
+                if response.status_code >= 500:
+                    failures.append(f"{code} {url}: {response.status_code}")
+                    continue
+                if not response.headers.get("content-type", "").startswith("text/html"):
+                    continue
+                root = lxml.html.fromstring(response.text)
+                if (root.get("lang"), root.get("dir")) != (language.tag, language.direction):
+                    failures.append(f"{code} {url}: lang={root.get('lang')} dir={root.get('dir')}")
+                elif networks not in root.xpath("string(//nav[@class='site-nav'])"):
+                    failures.append(f"{code} {url}: the header is not in {language.name}")
+    finally:
+        i18n.activate(i18n.DEFAULT)
+        browser.cookies.delete(i18n.LANGUAGE_COOKIE)
+    return failures
+
+
 @ON_SQLITE  # links do not depend on the database
 async def test_every_link_on_every_page_of_the_demo_leads_somewhere(app, demo_world):
-    report = {}
+    """…and every kind of page the crawl reached renders in each of the six UN languages (services/web/i18n.py)."""
+    report, rendered = {}, set()
     for who in ("signed out", "member", "convener", "staff"):
         browser = await _browser(app, demo_world.get(who))
         try:
             # The clearing house's own home too, wherever the home page leads.
             start = ("/", "/clearinghouse") + (("/clearinghouse/staff",) if who == "staff" else ())
             failures, statuses = await crawl(browser, start)
+            if who in ("member", "staff"):
+                # One page of each kind (alike but for an id or a number) not already rendered for another role.
+                kinds = {pattern(url): url for url, status in statuses.items() if status == 200 and not url.startswith("/api/")}
+                failures += await in_every_language(browser, sorted(url for kind, url in kinds.items() if kind not in rendered))
+                rendered |= kinds.keys()
         finally:
             await browser.aclose()
         report[who] = failures
@@ -185,6 +221,7 @@ async def test_every_link_on_every_page_of_the_demo_leads_somewhere(app, demo_wo
         assert any(url.startswith("/clearinghouse/") for url in statuses), who
         if who == "staff":
             assert any(url.startswith("/clearinghouse/staff") and status == 200 for url, status in statuses.items())
+    assert len(rendered) > 30, sorted(rendered)
     broken = [f"{who}: {failure}" for who, failures in report.items() for failure in failures]
     assert not broken, "\n".join(broken)
 

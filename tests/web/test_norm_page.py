@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.fixtures.web import WAIT_MS, open_editor
+from tests.fixtures.web import WAIT_MS, open_editor, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -15,6 +15,7 @@ def test_the_change_count_follows_changes_made_elsewhere(live_server, new_page):
     slug = live_server.network(author)
     norm = live_server.norm(author, slug, "Counted changes", "A first sentence.")
     page = new_page()
+    sign_in(page, live_server, author)  # a member's page: the editor (readers get the light view)
     open_editor(page, norm["page"])
     before = live_server.api.get(f"/api/v1/norms/{norm['id']}").json()["change_count"]
     expect(page.locator("#change-count")).to_have_text(f"{before} {'change' if before == 1 else 'changes'}")

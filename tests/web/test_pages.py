@@ -10,6 +10,7 @@ import pytest
 
 from services.web import colours, demo
 from services.web.templating import STATIC_DIR
+from services.web.templating import bundle as bundle_files
 from tests.fixtures.accounts import PASSWORD, mark_verified
 
 
@@ -227,7 +228,7 @@ async def test_without_javascript_members_edit_in_a_form_and_concurrent_edits_me
     )
     assert first.status_code == second.status_code == 303
     text = (await client.get(norm)).text
-    assert 'id="norm-text">Zero one two three four.\n</div>' in text
+    assert 'id="norm-text"><div class="line" dir="auto">Zero one two three four.\n</div><div class="line" dir="auto"></div></div>' in text
 
 
 async def test_versions_and_the_diff_page(client):
@@ -293,8 +294,28 @@ async def test_the_demo_seeds_a_realistic_dataset_once(app, client, seed_twice):
     assert networks["Transparency of AI Systems in Public Services"]["status"] == "forming"
     formation = (await client.get("/api/v1/networks/transparency-of-ai-systems-in-public-services/formation")).json()
     assert formation["groups_missing"] == ["private_sector"]
+    # Verified by domain, by vouching and by the registrar; two people not yet; one network still counts everyone.
+    roster = (await client.get("/api/v1/networks/cross-border-data-flows-and-privacy/members")).json()["items"]
+    badges = {member["name"]: member["verification"]["words"] for member in roster}
+    assert badges["Amina Diallo"] == "vouched by Liam O'Connor and Siti Rahmawati"
+    assert badges["Sophie Laurent"] == "verified by registrar Rosa Registrar"
+    assert badges["Kenji Watanabe"] == "verified by domain kaigan-cloud-k.example"
+    assert formation["verified_only"] is True
+    routing = (await client.get("/api/v1/networks/routing-security-collaborative/formation")).json()
+    assert routing["verified_only"] is False
+    routing_roster = (await client.get("/api/v1/networks/routing-security-collaborative/members")).json()["items"]
+    assert {m["name"]: m["verification"]["words"] for m in routing_roster}["Diego Hernández"] == "unverified"
     norms = (await client.get("/api/v1/networks/cross-border-data-flows-and-privacy/norms")).json()
     assert norms[0]["current_version"] == 3
+    # The drafting stage on the routing norm: a discussion, an accepted and a pending suggestion, an open sense check.
+    [routing] = (await client.get("/api/v1/networks/routing-security-collaborative/norms")).json()
+    [thread] = (await client.get(f"/api/v1/norms/{routing['id']}/threads")).json()
+    assert len(thread["posts"]) == 2 and thread["posts"][0]["mentions"][0]["participant"]["display_name"] == "Priya Raman"
+    suggested = {s["status"]: s for s in (await client.get(f"/api/v1/norms/{routing['id']}/suggestions")).json()}
+    assert set(suggested) == {"accepted", "pending"} and not suggested["pending"]["outdated"]
+    assert "whatever its size or the region it serves" in (await client.get(f"/api/v1/norms/{routing['id']}")).json()["text"]
+    [check] = (await client.get(f"/api/v1/norms/{routing['id']}/sense-checks")).json()
+    assert check["status"] == "open" and len(check["answers"]) == 3 and check["outcome"]["missing"]
     token = await client.post("/api/v1/auth/token", data={"username": "sophie.laurent@example.org", "password": "demo password 1"})
     assert token.status_code == 200
     me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
@@ -372,4 +393,23 @@ async def test_forms_refuse_control_characters_beside_the_field_and_say_which(cl
     assert edited.status_code == 422
     assert 'id="edit-text-error">Must not contain the control character U+0000 (at index 7' in edited.text
     page = (await client.get(norm)).text
-    assert 'id="norm-text">One two three.</div>' in page
+    assert 'id="norm-text"><div class="line" dir="auto">One two three.</div></div>' in page
+
+
+async def test_static_files_named_by_their_content_are_cached_for_a_year_and_others_revalidated(client):
+    immutable = "public, max-age=31536000, immutable"
+    home = (await client.get("/")).text
+    linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', home)
+    assert linked, "the home page links its stylesheet and scripts by content"
+    for url in linked:
+        answer = await client.get(url.replace("&amp;", "&"))
+        assert answer.status_code == 200 and answer.headers["cache-control"] == immutable, url
+    bundle = bundle_files()
+    if bundle is not None:  # the editor's bundle, when `make` built it
+        for url in bundle.values():
+            assert (await client.get(url)).headers["cache-control"] == immutable, url
+    for unversioned in ("/static/site.css", "/static/site.css?v=000000000000", "/static/build/manifest.json"):
+        answer = await client.get(unversioned)
+        if answer.status_code == 200:
+            assert answer.headers["cache-control"] == "no-cache", unversioned
+    assert (await client.get("/static/no-such-file.css?v=abc")).status_code == 404

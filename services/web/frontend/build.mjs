@@ -32,6 +32,22 @@ const noEvalCbor = {
   },
 }
 
+// automerge-repo sends a document's new changes at most every 100 ms (its DocSynchronizer's throttle, which no
+// option sets), on top of the editor's own batching of keystrokes (batched-sync.js): a change made within 100 ms
+// of the last sync (an answer to a co-editor's change, say) waited for it. The editor already makes at most a
+// few changes a second, so each goes out as soon as it is made. Fails the build if the library changes shape.
+const syncAtOnce = {
+  name: "sync-at-once",
+  setup(build) {
+    build.onLoad({ filter: /automerge-repo[\\/]dist[\\/]synchronizer[\\/]DocSynchronizer\.js$/ }, args => {
+      const source = readFileSync(args.path, "utf8")
+      const throttle = "syncDebounceRate = 100;"
+      if (!source.includes(throttle)) throw new Error(`${args.path}: no "${throttle}" to lower; check sync-at-once in build.mjs`)
+      return { contents: source.replace(throttle, "syncDebounceRate = 0;"), loader: "js" }
+    })
+  },
+}
+
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 
@@ -48,7 +64,7 @@ const result = await esbuild.build({
   outdir: out,
   metafile: true,
   define: { "process.env.NODE_ENV": '"production"' },
-  plugins: [slimAutomerge, noEvalCbor],
+  plugins: [slimAutomerge, noEvalCbor, syncAtOnce],
   logLevel: "warning",
 })
 

@@ -1,4 +1,4 @@
-// An open ballot's page keeps its tallies, outcome and votes current by polling; without JavaScript it reloads by hand.
+// An open ballot's page keeps its tallies, outcome and votes current by polling with conditional requests (an unchanged ballot is a 304); without JavaScript it reloads by hand.
 (() => {
   "use strict";
   const live = document.getElementById("ballot-live");
@@ -11,7 +11,8 @@
   const poll = async () => {
     timer = null;
     try {
-      const response = await fetch(live.dataset.liveUrl, { headers: { Accept: "application/json" }, cache: "no-store" });
+      // Revalidated each time (ETag): an unchanged ballot answers 304 and the browser reuses what it has.
+      const response = await fetch(live.dataset.liveUrl, { headers: { Accept: "application/json" }, cache: "no-cache" });
       if (response.ok) {
         const state = await response.json();
         if (state.html !== shown) {

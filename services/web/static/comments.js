@@ -38,12 +38,15 @@
         event.preventDefault();
         const range = document.createRange();
         range.selectNodeContents(line);
+        // Each line but the last holds its newline: the passage is the line's words without it.
+        const last = line.lastChild;
+        if (last && last.nodeType === Node.TEXT_NODE && last.data.endsWith("\n")) range.setEnd(last, last.data.length - 1);
         const selection = window.getSelection();
         selection.removeAllRanges();
         selection.addRange(range);
         start.value = line.dataset.start;
         end.value = line.dataset.end;
-        quote.value = line.textContent;
+        quote.value = line.textContent.replace(/\n$/, ""); // each line but the last holds its newline
       });
     });
     // Words typed in the Passage field replace a selection made in the text; the server finds them.
@@ -55,17 +58,17 @@
 
   // On a norm page: "Show passage" selects the comment's passage. The live editor follows passages
   // through edits and answers itself; without it, the passage is the page's marked text.
-  document.querySelectorAll("[data-passage]").forEach((button) => {
-    button.addEventListener("click", () => {
-      if (window.cogovEditor && window.cogovEditor.anchors) return;
-      const mark = document.getElementById(`passage-${button.dataset.passage}`);
-      if (!mark) return;
-      const range = document.createRange();
-      range.selectNodeContents(mark);
-      const selection = window.getSelection();
-      selection.removeAllRanges();
-      selection.addRange(range);
-      mark.scrollIntoView({ block: "center" });
-    });
+  // (Listened for on the document: the discussion's list is refreshed in place.)
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest("button[data-passage]") : null;
+    if (!button || window.cogovEditor) return;
+    const mark = document.getElementById(`passage-${button.dataset.passage}`);
+    if (!mark) return;
+    const range = document.createRange();
+    range.selectNodeContents(mark);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    mark.scrollIntoView({ block: "center" });
   });
 })();

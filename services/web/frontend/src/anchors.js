@@ -1,10 +1,11 @@
-// Comments of a norm's consultation, anchored to passages of the consulted version, followed
-// through live edits. Each passage becomes two Automerge cursors made at the version's heads (on
+// Comments of a norm's consultation, anchored to passages of the consulted version, and discussion
+// threads, each anchored to a passage of the text it was opened on, followed through live edits. Each passage becomes two Automerge cursors made at the version's heads (on
 // its first character, moving forward if it is deleted, and on its last, moving back), resolved
 // against the live document whenever the editor's text changes: the passage is then highlighted
 // where its words are now, its comment sits beside it, and a passage whose characters were all
 // deleted leaves its comment detached (unless its words are found elsewhere, as the server finds
-// them). Reading cursors changes nothing in the document.
+// them). Reading cursors changes nothing in the document. Each list (comments, threads) has its own
+// instance, with its own highlights.
 import * as A from "@automerge/automerge/slim"
 import { Decoration, EditorView } from "@codemirror/view"
 import { StateEffect, StateField } from "@codemirror/state"
@@ -15,18 +16,18 @@ const WIDE = "(min-width: 60rem)" // the breakpoint of .norm-layout.with-comment
 // resolutions the highlights follow the editor's transactions, so while someone types, a few a second do.
 const RESOLVE_EVERY_MS = 150
 
-const setPassages = StateEffect.define()
-
-const passages = StateField.define({
-  create: () => Decoration.none,
-  update(decorations, tr) {
-    // Between two resolutions, marks follow the editor's own edits.
-    decorations = decorations.map(tr.changes)
-    for (const effect of tr.effects) if (effect.is(setPassages)) decorations = effect.value
-    return decorations
-  },
-  provide: field => EditorView.decorations.from(field),
-})
+function passageField(setPassages) {
+  return StateField.define({
+    create: () => Decoration.none,
+    update(decorations, tr) {
+      // Between two resolutions, marks follow the editor's own edits.
+      decorations = decorations.map(tr.changes)
+      for (const effect of tr.effects) if (effect.is(setPassages)) decorations = effect.value
+      return decorations
+    },
+    provide: field => EditorView.decorations.from(field),
+  })
+}
 
 // The server counts code points; Automerge (in JavaScript) and CodeMirror count UTF-16 units.
 function utf16(text, points) {
@@ -40,17 +41,20 @@ function utf16(text, points) {
   return seen === points ? units : null
 }
 
+// `config`: the heads its passages were chosen at, and each comment's {id, start, end, quote} there (a comment
+// with `heads` of its own was chosen at those); `list`, the element listing them, or a function finding it (a
+// list the page replaces); `key`, the data attribute naming an item's id (data-comment, data-thread).
 export class CommentAnchors {
-  constructor({ handle, sync, config, list }) {
+  constructor({ handle, sync, config, list, key = "comment" }) {
     this.handle = handle
     this.sync = sync
-    this.heads = config.heads
-    this.comments = config.comments.filter(c => Number.isInteger(c.start) && Number.isInteger(c.end) && c.end > c.start)
-    this.byId = new Map(this.comments.map(c => [c.id, c]))
-    this.list = list
+    this.key = key
+    this.setPassages = StateEffect.define()
+    this.passages = passageField(this.setPassages)
+    this.listOf = list
+    this.configure(config)
     this.view = null
     this.cursors = null // id → {start, end} once the document holds the version
-    this.places = new Map() // id → {from, to} in the editor's text, or {from, detached: true}
     this.active = null
     this.timer = null
     this.aligning = null
@@ -60,30 +64,60 @@ export class CommentAnchors {
     handle.on("change", this.onChange)
   }
 
+  // Passages to follow from now on (a list the page refreshed); resolved at the next change or at once.
+  configure(config) {
+    this.heads = config.heads
+    this.comments = config.comments.filter(c => Number.isInteger(c.start) && Number.isInteger(c.end) && c.end > c.start)
+    this.byId = new Map(this.comments.map(c => [c.id, c]))
+    this.cursors = null // id → {start, end} once the document holds the text each passage was chosen in
+    this.places = new Map() // id → {from, to} in the editor's text, or {from, detached: true}
+  }
+
+  reset(config) {
+    this.configure(config)
+    if (this.view) this.resolve()
+  }
+
+  get list() {
+    return typeof this.listOf === "function" ? this.listOf() : this.listOf
+  }
+
   extension() {
+    const attribute = `data-${this.key}`
     return [
-      passages,
+      this.passages,
       EditorView.updateListener.of(update => {
-        if (update.docChanged) this.schedule()
-        else if (update.geometryChanged || update.viewportChanged) this.scheduleAlign()
+        if (update.docChanged) {
+          this.mapPlaces(update.changes)
+          this.schedule()
+        } else if (update.geometryChanged || update.viewportChanged) this.scheduleAlign()
       }),
       EditorView.domEventHandlers({
         click: event => {
-          const mark = event.target instanceof Element ? event.target.closest("[data-comment]") : null
-          if (mark) this.activate(mark.dataset.comment)
+          const mark = event.target instanceof Element ? event.target.closest(`.cm-anchored[${attribute}]`) : null
+          if (mark) this.activate(mark.getAttribute(attribute))
         },
       }),
     ]
   }
 
+  // The list's own item under an event's target (listened for on the document: the page may replace the list).
+  itemAt(target) {
+    const item = target instanceof Element ? target.closest(`.comment[data-${this.key}]`) : null
+    return item && this.list?.contains(item) ? item : null
+  }
+
   attach(view) {
     this.view = view
-    for (const button of this.list?.querySelectorAll("button[data-passage]") ?? []) {
-      button.addEventListener("click", () => this.show(button.dataset.passage))
-    }
-    for (const item of this.list?.querySelectorAll(".comment[data-comment]") ?? []) {
-      item.addEventListener("mouseenter", () => this.activate(item.dataset.comment))
-      item.addEventListener("focusin", () => this.activate(item.dataset.comment))
+    document.addEventListener("click", event => {
+      const button = event.target instanceof Element ? event.target.closest("button[data-passage]") : null
+      if (button && this.itemAt(button)) this.show(button.dataset.passage)
+    })
+    for (const type of ["mouseover", "focusin"]) {
+      document.addEventListener(type, event => {
+        const item = this.itemAt(event.target)
+        if (item) this.activate(item.getAttribute(`data-${this.key}`))
+      })
     }
     this.wide.addEventListener("change", () => this.scheduleAlign())
     addEventListener("resize", () => this.scheduleAlign())
@@ -109,22 +143,32 @@ export class CommentAnchors {
     }, 0)
   }
 
-  // Cursors for every passage, made once the document holds the consulted version.
+  // Cursors for every passage, made once the document holds the text each was chosen in.
   prepare() {
     if (this.cursors) return true
     const doc = this.handle.doc()
-    if (!doc || !A.hasHeads(doc, this.heads)) return false
-    const version = A.view(doc, this.heads)
-    const text = String(version.body ?? "")
-    const cursors = new Map()
+    if (!doc) return false
+    const byHeads = new Map()
     for (const comment of this.comments) {
-      const from = utf16(text, comment.start)
-      const to = utf16(text, comment.end)
-      if (from === null || to === null || to <= from || text.slice(from, to) !== comment.quote) continue
-      cursors.set(comment.id, {
-        start: A.getCursor(version, BODY, from, "after"),
-        end: A.getCursor(version, BODY, to - 1, "before"),
-      })
+      const heads = comment.heads ?? this.heads
+      const key = [...heads].sort().join(",")
+      if (!byHeads.has(key)) byHeads.set(key, { heads, comments: [] })
+      byHeads.get(key).comments.push(comment)
+    }
+    for (const { heads } of byHeads.values()) if (!A.hasHeads(doc, heads)) return false
+    const cursors = new Map()
+    for (const { heads, comments } of byHeads.values()) {
+      const version = A.view(doc, heads)
+      const text = String(version.body ?? "")
+      for (const comment of comments) {
+        const from = utf16(text, comment.start)
+        const to = utf16(text, comment.end)
+        if (from === null || to === null || to <= from || text.slice(from, to) !== comment.quote) continue
+        cursors.set(comment.id, {
+          start: A.getCursor(version, BODY, from, "after"),
+          end: A.getCursor(version, BODY, to - 1, "before"),
+        })
+      }
     }
     this.cursors = cursors
     return true
@@ -132,6 +176,17 @@ export class CommentAnchors {
 
   // Where each passage is in the text the editor shows: the document at the heads the editor is
   // reconciled with, then the local edits not yet made into a change.
+  // Until the next resolve, each place moves with the text as the highlights do, so what `show` selects and
+  // `state` reports is the passage the reader sees.
+  mapPlaces(changes) {
+    for (const [id, place] of this.places) {
+      if (place.detached) continue
+      const from = changes.mapPos(place.from, 1)
+      const to = changes.mapPos(place.to, -1)
+      this.places.set(id, to > from ? { from, to } : { ...place, from, to: from })
+    }
+  }
+
   resolve() {
     if (!this.view || !this.prepare()) return
     const shown = this.sync.shown()
@@ -179,16 +234,16 @@ export class CommentAnchors {
     for (const [id, place] of this.places) {
       if (place.detached) continue
       const active = id === this.active ? " active" : ""
-      ranges.push(Decoration.mark({ class: `cm-anchored${active}`, attributes: { "data-comment": id } }).range(place.from, place.to))
+      ranges.push(Decoration.mark({ class: `cm-anchored${active}`, attributes: { [`data-${this.key}`]: id } }).range(place.from, place.to))
     }
     return Decoration.set(ranges, true)
   }
 
   render() {
-    this.view.dispatch({ effects: setPassages.of(this.decorations()) })
+    this.view.dispatch({ effects: this.setPassages.of(this.decorations()) })
     const text = this.view.state.doc
     for (const [id, place] of this.places) {
-      const item = this.list?.querySelector(`.comment[data-comment="${CSS.escape(id)}"]`)
+      const item = this.list?.querySelector(`.comment[data-${this.key}="${CSS.escape(id)}"]`)
       if (!item) continue
       const comment = this.byId.get(id)
       item.dataset.anchor = place.detached ? "detached" : "attached"
@@ -209,17 +264,19 @@ export class CommentAnchors {
   // overlapping the one above); stacked below the text, they simply follow each other.
   align() {
     if (!this.view || !this.list) return
-    const items = [...this.list.querySelectorAll(":scope > .comment[data-comment]")]
+    const list = this.list
+    const items = [...list.querySelectorAll(`:scope > .comment[data-${this.key}]`)]
+    const id = item => item.getAttribute(`data-${this.key}`)
     const at = item => {
-      const place = this.places.get(item.dataset.comment)
+      const place = this.places.get(id(item))
       return place ? place.from : Infinity
     }
     const ordered = [...items].sort((a, b) => at(a) - at(b))
-    if (ordered.some((item, index) => item !== items[index])) this.list.append(...ordered)
+    if (ordered.some((item, index) => item !== items[index])) list.append(...ordered)
     for (const item of ordered) item.style.marginTop = ""
     if (!this.wide.matches) return
     for (const item of ordered) {
-      const place = this.places.get(item.dataset.comment)
+      const place = this.places.get(id(item))
       if (!place) continue
       // Reading each top after moving the ones above keeps the comments in order, never overlapping.
       const margin = this.top(place.from) - item.getBoundingClientRect().top
@@ -237,18 +294,18 @@ export class CommentAnchors {
   activate(id) {
     if (this.active === id) return
     this.active = id
-    for (const item of this.list?.querySelectorAll(".comment[data-comment]") ?? []) {
-      item.classList.toggle("active", item.dataset.comment === id)
+    for (const item of this.list?.querySelectorAll(`.comment[data-${this.key}]`) ?? []) {
+      item.classList.toggle("active", item.getAttribute(`data-${this.key}`) === id)
     }
-    if (this.view) this.view.dispatch({ effects: setPassages.of(this.decorations()) })
+    if (this.view) this.view.dispatch({ effects: this.setPassages.of(this.decorations()) })
   }
 
   // Where a comment's passage is highlighted now (the highlights follow every transaction at once;
   // `places` only as of the last resolution).
   highlighted(id) {
     let found = null
-    this.view.state.field(passages).between(0, this.view.state.doc.length, (from, to, value) => {
-      if (value.spec.attributes?.["data-comment"] !== id) return undefined
+    this.view.state.field(this.passages).between(0, this.view.state.doc.length, (from, to, value) => {
+      if (value.spec.attributes?.[`data-${this.key}`] !== id) return undefined
       found = { from, to }
       return false
     })

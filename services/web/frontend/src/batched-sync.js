@@ -17,7 +17,7 @@ export const remoteEditsOutsideHistory = EditorState.transactionExtender.of(tr =
   isReconcileTx(tr) ? { annotations: Transaction.addToHistory.of(false) } : null,
 )
 
-export function batchedAutomergeSync({ handle, path, burstMs = 220, onLocalChange = () => {}, onPending = () => {} }) {
+export function batchedAutomergeSync({ handle, path, burstMs = 210, onLocalChange = () => {}, onPending = () => {} }) {
   if (!handle.isReady()) throw new Error("the document handle must be ready")
   let instance = null
   const plugin = ViewPlugin.fromClass(

@@ -8,9 +8,9 @@
 // as one more.
 import * as A from "@automerge/automerge/slim"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
+import { pluralText } from "./change-count.js"
 
 const RETRY_MS = 3000
-const CONFIRM = "Confirm your address to edit"
 
 function socketUrl(path) {
   const url = new URL(path, location.href)
@@ -89,7 +89,9 @@ export class TicketedWebSocketAdapter extends WebSocketClientAdapter {
 
 export class ConnectionStatus {
   // Made before the document is found, so that the server's first messages are heard too.
-  constructor({ element, adapter, documentId }) {
+  // `words`: the status line's texts in the page's language (services/web/norms.py `editor_words`).
+  constructor({ element, adapter, documentId, words }) {
+    this.words = words
     this.element = element
     this.adapter = adapter
     this.handle = null
@@ -153,7 +155,7 @@ export class ConnectionStatus {
   }
 
   ticketProblem(error) {
-    this.problem = error.status === 401 || error.status === 403 ? "signed out: reload the page to edit" : null
+    this.problem = error.status === 401 || error.status === 403 ? this.words.signedOut : null
     this.refresh()
   }
 
@@ -202,20 +204,20 @@ export class ConnectionStatus {
   render() {
     this.unsynced = this.count()
     const n = this.unsynced
-    const changes = `${n} unsynced ${n === 1 ? "change" : "changes"}`
-    const where = n && this.savedLocally ? ", saved on this device" : ""
+    const words = this.words
+    const saved = n && this.savedLocally ? "Saved" : ""
     let text
-    if (this.state === "connected") text = n ? `Connected — sending ${changes}…` : "Connected — all changes saved"
-    else if (this.state === "offline") text = `Offline — ${changes}${where}`
-    else if (this.state === "reconnecting") text = `Reconnecting… ${changes}${where}`
-    else text = "Connecting…"
+    if (this.state === "connected") text = n ? pluralText(words.sending, n) : words.connected
+    else if (this.state === "offline") text = pluralText(words[`offline${saved}`], n)
+    else if (this.state === "reconnecting") text = pluralText(words[`reconnecting${saved}`], n)
+    else text = words.connecting
     if (this.problem) text += ` (${this.problem})`
     if (this.unverified) {
       text += " — "
-      if (this.element.textContent !== text + CONFIRM) {
+      if (this.element.textContent !== text + words.confirm) {
         const link = document.createElement("a")
         link.href = "/settings/email"
-        link.textContent = CONFIRM
+        link.textContent = words.confirm
         this.element.replaceChildren(text, link)
       }
     } else if (this.element.textContent !== text) this.element.textContent = text

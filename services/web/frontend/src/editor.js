@@ -13,6 +13,7 @@ import { ConnectionStatus, TicketedWebSocketAdapter } from "./connection.js"
 import { Presence } from "./presence.js"
 import { CommentAnchors } from "./anchors.js"
 import { followChangeCount } from "./change-count.js"
+import { lineDirection } from "./line-direction.js"
 
 const BODY = ["body"]
 
@@ -41,7 +42,12 @@ async function start() {
   })
   // One local database per participant: one person's unsynced edits are never sent as another's.
   const storage = new IndexedDBStorageAdapter(`cogov-${config.me ? config.me.participant : "guest"}`)
-  const status = new ConnectionStatus({ element: connection, adapter, documentId: parseAutomergeUrl(config.documentUrl).documentId })
+  const status = new ConnectionStatus({
+    element: connection,
+    adapter,
+    documentId: parseAutomergeUrl(config.documentUrl).documentId,
+    words: config.words,
+  })
   const repo = new Repo({ network: [adapter], storage })
 
   const handle = await repo.find(config.documentUrl)
@@ -63,7 +69,7 @@ async function start() {
   const sync = batchedAutomergeSync({
     handle,
     path: BODY,
-    burstMs: 220,
+    burstMs: 210,
     onPending: ({ base, changes }) => {
       saving(pending.keep({ actor: A.getActorId(handle.doc()), base, changes }))
       status.refresh()
@@ -80,6 +86,11 @@ async function start() {
   const anchors = config.comments
     ? new CommentAnchors({ handle, sync, config: config.comments, list: document.getElementById("anchored-comments") })
     : null
+  // The discussion's threads on passages, each chosen in the text of its day; the page refreshes the discussion
+  // (static/discussion.js), and with it the threads to follow.
+  const threadPassages = () => ({ heads: [], comments: JSON.parse(document.getElementById("thread-passages")?.textContent || "[]") })
+  const threads = new CommentAnchors({ handle, sync, config: threadPassages(), list: () => document.getElementById("threads"), key: "thread" })
+  document.addEventListener("cogov:discussion", () => threads.reset(threadPassages()))
 
   const readOnly = !config.canEdit
   const view = new EditorView({
@@ -92,18 +103,20 @@ async function start() {
         highlightActiveLine(),
         keymap.of([...defaultKeymap, ...historyKeymap]),
         EditorView.lineWrapping,
+        lineDirection,
         // The page's Content-Security-Policy admits CodeMirror's own <style> element by this nonce.
         EditorView.cspNonce.of(config.cspNonce || ""),
         EditorState.readOnly.of(readOnly),
         EditorView.editable.of(!readOnly),
         EditorView.contentAttributes.of({
-          "aria-label": readOnly ? "Text of the norm (read-only, updates live)" : "Text of the norm",
+          "aria-label": readOnly ? config.words.labelReadOnly : config.words.label,
           "aria-readonly": String(readOnly),
           ...(readOnly ? { tabindex: "0" } : {}),
         }),
         sync.extension,
         presence.extension(),
         anchors ? anchors.extension() : [],
+        threads.extension(),
       ],
     }),
   })
@@ -112,6 +125,7 @@ async function start() {
   host.dataset.live = "true"
   presence.attach(view)
   anchors?.attach(view)
+  threads.attach(view)
   bar.hidden = false
   // The live editor replaces the plain form; it stays reachable without JavaScript.
   const plain = document.getElementById("plain-edit")
@@ -139,7 +153,7 @@ async function start() {
   addEventListener("online", () => adapter.resume())
   if (!navigator.onLine) adapter.pause()
 
-  window.cogovEditor = { view, handle, repo, status, presence, anchors, pending, flush: flushNow }
+  window.cogovEditor = { view, handle, repo, status, presence, anchors, threads, pending, flush: flushNow }
   keepForOffline(config)
 }
 
@@ -163,7 +177,7 @@ start().catch(error => {
   if (connection && bar) {
     bar.hidden = false
     connection.dataset.state = "offline"
-    connection.textContent = "The live editor could not start; the text below is as the server last had it. Reload to try again."
+    connection.textContent = connection.dataset.failed
   }
   console.error("cogov editor:", error)
 })
