@@ -146,25 +146,41 @@ def seed(api: httpx.Client, size: int) -> str:
 
 
 class HealthPoller:
-    """Asks /healthz every `interval` seconds on its own thread and connection; keeps the delays seen while `recording`."""
+    """Asks /healthz every `interval` seconds on its own thread and connection, and at once when a measured ask
+    begins, so even a diff shorter than the interval is overlapped by at least one; keeps the delays of the asks
+    sent while recording."""
 
     def __init__(self, base: str, interval: float) -> None:
         self.base, self.interval, self.recording, self.delays = base, interval, False, []
-        self._stop = threading.Event()
+        self._stop, self._wake = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         with httpx.Client(base_url=self.base, timeout=30) as http:
             while not self._stop.is_set():
-                started = time.perf_counter()
+                counted, started = self.recording, time.perf_counter()
                 assert http.get("/healthz").status_code == 200
-                if self.recording:
+                if counted:
                     self.delays.append(time.perf_counter() - started)
-                time.sleep(self.interval)
+                self._wake.wait(self.interval)
+                self._wake.clear()
+
+    def begin(self) -> None:
+        self.delays, self.recording = [], True
+        self._wake.set()
+
+    def end(self) -> list[float]:
+        """Stop recording once at least one ask sent during the window has come back; its delays."""
+        deadline = time.monotonic() + 30
+        while not self.delays and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.recording = False
+        return list(self.delays)
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join()
 
 
@@ -174,13 +190,11 @@ def measure(api: httpx.Client, poller: HealthPoller, norm_id: str, size: int) ->
         for form in ("words", "unified"):
             times = []
             for _ in ("computed", "kept"):
-                poller.delays = []
-                poller.recording = True
+                poller.begin()
                 started = time.perf_counter()
                 response = api.get(f"/api/v1/norms/{norm_id}/diff", params={"from": old, "to": new, "format": form}, timeout=300)
                 times.append(time.perf_counter() - started)
-                poller.recording = False
-                delays += poller.delays
+                delays += poller.end()
                 assert response.status_code == 200, response.text
             changed = len(response.json()["segments"]) if form == "words" else response.text.count("\n@@ ")
             unit = "segments" if form == "words" else "hunks"
