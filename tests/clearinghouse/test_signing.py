@@ -93,6 +93,15 @@ def test_a_signed_entry_verifies_and_any_change_fails():
         signing.verify_entry({"text": "x"}, keys)
 
 
+def test_a_text_holding_a_lone_surrogate_fails_verification_with_its_reason():
+    # JSON can carry one as an escape ("\\ud800"), and it has no UTF-8 to hash.
+    key = signing.SigningKey(Ed25519PrivateKey.generate())
+    entry, keys = _signed_entry(key, "Article 1")
+    entry["text"] = "Article \ud800"
+    with pytest.raises(VerificationFailed, match="a lone surrogate U\\+D800 at index 8"):
+        signing.verify_entry(json.loads(json.dumps(entry)), keys)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_flipping_any_one_character_of_text_or_record_fails(data):
