@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import shutil
 import socket
 import tempfile
@@ -67,6 +68,7 @@ async def pending(runtime) -> int:
 
 
 STALLED_SECONDS = 120
+EXIT_SECONDS = 30
 
 
 async def drain(runtime, step) -> None:
@@ -101,18 +103,18 @@ async def run(settings: Settings, sink: Sink, mails: int, rate: float) -> None:
         took = time.perf_counter() - started
         print(f"| backlog of {mails:,} mails, one worker | {mails / took:,.0f} mails/s | {took:.2f} s |")
 
-        runner = asyncio.create_task(worker.run())
-        try:
+        async with clearinghouse_worker.running(worker):  # which ends the worker's round before the runtime closes
             committed = await queue(runtime, settings, "steady", mails, rate)
             await drain(runtime, lambda: asyncio.sleep(0.2))
-        finally:
-            runner.cancel()
         delays = [sink.accepted[recipient] - at for recipient, at in committed.items()]
         print(
             f"| steady flow of {mails:,} acts at {rate:g}/s | act → SMTP hand-off p50 {percentile(delays, 50):.2f} s, "
             f"p95 {percentile(delays, 95):.2f} s, max {max(delays):.2f} s |"
         )
     finally:
+        # Should closing down take longer than EXIT_SECONDS (a task or thread that does not end), print where
+        # every thread stands and exit 1, rather than hang.
+        faulthandler.dump_traceback_later(EXIT_SECONDS, exit=True)
         await worker.aclose()
         await runtime.aclose()
 
