@@ -94,6 +94,15 @@ def test_a_member_whose_address_is_unconfirmed_is_told_to_confirm_it(live_server
     link = page.locator("#connection").get_by_role("link", name="Confirm your address to edit")
     expect(link).to_have_attribute("href", "/settings/email", timeout=WAIT_MS)
     assert live_server.text_of(norm) == "Written by members."
+    # As the status around it changes (more words typed, more changes waiting), the link stays the same
+    # element in the same place, so a click on it never lands on one just replaced or moved.
+    shown = link.element_handle()
+    where = shown.bounding_box()
+    unsynced = page.locator("#connection").get_attribute("data-unsynced") or ""
+    _type_at_end(page, " More.")
+    expect(page.locator("#connection")).not_to_have_attribute("data-unsynced", unsynced, timeout=WAIT_MS)
+    assert shown.evaluate("element => element.isConnected")
+    assert shown.bounding_box() == where
     link.click()
     page.wait_for_url(f"{live_server.url}/settings/email")
 

@@ -102,6 +102,7 @@ export class ConnectionStatus {
     this.state = navigator.onLine ? "connecting" : "offline"
     this.problem = null
     this.unverified = false
+    this.confirmLink = null
     this.unsynced = 0
     this.savedLocally = true
     this.timer = null
@@ -213,13 +214,16 @@ export class ConnectionStatus {
     else text = words.connecting
     if (this.problem) text += ` (${this.problem})`
     if (this.unverified) {
-      text += " — "
-      if (this.element.textContent !== text + words.confirm) {
-        const link = document.createElement("a")
-        link.href = "/settings/email"
-        link.textContent = words.confirm
-        this.element.replaceChildren(text, link)
+      // The link is made once and comes first: as the words after it change, it stays the same element
+      // in the same place, so a click never lands on one just replaced or moved.
+      if (!this.confirmLink?.isConnected) {
+        this.confirmLink = document.createElement("a")
+        this.confirmLink.href = "/settings/email"
+        this.confirmLink.textContent = words.confirm
+        this.element.replaceChildren(this.confirmLink, " — ", "")
       }
+      const after = this.element.lastChild
+      if (after.data !== text) after.data = text
     } else if (this.element.textContent !== text) this.element.textContent = text
     this.element.dataset.state = this.state
     this.element.dataset.unsynced = String(n)
