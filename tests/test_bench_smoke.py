@@ -54,7 +54,7 @@ RUNS = {
         rf"\| adoption 1 → feed at 2 WebSub subscribers \| — \| first {NUMBER} s, all {NUMBER} s",
     ),
     "pages": (
-        ["--readers", "3", "--edits", "3", "--edit-ms", "50", "--unthrottled"],
+        ["--readers", "3", "--edits", "3", "--edit-ms", "50", "--unthrottled", "--languages", "ar"],
         {"chromium"},
         rf"\| 3 SSE readers, a member typing 3 characters every 50 ms \| 9 deliveries \| p50 {NUMBER} ms",
     ),
