@@ -19,7 +19,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.kit.validation import refused_character
 from services.settings import SettingsError
 
 KEY_FILE = "publication-ed25519.pem"
@@ -229,10 +228,11 @@ def check_entry(document: dict, keys: dict) -> Verified:
     text = fields.pop(text_field, None)
     if not isinstance(text, str):
         raise VerificationFailed(f"the entry carries no text ({text_field}) to check against the record")
-    found = refused_character(text)
-    if found is not None:  # a lone surrogate has no UTF-8 to hash, and nothing adopted held one
-        raise VerificationFailed(f"the text is not the one the record names: it holds {found}")
-    if hashlib.sha256(text.encode()).hexdigest() != record.get("text_sha256"):
+    try:
+        encoded = text.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate (a JSON escape can carry one): no UTF-8 to hash
+        raise VerificationFailed(f"the text is not the one the record names: it holds a lone surrogate at index {exc.start}") from exc
+    if hashlib.sha256(encoded).hexdigest() != record.get("text_sha256"):
         raise VerificationFailed("the text is not the one the record's text_sha256 names")
     signed = _signed_values(record)
     if "network" in fields and isinstance(fields["network"], str):  # a JSON Feed item names the network by slug

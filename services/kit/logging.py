@@ -73,9 +73,11 @@ def configure(level: str = "info", json: bool = False) -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").handlers = []
     logging.getLogger("uvicorn.access").propagate = False
+    # The level is checked against the standard library's loggers at each call (filter_by_level, first), not
+    # built into each logger when first used: a logger used before a later configure() follows its level too.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )

@@ -98,7 +98,7 @@ def test_a_text_holding_a_lone_surrogate_fails_verification_with_its_reason():
     key = signing.SigningKey(Ed25519PrivateKey.generate())
     entry, keys = _signed_entry(key, "Article 1")
     entry["text"] = "Article \ud800"
-    with pytest.raises(VerificationFailed, match="a lone surrogate U\\+D800 at index 8"):
+    with pytest.raises(VerificationFailed, match="a lone surrogate at index 8"):
         signing.verify_entry(json.loads(json.dumps(entry)), keys)
 
 
