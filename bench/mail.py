@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import faulthandler
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 import migrations
+from bench.feeds import free_port
 from bench.machine import describe, percentile
 from services.clearinghouse import worker as clearinghouse_worker
 from services.kit.db import transaction
@@ -117,12 +117,6 @@ async def run(settings: Settings, sink: Sink, mails: int, rate: float) -> None:
         faulthandler.dump_traceback_later(EXIT_SECONDS, exit=True)
         await worker.aclose()
         await runtime.aclose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> None:

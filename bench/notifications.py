@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import tempfile
 import time
 import uuid
@@ -26,6 +25,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, insert, select
 
 import migrations
+from bench.feeds import free_port
 from bench.machine import describe
 from bench.seed import SECRET, postgres_database
 from networks.models import Affiliation, MemberRole, Membership, MembershipPolicy, Network, NetworkCharter, NetworkStatus
@@ -200,12 +200,6 @@ async def run(settings: Settings, sink: Sink, members: int) -> None:
     finally:
         await worker.aclose()
         await runtime.aclose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> None:
